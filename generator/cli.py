@@ -1,0 +1,129 @@
+"""The docgen command line: the only place where exceptions become messages and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from generator import __version__
+from generator.errors import ContentError, DocgenError, InputError
+from generator.jpformat import format_yen, format_yen_units, parse_yen
+from generator.load import CONTENT_ROOT, load_product, product_dirs
+from generator.model import Product
+from generator.validate import validate
+
+EXIT_CODES = """exit codes: 0 ok · 1 content/check problems or failed rows · 2 bad option or input ·
+3 要見積 (referral to the insurer) · 4 引受不可 (refused) · 5 system (LibreOffice, fonts)"""
+
+
+def _products(args: argparse.Namespace) -> list[Product]:
+    """Load and cross-check the selected product(s): everything is read before anything is written."""
+    root = Path(args.content)
+    folders = [root / args.product] if args.product else product_dirs(root)
+    if not folders:
+        raise ContentError([])  # pragma: no cover - a repo without content is not a state we ship
+    problems, products = [], []
+    for folder in folders:
+        try:
+            products.append(validate(load_product(folder)))
+        except ContentError as exc:
+            problems += exc.problems
+    if problems:
+        raise ContentError(problems)
+    return products
+
+
+def _product(args: argparse.Namespace) -> Product:
+    if not args.product:
+        args.product = _default_product(Path(args.content))
+    return _products(args)[0]
+
+
+def _default_product(root: Path) -> str:
+    folders = product_dirs(root)
+    if len(folders) != 1:
+        names = ", ".join(f.name for f in folders) or "none"
+        raise InputError("--product", None, "several products exist; say which", allowed=names)
+    return folders[0].name
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    products = _products(args)
+    for p in products:
+        cells = sum(len(row) for c in p.rates.classes for row in c.premiums)
+        exclusions = sum(len(g.items) for g in p.exclusions.groups)
+        print(
+            f"ok: {p.key} {p.meta.name} v{p.meta.content_version} (rates {p.rates.rates_version}): "
+            f"{len(p.file_hashes)} files, {exclusions} exclusions, {len(p.risk_services.services)} risk services, "
+            f"{len(p.emergency_support.partners)} partners, {cells} premium cells"
+        )
+    return 0
+
+
+def cmd_quote(args: argparse.Namespace) -> int:
+    from generator.rate import quote
+
+    product = _product(args)
+    revenue = parse_yen(args.revenue, field="--revenue")
+    limit = parse_yen(args.limit, field="--limit")
+    deductible = parse_yen(args.deductible, field="--deductible") if args.deductible else 0
+    q = quote(product, args.industry, revenue, limit, deductible=deductible, options=tuple(args.option), payment=args.payment)
+    if args.json:
+        print(json.dumps(q.as_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(f"{q.product} お見積り (rates {q.rates_version})")
+    print(f"  業種区分      {q.class_code} ({q.industry})")
+    print(f"  売上高        {format_yen_units(q.revenue)} → {q.band_label}")
+    print(f"  賠償保険金額  {format_yen_units(q.limit)}")
+    print(f"  費用保険金額  {format_yen_units(q.expense_limit)}")
+    print(f"  年間保険料    {format_yen(q.premium)} ({q.payment_method})")
+    print("  前提となる契約条件:")
+    for text in q.premises:
+        print(f"    ・{text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="docgen", description=__doc__, epilog=EXIT_CODES)
+    parser.add_argument("--version", action="version", version=f"docgen {__version__}")
+    parser.add_argument("--content", default=str(CONTENT_ROOT), help="content root (default: %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=EXIT_CODES)
+        p.set_defaults(func=func)
+        p.add_argument("--product", help="product folder under content/ (default: the only one)")
+        return p
+
+    add("validate", cmd_validate, "check all content, rates and templates; report every problem")
+
+    q = add("quote", cmd_quote, "premium for an industry, revenue and limit from the published table")
+    q.add_argument("--industry", required=True, help="industry name as in the rate table (製造業…) or class code (D01)")
+    q.add_argument("--revenue", required=True, help="annual revenue: 450000000, 4.5億, 4億5000万, 45000万円")
+    q.add_argument("--limit", required=True, help="liability limit: 1000万, 3000万, 5000万, 1億, 3億")
+    q.add_argument("--deductible", help="自己負担額 (anything but 0 is a referral)")
+    q.add_argument("--option", action="append", default=[], help="利益損害 or 営業継続費用 (a referral)")
+    q.add_argument("--payment", help="保険料払込方法 (anything but 一括払 is a referral)")
+    q.add_argument("--json", action="store_true", help="one JSON object; premium as an integer")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"docgen: {len(exc.problems)} problem(s) found", file=sys.stderr)
+        return exc.exit_code
+    except DocgenError as exc:
+        print(f"docgen {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("docgen: interrupted; no partial files were left", file=sys.stderr)
+        return 130

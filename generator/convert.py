@@ -1,0 +1,256 @@
+"""Convert .docx files to PDF with LibreOffice headless."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from generator.errors import ConversionError, SetupError
+
+SOFFICE_ENV = "DOCGEN_SOFFICE"
+STDERR_TAIL_LINES = 20
+# soffice asks for a restart after initialising a fresh profile on some builds.
+_EXIT_RESTART = 81
+
+_FLAGS = ("--headless", "--invisible", "--norestore", "--nolockcheck", "--nodefault", "--nologo", "--nofirststartwizard")
+_FILTER_OPTIONS = {
+    "ExportBookmarks": True,
+    "ExportNotes": False,
+    "UseTaggedPDF": True,
+    "EmbedStandardFonts": True,
+}
+# Forcing the Word import filter makes a corrupt .docx fail to load; without it LibreOffice
+# falls back to plain-text import and "successfully" prints the zip bytes.
+_IN_FILTER = "MS Word 2007 XML"
+
+# Paths and names come from officecfg's schema (share/registry/main.xcd of LO 7.4); an unknown
+# path is silently dropped by LibreOffice, so keep them exact.
+_HARDENING = [
+    ("/org.openoffice.Office.Common/Security/Scripting", "MacroSecurityLevel", "3"),
+    ("/org.openoffice.Office.Common/Security/Scripting", "DisableMacrosExecution", "true"),
+    ("/org.openoffice.Office.Common/Security/Scripting", "BlockUntrustedRefererLinks", "true"),
+    ("/org.openoffice.Office.Writer/Content/Update", "Link", "2"),  # 2 = never update links
+    ("/org.openoffice.Office.Common/Misc", "FirstRun", "false"),
+    ("/org.openoffice.Office.Common/Misc", "ShowTipOfTheDay", "false"),
+    ("/org.openoffice.Setup/Office", "ooSetupInstCompleted", "true"),
+]
+
+
+def find_soffice() -> str:
+    """Return the soffice executable: ``$DOCGEN_SOFFICE``, else ``soffice``/``libreoffice`` on PATH."""
+    hint = "run `bash .ci/setup` (installs libreoffice-writer-nogui and fonts-ipaexfont)"
+    override = os.environ.get(SOFFICE_ENV)
+    if override:
+        found = shutil.which(override)
+        if found is None:
+            raise SetupError(f"{SOFFICE_ENV}={override!r} is not an executable; fix or unset it, or {hint}")
+        return found
+    for name in ("soffice", "libreoffice"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise SetupError(f"LibreOffice (soffice) not found on PATH; {hint}, or set {SOFFICE_ENV}")
+
+
+def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float = 120.0) -> list[Path]:
+    """Convert every file in one soffice run and return ``out_dir/<stem>.pdf`` in input order.
+
+    Nothing is written to ``out_dir`` unless every PDF was produced and opens with >= 1 page.
+    """
+    inputs = [Path(p).resolve() for p in docx_files]
+    _check_inputs(inputs)
+    if not inputs:
+        return []
+    soffice = find_soffice()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="docgen-soffice-") as tmp_name:
+        tmp = Path(tmp_name)
+        profile, staging = tmp / "profile", tmp / "out"
+        staging.mkdir()
+        _write_profile(profile)
+        cmd = [
+            soffice,
+            f"-env:UserInstallation={profile.as_uri()}",
+            *_FLAGS,
+            f"--infilter={_IN_FILTER}",
+            "--convert-to",
+            "pdf:writer_pdf_Export:" + _filter_json(),
+            "--outdir",
+            str(staging),
+            *(str(p) for p in inputs),
+        ]
+        log = _run(cmd, _child_env(tmp), tmp, timeout)
+        produced = [_verified(staging / f"{p.stem}.pdf", p, cmd, log) for p in inputs]
+        return [_publish(pdf, out_dir) for pdf in produced]
+
+
+def pdf_text(pdf: Path) -> list[str]:
+    """Return the extracted text of each page of ``pdf``."""
+    return [page.extract_text() or "" for page in PdfReader(pdf, strict=False).pages]
+
+
+def _check_inputs(inputs: list[Path]) -> None:
+    seen: dict[str, Path] = {}
+    for path in inputs:
+        if path.suffix.lower() != ".docx":
+            raise ValueError(f"{path}: not a .docx file")
+        if path.stem in seen:
+            raise ValueError(f"{seen[path.stem]} and {path} would both become {path.stem}.pdf")
+        seen[path.stem] = path
+        if not path.is_file():
+            raise ConversionError(f"{path}: input file not found")
+
+
+def _filter_json() -> str:
+    props = {k: {"type": "boolean", "value": "true" if v else "false"} for k, v in _FILTER_OPTIONS.items()}
+    return json.dumps(props, separators=(",", ":"))
+
+
+def _write_profile(profile: Path) -> None:
+    items = "".join(
+        f'<item oor:path="{path}"><prop oor:name="{name}" oor:op="fuse"><value>{value}</value></prop></item>\n'
+        for path, name, value in _HARDENING
+    )
+    xcu = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<oor:items xmlns:oor="http://openoffice.org/2001/registry" '
+        'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
+        f"{items}</oor:items>\n"
+    )
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(xcu, encoding="utf-8")
+
+
+@functools.cache
+def _utf8_locale() -> str:
+    try:
+        listed = subprocess.run(["locale", "-a"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        listed = ""
+    names = {line.strip().lower().replace("-", "") for line in listed.splitlines()}
+    return "ja_JP.UTF-8" if "ja_jp.utf8" in names else "C.UTF-8"
+
+
+def _child_env(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    loc = _utf8_locale()
+    env.update(
+        # A private HOME and TMPDIR keep soffice from touching ~/.config and leave its lu*.tmp
+        # litter inside the directory we delete.
+        HOME=str(tmp),
+        TMPDIR=str(tmp),
+        SAL_USE_VCLPLUGIN="svp",
+        LANG=loc,
+        LC_ALL=loc,
+    )
+    env.pop("LANGUAGE", None)
+    return env
+
+
+def _run(cmd: list[str], env: dict[str, str], tmp: Path, timeout: float) -> Path:
+    """Run soffice within ``timeout`` seconds in all; return the file holding its output."""
+    deadline = time.monotonic() + timeout
+    log = tmp / "soffice.log"
+    code = _run_once(cmd, env, log, deadline, timeout)
+    if code == _EXIT_RESTART:
+        log = tmp / "soffice-retry.log"
+        code = _run_once(cmd, env, log, deadline, timeout)
+    if code != 0:
+        raise ConversionError(f"soffice exited with code {code}: {_show(cmd)}\n{_tail(log)}".rstrip())
+    return log
+
+
+def _run_once(cmd: list[str], env: dict[str, str], log: Path, deadline: float, timeout: float) -> int:
+    # Output goes to a file, not a pipe: a straggling child holding the pipe open would
+    # otherwise block us after the leader has exited.
+    with log.open("wb") as out:
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise SetupError(f"cannot start {cmd[0]}: {exc}") from exc
+        try:
+            code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            # A straggler would keep burning CPU on a deleted profile. The group id cannot be
+            # recycled while any member lives, so this reaches only soffice's own leftovers.
+            _killpg(proc.pid)
+            return code
+        except subprocess.TimeoutExpired:
+            # soffice -> oosplash -> soffice.bin: killing only the leader leaves the rest running.
+            _killpg(proc.pid)
+            proc.wait()
+            raise ConversionError(f"soffice timed out after {timeout:g}s and was killed: {_show(cmd)}\n{_tail(log)}".rstrip()) from None
+        finally:
+            if proc.returncode is None:  # interrupted (e.g. KeyboardInterrupt): don't leak it
+                _killpg(proc.pid)
+                proc.wait()
+
+
+def _killpg(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _verified(pdf: Path, source: Path, cmd: list[str], log: Path) -> Path:
+    if not pdf.is_file():
+        raise ConversionError(f"{source}: soffice wrote no PDF (expected {pdf.name}): {_show(cmd)}\n{_tail(log)}".rstrip())
+    try:
+        pages = len(PdfReader(pdf, strict=False).pages)
+    except Exception as exc:  # pypdf raises many types on garbage input
+        raise ConversionError(f"{source}: soffice wrote an unreadable PDF: {exc}") from exc
+    if pages < 1:
+        raise ConversionError(f"{source}: soffice wrote a PDF with no pages")
+    return pdf
+
+
+def _publish(pdf: Path, out_dir: Path) -> Path:
+    target = out_dir / pdf.name
+    try:
+        os.replace(pdf, target)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        # Different filesystem: copy next to the target first so the final rename stays atomic.
+        fd, part = tempfile.mkstemp(dir=out_dir, prefix=f".{pdf.stem}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as dst, pdf.open("rb") as src:
+                shutil.copyfileobj(src, dst)
+            os.replace(part, target)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
+    return target
+
+
+def _tail(log: Path, lines: int = STDERR_TAIL_LINES) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    tail = text.splitlines()[-lines:]
+    return "soffice output (last lines):\n" + "\n".join(tail) if tail else ""
+
+
+def _show(cmd: list[str]) -> str:
+    return shlex.join(cmd)

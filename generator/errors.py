@@ -1,0 +1,114 @@
+"""Every exception docgen raises, each with the data a caller needs to report it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One located defect: ``file:line: key.path: message``."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        loc = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{loc}: {self.path}: {self.message}" if self.path else f"{loc}: {self.message}"
+
+
+class DocgenError(Exception):
+    """Raised when docgen cannot do what it was asked; base of every docgen exception."""
+
+    exit_code = 1
+
+
+class ContentError(DocgenError):
+    """Raised when product content or rates fail to load, match the schema or cross-check."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class InputError(DocgenError, ValueError):
+    """Raised when a CLI option or a client-list value is malformed or not allowed."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, value: object, reason: str, allowed: str = "", suggestion: str = ""):
+        self.field, self.value, self.reason = field, value, reason
+        self.allowed, self.suggestion = allowed, suggestion
+        msg = f"{field}: {value!r}: {reason}"
+        if suggestion:
+            msg += f" (did you mean {suggestion!r}?)"
+        if allowed:
+            msg += f"; allowed: {allowed}"
+        super().__init__(msg)
+
+
+class AmountError(InputError):
+    """Raised when a yen amount cannot be parsed or formatted exactly (never rounded)."""
+
+
+class QuoteRefused(DocgenError):
+    """Raised when the product does not cover the risk (excluded industry, revenue out of range)."""
+
+    exit_code = 4
+
+    def __init__(self, field: str, value: object, reason: str):
+        self.field, self.value, self.reason = field, value, reason
+        super().__init__(f"引受不可 (refused): {field}={value}: {reason}")
+
+
+class ReferralRequired(DocgenError):
+    """Raised when the risk is insurable but the published table does not price it (要見積)."""
+
+    exit_code = 3
+
+    def __init__(self, field: str, value: object, reason: str):
+        self.field, self.value, self.reason = field, value, reason
+        super().__init__(f"要見積 (refer to the insurer): {field}={value}: {reason}")
+
+
+class TemplateError(DocgenError):
+    """Raised when a .docx template is malformed, names an unknown variable or renders invalid XML."""
+
+    def __init__(self, template: str | Path, message: str):
+        self.template = str(template)
+        super().__init__(f"{template}: {message}")
+
+
+class ConversionError(DocgenError):
+    """Raised when LibreOffice fails, times out or leaves no readable PDF."""
+
+    exit_code = 5
+
+
+class FontError(DocgenError):
+    """Raised when a PDF uses a font that is not embedded or not on the allow-list."""
+
+    exit_code = 5
+
+
+class SetupError(DocgenError):
+    """Raised when a required system tool (LibreOffice, fonts, poppler) is missing."""
+
+    exit_code = 5
+
+
+class ClientListError(DocgenError):
+    """Raised when a client list file cannot be read at all (unknown format, missing columns)."""
+
+    exit_code = 2
+
+
+class DriftError(DocgenError):
+    """Raised when published outputs differ from what the current content regenerates."""
+
+    def __init__(self, drifts: list[str]):
+        self.drifts = list(drifts)
+        super().__init__("\n".join(self.drifts))

@@ -1,0 +1,88 @@
+"""Pack stage: merge part PDFs into one PDF with a bookmark per part, metadata and atomic writes."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import Destination
+
+
+@dataclass(frozen=True)
+class Part:
+    """One document of a pack: its bookmark title and PDF; ``nested`` keeps its own bookmarks under it."""
+
+    title: str
+    pdf: Path
+    nested: bool = True
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temp file in the same folder, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _copy_outline(writer: PdfWriter, reader: PdfReader, items: list, offset: int, parent) -> None:
+    last = None
+    for item in items:
+        if isinstance(item, list):
+            if last is not None:
+                _copy_outline(writer, reader, item, offset, last)
+            continue
+        if isinstance(item, Destination):
+            page = reader.get_destination_page_number(item)
+            if page is not None and page >= 0:
+                last = writer.add_outline_item(str(item.title), offset + page, parent=parent)
+
+
+def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], readers: dict[Path, PdfReader] | None = None) -> int:
+    """Merge ``parts`` in order into ``out``; return the page count.
+
+    ``readers`` lets a caller reuse one parsed reader for a part every pack shares (the brochure).
+    A fresh writer drops LibreOffice's random /ID and timestamps, so the same parts give the same text.
+    """
+    writer = PdfWriter()
+    for part in parts:
+        reader = (readers or {}).get(part.pdf) or PdfReader(part.pdf)
+        start = len(writer.pages)
+        writer.append(reader, import_outline=False)
+        top = writer.add_outline_item(part.title, start)
+        if part.nested and reader.outline:
+            _copy_outline(writer, reader, reader.outline, start, top)
+    writer.add_metadata(metadata)
+    writer.page_mode = "/UseOutlines"
+    buf = io.BytesIO()
+    writer.write(buf)
+    atomic_write_bytes(out, buf.getvalue())
+    return len(writer.pages)
+
+
+def outline_titles(pdf: Path, depth: int = 1) -> list[str]:
+    """Titles of the outline down to ``depth`` levels, depth-first; for tests and verify."""
+    reader = PdfReader(pdf)
+    out: list[str] = []
+
+    def walk(items: list, level: int) -> None:
+        for item in items:
+            if isinstance(item, list):
+                if level < depth:
+                    walk(item, level + 1)
+            else:
+                out.append(str(item.title))
+
+    walk(reader.outline, 1)
+    return out

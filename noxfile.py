@@ -1,0 +1,50 @@
+"""Every project command in one place; dependencies come from pyproject.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "check"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+PYPROJECT = tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text(encoding="utf-8"))
+DEPS = PYPROJECT["project"]["dependencies"]
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+
+
+def _install(session: nox.Session, *extras: str) -> None:
+    session.install(*DEPS, *(d for e in extras for d in EXTRAS[e]))
+    session.install("--no-deps", "-e", ".")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff over the package, tests and noxfile."""
+    session.install(*EXTRAS["lint"])
+    session.run("ruff", "check", "generator", "tests", "noxfile.py")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (real LibreOffice conversions included); extra args go to pytest."""
+    _install(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """The main job: validate content, then build every published output into outputs/."""
+    _install(session)
+    session.run("docgen", "validate")
+    session.run("docgen", "build", *session.posargs)
+
+
+@nox.session
+def check(session: nox.Session) -> None:
+    """Regeneration check: committed outputs still match content, rates and templates."""
+    _install(session)
+    session.run("docgen", "check")
