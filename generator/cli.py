@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -11,10 +12,11 @@ from pathlib import Path
 from generator import __version__
 from generator.errors import ContentError, DocgenError, InputError
 from generator.jpformat import format_yen, format_yen_units, parse_yen
-from generator.load import CONTENT_ROOT, load_product, product_dirs
+from generator.load import CONTENT_ROOT, REPO_ROOT, load_product, product_dirs
 from generator.model import Product
 from generator.validate import validate
 
+OUTPUTS = REPO_ROOT / "outputs"
 EXIT_CODES = """exit codes: 0 ok · 1 content/check problems or failed rows · 2 bad option or input ·
 3 要見積 (referral to the insurer) · 4 引受不可 (refused) · 5 system (LibreOffice, fonts)"""
 
@@ -86,6 +88,49 @@ def cmd_quote(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        width = 30
+        filled = width * done // max(total, 1)
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def cmd_proposal(args: argparse.Namespace) -> int:
+    from generator.batch import build_packs, cached_brochure
+    from generator.clients import parse_client
+    from generator.fonts import missing_glyphs
+    from generator.proposal import plan_pack
+
+    product = _product(args)
+    raw = {k: getattr(args, k) or "" for k in ("client", "contact", "industry", "revenue", "limit", "agent_name", "agent_contact", "date")}
+    request, errors = parse_client(raw, missing_glyphs=missing_glyphs)
+    if errors:
+        first = errors[0]
+        for e in errors[1:]:
+            print(f"docgen proposal: --{e.column.replace('_', '-')}: {e.value!r}: {e.reason}", file=sys.stderr)
+        raise InputError(f"--{first.column.replace('_', '-')}", first.value, first.reason)
+    plan = plan_pack(product, request, dt.date.today())
+    out = Path(args.out)
+    results, failures = build_packs(product, [plan], out, cached_brochure(product), jobs=1)
+    if failures:
+        raise failures[0][1].as_error()
+    r = results[0]
+    state = "up to date" if r.skipped else "built"
+    print(f"{state}: {r.pdf} ({r.pages} pages; premium {plan.quote.premium:,}円; Word files beside it)")
+    return 0
+
+
+def cmd_proposals(args: argparse.Namespace) -> int:
+    from generator.batch import run_client_list
+
+    product = _product(args)
+    summary = run_client_list(product, Path(args.file), Path(args.out), jobs=args.jobs, today=dt.date.today(), progress=_progress)
+    for error in summary.errors:
+        print(error, file=sys.stderr)
+    print(summary.line())
+    return 1 if summary.errors else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="docgen", description=__doc__, epilog=EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"docgen {__version__}")
@@ -108,6 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--option", action="append", default=[], help="利益損害 or 営業継続費用 (a referral)")
     q.add_argument("--payment", help="保険料払込方法 (anything but 一括払 is a referral)")
     q.add_argument("--json", action="store_true", help="one JSON object; premium as an integer")
+
+    pr = add("proposal", cmd_proposal, "one client's proposal pack: letter, quote, 重要事項説明書 and brochure in one PDF, plus Word files")
+    pr.add_argument("--client", required=True, help="client company name, e.g. '有限会社 伸和企画'")
+    pr.add_argument("--contact", help="contact person (the letter says '… 様'); omit for '… 御中'")
+    pr.add_argument("--industry", required=True, help="industry name or class code")
+    pr.add_argument("--revenue", required=True, help="annual revenue, e.g. 4.5億")
+    pr.add_argument("--limit", required=True, help="liability limit, e.g. 1億")
+    pr.add_argument("--agent-name", help="agency name printed on the letter and quote")
+    pr.add_argument("--agent-contact", help="agency contact line")
+    pr.add_argument("--date", help="issue date (default today): 2026-11-26 or 令和8年11月26日")
+    pr.add_argument("--out", default=str(OUTPUTS / "proposals"), help="proposals folder (default: %(default)s)")
+
+    ps = add("proposals", cmd_proposals, "proposal packs for every row of a client list (.csv or .xlsx)")
+    ps.add_argument("file", help="client list; see content/samples/README.md for the columns")
+    ps.add_argument("--out", default=str(OUTPUTS / "proposals"), help="proposals folder (default: %(default)s)")
+    ps.add_argument("--jobs", type=int, default=2, help="LibreOffice processes at once (default: %(default)s)")
     return parser
 
 

@@ -9,12 +9,12 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from xml.etree import ElementTree
 
-from generator.errors import ClientListError, InputError
+from generator.errors import ClientListError, DocgenError, InputError
 from generator.jpformat import parse_date, parse_yen
 from generator.load import did_you_mean
 
@@ -62,10 +62,15 @@ class RowError:
     column: str
     value: str
     reason: str
+    error: DocgenError | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row is not None else "input"
         return f"{where}: {self.column}: {self.value!r}: {self.reason}"
+
+    def as_error(self) -> DocgenError:
+        """The exception behind this row's failure (its exit code tells referral from refusal)."""
+        return self.error or InputError(self.column, self.value, self.reason)
 
 
 def check_name(field: str, value: str, *, required: bool, missing_glyphs: Callable[[str], list[str]] | None = None) -> str:
@@ -123,7 +128,7 @@ def parse_client(values: dict[str, str], *, row: int | None = None,
     take("industry", lambda v: check_name("industry", v, required=True))
     take("revenue", lambda v: parse_yen(v, field="revenue"))
     take("limit", lambda v: parse_yen(v, field="limit"))
-    take("date", lambda v: parse_date(v.strip(), field="date") if v.strip() else None)
+    take("date", lambda v: (excel_serial_date(v) or parse_date(v.strip(), field="date")) if v.strip() else None)
     if errors:
         return None, errors
     return ClientRequest(row=row, **out), []  # type: ignore[arg-type]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import struct
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +14,7 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 
-from generator.errors import FontError
+from generator.errors import FontError, SetupError
 
 # PostScript names of what fonts-ipaexfont installs (fc-list : postscriptname).
 ALLOWED_FONTS: frozenset[str] = frozenset({"IPAexGothic", "IPAexMincho"})
@@ -141,3 +144,61 @@ def _visited(obj: DictionaryObject, seen: set[Any]) -> bool:
 
 def _resolve(obj: Any) -> Any:
     return obj.get_object() if isinstance(obj, IndirectObject) else obj
+
+
+# --- glyph coverage: refuse text the allowed fonts cannot print, before any document is made ---
+
+
+def font_file(family: str) -> Path:
+    """Path of the installed font file for ``family`` (via fontconfig), or SetupError."""
+    try:
+        done = subprocess.run(["fc-match", "-f", "%{file}\n%{family}", family], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SetupError(f"fontconfig (fc-match) is not usable: {exc}; run bash .ci/setup") from exc
+    path, _, families = done.stdout.partition("\n")
+    if done.returncode or family not in families.split(",") or not Path(path).is_file():
+        raise SetupError(f"font {family} is not installed (fc-match gave {families or 'nothing'}); run bash .ci/setup (fonts-ipaexfont)")
+    return Path(path)
+
+
+@functools.cache
+def _coverage(family: str) -> tuple[tuple[int, int], ...]:
+    return tuple(_cmap_ranges(font_file(family).read_bytes()))
+
+
+def _cmap_ranges(data: bytes) -> list[tuple[int, int]]:
+    """Code point ranges a TrueType/OpenType font maps, from its cmap (formats 4 and 12)."""
+    num_tables = struct.unpack_from(">H", data, 4)[0]
+    tables = {data[12 + 16 * i : 16 + 16 * i]: struct.unpack_from(">I", data, 20 + 16 * i)[0] for i in range(num_tables)}
+    cmap = tables[b"cmap"]
+    subtables = {}
+    for i in range(struct.unpack_from(">H", data, cmap + 2)[0]):
+        platform, encoding, offset = struct.unpack_from(">HHI", data, cmap + 4 + 8 * i)
+        subtables[(platform, encoding)] = cmap + offset
+    if (3, 10) in subtables:  # format 12: full Unicode
+        at = subtables[(3, 10)]
+        groups = struct.unpack_from(">I", data, at + 12)[0]
+        return [struct.unpack_from(">II", data, at + 16 + 12 * g) for g in range(groups)]
+    at = subtables[(3, 1)]  # format 4: BMP segments
+    segs = struct.unpack_from(">H", data, at + 6)[0] // 2
+    ends = struct.unpack_from(f">{segs}H", data, at + 14)
+    starts = struct.unpack_from(f">{segs}H", data, at + 16 + 2 * segs)
+    return [(s, e) for s, e in zip(starts, ends, strict=True) if s != 0xFFFF]
+
+
+def missing_glyphs(text: str, families: frozenset[str] = ALLOWED_FONTS) -> list[str]:
+    """Characters of ``text`` that some allowed font cannot print (LibreOffice would swap fonts for them).
+
+    >>> missing_glyphs("有限会社 髙﨑商店 & <株> ①㈱～￥")
+    []
+    >>> missing_glyphs("伸和企画😀")
+    ['😀']
+    """
+    missing = []
+    for ch in dict.fromkeys(text):
+        cp = ord(ch)
+        if ch.isspace():
+            continue
+        if not all(any(lo <= cp <= hi for lo, hi in _coverage(f)) for f in sorted(families)):
+            missing.append(ch)
+    return missing

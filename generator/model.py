@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -61,6 +62,7 @@ class ProductMeta:
     approval_number: str
     insurer: Insurer
     brochure_title: str
+    quote_valid_days: int = 90  # お見積書の有効期限: issue date + this many days
 
 
 # --- letter.yaml, background.yaml, examples.yaml, features.yaml ---------------------------
@@ -384,6 +386,11 @@ class Product:
     sources: dict[str, Source] = field(default_factory=dict, compare=False, repr=False)
     # file name -> sha256 of its bytes
     file_hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def digest(self) -> str:
+        """Short hash of every content file's bytes: printed on documents so a copy can be traced."""
+        joined = "".join(f"{name}:{digest}\n" for name, digest in sorted(self.file_hashes.items()))
+        return hashlib.sha256(joined.encode()).hexdigest()[:12]
 
     def source(self, path: str) -> Source:
         """Best-known location of ``path``, falling back to its nearest located parent."""

@@ -162,7 +162,7 @@ def quote(
         limit=limit,
         expense_limit=expense,
         premium=row[rates.limits.index(limit)],
-        ladder=tuple(zip(rates.limits, row)),
+        ladder=tuple(zip(rates.limits, row, strict=True)),
         premises=tuple(p.text for p in rates.premises),
         payment_method=rates.payment_method,
     )

@@ -16,6 +16,7 @@ from generator.model import Product
 _AMOUNT = re.compile(r"[0-9０-９][0-9０-９,，.．]*(?:兆|億|万)?(?:[0-9０-９][0-9０-９,，]*(?:億|万))*円")
 _PERCENT = re.compile(r"([0-9０-９]+)\s*[%％]")
 _LEADING_NUMBER = re.compile(r"^\s*(?:[①-⑳]|[（(][0-9０-９]+[)）]|[ア-ン][．.]|・|■|〇)")
+_LIST_ITEM = re.compile(r"\.(items|points|cases|paragraphs|body|greeting|closing_lines)\[\d+\](\.text)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -94,9 +95,8 @@ class _Checker:
                 seen.setdefault(value, path)
             if isinstance(value, str) and _CONTROL.search(value):
                 self.fail(path, "contains a control character (Word refuses such files)")
-            if isinstance(value, str) and path.endswith((".text", "]")) and ".premises" not in path:
-                if _LEADING_NUMBER.match(value) and re.search(r"\.(items|points|cases|paragraphs|body)\[", path):
-                    self.fail(path, f"starts with list numbering {value[:2]!r}: numbering is data (list order), not text")
+            if isinstance(value, str) and _LEADING_NUMBER.match(value) and _LIST_ITEM.search(path):
+                self.fail(path, f"starts with list numbering {value[:2]!r}: numbering is data (list order), not text")
 
     def limits(self) -> None:
         rates, lim = self.p.rates, self.p.coverage.limits

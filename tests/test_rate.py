@@ -47,7 +47,7 @@ def test_quote_fields(product):
     assert q.premium == 149_000
     assert q.class_code == "D01" and q.band_label == "5億円以下"
     assert q.expense_limit == 10_000_000  # 賠償部分の限度額×10%
-    assert q.ladder == tuple(zip(SEED_LIMITS, SEED_TABLES["D01"][0][2]))
+    assert q.ladder == tuple(zip(SEED_LIMITS, SEED_TABLES["D01"][0][2], strict=True))
     assert "保険料払込方法：一括払" in q.premises
     assert q.as_dict()["premium"] == 149_000 and isinstance(q.as_dict()["premium"], int)
 
