@@ -151,7 +151,7 @@ def map_headers(headers: list[str], source: str) -> dict[int, str]:
             continue
         key = lookup.get(_header_key(header))
         if key is None:
-            hint = did_you_mean(_header_key(header), lookup)
+            hint = did_you_mean(_header_key(header), lookup, cutoff=0.5)  # headers are 2-4 kanji: one differs
             problems.append(f"unknown column {header!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
         elif key in mapping.values():
             problems.append(f"column {header!r} repeats {key}")

@@ -22,7 +22,7 @@ CONTENT_ROOT = REPO_ROOT / "content"
 _constructor = yaml.constructor.SafeConstructor()
 
 
-def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+def did_you_mean(word: str, choices: typing.Iterable[str], cutoff: float = 0.6) -> str:
     """Closest match of ``word`` among ``choices``, or ``""``.
 
     >>> did_you_mean("premiun", ["premiums", "limits"])
@@ -30,7 +30,7 @@ def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
     >>> did_you_mean("zzz", ["premiums"])
     ''
     """
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
     return found[0] if found else ""
 
 
