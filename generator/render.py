@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 from docx import Document
+from docx.opc import exceptions as docx_opc_exc
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docxtpl import DocxTemplate
 from jinja2 import meta, nodes
@@ -34,6 +35,8 @@ _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _NS = {"w": _W}
 _TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _TAG_EDGE = re.compile(r"\{[{%#]|[}%#]\}")
+# In Jinja ``x.items`` finds dict.items before the key "items": such keys silently never print.
+_SHADOWED = frozenset(name for name in dir(dict) if not name.startswith("_"))
 _STRICT = dict(recover=False, resolve_entities=False, no_network=True, huge_tree=True)
 
 
@@ -86,6 +89,8 @@ def illegal_values(value: Any, path: str = "") -> Iterator[str]:
             if not isinstance(key, str):
                 yield f"{path or 'context'}: key {key!r} is not a string"
                 continue
+            if key in _SHADOWED:
+                yield f"{path or 'context'}: key {key!r} is shadowed by dict.{key} in templates; rename it"
             yield from illegal_values(item, f"{path}.{key}" if path else key)
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
@@ -126,10 +131,22 @@ def render_docx(template: Path, context: dict, out: Path, *, properties: DocProp
         raise TemplateError(shown, f"rendered {exc.part} is not well-formed XML: {exc.error}") from exc
     except etree.XMLSyntaxError as exc:  # header/footer parts are re-parsed by python-docx
         raise TemplateError(shown, f"rendered header/footer is not well-formed XML: {exc}") from exc
-    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+    except (KeyError, zipfile.BadZipFile, docx_opc_exc.PackageNotFoundError) as exc:
         raise TemplateError(shown, f"cannot read the template as .docx: {exc}") from exc
+    except Exception as exc:  # template code can raise anything Python can (TypeError on a bad loop, ...)
+        raise TemplateError(shown, f"{type(exc).__name__} while rendering: {exc}{_near(exc)}") from exc
     data = _reproducible(buffer.getvalue(), properties or DocProperties(), shown)
-    _write_atomic(out, data)
+    write_atomic(out, data)
+    return out
+
+
+def reproducible_docx(data: bytes, out: Path, properties: DocProperties | None = None) -> Path:
+    """Write a .docx saved by python-docx to ``out`` atomically, with fixed zip stamps and core properties.
+
+    For documents built in code rather than from a template; every XML part is still parsed strictly.
+    """
+    out = Path(out)
+    write_atomic(out, _reproducible(data, properties or DocProperties(), display_path(out)))
     return out
 
 
@@ -201,7 +218,8 @@ def _core_xml(props: DocProperties) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
-def _write_atomic(out: Path, data: bytes) -> None:
+def write_atomic(out: Path, data: bytes) -> None:
+    """Write ``data`` through a temp file in the destination folder, then rename: readers never see half a file."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     try:

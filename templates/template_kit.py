@@ -1,0 +1,362 @@
+"""Styles, package clean-up and paragraph/table builders for bootstrapping .docx templates with python-docx."""
+
+from __future__ import annotations
+
+import re
+
+from docx.document import Document as DocumentObject
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.shared import Twips
+from docx.table import Table, _Cell
+from docx.text.paragraph import Paragraph
+
+GOTHIC, MINCHO = "IPAexGothic", "IPAexMincho"
+BRAND, BRAND_LIGHT, BRAND_MID, INK, GREY = "1B4F8A", "EAF1F8", "B9CDE5", "222222", "5F6B7A"
+PAGE_W, PAGE_H, MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 11906, 16838, 1021, 1134, 1134  # A4 in twips, 18/20 mm
+TEXT_W = PAGE_W - 2 * MARGIN_X
+
+# --- styles -----------------------------------------------------------------------------------
+
+
+def fonts(face: str) -> str:
+    # Every slot, East Asian included: LibreOffice falls back to another font for any slot left empty.
+    return f'<w:rFonts w:ascii="{face}" w:hAnsi="{face}" w:eastAsia="{face}" w:cs="{face}"/>'
+
+
+def rpr(face: str = MINCHO, size: float = 10, color: str = INK, bold: bool = False) -> str:
+    half = int(size * 2)
+    b = "<w:b/><w:bCs/>" if bold else ""
+    return f'{fonts(face)}{b}<w:color w:val="{color}"/><w:sz w:val="{half}"/><w:szCs w:val="{half}"/><w:lang w:val="ja-JP" w:eastAsia="ja-JP"/>'
+
+
+def spacing(before: int = 0, after: int = 0, line: int = 240) -> str:
+    return f'<w:spacing w:before="{before}" w:after="{after}" w:line="{line}" w:lineRule="auto"/>'
+
+
+def ind(left: int = 0, hanging: int = 0, first: int = 0) -> str:
+    extra = f' w:hanging="{hanging}"' if hanging else (f' w:firstLine="{first}"' if first else "")
+    return f'<w:ind w:left="{left}" w:right="0"{extra}/>'
+
+
+def border(side: str, size: int, color: str, space: int = 1) -> str:
+    return f'<w:{side} w:val="single" w:sz="{size}" w:space="{space}" w:color="{color}"/>'
+
+
+def style(kind: str, sid: str, name: str, ppr: str = "", rp: str = "", based: str = "", nxt: str = "", extra: str = "", default: bool = False) -> str:
+    head = f'<w:style w:type="{kind}" w:styleId="{sid}"' + (' w:default="1"' if default else "") + ">"
+    head += f'<w:name w:val="{name}"/>' + (f'<w:basedOn w:val="{based}"/>' if based else "") + (f'<w:next w:val="{nxt}"/>' if nxt else "")
+    body = "<w:qFormat/>" + (f"<w:pPr>{ppr}</w:pPr>" if ppr else "") + (f"<w:rPr>{rp}</w:rPr>" if rp else "") + extra
+    return head + body + "</w:style>"
+
+
+def para_style(sid: str, name: str, ppr: str, rp: str, based: str = "Normal", nxt: str = "") -> str:
+    return style("paragraph", sid, name, ppr, rp, based=based, nxt=nxt)
+
+
+def heading(level: int, size: float, ppr: str, color: str) -> str:
+    keep = "<w:keepNext/><w:keepLines/>"
+    return para_style(f"Heading{level}", f"heading {level}", keep + ppr + f'<w:outlineLvl w:val="{level - 1}"/>', rpr(GOTHIC, size, color), nxt="Normal")
+
+
+TBL_PR_ORDER = (
+    "tblStyle",
+    "tblpPr",
+    "tblOverlap",
+    "bidiVisual",
+    "tblStyleRowBandSize",
+    "tblStyleColBandSize",
+    "tblW",
+    "jc",
+    "tblCellSpacing",
+    "tblInd",
+    "tblBorders",
+    "shd",
+    "tblLayout",
+    "tblCellMar",
+    "tblLook",
+    "tblCaption",
+    "tblDescription",
+)
+TC_PR_ORDER = ("cnfStyle", "tcW", "gridSpan", "hMerge", "vMerge", "tcBorders", "shd", "noWrap", "tcMar", "textDirection", "tcFitText", "vAlign", "hideMark")
+
+
+def schema_order(parent, order: tuple[str, ...]) -> None:
+    """Word rejects property elements out of schema order; python-docx appends where we tell it."""
+    parent[:] = sorted(parent, key=lambda el: order.index(el.tag.split("}")[1]))
+
+
+CELL_MARGINS = (
+    "<w:tblCellMar>"
+    + "".join(f'<w:{side} w:w="{w}" w:type="dxa"/>' for side, w in (("top", 57), ("left", 100), ("bottom", 57), ("right", 100)))
+    + "</w:tblCellMar>"
+)
+TABLE_BORDERS = "<w:tblBorders>" + "".join(border(s, 4, BRAND_MID, 0) for s in ("top", "left", "bottom", "right", "insideH", "insideV")) + "</w:tblBorders>"
+
+STYLES = [
+    style("paragraph", "Normal", "Normal", spacing(0, 80, 300) + '<w:jc w:val="both"/>', rpr(MINCHO, 10), default=True),
+    style("character", "DefaultParagraphFont", "Default Paragraph Font", default=True),
+    style("table", "TableNormal", "Normal Table", default=True, extra='<w:tblPr><w:tblInd w:w="0" w:type="dxa"/>' + CELL_MARGINS + "</w:tblPr>"),
+    style("numbering", "NoList", "No List", default=True),
+    heading(
+        1,
+        15,
+        "<w:pBdr>"
+        + "".join(border(s, 4, BRAND, 4) for s in ("top", "left", "bottom", "right"))
+        + f'</w:pBdr><w:shd w:val="clear" w:color="auto" w:fill="{BRAND}"/>'
+        + spacing(360, 280, 240)
+        + ind(100),
+        "FFFFFF",
+    ),
+    heading(2, 12, "<w:pBdr>" + border("left", 36, BRAND, 6) + border("bottom", 4, BRAND_MID, 2) + "</w:pBdr>" + spacing(300, 140, 260) + ind(140), BRAND),
+    heading(3, 10.5, spacing(200, 80, 260), BRAND),
+    para_style(
+        "CoverTitle",
+        "Cover Title",
+        "<w:pBdr>"
+        + "".join(border(s, 4, BRAND, 18) for s in ("top", "bottom"))
+        + f'</w:pBdr><w:shd w:val="clear" w:color="auto" w:fill="{BRAND}"/>'
+        + spacing(600, 240, 240)
+        + '<w:jc w:val="center"/>',
+        rpr(GOTHIC, 24, "FFFFFF"),
+    ),
+    para_style("CoverSubtitle", "Cover Subtitle", spacing(0, 600, 240) + '<w:jc w:val="center"/>', rpr(GOTHIC, 12, BRAND)),
+    para_style("LetterTitle", "Letter Title", spacing(0, 240, 240) + '<w:jc w:val="center"/>', rpr(GOTHIC, 13, INK)),
+    para_style("LetterText", "Letter Text", spacing(0, 60, 340), rpr(MINCHO, 10.5)),
+    para_style("LetterBody", "Letter Body", spacing(120, 60, 340) + ind(0, first=210), rpr(MINCHO, 10.5)),
+    para_style("LetterClosing", "Letter Closing", spacing(120, 60, 340) + '<w:jc w:val="right"/>', rpr(MINCHO, 10.5)),
+    para_style("Signature", "Signature", spacing(480, 0, 300) + '<w:jc w:val="right"/>', rpr(GOTHIC, 11, INK)),
+    para_style("Lead", "Lead", spacing(0, 160, 320), rpr(MINCHO, 10.5)),
+    para_style("Subtitle", "Section Subtitle", spacing(0, 160, 240), rpr(GOTHIC, 10, GREY)),
+    para_style("ItemTitle", "Item Title", "<w:keepNext/>" + spacing(160, 60, 260), rpr(GOTHIC, 10.5, BRAND)),
+    para_style("ListPoint", "List Point", spacing(0, 40, 290) + ind(420, 210), rpr(MINCHO, 10)),
+    para_style("ListNumber", "List Number", spacing(0, 60, 290) + ind(420, 210), rpr(MINCHO, 10)),
+    para_style("ExclusionItem", "Exclusion Item", spacing(0, 40, 276) + ind(210, 210), rpr(MINCHO, 10)),
+    para_style("ExclusionNote", "Exclusion Note", spacing(0, 40, 276) + ind(210), rpr(MINCHO, 10)),
+    para_style("ExclusionSub", "Exclusion Sub", spacing(0, 40, 276) + ind(630, 420), rpr(MINCHO, 10)),
+    para_style("Figure", "Figure Caption", "<w:pBdr>" + border("left", 18, BRAND_MID, 6) + "</w:pBdr>" + spacing(60, 60, 260) + ind(140), rpr(GOTHIC, 9, GREY)),
+    para_style("NoteText", "Note Text", spacing(0, 30, 250), rpr(GOTHIC, 8.5, GREY)),
+    para_style("NoteItem", "Note Item", spacing(0, 30, 250) + ind(630, 210), rpr(GOTHIC, 8.5, GREY)),
+    para_style("TableText", "Table Text", spacing(0, 0, 260) + '<w:jc w:val="left"/>', rpr(GOTHIC, 9)),
+    para_style("TablePoint", "Table Point", spacing(0, 0, 260) + ind(180, 180) + '<w:jc w:val="left"/>', rpr(GOTHIC, 9)),
+    para_style("TableNumber", "Table Number", spacing(0, 20, 260) + ind(180, 180) + '<w:jc w:val="left"/>', rpr(GOTHIC, 9)),
+    para_style("TableHead", "Table Head", "<w:keepNext/>" + spacing(0, 0, 240) + '<w:jc w:val="center"/>', rpr(GOTHIC, 9, "FFFFFF")),
+    para_style("TableLabel", "Table Label", spacing(0, 0, 260) + '<w:jc w:val="left"/>', rpr(GOTHIC, 9, BRAND)),
+    para_style("TableAmount", "Table Amount", spacing(0, 0, 240) + '<w:jc w:val="right"/>', rpr(GOTHIC, 9)),
+    para_style("TableCenter", "Table Center", spacing(0, 0, 240) + '<w:jc w:val="center"/>', rpr(GOTHIC, 9)),
+    para_style("PageStart", "Page Start", '<w:spacing w:before="0" w:after="0" w:line="20" w:lineRule="exact"/>', rpr(MINCHO, 1)),
+    # Tag paragraphs vanish on render ({%p %}); small and grey so the layout stays readable in Word.
+    para_style("Contents", "Contents", "<w:pBdr>" + border("left", 24, BRAND, 8) + "</w:pBdr>" + spacing(0, 40, 260) + ind(240), rpr(GOTHIC, 10, BRAND)),
+    para_style("TemplateTag", "Template Tag", spacing(0, 0, 240), rpr(GOTHIC, 7, "9AA5B1")),
+    para_style(
+        "Header",
+        "header",
+        "<w:pBdr>" + border("bottom", 6, BRAND, 4) + '</w:pBdr><w:tabs><w:tab w:val="right" w:pos="' + str(TEXT_W) + '"/></w:tabs>' + spacing(0, 0, 240),
+        rpr(GOTHIC, 8, BRAND),
+    ),
+    para_style(
+        "Footer",
+        "footer",
+        "<w:pBdr>" + border("top", 4, BRAND_MID, 4) + '</w:pBdr><w:tabs><w:tab w:val="right" w:pos="' + str(TEXT_W) + '"/></w:tabs>' + spacing(0, 0, 240),
+        rpr(GOTHIC, 7.5, GREY),
+    ),
+    style(
+        "table",
+        "BrochureTable",
+        "Brochure Table",
+        based="TableNormal",
+        rp=rpr(GOTHIC, 9),
+        extra="<w:tblPr>"
+        + TABLE_BORDERS
+        + CELL_MARGINS
+        + "</w:tblPr>"
+        + '<w:tblStylePr w:type="firstRow"><w:rPr><w:color w:val="FFFFFF"/></w:rPr>'
+        + f'<w:tcPr><w:shd w:val="clear" w:color="auto" w:fill="{BRAND}"/></w:tcPr></w:tblStylePr>',
+    ),
+]
+
+
+def install_styles(doc: DocumentObject) -> None:
+    """Replace python-docx's default styles (theme fonts, Calibri, Symbol bullets) with ours only."""
+    root = doc.styles.element
+    for child in list(root):
+        if child.tag in (qn("w:style"), qn("w:docDefaults")):
+            root.remove(child)
+    defaults = parse_xml(
+        f"<w:docDefaults {nsdecls('w')}><w:rPrDefault><w:rPr>{rpr(MINCHO, 10)}</w:rPr></w:rPrDefault>"
+        f"<w:pPrDefault><w:pPr>{spacing(0, 0, 240)}</w:pPr></w:pPrDefault></w:docDefaults>"
+    )
+    root.insert(0, defaults)
+    for xml in STYLES:
+        root.append(parse_xml(xml.replace("<w:style ", f"<w:style {nsdecls('w')} ", 1)))
+
+
+def clean_package(doc: DocumentObject) -> None:
+    """Theme, font table and numbering name only IPAex fonts; drop parts that name others."""
+    for rId, rel in list(doc.part.rels.items()):
+        target = rel.target_part if not rel.is_external else None
+        if rel.reltype in (RT.THEME,):
+            xml = target.blob.decode("utf-8")
+            xml = re.sub(r'<a:font script="[^"]*" typeface="[^"]*"/>\s*', "", xml)
+            major = xml[xml.index("<a:majorFont>") : xml.index("</a:majorFont>")]
+            minor = xml[xml.index("<a:minorFont>") : xml.index("</a:minorFont>")]
+            new_major = re.sub(r'typeface="[^"]*"', f'typeface="{GOTHIC}"', major)
+            new_minor = re.sub(r'typeface="[^"]*"', f'typeface="{MINCHO}"', minor)
+            target._blob = xml.replace(major, new_major).replace(minor, new_minor).encode("utf-8")
+        elif rel.reltype == RT.FONT_TABLE:
+            entries = "".join(
+                f'<w:font w:name="{f}"><w:charset w:val="80"/><w:family w:val="{fam}"/><w:pitch w:val="variable"/></w:font>'
+                for f, fam in ((GOTHIC, "modern"), (MINCHO, "roman"))
+            )
+            target._element = parse_xml(f"<w:fonts {nsdecls('w')}>{entries}</w:fonts>")
+        elif rel.reltype == RT.NUMBERING:
+            target._element = parse_xml(f"<w:numbering {nsdecls('w')}/>")
+        elif rel.reltype in ("http://schemas.microsoft.com/office/2007/relationships/stylesWithEffects", RT.CUSTOM_XML):
+            doc.part.rels.pop(rId)
+    for rId, rel in list(doc.part.package.rels.items()):
+        if rel.reltype == RT.THUMBNAIL:
+            doc.part.package.rels.pop(rId)
+    settings = doc.settings.element
+    for tag in ("w:rsids", "w:attachedTemplate", "w:proofState"):
+        for el in settings.findall(qn(tag)):
+            settings.remove(el)
+    for math in settings.findall(qn("m:mathPr")):
+        settings.remove(math)
+    props = doc.core_properties
+    props.author, props.comments, props.title, props.subject, props.keywords, props.last_modified_by = "", "", "", "", "", ""
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+class Builder:
+    """Adds styled paragraphs and tables to the body, or to a given table cell."""
+
+    def __init__(self, doc: DocumentObject):
+        self.doc = doc
+
+    def p(self, text: str, style: str = "Normal", where: DocumentObject | _Cell | None = None) -> Paragraph:
+        target = where if where is not None else self.doc
+        if isinstance(target, _Cell) and len(target.paragraphs) == 1 and not target.paragraphs[0].text:
+            para = target.paragraphs[0]  # a new cell's own empty paragraph
+            para.style = style
+        else:
+            para = target.add_paragraph(style=style)
+        if text:
+            para.add_run(text)  # one run per paragraph: every Jinja tag stays inside one run
+        return para
+
+    def cell_loop(self, cell: _Cell, loop: str, text: str, style: str = "Table Text") -> None:
+        """Repeat one paragraph per item inside a cell; the else branch keeps a cell never empty (Word needs one paragraph)."""
+        self.tag(f"{{%p for {loop} %}}", cell)
+        self.p(text, style, cell)
+        self.tag("{%p else %}", cell)
+        self.p("", style, cell)
+        self.tag("{%p endfor %}", cell)
+
+    def tag(self, text: str, where: DocumentObject | _Cell | None = None) -> Paragraph:
+        return self.p(text, "Template Tag", where)
+
+    def notes(self, expr: str) -> None:
+        """The recurring note block: mark + text, then ① items."""
+        self.tag(f"{{%p for n in {expr} %}}")
+        self.p("{{ n.mark }}{{ n.text }}", "Note Text")
+        self.tag("{%p for i in n.points %}")
+        self.p("{{ i.mark }}{{ i.text }}", "Note Item")
+        self.tag("{%p endfor %}")
+        self.tag("{%p endfor %}")
+
+    def table(self, widths: list[int], headers: list[str] | None) -> Table:
+        table = self.doc.add_table(rows=0, cols=len(widths))
+        table.style = self.doc.styles["Brochure Table"]
+        table.alignment = WD_TABLE_ALIGNMENT.CENTER
+        table.autofit = False
+        tbl_pr = table._tbl.tblPr
+        for el in tbl_pr.findall(qn("w:tblW")):
+            tbl_pr.remove(el)
+        tbl_pr.append(parse_xml(f'<w:tblW {nsdecls("w")} w:w="{sum(widths)}" w:type="dxa"/>'))
+        for col, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths, strict=True):
+            col.set(qn("w:w"), str(width))
+        # Only tables with a header row get the style's first-row shading.
+        first = "1" if headers else "0"
+        for el in tbl_pr.findall(qn("w:tblLook")):
+            tbl_pr.remove(el)
+        tbl_pr.append(
+            parse_xml(
+                f'<w:tblLook {nsdecls("w")} w:val="06{"2" if headers else "0"}0" w:firstRow="{first}" w:lastRow="0" '
+                'w:firstColumn="0" w:lastColumn="0" w:noHBand="1" w:noVBand="1"/>'
+            )
+        )
+        # Word validates tblPr's child order; appending left it scrambled.
+        schema_order(tbl_pr, TBL_PR_ORDER)
+        if headers:
+            row = self.row(table, headers, "Table Head", header=True)
+            row.height = Twips(360)
+        return table
+
+    def row(self, table: Table, texts: list[str], style: str = "Table Text", header: bool = False, styles: list[str] | None = None):
+        row = table.add_row()
+        widths = [int(c.get(qn("w:w"))) for c in table._tbl.tblGrid.findall(qn("w:gridCol"))]
+        tr_pr = row._tr.get_or_add_trPr()
+        tr_pr.append(parse_xml(f"<w:cantSplit {nsdecls('w')}/>"))
+        if header:
+            tr_pr.append(parse_xml(f"<w:tblHeader {nsdecls('w')}/>"))
+        for i, (cell, text) in enumerate(zip(row.cells, texts, strict=False)):
+            cell.width = Twips(widths[i])
+            tc_pr = cell._tc.get_or_add_tcPr()
+            tc_pr.append(parse_xml(f'<w:vAlign {nsdecls("w")} w:val="{"center" if header else "top"}"/>'))
+            if header:  # direct shading too: not every reader applies table-style conditional formats
+                tc_pr.append(parse_xml(f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" w:fill="{BRAND}"/>'))
+            schema_order(tc_pr, TC_PR_ORDER)
+            self.p(text, (styles[i] if styles else style), cell)
+        return row
+
+    def tag_row(self, table: Table, text: str) -> None:
+        row = self.row(table, [text] + [""] * (len(table.columns) - 1), "Template Tag")
+        row.cells[0].merge(row.cells[-1])
+        merged = row.cells[0]
+        for extra in merged.paragraphs[1:]:
+            extra._p.getparent().remove(extra._p)
+
+    def shade(self, cell: _Cell, fill: str) -> None:
+        tc_pr = cell._tc.get_or_add_tcPr()
+        tc_pr.append(parse_xml(f'<w:shd {nsdecls("w")} w:val="clear" w:color="auto" w:fill="{fill}"/>'))
+        schema_order(tc_pr, TC_PR_ORDER)
+
+
+def new_page(paragraph: Paragraph) -> Paragraph:
+    """Start this paragraph on a new page (Word: Paragraph > Line and Page Breaks > Page break before)."""
+    paragraph._p.get_or_add_pPr().insert(1, parse_xml(f"<w:pageBreakBefore {nsdecls('w')}/>"))
+    return paragraph
+
+
+def field_runs(paragraph: Paragraph, instr: str) -> None:
+    """A real Word field (PAGE, NUMPAGES): begin / instruction / separate / cached result / end."""
+    p = paragraph._p
+    for xml in (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>',
+        f'<w:r><w:instrText xml:space="preserve"> {instr} </w:instrText></w:r>',
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r>',
+        "<w:r><w:t>1</w:t></w:r>",
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>',
+    ):
+        p.append(parse_xml(xml.replace("<w:r>", f"<w:r {nsdecls('w')}>", 1)))
+
+
+def page_setup(doc: DocumentObject, b: Builder) -> None:
+    sec = doc.sections[0]
+    sec.page_width, sec.page_height = Twips(PAGE_W), Twips(PAGE_H)
+    sec.left_margin = sec.right_margin = Twips(MARGIN_X)
+    sec.top_margin, sec.bottom_margin = Twips(MARGIN_TOP), Twips(MARGIN_BOTTOM)
+    sec.header_distance, sec.footer_distance = Twips(567), Twips(510)
+    head = sec.header.paragraphs[0]
+    head.style = "header"
+    head.add_run("{{ doc.product }}\t{{ doc.insurer_short }}")
+    foot = sec.footer.paragraphs[0]
+    foot.style = "footer"
+    foot.add_run("{{ footer.product }}　第{{ footer.version }}版　承認番号：{{ footer.approval }}　発効日：{{ footer.effective }}\t")
+    field_runs(foot, "PAGE")
+    foot.add_run(" / ")
+    field_runs(foot, "NUMPAGES")

@@ -1,0 +1,39 @@
+"""Shared fixtures: the loaded cyber_lite product and one real brochure build per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator.load import CONTENT_ROOT, load_product
+from generator.model import Product
+
+# generator.brochure is imported inside the fixtures: a broken brochure stage must not stop
+# every other test module from being collected.
+
+
+@pytest.fixture(scope="session")
+def product() -> Product:
+    return load_product(CONTENT_ROOT / "cyber_lite")
+
+
+@pytest.fixture(scope="session")
+def brochure(product: Product, tmp_path_factory: pytest.TempPathFactory):
+    """The brochure built once with the real LibreOffice; tests only read it."""
+    from generator.brochure import build_brochure
+
+    return build_brochure(product, tmp_path_factory.mktemp("brochure"))
+
+
+@pytest.fixture(scope="session")
+def brochure_again(product: Product, tmp_path_factory: pytest.TempPathFactory):
+    """A second, independent build of the same content, for the determinism checks."""
+    from generator.brochure import build_brochure
+
+    return build_brochure(product, tmp_path_factory.mktemp("brochure-again"))
+
+
+@pytest.fixture(scope="session")
+def templates_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "templates"
