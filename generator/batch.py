@@ -24,9 +24,9 @@ from generator.errors import ConversionError, DocgenError, InputError, QuoteRefu
 from generator.fonts import check_fonts, missing_glyphs
 from generator.load import REPO_ROOT
 from generator.model import Product
-from generator.pack import Part, atomic_write_bytes, merge_pdfs
+from generator.pack import Part, merge_pdfs
 from generator.proposal import BROCHURE_TITLE, PARTS, TEMPLATES, PackPlan, plan_pack
-from generator.render import DocProperties, render_docx
+from generator.render import DocProperties, render_docx, write_atomic
 
 MANIFEST = "pack.json"
 ERRORS_FILE = "errors.csv"
@@ -180,7 +180,7 @@ def _assemble(product: Product, plan: PackPlan, docx: list[Path], pdfs: dict, br
         shutil.copyfile(source, new / name)
     manifest = {"digest": plan.digest, "client": plan.request.client, "premium": plan.quote.premium, "pages": pages,
                 "files": [plan.pdf_name] + [name for _, _, _, name in PARTS]}
-    atomic_write_bytes(new / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
+    write_atomic(new / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
     final = out_root / plan.folder
     _install(new, final, staging)
     return PackResult(plan, final, final / plan.pdf_name, pages)
@@ -270,7 +270,7 @@ def run_client_list(product: Product, path: Path, out: Path, *, today: dt.date, 
         writer = csv.writer(buf)
         writer.writerow(["row", "column", "value", "reason"])
         writer.writerows([e.row, e.column, e.value, e.reason] for e in summary.errors)
-        atomic_write_bytes(errors_file, buf.getvalue().encode("utf-8-sig"))  # BOM: Excel opens it as UTF-8
+        write_atomic(errors_file, buf.getvalue().encode("utf-8-sig"))  # BOM: Excel opens it as UTF-8
         summary.errors_file = errors_file
     else:
         errors_file.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from generator.convert import convert_to_pdf
 from generator.errors import ConversionError
 from generator.fonts import check_fonts
 from generator.model import Product
+from generator.provenance import provenance_metadata
 from generator.render import DocProperties, lint_template, render_docx, write_atomic
 from generator.validate import walk
 
@@ -83,20 +84,25 @@ def rewrite_pdf(source: Path, metadata: dict[str, str]) -> bytes:
 
 def build_brochure(product: Product, out_dir: Path, *, template: Path = BROCHURE_TEMPLATE, timeout: float = 180.0) -> BrochureResult:
     """Render, convert, font-check and publish ``{slug}_brochure.docx``/``.pdf``; nothing lands in out_dir on failure."""
-    out_dir = Path(out_dir)
-    stem = f"{product.meta.slug}_brochure"
-    with tempfile.TemporaryDirectory(prefix="docgen-brochure-") as tmp_name:
+    metadata = pdf_metadata(product) | provenance_metadata(product, ["brochure"])
+    return publish(template, brochure_context(product), doc_properties(product), metadata, Path(out_dir) / f"{product.meta.slug}_brochure", timeout)
+
+
+def publish(template: Path, context: dict, props: DocProperties, metadata: dict[str, str], target: Path, timeout: float = 180.0) -> BrochureResult:
+    """One published document: ``target``.docx and .pdf, converted, font-gated, stamped; both or neither land."""
+    stem = target.name
+    with tempfile.TemporaryDirectory(prefix="docgen-publish-") as tmp_name:
         tmp = Path(tmp_name)
-        docx = render_docx(template, brochure_context(product), tmp / f"{stem}.docx", properties=doc_properties(product))
+        docx = render_docx(template, context, tmp / f"{stem}.docx", properties=props)
         (raw_pdf,) = convert_to_pdf([docx], tmp / "pdf", timeout=timeout)
         check_fonts(raw_pdf)
-        pdf_bytes = rewrite_pdf(raw_pdf, pdf_metadata(product))
+        pdf_bytes = rewrite_pdf(raw_pdf, metadata)
         pdf = tmp / f"{stem}.pdf"
         pdf.write_bytes(pdf_bytes)
         check_fonts(pdf)  # the rewrite must not have lost an embedded font program
         pages = len(PdfReader(pdf).pages)
-        # Only now touch out_dir: each file goes in by an atomic rename next to its final name.
-        final_docx, final_pdf = out_dir / docx.name, out_dir / pdf.name
+        # Only now touch the destination: each file goes in by an atomic rename next to its final name.
+        final_docx, final_pdf = target.with_suffix(".docx"), target.with_suffix(".pdf")
         write_atomic(final_docx, docx.read_bytes())
         write_atomic(final_pdf, pdf_bytes)
     return BrochureResult(final_docx, final_pdf, pages)

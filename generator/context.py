@@ -87,7 +87,7 @@ def damage_lines(case: IncidentCase) -> str:
 
 
 def clause(c: Clause, number: int) -> dict:
-    return {"id": c.id, "heading": sub_heading(number, c.title), "paragraphs": list(c.paragraphs), "notes": notes(c.notes)}
+    return {"id": c.id, "heading": sub_heading(number, c.title), "title": c.title, "paragraphs": list(c.paragraphs), "notes": notes(c.notes)}
 
 
 def limit_row(row: LimitRow, sections: dict[str, dict]) -> dict:
@@ -146,7 +146,12 @@ def coverage_context(product: Product) -> dict:
             "rows": [limit_row(r, sections) for r in cov.limits.rows],
             "notes": notes(cov.limits.notes),
         },
-        "eligibility": {"heading": sub_heading(4, cov.eligibility.title), "text": cov.eligibility.text, "exclusion_text": cov.eligibility.exclusion_text},
+        "eligibility": {
+            "heading": sub_heading(4, cov.eligibility.title),
+            "title": cov.eligibility.title,
+            "text": cov.eligibility.text,
+            "exclusion_text": cov.eligibility.exclusion_text,
+        },
         "insured": clause(cov.insured, 5),
         "period": clause(cov.period, 6),
         "retro_date": clause(cov.retro_date, 7),
@@ -207,6 +212,7 @@ def exclusions_context(product: Product) -> dict:
     exc = product.exclusions
     return {
         "heading": section_heading(exc.number, exc.title),
+        "title": exc.title,
         "intro": exc.intro,
         "groups": [
             {"id": g.id, "title": g.title, "entries": [exclusion(x, circled(i, f"exclusions.groups[{gi}].items[{i}]", product)) for i, x in enumerate(g.items)]}
@@ -236,18 +242,32 @@ def footer_context(product: Product) -> dict:
         "version": meta.content_version,
         "approval": meta.approval_number or NO_APPROVAL,
         "effective": format_date(meta.effective_date),
+        "content_hash": product.digest(),
+    }
+
+
+def letter_context(product: Product) -> dict:
+    """The cover letter's wording; the seed prints 拝啓 and the first greeting on one line."""
+    letter = product.letter
+    greeting = list(letter.greeting)
+    if greeting:
+        greeting[0] = f"{letter.opening}　{greeting[0]}"
+    else:
+        greeting = [letter.opening]
+    return {
+        "title": letter.title,
+        "show_title": letter.title != product.meta.brochure_title,
+        "greeting": greeting,
+        "body": [t.text for t in letter.body],
+        "closing_lines": list(letter.closing_lines),
+        "closing": letter.closing,
     }
 
 
 def brochure_context(product: Product) -> dict:
     """Everything templates/brochure.docx reads; keys are documented in templates/README.md."""
-    meta, letter = product.meta, product.letter
+    meta = product.meta
     feats = product.features
-    greeting = list(letter.greeting)
-    if greeting:  # the seed prints 拝啓 and the first greeting on one line
-        greeting[0] = f"{letter.opening}　{greeting[0]}"
-    else:
-        greeting = [letter.opening]
     ctx = {
         "doc": {
             "title": meta.brochure_title,
@@ -257,14 +277,7 @@ def brochure_context(product: Product) -> dict:
             "effective": format_date(meta.effective_date),
         },
         "footer": footer_context(product),
-        "letter": {
-            "title": letter.title,
-            "show_title": letter.title != meta.brochure_title,
-            "greeting": greeting,
-            "body": [t.text for t in letter.body],
-            "closing_lines": list(letter.closing_lines),
-            "closing": letter.closing,
-        },
+        "letter": letter_context(product),
         "background": [narrative(s) for s in product.background.sections],
         "examples": {
             "heading": section_heading(product.examples.number, product.examples.title),

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import Destination
+
+from generator.render import write_atomic
 
 
 @dataclass(frozen=True)
@@ -20,20 +20,6 @@ class Part:
     title: str
     pdf: Path
     nested: bool = True
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file in the same folder, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _copy_outline(writer: PdfWriter, reader: PdfReader, items: list, offset: int, parent) -> None:
@@ -67,7 +53,7 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
     writer.page_mode = "/UseOutlines"
     buf = io.BytesIO()
     writer.write(buf)
-    atomic_write_bytes(out, buf.getvalue())
+    write_atomic(out, buf.getvalue())
     return len(writer.pages)
 
 

@@ -1,4 +1,4 @@
-"""Bootstrap templates/brochure.docx with python-docx (run once; afterwards the .docx is the source of truth)."""
+"""Bootstrap every .docx template with python-docx (run once; afterwards each .docx is the designer's source of truth)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from docx.table import _Cell
 
 # Run as a script from anywhere: the kit sits next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from blocks import clause_blocks, exclusion_groups, limits_table, payment_table  # noqa: E402
 from template_kit import BRAND_LIGHT, TEXT_W, Builder, clean_package, install_styles, new_page, page_setup  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -86,10 +87,6 @@ def features(b: Builder) -> None:
     b.tag("{%p endfor %}")
 
 
-def section_title_cell(b: Builder, cell: _Cell, var: str) -> None:
-    b.p(f"{{{{ {var}.label }}}}．{{{{ {var}.title }}}}{{% if {var}.optional %}}（オプション）{{% endif %}}", "Table Label", cell)
-
-
 def coverage(b: Builder) -> None:
     new_page(b.p("{{ coverage.heading }}", "heading 1"))
     b.p("{{ coverage.intro }}", "Lead")
@@ -98,19 +95,7 @@ def coverage(b: Builder) -> None:
     b.tag("{%p endfor %}")
 
     b.p("{{ coverage.payment.heading }}", "heading 2")
-    t = b.table([3300, TEXT_W - 3300], ["対象とする損害", "概要"])
-    b.tag_row(t, "{%tr for s in coverage.payment.sections %}")
-    row = b.row(t, ["", ""])
-    section_title_cell(b, row.cells[0], "s")
-    b.tag("{%p if s.description or not s.points %}", row.cells[1])
-    b.p("{{ s.description }}", "Table Text", row.cells[1])
-    b.tag("{%p endif %}", row.cells[1])
-    b.tag("{%p for x in s.points %}", row.cells[1])
-    b.p("{{ x.mark }}{{ x.text }}", "Table Number", row.cells[1])
-    b.tag("{%p endfor %}", row.cells[1])
-    b.tag_row(t, "{%tr endfor %}")
-    b.p("", "Note Text")
-    b.notes("coverage.payment.notes")
+    payment_table(b)
 
     b.p("{{ coverage.accidents.heading }}", "heading 2")
     b.p("{{ coverage.accidents.intro }}", "Lead")
@@ -124,27 +109,12 @@ def coverage(b: Builder) -> None:
 
     b.p("{{ coverage.limits.heading }}", "heading 2")
     b.p("{{ coverage.limits.intro }}", "Lead")
-    t = b.table([2900, 3464, TEXT_W - 2900 - 3464], ["対象とする損害", "1事故および保険期間中のお支払限度額", "自己負担額等"])
-    b.tag_row(t, "{%tr for r in coverage.limits.rows %}")
-    row = b.row(t, ["", "{{ r.limit }}", ""])
-    b.cell_loop(row.cells[2], "d in r.deductibles", "{{ d }}", "Table Point")
-    section_title_cell(b, row.cells[0], "r")
-    b.tag("{%p if r.alias %}", row.cells[0])
-    b.p("（{{ r.alias }}）", "Table Label", row.cells[0])
-    b.tag("{%p endif %}", row.cells[0])
-    b.tag_row(t, "{%tr endfor %}")
-    b.p("", "Note Text")
-    b.notes("coverage.limits.notes")
+    limits_table(b)
 
     b.p("{{ coverage.eligibility.heading }}", "heading 2")
     b.p("{{ coverage.eligibility.text }}")
     b.p("{{ coverage.eligibility.exclusion_text }}")
-    for key in ("insured", "period", "retro_date"):
-        b.p(f"{{{{ coverage.{key}.heading }}}}", "heading 2")
-        b.tag(f"{{%p for text in coverage.{key}.paragraphs %}}")
-        b.p("{{ text }}")
-        b.tag("{%p endfor %}")
-        b.notes(f"coverage.{key}.notes")
+    clause_blocks(b, "heading 2")
 
 
 def premium_tables(b: Builder) -> None:
@@ -222,19 +192,7 @@ def emergency(b: Builder) -> None:
 
 def exclusions(b: Builder) -> None:
     new_page(b.p("{{ exclusions.heading }}", "heading 1"))
-    b.p("{{ exclusions.intro }}", "Lead")
-    b.tag("{%p for g in exclusions.groups %}")
-    b.p("【{{ g.title }}】", "heading 2")
-    b.tag("{%p for x in g.entries %}")
-    b.p("{{ x.mark }}{{ x.text }}", "Exclusion Item")
-    b.tag("{%p if x.note %}")
-    b.p("{{ x.note }}", "Exclusion Note")
-    b.tag("{%p endif %}")
-    b.tag("{%p for s in x.subitems %}")
-    b.p("{{ s.mark }}{{ s.text }}", "Exclusion Sub")
-    b.tag("{%p endfor %}")
-    b.tag("{%p endfor %}")
-    b.tag("{%p endfor %}")
+    exclusion_groups(b, "heading 2")
 
 
 def risk_services(b: Builder) -> None:
@@ -269,6 +227,15 @@ def build_brochure(out: Path) -> Path:
     return out
 
 
+def main(argv: list[str]) -> None:
+    """Rebuild every template into templates/ (or the folder given): brochure, pack parts, wording, redline."""
+    import pack_templates
+
+    folder = Path(argv[1]) if len(argv) > 1 else HERE
+    print(build_brochure(folder / "brochure.docx"))
+    for name in pack_templates.TEMPLATES:
+        print(pack_templates.build(name, folder / name))
+
+
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "brochure.docx"
-    print(build_brochure(target))
+    main(sys.argv)

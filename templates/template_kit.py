@@ -149,6 +149,16 @@ STYLES = [
     para_style("PageStart", "Page Start", '<w:spacing w:before="0" w:after="0" w:line="20" w:lineRule="exact"/>', rpr(MINCHO, 1)),
     # Tag paragraphs vanish on render ({%p %}); small and grey so the layout stays readable in Word.
     para_style("Contents", "Contents", "<w:pBdr>" + border("left", 24, BRAND, 8) + "</w:pBdr>" + spacing(0, 40, 260) + ind(240), rpr(GOTHIC, 10, BRAND)),
+    # proposal-pack documents (letter, quote, 重要事項説明書)
+    para_style("DocTitle", "Document Title", "<w:pBdr>" + border("bottom", 12, BRAND, 4) + "</w:pBdr>" + spacing(240, 360, 240) + '<w:jc w:val="center"/>',
+               rpr(GOTHIC, 18, BRAND)),
+    para_style("DocSubtitle", "Document Subtitle", spacing(0, 240, 240) + '<w:jc w:val="center"/>', rpr(GOTHIC, 11, GREY)),
+    para_style("Addressee", "Addressee", "<w:pBdr>" + border("bottom", 4, INK, 2) + "</w:pBdr>" + spacing(120, 240, 320) + ind(0) + '<w:jc w:val="left"/>',
+               rpr(GOTHIC, 13, INK)),
+    para_style("RightText", "Right Text", spacing(0, 40, 280) + '<w:jc w:val="right"/>', rpr(MINCHO, 10.5)),
+    para_style("RightSmall", "Right Small", spacing(0, 0, 260) + '<w:jc w:val="right"/>', rpr(GOTHIC, 9, GREY)),
+    para_style("Premium", "Premium", spacing(0, 0, 240) + '<w:jc w:val="right"/>', rpr(GOTHIC, 13, BRAND, bold=True)),
+    para_style("CenterText", "Center Text", spacing(240, 240, 280) + '<w:jc w:val="center"/>', rpr(MINCHO, 10.5)),
     para_style("TemplateTag", "Template Tag", spacing(0, 0, 240), rpr(GOTHIC, 7, "9AA5B1")),
     para_style(
         "Header",
@@ -345,7 +355,11 @@ def field_runs(paragraph: Paragraph, instr: str) -> None:
         p.append(parse_xml(xml.replace("<w:r>", f"<w:r {nsdecls('w')}>", 1)))
 
 
-def page_setup(doc: DocumentObject, b: Builder) -> None:
+HEADER = "{{ doc.product }}\t{{ doc.insurer_short }}"
+FOOTER = "{{ footer.product }}　第{{ footer.version }}版　承認番号：{{ footer.approval }}　発効日：{{ footer.effective }}　管理番号：{{ footer.content_hash }}\t"
+
+
+def page_setup(doc: DocumentObject, b: Builder, header: str = HEADER, footer: str = FOOTER) -> None:
     sec = doc.sections[0]
     sec.page_width, sec.page_height = Twips(PAGE_W), Twips(PAGE_H)
     sec.left_margin = sec.right_margin = Twips(MARGIN_X)
@@ -353,10 +367,10 @@ def page_setup(doc: DocumentObject, b: Builder) -> None:
     sec.header_distance, sec.footer_distance = Twips(567), Twips(510)
     head = sec.header.paragraphs[0]
     head.style = "header"
-    head.add_run("{{ doc.product }}\t{{ doc.insurer_short }}")
+    head.add_run(header)
     foot = sec.footer.paragraphs[0]
     foot.style = "footer"
-    foot.add_run("{{ footer.product }}　第{{ footer.version }}版　承認番号：{{ footer.approval }}　発効日：{{ footer.effective }}\t")
+    foot.add_run(footer)
     field_runs(foot, "PAGE")
     foot.add_run(" / ")
     field_runs(foot, "NUMPAGES")
