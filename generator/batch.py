@@ -26,6 +26,7 @@ from generator.load import REPO_ROOT
 from generator.model import Product
 from generator.pack import Part, merge_pdfs
 from generator.proposal import BROCHURE_TITLE, PARTS, TEMPLATES, PackPlan, plan_pack
+from generator.provenance import provenance_metadata
 from generator.render import DocProperties, render_docx, write_atomic
 
 MANIFEST = "pack.json"
@@ -60,7 +61,8 @@ def pack_metadata(product: Product, plan: PackPlan) -> dict[str, str]:
         "/DocgenApprovalNumber": m.approval_number or "未取得",
         "/DocgenContentHash": product.digest(),
         "/DocgenInputsHash": plan.digest,
-    }
+        "/DocgenPremium": str(plan.quote.premium),
+    } | provenance_metadata(product, [f"proposal: {title}" for _, _, title, _ in PARTS] + [f"proposal: {BROCHURE_TITLE}"])
 
 
 def is_up_to_date(folder: Path, plan: PackPlan) -> bool:

@@ -65,6 +65,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_brochure(args: argparse.Namespace) -> int:
+    from generator.brochure import build_brochure
+
+    result = build_brochure(_product(args), Path(args.out))
+    print(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
+    return 0
+
+
+def cmd_wording(args: argparse.Namespace) -> int:
+    from generator.wording import build_wording
+
+    result = build_wording(_product(args), Path(args.out))
+    print(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
+    return 0
+
+
 def cmd_quote(args: argparse.Namespace) -> int:
     from generator.rate import quote
 
@@ -144,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("validate", cmd_validate, "check all content, rates and templates; report every problem")
+
+    b = add("brochure", cmd_brochure, "the product brochure as Word and PDF (marketing)")
+    b.add_argument("--out", default=str(OUTPUTS / "brochure"), help="output folder (default: %(default)s)")
+    w = add("wording", cmd_wording, "the policy wording document as Word and PDF: coverage, limits, conditions, exclusions by ID")
+    w.add_argument("--out", default=str(OUTPUTS / "wording"), help="output folder (default: %(default)s)")
 
     q = add("quote", cmd_quote, "premium for an industry, revenue and limit from the published table")
     q.add_argument("--industry", required=True, help="industry name as in the rate table (製造業…) or class code (D01)")
