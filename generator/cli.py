@@ -33,6 +33,11 @@ def _products(args: argparse.Namespace) -> list[Product]:
             products.append(validate(load_product(folder)))
         except ContentError as exc:
             problems += exc.problems
+    if not problems:
+        from generator.check import lint_templates
+
+        for product in products:
+            problems += lint_templates(product)
     if problems:
         raise ContentError(problems)
     return products
@@ -79,6 +84,60 @@ def cmd_wording(args: argparse.Namespace) -> int:
     result = build_wording(_product(args), Path(args.out))
     print(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
     return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from generator.check import build_all
+
+    published, manifest = build_all(_products(args), Path(args.outputs))
+    for item in published:
+        print(f"built: {item.path}")
+    print(f"{len(published)} published outputs and {manifest}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from generator.check import check
+
+    print(check(_products(args), Path(args.outputs)))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from generator.diff import compare, load_pair, markdown, summary_lines
+    from generator.redline import write_redline
+
+    old, new = load_pair(args.old, args.new, args.product)
+    d = compare(old, new, args.old, args.new)
+    for line in summary_lines(d):
+        print(line)
+    out = Path(args.out)
+    stem = f"{new.meta.slug}_changes_{_label(args.old)}_{_label(args.new)}"
+    from generator.render import write_atomic
+
+    write_atomic(out / f"{stem}.md", markdown(d).encode("utf-8"))
+    write_redline(d, out / f"{stem}_redline.docx", author=args.author)
+    print(f"written: {out / f'{stem}.md'} and {out / f'{stem}_redline.docx'} (tracked changes)")
+    return 0
+
+
+def _label(spec: str) -> str:
+    from generator.proposal import safe_name
+
+    return safe_name(Path(spec).name if Path(spec).is_dir() else spec, 40).replace(" ", "_")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from generator.provenance import verify_pdf
+
+    product = _product(args)
+    failed = 0
+    for pdf in args.files:
+        result = verify_pdf(Path(pdf), product)
+        for line in result.lines():
+            print(line)
+        failed += not result.matches
+    return 1 if failed else 0
 
 
 def cmd_quote(args: argparse.Namespace) -> int:
@@ -165,6 +224,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=str(OUTPUTS / "brochure"), help="output folder (default: %(default)s)")
     w = add("wording", cmd_wording, "the policy wording document as Word and PDF: coverage, limits, conditions, exclusions by ID")
     w.add_argument("--out", default=str(OUTPUTS / "wording"), help="output folder (default: %(default)s)")
+
+    bl = add("build", cmd_build, "rebuild every published output (brochure, wording, sample pack) and outputs/manifest.json")
+    bl.add_argument("--outputs", default=str(OUTPUTS), help="published outputs folder (default: %(default)s)")
+    ck = add("check", cmd_check, "regenerate every published output and fail if any drifted from content, rates or templates")
+    ck.add_argument("--outputs", default=str(OUTPUTS), help="published outputs folder (default: %(default)s)")
+    df = add("diff", cmd_diff, "wording and premium changes between two versions, with impact, as Markdown and a tracked-changes .docx")
+    df.add_argument("old", help="old version: a git revision (HEAD~1, v1.0.0) or a content folder")
+    df.add_argument("new", help="new version: a git revision or a content folder (e.g. content)")
+    df.add_argument("--out", default=str(OUTPUTS / "diff"), help="where the redline and summary go (default: %(default)s)")
+    df.add_argument("--author", default="docgen", help="author of the tracked changes (default: %(default)s)")
+    vf = add("verify", cmd_verify, "does a PDF docgen made (e.g. one an agent sent) still match the current content?")
+    vf.add_argument("files", nargs="+", help="PDF files")
 
     q = add("quote", cmd_quote, "premium for an industry, revenue and limit from the published table")
     q.add_argument("--industry", required=True, help="industry name as in the rate table (製造業…) or class code (D01)")

@@ -76,15 +76,17 @@ class ContentDiff:
 def compare(old: Product, new: Product, old_label: str = "old", new_label: str = "new") -> ContentDiff:
     """Clause-by-ID and cell-by-cell differences; IDs are the identity, so a moved clause is not a change."""
     result = ContentDiff(old, new, old_label, new_label)
-    a, b = clauses(old), clauses(new)
-    for cid in list(a) + [k for k in b if k not in a]:
-        if a.get(cid) is None or b.get(cid) is None or a[cid].text != b[cid].text:
-            result.clauses.append(ClauseChange(cid, a.get(cid), b.get(cid)))
-    ca, cb = cells(old), cells(new)
-    for key in list(ca) + [k for k in cb if k not in ca]:
-        if key not in ca or key not in cb or ca[key].premium != cb[key].premium:
-            result.cells.append(CellChange(key, ca.get(key), cb.get(key)))
+    result.clauses, result.cells = diff_facts(clauses(old), clauses(new), cells(old), cells(new))
     return result
+
+
+def diff_facts(a: dict[str, Clause], b: dict[str, Clause], ca: dict[str, Cell], cb: dict[str, Cell]) -> tuple[list[ClauseChange], list[CellChange]]:
+    """Changes between two sets of facts (from products, or from a manifest's snapshot)."""
+    changed = [ClauseChange(cid, a.get(cid), b.get(cid)) for cid in [*a, *(k for k in b if k not in a)]
+               if a.get(cid) is None or b.get(cid) is None or a[cid].text != b[cid].text]
+    premiums = [CellChange(key, ca.get(key), cb.get(key)) for key in [*ca, *(k for k in cb if k not in ca)]
+                if key not in ca or key not in cb or ca[key].premium != cb[key].premium]
+    return changed, premiums
 
 
 def segments(old: str, new: str) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from generator.context import CIRCLED
 from generator.jpformat import band_label, format_yen, format_yen_units
 from generator.model import Product
 
@@ -76,19 +77,22 @@ def clauses(product: Product) -> dict[str, Clause]:
     """Every object with an ``id`` in the product, keyed by ID, with the text it prints itself."""
     found: dict[str, Clause] = {}
 
-    def walk(obj: Any, path: str) -> None:
+    def walk(obj: Any, path: str, parent: str, index: int) -> None:
+        label = parent
         if _has_id(obj):
-            title = getattr(obj, "title", "") or getattr(obj, "name", "") or getattr(obj, "label", "")
-            found[obj.id] = Clause(obj.id, path, str(title), "\n".join(_own_text(obj)))
+            title = str(getattr(obj, "title", "") or getattr(obj, "name", "") or getattr(obj, "label", ""))
+            # an untitled item (an exclusion, a paragraph) is named by its parent and its ①… position
+            label = title or (f"{parent} {CIRCLED[index]}".strip() if 0 <= index < len(CIRCLED) else parent)
+            found[obj.id] = Clause(obj.id, path, label, "\n".join(_own_text(obj)))
         if dataclasses.is_dataclass(obj):
             for f in dataclasses.fields(obj):
                 if f.name not in ("sources", "file_hashes", "key"):
-                    walk(getattr(obj, f.name), f"{path}.{f.name}" if path else f.name)
+                    walk(getattr(obj, f.name), f"{path}.{f.name}" if path else f.name, label, -1)
         elif isinstance(obj, tuple):
             for i, item in enumerate(obj):
-                walk(item, f"{path}[{i}]")
+                walk(item, f"{path}[{i}]", parent, i)
 
-    walk(product, "")
+    walk(product, "", "", -1)
     return found
 
 

@@ -47,10 +47,13 @@ def _run(text: str, deleted: bool = False) -> OxmlElement:
     return r
 
 
-def _tracked_paragraph(doc, style: str, old: str | None, new: str | None, rev: _Revisions) -> None:
-    """One paragraph: unchanged text as plain runs, removed text in w:del, added text in w:ins."""
+def _tracked_paragraph(doc, style: str, old: str | None, new: str | None, rev: _Revisions, whole: bool = False) -> None:
+    """One paragraph: unchanged text as plain runs, removed text in w:del, added text in w:ins.
+
+    ``whole`` replaces the text as one unit (amounts: 149,000円 → 150,000円, not 49 → 50).
+    """
     p = doc.add_paragraph(style=style)._p
-    ops = segments(old or "", new or "")
+    ops = [op for op in (("-", old or ""), ("+", new or "")) if op[1]] if whole else segments(old or "", new or "")
     for op, text in ops:
         for i, line in enumerate(text.split("\n")):
             parts = []
@@ -80,30 +83,30 @@ def write_redline(d: ContentDiff, out: Path, *, author: str = "docgen", when: dt
     for child in list(body):
         if child.tag != qn("w:sectPr"):
             body.remove(child)
-    doc.add_paragraph(f"{d.new.meta.name} 変更箇所（見え消し）", style="Title")
+    doc.add_paragraph(f"{d.new.meta.name} 変更箇所（見え消し）", style="Document Title")
     doc.add_paragraph(
         f"{d.old_label}（第{d.old.meta.content_version}版・料率 {d.old.rates.rates_version}）→ "
-        f"{d.new_label}（第{d.new.meta.content_version}版・料率 {d.new.rates.rates_version}）", style="Subtitle")
+        f"{d.new_label}（第{d.new.meta.content_version}版・料率 {d.new.rates.rates_version}）", style="Section Subtitle")
     if d.empty:
         doc.add_paragraph("文言・保険料の変更はありません。", style="Normal")
     for kind, heading in (("changed", "変更された条項"), ("added", "追加された条項"), ("removed", "削除された条項")):
         items = [c for c in d.clauses if c.kind == kind]
         if not items:
             continue
-        doc.add_paragraph(f"{heading}（{len(items)}件）", style="Heading 1")
+        doc.add_paragraph(f"{heading}（{len(items)}件）", style="heading 1")
         for c in items:
             clause = c.new or c.old
             label = f"{c.id}　{clause.label}".rstrip()  # type: ignore[union-attr]
-            doc.add_paragraph(label, style="Heading 2")
-            doc.add_paragraph(f"{c.path}　使用文書：{'、'.join(c.used_by) or 'なし'}", style="Subtitle")
+            doc.add_paragraph(label, style="heading 2")
+            doc.add_paragraph(f"{c.path}　使用文書：{'、'.join(c.used_by) or 'なし'}", style="Section Subtitle")
             _tracked_paragraph(doc, "Normal", c.old.text if c.old else None, c.new.text if c.new else None, rev)
     if d.cells:
-        doc.add_paragraph(f"保険料の変更（{len(d.cells)}件）", style="Heading 1")
+        doc.add_paragraph(f"保険料の変更（{len(d.cells)}件）", style="heading 1")
         for c in d.cells:
             cell = c.new or c.old
-            doc.add_paragraph(cell.label, style="Heading 2")  # type: ignore[union-attr]
+            doc.add_paragraph(cell.label, style="heading 2")  # type: ignore[union-attr]
             _tracked_paragraph(doc, "Normal", format_yen(c.old.premium) if c.old else None,
-                               format_yen(c.new.premium) if c.new else None, rev)
+                               format_yen(c.new.premium) if c.new else None, rev, whole=True)
     settings = doc.settings.element
     if settings.find(qn("w:trackRevisions")) is None:  # further edits by the reviewer are tracked too
         # CT_Settings is a sequence: Word rejects trackRevisions after defaultTabStop and the rest
