@@ -86,7 +86,10 @@ def test_changed_premium_is_named_with_cell_and_file_line(repo):
     finally:
         rates.write_text(original, encoding="utf-8")
     assert done.returncode == 1
-    expected = f"outputs/brochure/cyber-lite_brochure.pdf is stale: rates D01 5億円以下 / 1億円 {D01_B1_1OKU:,}円 → 150,000円 (content/cyber_lite/rates.yaml:{line}); run docgen build"
+    expected = (
+        f"outputs/brochure/cyber-lite_brochure.pdf is stale: rates D01 5億円以下 / 1億円 {D01_B1_1OKU:,}円 → 150,000円 "
+        f"(content/cyber_lite/rates.yaml:{line}); run docgen build"
+    )
     assert expected in done.stderr.splitlines()
     assert "02_お見積書.docx is stale: rates D01 5億円以下 / 1億円" in done.stderr
     assert "cyber-lite_wording.pdf is stale" in done.stderr  # its footer prints the content hash
@@ -100,7 +103,8 @@ def test_reworded_exclusion_check_diff_redline_verify_and_revert(repo, tmp_path)
     try:
         check = docgen(repo, "check")
         assert check.returncode == 1
-        assert re.search(r"outputs/brochure/cyber-lite_brochure\.pdf is stale: clause EXC-LIA-02 changed \(content/cyber_lite/exclusions\.yaml:\d+\)", check.stderr)
+        stale = r"outputs/brochure/cyber-lite_brochure\.pdf is stale: clause EXC-LIA-02 changed \(content/cyber_lite/exclusions\.yaml:\d+\)"
+        assert re.search(stale, check.stderr)
         assert "cyber-lite_wording.pdf is stale: clause EXC-LIA-02 changed" in check.stderr
         assert "03_重要事項説明書.docx is stale: clause EXC-LIA-02 changed" in check.stderr
 
