@@ -189,12 +189,22 @@ def _assemble(product: Product, plan: PackPlan, docx: list[Path], pdfs: dict, br
 
 
 def _install(new: Path, final: Path, staging: Path) -> None:
-    """Swap a finished folder into place; readers see the old pack or the new one, never a mix."""
-    if final.exists():
-        old = staging / "replaced" / final.name
-        old.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(final, old)
-    os.replace(new, final)
+    """Swap a finished folder into place; readers see the old pack or the new one, never a mix.
+
+    If the new folder cannot be moved in (or the run is interrupted right then), the old pack is put
+    back: the staging folder it waits in is deleted when the run ends.
+    """
+    if not final.exists():
+        os.replace(new, final)
+        return
+    old = staging / "replaced" / final.name
+    old.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(final, old)
+    try:
+        os.replace(new, final)
+    except BaseException:
+        os.replace(old, final)
+        raise
 
 
 def _remove_stale_staging(out_root: Path) -> None:
@@ -254,7 +264,9 @@ def run_client_list(product: Product, path: Path, out: Path, *, today: dt.date, 
             plan = plan_pack(product, request, today)
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             column = getattr(exc, "field", "industry").lstrip("-")
-            summary.errors.append(RowError(row, column, str(getattr(exc, "value", "")), str(exc), exc))
+            # the cell as typed (2億), not the quote's reformatted amount (2億円): the agent searches the sheet for it
+            value = values.get(column, str(getattr(exc, "value", "")))
+            summary.errors.append(RowError(row, column, value, str(exc), exc))
             continue
         if plan.folder in seen:
             summary.errors.append(RowError(row, "client", request.client, f"same client and contact as row {seen[plan.folder]}; one pack per client"))

@@ -23,16 +23,19 @@ class Part:
 
 
 def _copy_outline(writer: PdfWriter, reader: PdfReader, items: list, offset: int, parent) -> None:
-    last = None
+    # ``last`` is where a following list of children goes: the entry just copied, or ``parent``
+    # when that entry was dropped (its page is missing), so its children move up to its level
+    # instead of landing under the previous sibling.
+    last = parent
     for item in items:
         if isinstance(item, list):
-            if last is not None:
-                _copy_outline(writer, reader, item, offset, last)
+            _copy_outline(writer, reader, item, offset, last)
             continue
+        last = parent
         if isinstance(item, Destination):
             page = reader.get_destination_page_number(item)
             if page is not None and page >= 0:
-                last = writer.add_outline_item(str(item.title), offset + page, parent=parent)
+                last = writer.add_outline_item(title=str(item.title), page_number=offset + page, parent=parent)
 
 
 def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], readers: dict[Path, PdfReader] | None = None) -> int:
@@ -46,7 +49,7 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
         reader = (readers or {}).get(part.pdf) or PdfReader(part.pdf)
         start = len(writer.pages)
         writer.append(reader, import_outline=False)
-        top = writer.add_outline_item(part.title, start)
+        top = writer.add_outline_item(title=part.title, page_number=start)  # keywords: pypdf 8 drops positional
         if part.nested and reader.outline:
             _copy_outline(writer, reader, reader.outline, start, top)
     writer.add_metadata(metadata)

@@ -73,7 +73,7 @@ def plan_pack(product: Product, request: ClientRequest, today: dt.date) -> PackP
     }
     contexts = {
         "letter": base | {"letter": letter_context(product)},
-        "quote": base | {"quote": quote_context(product, q, issued)},
+        "quote": base | {"quote": quote_context(product, q, issued, number=quote_number(product, request, q, issued))},
         "disclosure": base | disclosure_context(product, q),
     }
     templates = {key: (TEMPLATES / file).read_bytes() for key, file, _, _ in PARTS}
@@ -96,9 +96,17 @@ def document_context(product: Product) -> dict:
     }
 
 
-def quote_context(product: Product, q: Quote, issued: dt.date) -> dict:
+def quote_number(product: Product, request: ClientRequest, q: Quote, issued: dt.date) -> str:
+    """見積番号: product, issue date and a hash of who is quoted (client, contact, agency) and what.
+
+    The client is part of it: two clients quoted the same terms on the same day get different numbers.
+    """
+    key = repr((request.client, request.contact, request.agent_name, q))
+    return f"{product.meta.slug.upper()}-{issued:%Y%m%d}-{hashlib.sha256(key.encode()).hexdigest()[:6].upper()}"
+
+
+def quote_context(product: Product, q: Quote, issued: dt.date, *, number: str) -> dict:
     valid_until = issued + dt.timedelta(days=product.meta.quote_valid_days)
-    number = f"{product.meta.slug.upper()}-{issued:%Y%m%d}-{hashlib.sha256(repr(q).encode()).hexdigest()[:6].upper()}"
     period = product.coverage.period
     ratio = product.rates.expense_ratio_percent
     return {
