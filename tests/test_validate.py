@@ -96,3 +96,25 @@ def test_a_second_product_is_just_a_folder(tmp_path, capsys):
 
 def test_content_files_are_all_known():
     assert sorted(p.name for p in (CONTENT_ROOT / PRODUCT).glob("*.yaml")) == sorted(CONTENT_FILES)
+
+
+def test_a_broken_template_is_reported_by_name(tmp_path, monkeypatch, capsys):
+    from docx import Document
+
+    import generator.check
+
+    broken = tmp_path / "brochure.docx"
+    doc = Document(str(generator.check.BROCHURE_TEMPLATE))
+    doc.add_paragraph("{{ doc.titel }}")  # an attribute typo only a real render finds
+    doc.add_paragraph("{{ footer.product|shout }}")  # a filter that does not exist
+    doc.save(str(broken))
+    monkeypatch.setattr(generator.check, "BROCHURE_TEMPLATE", broken)
+    assert main(["validate"]) == 1
+    err = capsys.readouterr().err
+    assert f"{broken}: " in err and "unknown filter 'shout'" in err
+
+    doc = Document(str(generator.check.WORDING_TEMPLATE))
+    doc.add_paragraph("{{ coverage.intro_text }}")
+    doc.save(str(broken))
+    assert main(["validate"]) == 1
+    assert "intro_text" in capsys.readouterr().err
