@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from generator import __version__
-from generator.errors import ContentError, DocgenError, InputError
+from generator.errors import ContentError, DocgenError, InputError, Problem
 from generator.jpformat import format_yen, format_yen_units, parse_yen
 from generator.load import CONTENT_ROOT, REPO_ROOT, load_product, product_dirs
 from generator.model import Product
@@ -26,7 +26,7 @@ def _products(args: argparse.Namespace) -> list[Product]:
     root = Path(args.content)
     folders = [root / args.product] if args.product else product_dirs(root)
     if not folders:
-        raise ContentError([])  # pragma: no cover - a repo without content is not a state we ship
+        raise ContentError([Problem(str(root), 0, "", "no product here: a product is a folder holding product.yaml")])
     problems, products = [], []
     for folder in folders:
         try:
