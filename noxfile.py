@@ -48,3 +48,13 @@ def check(session: nox.Session) -> None:
     """Regeneration check: committed outputs still match content, rates and templates."""
     _install(session)
     session.run("docgen", "check")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Throughput: `docgen proposals` on a generated client list against the naive pipeline (minutes; not in CI).
+
+    Extra args go to tests/bench/throughput.py, e.g. ``nox -s bench -- --n 500 --runs 3``.
+    """
+    _install(session)
+    session.run("python", "tests/bench/throughput.py", *session.posargs)

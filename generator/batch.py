@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,19 +23,21 @@ from pypdf import PdfReader
 
 from generator import __version__
 from generator.clients import RowError, parse_client, read_client_rows
-from generator.convert import convert_to_pdf
-from generator.errors import ConversionError, DocgenError, InputError, QuoteRefused, ReferralRequired, TemplateError
-from generator.fonts import check_fonts, missing_glyphs
+from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
+from generator.fonts import missing_glyphs
+from generator.layout import forget_destinations
 from generator.load import REPO_ROOT
 from generator.model import Product
 from generator.pack import Part, merge_pdfs
 from generator.proposal import BROCHURE_TITLE, PARTS, TEMPLATES, PackPlan, plan_pack
 from generator.provenance import provenance_metadata
-from generator.render import DocProperties, render_docx, write_atomic
+from generator.render import DocProperties, write_atomic
+from generator.typeset import Doc, Job, Layout, Typeset, learn_layout, typeset
 
 MANIFEST = "pack.json"
 ERRORS_FILE = "errors.csv"
 CACHE = REPO_ROOT / "outputs" / ".cache"
+MIN_BATCH = 4  # fewer clients than this per LibreOffice run: its start-up outweighs running two at once
 Progress = Callable[[int, int], None]
 
 
@@ -46,8 +52,11 @@ class PackResult:
     skipped: bool = False
 
 
-def pack_metadata(product: Product, plan: PackPlan) -> dict[str, str]:
-    """PDF document info: who it is for, and the provenance a later `docgen verify` reads."""
+def pack_metadata(product: Product, plan: PackPlan, provenance: dict[str, str] | None = None) -> dict[str, str]:
+    """PDF document info: who it is for, and the provenance a later `docgen verify` reads.
+
+    ``provenance`` is :func:`pack_provenance` of the product, when the caller already has it (it is the same for every client).
+    """
     m = product.meta
     return {
         "/Title": plan.title,
@@ -62,7 +71,12 @@ def pack_metadata(product: Product, plan: PackPlan) -> dict[str, str]:
         "/DocgenContentHash": product.digest(),
         "/DocgenInputsHash": plan.digest,
         "/DocgenPremium": str(plan.quote.premium),
-    } | provenance_metadata(product, [f"proposal: {title}" for _, _, title, _ in PARTS] + [f"proposal: {BROCHURE_TITLE}"])
+    } | (provenance or pack_provenance(product))
+
+
+def pack_provenance(product: Product) -> dict[str, str]:
+    """The clause and premium stamps of a pack (every clause hashed: worth computing once per run)."""
+    return provenance_metadata(product, [f"proposal: {title}" for _, _, title, _ in PARTS] + [f"proposal: {BROCHURE_TITLE}"])
 
 
 def is_up_to_date(folder: Path, plan: PackPlan) -> bool:
@@ -81,105 +95,127 @@ def build_packs(
     out_root: Path,
     brochure_pdf: Path,
     *,
-    chunk: int = 30,
+    chunk: int = 50,
     jobs: int = 2,
-    timeout: float = 300.0,
+    timeout: float = 120.0,
     progress: Progress | None = None,
+    cache: Path = CACHE,
 ) -> tuple[list[PackResult], list[tuple[PackPlan, RowError]]]:
-    """Build every plan's pack under ``out_root``; a failing client is reported and the rest go on."""
+    """Build every plan's pack under ``out_root``; a failing client is reported and the rest go on.
+
+    Clients are typeset in batches of at most ``chunk`` (generator.typeset), ``jobs`` batches at once in worker
+    processes, each batch one LibreOffice run of ``timeout`` seconds at most; a pack is merged and installed here
+    as soon as its batch is back. One client or many, every pack is made the same way.
+    """
     out_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out_root)
-    results: list[PackResult] = []
-    failures: list[tuple[PackPlan, RowError]] = []
-    todo: list[PackPlan] = []
-    for plan in plans:
+    built: dict[int, PackResult] = {}
+    failed: dict[int, RowError] = {}
+    todo: list[Job] = []
+    for i, plan in enumerate(plans):
         folder = out_root / plan.folder
         if is_up_to_date(folder, plan):
-            results.append(PackResult(plan, folder, folder / plan.pdf_name, len(PdfReader(folder / plan.pdf_name).pages), skipped=True))
+            built[i] = PackResult(plan, folder, folder / plan.pdf_name, len(PdfReader(folder / plan.pdf_name).pages), skipped=True)
         else:
-            todo.append(plan)
-    done = len(results)
+            todo.append(_job(product, i, plan))
     if progress:
-        progress(done, len(plans))
+        progress(len(built), len(plans))
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out_root))
     try:
-        docx = _render_all(product, todo, staging / "docx", failures)
-        pdfs = _convert_all([d for files in docx.values() for d in files], staging / "pdf", chunk, jobs, timeout)
-        brochure = PdfReader(brochure_pdf)
-        for i, plan in enumerate(todo):
-            if i not in docx:
-                continue
-            try:
-                results.append(_assemble(product, plan, docx[i], pdfs, brochure_pdf, brochure, staging, out_root))
-            except DocgenError as exc:
-                failures.append((plan, RowError(plan.request.row, "pack", plan.request.client, str(exc), exc)))
-            done += 1
-            if progress:
-                progress(done, len(plans))
+        if todo:
+            # the shortest addressee is the least likely to push a part onto one more page than usual
+            layout = learn_layout(min(todo, key=lambda j: len(plans[j.index].request.addressee)), cache, timeout)
+            stamps = pack_provenance(product)
+            shared = {brochure_pdf: PdfReader(brochure_pdf)} | {s.pdf: forget_destinations(PdfReader(s.pdf)) for s in layout.statics.values()}
+            with contextlib.closing(_typeset_batches(todo, staging, layout, chunk, jobs, timeout)) as batches:
+                for folder, typeset_batch in batches:
+                    readers = dict(shared)  # the batch's layout PDFs are read once for all its clients
+                    for done in typeset_batch:
+                        plan = plans[done.index]
+                        try:
+                            if done.error:
+                                raise done.error
+                            built[done.index] = _assemble(product, plan, done, pack_metadata(product, plan, stamps), brochure_pdf, readers, staging, out_root)
+                        except DocgenError as exc:
+                            stage = done.stage if exc is done.error else "pack"
+                            failed[done.index] = RowError(plan.request.row, stage, plan.request.client, str(exc), exc)
+                        if progress:
+                            progress(len(built) + len(failed), len(plans))
+                    shutil.rmtree(folder, ignore_errors=True)  # packs stream out: a finished batch leaves nothing behind
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return results, failures
+    return [built[i] for i in sorted(built)], [(plans[i], failed[i]) for i in sorted(failed)]
 
 
-def _render_all(product: Product, plans: Sequence[PackPlan], where: Path, failures: list) -> dict[int, list[Path]]:
-    where.mkdir(parents=True)
-    rendered: dict[int, list[Path]] = {}
-    for i, plan in enumerate(plans):
-        props = DocProperties(title=plan.title, subject=product.meta.display_name, author=plan.request.agent_name or product.meta.insurer.name,
-                              keywords=f"content {product.meta.content_version}; rates {product.rates.rates_version}", date=plan.issued)
-        try:
-            # unique stems: LibreOffice names each PDF after its input, and one call converts many clients
-            rendered[i] = [render_docx(TEMPLATES / tpl, plan.contexts[key], where / f"p{i:05d}-{key}.docx", properties=props)
-                           for key, tpl, _, _ in PARTS]
-        except TemplateError as exc:
-            failures.append((plan, RowError(plan.request.row, "render", plan.request.client, str(exc), exc)))
-    return rendered
+def _job(product: Product, index: int, plan: PackPlan) -> Job:
+    props = DocProperties(title=plan.title, subject=product.meta.display_name, author=plan.request.agent_name or product.meta.insurer.name,
+                          keywords=f"content {product.meta.content_version}; rates {product.rates.rates_version}", date=plan.issued)
+    return Job(index, tuple(Doc(key, title, name, TEMPLATES / tpl, plan.contexts[key], props) for key, tpl, title, name in PARTS))
 
 
-def _convert_all(files: list[Path], out: Path, chunk: int, jobs: int, timeout: float) -> dict[Path, Path | DocgenError]:
-    """PDF (or the error) for every .docx; a failing batch is retried file by file to isolate the culprit."""
-    out.mkdir(parents=True)
-    batches = [files[i : i + chunk] for i in range(0, len(files), chunk)]
+def _batch_sizes(count: int, chunk: int, jobs: int) -> list[int]:
+    """Batch sizes: whole rounds of ``jobs`` batches of at most ``chunk``, none needlessly small.
 
-    def run(batch: list[Path]) -> dict[Path, Path | DocgenError]:
-        try:
-            return dict(zip(batch, convert_to_pdf(batch, out, timeout=timeout), strict=True))
-        except ConversionError:
-            if len(batch) == 1:
-                raise
-        found: dict[Path, Path | DocgenError] = {}
-        for f in batch:
-            try:
-                found[f] = convert_to_pdf([f], out, timeout=timeout)[0]
-            except ConversionError as exc:
-                found[f] = exc
-        return found
+    Every LibreOffice run costs about a second to start, so few big batches are cheap; but each worker needs work.
 
-    results: dict[Path, Path | DocgenError] = {}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for batch, future in [(b, pool.submit(run, b)) for b in batches]:
-            try:
-                results.update(future.result())
-            except ConversionError as exc:
-                results.update(dict.fromkeys(batch, exc))
-    return results
+    >>> _batch_sizes(200, 50, 2), _batch_sizes(8, 50, 2), _batch_sizes(3, 50, 2), _batch_sizes(1, 50, 2)
+    ([50, 50, 50, 50], [4, 4], [3], [1])
+    """
+    rounds = -(-count // max(1, chunk * jobs))
+    batches = max(1, min(rounds * max(1, jobs), count // MIN_BATCH))
+    return [count // batches + (1 if i < count % batches else 0) for i in range(batches)]
 
 
-def _assemble(product: Product, plan: PackPlan, docx: list[Path], pdfs: dict, brochure_pdf: Path, brochure: PdfReader,
+def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float) -> Iterator[tuple[Path, list[Typeset]]]:
+    """(work folder, results) per batch as each finishes; in worker processes when there is more than one batch."""
+    batches, at = [], 0
+    for size in _batch_sizes(len(jobs), chunk, workers):
+        batches.append((staging / f"batch-{len(batches)}", jobs[at : at + size]))
+        at += size
+    if workers <= 1 or len(batches) == 1:
+        for folder, batch in batches:
+            yield folder, typeset(batch, folder, layout, timeout)
+        return
+    # fork: workers start at once with the modules and compiled templates already loaded
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("fork"))
+    left = dict(batches)
+    try:
+        queue = iter(batches)
+        pending = {}
+        for folder, batch in itertools.islice(queue, 2 * workers):  # a few ahead, not all: results stream, staging stays small
+            pending[pool.submit(typeset, batch, folder, layout, timeout)] = folder
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                folder = pending.pop(future)
+                for next_folder, batch in itertools.islice(queue, 1):
+                    pending[pool.submit(typeset, batch, next_folder, layout, timeout)] = next_folder
+                done = future.result()
+                del left[folder]
+                yield folder, done
+    except BrokenProcessPool:
+        pass  # a worker died (killed, out of memory): what it and the others had not finished is done here instead
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for folder, batch in left.items():
+        shutil.rmtree(folder, ignore_errors=True)
+        yield folder, typeset(batch, folder, layout, timeout)
+
+
+def _assemble(product: Product, plan: PackPlan, done: Typeset, metadata: dict[str, str], brochure_pdf: Path, readers: dict[Path, PdfReader],
               staging: Path, out_root: Path) -> PackResult:
     parts = []
-    for (_, _, title, _), source in zip(PARTS, docx, strict=True):
-        pdf = pdfs.get(source)
-        if not isinstance(pdf, Path):
-            raise pdf if isinstance(pdf, DocgenError) else ConversionError(f"{source.name}: no PDF was produced")
-        check_fonts(pdf)
-        parts.append(Part(title, pdf, nested=False))
+    for (_, _, title, _), pieces in zip(PARTS, done.parts, strict=True):
+        for n, piece in enumerate(pieces):
+            if piece.pdf not in readers:
+                readers[piece.pdf] = forget_destinations(PdfReader(piece.pdf))
+            parts.append(Part(title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages))
     parts.append(Part(BROCHURE_TITLE, brochure_pdf, nested=True))
     new = staging / "packs" / plan.folder
     new.mkdir(parents=True)
-    pages = merge_pdfs(parts, new / plan.pdf_name, pack_metadata(product, plan), readers={brochure_pdf: brochure})
-    for (_, _, _, name), source in zip(PARTS, docx, strict=True):
-        shutil.copyfile(source, new / name)
+    pages = merge_pdfs(parts, new / plan.pdf_name, metadata, readers=readers)
+    for (_, _, _, name), source in zip(PARTS, done.docx, strict=True):
+        os.replace(source, new / name)
     manifest = {"digest": plan.digest, "client": plan.request.client, "premium": plan.quote.premium, "pages": pages,
                 "files": [plan.pdf_name] + [name for _, _, _, name in PARTS]}
     write_atomic(new / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -65,10 +65,11 @@ def find_soffice() -> str:
     raise SetupError(f"LibreOffice (soffice) not found on PATH; {hint}, or set {SOFFICE_ENV}")
 
 
-def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float = 120.0) -> list[Path]:
+def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float = 120.0, options: Mapping[str, bool] | None = None) -> list[Path]:
     """Convert every file in one soffice run and return ``out_dir/<stem>.pdf`` in input order.
 
-    Nothing is written to ``out_dir`` unless every PDF was produced and opens with >= 1 page.
+    ``options`` adds PDF export filter options (``ExportBookmarksToPDFDestination``: Word bookmarks become
+    named destinations). Nothing is written to ``out_dir`` unless every PDF was produced and opens with >= 1 page.
     """
     inputs = [Path(p).resolve() for p in docx_files]
     _check_inputs(inputs)
@@ -88,7 +89,7 @@ def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float 
             *_FLAGS,
             f"--infilter={_IN_FILTER}",
             "--convert-to",
-            "pdf:writer_pdf_Export:" + _filter_json(),
+            "pdf:writer_pdf_Export:" + _filter_json(options or {}),
             "--outdir",
             str(staging),
             *(str(p) for p in inputs),
@@ -115,8 +116,8 @@ def _check_inputs(inputs: list[Path]) -> None:
             raise ConversionError(f"{path}: input file not found")
 
 
-def _filter_json() -> str:
-    props = {k: {"type": "boolean", "value": "true" if v else "false"} for k, v in _FILTER_OPTIONS.items()}
+def _filter_json(options: Mapping[str, bool]) -> str:
+    props = {k: {"type": "boolean", "value": "true" if v else "false"} for k, v in (_FILTER_OPTIONS | dict(options)).items()}
     return json.dumps(props, separators=(",", ":"))
 
 

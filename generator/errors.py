@@ -78,8 +78,12 @@ class TemplateError(DocgenError):
     """Raised when a .docx template is malformed, names an unknown variable or renders invalid XML."""
 
     def __init__(self, template: str | Path, message: str):
-        self.template = str(template)
+        self.template, self.detail = str(template), message
         super().__init__(f"{template}: {message}")
+
+    def __reduce__(self):
+        # rebuilt from both arguments when a worker process hands it back
+        return type(self), (self.template, self.detail)
 
 
 class ConversionError(DocgenError):

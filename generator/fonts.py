@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 import struct
@@ -51,19 +52,27 @@ def pdf_fonts(pdf: Path) -> list[FontUse]:
 def check_fonts(pdf: Path, allowed: frozenset[str] = ALLOWED_FONTS) -> list[FontUse]:
     """Return the fonts of ``pdf``; raise FontError if any is not embedded or not allowed."""
     fonts = pdf_fonts(pdf)
+    gate(fonts, str(pdf), allowed)
+    return fonts
+
+
+def gate(fonts: list[FontUse], where: str, allowed: frozenset[str] = ALLOWED_FONTS, pages: range | None = None) -> None:
+    """Raise FontError naming ``where`` if a font on ``pages`` (0-based page indices; all when None) is not embedded
+    or not allowed; the pages it reports are counted from the first of ``pages``."""
     problems = []
     for font in fonts:
+        on = [n - pages.start for n in font.pages if n - 1 in pages] if pages is not None else list(font.pages)
+        if not on:
+            continue
         why = []
         if not font.embedded:
             why.append("not embedded")
         if font.name not in allowed:
             why.append("not on the allow-list")
         if why:
-            pages = ", ".join(map(str, font.pages))
-            problems.append(f"  {font.name} ({font.base_name}, {font.subtype}): {' and '.join(why)}; pages {pages}")
+            problems.append(f"  {font.name} ({font.base_name}, {font.subtype}): {' and '.join(why)}; pages {', '.join(map(str, on))}")
     if problems:
-        raise FontError(f"{pdf}: font gate failed (allowed: {', '.join(sorted(allowed))}):\n" + "\n".join(problems))
-    return fonts
+        raise FontError(f"{where}: font gate failed (allowed: {', '.join(sorted(allowed))}):\n" + "\n".join(problems))
 
 
 def _page_fonts(page: DictionaryObject, seen: set[Any]) -> Iterator[DictionaryObject]:
@@ -162,8 +171,18 @@ def font_file(family: str) -> Path:
 
 
 @functools.cache
-def _coverage(family: str) -> tuple[tuple[int, int], ...]:
-    return tuple(_cmap_ranges(font_file(family).read_bytes()))
+def _coverage(family: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The font's code point ranges as (starts, ends), sorted by start for a binary search."""
+    ranges = sorted(_cmap_ranges(font_file(family).read_bytes()))
+    return tuple(lo for lo, _ in ranges), tuple(hi for _, hi in ranges)
+
+
+@functools.lru_cache(maxsize=65536)
+def _prints(cp: int, family: str) -> bool:
+    starts, ends = _coverage(family)
+    # the last range starting at or before cp; cmap ranges do not overlap
+    at = bisect.bisect_right(starts, cp) - 1
+    return at >= 0 and cp <= ends[at]
 
 
 def _cmap_ranges(data: bytes) -> list[tuple[int, int]]:
@@ -199,6 +218,6 @@ def missing_glyphs(text: str, families: frozenset[str] = ALLOWED_FONTS) -> list[
         cp = ord(ch)
         if ch.isspace():
             continue
-        if not all(any(lo <= cp <= hi for lo, hi in _coverage(f)) for f in sorted(families)):
+        if not all(_prints(cp, f) for f in sorted(families)):
             missing.append(ch)
     return missing

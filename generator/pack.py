@@ -15,26 +15,31 @@ from generator.render import write_atomic
 
 @dataclass(frozen=True)
 class Part:
-    """One document of a pack: its bookmark title and PDF; ``nested`` keeps its own bookmarks under it."""
+    """One document of a pack: its bookmark title and PDF; ``nested`` keeps its own bookmarks under it.
+
+    ``pages`` takes only those pages (0-based) of the PDF. An empty ``title`` continues the part before it
+    without a bookmark of its own: one document whose pages come from two PDFs.
+    """
 
     title: str
     pdf: Path
     nested: bool = True
+    pages: range | None = None
 
 
-def _copy_outline(writer: PdfWriter, reader: PdfReader, items: list, offset: int, parent) -> None:
+def _copy_outline(writer: PdfWriter, reader: PdfReader, items: list, offset: int, parent, keep: range) -> None:
     # ``last`` is where a following list of children goes: the entry just copied, or ``parent``
     # when that entry was dropped (its page is missing), so its children move up to its level
     # instead of landing under the previous sibling.
     last = parent
     for item in items:
         if isinstance(item, list):
-            _copy_outline(writer, reader, item, offset, last)
+            _copy_outline(writer, reader, item, offset, last, keep)
             continue
         last = parent
         if isinstance(item, Destination):
             page = reader.get_destination_page_number(item)
-            if page is not None and page >= 0:
+            if page is not None and page in keep:
                 last = writer.add_outline_item(title=str(item.title), page_number=offset + page, parent=parent)
 
 
@@ -48,10 +53,13 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
     for part in parts:
         reader = (readers or {}).get(part.pdf) or PdfReader(part.pdf)
         start = len(writer.pages)
-        writer.append(reader, import_outline=False)
+        keep = part.pages if part.pages is not None else range(len(reader.pages))
+        writer.append(reader, pages=None if part.pages is None else (keep.start, keep.stop), import_outline=False)
+        if not part.title:
+            continue
         top = writer.add_outline_item(title=part.title, page_number=start)  # keywords: pypdf 8 drops positional
         if part.nested and reader.outline:
-            _copy_outline(writer, reader, reader.outline, start, top)
+            _copy_outline(writer, reader, reader.outline, start - keep.start, top, keep)
     writer.add_metadata(metadata)
     writer.page_mode = "/UseOutlines"
     buf = io.BytesIO()

@@ -8,7 +8,9 @@ from pathlib import Path
 from blocks import clause_blocks, exclusion_groups, limits_table, payment_table
 from docx import Document
 from docx.document import Document as DocumentObject
-from docx.oxml.ns import qn
+from docx.oxml import parse_xml
+from docx.oxml.ns import nsdecls, qn
+from docx.text.paragraph import Paragraph
 from template_kit import BRAND_LIGHT, TEXT_W, Builder, clean_package, install_styles, new_page, page_setup
 
 
@@ -25,6 +27,15 @@ def blank(header: str | None = None, footer: str | None = None) -> tuple[Documen
     else:
         page_setup(doc, b, header=header, footer=footer or "")
     return doc, b
+
+
+def static_mark(paragraph: Paragraph) -> Paragraph:
+    """Bookmark DocgenStatic: from this paragraph (which starts a page) on, the document is the same for every client,
+    so docgen lays that part out once per content version instead of once per client."""
+    start = parse_xml(f'<w:bookmarkStart {nsdecls("w")} w:id="0" w:name="DocgenStatic"/>')
+    paragraph._p.get_or_add_pPr().addnext(start)
+    start.addnext(parse_xml(f'<w:bookmarkEnd {nsdecls("w")} w:id="0"/>'))
+    return paragraph
 
 
 def addressee_block(b: Builder) -> None:
@@ -121,7 +132,7 @@ def disclosure(b: Builder) -> None:
     b.p("{{ coverage.eligibility.exclusion_text }}")
     clause_blocks(b, "heading 3", title="title")
 
-    new_page(b.p("注意喚起情報", "heading 1"))
+    static_mark(new_page(b.p("注意喚起情報", "heading 1")))  # 注意喚起情報 names no client: laid out once
     b.p("ご契約に際して特にご注意いただきたい事項です。", "Section Subtitle")
     b.p("1．保険金をお支払いできない主な場合", "heading 2")
     exclusion_groups(b, "heading 3")

@@ -9,6 +9,9 @@ import pytest
 from generator.load import CONTENT_ROOT, load_product
 from generator.model import Product
 
+# The throughput benchmark (nox -s bench) takes minutes: never collected, not even for doctests.
+collect_ignore = ["bench"]
+
 # generator.brochure is imported inside the fixtures: a broken brochure stage must not stop
 # every other test module from being collected.
 

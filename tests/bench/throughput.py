@@ -1,0 +1,239 @@
+"""Throughput benchmark (nox -s bench): `docgen proposals` on an N-client list against the naive pipeline, same machine, same run."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unicodedata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from docxtpl import DocxTemplate  # noqa: E402
+from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
+from pypdf import PdfReader, PdfWriter  # noqa: E402
+
+from generator.brochure import BROCHURE_TEMPLATE  # noqa: E402
+from generator.clients import parse_client  # noqa: E402
+from generator.context import brochure_context  # noqa: E402
+from generator.convert import convert_to_pdf  # noqa: E402
+from generator.load import CONTENT_ROOT, load_product  # noqa: E402
+from generator.model import Product  # noqa: E402
+from generator.proposal import PARTS, TEMPLATES, PackPlan, plan_pack  # noqa: E402
+
+HEADER = ["会社名", "担当者", "業種", "売上高", "賠償保険金額", "代理店名", "代理店連絡先", "日付"]
+FORMS = ["株式会社 {}", "有限会社 {}", "{}株式会社", "学校法人 {}", "合同会社 {}", "株式会社 {}ホールディングス"]
+FIRST = ["東都", "伸和", "髙﨑", "桜ヶ丘", "ミナト", "北斗", "青葉", "大和", "富士見", "湘南", "&アンド", "みらい", "第一", "丸の内"]
+SECOND = ["商事", "印刷", "ロジスティクス", "建設", "製作所", "企画", "システムズ", "工業", "学園", "電機", "食品", "サービス"]
+CONTACTS = ["", "山田", "佐藤 花子", "鈴木", "髙橋 一郎", "", "田中", "渡辺 美咲"]
+AGENTS = [("さくら保険サービス株式会社", "担当：山本"), ("", ""), ("みどり総合保険代理店", "")]
+
+
+def client_rows(product: Product, n: int, seed: int) -> list[list[str]]:
+    """N distinct, insurable clients: every rate class and band, every published limit, varied names and agents."""
+    rng = random.Random(seed)
+    rates = product.rates
+    industries = [name for c in rates.classes for name in c.industries]
+    rows = []
+    for i in range(n):
+        band = rates.bands[i % len(rates.bands)]
+        revenue = rng.randrange(band.over // 100_000 + 1, band.up_to // 100_000 + 1) * 100_000
+        oku, man = divmod(revenue // 10_000, 10_000)
+        shown = [str(revenue), f"{revenue:,}", f"{oku}億{man}万" if oku else f"{man}万"][i % 3]  # as agents type amounts
+        limit = rates.limits[(i // len(rates.bands)) % len(rates.limits)]
+        limit_shown = f"{limit // 100_000_000}億" if limit % 100_000_000 == 0 else f"{limit // 10_000}万"
+        name = rng.choice(FORMS).format(rng.choice(FIRST) + rng.choice(SECOND) + f"{i + 1:03d}")
+        agent, agent_contact = AGENTS[i % len(AGENTS)]
+        rows.append([name, CONTACTS[i % len(CONTACTS)], industries[i % len(industries)], shown, limit_shown, agent, agent_contact, "2026-11-26"])
+    return rows
+
+
+def write_list(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([HEADER, *rows])
+    return path
+
+
+def plan_for(product: Product, row: list[str]) -> PackPlan:
+    keys = ["client", "contact", "industry", "revenue", "limit", "agent_name", "agent_contact", "date"]
+    request, errors = parse_client(dict(zip(keys, row, strict=True)))
+    assert not errors, errors
+    return plan_pack(product, request, dt.date.today())  # as `docgen proposals` plans; each row carries its date
+
+
+# --- memory of a process tree -----------------------------------------------------------------------
+
+
+def _tree(root: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += parents.get(pid, [])
+    return found
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in kB from smaps_rollup; PSS splits pages shared by forked workers and soffice instances."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+class TreeMemory(threading.Thread):
+    """Samples the summed RSS and PSS of a process and all its descendants (LibreOffice included) every 50 ms."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_rss, self.peak_pss, self.stop = pid, 0, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            rss = pss = 0
+            for pid in _tree(self.pid):
+                r, p = _memory(pid)
+                rss, pss = rss + r, pss + p
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self.stop.wait(0.05)
+
+
+def run_docgen(clients: Path, out: Path, jobs: int) -> tuple[float, TreeMemory, subprocess.CompletedProcess]:
+    cmd = [sys.executable, "-m", "generator", "proposals", str(clients), "--out", str(out), "--jobs", str(jobs)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    sampler = TreeMemory(proc.pid)
+    sampler.start()
+    stdout, stderr = proc.communicate()
+    took = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
+    return took, sampler, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+# --- the naive pipeline -----------------------------------------------------------------------------
+
+
+def naive_pack(product: Product, plan: PackPlan, work: Path) -> Path:
+    """What the common approach does: docxtpl renders every part (the brochure too), one soffice run per document, pypdf merges."""
+    work.mkdir(parents=True)
+    sources = [(TEMPLATES / tpl, plan.contexts[key], key) for key, tpl, _, _ in PARTS]
+    sources.append((BROCHURE_TEMPLATE, brochure_context(product), "brochure"))
+    writer = PdfWriter()
+    for template, context, key in sources:
+        doc = DocxTemplate(str(template))
+        doc.render(context, jinja_env=SandboxedEnvironment(autoescape=True), autoescape=True)
+        doc.save(str(work / f"{key}.docx"))
+        (pdf,) = convert_to_pdf([work / f"{key}.docx"], work, timeout=300)
+        writer.append(PdfReader(pdf))
+    writer.write(work / "pack.pdf")
+    return work / "pack.pdf"
+
+
+def page_texts(pdf: Path, fold: bool = True) -> list[str]:
+    """Text per page, NFKC, whitespace folded away: pypdf adds a space where two glyphs sit a hair apart, and LibreOffice
+    places glyphs a few thousandths of a point differently with the font subsets it makes for each document it lays out."""
+    texts = [unicodedata.normalize("NFKC", page.extract_text()) for page in PdfReader(pdf).pages]
+    return ["".join(t.split()) for t in texts] if fold else texts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=200, help="clients in the list (default: %(default)s)")
+    parser.add_argument("--naive", type=int, default=None, help="clients the naive pipeline builds (default: min(n, 8))")
+    parser.add_argument("--jobs", type=int, default=2, help="docgen --jobs (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=1, help="docgen runs; the median rate is reported (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    product = load_product(CONTENT_ROOT / "cyber_lite")
+    work = Path(tempfile.mkdtemp(prefix="docgen-bench-"))
+    try:
+        rows = client_rows(product, args.n, args.seed)
+        clients = write_list(work / "clients.csv", rows)
+        print(f"client list: {args.n} clients ({clients}); {os.cpu_count()} cores", flush=True)
+
+        # Content-version caches (brochure PDF, static 重要事項説明書 pages): built once per content, never per client.
+        took, _, done = run_docgen(write_list(work / "one.csv", rows[:1]), work / "warm-up", args.jobs)
+        assert done.returncode == 0, done.stderr
+        print(f"warm-up (1 client; fills the per-content-version caches if empty): {took:.1f}s", flush=True)
+
+        rates, memory = [], []
+        for run in range(args.runs):
+            out = work / f"docgen-{run}"
+            took, sampler, done = run_docgen(clients, out, args.jobs)
+            if done.returncode != 0:
+                print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
+                return 1
+            packs = [p for p in out.iterdir() if (p / "pack.json").is_file()]
+            assert len(packs) == args.n, f"{len(packs)} packs for {args.n} clients"
+            rates.append(args.n / took)
+            memory.append(sampler)
+            print(f"docgen run {run + 1}: {args.n} packs in {took:.2f}s = {args.n / took:.1f} packs/s; peak memory of the process tree "
+                  f"(docgen, workers, LibreOffice): RSS {sampler.peak_rss // 1024} MB, PSS {sampler.peak_pss // 1024} MB", flush=True)
+
+        sample = args.naive if args.naive is not None else min(args.n, 8)
+        picks = sorted({round(i * (args.n - 1) / max(1, sample - 1)) for i in range(sample)})
+        plans = [plan_for(product, rows[i]) for i in picks]
+        started = time.perf_counter()
+        naive = [naive_pack(product, plan, work / "naive" / str(i)) for i, plan in zip(picks, plans, strict=True)]
+        naive_rate = len(plans) / (time.perf_counter() - started)
+        print(f"naive pipeline (one process, docxtpl for all 4 parts, one soffice run per document, pypdf merge): "
+              f"{len(plans)} of the {args.n} clients, evenly spread, {naive_rate:.2f} packs/s", flush=True)
+
+        differ, pages, spaced = [], 0, 0
+        for plan, naive_pdf in zip(plans, naive, strict=True):
+            ours_pdf = work / "docgen-0" / plan.folder / plan.pdf_name
+            ours, theirs = page_texts(ours_pdf), page_texts(naive_pdf)
+            if ours != theirs:
+                at = [i + 1 for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b]
+                differ.append(f"{plan.request.client}: {len(ours)} vs {len(theirs)} pages; differing pages {at}")
+            pages += len(ours)
+            spaced += sum(a != b for a, b in zip(page_texts(ours_pdf, fold=False), page_texts(naive_pdf, fold=False), strict=False))
+        print(f"text per page (NFKC, whitespace folded away), docgen vs naive, {len(plans)} packs, {pages} pages: "
+              + ("identical" if not differ else "DIFFERENT") + f" (before folding, {spaced} pages differ)")
+        for line in differ:
+            print("  " + line)
+
+        rate = statistics.median(rates)
+        peak = max(m.peak_rss for m in memory) // 1024
+        print(f"packs={args.n} docgen={rate:.1f}/s naive={naive_rate:.2f}/s speedup={rate / naive_rate:.1f}x peak_rss={peak}MB")
+        return 1 if differ else 0
+    finally:
+        if args.keep:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
