@@ -74,10 +74,14 @@ def lint_templates(product: Product) -> list[Problem]:
 
 
 def normalised_text(path: Path) -> list[str]:
-    """Comparable content: PDF text per page, or .docx paragraphs and table cells; whitespace folded."""
+    """Comparable content: PDF text per page, or .docx paragraphs and table cells, without whitespace.
+
+    Where text extraction puts spaces depends on glyph positions, which shift by a hair with what else
+    LibreOffice laid out in the same run; Japanese text carries no meaning in them.
+    """
 
     def fold(text: str) -> str:
-        return re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+        return re.sub(r"\s+", "", unicodedata.normalize("NFC", text))
 
     if path.suffix == ".pdf":
         return [fold(page.extract_text() or "") for page in PdfReader(path).pages]
