@@ -25,7 +25,7 @@ def _install(session: nox.Session, *extras: str) -> None:
 def lint(session: nox.Session) -> None:
     """Ruff over the package, tests and noxfile."""
     session.install(*EXTRAS["lint"])
-    session.run("ruff", "check", "generator", "tests", "noxfile.py")
+    session.run("ruff", "check", "generator", "tests", "templates", "noxfile.py")
 
 
 @nox.session

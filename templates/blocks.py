@@ -68,3 +68,22 @@ def exclusion_groups(b: Builder, heading_style: str, with_ids: bool = False) -> 
     b.tag("{%p endfor %}")
     b.tag("{%p endfor %}")
     b.tag("{%p endfor %}")
+
+
+def letter_text(b: Builder) -> None:
+    """拝啓 … 敬具: greeting lines, body paragraphs, closing lines and the closing (reads ``letter``)."""
+    for expr, style in (("letter.greeting", "Letter Text"), ("letter.body", "Letter Body"), ("letter.closing_lines", "Letter Text")):
+        b.tag(f"{{%p for line in {expr} %}}")
+        b.p("{{ line }}", style)
+        b.tag("{%p endfor %}")
+    b.p("{{ letter.closing }}", "Letter Closing")
+
+
+def premises(b: Builder, var: str) -> None:
+    """The premium table's premises as ・ points, then its ※ notes (reads ``<var>.premises`` and ``<var>.notes``)."""
+    b.tag(f"{{%p for text in {var}.premises %}}")
+    b.p("・{{ text }}", "List Point")
+    b.tag("{%p endfor %}")
+    b.tag(f"{{%p for text in {var}.notes %}}")
+    b.p("{{ text }}", "Note Text")
+    b.tag("{%p endfor %}")

@@ -7,11 +7,10 @@ from pathlib import Path
 
 from docx import Document
 from docx.oxml.ns import qn
-from docx.table import _Cell
 
 # Run as a script from anywhere: the kit sits next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blocks import clause_blocks, exclusion_groups, limits_table, payment_table  # noqa: E402
+from blocks import clause_blocks, exclusion_groups, letter_text, limits_table, payment_table  # noqa: E402
 from template_kit import BRAND_LIGHT, TEXT_W, Builder, clean_package, install_styles, new_page, page_setup  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -26,16 +25,7 @@ def cover(b: Builder) -> None:
     b.tag("{%p if letter.show_title %}")
     b.p("{{ letter.title }}", "Letter Title")
     b.tag("{%p endif %}")
-    b.tag("{%p for line in letter.greeting %}")
-    b.p("{{ line }}", "Letter Text")
-    b.tag("{%p endfor %}")
-    b.tag("{%p for text in letter.body %}")
-    b.p("{{ text }}", "Letter Body")
-    b.tag("{%p endfor %}")
-    b.tag("{%p for line in letter.closing_lines %}")
-    b.p("{{ line }}", "Letter Text")
-    b.tag("{%p endfor %}")
-    b.p("{{ letter.closing }}", "Letter Closing")
+    letter_text(b)
     b.p("{{ doc.insurer }}", "Signature")
     b.p("", "Letter Text")
     b.tag("{%p for h in contents %}")

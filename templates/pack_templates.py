@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from blocks import clause_blocks, exclusion_groups, limits_table, payment_table
+from blocks import clause_blocks, exclusion_groups, letter_text, limits_table, payment_table, premises
 from docx import Document
 from docx.document import Document as DocumentObject
 from docx.oxml import parse_xml
@@ -54,16 +54,7 @@ def addressee_block(b: Builder) -> None:
 def letter(b: Builder) -> None:
     addressee_block(b)
     b.p("{{ letter.title }}", "Document Title")
-    b.tag("{%p for line in letter.greeting %}")
-    b.p("{{ line }}", "Letter Text")
-    b.tag("{%p endfor %}")
-    b.tag("{%p for text in letter.body %}")
-    b.p("{{ text }}", "Letter Body")
-    b.tag("{%p endfor %}")
-    b.tag("{%p for line in letter.closing_lines %}")
-    b.p("{{ line }}", "Letter Text")
-    b.tag("{%p endfor %}")
-    b.p("{{ letter.closing }}", "Letter Closing")
+    letter_text(b)
     b.p("同封書類：お見積書、重要事項説明書、パンフレット", "Note Text")
 
 
@@ -96,12 +87,7 @@ def quote(b: Builder) -> None:
     b.tag_row(t, "{%tr endfor %}")
 
     b.p("＜{{ quote.premises_title }}＞", "heading 3")
-    b.tag("{%p for text in quote.premises %}")
-    b.p("・{{ text }}", "List Point")
-    b.tag("{%p endfor %}")
-    b.tag("{%p for text in quote.notes %}")
-    b.p("{{ text }}", "Note Text")
-    b.tag("{%p endfor %}")
+    premises(b, "quote")
 
 
 def disclosure(b: Builder) -> None:
@@ -137,12 +123,7 @@ def disclosure(b: Builder) -> None:
     b.p("1．保険金をお支払いできない主な場合", "heading 2")
     exclusion_groups(b, "heading 3")
     b.p("2．{{ rates.premises_title }}", "heading 2")
-    b.tag("{%p for text in rates.premises %}")
-    b.p("・{{ text }}", "List Point")
-    b.tag("{%p endfor %}")
-    b.tag("{%p for text in rates.notes %}")
-    b.p("{{ text }}", "Note Text")
-    b.tag("{%p endfor %}")
+    premises(b, "rates")
 
 
 def wording(b: Builder) -> None:

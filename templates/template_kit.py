@@ -356,7 +356,10 @@ def field_runs(paragraph: Paragraph, instr: str) -> None:
 
 
 HEADER = "{{ doc.product }}\t{{ doc.insurer_short }}"
-FOOTER = "{{ footer.product }}　第{{ footer.version }}版　承認番号：{{ footer.approval }}　発効日：{{ footer.effective }}　管理番号：{{ footer.content_hash }}\t"
+FOOTER = (
+    "{{ footer.product }}　第{{ footer.version }}版　承認番号：{{ footer.approval }}　発効日：{{ footer.effective }}"
+    "　管理番号：{{ footer.content_hash }}\t"
+)
 
 
 def page_setup(doc: DocumentObject, b: Builder, header: str = HEADER, footer: str = FOOTER) -> None:
