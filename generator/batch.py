@@ -26,7 +26,7 @@ from generator.clients import RowError, parse_client, read_client_rows
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
 from generator.fonts import missing_glyphs
 from generator.layout import forget_destinations
-from generator.load import REPO_ROOT
+from generator.load import OUTPUTS_ROOT
 from generator.model import Product
 from generator.pack import Part, merge_pdfs
 from generator.proposal import BROCHURE_TITLE, PARTS, TEMPLATES, PackPlan, plan_pack
@@ -36,7 +36,7 @@ from generator.typeset import Doc, Job, Layout, Typeset, learn_layout, typeset
 
 MANIFEST = "pack.json"
 ERRORS_FILE = "errors.csv"
-CACHE = REPO_ROOT / "outputs" / ".cache"
+CACHE = OUTPUTS_ROOT / ".cache"
 MIN_BATCH = 4  # fewer clients than this per LibreOffice run: its start-up outweighs running two at once
 Progress = Callable[[int, int], None]
 
@@ -65,10 +65,6 @@ def pack_metadata(product: Product, plan: PackPlan, provenance: dict[str, str] |
         "/Keywords": f"content {m.content_version}; rates {product.rates.rates_version}; approval {m.approval_number or '未取得'}; "
                      f"content-hash {product.digest()}",
         "/Creator": "docgen",
-        "/DocgenContentVersion": m.content_version,
-        "/DocgenRatesVersion": product.rates.rates_version,
-        "/DocgenApprovalNumber": m.approval_number or "未取得",
-        "/DocgenContentHash": product.digest(),
         "/DocgenInputsHash": plan.digest,
         "/DocgenPremium": str(plan.quote.premium),
     } | (provenance or pack_provenance(product))

@@ -13,13 +13,13 @@ from generator.context import brochure_context
 from generator.convert import convert_to_pdf
 from generator.errors import ConversionError
 from generator.fonts import check_fonts
+from generator.load import TEMPLATES_ROOT
 from generator.model import Product
 from generator.provenance import provenance_metadata
 from generator.render import DocProperties, lint_template, render_docx, write_atomic
 from generator.validate import walk
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-BROCHURE_TEMPLATE = TEMPLATES / "brochure.docx"
+BROCHURE_TEMPLATE = TEMPLATES_ROOT / "brochure.docx"
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,7 @@ def pdf_metadata(product: Product) -> dict[str, str]:
         "/Keywords": props.keywords,
         "/Creator": "docgen",
         "/Producer": "docgen (LibreOffice, pypdf)",
-        "/DocgenContentVersion": product.meta.content_version,
-        "/DocgenRatesVersion": product.rates.rates_version,
-        "/DocgenApproval": product.meta.approval_number,
+        "/DocgenApproval": product.meta.approval_number,  # versions and hashes: provenance_metadata
     }
 
 

@@ -24,13 +24,13 @@ from generator.diff import diff_facts
 from generator.errors import ContentError, DriftError, Problem, TemplateError
 from generator.facts import Cell, Clause, cells, clauses, documents_using
 from generator.fonts import missing_glyphs
-from generator.load import REPO_ROOT, display_path
+from generator.load import OUTPUTS_ROOT, REPO_ROOT, display_path
 from generator.model import Product
 from generator.proposal import PARTS, TEMPLATES, plan_pack
 from generator.render import docx_tables, docx_text, lint_template, render_docx, write_atomic
 from generator.wording import WORDING_TEMPLATE, build_wording, wording_context
 
-OUTPUTS = REPO_ROOT / "outputs"
+OUTPUTS = OUTPUTS_ROOT
 MANIFEST = OUTPUTS / "manifest.json"
 SAMPLE_CLIENTS = REPO_ROOT / "content" / "samples" / "clients.csv"
 PUBLISHED_FOLDERS = ("brochure", "wording", "sample-pack")

@@ -12,17 +12,17 @@ from pathlib import Path
 from generator import __version__
 from generator.errors import ContentError, DocgenError, InputError, Problem
 from generator.jpformat import format_yen, format_yen_units, parse_yen
-from generator.load import CONTENT_ROOT, REPO_ROOT, load_product, product_dirs
+from generator.load import CONTENT_ROOT, OUTPUTS_ROOT, load_product, product_dirs
 from generator.model import Product
 from generator.validate import validate
 
-OUTPUTS = REPO_ROOT / "outputs"
+OUTPUTS = OUTPUTS_ROOT
 EXIT_CODES = """exit codes: 0 ok · 1 content/check problems or failed rows · 2 bad option or input ·
 3 要見積 (referral to the insurer) · 4 引受不可 (refused) · 5 system (LibreOffice, fonts)"""
 
 
-def _products(args: argparse.Namespace) -> list[Product]:
-    """Load and cross-check the selected product(s): everything is read before anything is written."""
+def _products(args: argparse.Namespace, lint: bool = True) -> list[Product]:
+    """Load and cross-check the selected product(s), and lint the templates when the command renders them."""
     root = Path(args.content)
     folders = [root / args.product] if args.product else product_dirs(root)
     if not folders:
@@ -33,7 +33,7 @@ def _products(args: argparse.Namespace) -> list[Product]:
             products.append(validate(load_product(folder)))
         except ContentError as exc:
             problems += exc.problems
-    if not problems:
+    if lint and not problems:
         from generator.check import lint_templates
 
         for product in products:
@@ -43,10 +43,10 @@ def _products(args: argparse.Namespace) -> list[Product]:
     return products
 
 
-def _product(args: argparse.Namespace) -> Product:
+def _product(args: argparse.Namespace, lint: bool = True) -> Product:
     if not args.product:
         args.product = _default_product(Path(args.content))
-    return _products(args)[0]
+    return _products(args, lint)[0]
 
 
 def _default_product(root: Path) -> str:
@@ -106,6 +106,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from generator.diff import compare, load_pair, markdown, summary_lines
     from generator.redline import write_redline
+    from generator.render import write_atomic
 
     old, new = load_pair(args.old, args.new, args.product)
     d = compare(old, new, args.old, args.new)
@@ -113,8 +114,6 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(line)
     out = Path(args.out)
     stem = f"{new.meta.slug}_changes_{_label(args.old)}_{_label(args.new)}"
-    from generator.render import write_atomic
-
     write_atomic(out / f"{stem}.md", markdown(d).encode("utf-8"))
     write_redline(d, out / f"{stem}_redline.docx", author=args.author)
     print(f"written: {out / f'{stem}.md'} and {out / f'{stem}_redline.docx'} (tracked changes)")
@@ -130,7 +129,7 @@ def _label(spec: str) -> str:
 def cmd_verify(args: argparse.Namespace) -> int:
     from generator.provenance import verify_pdf
 
-    product = _product(args)
+    product = _product(args, lint=False)  # reads no template
     failed = 0
     for pdf in args.files:
         result = verify_pdf(Path(pdf), product)
@@ -143,7 +142,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_quote(args: argparse.Namespace) -> int:
     from generator.rate import quote
 
-    product = _product(args)
+    product = _product(args, lint=False)  # reads no template
     revenue = parse_yen(args.revenue, field="--revenue")
     limit = parse_yen(args.limit, field="--limit")
     deductible = parse_yen(args.deductible, field="--deductible") if args.deductible else 0

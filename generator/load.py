@@ -18,6 +18,8 @@ from generator.model import CONTENT_FILES, Product, Source
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTENT_ROOT = REPO_ROOT / "content"
+TEMPLATES_ROOT = REPO_ROOT / "templates"
+OUTPUTS_ROOT = REPO_ROOT / "outputs"
 
 _constructor = yaml.constructor.SafeConstructor()
 

@@ -7,16 +7,16 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from generator import __version__
 from generator.clients import ClientRequest
 from generator.context import class_label, coverage_context, exclusions_context, footer_context, letter_context
 from generator.jpformat import format_date, format_yen, format_yen_units
+from generator.load import TEMPLATES_ROOT
 from generator.model import Product
 from generator.rate import Quote, quote
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = TEMPLATES_ROOT
 
 # (key, template file, bookmark title, Word file name in the pack folder)
 PARTS: tuple[tuple[str, str, str, str], ...] = (

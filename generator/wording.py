@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.brochure import TEMPLATES, BrochureResult, publish
+from generator.brochure import BrochureResult, publish
 from generator.context import coverage_context, exclusions_context
+from generator.load import TEMPLATES_ROOT
 from generator.model import Product
 from generator.proposal import document_context
 from generator.provenance import provenance_metadata
 from generator.render import DocProperties
 
-WORDING_TEMPLATE = TEMPLATES / "wording.docx"
+WORDING_TEMPLATE = TEMPLATES_ROOT / "wording.docx"
 
 
 def wording_context(product: Product) -> dict:

@@ -10,6 +10,21 @@ def section_title_cell(b: Builder, cell: _Cell, var: str) -> None:
     b.p(f"{{{{ {var}.label }}}}．{{{{ {var}.title }}}}{{% if {var}.optional %}}（オプション）{{% endif %}}", "Table Label", cell)
 
 
+def product_intro(b: Builder) -> None:
+    """What the product pays for: the intro and its ①② causes (reads ``coverage``)."""
+    b.p("{{ coverage.intro }}", "Lead")
+    b.tag("{%p for c in coverage.causes %}")
+    b.p("{{ c.mark }}{{ c.text }}", "List Number")
+    b.tag("{%p endfor %}")
+
+
+def eligibility(b: Builder, heading_style: str, title: str = "heading") -> None:
+    """ご加入の対象となる事業者さま: heading (numbered ``heading`` or plain ``title``), cap and excluded industries."""
+    b.p(f"{{{{ coverage.eligibility.{title} }}}}", heading_style)
+    b.p("{{ coverage.eligibility.text }}")
+    b.p("{{ coverage.eligibility.exclusion_text }}")
+
+
 def payment_table(b: Builder) -> None:
     """ア–エ: what each coverage section pays, then its notes (reads ``coverage.payment``)."""
     t = b.table([3300, TEXT_W - 3300], ["対象とする損害", "概要"])

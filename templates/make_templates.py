@@ -10,7 +10,7 @@ from docx.oxml.ns import qn
 
 # Run as a script from anywhere: the kit sits next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from blocks import clause_blocks, exclusion_groups, letter_text, limits_table, payment_table  # noqa: E402
+from blocks import clause_blocks, eligibility, exclusion_groups, letter_text, limits_table, payment_table, product_intro  # noqa: E402
 from template_kit import BRAND_LIGHT, TEXT_W, Builder, clean_package, install_styles, new_page, page_setup  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -79,10 +79,7 @@ def features(b: Builder) -> None:
 
 def coverage(b: Builder) -> None:
     new_page(b.p("{{ coverage.heading }}", "heading 1"))
-    b.p("{{ coverage.intro }}", "Lead")
-    b.tag("{%p for c in coverage.causes %}")
-    b.p("{{ c.mark }}{{ c.text }}", "List Number")
-    b.tag("{%p endfor %}")
+    product_intro(b)
 
     b.p("{{ coverage.payment.heading }}", "heading 2")
     payment_table(b)
@@ -101,9 +98,7 @@ def coverage(b: Builder) -> None:
     b.p("{{ coverage.limits.intro }}", "Lead")
     limits_table(b)
 
-    b.p("{{ coverage.eligibility.heading }}", "heading 2")
-    b.p("{{ coverage.eligibility.text }}")
-    b.p("{{ coverage.eligibility.exclusion_text }}")
+    eligibility(b, "heading 2")
     clause_blocks(b, "heading 2")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from blocks import clause_blocks, exclusion_groups, letter_text, limits_table, payment_table, premises
+from blocks import clause_blocks, eligibility, exclusion_groups, letter_text, limits_table, payment_table, premises, product_intro
 from docx import Document
 from docx.document import Document as DocumentObject
 from docx.oxml import parse_xml
@@ -98,10 +98,7 @@ def disclosure(b: Builder) -> None:
     b.p("契約概要", "heading 1")
     b.p("保険商品の内容をご理解いただくための事項です。", "Section Subtitle")
     b.p("1．商品の仕組み", "heading 2")
-    b.p("{{ coverage.intro }}", "Lead")
-    b.tag("{%p for c in coverage.causes %}")
-    b.p("{{ c.mark }}{{ c.text }}", "List Number")
-    b.tag("{%p endfor %}")
+    product_intro(b)
     b.p("2．補償内容（保険金をお支払いする場合）", "heading 2")
     payment_table(b)
     b.p("3．お支払限度額・自己負担額等", "heading 2")
@@ -113,9 +110,7 @@ def disclosure(b: Builder) -> None:
     b.shade(row.cells[0], BRAND_LIGHT)
     b.tag_row(t, "{%tr endfor %}")
     b.p("5．ご加入の条件", "heading 2")
-    b.p("{{ coverage.eligibility.title }}", "heading 3")
-    b.p("{{ coverage.eligibility.text }}")
-    b.p("{{ coverage.eligibility.exclusion_text }}")
+    eligibility(b, "heading 3", title="title")
     clause_blocks(b, "heading 3", title="title")
 
     static_mark(new_page(b.p("注意喚起情報", "heading 1")))  # 注意喚起情報 names no client: laid out once
@@ -131,18 +126,13 @@ def wording(b: Builder) -> None:
     b.p("{{ doc.product }}　補償内容・保険金をお支払いできない場合", "Document Title")
     b.p("第{{ footer.version }}版　発効日：{{ footer.effective }}　承認番号：{{ footer.approval }}", "Document Subtitle")
     b.p("1．補償の概要", "heading 1")
-    b.p("{{ coverage.intro }}", "Lead")
-    b.tag("{%p for c in coverage.causes %}")
-    b.p("{{ c.mark }}{{ c.text }}", "List Number")
-    b.tag("{%p endfor %}")
+    product_intro(b)
     b.p("（1）保険金をお支払いする場合", "heading 2")
     payment_table(b)
     b.p("（2）お支払限度額・自己負担額等", "heading 2")
     limits_table(b)
     b.p("2．ご加入の条件", "heading 1")
-    b.p("{{ coverage.eligibility.title }}", "heading 2")
-    b.p("{{ coverage.eligibility.text }}")
-    b.p("{{ coverage.eligibility.exclusion_text }}")
+    eligibility(b, "heading 2", title="title")
     clause_blocks(b, "heading 2", title="title")
     new_page(b.p("3．{{ exclusions.title }}", "heading 1"))
     exclusion_groups(b, "heading 2", with_ids=True)
