@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from generator import __version__
+from generator.content.load import CONTENT_ROOT, OUTPUTS_ROOT, load_product, product_dirs
+from generator.content.model import Product
+from generator.content.validate import validate
 from generator.errors import ContentError, DocgenError, InputError, Problem
 from generator.jpformat import format_yen, format_yen_units, parse_yen
-from generator.load import CONTENT_ROOT, OUTPUTS_ROOT, load_product, product_dirs
-from generator.model import Product
-from generator.validate import validate
 
 OUTPUTS = OUTPUTS_ROOT
 EXIT_CODES = """exit codes: 0 ok · 1 content/check problems or failed rows · 2 bad option or input ·
@@ -34,7 +34,7 @@ def _products(args: argparse.Namespace, lint: bool = True) -> list[Product]:
         except ContentError as exc:
             problems += exc.problems
     if lint and not problems:
-        from generator.check import lint_templates
+        from generator.compliance.check import lint_templates
 
         for product in products:
             problems += lint_templates(product)
@@ -71,7 +71,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_brochure(args: argparse.Namespace) -> int:
-    from generator.brochure import build_brochure
+    from generator.documents.brochure import build_brochure
 
     result = build_brochure(_product(args), Path(args.out))
     print(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
@@ -79,7 +79,7 @@ def cmd_brochure(args: argparse.Namespace) -> int:
 
 
 def cmd_wording(args: argparse.Namespace) -> int:
-    from generator.wording import build_wording
+    from generator.documents.wording import build_wording
 
     result = build_wording(_product(args), Path(args.out))
     print(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
@@ -87,7 +87,7 @@ def cmd_wording(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from generator.check import build_all
+    from generator.compliance.check import build_all
 
     published, manifest = build_all(_products(args), Path(args.outputs))
     for item in published:
@@ -97,16 +97,16 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from generator.check import check
+    from generator.compliance.check import check
 
     print(check(_products(args), Path(args.outputs)))
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from generator.diff import compare, load_pair, markdown, summary_lines
-    from generator.redline import write_redline
-    from generator.render import write_atomic
+    from generator.compliance.diff import compare, load_pair, markdown, summary_lines
+    from generator.compliance.redline import write_redline
+    from generator.documents.render import write_atomic
 
     old, new = load_pair(args.old, args.new, args.product)
     d = compare(old, new, args.old, args.new)
@@ -121,13 +121,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _label(spec: str) -> str:
-    from generator.proposal import safe_name
+    from generator.documents.proposal import safe_name
 
     return safe_name(Path(spec).name if Path(spec).is_dir() else spec, 40).replace(" ", "_")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from generator.provenance import verify_pdf
+    from generator.compliance.provenance import verify_pdf
 
     product = _product(args, lint=False)  # reads no template
     failed = 0
@@ -140,7 +140,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_quote(args: argparse.Namespace) -> int:
-    from generator.rate import quote
+    from generator.rating.rate import quote
 
     product = _product(args, lint=False)  # reads no template
     revenue = parse_yen(args.revenue, field="--revenue")
@@ -170,10 +170,10 @@ def _progress(done: int, total: int) -> None:
 
 
 def cmd_proposal(args: argparse.Namespace) -> int:
-    from generator.batch import build_packs, cached_brochure
-    from generator.clients import parse_client
-    from generator.fonts import missing_glyphs
-    from generator.proposal import plan_pack
+    from generator.batch.clients import parse_client
+    from generator.batch.runner import build_packs, cached_brochure
+    from generator.documents.fonts import missing_glyphs
+    from generator.documents.proposal import plan_pack
 
     product = _product(args)
     raw = {k: getattr(args, k) or "" for k in ("client", "contact", "industry", "revenue", "limit", "agent_name", "agent_contact", "date")}
@@ -195,7 +195,7 @@ def cmd_proposal(args: argparse.Namespace) -> int:
 
 
 def cmd_proposals(args: argparse.Namespace) -> int:
-    from generator.batch import run_client_list
+    from generator.batch.runner import run_client_list
 
     product = _product(args)
     summary = run_client_list(product, Path(args.file), Path(args.out), jobs=args.jobs, today=dt.date.today(), progress=_progress)

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from generator.load import CONTENT_ROOT, load_product
-from generator.model import Product
+from generator.content.load import CONTENT_ROOT, load_product
+from generator.content.model import Product
 
 # The throughput benchmark (nox -s bench) takes minutes: never collected, not even for doctests.
 collect_ignore = ["bench"]
 
-# generator.brochure is imported inside the fixtures: a broken brochure stage must not stop
+# generator.documents.brochure is imported inside the fixtures: a broken brochure stage must not stop
 # every other test module from being collected.
 
 
@@ -24,7 +24,7 @@ def product() -> Product:
 @pytest.fixture(scope="session")
 def brochure(product: Product, tmp_path_factory: pytest.TempPathFactory):
     """The brochure built once with the real LibreOffice; tests only read it."""
-    from generator.brochure import build_brochure
+    from generator.documents.brochure import build_brochure
 
     return build_brochure(product, tmp_path_factory.mktemp("brochure"))
 
@@ -32,7 +32,7 @@ def brochure(product: Product, tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def brochure_again(product: Product, tmp_path_factory: pytest.TempPathFactory):
     """A second, independent build of the same content, for the determinism checks."""
-    from generator.brochure import build_brochure
+    from generator.documents.brochure import build_brochure
 
     return build_brochure(product, tmp_path_factory.mktemp("brochure-again"))
 

@@ -24,13 +24,13 @@ from docxtpl import DocxTemplate  # noqa: E402
 from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
 from pypdf import PdfReader, PdfWriter  # noqa: E402
 
-from generator.brochure import BROCHURE_TEMPLATE  # noqa: E402
-from generator.clients import parse_client  # noqa: E402
-from generator.context import brochure_context  # noqa: E402
-from generator.convert import convert_to_pdf  # noqa: E402
-from generator.load import CONTENT_ROOT, load_product  # noqa: E402
-from generator.model import Product  # noqa: E402
-from generator.proposal import PARTS, TEMPLATES, PackPlan, plan_pack  # noqa: E402
+from generator.batch.clients import parse_client  # noqa: E402
+from generator.content.load import CONTENT_ROOT, load_product  # noqa: E402
+from generator.content.model import Product  # noqa: E402
+from generator.documents.brochure import BROCHURE_TEMPLATE  # noqa: E402
+from generator.documents.context import brochure_context  # noqa: E402
+from generator.documents.convert import convert_to_pdf  # noqa: E402
+from generator.documents.proposal import PARTS, TEMPLATES, PackPlan, plan_pack  # noqa: E402
 
 HEADER = ["会社名", "担当者", "業種", "売上高", "賠償保険金額", "代理店名", "代理店連絡先", "日付"]
 FORMS = ["株式会社 {}", "有限会社 {}", "{}株式会社", "学校法人 {}", "合同会社 {}", "株式会社 {}ホールディングス"]

@@ -1,0 +1,272 @@
+"""Client input: one agent's client from CLI options, or a whole CSV/Excel list, checked row by row."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from xml.etree import ElementTree
+
+from generator.content.load import did_you_mean
+from generator.errors import ClientListError, DocgenError, InputError
+from generator.jpformat import parse_date, parse_yen
+
+MAX_NAME = 200  # longest client name we lay out; longer ones are refused, not truncated
+
+# column key -> accepted headers (compared after NFKC and lower-casing)
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "client": ("client", "会社名", "顧客名", "お客様名", "契約者名", "法人名"),
+    "contact": ("contact", "担当者", "ご担当者", "担当者名", "ご担当者名"),
+    "industry": ("industry", "業種"),
+    "revenue": ("revenue", "売上高", "年間売上高"),
+    "limit": ("limit", "賠償保険金額", "支払限度額", "限度額"),
+    "agent_name": ("agent_name", "代理店", "代理店名"),
+    "agent_contact": ("agent_contact", "代理店連絡先"),
+    "date": ("date", "日付", "作成日"),
+}
+REQUIRED = ("client", "industry", "revenue", "limit")
+
+
+@dataclass(frozen=True)
+class ClientRequest:
+    """Everything one proposal pack is built from, already checked."""
+
+    client: str
+    contact: str
+    industry: str
+    revenue: int
+    limit: int
+    agent_name: str = ""
+    agent_contact: str = ""
+    date: dt.date | None = None
+    row: int | None = None  # 1-based spreadsheet row (header is row 1); None for the CLI
+
+    @property
+    def addressee(self) -> str:
+        """`有限会社 伸和企画 上 様`, or `… 御中` with no contact person (Japanese business letters)."""
+        return f"{self.client} {self.contact} 様" if self.contact else f"{self.client} 御中"
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad value in a client list: where, what, and why."""
+
+    row: int | None
+    column: str
+    value: str
+    reason: str
+    error: DocgenError | None = field(default=None, compare=False, repr=False)
+
+    def __str__(self) -> str:
+        where = f"row {self.row}" if self.row is not None else "input"
+        return f"{where}: {self.column}: {self.value!r}: {self.reason}"
+
+    def as_error(self) -> DocgenError:
+        """The exception behind this row's failure (its exit code tells referral from refusal)."""
+        return self.error or InputError(self.column, self.value, self.reason)
+
+
+def check_name(field: str, value: str, *, required: bool, missing_glyphs: Callable[[str], list[str]] | None = None) -> str:
+    """A person's or company's name exactly as it will print, or InputError saying why not.
+
+    Surrounding spaces (also full-width) are trimmed; nothing inside is changed.
+
+    >>> check_name("client", "  有限会社 伸和企画　", required=True)
+    '有限会社 伸和企画'
+    >>> check_name("client", "A&B <株>", required=True)
+    'A&B <株>'
+    >>> check_name("client", "伸和\\x07企画", required=True)
+    Traceback (most recent call last):
+    ...
+    generator.errors.InputError: client: '伸和\\x07企画': contains control character U+0007 at position 3; names must be printable text
+    """
+    text = value.strip(" \t\u3000")
+    if not text:
+        if required:
+            raise InputError(field, value, "is empty")
+        return ""
+    for i, ch in enumerate(text, 1):
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+            kind = {"Cc": "control character", "Cf": "invisible format character", "Cs": "broken (surrogate) character",
+                    "Co": "private-use character", "Cn": "unassigned character"}.get(cat, "line separator")
+            raise InputError(field, value, f"contains {kind} U+{ord(ch):04X} at position {i}; names must be printable text")
+    if len(text) > MAX_NAME:
+        raise InputError(field, value, f"is {len(text)} characters long; at most {MAX_NAME} fit the documents")
+    if missing_glyphs:
+        missing = missing_glyphs(text)
+        if missing:
+            shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing)
+            raise InputError(field, value, f"has characters the document fonts cannot print: {shown}")
+    return text
+
+
+def parse_client(values: dict[str, str], *, row: int | None = None,
+                 missing_glyphs: Callable[[str], list[str]] | None = None) -> tuple[ClientRequest | None, list[RowError]]:
+    """Check one client's raw values; return the request, or None and every problem found."""
+    errors: list[RowError] = []
+    out: dict[str, object] = {}
+
+    def take(key: str, parse: Callable[[str], object]) -> None:
+        raw = values.get(key, "") or ""
+        try:
+            out[key] = parse(raw)
+        except InputError as exc:
+            errors.append(RowError(row, key, raw, exc.reason + (f"; allowed: {exc.allowed}" if exc.allowed else "")))
+
+    take("client", lambda v: check_name("client", v, required=True, missing_glyphs=missing_glyphs))
+    take("contact", lambda v: check_name("contact", v, required=False, missing_glyphs=missing_glyphs))
+    take("agent_name", lambda v: check_name("agent_name", v, required=False, missing_glyphs=missing_glyphs))
+    take("agent_contact", lambda v: check_name("agent_contact", v, required=False, missing_glyphs=missing_glyphs))
+    take("industry", lambda v: check_name("industry", v, required=True))
+    take("revenue", lambda v: parse_yen(v, field="revenue"))
+    take("limit", lambda v: parse_yen(v, field="limit"))
+    take("date", lambda v: (excel_serial_date(v) or parse_date(v.strip(), field="date")) if v.strip() else None)
+    if errors:
+        return None, errors
+    return ClientRequest(row=row, **out), []  # type: ignore[arg-type]
+
+
+# --- client lists ---------------------------------------------------------------------------
+
+
+def _header_key(header: str) -> str:
+    return unicodedata.normalize("NFKC", header).strip().lower()
+
+
+def map_headers(headers: list[str], source: str) -> dict[int, str]:
+    """Column index -> column key; ClientListError naming unknown or missing columns."""
+    lookup = {_header_key(alias): key for key, aliases in COLUMNS.items() for alias in aliases}
+    mapping: dict[int, str] = {}
+    problems = []
+    for i, header in enumerate(headers):
+        if not header.strip():
+            continue
+        key = lookup.get(_header_key(header))
+        if key is None:
+            hint = did_you_mean(_header_key(header), lookup, cutoff=0.5)  # headers are 2-4 kanji: one differs
+            problems.append(f"unknown column {header!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
+        elif key in mapping.values():
+            problems.append(f"column {header!r} repeats {key}")
+        else:
+            mapping[i] = key
+    missing = [k for k in REQUIRED if k not in mapping.values()]
+    if missing:
+        problems.append("missing required column(s): " + ", ".join(f"{k} ({'/'.join(COLUMNS[k][1:3])})" for k in missing))
+    if problems:
+        accepted = "; ".join(f"{k}: {', '.join(v)}" for k, v in COLUMNS.items())
+        raise ClientListError(f"{source}: " + "; ".join(problems) + f". Accepted headers — {accepted}")
+    return mapping
+
+
+def read_client_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """(spreadsheet row number, {column key: raw text}) for every non-empty row of a CSV or .xlsx."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise ClientListError(f"{path}: no such file")
+    if suffix == ".csv":
+        rows = _csv_rows(path)
+    elif suffix == ".xlsx":
+        rows = _xlsx_rows(path)
+    else:
+        raise ClientListError(f"{path}: unsupported file type {suffix!r}; use .csv (UTF-8 or Shift_JIS) or .xlsx")
+    try:
+        headers = next(rows)
+    except StopIteration:
+        raise ClientListError(f"{path}: the file is empty; the first row must be the column headers") from None
+    mapping = map_headers(headers, str(path))
+    for number, cells in enumerate(rows, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        yield number, {key: (cells[i] if i < len(cells) else "") for i, key in mapping.items()}
+
+
+def _csv_rows(path: Path) -> Iterator[list[str]]:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp932"):  # Japanese Excel saves CSV as Shift_JIS (cp932)
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ClientListError(f"{path}: not UTF-8 or Shift_JIS text; save the sheet as 'CSV UTF-8'")
+    yield from csv.reader(io.StringIO(text, newline=""))
+
+
+_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    """Rows of the first worksheet as text; numbers stay exact (no float round trip)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            shared = []
+            if "xl/sharedStrings.xml" in names:
+                root = ElementTree.fromstring(zf.read("xl/sharedStrings.xml"))
+                shared = ["".join(t.text or "" for t in si.iter(f"{{{_NS['m']}}}t")) for si in root.findall("m:si", _NS)]
+            sheet_xml = zf.read(_first_sheet(zf))
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
+        raise ClientListError(f"{path}: not a readable .xlsx workbook ({exc})") from None
+    for row in ElementTree.fromstring(sheet_xml).iter(f"{{{_NS['m']}}}row"):
+        cells: list[str] = []
+        for c in row.findall("m:c", _NS):
+            col = _column_index(c.get("r", ""), len(cells))
+            cells.extend([""] * (col - len(cells)))
+            cells.append(_cell_text(c, shared))
+        yield cells
+
+
+def _first_sheet(zf: zipfile.ZipFile) -> str:
+    wb = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+    first = wb.find("m:sheets/m:sheet", _NS)
+    rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    target = next(r.get("Target") for r in rels if r.get("Id") == first.get(_REL))
+    return target.lstrip("/") if target.startswith("/") else "xl/" + target
+
+
+def _column_index(ref: str, default: int) -> int:
+    letters = re.match(r"[A-Z]+", ref)
+    if not letters:
+        return default
+    n = 0
+    for ch in letters.group(0):
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _cell_text(c: ElementTree.Element, shared: list[str]) -> str:
+    kind = c.get("t")
+    if kind == "inlineStr":
+        return "".join(t.text or "" for t in c.iter(f"{{{_NS['m']}}}t"))
+    v = c.find("m:v", _NS)
+    text = v.text if v is not None and v.text is not None else ""
+    if kind == "s":
+        return shared[int(text)]
+    if kind in (None, "n") and text:
+        try:  # Excel stores 450000000 as "450000000" or "4.5E8"; keep integers exact
+            d = Decimal(text)
+            return str(int(d)) if d == d.to_integral_value() else text
+        except InvalidOperation:
+            return text
+    return text
+
+
+def excel_serial_date(text: str) -> dt.date | None:
+    """A date cell stored as an Excel serial number, else None.
+
+    >>> excel_serial_date("46352")
+    datetime.date(2026, 11, 26)
+    """
+    if re.fullmatch(r"[0-9]{5}", text.strip()):
+        return dt.date(1899, 12, 30) + dt.timedelta(days=int(text))
+    return None

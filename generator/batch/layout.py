@@ -1,0 +1,264 @@
+"""Layout documents: many rendered .docx of one template laid out in one LibreOffice run, each found again by its pages."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import io
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lxml import etree
+from pypdf import PdfReader
+
+from generator.documents.render import write_atomic
+from generator.errors import ConversionError
+
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+# A template marks where its client-independent part starts with this bookmark (see templates/README.md);
+# letters only, as LibreOffice escapes other characters in the named destination it exports.
+STATIC_MARK = "DocgenStatic"
+_COUNT_FIELDS = frozenset({"NUMPAGES", "SECTIONPAGES"})
+# Parts that differ from client to client without changing the layout's frame (styles, headers, footers).
+_OWN_PARTS = frozenset({"word/document.xml", "docProps/core.xml", "docProps/app.xml"})
+_STRICT = etree.XMLParser(recover=False, resolve_entities=False, no_network=True, huge_tree=True)
+
+
+def _w(tag: str) -> str:
+    return f"{{{W}}}{tag}"
+
+
+@dataclass
+class Source:
+    """A rendered .docx read for layout: its parts, and its body as blocks plus the final section properties."""
+
+    path: Path
+    parts: dict[str, bytes]
+    root: etree._Element
+    blocks: list[etree._Element]
+    sect: etree._Element
+    shell: str  # hash of everything but the body: documents sharing it can share one layout document
+
+    @classmethod
+    def read(cls, path: Path) -> Source:
+        with zipfile.ZipFile(path) as z:
+            parts = {name: z.read(name) for name in z.namelist()}
+        xml = parts["word/document.xml"]
+        root = etree.fromstring(xml, _STRICT)
+        body = root.find(_w("body"))
+        blocks = list(body)
+        if not blocks or blocks[-1].tag != _w("sectPr"):
+            raise ConversionError(f"{path.name}: the document has no final section properties")
+        digest = hashlib.sha256(xml[: xml.find(b"<w:body")])
+        for name in sorted(set(parts) - _OWN_PARTS):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(parts[name]).digest())
+        return cls(Path(path), parts, root, blocks[:-1], blocks[-1], digest.hexdigest())
+
+    def combinable(self) -> bool:
+        """Whether this document can share a layout document with others without changing how it prints.
+
+        List numbering would run on from one document into the next, and a field in the body may point
+        at a bookmark that another document repeats: such documents are laid out on their own.
+        """
+        numbering = self.parts.get("word/numbering.xml", b"")
+        if b"<w:num " in numbering or b"<w:num>" in numbering:
+            return False
+        return not any(True for b in self.blocks for _ in b.iter(_w("instrText"), _w("fldSimple")))
+
+    def split_static(self) -> tuple[list[etree._Element], list[etree._Element]] | None:
+        """(personal blocks, static blocks) when the template marks a client-independent tail starting on a new page."""
+        for i, block in enumerate(self.blocks):
+            if block.tag == _w("p") and any(m.get(_w("name")) == STATIC_MARK for m in block.iter(_w("bookmarkStart"))):
+                ppr = block.find(_w("pPr"))
+                brk = ppr.find(_w("pageBreakBefore")) if ppr is not None else None
+                if i == 0 or brk is None or brk.get(_w("val"), "true") in ("0", "false", "off"):
+                    return None  # not on a page of its own: the personal part would share its first page
+                return self.blocks[:i], self.blocks[i:]
+        return None
+
+    def fingerprint(self, blocks: Sequence[etree._Element]) -> str:
+        """What ``blocks`` print as, in this frame: equal fingerprints lay out to the same pages."""
+        digest = hashlib.sha256(self.shell.encode())
+        for block in [*blocks, self.sect]:
+            digest.update(etree.tostring(block))
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One document's blocks in a layout document: ``name`` (letters and digits: LibreOffice escapes the rest)
+    becomes a PDF named destination on its first page."""
+
+    name: str
+    blocks: Sequence[etree._Element]
+    sect: etree._Element
+
+
+def compose(frame: Source, pieces: Sequence[Piece], total: int, out: Path) -> Path:
+    """Write one .docx holding every piece as its own section starting on a new page, page numbers restarting at 1.
+
+    ``total`` replaces the page-count fields of the headers and footers: LibreOffice counts the pages of the
+    whole layout document, the reader of each part must see its own count.
+    """
+    root = copy.deepcopy(frame.root)
+    body = root.find(_w("body"))
+    for child in list(body):
+        body.remove(child)
+    for i, piece in enumerate(pieces):
+        blocks = [copy.deepcopy(b) for b in piece.blocks]
+        for block in blocks:
+            for mark in [*block.iter(_w("bookmarkStart")), *block.iter(_w("bookmarkEnd"))]:
+                mark.getparent().remove(mark)
+        _mark_first_paragraph(blocks, piece.name, i + 1)
+        sect = copy.deepcopy(piece.sect)
+        _restart_numbering(sect)
+        if i == len(pieces) - 1:
+            body.extend([*blocks, sect])
+            continue
+        if not blocks or blocks[-1].tag != _w("p"):
+            blocks.append(etree.Element(_w("p")))
+        body.extend(blocks)
+        ppr = blocks[-1].find(_w("pPr"))
+        if ppr is None:
+            ppr = etree.Element(_w("pPr"))
+            blocks[-1].insert(0, ppr)
+        ppr.append(sect)  # a paragraph's sectPr ends its section there: no extra paragraph is printed
+    parts = dict(frame.parts)
+    parts["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    for name in _margin_parts(parts):
+        parts[name] = _print_count(parts[name], total)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    write_atomic(out, buffer.getvalue())
+    return out
+
+
+def locate(pdf: Path, names: Sequence[str]) -> dict[str, range]:
+    """Page indices of each piece in the laid-out PDF, from the named destinations of their bookmarks."""
+    reader = PdfReader(pdf)
+    found = destination_pages(reader)
+    starts: list[int] = []
+    for name in names:
+        page = found.get(name)
+        if page is None or (starts and page <= starts[-1]):
+            raise ConversionError(f"{pdf.name}: cannot find where {name} starts in the laid-out PDF")
+        starts.append(page)
+    ends = [*starts[1:], len(reader.pages)]
+    return {name: range(a, b) for name, a, b in zip(names, starts, ends, strict=True)}
+
+
+def destination_pages(reader: PdfReader) -> dict[str, int]:
+    """Named destination (without its slash) -> page index."""
+    index = {page.indirect_reference.idnum: i for i, page in enumerate(reader.pages) if page.indirect_reference is not None}
+    found = {}
+    for name, dest in reader.named_destinations.items():
+        ref = dest.get("/Page")
+        page = index.get(ref.idnum) if hasattr(ref, "idnum") else reader.get_destination_page_number(dest)
+        if page is not None and page >= 0:
+            found[name.lstrip("/")] = page
+    return found
+
+
+def forget_destinations(reader: PdfReader) -> PdfReader:
+    """Drop the named destinations of ``reader`` (in memory): pypdf would copy them into every document made from it."""
+    root = reader.root_object
+    root.pop("/Dests", None)
+    names = root.get("/Names")
+    if names is not None:
+        names.get_object().pop("/Dests", None)
+    return reader
+
+
+def _mark_first_paragraph(blocks: list[etree._Element], name: str, ident: int) -> None:
+    first = next((p for b in blocks for p in b.iter(_w("p"))), None)
+    if first is None:
+        first = etree.Element(_w("p"))
+        blocks.insert(0, first)
+    start = etree.Element(_w("bookmarkStart"), {_w("id"): str(ident), _w("name"): name})
+    end = etree.Element(_w("bookmarkEnd"), {_w("id"): str(ident)})
+    at = 1 if len(first) and first[0].tag == _w("pPr") else 0
+    first.insert(at, end)
+    first.insert(at, start)
+
+
+def _restart_numbering(sect: etree._Element) -> None:
+    kind = sect.find(_w("type"))
+    if kind is not None:
+        kind.set(_w("val"), "nextPage")
+    numbering = sect.find(_w("pgNumType"))
+    if numbering is None:
+        numbering = etree.Element(_w("pgNumType"))
+        # schema order: pgNumType goes after pgSz/pgMar/paperSrc/pgBorders/lnNumType
+        later = [c for c in sect if c.tag in {_w(t) for t in ("cols", "formProt", "vAlign", "noEndnote", "titlePg", "textDirection",
+                                                               "bidi", "rtlGutter", "docGrid", "printerSettings", "sectPrChange")}]
+        if later:
+            later[0].addprevious(numbering)
+        else:
+            sect.append(numbering)
+    numbering.set(_w("start"), "1")
+
+
+def _margin_parts(parts: dict[str, bytes]) -> list[str]:
+    rels = etree.fromstring(parts.get("word/_rels/document.xml.rels", b"<Relationships/>"), _STRICT)
+    targets = [r.get("Target", "") for r in rels if r.tag == f"{{{_RELS}}}Relationship" and r.get("Type", "").endswith(("/header", "/footer"))]
+    names = [t.lstrip("/") if t.startswith("/") else f"word/{t}" for t in targets]
+    return [n for n in names if n in parts]
+
+
+def _print_count(xml: bytes, total: int) -> bytes:
+    """The part with every page-count field replaced by the number ``total`` in the field result's formatting."""
+    root = etree.fromstring(xml, _STRICT)
+    for simple in list(root.iter(_w("fldSimple"))):
+        if _field_name(simple.get(_w("instr"), "")) in _COUNT_FIELDS:
+            run = simple.find(_w("r"))
+            simple.addprevious(_number_run(run, total))
+            simple.getparent().remove(simple)
+    for paragraph in root.iter(_w("p")):
+        runs = [r for r in paragraph if r.tag == _w("r")]
+        i = 0
+        while i < len(runs):
+            if _fld_char(runs[i]) != "begin":
+                i += 1
+                continue
+            depth, j, instr, result = 0, i, [], None
+            while j < len(runs):
+                kind = _fld_char(runs[j])
+                depth += {"begin": 1, "end": -1}.get(kind, 0)
+                if kind == "separate" and depth == 1:
+                    result = j + 1
+                elif depth == 1 and result is None:
+                    instr += [t.text or "" for t in runs[j].iter(_w("instrText"))]
+                if depth == 0:
+                    break
+                j += 1
+            if _field_name("".join(instr)) in _COUNT_FIELDS and j < len(runs):
+                shown = runs[result] if result is not None and result < j else runs[i]
+                runs[i].addprevious(_number_run(shown, total))
+                for run in runs[i : j + 1]:
+                    paragraph.remove(run)
+            i = j + 1
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def _fld_char(run: etree._Element) -> str | None:
+    found = run.find(_w("fldChar"))
+    return found.get(_w("fldCharType")) if found is not None else None
+
+
+def _field_name(instr: str) -> str:
+    words = instr.split()
+    return words[0].upper() if words else ""
+
+
+def _number_run(model: etree._Element | None, total: int) -> etree._Element:
+    run = etree.Element(_w("r"))
+    rpr = model.find(_w("rPr")) if model is not None else None
+    if rpr is not None:
+        run.append(copy.deepcopy(rpr))
+    etree.SubElement(run, _w("t")).text = str(total)
+    return run

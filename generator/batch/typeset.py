@@ -1,0 +1,308 @@
+"""Typeset stage: many clients' documents rendered, laid out in a few LibreOffice runs, split into parts and font-gated."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pypdf import PdfReader, PdfWriter
+
+from generator import __version__
+from generator.batch.layout import STATIC_MARK, Piece, Source, compose, destination_pages, forget_destinations, locate
+from generator.documents.convert import convert_to_pdf, find_soffice
+from generator.documents.fonts import check_fonts, gate, pdf_fonts
+from generator.documents.render import DocProperties, render_docx
+from generator.errors import ConversionError, DocgenError, FontError, TemplateError
+
+# Word bookmarks become named destinations, how each document is found again. Headings need no outline and
+# the pages no tags here: merging into a pack keeps neither, and without them LibreOffice is faster.
+LAYOUT_OPTIONS = {"ExportBookmarksToPDFDestination": True, "ExportBookmarks": False, "UseTaggedPDF": False}
+
+
+@dataclass(frozen=True)
+class Doc:
+    """One document of a client's pack to typeset: its template, context and Word properties."""
+
+    key: str
+    title: str
+    file_name: str  # the Word file's name in the pack, for messages
+    template: Path
+    context: dict
+    props: DocProperties
+
+
+@dataclass(frozen=True)
+class Job:
+    """One client's documents; ``index`` tells the caller whose result comes back."""
+
+    index: int
+    docs: tuple[Doc, ...]
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Pages ``pages`` (0-based) of ``pdf``."""
+
+    pdf: Path
+    pages: range
+
+
+@dataclass
+class Typeset:
+    """A client's outcome: per document its Word file and its pages in order, or the error and its stage."""
+
+    index: int
+    docx: list[Path] = field(default_factory=list)
+    parts: list[list[Pages]] = field(default_factory=list)
+    error: DocgenError | None = None
+    stage: str = "pack"
+
+
+@dataclass(frozen=True)
+class Static:
+    """The client-independent tail of a document, laid out once: its PDF, and the pages before and in all."""
+
+    pdf: Path
+    personal: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What one client's documents taught about this content: each document's usual page count, each static tail."""
+
+    pages: dict[str, int] = field(default_factory=dict)
+    statics: dict[str, Static] = field(default_factory=dict)
+
+
+@dataclass
+class _Entry:
+    job: int
+    doc: Doc
+    path: Path
+    expected: int = 0
+    static: Static | None = None
+    pages: list[Pages] = field(default_factory=list)
+    error: DocgenError | None = None
+
+
+@dataclass
+class _Group:
+    frame: Source
+    total: int
+    members: list[tuple[_Entry, Piece]]
+
+
+def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float) -> list[Typeset]:
+    """Typeset every job in ``work``: a client's failure is its own, the others' documents still come back."""
+    work.mkdir(parents=True, exist_ok=True)
+    out = {job.index: Typeset(job.index) for job in jobs}
+    entries: list[_Entry] = []
+    for job in jobs:
+        try:
+            paths = [render_docx(d.template, d.context, work / f"{job.index}-{d.key}.docx", properties=d.props) for d in job.docs]
+        except TemplateError as exc:
+            out[job.index].error, out[job.index].stage = exc, "render"
+            continue
+        out[job.index].docx = paths
+        entries += [_Entry(job.index, d, p) for d, p in zip(job.docs, paths, strict=True)]
+    names = itertools.count()
+    groups: dict[tuple[str, int], _Group] = {}
+    alone: list[_Entry] = []
+    for entry in entries:
+        source = Source.read(entry.path)
+        if not source.combinable():
+            alone.append(entry)
+            continue
+        split = source.split_static()
+        entry.static = layout.statics.get(source.fingerprint(split[1])) if split else None
+        blocks, total = (split[0], entry.static.total) if entry.static else (source.blocks, layout.pages.get(entry.doc.key, 1))
+        entry.expected = entry.static.personal if entry.static else total
+        group = groups.setdefault((source.shell, total), _Group(source, total, []))
+        group.members.append((entry, Piece(f"DocgenPiece{next(names)}", blocks, source.sect)))
+    counter = itertools.count()
+    clean: dict[Path, bool] = {}
+    for entry, found in _lay_out(list(groups.values()), work, timeout, counter, alone):
+        # a wrong page count, or a font the gate refuses somewhere in the run (LibreOffice shares one font list
+        # between all pages, so whose page uses it cannot be told): that document is laid out on its own
+        if found.pdf not in clean:
+            clean[found.pdf] = _gate_passes(found.pdf)
+        if len(found.pages) != entry.expected or not clean[found.pdf]:
+            entry.static = None
+            alone.append(entry)
+            continue
+        entry.pages = [found]
+        if entry.static:
+            entry.pages.append(Pages(entry.static.pdf, range(entry.static.total - entry.static.personal)))
+    _convert_alone(alone, work / f"alone-{next(counter)}", timeout)
+    for entry in entries:
+        result = out[entry.job]
+        if entry.error and not result.error:
+            result.error = entry.error
+    for result in out.values():
+        result.parts = [] if result.error else [e.pages for e in entries if e.job == result.index]
+    return [out[job.index] for job in jobs]
+
+
+def _lay_out(groups: list[_Group], work: Path, timeout: float, counter: itertools.count, alone: list[_Entry]) -> list[tuple[_Entry, Pages]]:
+    """Convert the groups in one LibreOffice run; on failure narrow it down, down to documents laid out on their own."""
+    if not groups:
+        return []
+    docs = [compose(g.frame, [p for _, p in g.members], g.total, work / f"layout-{next(counter)}.docx") for g in groups]
+    try:
+        pdfs = _convert(docs, work / "pdf", timeout, LAYOUT_OPTIONS)
+        found = []
+        for group, pdf in zip(groups, pdfs, strict=True):
+            ranges = locate(pdf, [p.name for _, p in group.members])
+            found += [(entry, Pages(pdf, ranges[piece.name])) for entry, piece in group.members]
+        return found
+    except ConversionError:
+        pass
+    # halve every group (or, down to one document each, the list of groups) and try each half in one run
+    if all(len(g.members) == 1 for g in groups):
+        if len(groups) == 1:
+            alone.append(groups[0].members[0][0])
+            return []
+        halves = [groups[: len(groups) // 2], groups[len(groups) // 2 :]]
+    else:
+        halves = [[], []]
+        for g in groups:
+            cut = (len(g.members) + 1) // 2
+            halves[0].append(_Group(g.frame, g.total, g.members[:cut]))
+            if g.members[cut:]:
+                halves[1].append(_Group(g.frame, g.total, g.members[cut:]))
+    return [hit for half in halves for hit in _lay_out(half, work, timeout, counter, alone)]
+
+
+def _convert_alone(entries: list[_Entry], out: Path, timeout: float) -> None:
+    """Each .docx as it is (its own page count fields); one that fails even alone is its client's error."""
+    if not entries:
+        return
+    try:
+        pdfs = _convert([e.path for e in entries], out, timeout)
+    except ConversionError:
+        pdfs = []
+        for entry in entries:
+            try:
+                pdfs += _convert([entry.path], out, timeout)
+            except ConversionError as exc:
+                pdfs.append(None)
+                entry.error = ConversionError(f"{entry.doc.title} ({entry.doc.file_name}): LibreOffice could not convert it: {_why(exc, entry)}")
+    for entry, pdf in zip(entries, pdfs, strict=True):
+        if pdf is None:
+            continue
+        entry.pages = [Pages(pdf, range(len(PdfReader(pdf).pages)))]
+        try:
+            gate(pdf_fonts(pdf), f"{entry.doc.title} ({entry.doc.file_name})")
+        except FontError as exc:
+            entry.error = exc
+
+
+def _convert(files: list[Path], out: Path, timeout: float, options: dict | None = None) -> list[Path]:
+    """A crashed, killed or hung LibreOffice is started afresh once for the same files."""
+    try:
+        return convert_to_pdf(files, out, timeout=timeout, options=options)
+    except ConversionError:
+        return convert_to_pdf(files, out, timeout=timeout, options=options)
+
+
+def _gate_passes(pdf: Path) -> bool:
+    try:
+        gate(pdf_fonts(pdf), pdf.name)
+    except FontError:
+        return False
+    return True
+
+
+def _why(exc: ConversionError, entry: _Entry) -> str:
+    line = str(exc).splitlines()[0].replace(str(entry.path.resolve()), entry.doc.file_name)
+    return re.sub(r": \S*soffice\S* .*$", "", line)
+
+
+# --- once per content version: page counts and static tails -------------------------------------------
+
+
+def learn_layout(job: Job, cache_root: Path, timeout: float) -> Layout:
+    """Page counts and static tails of this content's documents, from one client's documents, cached on disk.
+
+    A failure here only costs speed: without a layout every document is checked and, if need be, laid out alone.
+    """
+    with tempfile.TemporaryDirectory(prefix="docgen-learn-") as tmp:
+        work = Path(tmp)
+        try:
+            paths = [render_docx(d.template, d.context, work / f"{d.key}.docx", properties=d.props) for d in job.docs]
+        except TemplateError:
+            return Layout()
+        sources = [Source.read(p) for p in paths]
+        splits = [s.split_static() if s.combinable() else None for s in sources]
+        prints = [s.fingerprint(split[1]) if split else "" for s, split in zip(sources, splits, strict=True)]
+        parts = [(d.key, s.shell, f) for d, s, f in zip(job.docs, sources, prints, strict=True)]
+        key = hashlib.sha256(json.dumps([__version__, _soffice_stamp(), LAYOUT_OPTIONS, parts]).encode()).hexdigest()[:16]
+        folder = cache_root / f"layout-{key}"
+        try:
+            return _load(folder)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        try:
+            pdfs = _convert(paths, work / "pdf", timeout, LAYOUT_OPTIONS)
+        except ConversionError:
+            return Layout()
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        new = Path(tempfile.mkdtemp(prefix=".layout-", dir=folder.parent))  # beside its final name: renamed in at once
+        new.chmod(0o755)
+        try:
+            _save(new, job, splits, prints, pdfs)
+            os.replace(new, folder)
+        except OSError:  # another run cached it first
+            pass
+        finally:
+            shutil.rmtree(new, ignore_errors=True)
+        try:
+            return _load(folder)
+        except (OSError, ValueError, KeyError, TypeError):
+            return Layout()
+
+
+def _save(new: Path, job: Job, splits: list, prints: list[str], pdfs: list[Path]) -> None:
+    """Page counts and, for a document with a static tail, that tail's pages cut from its whole layout."""
+    saved: dict = {"pages": {}, "statics": {}}
+    for doc, split, mark, pdf in zip(job.docs, splits, prints, pdfs, strict=True):
+        reader = PdfReader(pdf)
+        count = len(reader.pages)
+        start = destination_pages(reader).get(STATIC_MARK, 0) if split else 0
+        saved["pages"][doc.key] = count
+        if not start:
+            continue
+        forget_destinations(reader)
+        writer = PdfWriter()
+        writer.append(reader, pages=(start, count), import_outline=False)
+        writer.write(new / f"{doc.key}-static.pdf")
+        try:
+            check_fonts(new / f"{doc.key}-static.pdf")
+        except FontError:
+            continue  # each client's whole document then meets the gate, and it names the client
+        saved["statics"][mark] = {"pdf": f"{doc.key}-static.pdf", "personal": start, "total": count}
+    (new / "layout.json").write_text(json.dumps(saved, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _load(folder: Path) -> Layout:
+    saved = json.loads((folder / "layout.json").read_text(encoding="utf-8"))
+    statics = {mark: Static(folder / s["pdf"], int(s["personal"]), int(s["total"])) for mark, s in saved["statics"].items()}
+    if not all(s.pdf.is_file() for s in statics.values()):
+        raise OSError(f"{folder}: a static part is missing")
+    return Layout({k: int(v) for k, v in saved["pages"].items()}, statics)
+
+
+def _soffice_stamp() -> str:
+    """Which LibreOffice lays out: another build may break lines differently, so it is another cache entry."""
+    path = Path(find_soffice()).resolve()
+    stat = path.stat()
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"

@@ -1,0 +1,1 @@
+"""Compliance: published-output check, diffs and redlines, provenance stamps and verify."""

@@ -1,0 +1,235 @@
+"""Check stage: rebuild every published output, compare it with what is committed, explain any drift."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from generator import __version__
+from generator.batch.clients import ClientRequest, parse_client, read_client_rows
+from generator.batch.runner import build_packs, cached_brochure
+from generator.compliance.diff import diff_facts
+from generator.content.facts import Cell, Clause, cells, clauses, documents_using
+from generator.content.load import OUTPUTS_ROOT, REPO_ROOT, display_path
+from generator.content.model import Product
+from generator.documents.brochure import BROCHURE_TEMPLATE, build_brochure
+from generator.documents.context import brochure_context
+from generator.documents.fonts import missing_glyphs
+from generator.documents.proposal import PARTS, TEMPLATES, plan_pack
+from generator.documents.render import docx_tables, docx_text, lint_template, render_docx, write_atomic
+from generator.documents.wording import WORDING_TEMPLATE, build_wording, wording_context
+from generator.errors import ContentError, DriftError, Problem, TemplateError
+
+OUTPUTS = OUTPUTS_ROOT
+MANIFEST = OUTPUTS / "manifest.json"
+SAMPLE_CLIENTS = REPO_ROOT / "content" / "samples" / "clients.csv"
+PUBLISHED_FOLDERS = ("brochure", "wording", "sample-pack")
+
+
+@dataclass(frozen=True)
+class Published:
+    """One published file: what it is, which product and which document kind (for impact)."""
+
+    path: Path
+    product: str
+    kind: str  # "brochure", "wording", or a proposal part such as "proposal: お見積書"
+    inputs: tuple[Path, ...]
+
+
+def template_contexts(product: Product) -> dict[Path, dict]:
+    """Every template with a real context for this product (a made-up client for the pack parts)."""
+    rates = product.rates
+    sample = ClientRequest(client="見本株式会社", contact="見本", industry=rates.classes[0].industries[0], revenue=rates.bands[0].up_to,
+                           limit=rates.limits[0], agent_name="見本代理店", agent_contact="担当：見本", date=product.meta.effective_date)
+    plan = plan_pack(product, sample, product.meta.effective_date)
+    return {BROCHURE_TEMPLATE: brochure_context(product), WORDING_TEMPLATE: wording_context(product)} | {
+        TEMPLATES / template: plan.contexts[key] for key, template, _, _ in PARTS
+    }
+
+
+def lint_templates(product: Product) -> list[Problem]:
+    """Template problems: unknown variables and filters, split tags, and anything a real render trips over."""
+    problems: list[Problem] = []
+    with tempfile.TemporaryDirectory(prefix="docgen-lint-") as tmp:
+        for template, context in template_contexts(product).items():
+            shown = display_path(template)
+            messages = lint_template(template, set(context))
+            if not messages:
+                try:  # attribute typos ({{ quote.premum }}) only show when rendering with the real context
+                    render_docx(template, context, Path(tmp) / template.name)
+                except TemplateError as exc:
+                    messages = [str(exc)]
+            problems += [Problem(shown, 0, "", m.removeprefix(f"{shown}: ")) for m in messages]
+    return problems
+
+
+def normalised_text(path: Path) -> list[str]:
+    """Comparable content: PDF text per page, or .docx paragraphs and table cells, without whitespace.
+
+    Where text extraction puts spaces depends on glyph positions, which shift by a hair with what else
+    LibreOffice laid out in the same run; Japanese text carries no meaning in them.
+    """
+
+    def fold(text: str) -> str:
+        return re.sub(r"\s+", "", unicodedata.normalize("NFC", text))
+
+    if path.suffix == ".pdf":
+        return [fold(page.extract_text() or "") for page in PdfReader(path).pages]
+    tables = ["|".join(fold(c) for c in row) for table in docx_tables(path) for row in table]
+    return [fold(t) for t in docx_text(path)] + tables
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def build_published(products: list[Product], root: Path) -> list[Published]:
+    """Build the brochure, the wording and one sample pack per product under ``root`` (outputs/ or a temp copy)."""
+    published: list[Published] = []
+    for product in products:
+        content = tuple(sorted((REPO_ROOT / "content" / product.key).glob("*.yaml")))
+        slug = product.meta.slug
+        b = build_brochure(product, root / "brochure")
+        published += [Published(p, product.key, "brochure", (*content, BROCHURE_TEMPLATE)) for p in (b.docx, b.pdf)]
+        w = build_wording(product, root / "wording")
+        published += [Published(p, product.key, "wording", (*content, WORDING_TEMPLATE)) for p in (w.docx, w.pdf)]
+        row, values = next(iter(read_client_rows(SAMPLE_CLIENTS)))
+        request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
+        if request is None:
+            raise ContentError([Problem(display_path(SAMPLE_CLIENTS), row, e.column, e.reason) for e in errors])
+        plan = plan_pack(product, request, dt.date.today())
+        results, failures = build_packs(product, [plan], root / "sample-pack" / slug, cached_brochure(product), jobs=1)
+        if failures:
+            raise failures[0][1].as_error()
+        folder = results[0].folder
+        pack_inputs = (*content, *(TEMPLATES / t for _, t, _, _ in PARTS), BROCHURE_TEMPLATE, SAMPLE_CLIENTS)
+        published.append(Published(results[0].pdf, product.key, "proposal", pack_inputs))
+        for (_, template, title, name) in PARTS:
+            published.append(Published(folder / name, product.key, f"proposal: {title}", (*content, TEMPLATES / template, SAMPLE_CLIENTS)))
+    return published
+
+
+def manifest_for(products: list[Product], published: list[Published], root: Path) -> dict:
+    """What `docgen check` compares against: input hashes, normalised-text hashes and a snapshot of the facts."""
+    entries = {}
+    for item in published:
+        rel = item.path.relative_to(root).as_posix()
+        pages = normalised_text(item.path)
+        entries[rel] = {
+            "product": item.product,
+            "kind": item.kind,
+            "inputs": {display_path(p): _sha(p.read_bytes()) for p in item.inputs} | {"generator": __version__},
+            "text_sha256": _sha(json.dumps(pages, ensure_ascii=False).encode()),
+            "page_sha256": [_sha(p.encode()) for p in pages] if item.path.suffix == ".pdf" else [],
+        }
+    facts = {
+        p.key: {
+            "content_hash": p.digest(),
+            "clauses": {cid: {"path": c.path, "label": c.label, "text": c.text} for cid, c in clauses(p).items()},
+            "cells": {k: {"path": c.path, "label": c.label, "premium": c.premium} for k, c in cells(p).items()},
+        }
+        for p in products
+    }
+    return {"generator": __version__, "outputs": entries, "facts": facts}
+
+
+def build_all(products: list[Product], outputs: Path = OUTPUTS) -> tuple[list[Published], Path]:
+    """`docgen build`: every published output and the manifest; outputs/ changes only once all of them built."""
+    outputs.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=outputs))
+    try:
+        built = build_published(products, staging)
+        manifest = manifest_for(products, built, staging)
+        for folder in PUBLISHED_FOLDERS:  # swap whole folders: stale files of removed documents go too
+            old = outputs / folder
+            if old.exists():
+                os.replace(old, staging / f"old-{folder}")
+            if (staging / folder).exists():
+                os.replace(staging / folder, old)
+        target = outputs / MANIFEST.name
+        write_atomic(target, (json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode())
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    published = [Published(outputs / p.path.relative_to(staging), p.product, p.kind, p.inputs) for p in built]
+    return published, target
+
+
+def _explain(product: Product, snapshot: dict, kind: str) -> list[str]:
+    """Clause and premium changes since the manifest's snapshot that reach a document of ``kind``, with file:line."""
+    old_clauses = {cid: Clause(cid, c["path"], c["label"], c["text"]) for cid, c in snapshot.get("clauses", {}).items()}
+    old_cells = {k: Cell(k, c["label"], c["path"], c["premium"]) for k, c in snapshot.get("cells", {}).items()}
+    reasons = []
+    changed_clauses, changed_cells = diff_facts(old_clauses, clauses(product), old_cells, cells(product))
+    docs = [kind] if kind != "proposal" else [f"proposal: {title}" for _, _, title, _ in PARTS] + ["proposal: パンフレット"]
+    for c in changed_cells:
+        if any(d in c.used_by for d in docs):
+            src = product.source(c.new.path if c.new else c.old.path)  # type: ignore[union-attr]
+            reasons.append(f"rates {c.describe()} ({src.file}:{src.line})")
+    for c in changed_clauses:
+        if any(d in documents_using(c.path) for d in docs):
+            src = product.source(c.path)
+            reasons.append(f"clause {c.id} {c.kind} ({src.file}:{src.line})")
+    return reasons
+
+
+def check(products: list[Product], outputs: Path = OUTPUTS) -> str:
+    """Rebuild into a temp folder and compare with ``outputs``; DriftError lists every stale output and why."""
+    if not (outputs / MANIFEST.name).is_file():
+        raise DriftError([f"{display_path(outputs / MANIFEST.name)} is missing; run docgen build"])
+    manifest = json.loads((outputs / MANIFEST.name).read_text(encoding="utf-8"))
+    by_key = {p.key: p for p in products}
+    drifts: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="docgen-check-") as tmp:
+        fresh_root = Path(tmp)
+        fresh = {p.path.relative_to(fresh_root).as_posix(): p for p in build_published(products, fresh_root)}
+        committed = manifest.get("outputs", {})
+        for rel in sorted(set(fresh) | set(committed)):
+            shown = display_path(outputs / rel)
+            if rel not in committed:
+                drifts.append(f"{shown} is not published yet; run docgen build")
+                continue
+            entry = committed[rel]
+            if rel not in fresh:
+                drifts.append(f"{shown} is published but no longer generated (product or document removed); run docgen build")
+                continue
+            path = outputs / rel
+            if not path.is_file():
+                drifts.append(f"{shown} is missing; run docgen build")
+                continue
+            text = normalised_text(path)
+            if _sha(json.dumps(text, ensure_ascii=False).encode()) != entry["text_sha256"]:
+                drifts.append(f"{shown} was changed after it was built (its text no longer matches outputs/manifest.json); run docgen build")
+                continue
+            new_text = normalised_text(fresh_root / rel)
+            if new_text == text:
+                continue
+            product = by_key[entry["product"]]
+            reasons = _explain(product, manifest.get("facts", {}).get(product.key, {}), entry["kind"])
+            if not reasons:
+                changed = [k for k, v in entry["inputs"].items() if k != "generator" and (REPO_ROOT / k).is_file() and _sha((REPO_ROOT / k).read_bytes()) != v]
+                if entry["inputs"].get("generator") != __version__:
+                    changed.append(f"generator {entry['inputs'].get('generator')} → {__version__}")
+                reasons = [f"input changed: {', '.join(changed)}"] if changed else [_first_difference(text, new_text, path.suffix)]
+            drifts.append(f"{shown} is stale: {'; '.join(reasons)}; run docgen build")
+    if drifts:
+        raise DriftError(drifts)
+    hashes = ", ".join(f"{p.key} content {p.digest()} rates {p.rates.rates_version}" for p in products)
+    return f"check: all {len(fresh)} published outputs match content, rates and templates ({hashes})"
+
+
+def _first_difference(old: list[str], new: list[str], suffix: str) -> str:
+    unit = "page" if suffix == ".pdf" else "paragraph"
+    if len(old) != len(new):
+        return f"{len(old)} → {len(new)} {unit}s"
+    index = next(i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b)
+    return f"{unit} {index + 1} differs"

@@ -1,0 +1,98 @@
+"""Provenance: what content a document was built from, stamped into its PDF and checked by `docgen verify`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
+from generator.content.facts import cells, clauses, documents_using
+from generator.content.model import Product
+from generator.errors import InputError
+
+
+def _short(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def clause_ids(product: Product, document: str) -> list[str]:
+    """IDs of the clauses ``document`` prints (see facts.DOCUMENT_USES)."""
+    return [c.id for c in clauses(product).values() if document in documents_using(c.path)]
+
+
+def provenance_metadata(product: Product, documents: list[str]) -> dict[str, str]:
+    """PDF info entries naming the content a document came from, clause by clause.
+
+    ``/DocgenClauses`` holds ``ID=hash`` for every clause printed, so a PDF can later say which
+    clauses changed since it was made without the old content at hand.
+    """
+    found = clauses(product)
+    ids = [cid for doc in documents for cid in clause_ids(product, doc)]
+    ids = list(dict.fromkeys(ids))
+    meta = {
+        "/DocgenProduct": product.key,
+        "/DocgenContentVersion": product.meta.content_version,
+        "/DocgenRatesVersion": product.rates.rates_version,
+        "/DocgenApprovalNumber": product.meta.approval_number or "未取得",
+        "/DocgenContentHash": product.digest(),
+        "/DocgenClauseIds": " ".join(ids),
+        "/DocgenClauses": " ".join(f"{cid}={_short(found[cid].text)}" for cid in ids),
+    }
+    if any("rates" in doc or doc in ("brochure", "proposal: お見積書", "proposal: パンフレット") for doc in documents):
+        meta["/DocgenCells"] = " ".join(f"{k}={c.premium}" for k, c in cells(product).items())
+    return meta
+
+
+@dataclass
+class Verification:
+    """How a PDF relates to the current content."""
+
+    pdf: Path
+    built_from: str
+    current: str
+    changed: list[str] = field(default_factory=list)  # clause IDs reworded since
+    removed: list[str] = field(default_factory=list)  # clause IDs no longer in content
+    premiums: list[str] = field(default_factory=list)  # "D01/B1/100000000: 149,000円 → 150,000円"
+
+    @property
+    def matches(self) -> bool:
+        return not (self.changed or self.removed or self.premiums)
+
+    def lines(self) -> list[str]:
+        if self.matches:
+            same = "same content" if self.built_from == self.current else "content changed elsewhere, not in this document"
+            return [f"{self.pdf}: matches current content ({same}; built from {self.built_from}, current {self.current})"]
+        out = [f"{self.pdf}: does NOT match current content (built from {self.built_from}, current {self.current})"]
+        out += [f"  changed clause {cid}" for cid in self.changed]
+        out += [f"  removed clause {cid}" for cid in self.removed]
+        out += [f"  premium {p}" for p in self.premiums]
+        return out
+
+
+def verify_pdf(pdf: Path, product: Product) -> Verification:
+    """Compare the clause and premium stamps in ``pdf`` with ``product`` as it is now."""
+    try:
+        info = PdfReader(pdf).metadata or {}
+    except (OSError, PdfReadError) as exc:
+        raise InputError("FILE", str(pdf), f"cannot read as PDF: {exc}") from None
+    stamped = str(info.get("/DocgenClauses", ""))
+    if not stamped:
+        raise InputError("FILE", str(pdf), "has no docgen provenance (not built by docgen, or built before provenance stamps)")
+    result = Verification(pdf, str(info.get("/DocgenContentHash", "?")), product.digest())
+    now = {cid: _short(c.text) for cid, c in clauses(product).items()}
+    for item in stamped.split():
+        cid, _, digest = item.partition("=")
+        if cid not in now:
+            result.removed.append(cid)
+        elif now[cid] != digest:
+            result.changed.append(cid)
+    current_cells = cells(product)
+    for item in str(info.get("/DocgenCells", "")).split():
+        key, _, premium = item.partition("=")
+        cell = current_cells.get(key)
+        if cell is None or str(cell.premium) != premium:
+            result.premiums.append(f"{cell.label if cell else key}: {int(premium):,}円 → {f'{cell.premium:,}円' if cell else 'removed'}")
+    return result

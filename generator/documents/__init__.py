@@ -1,0 +1,1 @@
+"""Documents: contexts, docxtpl rendering, LibreOffice conversion, fonts, PDF assembly, one registry of documents."""

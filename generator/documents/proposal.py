@@ -1,0 +1,152 @@
+"""Proposal planning: one client's quote and the template contexts of the personalised pack parts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+
+from generator import __version__
+from generator.batch.clients import ClientRequest
+from generator.content.load import TEMPLATES_ROOT
+from generator.content.model import Product
+from generator.documents.context import class_label, coverage_context, exclusions_context, footer_context, letter_context
+from generator.jpformat import format_date, format_yen, format_yen_units
+from generator.rating.rate import Quote, quote
+
+TEMPLATES = TEMPLATES_ROOT
+
+# (key, template file, bookmark title, Word file name in the pack folder)
+PARTS: tuple[tuple[str, str, str, str], ...] = (
+    ("letter", "letter.docx", "ご案内状", "01_ご案内状.docx"),
+    ("quote", "quote.docx", "お見積書", "02_お見積書.docx"),
+    ("disclosure", "disclosure.docx", "重要事項説明書", "03_重要事項説明書.docx"),
+)
+BROCHURE_TITLE = "パンフレット"
+
+
+@dataclass(frozen=True)
+class PackPlan:
+    """Everything needed to build one client's pack, decided before anything is written."""
+
+    request: ClientRequest
+    quote: Quote
+    issued: dt.date
+    folder: str  # folder name under the proposals root
+    pdf_name: str
+    contexts: dict[str, dict]
+    digest: str  # of every input: client values, content, templates, generator version
+
+    @property
+    def title(self) -> str:
+        return f"{self.quote.product} ご提案書 — {self.request.addressee}"
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """A folder/file name that keeps Japanese readable but is safe on every file system.
+
+    >>> safe_name("有限会社 伸和企画 上")
+    '有限会社 伸和企画 上'
+    >>> safe_name('A/B:C*?"<>| .')
+    'A_B_C______'
+    >>> len(safe_name("髙" * 200).encode()) <= 255
+    True
+    """
+    name = re.sub(r'[\\/:*?"<>|\x00-\x1f\x7f]', "_", text).strip(" .")
+    name = name or "_"
+    if len(name) > limit:  # 80 CJK characters are 240 bytes: under the usual 255-byte limit
+        tag = hashlib.sha256(text.encode()).hexdigest()[:8]
+        name = name[: limit - 9] + "_" + tag
+    return name
+
+
+def plan_pack(product: Product, request: ClientRequest, today: dt.date) -> PackPlan:
+    """Quote the client and build every part's context; raises QuoteRefused / ReferralRequired."""
+    q = quote(product, request.industry, request.revenue, request.limit)
+    issued = request.date or today
+    base = document_context(product) | {
+        "client": {"name": request.client, "contact": request.contact, "addressee": request.addressee},
+        "agent": {"name": request.agent_name, "contact": request.agent_contact},
+        "date": format_date(issued),
+    }
+    contexts = {
+        "letter": base | {"letter": letter_context(product)},
+        "quote": base | {"quote": quote_context(product, q, issued, number=quote_number(product, request, q, issued))},
+        "disclosure": base | disclosure_context(product, q),
+    }
+    templates = {key: (TEMPLATES / file).read_bytes() for key, file, _, _ in PARTS}
+    payload = json.dumps({"request": request.__dict__ | {"row": None}, "issued": issued, "content": product.file_hashes,
+                          "templates": {k: hashlib.sha256(v).hexdigest() for k, v in templates.items()},
+                          "version": __version__}, sort_keys=True, default=str, ensure_ascii=False)
+    return PackPlan(
+        request=request, quote=q, issued=issued, folder=safe_name(f"{request.client} {request.contact}".strip()),
+        pdf_name=f"{safe_name(product.meta.name)}_ご提案書.pdf",
+        contexts=contexts, digest=hashlib.sha256(payload.encode()).hexdigest(),
+    )
+
+
+def document_context(product: Product) -> dict:
+    """Header and footer fields every document prints (product, insurer, version, approval, content hash)."""
+    m = product.meta
+    return {
+        "doc": {"product": m.display_name, "insurer": m.insurer.name, "insurer_short": m.insurer.short_name},
+        "footer": footer_context(product),
+    }
+
+
+def quote_number(product: Product, request: ClientRequest, q: Quote, issued: dt.date) -> str:
+    """見積番号: product, issue date and a hash of who is quoted (client, contact, agency) and what.
+
+    The client is part of it: two clients quoted the same terms on the same day get different numbers.
+    """
+    key = repr((request.client, request.contact, request.agent_name, q))
+    return f"{product.meta.slug.upper()}-{issued:%Y%m%d}-{hashlib.sha256(key.encode()).hexdigest()[:6].upper()}"
+
+
+def quote_context(product: Product, q: Quote, issued: dt.date, *, number: str) -> dict:
+    valid_until = issued + dt.timedelta(days=product.meta.quote_valid_days)
+    period = product.coverage.period
+    ratio = product.rates.expense_ratio_percent
+    return {
+        "number": number,
+        "valid_until": format_date(valid_until),
+        "industry": q.industry,
+        "class_code": q.class_code,
+        "class_label": class_label(next(c for c in product.rates.classes if c.code == q.class_code)),
+        "revenue": format_yen_units(q.revenue),
+        "band": q.band_label,
+        "limit": format_yen_units(q.limit),
+        "expense_limit": format_yen_units(q.expense_limit),
+        "expense_ratio": f"{ratio}%",
+        "premium": format_yen(q.premium),
+        "payment_method": q.payment_method,
+        "period": period.paragraphs[0] if period.paragraphs else "",
+        "ladder": [
+            {"limit": format_yen_units(li), "expense_limit": format_yen_units(li * ratio // 100), "premium": format_yen(pr),
+             "mark": "◎ ご提案" if li == q.limit else ""}
+            for li, pr in q.ladder
+        ],
+        "premises_title": product.rates.premises_title,
+        "premises": list(q.premises),
+        "notes": [n.text for n in product.rates.notes],
+    }
+
+
+def disclosure_context(product: Product, q: Quote) -> dict:
+    """重要事項説明書: 契約概要 (the product and this client's terms) and 注意喚起情報 (exclusions, conditions)."""
+    return {
+        "coverage": coverage_context(product),
+        "exclusions": exclusions_context(product),
+        "rates": {"premises_title": product.rates.premises_title, "premises": list(q.premises), "notes": [n.text for n in product.rates.notes]},
+        "terms": [
+            {"label": "保険種類", "value": product.meta.display_name},
+            {"label": "業種区分", "value": f"{q.class_code}（{q.industry}）"},
+            {"label": "売上高", "value": f"{format_yen_units(q.revenue)}（{q.band_label}）"},
+            {"label": "賠償保険金額", "value": format_yen_units(q.limit)},
+            {"label": "費用保険金額", "value": f"{format_yen_units(q.expense_limit)}（賠償保険金額の{product.rates.expense_ratio_percent}%）"},
+            {"label": "年間保険料", "value": format_yen(q.premium)},
+            {"label": "保険料払込方法", "value": q.payment_method},
+        ],
+    }

@@ -1,0 +1,386 @@
+"""Render stage: docxtpl templates → .docx, sandboxed, escaped, strict and byte-reproducible."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from docx import Document
+from docx.opc import exceptions as docx_opc_exc
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docxtpl import DocxTemplate
+from jinja2 import meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+from lxml import etree
+
+from generator.content.load import display_path
+from generator.errors import TemplateError
+
+# The earliest time a zip entry can carry; any fixed value makes saves byte-identical.
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+# XML 1.0 Char excludes C0 controls but tab/LF/CR, lone surrogates and U+FFFE/U+FFFF.
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_NS = {"w": _W}
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_TAG_EDGE = re.compile(r"\{[{%#]|[}%#]\}")
+# In Jinja ``x.items`` finds dict.items before the key "items": such keys silently never print.
+_SHADOWED = frozenset(name for name in dir(dict) if not name.startswith("_"))
+_STRICT = dict(recover=False, resolve_entities=False, no_network=True, huge_tree=True)
+
+
+@dataclass(frozen=True)
+class DocProperties:
+    """Core properties stamped into a rendered .docx; ``date`` is the content's effective date."""
+
+    title: str = ""
+    subject: str = ""
+    author: str = ""
+    keywords: str = ""
+    date: dt.date = dt.date(1980, 1, 1)
+
+
+def make_env() -> SandboxedEnvironment:
+    """The only Jinja environment templates run in: sandboxed, autoescaping, strict about undefined names."""
+    return SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+class _CompilingEnv(SandboxedEnvironment):
+    """make_env()'s settings, keeping what it compiled.
+
+    docxtpl compiles the whole document as a new Jinja template on every render (over half the render time);
+    a compiled template depends only on its source and this environment, so rendering a template again reuses it.
+    """
+
+    LIMIT = 64
+
+    def __init__(self) -> None:
+        super().__init__(autoescape=True, undefined=jinja2.StrictUndefined)
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    def from_string(self, source, globals=None, template_class=None):
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        found = self._compiled.get(source)
+        if found is None:
+            found = super().from_string(source)  # a syntax error is raised here and never cached
+            if len(self._compiled) >= self.LIMIT:
+                self._compiled.pop(next(iter(self._compiled)))
+            self._compiled[source] = found
+        return found
+
+
+_RENDER_ENV = _CompilingEnv()
+_PATCHED: dict[str, str] = {}
+
+
+class _Malformed(Exception):
+    """Rendered XML that is not well-formed; carries the part name."""
+
+    def __init__(self, part: str, error: Exception):
+        self.part, self.error = part, error
+        super().__init__(f"{part}: {error}")
+
+
+class _StrictTemplate(DocxTemplate):
+    def patch_xml(self, src_xml: str) -> str:
+        # ~20 regex passes over the whole part, the same result for the same template part every time
+        found = _PATCHED.get(src_xml)
+        if found is None:
+            found = super().patch_xml(src_xml)
+            if len(_PATCHED) >= _CompilingEnv.LIMIT:
+                _PATCHED.pop(next(iter(_PATCHED)))
+            _PATCHED[src_xml] = found
+        return found
+
+    # docxtpl parses the rendered body in recover mode, which silently drops broken paragraphs;
+    # check it strictly first so a defect surfaces instead of vanishing.
+    def fix_tables(self, xml: str) -> Any:
+        try:
+            etree.fromstring(xml.encode("utf-8"), etree.XMLParser(**_STRICT))
+        except etree.XMLSyntaxError as exc:
+            raise _Malformed("word/document.xml", exc) from exc
+        return super().fix_tables(xml)
+
+
+def illegal_values(value: Any, path: str = "") -> Iterator[str]:
+    """Describe every string in ``value`` holding an XML-illegal character, or a non-plain value.
+
+    >>> list(illegal_values({"a": ["ok", "bad\\x01"]}))
+    ['a[1]: contains U+0001, which XML (and so Word) does not allow; normalise input before rendering']
+    """
+    if isinstance(value, str):
+        if m := _ILLEGAL_XML.search(value):
+            yield f"{path or 'value'}: contains U+{ord(m.group()):04X}, which XML (and so Word) does not allow; normalise input before rendering"
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                yield f"{path or 'context'}: key {key!r} is not a string"
+                continue
+            if key in _SHADOWED:
+                yield f"{path or 'context'}: key {key!r} is shadowed by dict.{key} in templates; rename it"
+            yield from illegal_values(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from illegal_values(item, f"{path}[{i}]")
+    elif value is not None and not isinstance(value, (bool, int, float)):
+        # Only plain data reaches templates: objects bring methods the sandbox would have to vet,
+        # and markup objects (RichText, Markup) would bypass autoescape.
+        yield f"{path or 'value'}: {type(value).__name__} is not plain data (str, int, list, dict)"
+
+
+def render_docx(template: Path, context: dict, out: Path, *, properties: DocProperties | None = None) -> Path:
+    """Render ``template`` with ``context`` into ``out`` atomically; the same inputs give the same bytes.
+
+    Raises TemplateError naming the template for undefined variables, sandbox violations,
+    Jinja errors, XML-illegal characters in the context and any malformed rendered part.
+    """
+    template, out = Path(template), Path(out)
+    shown = display_path(template)
+    problems = list(illegal_values(context))
+    if problems:
+        raise TemplateError(shown, "refused context: " + "; ".join(problems))
+    if not template.is_file():
+        raise TemplateError(shown, "template file not found")
+    try:
+        tpl = _StrictTemplate(str(template))
+        tpl.render(context, jinja_env=_RENDER_ENV, autoescape=True)
+        buffer = io.BytesIO()
+        tpl.save(buffer)
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateError(shown, f"sandbox refused: {exc}{_near(exc)}") from exc
+    except jinja2.exceptions.UndefinedError as exc:
+        raise TemplateError(shown, f"undefined variable: {exc}{_near(exc)}") from exc
+    except jinja2.exceptions.TemplateSyntaxError as exc:
+        raise TemplateError(shown, f"Jinja syntax error: {exc.message}{_near(exc)}") from exc
+    except jinja2.exceptions.TemplateError as exc:
+        raise TemplateError(shown, f"{type(exc).__name__}: {exc}{_near(exc)}") from exc
+    except _Malformed as exc:
+        raise TemplateError(shown, f"rendered {exc.part} is not well-formed XML: {exc.error}") from exc
+    except etree.XMLSyntaxError as exc:  # header/footer parts are re-parsed by python-docx
+        raise TemplateError(shown, f"rendered header/footer is not well-formed XML: {exc}") from exc
+    except (KeyError, zipfile.BadZipFile, docx_opc_exc.PackageNotFoundError) as exc:
+        raise TemplateError(shown, f"cannot read the template as .docx: {exc}") from exc
+    except Exception as exc:  # template code can raise anything Python can (TypeError on a bad loop, ...)
+        raise TemplateError(shown, f"{type(exc).__name__} while rendering: {exc}{_near(exc)}") from exc
+    data = _reproducible(buffer.getvalue(), properties or DocProperties(), shown)
+    write_atomic(out, data)
+    return out
+
+
+def reproducible_docx(data: bytes, out: Path, properties: DocProperties | None = None) -> Path:
+    """Write a .docx saved by python-docx to ``out`` atomically, with fixed zip stamps and core properties.
+
+    For documents built in code rather than from a template; every XML part is still parsed strictly.
+    """
+    out = Path(out)
+    write_atomic(out, _reproducible(data, properties or DocProperties(), display_path(out)))
+    return out
+
+
+def _near(exc: Exception) -> str:
+    # docxtpl attaches the template text around a syntax error; show it to the designer.
+    lines = [s.strip() for s in getattr(exc, "docx_context", ()) if s.strip()]
+    return f" (near: {' / '.join(lines)[:200]})" if lines else ""
+
+
+def _reproducible(data: bytes, props: DocProperties, shown: str) -> bytes:
+    """Rewrite the package with fixed timestamps, stable order and fixed core properties; check every part."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        parts = {info.filename: src.read(info) for info in src.infolist()}
+    core = _core_part_name(parts.get("_rels/.rels", b""))
+    if core:
+        parts[core] = _core_xml(props)
+    for name, blob in parts.items():
+        if name.endswith((".xml", ".rels")):
+            try:
+                etree.fromstring(blob, etree.XMLParser(**_STRICT))
+            except etree.XMLSyntaxError as exc:
+                raise TemplateError(shown, f"rendered part {name} is not well-formed XML: {exc}") from exc
+    # Word expects [Content_Types].xml first; the rest in a fixed order so bytes never depend on dict history.
+    order = sorted(parts, key=lambda n: (n != "[Content_Types].xml", n))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in order:
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, parts[name], compresslevel=6)
+    return out.getvalue()
+
+
+def _core_part_name(rels: bytes) -> str:
+    if not rels:
+        return ""
+    root = etree.fromstring(rels, etree.XMLParser(**_STRICT))
+    for rel in root:
+        if rel.get("Type") == RT.CORE_PROPERTIES:
+            return rel.get("Target", "").lstrip("/")
+    return ""
+
+
+def _core_xml(props: DocProperties) -> bytes:
+    ns = {
+        "cp": "http://schemas.openxmlformats.org/package/2006/metadata/core-properties",
+        "dc": "http://purl.org/dc/elements/1.1/",
+        "dcterms": "http://purl.org/dc/terms/",
+        "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    }
+    q = lambda prefix, tag: f"{{{ns[prefix]}}}{tag}"  # noqa: E731
+    root = etree.Element(q("cp", "coreProperties"), nsmap=ns)
+    for prefix, tag, text in (
+        ("dc", "title", props.title),
+        ("dc", "subject", props.subject),
+        ("dc", "creator", props.author),
+        ("cp", "keywords", props.keywords),
+        ("cp", "lastModifiedBy", props.author),
+        ("cp", "revision", "1"),
+    ):
+        etree.SubElement(root, q(prefix, tag)).text = text
+    stamp = f"{props.date.isoformat()}T00:00:00Z"
+    for tag in ("created", "modified"):
+        el = etree.SubElement(root, q("dcterms", tag))
+        el.set(q("xsi", "type"), "dcterms:W3CDTF")
+        el.text = stamp
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
+def write_atomic(out: Path, data: bytes) -> None:
+    """Write ``data`` through a temp file in the destination folder, then rename: readers never see half a file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would make published files private
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+# --- linting ------------------------------------------------------------------------------
+
+
+def _template_sources(template: Path) -> list[tuple[str, str, etree._Element]]:
+    """(part name, docxtpl-patched Jinja source, raw XML) for the body, headers, footers and footnotes."""
+    tpl = DocxTemplate(str(template))
+    doc = Document(str(template))
+    found = [("word/document.xml", doc.element.body)]
+    for rel in doc.part.rels.values():
+        if rel.is_external:
+            continue
+        if rel.reltype in (RT.HEADER, RT.FOOTER, RT.FOOTNOTES):
+            found.append((str(rel.target_part.partname).lstrip("/"), etree.fromstring(rel.target_part.blob)))
+    return [(name, tpl.patch_xml(tpl.xml_to_string(el)), el) for name, el in found]
+
+
+def lint_template(template: Path, provided: set[str]) -> list[str]:
+    """Problems with ``template`` for a context providing ``provided``: unknown variables, filters, tests,
+    Jinja syntax errors and tags split across Word runs. Each message names the template."""
+    template = Path(template)
+    shown = display_path(template)
+    try:
+        sources = _template_sources(template)
+    except Exception as exc:  # python-docx raises many types on a file that is not a .docx
+        return [f"{shown}: cannot open as .docx: {exc}"]
+    env = make_env()
+    problems: list[str] = []
+    for part, source, element in sources:
+        problems += [f"{shown}: {part}: {msg}" for msg in _split_tags(element)]
+        try:
+            ast = env.parse(source)
+        except jinja2.exceptions.TemplateSyntaxError as exc:
+            line = source.splitlines()[exc.lineno - 1] if exc.lineno and exc.lineno <= len(source.splitlines()) else ""
+            near = re.sub(r"<[^>]+>", "", line).strip()[:120]
+            problems.append(f"{shown}: {part}: Jinja syntax error: {exc.message}" + (f" (near: {near})" if near else ""))
+            continue
+        unknown = []
+        for node in ast.find_all((nodes.Filter, nodes.Test)):
+            kind, known = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
+            if node.name not in known:
+                unknown.append(f"{shown}: {part}: unknown {kind} {node.name!r}")
+        problems += unknown
+        try:
+            # Both run Jinja's code generator, which stops at the first unknown filter or test.
+            undeclared = meta.find_undeclared_variables(ast)
+            env.compile(source)
+        except jinja2.exceptions.TemplateError as exc:
+            if not unknown:
+                problems.append(f"{shown}: {part}: {type(exc).__name__}: {exc}")
+            undeclared = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"} - _assigned(ast)
+        for name in sorted(undeclared - provided):
+            problems.append(f"{shown}: {part}: unknown variable {name!r} (the context does not provide it)")
+    return sorted(set(problems), key=problems.index)
+
+
+def _assigned(ast: nodes.Template) -> set[str]:
+    return {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
+
+
+def _split_tags(element: etree._Element) -> Iterator[str]:
+    """Jinja tags whose text spans several runs: Word's spell-check and edits split runs silently."""
+    for p in element.iter(f"{{{_W}}}p"):
+        runs = [("".join(t.text or "" for t in r.iter(f"{{{_W}}}t"))) for r in p.iter(f"{{{_W}}}r")]
+        text = "".join(runs)
+        if not _TAG_EDGE.search(text):
+            continue
+        bounds, pos = [], 0
+        for run in runs:
+            bounds.append((pos, pos + len(run)))
+            pos += len(run)
+        for m in _TAG.finditer(text):
+            if not any(a <= m.start() and m.end() <= b for a, b in bounds):
+                yield f"tag {m.group()!r} is split across Word runs; retype it in one go or clear its formatting"
+
+
+# --- reading rendered documents -------------------------------------------------------------
+
+
+def _para_text(p: etree._Element) -> str:
+    out = []
+    for el in p.iter(f"{{{_W}}}t", f"{{{_W}}}tab", f"{{{_W}}}br", f"{{{_W}}}cr"):
+        out.append(el.text or "" if el.tag.endswith("}t") else ("\t" if el.tag.endswith("}tab") else "\n"))
+    return "".join(out)
+
+
+def docx_text(path: Path) -> list[str]:
+    """Text of every paragraph: the body in document order (table cells included), then headers and footers."""
+    doc = Document(str(path))
+    paras = [_para_text(p) for p in doc.element.body.iter(f"{{{_W}}}p")]
+    for rel in sorted(doc.part.rels.values(), key=lambda r: r.rId):
+        if not rel.is_external and rel.reltype in (RT.HEADER, RT.FOOTER):
+            paras += [_para_text(p) for p in etree.fromstring(rel.target_part.blob).iter(f"{{{_W}}}p")]
+    return paras
+
+
+def docx_tables(path: Path) -> list[list[list[str]]]:
+    """Every top-level body table as rows of cell texts (paragraphs joined by newlines); merged cells repeat."""
+    doc = Document(str(path))
+    return [[["\n".join(_para_text(p._p) for p in cell.paragraphs) for cell in row.cells] for row in table.rows] for table in doc.tables]
+
+
+def docx_blocks(path: Path) -> list[tuple[str, Any]]:
+    """The body as ("p", text) and ("table", rows) in document order, to find a table by the paragraph before it."""
+    doc = Document(str(path))
+    tables = iter(docx_tables(path))
+    blocks: list[tuple[str, Any]] = []
+    for child in doc.element.body.iterchildren():
+        if child.tag == f"{{{_W}}}p":
+            blocks.append(("p", _para_text(child)))
+        elif child.tag == f"{{{_W}}}tbl":
+            blocks.append(("table", next(tables)))
+    return blocks

@@ -1,0 +1,1 @@
+"""Rating: premiums from the published rate tables; referral and refusal rules."""

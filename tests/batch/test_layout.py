@@ -1,0 +1,121 @@
+"""Layout documents: many rendered .docx in one, their own page counts in the footers, the static tail of a template."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from generator.batch.clients import parse_client
+from generator.batch.layout import STATIC_MARK, Piece, Source, compose
+from generator.batch.typeset import Doc, Job, Layout, learn_layout, typeset
+from generator.content.model import Product
+from generator.documents.proposal import TEMPLATES, plan_pack
+from generator.documents.render import render_docx
+
+CLIENTS = ["株式会社 一番", "有限会社 二番"]
+
+
+def rendered(product: Product, tmp_path: Path, key: str) -> list[Path]:
+    out = []
+    for client in CLIENTS:
+        request, _ = parse_client({"client": client, "industry": "製造業", "revenue": "4.5億", "limit": "1億", "date": "2026-11-26"})
+        plan = plan_pack(product, request, today=dt.date(2030, 1, 1))
+        out.append(render_docx(TEMPLATES / f"{key}.docx", plan.contexts[key], tmp_path / f"{client}-{key}.docx"))
+    return out
+
+
+def xml(docx: Path, name: str) -> str:
+    with zipfile.ZipFile(docx) as z:
+        return z.read(name).decode()
+
+
+def test_compose_gives_each_document_a_section_a_bookmark_and_its_own_page_count(product: Product, tmp_path: Path) -> None:
+    sources = [Source.read(p) for p in rendered(product, tmp_path, "quote")]
+    assert sources[0].shell == sources[1].shell and sources[0].combinable()
+    out = compose(sources[0], [Piece(f"DocgenPiece{i}", s.blocks, s.sect) for i, s in enumerate(sources)], 3, tmp_path / "layout.docx")
+    body = xml(out, "word/document.xml")
+    assert body.count("<w:sectPr") == 2 and body.count('w:start="1"') == 2  # numbering restarts for every document
+    assert re.findall(r'w:name="(DocgenPiece\d)"', body) == ["DocgenPiece0", "DocgenPiece1"]
+    assert all(client in body for client in CLIENTS)
+    footer = xml(out, "word/footer1.xml")
+    assert "NUMPAGES" not in footer and " PAGE " in footer  # the page number stays a field, the count is printed
+    assert re.search(r"<w:t[^>]*>3</w:t>", footer)
+    assert "NUMPAGES" in xml(sources[0].path, "word/footer1.xml")  # the client's own Word file keeps its field
+
+
+def test_the_disclosure_splits_at_its_static_mark_and_the_tail_is_the_same_for_every_client(product: Product, tmp_path: Path) -> None:
+    first, second = (Source.read(p) for p in rendered(product, tmp_path, "disclosure"))
+    (mine, tail), (_, other_tail) = first.split_static(), second.split_static()
+    assert first.fingerprint(tail) == second.fingerprint(other_tail)
+    assert CLIENTS[0] in "".join("".join(b.itertext()) for b in mine) and "注意喚起情報" in "".join(tail[0].itertext())
+    assert not any(CLIENTS[0] in "".join(b.itertext()) for b in tail)
+    # a mark on a paragraph that does not start a page: no split (the personal part would share that page)
+    ppr = tail[0].find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}pPr")
+    ppr.remove(ppr.find("{http://schemas.openxmlformats.org/wordprocessingml/2006/main}pageBreakBefore"))
+    assert first.split_static() is None
+
+
+def test_a_template_without_the_mark_has_no_static_tail(product: Product, tmp_path: Path) -> None:
+    assert Source.read(rendered(product, tmp_path, "quote")[0]).split_static() is None
+
+
+def test_list_numbering_keeps_a_template_out_of_shared_layout(product: Product, tmp_path: Path) -> None:
+    source = Source.read(rendered(product, tmp_path, "letter")[0])
+    source.parts["word/numbering.xml"] = b'<w:numbering xmlns:w="x"><w:num w:numId="1"/></w:numbering>'
+    assert not source.combinable()
+
+
+def jobs(product: Product, tmp_path: Path) -> list[Job]:
+    out = []
+    for i, client in enumerate(CLIENTS):
+        request, _ = parse_client({"client": client, "industry": "製造業", "revenue": "4.5億", "limit": "1億", "date": "2026-11-26"})
+        plan = plan_pack(product, request, today=dt.date(2030, 1, 1))
+        docs = tuple(Doc(key, key, f"{key}.docx", TEMPLATES / f"{key}.docx", plan.contexts[key], _props()) for key in ("letter", "disclosure"))
+        out.append(Job(i, docs))
+    return out
+
+
+def _props():
+    from generator.documents.render import DocProperties
+
+    return DocProperties(title="t")
+
+
+def footers(pdf: Path, pages: range) -> list[str]:
+    """The 'k/n' each page's footer prints after the content hash."""
+    reader = PdfReader(pdf)
+    texts = [unicodedata.normalize("NFKC", re.sub(r"\s+", "", reader.pages[i].extract_text())) for i in pages]
+    return ["/".join(re.search(r"管理番号:[0-9a-f]{12}(\d+)/(\d+)$", t).groups()) for t in texts]
+
+
+@pytest.mark.libreoffice
+def test_a_wrong_page_count_guess_is_caught_and_the_document_laid_out_on_its_own(product: Product, tmp_path: Path) -> None:
+    wrong = Layout(pages={"letter": 2, "disclosure": 4})  # letters are one page: a layout run would print "1 / 2"
+    results = typeset(jobs(product, tmp_path), tmp_path / "work", wrong, timeout=120)
+    for result in results:
+        assert result.error is None
+        (letter,), (disclosure,) = result.parts
+        assert footers(letter.pdf, letter.pages) == ["1/1"]  # laid out again on its own: its own count
+        assert "alone" in letter.pdf.parent.name and "layout" in disclosure.pdf.name
+        assert footers(disclosure.pdf, disclosure.pages) == ["1/4", "2/4", "3/4", "4/4"]
+
+
+@pytest.mark.libreoffice
+def test_learned_layout_puts_the_static_tail_in_once(product: Product, tmp_path: Path) -> None:
+    layout = learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", timeout=120)
+    assert layout.pages == {"letter": 1, "disclosure": 4}
+    (static,) = layout.statics.values()
+    assert (static.personal, static.total) == (2, 4)
+    assert footers(static.pdf, range(2)) == ["3/4", "4/4"]
+    assert STATIC_MARK not in str(PdfReader(static.pdf).trailer["/Root"])  # no named destination left behind
+    results = typeset(jobs(product, tmp_path), tmp_path / "work", layout, timeout=120)
+    for result in results:
+        (letter,), (personal, tail) = result.parts
+        assert footers(personal.pdf, personal.pages) == ["1/4", "2/4"] and tail.pdf == static.pdf
+    assert learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", timeout=120) == layout  # cached: no LibreOffice run
