@@ -1,0 +1,241 @@
+"""The service API: plain functions with typed results under the CLI, the portal and the distributed runner.
+
+Every function takes a :class:`~generator.site.Site` (where content, templates and outputs live) and returns plain
+data; failures are exceptions from :mod:`generator.errors`. Nothing here parses options, prints or exits.
+
+Building one client's pack from Python:
+
+>>> import datetime as dt, tempfile
+>>> from generator import api
+>>> site = api.Site.from_env()
+>>> product = api.load(site)
+>>> request = api.client_request(client="有限会社 伸和企画", contact="上", industry="製造業", revenue="4.5億", limit="1億")
+>>> api.quote_request(product, request).premium
+149000
+>>> with tempfile.TemporaryDirectory() as out:  # doctest: +SKIP (runs LibreOffice; tests/test_api.py does)
+...     pack = api.build_pack(site, product, request, out=Path(out), today=dt.date(2026, 11, 26))
+...     pack.premium, pack.pdf.name
+(149000, 'サイバーLite_ご提案書.pdf')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.batch.clients import ClientRequest, RowError, parse_client
+from generator.content.load import load_product, product_dirs
+from generator.content.model import Product
+from generator.content.validate import validate
+from generator.errors import ContentError, InputError, Problem
+from generator.rating.rate import Quote
+from generator.site import Site
+
+__all__ = [
+    "Site", "Pack", "Summary", "load", "load_all", "products", "client_request", "quote", "quote_request",
+    "plan", "build_pack", "build_packs", "brochure", "wording", "build", "check", "diff", "verify",
+]
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Pack:
+    """One client's built pack: the PDF, its Word files, quote number, premium and the provenance it carries."""
+
+    client: str
+    addressee: str
+    folder: Path
+    pdf: Path
+    docx: tuple[Path, ...]
+    pages: int
+    quote_number: str
+    premium: int
+    quote: Quote
+    provenance: Mapping[str, str]
+    skipped: bool = False  # already up to date: nothing was rebuilt
+
+
+@dataclass
+class Summary:
+    """What a list run did: packs built or already up to date, and every bad row (row, column, value, reason)."""
+
+    out: Path
+    built: list[Pack] = field(default_factory=list)
+    skipped: list[Pack] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    errors_file: Path | None = None
+
+    def line(self) -> str:
+        text = f"packs: {len(self.built)} built, {len(self.skipped)} up to date, {len(self.errors)} failed row(s) → {self.out}"
+        return text + (f" (errors: {self.errors_file})" if self.errors_file else "")
+
+
+# --- content ----------------------------------------------------------------------------------
+
+
+def products(site: Site) -> list[str]:
+    """The product keys under the site's content root."""
+    return [p.name for p in product_dirs(site.content)]
+
+
+def _folder(site: Site, key: str | None) -> Path:
+    known = products(site)
+    if key is None:
+        if not known:
+            raise InputError("--content", str(site.content), "holds no product (a product is a folder with product.yaml)")
+        if len(known) > 1:
+            raise InputError("--product", None, "several products exist; say which", allowed=", ".join(known))
+        return site.content / known[0]
+    if key not in known:  # also refuses '..', absolute paths and anything with a separator
+        raise InputError("--product", key, "no such product", allowed=", ".join(known) or "none")
+    return site.content / key
+
+
+def load(site: Site, product: str | None = None, *, lint: bool = True) -> Product:
+    """Load, type-check and cross-check one product (the only one when ``product`` is None); lint its templates."""
+    loaded = validate(load_product(_folder(site, product)))
+    if lint:
+        from generator.compliance.check import lint_templates
+
+        problems = lint_templates(loaded, site)
+        if problems:
+            raise ContentError(problems)
+    return loaded
+
+
+def load_all(site: Site, *, lint: bool = True) -> list[Product]:
+    """Every product of the site, all problems of all of them reported at once."""
+    keys = products(site)
+    if not keys:
+        raise InputError("--content", str(site.content), "holds no product (a product is a folder with product.yaml)")
+    problems: list[Problem] = []
+    loaded: list[Product] = []
+    for key in keys:
+        try:
+            loaded.append(load(site, key, lint=lint))
+        except ContentError as exc:
+            problems += exc.problems
+    if problems:
+        raise ContentError(problems)
+    return loaded
+
+
+# --- quotes and packs -------------------------------------------------------------------------
+
+
+def client_request(**values: str | None) -> ClientRequest:
+    """A checked client request from raw text values (client, contact, industry, revenue, limit, agent_name, …).
+
+    Raises InputError for the first bad value; the others are in its ``problems`` attribute.
+    """
+    from generator.documents.fonts import missing_glyphs
+
+    raw = {k: (v or "") for k, v in values.items()}
+    request, errors = parse_client(raw, missing_glyphs=missing_glyphs)
+    if request is None:
+        first = errors[0]
+        exc = InputError(first.column, first.value, first.reason)
+        exc.problems = errors  # type: ignore[attr-defined]
+        raise exc
+    return request
+
+
+def quote(product: Product, industry: str, revenue: int, limit: int, *, deductible: int = 0, options: tuple[str, ...] = (),
+          payment: str | None = None) -> Quote:
+    """Price one risk from the published table; QuoteRefused (引受不可) or ReferralRequired (要見積) otherwise."""
+    from generator.rating.rate import quote as rate_quote
+
+    return rate_quote(product, industry, revenue, limit, deductible=deductible, options=options, payment=payment)
+
+
+def quote_request(product: Product, request: ClientRequest) -> Quote:
+    """The quote a client request's pack would carry."""
+    return quote(product, request.industry, request.revenue, request.limit)
+
+
+def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date | None = None):
+    """Everything one pack is built from (quote, contexts, folder, digest), decided before anything is written."""
+    from generator.documents.proposal import plan_pack
+
+    return plan_pack(product, request, today or dt.date.today(), site.templates)
+
+
+def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Path | None = None, today: dt.date | None = None,
+               timeout: float | None = None) -> Pack:
+    """Build (or find up to date) one client's pack under ``out`` (default: the site's proposals folder)."""
+    summary = build_packs(site, product, [request], out=out, today=today, jobs=1, timeout=timeout)
+    if summary.errors:
+        raise summary.errors[0].as_error()
+    return (summary.built or summary.skipped)[0]
+
+
+def build_packs(site: Site, product: Product, requests: Iterable[ClientRequest], *, out: Path | None = None,
+                today: dt.date | None = None, jobs: int = 2, executor: Executor | None = None, progress: Progress | None = None,
+                timeout: float | None = None) -> Summary:
+    """Build every request's pack; a request that is refused, referred or fails is an error row, the rest go on.
+
+    ``executor`` (any ``concurrent.futures.Executor``) runs the LibreOffice batches; by default ``jobs`` worker processes.
+    """
+    from generator.batch.runner import run_requests
+
+    return run_requests(site, product, requests, out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
+                        executor=executor, progress=progress, timeout=timeout)
+
+
+def build_list(site: Site, product: Product, path: Path, *, out: Path | None = None, today: dt.date | None = None, jobs: int = 2,
+               executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None) -> Summary:
+    """Every row of a client list (.csv/.xlsx): bad rows reported with row, column and reason; the rest get packs."""
+    from generator.batch.runner import run_client_list
+
+    return run_client_list(site, product, Path(path), out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
+                           executor=executor, progress=progress, timeout=timeout)
+
+
+# --- published documents and compliance -------------------------------------------------------
+
+
+def brochure(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None):
+    """The brochure as Word and PDF (default: the site's outputs/brochure)."""
+    from generator.documents.brochure import build_brochure
+
+    return build_brochure(product, out or site.outputs / "brochure", templates=site.templates, timeout=timeout)
+
+
+def wording(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None):
+    """The policy wording as Word and PDF (default: the site's outputs/wording)."""
+    from generator.documents.wording import build_wording
+
+    return build_wording(product, out or site.outputs / "wording", templates=site.templates, timeout=timeout)
+
+
+def build(site: Site, products: list[Product]):
+    """Rebuild every published output and the manifest; the outputs folder changes only once all of them built."""
+    from generator.compliance.check import build_all
+
+    return build_all(site, products)
+
+
+def check(site: Site, products: list[Product]) -> str:
+    """Regenerate every published output and compare; DriftError names each stale output and why."""
+    from generator.compliance.check import check as run_check
+
+    return run_check(site, products)
+
+
+def diff(site: Site, old: str, new: str, product: str | None = None):
+    """Clause and premium changes between two versions (git revisions or content folders), with the documents they reach."""
+    from generator.compliance.diff import compare, load_pair
+
+    a, b = load_pair(site, old, new, product)
+    return compare(a, b, old, new)
+
+
+def verify(product: Product, pdf: Path):
+    """Whether a PDF docgen made still matches the current content, clause by clause."""
+    from generator.compliance.provenance import verify_pdf
+
+    return verify_pdf(Path(pdf), product)
