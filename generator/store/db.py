@@ -1,0 +1,131 @@
+"""Database URL, engine, sessions and migrations (Alembic, run from the scripts shipped inside this package)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from generator.site import Site
+from generator.store.base import Base
+
+ENV_URL = "DOCGEN_DATABASE_URL"
+SQLITE_NAME = "docgen.sqlite3"
+# "package:folder" lets an installed docgen (no checkout, no alembic.ini) find its migrations
+SCRIPT_LOCATION = "generator.store:migrations"
+
+
+def database_url(site: Site, environ: Mapping[str, str] | None = None) -> str:
+    """``DOCGEN_DATABASE_URL``, else a SQLite file in the site's storage folder (nothing to set up).
+
+    >>> database_url(Site.at(Path("/srv/docgen")), {})
+    'sqlite:////srv/docgen/storage/docgen.sqlite3'
+    >>> database_url(Site.at(Path("/srv/docgen")), {"DOCGEN_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:5432/d"})
+    'postgresql+psycopg://u@127.0.0.1:5432/d'
+    """
+    environ = os.environ if environ is None else environ
+    return environ.get(ENV_URL) or f"sqlite:///{Path(site.storage) / SQLITE_NAME}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite
+    cursor.execute("PRAGMA journal_mode=WAL")  # the job worker writes while pages read
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def engine(url: str) -> Engine:
+    """An engine for ``url``; a SQLite file's folder is created, foreign keys and WAL switched on."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(eng, "connect", _sqlite_pragmas)
+        return eng
+    return create_engine(url, pool_pre_ping=True)
+
+
+def session_factory(eng: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (pages render them after the transaction)."""
+    return sessionmaker(eng, expire_on_commit=False)
+
+
+def load_models() -> None:
+    """Import every model module of this package, so that ``Base.metadata`` knows every table."""
+    package = importlib.import_module("generator.store")
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in ("db", "migrations") and not info.ispkg:
+            importlib.import_module(f"generator.store.{info.name}")
+
+
+def _config(eng: Engine, connection=None):  # type: ignore[no-untyped-def]
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.set_main_option("sqlalchemy.url", eng.url.render_as_string(hide_password=False).replace("%", "%%"))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(url: str | Engine, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (default: the newest); an empty database gets every table."""
+    from alembic import command
+
+    eng = url if isinstance(url, Engine) else engine(url)
+    try:
+        with eng.begin() as connection:
+            command.upgrade(_config(eng, connection), revision)
+    finally:
+        if not isinstance(url, Engine):
+            eng.dispose()
+
+
+def downgrade(url: str | Engine, revision: str) -> None:
+    """Migrate the database down to ``revision`` ("base" removes every table)."""
+    from alembic import command
+
+    eng = url if isinstance(url, Engine) else engine(url)
+    try:
+        with eng.begin() as connection:
+            command.downgrade(_config(eng, connection), revision)
+    finally:
+        if not isinstance(url, Engine):
+            eng.dispose()
+
+
+def current(eng: Engine) -> str | None:
+    """The database's Alembic revision, None for an empty database."""
+    from alembic.runtime.migration import MigrationContext
+
+    with eng.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def heads() -> tuple[str, ...]:
+    """The newest revision(s) the shipped migrations define."""
+    from alembic.script import ScriptDirectory
+
+    cfg = _config(create_engine("sqlite://"))
+    return tuple(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def is_current(eng: Engine) -> bool:
+    """Whether the database is at the newest revision."""
+    return current(eng) in heads() and len(heads()) == 1
+
+
+def tables(eng: Engine) -> set[str]:
+    """The tables the database has (tests compare them with the models)."""
+    return set(inspect(eng).get_table_names())
+
+
+__all__ = ["Base", "database_url", "engine", "session_factory", "upgrade", "downgrade", "current", "heads", "load_models"]

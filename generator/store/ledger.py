@@ -1,0 +1,84 @@
+"""Client data: background jobs, uploaded client lists and the ledger of every built pack (PackRecord).
+
+Files live under ``Site.storage`` at a key derived from the row's id (``packs/<id>/…``, ``uploads/<id>…``), never at a
+path a user typed; the ledger is what compliance queries ("which clients received wording X").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from generator.store.accounts import AgencyScoped
+from generator.store.base import Base, UTCDateTime, utcnow
+
+JobState = Literal["queued", "running", "done", "failed"]
+JOB_STATES: tuple[JobState, ...] = ("queued", "running", "done", "failed")
+JOB_KINDS = ("pack", "list")
+
+
+class Job(AgencyScoped, Base):
+    """Work done off the request: one pack or a client list; progress is ``done`` of ``total``."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="state"),
+        CheckConstraint("kind IN ('pack', 'list')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it failed, in the words the agent sees
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the checked raw input, to resume after a restart
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Upload(AgencyScoped, Base):
+    """A client list as uploaded; its bytes are stored under ``uploads/<id><suffix>``."""
+
+    __tablename__ = "uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))  # as the agent named it: shown, never used as a path
+    suffix: Mapped[str] = mapped_column(String(8))  # ".csv" or ".xlsx", checked
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(255), default="")
+    rows: Mapped[int] = mapped_column(Integer, default=0)  # good rows
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # bad rows: row, column, value, reason
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PackRecord(AgencyScoped, Base):
+    """The ledger: one row per built pack, with what it was built from and the hash of what was handed out."""
+
+    __tablename__ = "pack_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True, index=True)
+    client: Mapped[str] = mapped_column(String(200), index=True)
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    industry: Mapped[str] = mapped_column(String(100), default="")
+    revenue: Mapped[int] = mapped_column(BigInteger, default=0)  # yen
+    limit: Mapped[int] = mapped_column(BigInteger, default=0)  # yen
+    product: Mapped[str] = mapped_column(String(100))
+    content_version: Mapped[str] = mapped_column(String(50))
+    content_hash: Mapped[str] = mapped_column(String(128))
+    approval_number: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    draft: Mapped[bool] = mapped_column(Boolean, default=False)
+    quote_number: Mapped[str] = mapped_column(String(50), index=True)
+    premium: Mapped[int] = mapped_column(BigInteger)  # yen
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    clauses: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # clause id -> hash
+    storage_key: Mapped[str] = mapped_column(String(255), default="")  # folder under Site.storage
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
