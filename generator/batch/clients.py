@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import datetime as dt
-import io
 import re
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from xml.etree import ElementTree
+
+import openpyxl
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser  # the streaming parser read-only mode uses
 
 from generator.content.load import did_you_mean
 from generator.errors import ClientListError, DocgenError, InputError
 from generator.jpformat import parse_date, parse_yen
 
 MAX_NAME = 200  # longest client name we lay out; longer ones are refused, not truncated
+MAX_ROWS = 10_000  # clients in one list: a day of packs; a longer list is refused before anything is built
+MAX_COLUMNS = 256  # cells past this column are not read (the dimension a file claims is never trusted)
+EXCEL_ROWS = 1_048_576  # Excel's own sheet limit: a row number past it is a damaged or hostile file
 
 # column key -> accepted headers (compared after NFKC and lower-casing)
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -167,8 +173,13 @@ def map_headers(headers: list[str], source: str) -> dict[int, str]:
 
 
 def read_client_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(spreadsheet row number, {column key: raw text}) for every non-empty row of a CSV or .xlsx."""
+    """(spreadsheet row number, {column key: raw text}) for every non-empty row of a CSV or .xlsx.
+
+    Both are streamed: memory stays flat however long the file; a list over MAX_ROWS rows is refused.
+    """
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ClientListError(f"{path}: is a folder; give the client list file (.csv or .xlsx)")
     if not path.is_file():
         raise ClientListError(f"{path}: no such file")
     if suffix == ".csv":
@@ -177,92 +188,157 @@ def read_client_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         rows = _xlsx_rows(path)
     else:
         raise ClientListError(f"{path}: unsupported file type {suffix!r}; use .csv (UTF-8 or Shift_JIS) or .xlsx")
-    try:
-        headers = next(rows)
-    except StopIteration:
-        raise ClientListError(f"{path}: the file is empty; the first row must be the column headers") from None
-    mapping = map_headers(headers, str(path))
-    for number, cells in enumerate(rows, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        yield number, {key: (cells[i] if i < len(cells) else "") for i, key in mapping.items()}
+    with contextlib.closing(rows):
+        header = next(rows, None)
+        if header is None:
+            raise ClientListError(f"{path}: the file is empty; the first row must be the column headers")
+        header_row, headers = header
+        mapping = map_headers([_text(h) for h in headers[:MAX_COLUMNS]], str(path))
+        count = 0
+        for number, cells in rows:
+            values = {key: _text(cells[i] if i < len(cells) else None) for i, key in mapping.items()}
+            if not any(_text(c).strip() for c in cells[:MAX_COLUMNS]):
+                continue
+            count += 1
+            if count > MAX_ROWS:
+                raise ClientListError(f"{path}: more than {MAX_ROWS:,} client rows (row {number}); split the list into files of at most {MAX_ROWS:,} rows")
+            yield number, values
 
 
-def _csv_rows(path: Path) -> Iterator[list[str]]:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "cp932"):  # Japanese Excel saves CSV as Shift_JIS (cp932)
+def _text(value: object) -> str:
+    """A cell as the text an agent typed: integers exact, dates ISO (a time of day dropped), booleans as Excel shows them.
+
+    >>> _text(450000000.0), _text(dt.datetime(2026, 11, 26, 9, 30)), _text(None), _text(True)
+    ('450000000', '2026-11-26', '', 'TRUE')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    encoding = _csv_encoding(path)
+    with path.open(encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, strict=True)
+        record, start = 0, 1
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ClientListError(
+                    f"{path}: line {start}: {_csv_reason(exc)}; a field that starts with a double quote must end with one "
+                    f'(write a quote inside a field as "")'
+                ) from None
+            record += 1
+            start = reader.line_num + 1
+            yield record, cells
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    text = str(exc)
+    if "end of data" in text or "field larger" in text:
+        return "a quoted field opened on this line is never closed"
+    return f"malformed CSV ({text})"
+
+
+def _csv_encoding(path: Path) -> str:
+    """utf-8-sig or cp932 (Japanese Excel saves CSV as Shift_JIS), checked over the whole file in bounded memory."""
+    for encoding in ("utf-8-sig", "cp932"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            text = raw.decode(encoding)
-            break
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            return encoding
         except UnicodeDecodeError:
             continue
-    else:
-        raise ClientListError(f"{path}: not UTF-8 or Shift_JIS text; save the sheet as 'CSV UTF-8'")
-    yield from csv.reader(io.StringIO(text, newline=""))
+    raise ClientListError(f"{path}: not UTF-8 or Shift_JIS text; save the sheet as 'CSV UTF-8'")
 
 
-_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+class _CellParser(WorkSheetParser):
+    """openpyxl's streaming sheet parser, telling a formula with no saved value from an empty cell."""
+
+    def parse_cell(self, element):  # noqa: ANN001 - openpyxl's signature
+        cell = super().parse_cell(element)
+        if cell["value"] is None and element.find(FORMULA_TAG) is not None:
+            cell["data_type"] = "formula"
+        return cell
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[str]]:
-    """Rows of the first worksheet as text; numbers stay exact (no float round trip)."""
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
+    """Rows of the first worksheet as cell values (str, int, float, date, bool), streamed with openpyxl.
+
+    The sheet's claimed dimension is ignored (a tiny file can claim a huge sheet): only cells present are read,
+    and a cell reference past Excel's own limits is refused.
+    """
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            shared = []
-            if "xl/sharedStrings.xml" in names:
-                root = ElementTree.fromstring(zf.read("xl/sharedStrings.xml"))
-                shared = ["".join(t.text or "" for t in si.iter(f"{{{_NS['m']}}}t")) for si in root.findall("m:si", _NS)]
-            sheet_xml = zf.read(_first_sheet(zf))
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
-        raise ClientListError(f"{path}: not a readable .xlsx workbook ({exc})") from None
-    for row in ElementTree.fromstring(sheet_xml).iter(f"{{{_NS['m']}}}row"):
-        cells: list[str] = []
-        for c in row.findall("m:c", _NS):
-            col = _column_index(c.get("r", ""), len(cells))
-            cells.extend([""] * (col - len(cells)))
-            cells.append(_cell_text(c, shared))
-        yield cells
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # zipfile, XML and openpyxl errors of many types on a damaged or fake file
+        raise ClientListError(f"{path}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
+    try:
+        ws = wb.worksheets[0] if wb.worksheets else None
+        if ws is None or not hasattr(ws, "_get_source"):
+            raise ClientListError(f"{path}: the workbook has no worksheet")
+        scanned = 0
+        try:
+            with ws._get_source() as src:
+                parser = _CellParser(src, ws._shared_strings, data_only=True, epoch=wb.epoch,
+                                     date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+                for number, cells in parser.parse():
+                    scanned += 1
+                    if number > EXCEL_ROWS or scanned > 5 * MAX_ROWS:
+                        raise ClientListError(f"{path}: row {number}: the sheet is larger than any client list ({scanned:,} rows read); "
+                                              f"keep at most {MAX_ROWS:,} rows")
+                    yield number, _row_values(path, cells)
+        except ClientListError:
+            raise
+        except Exception as exc:
+            raise ClientListError(f"{path}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
+    finally:
+        wb.close()
 
 
-def _first_sheet(zf: zipfile.ZipFile) -> str:
-    wb = ElementTree.fromstring(zf.read("xl/workbook.xml"))
-    first = wb.find("m:sheets/m:sheet", _NS)
-    rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-    target = next(r.get("Target") for r in rels if r.get("Id") == first.get(_REL))
-    return target.lstrip("/") if target.startswith("/") else "xl/" + target
+def _row_values(path: Path, cells: list[dict]) -> list[object]:
+    values: list[object] = []
+    for cell in cells:
+        column = cell["column"]
+        if column > MAX_COLUMNS:  # no client list is this wide; what is past it is not read
+            continue
+        where = f"{get_column_letter(column)}{cell['row']}"
+        if cell["data_type"] == "formula":
+            raise ClientListError(f"{path}: cell {where} holds a formula with no saved value (the file was written by a program, "
+                                  "not Excel); open and save the file in Excel, or paste the values")
+        if cell["data_type"] == "e":
+            raise ClientListError(f"{path}: cell {where} shows the Excel error {cell['value']}; fix it or paste values")
+        values.extend([None] * (column - 1 - len(values)))
+        values.append(cell["value"])
+    return values
 
 
-def _column_index(ref: str, default: int) -> int:
-    letters = re.match(r"[A-Z]+", ref)
-    if not letters:
-        return default
-    n = 0
-    for ch in letters.group(0):
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
-def _cell_text(c: ElementTree.Element, shared: list[str]) -> str:
-    kind = c.get("t")
-    if kind == "inlineStr":
-        return "".join(t.text or "" for t in c.iter(f"{{{_NS['m']}}}t"))
-    v = c.find("m:v", _NS)
-    text = v.text if v is not None and v.text is not None else ""
-    if kind == "s":
-        return shared[int(text)]
-    if kind in (None, "n") and text:
-        try:  # Excel stores 450000000 as "450000000" or "4.5E8"; keep integers exact
-            d = Decimal(text)
-            return str(int(d)) if d == d.to_integral_value() else text
-        except InvalidOperation:
-            return text
-    return text
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, zipfile.BadZipFile):
+        return "not a zip package: perhaps a CSV or another file renamed to .xlsx"
+    if isinstance(exc, IndexError):
+        return f"a cell refers to a shared string that does not exist ({exc})"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:200]
 
 
 def excel_serial_date(text: str) -> dt.date | None:
-    """A date cell stored as an Excel serial number, else None.
+    """A date cell stored as an Excel serial number (1900 date system, as CSV exports use), else None.
 
     >>> excel_serial_date("46352")
     datetime.date(2026, 11, 26)
