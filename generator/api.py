@@ -21,12 +21,12 @@ Building one client's pack from Python:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.batch.clients import ClientRequest, RowError, parse_client
+from generator.batch.clients import ClientRequest, parse_client
+from generator.batch.runner import Pack, Summary
 from generator.content.load import load_product, product_dirs
 from generator.content.model import Product
 from generator.content.validate import validate
@@ -36,42 +36,10 @@ from generator.site import Site
 
 __all__ = [
     "Site", "Pack", "Summary", "load", "load_all", "products", "client_request", "quote", "quote_request",
-    "plan", "build_pack", "build_packs", "brochure", "wording", "build", "check", "diff", "verify",
+    "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "build", "check", "diff", "diff_report", "verify",
 ]
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Pack:
-    """One client's built pack: the PDF, its Word files, quote number, premium and the provenance it carries."""
-
-    client: str
-    addressee: str
-    folder: Path
-    pdf: Path
-    docx: tuple[Path, ...]
-    pages: int
-    quote_number: str
-    premium: int
-    quote: Quote
-    provenance: Mapping[str, str]
-    skipped: bool = False  # already up to date: nothing was rebuilt
-
-
-@dataclass
-class Summary:
-    """What a list run did: packs built or already up to date, and every bad row (row, column, value, reason)."""
-
-    out: Path
-    built: list[Pack] = field(default_factory=list)
-    skipped: list[Pack] = field(default_factory=list)
-    errors: list[RowError] = field(default_factory=list)
-    errors_file: Path | None = None
-
-    def line(self) -> str:
-        text = f"packs: {len(self.built)} built, {len(self.skipped)} up to date, {len(self.errors)} failed row(s) → {self.out}"
-        return text + (f" (errors: {self.errors_file})" if self.errors_file else "")
 
 
 # --- content ----------------------------------------------------------------------------------
@@ -165,9 +133,9 @@ def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date
 
 
 def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Path | None = None, today: dt.date | None = None,
-               timeout: float | None = None) -> Pack:
+               timeout: float | None = None, executor: Executor | None = None) -> Pack:
     """Build (or find up to date) one client's pack under ``out`` (default: the site's proposals folder)."""
-    summary = build_packs(site, product, [request], out=out, today=today, jobs=1, timeout=timeout)
+    summary = build_packs(site, product, [request], out=out, today=today, jobs=1, timeout=timeout, executor=executor)
     if summary.errors:
         raise summary.errors[0].as_error()
     return (summary.built or summary.skipped)[0]
@@ -187,12 +155,16 @@ def build_packs(site: Site, product: Product, requests: Iterable[ClientRequest],
 
 
 def build_list(site: Site, product: Product, path: Path, *, out: Path | None = None, today: dt.date | None = None, jobs: int = 2,
-               executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None) -> Summary:
-    """Every row of a client list (.csv/.xlsx): bad rows reported with row, column and reason; the rest get packs."""
+               executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None,
+               dry_run: bool = False) -> Summary:
+    """Every row of a client list (.csv/.xlsx): bad rows reported with row, column and reason; the rest get packs.
+
+    ``dry_run`` checks and quotes every row and totals the premiums without LibreOffice and without writing anything.
+    """
     from generator.batch.runner import run_client_list
 
     return run_client_list(site, product, Path(path), out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
-                           executor=executor, progress=progress, timeout=timeout)
+                           executor=executor, progress=progress, timeout=timeout, dry_run=dry_run)
 
 
 # --- published documents and compliance -------------------------------------------------------
@@ -232,6 +204,18 @@ def diff(site: Site, old: str, new: str, product: str | None = None):
 
     a, b = load_pair(site, old, new, product)
     return compare(a, b, old, new)
+
+
+def diff_report(site: Site, d, *, out: Path, author: str = "docgen") -> tuple[Path, Path]:
+    """Write a diff's Markdown summary and its tracked-changes .docx redline into ``out``; return both paths."""
+    from generator.compliance.diff import markdown, report_stem
+    from generator.compliance.redline import write_redline
+    from generator.documents.render import write_atomic
+
+    stem = report_stem(d)
+    md = write_atomic(Path(out) / f"{stem}.md", markdown(d).encode("utf-8"))
+    redline = write_redline(d, Path(out) / f"{stem}_redline.docx", templates=site.templates, author=author)
+    return md, redline
 
 
 def verify(product: Product, pdf: Path):

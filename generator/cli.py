@@ -1,281 +1,296 @@
-"""The docgen command line: the only place where exceptions become messages and exit codes."""
+"""The docgen command line: parses options, calls generator.api, prints; the only place errors become exit codes."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import sys
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from generator import __version__
-from generator.content.load import CONTENT_ROOT, OUTPUTS_ROOT, load_product, product_dirs
-from generator.content.model import Product
-from generator.content.validate import validate
-from generator.errors import ContentError, DocgenError, InputError, Problem
+from generator import __version__, api
+from generator.cli_output import Output, Progress
+from generator.errors import ContentError, DocgenError, InputError
 from generator.jpformat import format_yen, format_yen_units, parse_yen
 
-OUTPUTS = OUTPUTS_ROOT
-EXIT_CODES = """exit codes: 0 ok · 1 content/check problems or failed rows · 2 bad option or input ·
+log = logging.getLogger("docgen")
+
+EXIT_CODES = """exit codes: 0 ok · 1 content/check problems, drift or failed rows · 2 bad option or input ·
 3 要見積 (referral to the insurer) · 4 引受不可 (refused) · 5 system (LibreOffice, fonts)"""
 
 
-def _products(args: argparse.Namespace, lint: bool = True) -> list[Product]:
-    """Load and cross-check the selected product(s), and lint the templates when the command renders them."""
-    root = Path(args.content)
-    folders = [root / args.product] if args.product else product_dirs(root)
-    if not folders:
-        raise ContentError([Problem(str(root), 0, "", "no product here: a product is a folder holding product.yaml")])
-    problems, products = [], []
-    for folder in folders:
-        try:
-            products.append(validate(load_product(folder)))
-        except ContentError as exc:
-            problems += exc.problems
-    if lint and not problems:
-        from generator.compliance.check import lint_templates
-
-        for product in products:
-            problems += lint_templates(product)
-    if problems:
-        raise ContentError(problems)
-    return products
+def _site(args: argparse.Namespace) -> api.Site:
+    return api.Site.from_env(content=args.content, templates=args.templates, outputs=args.outputs, cache=args.cache)
 
 
-def _product(args: argparse.Namespace, lint: bool = True) -> Product:
-    if not args.product:
-        args.product = _default_product(Path(args.content))
-    return _products(args, lint)[0]
+def _product(args: argparse.Namespace, *, lint: bool = True):
+    return api.load(_site(args), args.product, lint=lint)
 
 
-def _default_product(root: Path) -> str:
-    folders = product_dirs(root)
-    if len(folders) != 1:
-        names = ", ".join(f.name for f in folders) or "none"
-        raise InputError("--product", None, "several products exist; say which", allowed=names)
-    return folders[0].name
+def _products(args: argparse.Namespace):
+    site = _site(args)
+    return [api.load(site, args.product)] if args.product else api.load_all(site)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     products = _products(args)
+    rows = []
     for p in products:
         cells = sum(len(row) for c in p.rates.classes for row in c.premiums)
         exclusions = sum(len(g.items) for g in p.exclusions.groups)
-        print(
-            f"ok: {p.key} {p.meta.name} v{p.meta.content_version} (rates {p.rates.rates_version}): "
-            f"{len(p.file_hashes)} files, {exclusions} exclusions, {len(p.risk_services.services)} risk services, "
-            f"{len(p.emergency_support.partners)} partners, {cells} premium cells"
-        )
+        rows.append({"product": p.key, "name": p.meta.name, "content_version": p.meta.content_version, "rates_version": p.rates.rates_version,
+                     "content_hash": p.digest(), "files": len(p.file_hashes), "exclusions": exclusions,
+                     "risk_services": len(p.risk_services.services), "partners": len(p.emergency_support.partners), "premium_cells": cells})
+        out.line(f"ok: {p.key} {p.meta.name} v{p.meta.content_version} (rates {p.rates.rates_version}): {len(p.file_hashes)} files, "
+                 f"{exclusions} exclusions, {len(p.risk_services.services)} risk services, {len(p.emergency_support.partners)} partners, {cells} premium cells")
+    out.json({"status": "ok", "products": rows})
     return 0
 
 
-def cmd_brochure(args: argparse.Namespace) -> int:
-    from generator.documents.brochure import build_brochure
+def _published(kind: str, result) -> dict:
+    return {"status": "ok", "document": kind, "docx": str(result.docx), "pdf": str(result.pdf), "pages": result.pages}
 
-    result = build_brochure(_product(args), Path(args.out))
-    print(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
+
+def cmd_brochure(args: argparse.Namespace, out: Output) -> int:
+    result = api.brochure(_site(args), _product(args), out=_path(args.out), timeout=args.timeout)
+    out.line(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
+    out.json(_published("brochure", result))
     return 0
 
 
-def cmd_wording(args: argparse.Namespace) -> int:
-    from generator.documents.wording import build_wording
-
-    result = build_wording(_product(args), Path(args.out))
-    print(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
+def cmd_wording(args: argparse.Namespace, out: Output) -> int:
+    result = api.wording(_site(args), _product(args), out=_path(args.out), timeout=args.timeout)
+    out.line(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
+    out.json(_published("wording", result))
     return 0
 
 
-def cmd_build(args: argparse.Namespace) -> int:
-    from generator.compliance.check import build_all
-
-    published, manifest = build_all(_products(args), Path(args.outputs))
+def cmd_build(args: argparse.Namespace, out: Output) -> int:
+    published, manifest = api.build(_site(args), _products(args))
     for item in published:
-        print(f"built: {item.path}")
-    print(f"{len(published)} published outputs and {manifest}")
+        out.line(f"built: {item.path}")
+    out.line(f"{len(published)} published outputs and {manifest}")
+    out.json({"status": "ok", "outputs": [{"path": str(p.path), "product": p.product, "kind": p.kind} for p in published], "manifest": str(manifest)})
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from generator.compliance.check import check
-
-    print(check(_products(args), Path(args.outputs)))
+def cmd_check(args: argparse.Namespace, out: Output) -> int:
+    message = api.check(_site(args), _products(args))
+    out.line(message)
+    out.json({"status": "ok", "message": message})
     return 0
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
-    from generator.compliance.diff import compare, load_pair, markdown, summary_lines
-    from generator.compliance.redline import write_redline
-    from generator.documents.render import write_atomic
-
-    old, new = load_pair(args.old, args.new, args.product)
-    d = compare(old, new, args.old, args.new)
-    for line in summary_lines(d):
-        print(line)
-    out = Path(args.out)
-    stem = f"{new.meta.slug}_changes_{_label(args.old)}_{_label(args.new)}"
-    write_atomic(out / f"{stem}.md", markdown(d).encode("utf-8"))
-    write_redline(d, out / f"{stem}_redline.docx", author=args.author)
-    print(f"written: {out / f'{stem}.md'} and {out / f'{stem}_redline.docx'} (tracked changes)")
+def cmd_diff(args: argparse.Namespace, out: Output) -> int:
+    site = _site(args)
+    d = api.diff(site, args.old, args.new, args.product)
+    md, redline = api.diff_report(site, d, out=_path(args.out) or site.outputs / "diff", author=args.author)
+    for line in d.summary_lines():
+        out.line(line)
+    out.line(f"written: {md} and {redline} (tracked changes)")
+    out.json({"status": "ok", **d.as_dict(), "markdown": str(md), "redline": str(redline)})
     return 0
 
 
-def _label(spec: str) -> str:
-    from generator.documents.proposal import safe_name
-
-    return safe_name(Path(spec).name if Path(spec).is_dir() else spec, 40).replace(" ", "_")
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    from generator.compliance.provenance import verify_pdf
-
+def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     product = _product(args, lint=False)  # reads no template
     failed = 0
     for pdf in args.files:
-        result = verify_pdf(Path(pdf), product)
+        result = api.verify(product, Path(pdf))
         for line in result.lines():
-            print(line)
+            out.line(line)
+        out.json(result.as_dict())
         failed += not result.matches
     return 1 if failed else 0
 
 
-def cmd_quote(args: argparse.Namespace) -> int:
-    from generator.rating.rate import quote
-
+def cmd_quote(args: argparse.Namespace, out: Output) -> int:
     product = _product(args, lint=False)  # reads no template
     revenue = parse_yen(args.revenue, field="--revenue")
     limit = parse_yen(args.limit, field="--limit")
     deductible = parse_yen(args.deductible, field="--deductible") if args.deductible else 0
-    q = quote(product, args.industry, revenue, limit, deductible=deductible, options=tuple(args.option), payment=args.payment)
-    if args.json:
-        print(json.dumps(q.as_dict(), ensure_ascii=False, indent=2))
-        return 0
-    print(f"{q.product} お見積り (rates {q.rates_version})")
-    print(f"  業種区分      {q.class_code} ({q.industry})")
-    print(f"  売上高        {format_yen_units(q.revenue)} → {q.band_label}")
-    print(f"  賠償保険金額  {format_yen_units(q.limit)}")
-    print(f"  費用保険金額  {format_yen_units(q.expense_limit)}")
-    print(f"  年間保険料    {format_yen(q.premium)} ({q.payment_method})")
-    print("  前提となる契約条件:")
+    q = api.quote(product, args.industry, revenue, limit, deductible=deductible, options=tuple(args.option), payment=args.payment)
+    out.json({"status": "ok", **q.as_dict()})
+    out.line(f"{q.product} お見積り (rates {q.rates_version})")
+    out.line(f"  業種区分      {q.class_code} ({q.industry})")
+    out.line(f"  売上高        {format_yen_units(q.revenue)} → {q.band_label}")
+    out.line(f"  賠償保険金額  {format_yen_units(q.limit)}")
+    out.line(f"  費用保険金額  {format_yen_units(q.expense_limit)}")
+    out.line(f"  年間保険料    {format_yen(q.premium)} ({q.payment_method})")
+    out.line("  前提となる契約条件:")
     for text in q.premises:
-        print(f"    ・{text}")
+        out.line(f"    ・{text}")
     return 0
 
 
-def _progress(done: int, total: int) -> None:
-    if sys.stderr.isatty():
-        width = 30
-        filled = width * done // max(total, 1)
-        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+def _client_values(args: argparse.Namespace) -> dict[str, str | None]:
+    return {k: getattr(args, k) for k in ("client", "contact", "industry", "revenue", "limit", "agent_name", "agent_contact", "date")}
 
 
-def cmd_proposal(args: argparse.Namespace) -> int:
-    from generator.batch.clients import parse_client
-    from generator.batch.runner import build_packs, cached_brochure
-    from generator.documents.fonts import missing_glyphs
-    from generator.documents.proposal import plan_pack
-
-    product = _product(args)
-    raw = {k: getattr(args, k) or "" for k in ("client", "contact", "industry", "revenue", "limit", "agent_name", "agent_contact", "date")}
-    request, errors = parse_client(raw, missing_glyphs=missing_glyphs)
-    if errors:
-        first = errors[0]
-        for e in errors[1:]:
-            print(f"docgen proposal: --{e.column.replace('_', '-')}: {e.value!r}: {e.reason}", file=sys.stderr)
-        raise InputError(f"--{first.column.replace('_', '-')}", first.value, first.reason)
-    plan = plan_pack(product, request, dt.date.today())
-    out = Path(args.out)
-    results, failures = build_packs(product, [plan], out, cached_brochure(product), jobs=1)
-    if failures:
-        raise failures[0][1].as_error()
-    r = results[0]
-    state = "up to date" if r.skipped else "built"
-    print(f"{state}: {r.pdf} ({r.pages} pages; premium {plan.quote.premium:,}円; Word files beside it)")
+def cmd_proposal(args: argparse.Namespace, out: Output) -> int:
+    site = _site(args)
+    product = api.load(site, args.product)
+    try:
+        request = api.client_request(**_client_values(args))
+    except InputError as exc:  # named as the option typed on the command line: --agent-name, not agent_name
+        raise InputError(f"--{exc.field.replace('_', '-')}", exc.value, exc.reason) from None
+    pack = api.build_pack(site, product, request, out=_path(args.out), timeout=args.timeout)
+    state = "up to date" if pack.skipped else "built"
+    out.line(f"{state}: {pack.pdf} ({pack.pages} pages; premium {pack.premium:,}円; Word files beside it)")
+    out.json(pack.as_dict())
     return 0
 
 
-def cmd_proposals(args: argparse.Namespace) -> int:
-    from generator.batch.runner import run_client_list
-
-    product = _product(args)
-    summary = run_client_list(product, Path(args.file), Path(args.out), jobs=args.jobs, today=dt.date.today(), progress=_progress)
+def cmd_proposals(args: argparse.Namespace, out: Output) -> int:
+    site = _site(args)
+    product = api.load(site, args.product)
+    progress = None if args.dry_run or out.json_mode else Progress(out, "packs")
+    summary = api.build_list(site, product, Path(args.file), out=_path(args.out), jobs=args.jobs, progress=progress,
+                             timeout=args.timeout, dry_run=args.dry_run)
+    if progress:
+        progress.close()
     for error in summary.errors:
-        print(error, file=sys.stderr)
-    print(summary.line())
+        out.error(str(error))
+    if out.json_mode:
+        for record in summary.records():
+            out.json(record)
+    elif args.dry_run:
+        for plan in summary.planned:
+            out.line(f"row {plan.request.row}: {plan.request.addressee}: {plan.quote.class_code} {plan.quote.band_label} "
+                     f"{format_yen_units(plan.quote.limit)} → {format_yen(plan.quote.premium)}")
+    out.line(summary.line())
     return 1 if summary.errors else 0
 
 
+# --- options ------------------------------------------------------------------------------------
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number ≥ 1 (``--jobs 0`` is nonsense)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small; at least 1")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: seconds > 0 (a timeout)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{value:g} is out of range; between 0 and 3600 seconds")
+    return value
+
+
+EXAMPLES = {
+    "validate": "docgen validate\n  docgen validate --json",
+    "brochure": "docgen brochure\n  docgen brochure --out /tmp/brochure",
+    "wording": "docgen wording",
+    "build": "docgen build          # then commit content/ and outputs/ together",
+    "check": "docgen check          # exit 1 names each stale output, the clause or premium and its file:line",
+    "diff": "docgen diff HEAD~1 content\n  docgen diff v1.0.0 HEAD --json",
+    "verify": "docgen verify 'outputs/proposals/有限会社 伸和企画 上/サイバーLite_ご提案書.pdf'",
+    "quote": "docgen quote --industry 製造業 --revenue 4.5億 --limit 1億\n  docgen quote --industry D02 --revenue 12億 --limit 3000万 --json",
+    "proposal": "docgen proposal --client '有限会社 伸和企画' --contact 上 --industry 製造業 --revenue 4.5億 --limit 1億",
+    "proposals": "docgen proposals clients.xlsx --dry-run     # check every row and total the premiums, in seconds\n"
+                 "  docgen proposals clients.xlsx --out packs/",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="docgen", description=__doc__, epilog=EXIT_CODES)
+    parser = argparse.ArgumentParser(
+        prog="docgen", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="サイバーLite and other products: brochures, proposal packs, policy wording and compliance checks "
+                    "from the content in content/ and the Word templates in templates/.")
     parser.add_argument("--version", action="version", version=f"docgen {__version__}")
-    parser.add_argument("--content", default=str(CONTENT_ROOT), help="content root (default: %(default)s)")
+    roots = parser.add_argument_group("folders (default: this checkout's, or DOCGEN_CONTENT, DOCGEN_TEMPLATES, …)")
+    roots.add_argument("--content", help="content root: one folder per product")
+    roots.add_argument("--templates", help="folder of the .docx templates")
+    roots.add_argument("--outputs", help="published outputs and their manifest.json")
+    roots.add_argument("--cache", help="where laid-out brochures and static pages are kept between runs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, epilog=EXIT_CODES)
+    def add(name: str, func: Callable[[argparse.Namespace, Output], int], help_: str, *, converts: bool = False) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_CODES}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
-        p.add_argument("--product", help="product folder under content/ (default: the only one)")
+        p.add_argument("--product", help="product folder under the content root (default: the only one)")
+        p.add_argument("--json", action="store_true", help="machine-readable output on stdout (field names: README)")
+        talk = p.add_mutually_exclusive_group()
+        talk.add_argument("-q", "--quiet", action="store_true", help="only errors")
+        talk.add_argument("-v", "--verbose", action="store_true", help="say what is being done, step by step")
+        if converts:
+            p.add_argument("--timeout", type=positive_seconds, help="seconds LibreOffice may take per run before it is killed")
         return p
 
     add("validate", cmd_validate, "check all content, rates and templates; report every problem")
-
-    b = add("brochure", cmd_brochure, "the product brochure as Word and PDF (marketing)")
-    b.add_argument("--out", default=str(OUTPUTS / "brochure"), help="output folder (default: %(default)s)")
-    w = add("wording", cmd_wording, "the policy wording document as Word and PDF: coverage, limits, conditions, exclusions by ID")
-    w.add_argument("--out", default=str(OUTPUTS / "wording"), help="output folder (default: %(default)s)")
-
-    bl = add("build", cmd_build, "rebuild every published output (brochure, wording, sample pack) and outputs/manifest.json")
-    bl.add_argument("--outputs", default=str(OUTPUTS), help="published outputs folder (default: %(default)s)")
-    ck = add("check", cmd_check, "regenerate every published output and fail if any drifted from content, rates or templates")
-    ck.add_argument("--outputs", default=str(OUTPUTS), help="published outputs folder (default: %(default)s)")
-    df = add("diff", cmd_diff, "wording and premium changes between two versions, with impact, as Markdown and a tracked-changes .docx")
+    b = add("brochure", cmd_brochure, "the product brochure as Word and PDF (marketing)", converts=True)
+    b.add_argument("--out", help="output folder (default: outputs/brochure)")
+    w = add("wording", cmd_wording, "the policy wording as Word and PDF: coverage, limits, conditions, every exclusion by ID", converts=True)
+    w.add_argument("--out", help="output folder (default: outputs/wording)")
+    add("build", cmd_build, "rebuild every published output (brochure, wording, sample pack) and outputs/manifest.json", converts=True)
+    add("check", cmd_check, "rebuild every published output and fail if any drifted from content, rates or templates", converts=True)
+    df = add("diff", cmd_diff, "wording and premium changes between two versions, where they print, as Markdown and a tracked-changes .docx")
     df.add_argument("old", help="old version: a git revision (HEAD~1, v1.0.0) or a content folder")
     df.add_argument("new", help="new version: a git revision or a content folder (e.g. content)")
-    df.add_argument("--out", default=str(OUTPUTS / "diff"), help="where the redline and summary go (default: %(default)s)")
+    df.add_argument("--out", help="where the summary and the redline go (default: outputs/diff)")
     df.add_argument("--author", default="docgen", help="author of the tracked changes (default: %(default)s)")
     vf = add("verify", cmd_verify, "does a PDF docgen made (e.g. one an agent sent) still match the current content?")
     vf.add_argument("files", nargs="+", help="PDF files")
 
-    q = add("quote", cmd_quote, "premium for an industry, revenue and limit from the published table")
-    q.add_argument("--industry", required=True, help="industry name as in the rate table (製造業…) or class code (D01)")
+    q = add("quote", cmd_quote, "the premium for an industry, revenue and limit from the published table")
+    q.add_argument("--industry", required=True, help="industry as in the rate table (製造業, 小売業, …) or class code (D01)")
     q.add_argument("--revenue", required=True, help="annual revenue: 450000000, 4.5億, 4億5000万, 45000万円")
     q.add_argument("--limit", required=True, help="liability limit: 1000万, 3000万, 5000万, 1億, 3億")
     q.add_argument("--deductible", help="自己負担額 (anything but 0 is a referral)")
     q.add_argument("--option", action="append", default=[], help="利益損害 or 営業継続費用 (a referral)")
     q.add_argument("--payment", help="保険料払込方法 (anything but 一括払 is a referral)")
-    q.add_argument("--json", action="store_true", help="one JSON object; premium as an integer")
 
-    pr = add("proposal", cmd_proposal, "one client's proposal pack: letter, quote, 重要事項説明書 and brochure in one PDF, plus Word files")
+    pr = add("proposal", cmd_proposal, "one client's proposal pack: letter, quote, 重要事項説明書 and brochure in one PDF, plus Word files",
+             converts=True)
     pr.add_argument("--client", required=True, help="client company name, e.g. '有限会社 伸和企画'")
     pr.add_argument("--contact", help="contact person (the letter says '… 様'); omit for '… 御中'")
     pr.add_argument("--industry", required=True, help="industry name or class code")
     pr.add_argument("--revenue", required=True, help="annual revenue, e.g. 4.5億")
     pr.add_argument("--limit", required=True, help="liability limit, e.g. 1億")
     pr.add_argument("--agent-name", help="agency name printed on the letter and quote")
-    pr.add_argument("--agent-contact", help="agency contact line")
+    pr.add_argument("--agent-contact", help="agency contact line, e.g. '担当：山本'")
     pr.add_argument("--date", help="issue date (default today): 2026-11-26 or 令和8年11月26日")
-    pr.add_argument("--out", default=str(OUTPUTS / "proposals"), help="proposals folder (default: %(default)s)")
+    pr.add_argument("--out", help="proposals folder (default: outputs/proposals)")
 
-    ps = add("proposals", cmd_proposals, "proposal packs for every row of a client list (.csv or .xlsx)")
-    ps.add_argument("file", help="client list; see content/samples/README.md for the columns")
-    ps.add_argument("--out", default=str(OUTPUTS / "proposals"), help="proposals folder (default: %(default)s)")
-    ps.add_argument("--jobs", type=int, default=2, help="LibreOffice processes at once (default: %(default)s)")
+    ps = add("proposals", cmd_proposals, "proposal packs for every row of a client list (.csv or .xlsx)", converts=True)
+    ps.add_argument("file", help="client list; content/samples/README.md describes the columns")
+    ps.add_argument("--out", help="proposals folder (default: outputs/proposals)")
+    ps.add_argument("--jobs", type=positive_int, default=2, help="LibreOffice processes at once, about one per core (default: %(default)s)")
+    ps.add_argument("--dry-run", action="store_true", help="check and quote every row, total the premiums; build nothing (no LibreOffice)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    out = Output(json_mode=args.json, quiet=args.quiet, verbose=args.verbose)
     try:
-        return args.func(args)
+        return args.func(args, out)
     except ContentError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"docgen: {len(exc.problems)} problem(s) found", file=sys.stderr)
+            out.error(str(problem))
+        out.error(f"docgen: {len(exc.problems)} problem(s) found")
+        out.json({"status": "problems", "exit_code": exc.exit_code, "problems": [p.as_dict() for p in exc.problems]})
         return exc.exit_code
     except DocgenError as exc:
-        print(f"docgen {args.command}: {exc}", file=sys.stderr)
+        out.error(f"docgen {args.command}: {exc}")
+        out.json({"status": exc.status, "exit_code": exc.exit_code, "reason_code": getattr(exc, "field", None) or type(exc).__name__,
+                  "message": str(exc)} | exc.details())
         return exc.exit_code
     except KeyboardInterrupt:
-        print("docgen: interrupted; no partial files were left", file=sys.stderr)
+        out.error("docgen: interrupted; no partial files were left")
         return 130

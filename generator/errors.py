@@ -19,11 +19,20 @@ class Problem:
         loc = f"{self.file}:{self.line}" if self.line else self.file
         return f"{loc}: {self.path}: {self.message}" if self.path else f"{loc}: {self.message}"
 
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
+
 
 class DocgenError(Exception):
     """Raised when docgen cannot do what it was asked; base of every docgen exception."""
 
     exit_code = 1
+    status = "error"  # what --json output and the portal call this outcome
+
+    def details(self) -> dict[str, object]:
+        """The data a program needs besides the message (field, value, allowed values…), JSON-ready."""
+        keys = ("field", "value", "reason", "allowed", "suggestion")
+        return {k: getattr(self, k) for k in keys if getattr(self, k, None) not in (None, "")}
 
 
 class ContentError(DocgenError):
@@ -58,6 +67,7 @@ class QuoteRefused(DocgenError):
     """Raised when the product does not cover the risk (excluded industry, revenue out of range)."""
 
     exit_code = 4
+    status = "refused"
 
     def __init__(self, field: str, value: object, reason: str):
         self.field, self.value, self.reason = field, value, reason
@@ -68,6 +78,7 @@ class ReferralRequired(DocgenError):
     """Raised when the risk is insurable but the published table does not price it (要見積)."""
 
     exit_code = 3
+    status = "referral"
 
     def __init__(self, field: str, value: object, reason: str):
         self.field, self.value, self.reason = field, value, reason
@@ -113,6 +124,11 @@ class ClientListError(DocgenError):
 class DriftError(DocgenError):
     """Raised when published outputs differ from what the current content regenerates."""
 
+    status = "drift"
+
     def __init__(self, drifts: list[str]):
         self.drifts = list(drifts)
         super().__init__("\n".join(self.drifts))
+
+    def details(self) -> dict[str, object]:
+        return {"drifts": self.drifts}

@@ -13,8 +13,8 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,57 +22,85 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from generator import __version__
-from generator.batch.clients import RowError, parse_client, read_client_rows
+from generator.batch.clients import ClientRequest, RowError, parse_client, read_client_rows
 from generator.batch.layout import forget_destinations
 from generator.batch.typeset import Doc, Job, Layout, Typeset, learn_layout, typeset
-from generator.compliance.provenance import provenance_metadata
-from generator.content.load import OUTPUTS_ROOT
+from generator.compliance.provenance import pdf_metadata
 from generator.content.model import Product
 from generator.documents.fonts import missing_glyphs
 from generator.documents.pack import Part, merge_pdfs
-from generator.documents.proposal import BROCHURE_TITLE, PARTS, TEMPLATES, PackPlan, plan_pack
+from generator.documents.proposal import PackPlan, plan_pack
+from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED
 from generator.documents.render import DocProperties, write_atomic
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
+from generator.site import Site
 
 MANIFEST = "pack.json"
 ERRORS_FILE = "errors.csv"
-CACHE = OUTPUTS_ROOT / ".cache"
 MIN_BATCH = 4  # fewer clients than this per LibreOffice run: its start-up outweighs running two at once
 Progress = Callable[[int, int], None]
 
 
+DEFAULT_TIMEOUT = 120.0  # seconds for one LibreOffice run of a batch
+
+
 @dataclass(frozen=True)
-class PackResult:
-    """One installed pack: where it is and how many pages its PDF has."""
+class Pack:
+    """One installed pack: its folder, PDF and Word files, quote and the provenance its PDF carries."""
 
     plan: PackPlan
     folder: Path
-    pdf: Path
     pages: int
-    skipped: bool = False
+    skipped: bool = False  # already up to date: nothing was rebuilt
+
+    @property
+    def pdf(self) -> Path:
+        return self.folder / self.plan.pdf_name
+
+    @property
+    def docx(self) -> tuple[Path, ...]:
+        return tuple(self.folder / d.word_name for d in PERSONALISED)
+
+    @property
+    def client(self) -> str:
+        return self.plan.request.client
+
+    @property
+    def quote_number(self) -> str:
+        return self.plan.quote_number
+
+    @property
+    def premium(self) -> int:
+        return self.plan.quote.premium
+
+    def provenance(self) -> dict[str, str]:
+        """The PDF's document info as built (content hash, clause stamps, approval), read from the file."""
+        return {k: str(v) for k, v in (PdfReader(self.pdf).metadata or {}).items()}
+
+    def as_dict(self) -> dict:
+        """JSON-ready: paths as text, money as int yen."""
+        r, q = self.plan.request, self.plan.quote
+        return {"row": r.row, "client": r.client, "contact": r.contact, "addressee": r.addressee, "status": "up to date" if self.skipped else "built",
+                "folder": str(self.folder), "pdf": str(self.pdf), "docx": [str(p) for p in self.docx], "pages": self.pages,
+                "quote_number": self.plan.quote_number, "class": q.class_code, "band": q.band_label, "limit": q.limit, "premium": q.premium}
 
 
-def pack_metadata(product: Product, plan: PackPlan, provenance: dict[str, str] | None = None) -> dict[str, str]:
+def pack_metadata(product: Product, plan: PackPlan, shared: dict[str, str] | None = None) -> dict[str, str]:
     """PDF document info: who it is for, and the provenance a later `docgen verify` reads.
 
-    ``provenance`` is :func:`pack_provenance` of the product, when the caller already has it (it is the same for every client).
+    ``shared`` is :func:`pack_provenance` of the product, when the caller already has it (it is the same for every client).
     """
-    m = product.meta
-    return {
-        "/Title": plan.title,
-        "/Subject": f"{m.display_name} ご提案書（ご案内状・お見積書・重要事項説明書・パンフレット）",
-        "/Author": plan.request.agent_name or m.insurer.name,
-        "/Keywords": f"content {m.content_version}; rates {product.rates.rates_version}; approval {m.approval_number or '未取得'}; "
-                     f"content-hash {product.digest()}",
-        "/Creator": "docgen",
-        "/DocgenInputsHash": plan.digest,
-        "/DocgenPremium": str(plan.quote.premium),
-    } | (provenance or pack_provenance(product))
+    pack = {"/Title": plan.title, "/Author": plan.request.agent_name or product.meta.insurer.name,
+            "/DocgenInputsHash": plan.digest, "/DocgenPremium": str(plan.quote.premium), "/DocgenQuoteNumber": plan.quote_number}
+    return (shared or pack_provenance(product)) | pack
 
 
 def pack_provenance(product: Product) -> dict[str, str]:
-    """The clause and premium stamps of a pack (every clause hashed: worth computing once per run)."""
-    return provenance_metadata(product, [f"proposal: {title}" for _, _, title, _ in PARTS] + [f"proposal: {BROCHURE_TITLE}"])
+    """Everything in a pack's metadata that is the same for every client (every clause hashed: worth computing once per run)."""
+    m = product.meta
+    subject = f"{m.display_name} ご提案書（{'・'.join(d.part_title for d in (*PERSONALISED, BROCHURE))}）"
+    return pdf_metadata(product, list(PACK_KINDS), title="", subject=subject, author="",
+                        pack={"/DocgenInputsHash": "", "/DocgenPremium": "", "/DocgenQuoteNumber": ""})
 
 
 def is_up_to_date(folder: Path, plan: PackPlan) -> bool:
@@ -81,7 +109,7 @@ def is_up_to_date(folder: Path, plan: PackPlan) -> bool:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    files = [plan.pdf_name] + [name for _, _, _, name in PARTS]
+    files = [plan.pdf_name] + [d.word_name for d in PERSONALISED]
     return manifest.get("digest") == plan.digest and all((folder / f).is_file() for f in files)
 
 
@@ -91,27 +119,30 @@ def build_packs(
     out_root: Path,
     brochure_pdf: Path,
     *,
+    cache: Path,
     chunk: int = 50,
     jobs: int = 2,
-    timeout: float = 120.0,
+    timeout: float | None = None,
     progress: Progress | None = None,
-    cache: Path = CACHE,
-) -> tuple[list[PackResult], list[tuple[PackPlan, RowError]]]:
+    executor: Executor | None = None,
+) -> tuple[list[Pack], list[tuple[PackPlan, RowError]]]:
     """Build every plan's pack under ``out_root``; a failing client is reported and the rest go on.
 
     Clients are typeset in batches of at most ``chunk`` (generator.batch.typeset), ``jobs`` batches at once in worker
-    processes, each batch one LibreOffice run of ``timeout`` seconds at most; a pack is merged and installed here
-    as soon as its batch is back. One client or many, every pack is made the same way.
+    processes (or on ``executor``), each batch one LibreOffice run of ``timeout`` seconds at most; a pack is merged and
+    installed here as soon as its batch is back. One client or many, every pack is made the same way. ``cache`` holds
+    the layout learnt once per content version (generator.batch.typeset.learn_layout).
     """
+    timeout = timeout or DEFAULT_TIMEOUT
     out_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out_root)
-    built: dict[int, PackResult] = {}
+    built: dict[int, Pack] = {}
     failed: dict[int, RowError] = {}
     todo: list[Job] = []
     for i, plan in enumerate(plans):
         folder = out_root / plan.folder
         if is_up_to_date(folder, plan):
-            built[i] = PackResult(plan, folder, folder / plan.pdf_name, len(PdfReader(folder / plan.pdf_name).pages), skipped=True)
+            built[i] = Pack(plan, folder, len(PdfReader(folder / plan.pdf_name).pages), skipped=True)
         else:
             todo.append(_job(product, i, plan))
     if progress:
@@ -119,11 +150,10 @@ def build_packs(
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out_root))
     try:
         if todo:
-            # the shortest addressee is the least likely to push a part onto one more page than usual
-            layout = learn_layout(min(todo, key=lambda j: len(plans[j.index].request.addressee)), cache, timeout)
+            layout = learn_layout(layout_job(product, plans[todo[0].index].templates), cache, timeout)
             stamps = pack_provenance(product)
             shared = {brochure_pdf: PdfReader(brochure_pdf)} | {s.pdf: forget_destinations(PdfReader(s.pdf)) for s in layout.statics.values()}
-            with contextlib.closing(_typeset_batches(todo, staging, layout, chunk, jobs, timeout)) as batches:
+            with contextlib.closing(_typeset_batches(todo, staging, layout, chunk, jobs, timeout, executor)) as batches:
                 for folder, typeset_batch in batches:
                     readers = dict(shared)  # the batch's layout PDFs are read once for all its clients
                     for done in typeset_batch:
@@ -143,10 +173,25 @@ def build_packs(
     return [built[i] for i in sorted(built)], [(plans[i], failed[i]) for i in sorted(failed)]
 
 
+def layout_job(product: Product, templates: Path) -> Job:
+    """The made-up client, from content alone, whose documents a layout is learnt from.
+
+    The static tails cut from its layout go into every pack, and their bytes depend on every glyph of the
+    document they were cut from (LibreOffice numbers a font subset's glyphs in order of first use across the
+    whole document). Learnt from a run's own first client, the cache made the same pack differ by a few
+    hundred bytes between a cold and a warm outputs/.cache. A short addressee is the least likely to push a
+    part onto one more page than usual.
+    """
+    rates = product.rates
+    request = ClientRequest(client="見本", contact="", industry=rates.classes[0].industries[0], revenue=rates.bands[0].up_to,
+                            limit=rates.limits[0], date=product.meta.effective_date)
+    return _job(product, -1, plan_pack(product, request, product.meta.effective_date, templates))
+
+
 def _job(product: Product, index: int, plan: PackPlan) -> Job:
     props = DocProperties(title=plan.title, subject=product.meta.display_name, author=plan.request.agent_name or product.meta.insurer.name,
                           keywords=f"content {product.meta.content_version}; rates {product.rates.rates_version}", date=plan.issued)
-    return Job(index, tuple(Doc(key, title, name, TEMPLATES / tpl, plan.contexts[key], props) for key, tpl, title, name in PARTS))
+    return Job(index, tuple(Doc(d.id, d.part_title, d.word_name, d.template_path(plan.templates), plan.contexts[d.id], props) for d in PERSONALISED))
 
 
 def _batch_sizes(count: int, chunk: int, jobs: int) -> list[int]:
@@ -162,22 +207,26 @@ def _batch_sizes(count: int, chunk: int, jobs: int) -> list[int]:
     return [count // batches + (1 if i < count % batches else 0) for i in range(batches)]
 
 
-def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float) -> Iterator[tuple[Path, list[Typeset]]]:
-    """(work folder, results) per batch as each finishes; in worker processes when there is more than one batch."""
+def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float,
+                     executor: Executor | None = None) -> Iterator[tuple[Path, list[Typeset]]]:
+    """(work folder, results) per batch as each finishes; on ``executor`` or in worker processes when there is more than one batch.
+
+    A caller's executor is used as it is and left running; without one, a fork pool of ``workers`` lives for this run.
+    """
     batches, at = [], 0
     for size in _batch_sizes(len(jobs), chunk, workers):
         batches.append((staging / f"batch-{len(batches)}", jobs[at : at + size]))
         at += size
-    if workers <= 1 or len(batches) == 1:
+    if executor is None and (workers <= 1 or len(batches) == 1):
         for folder, batch in batches:
             yield folder, typeset(batch, folder, layout, timeout)
         return
     # fork: workers start at once with the modules and compiled templates already loaded
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("fork"))
+    pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("fork"))
     left = dict(batches)
+    pending: dict = {}
     try:
         queue = iter(batches)
-        pending = {}
         for folder, batch in itertools.islice(queue, 2 * workers):  # a few ahead, not all: results stream, staging stays small
             pending[pool.submit(typeset, batch, folder, layout, timeout)] = folder
         while pending:
@@ -192,32 +241,36 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
     except BrokenProcessPool:
         pass  # a worker died (killed, out of memory): what it and the others had not finished is done here instead
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if executor is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            for future in pending:
+                future.cancel()
     for folder, batch in left.items():
         shutil.rmtree(folder, ignore_errors=True)
         yield folder, typeset(batch, folder, layout, timeout)
 
 
 def _assemble(product: Product, plan: PackPlan, done: Typeset, metadata: dict[str, str], brochure_pdf: Path, readers: dict[Path, PdfReader],
-              staging: Path, out_root: Path) -> PackResult:
+              staging: Path, out_root: Path) -> Pack:
     parts = []
-    for (_, _, title, _), pieces in zip(PARTS, done.parts, strict=True):
+    for doc, pieces in zip(PERSONALISED, done.parts, strict=True):
         for n, piece in enumerate(pieces):
             if piece.pdf not in readers:
                 readers[piece.pdf] = forget_destinations(PdfReader(piece.pdf))
-            parts.append(Part(title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages))
-    parts.append(Part(BROCHURE_TITLE, brochure_pdf, nested=True))
+            parts.append(Part(doc.part_title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages))
+    parts.append(Part(BROCHURE.part_title, brochure_pdf, nested=True))
     new = staging / "packs" / plan.folder
     new.mkdir(parents=True)
     pages = merge_pdfs(parts, new / plan.pdf_name, metadata, readers=readers)
-    for (_, _, _, name), source in zip(PARTS, done.docx, strict=True):
-        os.replace(source, new / name)
+    for doc, source in zip(PERSONALISED, done.docx, strict=True):
+        os.replace(source, new / doc.word_name)
     manifest = {"digest": plan.digest, "client": plan.request.client, "premium": plan.quote.premium, "pages": pages,
-                "files": [plan.pdf_name] + [name for _, _, _, name in PARTS]}
+                "files": [plan.pdf_name] + [d.word_name for d in PERSONALISED]}
     write_atomic(new / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
     final = out_root / plan.folder
     _install(new, final, staging)
-    return PackResult(plan, final, final / plan.pdf_name, pages)
+    return Pack(plan, final, pages)
 
 
 def _install(new: Path, final: Path, staging: Path) -> None:
@@ -252,48 +305,73 @@ def _remove_stale_staging(out_root: Path) -> None:
 
 
 
-def cached_brochure(product: Product, cache_root: Path = CACHE) -> Path:
-    """The brochure PDF for this content, templates and generator version, built at most once."""
+def cached_brochure(product: Product, site: Site) -> Path:
+    """The brochure PDF for this content, templates and generator version, built at most once per site cache."""
     from generator.documents.brochure import build_brochure
 
-    key = hashlib.sha256(
-        f"{product.digest()}|{hashlib.sha256((TEMPLATES / 'brochure.docx').read_bytes()).hexdigest()}|{__version__}".encode()
-    ).hexdigest()[:16]
-    folder = cache_root / f"brochure-{product.meta.slug}-{key}"
+    template = BROCHURE.template_path(site.templates)
+    key = hashlib.sha256(f"{product.digest()}|{hashlib.sha256(template.read_bytes()).hexdigest()}|{__version__}".encode()).hexdigest()[:16]
+    folder = site.cache / f"brochure-{product.meta.slug}-{key}"
     found = sorted(folder.glob("*.pdf")) if folder.is_dir() else []
     if found:
         return found[0]
-    return build_brochure(product, folder).pdf
+    return build_brochure(product, folder, templates=site.templates).pdf
 
 
 @dataclass
-class ListSummary:
-    """What a client-list run did: packs built or skipped, and every bad row."""
+class Summary:
+    """What a list run did: packs built or up to date, what a dry run would build, and every bad row."""
 
     out: Path
-    built: list[PackResult] = field(default_factory=list)
-    skipped: list[PackResult] = field(default_factory=list)
+    built: list[Pack] = field(default_factory=list)
+    skipped: list[Pack] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     errors_file: Path | None = None
+    planned: list[PackPlan] = field(default_factory=list)  # every pack to build or keep (a dry run stops here)
+    dry_run: bool = False
+
+    @property
+    def total_premium(self) -> int:
+        """年間保険料 of every pack the list yields, in yen."""
+        return sum(p.quote.premium for p in self.planned)
+
+    def records(self) -> list[dict]:
+        """One JSON-ready record per row, in row order: built, up to date, would build (dry run) or error."""
+        records = [p.as_dict() for p in (*self.built, *self.skipped)]
+        if self.dry_run:
+            records += [{"row": p.request.row, "client": p.request.client, "contact": p.request.contact, "status": "would build",
+                         "quote_number": p.quote_number, "class": p.quote.class_code, "band": p.quote.band_label,
+                         "limit": p.quote.limit, "premium": p.quote.premium} for p in self.planned]
+        records += [{"row": e.row, "status": getattr(e.error, "status", "error"), "column": e.column, "value": e.value, "reason": e.reason}
+                    for e in self.errors]
+        return sorted(records, key=lambda r: (r["row"] or 0, r["status"]))
 
     def line(self) -> str:
+        if self.dry_run:
+            return (f"dry run: {len(self.planned)} pack(s) would be built, {len(self.errors)} failed row(s); "
+                    f"total premium {self.total_premium:,}円; nothing was written")
         text = f"packs: {len(self.built)} built, {len(self.skipped)} up to date, {len(self.errors)} failed row(s) → {self.out}"
         return text + (f" (errors: {self.errors_file})" if self.errors_file else "")
 
 
-def run_client_list(product: Product, path: Path, out: Path, *, today: dt.date, jobs: int = 2,
-                    progress: Progress | None = None) -> ListSummary:
-    """Every row of a client list: bad rows are reported (row, column, reason); the rest get packs."""
-    summary = ListSummary(out)
+Row = tuple[int | None, dict[str, str] | ClientRequest]  # (spreadsheet row, raw cell values or a checked request)
+
+
+def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
+              summary: Summary) -> list[PackPlan]:
+    """Check and quote every row: a bad value, a refusal or a referral becomes an error row; the rest are planned."""
     plans: list[PackPlan] = []
     seen: dict[str, int | None] = {}
-    for row, values in read_client_rows(path):
-        request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
-        if request is None:
-            summary.errors += errors
-            continue
+    for row, values in rows:
+        if isinstance(values, ClientRequest):  # checked already (the API, the portal)
+            request, values = values, {}
+        else:
+            request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
+            if request is None:
+                summary.errors += errors
+                continue
         try:
-            plan = plan_pack(product, request, today)
+            plan = plan_pack(product, request, today, site.templates)
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             column = getattr(exc, "field", "industry").lstrip("-")
             # the cell as typed (2億), not the quote's reformatted amount (2億円): the agent searches the sheet for it
@@ -305,19 +383,45 @@ def run_client_list(product: Product, path: Path, out: Path, *, today: dt.date, 
             continue
         seen[plan.folder] = row
         plans.append(plan)
-    results, failures = build_packs(product, plans, out, cached_brochure(product), jobs=jobs, progress=progress)
-    summary.built = [r for r in results if not r.skipped]
-    summary.skipped = [r for r in results if r.skipped]
-    summary.errors += [e for _, e in failures]
+    return plans
+
+
+def run_rows(site: Site, product: Product, rows: Iterable[Row], *, out: Path, today: dt.date,
+             jobs: int = 2, executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None,
+             dry_run: bool = False, errors_file: bool = True) -> Summary:
+    """Plan every row, then build the packs (unless ``dry_run``); errors.csv in ``out`` lists the bad rows."""
+    summary = Summary(out, dry_run=dry_run)
+    summary.planned = plan_rows(site, product, rows, today, summary)
+    if not dry_run:
+        results, failures = build_packs(product, summary.planned, out, cached_brochure(product, site), cache=site.cache, jobs=jobs,
+                                        progress=progress, executor=executor, timeout=timeout)
+        summary.built = [r for r in results if not r.skipped]
+        summary.skipped = [r for r in results if r.skipped]
+        summary.errors += [e for _, e in failures]
     summary.errors.sort(key=lambda e: (e.row or 0, e.column))
-    errors_file = out / ERRORS_FILE
-    if summary.errors:
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["row", "column", "value", "reason"])
-        writer.writerows([e.row, e.column, e.value, e.reason] for e in summary.errors)
-        write_atomic(errors_file, buf.getvalue().encode("utf-8-sig"))  # BOM: Excel opens it as UTF-8
-        summary.errors_file = errors_file
-    else:
-        errors_file.unlink(missing_ok=True)
+    if errors_file and not dry_run:
+        summary.errors_file = write_errors(out / ERRORS_FILE, summary.errors)
     return summary
+
+
+def run_client_list(site: Site, product: Product, path: Path, *, out: Path, today: dt.date, **options) -> Summary:
+    """Every row of a client list (.csv/.xlsx): bad rows are reported (row, column, reason); the rest get packs."""
+    return run_rows(site, product, read_client_rows(path), out=out, today=today, **options)
+
+
+def run_requests(site: Site, product: Product, requests: Iterable[ClientRequest], *, out: Path, today: dt.date, **options) -> Summary:
+    """Packs for already checked requests (the API and the portal); no errors.csv is written."""
+    return run_rows(site, product, ((r.row, r) for r in requests), out=out, today=today, errors_file=False, **options)
+
+
+def write_errors(path: Path, errors: list[RowError]) -> Path | None:
+    """errors.csv (row, column, value, reason) for the agent to open in Excel; removed when there is none."""
+    if not errors:
+        path.unlink(missing_ok=True)
+        return None
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["row", "column", "value", "reason"])
+    writer.writerows([e.row, e.column, e.value, e.reason] for e in errors)
+    write_atomic(path, buf.getvalue().encode("utf-8-sig"))  # BOM: Excel opens it as UTF-8
+    return path

@@ -20,19 +20,20 @@ from generator.batch.clients import ClientRequest, parse_client, read_client_row
 from generator.batch.runner import build_packs, cached_brochure
 from generator.compliance.diff import diff_facts
 from generator.content.facts import Cell, Clause, cells, clauses, documents_using
-from generator.content.load import OUTPUTS_ROOT, REPO_ROOT, display_path
+from generator.content.load import display_path
 from generator.content.model import Product
-from generator.documents.brochure import BROCHURE_TEMPLATE, build_brochure
+from generator.documents.brochure import build_brochure
 from generator.documents.context import brochure_context
 from generator.documents.fonts import missing_glyphs
-from generator.documents.proposal import PARTS, TEMPLATES, plan_pack
+from generator.documents.proposal import plan_pack
+from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED, WORDING
 from generator.documents.render import docx_tables, docx_text, lint_template, render_docx, write_atomic
-from generator.documents.wording import WORDING_TEMPLATE, build_wording, wording_context
+from generator.documents.wording import build_wording, wording_context
 from generator.errors import ContentError, DriftError, Problem, TemplateError
+from generator.site import Site
 
-OUTPUTS = OUTPUTS_ROOT
-MANIFEST = OUTPUTS / "manifest.json"
-SAMPLE_CLIENTS = REPO_ROOT / "content" / "samples" / "clients.csv"
+MANIFEST = "manifest.json"
+SAMPLE_CLIENTS = "samples/clients.csv"  # under the content root: the client the published sample pack is made for
 PUBLISHED_FOLDERS = ("brochure", "wording", "sample-pack")
 
 
@@ -46,22 +47,36 @@ class Published:
     inputs: tuple[Path, ...]
 
 
-def template_contexts(product: Product) -> dict[Path, dict]:
+def input_key(site: Site, path: Path) -> str:
+    """How the manifest names an input: ``content/…`` or ``templates/…``, the same on every machine."""
+    for name, root in (("content", site.content), ("templates", site.templates)):
+        if path.is_relative_to(root):
+            return f"{name}/{path.relative_to(root).as_posix()}"
+    return path.name
+
+
+def input_path(site: Site, key: str) -> Path:
+    """The file a manifest input key names on this site."""
+    name, _, rest = key.partition("/")
+    return {"content": site.content, "templates": site.templates}.get(name, site.content) / rest
+
+
+def template_contexts(product: Product, site: Site) -> dict[Path, dict]:
     """Every template with a real context for this product (a made-up client for the pack parts)."""
     rates = product.rates
     sample = ClientRequest(client="見本株式会社", contact="見本", industry=rates.classes[0].industries[0], revenue=rates.bands[0].up_to,
                            limit=rates.limits[0], agent_name="見本代理店", agent_contact="担当：見本", date=product.meta.effective_date)
-    plan = plan_pack(product, sample, product.meta.effective_date)
-    return {BROCHURE_TEMPLATE: brochure_context(product), WORDING_TEMPLATE: wording_context(product)} | {
-        TEMPLATES / template: plan.contexts[key] for key, template, _, _ in PARTS
+    plan = plan_pack(product, sample, product.meta.effective_date, site.templates)
+    return {BROCHURE.template_path(site.templates): brochure_context(product), WORDING.template_path(site.templates): wording_context(product)} | {
+        d.template_path(site.templates): plan.contexts[d.id] for d in PERSONALISED
     }
 
 
-def lint_templates(product: Product) -> list[Problem]:
+def lint_templates(product: Product, site: Site) -> list[Problem]:
     """Template problems: unknown variables and filters, split tags, and anything a real render trips over."""
     problems: list[Problem] = []
     with tempfile.TemporaryDirectory(prefix="docgen-lint-") as tmp:
-        for template, context in template_contexts(product).items():
+        for template, context in template_contexts(product, site).items():
             shown = display_path(template)
             messages = lint_template(template, set(context))
             if not messages:
@@ -93,33 +108,35 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def build_published(products: list[Product], root: Path) -> list[Published]:
+def build_published(site: Site, products: list[Product], root: Path) -> list[Published]:
     """Build the brochure, the wording and one sample pack per product under ``root`` (outputs/ or a temp copy)."""
     published: list[Published] = []
     for product in products:
-        content = tuple(sorted((REPO_ROOT / "content" / product.key).glob("*.yaml")))
+        content = tuple(sorted((site.content / product.key).glob("*.yaml")))
+        brochure_template, wording_template = BROCHURE.template_path(site.templates), WORDING.template_path(site.templates)
+        sample = site.content / SAMPLE_CLIENTS
         slug = product.meta.slug
-        b = build_brochure(product, root / "brochure")
-        published += [Published(p, product.key, "brochure", (*content, BROCHURE_TEMPLATE)) for p in (b.docx, b.pdf)]
-        w = build_wording(product, root / "wording")
-        published += [Published(p, product.key, "wording", (*content, WORDING_TEMPLATE)) for p in (w.docx, w.pdf)]
-        row, values = next(iter(read_client_rows(SAMPLE_CLIENTS)))
+        b = build_brochure(product, root / "brochure", templates=site.templates)
+        published += [Published(p, product.key, BROCHURE.kind(in_pack=False), (*content, brochure_template)) for p in (b.docx, b.pdf)]
+        w = build_wording(product, root / "wording", templates=site.templates)
+        published += [Published(p, product.key, WORDING.kind(in_pack=False), (*content, wording_template)) for p in (w.docx, w.pdf)]
+        row, values = next(iter(read_client_rows(sample)))
         request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
         if request is None:
-            raise ContentError([Problem(display_path(SAMPLE_CLIENTS), row, e.column, e.reason) for e in errors])
-        plan = plan_pack(product, request, dt.date.today())
-        results, failures = build_packs(product, [plan], root / "sample-pack" / slug, cached_brochure(product), jobs=1)
+            raise ContentError([Problem(display_path(sample), row, e.column, e.reason) for e in errors])
+        plan = plan_pack(product, request, dt.date.today(), site.templates)
+        results, failures = build_packs(product, [plan], root / "sample-pack" / slug, cached_brochure(product, site), cache=site.cache, jobs=1)
         if failures:
             raise failures[0][1].as_error()
         folder = results[0].folder
-        pack_inputs = (*content, *(TEMPLATES / t for _, t, _, _ in PARTS), BROCHURE_TEMPLATE, SAMPLE_CLIENTS)
+        pack_inputs = (*content, *(d.template_path(site.templates) for d in PERSONALISED), brochure_template, sample)
         published.append(Published(results[0].pdf, product.key, "proposal", pack_inputs))
-        for (_, template, title, name) in PARTS:
-            published.append(Published(folder / name, product.key, f"proposal: {title}", (*content, TEMPLATES / template, SAMPLE_CLIENTS)))
+        for d in PERSONALISED:
+            published.append(Published(folder / d.word_name, product.key, d.kind(in_pack=True), (*content, d.template_path(site.templates), sample)))
     return published
 
 
-def manifest_for(products: list[Product], published: list[Published], root: Path) -> dict:
+def manifest_for(site: Site, products: list[Product], published: list[Published], root: Path) -> dict:
     """What `docgen check` compares against: input hashes, normalised-text hashes and a snapshot of the facts."""
     entries = {}
     for item in published:
@@ -128,7 +145,7 @@ def manifest_for(products: list[Product], published: list[Published], root: Path
         entries[rel] = {
             "product": item.product,
             "kind": item.kind,
-            "inputs": {display_path(p): _sha(p.read_bytes()) for p in item.inputs} | {"generator": __version__},
+            "inputs": {input_key(site, p): _sha(p.read_bytes()) for p in item.inputs} | {"generator": __version__},
             "text_sha256": _sha(json.dumps(pages, ensure_ascii=False).encode()),
             "page_sha256": [_sha(p.encode()) for p in pages] if item.path.suffix == ".pdf" else [],
         }
@@ -143,20 +160,21 @@ def manifest_for(products: list[Product], published: list[Published], root: Path
     return {"generator": __version__, "outputs": entries, "facts": facts}
 
 
-def build_all(products: list[Product], outputs: Path = OUTPUTS) -> tuple[list[Published], Path]:
+def build_all(site: Site, products: list[Product]) -> tuple[list[Published], Path]:
     """`docgen build`: every published output and the manifest; outputs/ changes only once all of them built."""
+    outputs = site.outputs
     outputs.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=outputs))
     try:
-        built = build_published(products, staging)
-        manifest = manifest_for(products, built, staging)
+        built = build_published(site, products, staging)
+        manifest = manifest_for(site, products, built, staging)
         for folder in PUBLISHED_FOLDERS:  # swap whole folders: stale files of removed documents go too
             old = outputs / folder
             if old.exists():
                 os.replace(old, staging / f"old-{folder}")
             if (staging / folder).exists():
                 os.replace(staging / folder, old)
-        target = outputs / MANIFEST.name
+        target = outputs / MANIFEST
         write_atomic(target, (json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode())
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -170,7 +188,7 @@ def _explain(product: Product, snapshot: dict, kind: str) -> list[str]:
     old_cells = {k: Cell(k, c["label"], c["path"], c["premium"]) for k, c in snapshot.get("cells", {}).items()}
     reasons = []
     changed_clauses, changed_cells = diff_facts(old_clauses, clauses(product), old_cells, cells(product))
-    docs = [kind] if kind != "proposal" else [f"proposal: {title}" for _, _, title, _ in PARTS] + ["proposal: パンフレット"]
+    docs = [kind] if kind != "proposal" else list(PACK_KINDS)
     for c in changed_cells:
         if any(d in c.used_by for d in docs):
             src = product.source(c.new.path if c.new else c.old.path)  # type: ignore[union-attr]
@@ -182,16 +200,17 @@ def _explain(product: Product, snapshot: dict, kind: str) -> list[str]:
     return reasons
 
 
-def check(products: list[Product], outputs: Path = OUTPUTS) -> str:
-    """Rebuild into a temp folder and compare with ``outputs``; DriftError lists every stale output and why."""
-    if not (outputs / MANIFEST.name).is_file():
-        raise DriftError([f"{display_path(outputs / MANIFEST.name)} is missing; run docgen build"])
-    manifest = json.loads((outputs / MANIFEST.name).read_text(encoding="utf-8"))
+def check(site: Site, products: list[Product]) -> str:
+    """Rebuild into a temp folder and compare with the site's outputs; DriftError lists every stale output and why."""
+    outputs = site.outputs
+    if not (outputs / MANIFEST).is_file():
+        raise DriftError([f"{display_path(outputs / MANIFEST)} is missing; run docgen build"])
+    manifest = json.loads((outputs / MANIFEST).read_text(encoding="utf-8"))
     by_key = {p.key: p for p in products}
     drifts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="docgen-check-") as tmp:
         fresh_root = Path(tmp)
-        fresh = {p.path.relative_to(fresh_root).as_posix(): p for p in build_published(products, fresh_root)}
+        fresh = {p.path.relative_to(fresh_root).as_posix(): p for p in build_published(site, products, fresh_root)}
         committed = manifest.get("outputs", {})
         for rel in sorted(set(fresh) | set(committed)):
             shown = display_path(outputs / rel)
@@ -216,7 +235,8 @@ def check(products: list[Product], outputs: Path = OUTPUTS) -> str:
             product = by_key[entry["product"]]
             reasons = _explain(product, manifest.get("facts", {}).get(product.key, {}), entry["kind"])
             if not reasons:
-                changed = [k for k, v in entry["inputs"].items() if k != "generator" and (REPO_ROOT / k).is_file() and _sha((REPO_ROOT / k).read_bytes()) != v]
+                changed = [k for k, v in entry["inputs"].items()
+                           if k != "generator" and input_path(site, k).is_file() and _sha(input_path(site, k).read_bytes()) != v]
                 if entry["inputs"].get("generator") != __version__:
                     changed.append(f"generator {entry['inputs'].get('generator')} → {__version__}")
                 reasons = [f"input changed: {', '.join(changed)}"] if changed else [_first_difference(text, new_text, path.suffix)]

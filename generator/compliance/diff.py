@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.content.facts import Cell, Clause, cells, clauses, describe_cell_change, documents_using
-from generator.content.load import REPO_ROOT, load_product
+from generator.content.load import load_product
 from generator.content.model import Product
 from generator.errors import InputError
+from generator.site import Site
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,20 @@ class ContentDiff:
     def empty(self) -> bool:
         return not self.clauses and not self.cells
 
+    def summary_lines(self) -> list[str]:
+        return summary_lines(self)
+
+    def as_dict(self) -> dict:
+        """JSON-ready: each changed clause and premium cell, with the documents it reaches."""
+        return {
+            "product": self.new.key, "old": self.old_label, "new": self.new_label,
+            "old_content_hash": self.old.digest(), "new_content_hash": self.new.digest(),
+            "clauses": [{"id": c.id, "change": c.kind, "path": c.path, "old": c.old.text if c.old else None,
+                         "new": c.new.text if c.new else None, "documents": c.used_by} for c in self.clauses],
+            "cells": [{"key": c.key, "label": (c.new or c.old).label, "old": c.old.premium if c.old else None,  # type: ignore[union-attr]
+                       "new": c.new.premium if c.new else None, "documents": c.used_by} for c in self.cells],
+        }
+
 
 def compare(old: Product, new: Product, old_label: str = "old", new_label: str = "new") -> ContentDiff:
     """Clause-by-ID and cell-by-cell differences; IDs are the identity, so a moved clause is not a change."""
@@ -128,29 +143,40 @@ def segments(old: str, new: str) -> list[tuple[str, str]]:
 # --- loading two versions -------------------------------------------------------------------
 
 
+def _git_location(content: Path) -> tuple[Path, str]:
+    """The git work tree holding ``content`` and the content folder's path inside it."""
+    top = subprocess.run(["git", "-C", str(content), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode:
+        raise InputError("revision", str(content), "the content folder is not in a git repository, so revisions cannot be read",
+                         allowed="two content folders instead")
+    repo = Path(top.stdout.strip())
+    return repo, Path(content).resolve().relative_to(repo.resolve()).as_posix()
+
+
 @contextmanager
-def content_root(spec: str, repo: Path = REPO_ROOT):
-    """A content root for ``spec``: an existing folder (content root or product folder) or a git revision."""
+def content_root(spec: str, content: Path):
+    """A content root for ``spec``: an existing folder (content root or product folder) or a git revision of ``content``."""
     path = Path(spec)
     if path.is_dir():
         yield path.parent if (path / "product.yaml").is_file() else path
         return
+    repo, inside = _git_location(content)
     rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}"], capture_output=True, text=True)
     if rev.returncode:
         raise InputError("revision", spec, "is neither a content folder nor a git revision of this repository",
                          allowed="a folder like content/ or a revision like HEAD~1, main, v1.0.0")
-    archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", rev.stdout.strip(), "content"], capture_output=True)
+    archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", rev.stdout.strip(), inside], capture_output=True)
     if archive.returncode:
         raise InputError("revision", spec, f"has no content/ folder ({archive.stderr.decode(errors='replace').strip()})")
     with tempfile.TemporaryDirectory(prefix="docgen-rev-") as tmp:
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(tmp, filter="data")
-        yield Path(tmp) / "content"
+        yield Path(tmp) / inside
 
 
-def load_pair(old_spec: str, new_spec: str, product: str | None) -> tuple[Product, Product]:
+def load_pair(site: Site, old_spec: str, new_spec: str, product: str | None) -> tuple[Product, Product]:
     """Load the same product from two versions (everything is read before anything is written)."""
-    with content_root(old_spec) as old_root, content_root(new_spec) as new_root:
+    with content_root(old_spec, site.content) as old_root, content_root(new_spec, site.content) as new_root:
         key = product or _only_product(new_root)
         return load_product(old_root / key), load_product(new_root / key)
 
@@ -178,6 +204,16 @@ def summary_lines(d: ContentDiff) -> list[str]:
         lines.append(f"           premiums are used by: {', '.join(d.cells[0].used_by)}")
     lines.append(f"{len(d.clauses)} clause change(s), {len(d.cells)} premium change(s)")
     return lines
+
+
+def report_stem(d: ContentDiff) -> str:
+    """``cyber-lite_changes_HEAD~1_content``: the file name of a diff's summary and redline."""
+    from generator.documents.proposal import safe_name
+
+    def label(spec: str) -> str:
+        return safe_name(Path(spec).name if Path(spec).is_dir() else spec, 40).replace(" ", "_")
+
+    return f"{d.new.meta.slug}_changes_{label(d.old_label)}_{label(d.new_label)}"
 
 
 def markdown(d: ContentDiff) -> str:

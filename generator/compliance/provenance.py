@@ -11,6 +11,7 @@ from pypdf.errors import PdfReadError
 
 from generator.content.facts import cells, clauses, documents_using
 from generator.content.model import Product
+from generator.documents.registry import DOCUMENTS, PACK
 from generator.errors import InputError
 
 
@@ -21,6 +22,36 @@ def _short(text: str) -> str:
 def clause_ids(product: Product, document: str) -> list[str]:
     """IDs of the clauses ``document`` prints (see facts.DOCUMENT_USES)."""
     return [c.id for c in clauses(product).values() if document in documents_using(c.path)]
+
+
+_BY_KIND = {d.kind(in_pack=False): d for d in DOCUMENTS} | {d.kind(in_pack=True): d for d in PACK}
+# Keys only a client's pack carries, on top of the set every document has.
+PACK_KEYS = ("/DocgenInputsHash", "/DocgenPremium", "/DocgenQuoteNumber")
+
+
+def pdf_metadata(product: Product, documents: list[str], *, title: str, subject: str, author: str,
+                 pack: dict[str, str] | None = None) -> dict[str, str]:
+    """The PDF document info of every document docgen publishes: one key set, written here only.
+
+    ``documents`` are the kinds the PDF holds (``brochure``, or a pack's ``proposal: …`` parts); ``pack`` gives a
+    client pack's :data:`PACK_KEYS`.
+    """
+    m = product.meta
+    info = {
+        "/Title": title,
+        "/Subject": subject,
+        "/Author": author,
+        "/Keywords": f"content {m.content_version}; rates {product.rates.rates_version}; approval {m.approval_number or '未取得'}; "
+                     f"content-hash {product.digest()}",
+        "/Creator": "docgen",
+        "/Producer": "docgen (LibreOffice, pypdf)",
+    } | provenance_metadata(product, documents)
+    if pack:
+        unknown = set(pack) - set(PACK_KEYS)
+        if unknown:
+            raise ValueError(f"not a pack metadata key: {', '.join(sorted(unknown))}")
+        info |= pack
+    return info
 
 
 def provenance_metadata(product: Product, documents: list[str]) -> dict[str, str]:
@@ -41,7 +72,7 @@ def provenance_metadata(product: Product, documents: list[str]) -> dict[str, str
         "/DocgenClauseIds": " ".join(ids),
         "/DocgenClauses": " ".join(f"{cid}={_short(found[cid].text)}" for cid in ids),
     }
-    if any("rates" in doc or doc in ("brochure", "proposal: お見積書", "proposal: パンフレット") for doc in documents):
+    if any(_BY_KIND[doc].prints_premiums for doc in documents):
         meta["/DocgenCells"] = " ".join(f"{k}={c.premium}" for k, c in cells(product).items())
     return meta
 
@@ -60,6 +91,10 @@ class Verification:
     @property
     def matches(self) -> bool:
         return not (self.changed or self.removed or self.premiums)
+
+    def as_dict(self) -> dict:
+        return {"pdf": str(self.pdf), "status": "matches" if self.matches else "differs", "built_from": self.built_from,
+                "current": self.current, "changed_clauses": self.changed, "removed_clauses": self.removed, "premiums": self.premiums}
 
     def lines(self) -> list[str]:
         if self.matches:

@@ -14,7 +14,7 @@ from generator.compliance.diff import ContentDiff, segments
 from generator.documents.render import DocProperties, reproducible_docx
 from generator.jpformat import format_yen
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "redline.docx"
+TEMPLATE = "redline.docx"  # under the site's templates folder: styles and page setup of the redline
 
 
 _AFTER_TRACK_REVISIONS = {qn(f"w:{t}") for t in (
@@ -74,11 +74,11 @@ def _tracked_paragraph(doc, style: str, old: str | None, new: str | None, rev: _
                     p.append(wrapper)
 
 
-def write_redline(d: ContentDiff, out: Path, *, author: str = "docgen", when: dt.datetime | None = None) -> Path:
+def write_redline(d: ContentDiff, out: Path, *, templates: Path, author: str = "docgen", when: dt.datetime | None = None) -> Path:
     """Write the redline of ``d`` to ``out`` (atomically); Word and LibreOffice show each change for review."""
     when = when or dt.datetime.now(dt.UTC).replace(microsecond=0)
     rev = _Revisions(author, when)
-    doc = Document(str(TEMPLATE))
+    doc = Document(str(Path(templates) / TEMPLATE))
     body = doc.element.body
     for child in list(body):
         if child.tag != qn("w:sectPr"):

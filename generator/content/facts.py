@@ -8,18 +8,11 @@ from typing import Any
 
 from generator.content.model import Product
 from generator.documents.context import CIRCLED
+from generator.documents.registry import uses_by_kind
 from generator.jpformat import band_label, format_yen, format_yen_units
 
-# Which documents print which parts of a product (top-level Product fields, or dotted sub-paths).
-# Used for the impact list of a change; the pack parts are the proposal's Word/PDF parts.
-DOCUMENT_USES: dict[str, tuple[str, ...]] = {
-    "brochure": ("meta", "background", "examples", "features", "coverage", "rates", "emergency_support", "exclusions", "risk_services"),
-    "wording": ("meta", "coverage", "rates.expense_ratio_percent", "rates.limits", "exclusions"),
-    "proposal: ご案内状": ("meta", "letter"),
-    "proposal: お見積書": ("meta", "rates", "coverage.period"),
-    "proposal: 重要事項説明書": ("meta", "coverage", "exclusions", "rates.premises"),
-    "proposal: パンフレット": ("meta", "background", "examples", "features", "coverage", "rates", "emergency_support", "exclusions", "risk_services"),
-}
+# Which documents print which parts of a product, standalone and inside a pack: the impact list of a change.
+DOCUMENT_USES: dict[str, tuple[str, ...]] = uses_by_kind()
 
 
 @dataclass(frozen=True)

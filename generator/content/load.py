@@ -16,11 +16,6 @@ import yaml
 from generator.content.model import CONTENT_FILES, Product, Source
 from generator.errors import ContentError, Problem
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTENT_ROOT = REPO_ROOT / "content"
-TEMPLATES_ROOT = REPO_ROOT / "templates"
-OUTPUTS_ROOT = REPO_ROOT / "outputs"
-
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -37,10 +32,10 @@ def did_you_mean(word: str, choices: typing.Iterable[str], cutoff: float = 0.6) 
 
 
 def display_path(path: Path) -> str:
-    """``path`` relative to the repository when inside it, for messages people can click."""
+    """``path`` relative to the current folder when inside it (what a terminal user can click), else absolute."""
     try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
         return str(path)
 
 
@@ -146,7 +141,11 @@ def _kind(node: yaml.Node) -> str:
     return {yaml.ScalarNode: "single value", yaml.SequenceNode: "list", yaml.MappingNode: "mapping"}[type(node)]
 
 
-def product_dirs(root: Path = CONTENT_ROOT) -> list[Path]:
+# Product fields with a default: their file may be absent (older content versions in git history lack it).
+_OPTIONAL = {f.name for f in dataclasses.fields(Product) if f.default is None}
+
+
+def product_dirs(root: Path) -> list[Path]:
     """Every product folder under content/ (a folder holding product.yaml)."""
     return sorted(p.parent for p in root.glob("*/product.yaml"))
 
@@ -173,7 +172,8 @@ def load_product(folder: Path) -> Product:
         path = folder / name
         shown = display_path(path)
         if not path.is_file():
-            problems.append(Problem(shown, 0, "", f"missing content file (holds {attr})"))
+            if attr not in _OPTIONAL:
+                problems.append(Problem(shown, 0, "", f"missing content file (holds {attr})"))
             continue
         raw = path.read_bytes()
         hashes[name] = hashlib.sha256(raw).hexdigest()

@@ -9,17 +9,17 @@ from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
-from generator.compliance.provenance import provenance_metadata
-from generator.content.load import TEMPLATES_ROOT
+from generator.compliance.provenance import pdf_metadata as document_pdf_metadata
 from generator.content.model import Product
 from generator.content.validate import walk
 from generator.documents.context import brochure_context
 from generator.documents.convert import convert_to_pdf
 from generator.documents.fonts import check_fonts
+from generator.documents.registry import BROCHURE
 from generator.documents.render import DocProperties, lint_template, render_docx, write_atomic
 from generator.errors import ConversionError
 
-BROCHURE_TEMPLATE = TEMPLATES_ROOT / "brochure.docx"
+PUBLISH_TIMEOUT = 180.0  # seconds for one whole-document LibreOffice conversion (the brochure is ~15 pages)
 
 
 @dataclass(frozen=True)
@@ -50,20 +50,12 @@ def doc_properties(product: Product) -> DocProperties:
 
 def pdf_metadata(product: Product) -> dict[str, str]:
     props = doc_properties(product)
-    return {
-        "/Title": props.title,
-        "/Subject": props.subject,
-        "/Author": props.author,
-        "/Keywords": props.keywords,
-        "/Creator": "docgen",
-        "/Producer": "docgen (LibreOffice, pypdf)",
-        "/DocgenApproval": product.meta.approval_number,  # versions and hashes: provenance_metadata
-    }
+    return document_pdf_metadata(product, [BROCHURE.kind(in_pack=False)], title=props.title, subject=props.subject, author=props.author)
 
 
-def lint_brochure(product: Product, template: Path = BROCHURE_TEMPLATE) -> list[str]:
+def lint_brochure(product: Product, templates: Path) -> list[str]:
     """Template problems for this product's context (the validate command's hook)."""
-    return lint_template(template, set(brochure_context(product)))
+    return lint_template(BROCHURE.template_path(templates), set(brochure_context(product)))
 
 
 def rewrite_pdf(source: Path, metadata: dict[str, str]) -> bytes:
@@ -80,19 +72,19 @@ def rewrite_pdf(source: Path, metadata: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def build_brochure(product: Product, out_dir: Path, *, template: Path = BROCHURE_TEMPLATE, timeout: float = 180.0) -> BrochureResult:
+def build_brochure(product: Product, out_dir: Path, *, templates: Path, timeout: float | None = None) -> BrochureResult:
     """Render, convert, font-check and publish ``{slug}_brochure.docx``/``.pdf``; nothing lands in out_dir on failure."""
-    metadata = pdf_metadata(product) | provenance_metadata(product, ["brochure"])
-    return publish(template, brochure_context(product), doc_properties(product), metadata, Path(out_dir) / f"{product.meta.slug}_brochure", timeout)
+    target = Path(out_dir) / BROCHURE.stem.format(slug=product.meta.slug)
+    return publish(BROCHURE.template_path(templates), brochure_context(product), doc_properties(product), pdf_metadata(product), target, timeout)
 
 
-def publish(template: Path, context: dict, props: DocProperties, metadata: dict[str, str], target: Path, timeout: float = 180.0) -> BrochureResult:
+def publish(template: Path, context: dict, props: DocProperties, metadata: dict[str, str], target: Path, timeout: float | None = None) -> BrochureResult:
     """One published document: ``target``.docx and .pdf, converted, font-gated, stamped; both or neither land."""
     stem = target.name
     with tempfile.TemporaryDirectory(prefix="docgen-publish-") as tmp_name:
         tmp = Path(tmp_name)
         docx = render_docx(template, context, tmp / f"{stem}.docx", properties=props)
-        (raw_pdf,) = convert_to_pdf([docx], tmp / "pdf", timeout=timeout)
+        (raw_pdf,) = convert_to_pdf([docx], tmp / "pdf", timeout=timeout or PUBLISH_TIMEOUT)
         check_fonts(raw_pdf)
         pdf_bytes = rewrite_pdf(raw_pdf, metadata)
         pdf = tmp / f"{stem}.pdf"

@@ -7,24 +7,15 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from generator import __version__
 from generator.batch.clients import ClientRequest
-from generator.content.load import TEMPLATES_ROOT
 from generator.content.model import Product
-from generator.documents.context import class_label, coverage_context, exclusions_context, footer_context, letter_context
+from generator.documents.context import class_label, coverage_context, exclusions_context, footer_context, letter_context, required_context
+from generator.documents.registry import PERSONALISED
 from generator.jpformat import format_date, format_yen, format_yen_units
-from generator.rating.rate import Quote, quote
-
-TEMPLATES = TEMPLATES_ROOT
-
-# (key, template file, bookmark title, Word file name in the pack folder)
-PARTS: tuple[tuple[str, str, str, str], ...] = (
-    ("letter", "letter.docx", "ご案内状", "01_ご案内状.docx"),
-    ("quote", "quote.docx", "お見積書", "02_お見積書.docx"),
-    ("disclosure", "disclosure.docx", "重要事項説明書", "03_重要事項説明書.docx"),
-)
-BROCHURE_TITLE = "パンフレット"
+from generator.rating.rate import Quote, expense_limit, quote
 
 
 @dataclass(frozen=True)
@@ -38,6 +29,8 @@ class PackPlan:
     pdf_name: str
     contexts: dict[str, dict]
     digest: str  # of every input: client values, content, templates, generator version
+    templates: Path  # the folder the personalised parts' templates come from
+    quote_number: str  # 見積番号 printed on the お見積書
 
     @property
     def title(self) -> str:
@@ -62,10 +55,11 @@ def safe_name(text: str, limit: int = 80) -> str:
     return name
 
 
-def plan_pack(product: Product, request: ClientRequest, today: dt.date) -> PackPlan:
+def plan_pack(product: Product, request: ClientRequest, today: dt.date, templates: Path) -> PackPlan:
     """Quote the client and build every part's context; raises QuoteRefused / ReferralRequired."""
     q = quote(product, request.industry, request.revenue, request.limit)
     issued = request.date or today
+    number = quote_number(product, request, q, issued)
     base = document_context(product) | {
         "client": {"name": request.client, "contact": request.contact, "addressee": request.addressee},
         "agent": {"name": request.agent_name, "contact": request.agent_contact},
@@ -73,17 +67,17 @@ def plan_pack(product: Product, request: ClientRequest, today: dt.date) -> PackP
     }
     contexts = {
         "letter": base | {"letter": letter_context(product)},
-        "quote": base | {"quote": quote_context(product, q, issued, number=quote_number(product, request, q, issued))},
+        "quote": base | {"quote": quote_context(product, q, issued, number=number)},
         "disclosure": base | disclosure_context(product, q),
     }
-    templates = {key: (TEMPLATES / file).read_bytes() for key, file, _, _ in PARTS}
     payload = json.dumps({"request": request.__dict__ | {"row": None}, "issued": issued, "content": product.file_hashes,
-                          "templates": {k: hashlib.sha256(v).hexdigest() for k, v in templates.items()},
+                          "templates": {d.id: hashlib.sha256(d.template_path(templates).read_bytes()).hexdigest() for d in PERSONALISED},
                           "version": __version__}, sort_keys=True, default=str, ensure_ascii=False)
     return PackPlan(
         request=request, quote=q, issued=issued, folder=safe_name(f"{request.client} {request.contact}".strip()),
         pdf_name=f"{safe_name(product.meta.name)}_ご提案書.pdf",
-        contexts=contexts, digest=hashlib.sha256(payload.encode()).hexdigest(),
+        contexts=contexts, digest=hashlib.sha256(payload.encode()).hexdigest(), templates=Path(templates),
+        quote_number=number,
     )
 
 
@@ -124,7 +118,7 @@ def quote_context(product: Product, q: Quote, issued: dt.date, *, number: str) -
         "payment_method": q.payment_method,
         "period": period.paragraphs[0] if period.paragraphs else "",
         "ladder": [
-            {"limit": format_yen_units(li), "expense_limit": format_yen_units(li * ratio // 100), "premium": format_yen(pr),
+            {"limit": format_yen_units(li), "expense_limit": format_yen_units(expense_limit(product.rates, li)), "premium": format_yen(pr),
              "mark": "◎ ご提案" if li == q.limit else ""}
             for li, pr in q.ladder
         ],
@@ -139,6 +133,7 @@ def disclosure_context(product: Product, q: Quote) -> dict:
     return {
         "coverage": coverage_context(product),
         "exclusions": exclusions_context(product),
+        "required": required_context(product),
         "rates": {"premises_title": product.rates.premises_title, "premises": list(q.premises), "notes": [n.text for n in product.rates.notes]},
         "terms": [
             {"label": "保険種類", "value": product.meta.display_name},

@@ -257,7 +257,7 @@ def _core_xml(props: DocProperties) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
 
 
-def write_atomic(out: Path, data: bytes) -> None:
+def write_atomic(out: Path, data: bytes) -> Path:
     """Write ``data`` through a temp file in the destination folder, then rename: readers never see half a file."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
@@ -270,6 +270,7 @@ def write_atomic(out: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    return out
 
 
 # --- linting ------------------------------------------------------------------------------

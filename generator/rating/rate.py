@@ -146,9 +146,7 @@ def quote(
         raise ReferralRequired("payment", payment, f"the table assumes 保険料払込方法：{rates.payment_method}")
 
     row = cls.premiums[band_index]
-    expense, rest = divmod(limit * rates.expense_ratio_percent, 100)
-    if rest:
-        raise ReferralRequired("limit", limit, "費用 limit is not a whole number of yen")
+    expense = expense_limit(rates, limit)
     band = rates.bands[band_index]
     return Quote(
         product=product.meta.name,
@@ -166,6 +164,17 @@ def quote(
         premises=tuple(p.text for p in rates.premises),
         payment_method=rates.payment_method,
     )
+
+
+def expense_limit(rates: Rates, limit: int) -> int:
+    """費用保険金額: the published ratio of the liability limit, in whole yen (the only place it is computed).
+
+    A limit whose 費用 share is not a whole number of yen is not priced by the table: a referral, never rounded.
+    """
+    expense, rest = divmod(limit * rates.expense_ratio_percent, 100)
+    if rest:
+        raise ReferralRequired("limit", limit, "費用 limit is not a whole number of yen")
+    return expense
 
 
 def _limits(rates: Rates) -> str:
