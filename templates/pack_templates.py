@@ -112,6 +112,7 @@ def disclosure(b: Builder) -> None:
     b.p("5．ご加入の条件", "heading 2")
     eligibility(b, "heading 3", title="title")
     clause_blocks(b, "heading 3", title="title")
+    required_items(b, "required.gaiyo")
 
     static_mark(new_page(b.p("注意喚起情報", "heading 1")))  # 注意喚起情報 names no client: laid out once
     b.p("ご契約に際して特にご注意いただきたい事項です。", "Section Subtitle")
@@ -119,6 +120,21 @@ def disclosure(b: Builder) -> None:
     exclusion_groups(b, "heading 3")
     b.p("2．{{ rates.premises_title }}", "heading 2")
     premises(b, "rates")
+    required_items(b, "required.chui")
+
+
+def required_items(b: Builder, expr: str) -> None:
+    """The required items with wording of their own (numbered on from the fixed headings); a missing one prints its
+    placeholder in a red box (reads ``required.gaiyo`` / ``required.chui``, generator/documents/context.py)."""
+    b.tag(f"{{%p for item in {expr} %}}")
+    b.p("{{ item.heading }}", "heading 2")
+    b.tag("{%p for text in item.paragraphs %}")
+    b.p("{{ text }}")
+    b.tag("{%p endfor %}")
+    b.tag("{%p if item.missing %}")
+    b.p("{{ item.placeholder }}", "Missing Item")
+    b.tag("{%p endif %}")
+    b.tag("{%p endfor %}")
 
 
 def wording(b: Builder) -> None:

@@ -160,6 +160,9 @@ STYLES = [
     para_style("Premium", "Premium", spacing(0, 0, 240) + '<w:jc w:val="right"/>', rpr(GOTHIC, 13, BRAND, bold=True)),
     para_style("CenterText", "Center Text", spacing(240, 240, 280) + '<w:jc w:val="center"/>', rpr(MINCHO, 10.5)),
     para_style("TemplateTag", "Template Tag", spacing(0, 0, 240), rpr(GOTHIC, 7, "9AA5B1")),
+    # a required 重要事項説明書 item without wording yet: boxed in red so a draft cannot pass for complete
+    para_style("MissingItem", "Missing Item", "<w:pBdr>" + border("top", 8, "C00000", 4) + border("left", 8, "C00000", 4) + border("bottom", 8, "C00000", 4)
+               + border("right", 8, "C00000", 4) + "</w:pBdr>" + spacing(60, 120, 276) + ind(120), rpr(GOTHIC, 10, "C00000", bold=True)),
     para_style(
         "Header",
         "header",

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import hashlib
-import io
 import itertools
 import json
 import multiprocessing
@@ -24,6 +22,7 @@ from pypdf import PdfReader
 from generator import __version__
 from generator.batch.clients import ClientRequest, RowError, parse_client, read_client_rows
 from generator.batch.layout import forget_destinations
+from generator.batch.report import write_csv_report
 from generator.batch.typeset import Doc, Job, Layout, Typeset, learn_layout, typeset
 from generator.compliance.provenance import pdf_metadata
 from generator.content.model import Product
@@ -419,9 +418,5 @@ def write_errors(path: Path, errors: list[RowError]) -> Path | None:
     if not errors:
         path.unlink(missing_ok=True)
         return None
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["row", "column", "value", "reason"])
-    writer.writerows([e.row, e.column, e.value, e.reason] for e in errors)
-    write_atomic(path, buf.getvalue().encode("utf-8-sig"))  # BOM: Excel opens it as UTF-8
-    return path
+    # values are what agents typed: neutralised against formula injection (generator.batch.report)
+    return write_csv_report(path, ["row", "column", "value", "reason"], ([e.row, e.column, e.value, e.reason] for e in errors))

@@ -344,6 +344,34 @@ class RiskServices:
     services: tuple[RiskService, ...]
 
 
+# --- disclosures.yaml: the 重要事項説明書's required items ------------------------------------
+
+
+@dataclass(frozen=True)
+class DisclosureItem:
+    """One item the 重要事項説明書 must carry (監督指針 II-4-2-2(2), the association's guideline).
+
+    ``topic`` names the guideline's item (see generator/content/disclosures.py REQUIRED). The item is
+    printed from other content (``source``: a section the 重要事項説明書 already prints, e.g. ``exclusions``)
+    or from its own approved ``paragraphs``. Neither means the insurer has not supplied the wording yet:
+    ``pending`` says what is needed, the item counts as missing, and a draft prints a placeholder.
+    """
+
+    id: str
+    part: Literal["契約概要", "注意喚起情報"]
+    topic: str
+    title: str
+    source: str = ""
+    paragraphs: tuple[str, ...] = ()
+    pending: str = ""
+
+
+@dataclass(frozen=True)
+class Disclosures:
+    id: str
+    items: tuple[DisclosureItem, ...]
+
+
 # --- the whole product ------------------------------------------------------------------------
 
 # file name in content/<product>/ -> Product field it fills
@@ -358,6 +386,7 @@ CONTENT_FILES: dict[str, str] = {
     "emergency_support.yaml": "emergency_support",
     "exclusions.yaml": "exclusions",
     "risk_services.yaml": "risk_services",
+    "disclosures.yaml": "disclosures",  # optional: versions from before it count every required item as missing
 }
 
 
@@ -382,6 +411,7 @@ class Product:
     emergency_support: EmergencySupport
     exclusions: Exclusions
     risk_services: RiskServices
+    disclosures: Disclosures | None = None
     # "rates.classes[0].premiums[2][3]" -> Source; used by errors and the drift check
     sources: dict[str, Source] = field(default_factory=dict, compare=False, repr=False)
     # file name -> sha256 of its bytes

@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
+from generator.content.disclosures import check_disclosures
 from generator.content.model import Product
 from generator.errors import AmountError, ContentError, Problem
 from generator.jpformat import parse_yen
@@ -82,6 +83,7 @@ class _Checker:
         self.industries()
         self.tables()
         self.references()
+        self.problems += check_disclosures(self.p)  # missing items are warnings: missing_disclosures
         return self.problems
 
     def ids_and_text(self) -> None:
@@ -196,6 +198,7 @@ class _Checker:
         for i, p in enumerate(ess.partners):
             if p.id not in used:
                 self.fail(f"emergency_support.partners[{i}]", f"partner {p.id} ({p.name}) provides no support function")
+        self.diagram()
         numbers = [s.number for s in self.p.background.sections] + [
             s.number for s in (self.p.examples, self.p.features, self.p.coverage, self.p.emergency_support, self.p.exclusions, self.p.risk_services)
         ]

@@ -243,7 +243,28 @@ def footer_context(product: Product) -> dict:
         "approval": meta.approval_number or NO_APPROVAL,
         "effective": format_date(meta.effective_date),
         "content_hash": product.digest(),
+        "draft": not meta.approval_number,  # no valid approval applied (generator.compliance.approval.apply)
     }
+
+
+# Headings the 重要事項説明書 template numbers itself before the required items' own (契約概要 1–5, 注意喚起情報 1–2).
+DISCLOSURE_FIXED = {"契約概要": 5, "注意喚起情報": 2}
+
+
+def required_context(product: Product) -> dict:
+    """The required items the 重要事項説明書 prints on their own, numbered after the template's fixed headings.
+
+    A missing item keeps its heading and prints a placeholder (``missing``/``placeholder``), never silence.
+    """
+    from generator.content.disclosures import CHUI, GAIYO, disclosure_items
+
+    out = {}
+    for key, part in (("gaiyo", GAIYO), ("chui", CHUI)):
+        items = disclosure_items(product, part)
+        for n, item in enumerate(items, start=DISCLOSURE_FIXED[part] + 1):
+            item["heading"] = f"{n}．{item['title']}"
+        out[key] = items
+    return out
 
 
 def letter_context(product: Product) -> dict:
