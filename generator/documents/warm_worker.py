@@ -1,0 +1,121 @@
+"""One warm LibreOffice: a helper run by the system Python (it has ``uno``), driven over stdin/stdout.
+
+Started by :mod:`generator.documents.warm` as ``/usr/bin/python3 warm_worker.py SPEC`` in a new session; it starts
+soffice as its own child, so killing the helper's process group kills soffice (oosplash, soffice.bin) too.
+SPEC is JSON: ``{"cmd": [soffice, ...], "pipe": name, "log": path, "start_timeout": s}``.
+
+Protocol, one JSON object per line. The helper says ``{"ready": true}`` once soffice answers; then per request
+``{"jobs": [[docx, pdf], ...], "filter": {name: bool}, "in_filter": name}`` it converts each file and answers
+``{"ok": true}`` or ``{"ok": false, "error": text, "crashed": bool}``. ``crashed`` means soffice is gone: the
+helper exits and the parent starts a new one. End of stdin makes it close soffice and exit.
+
+This file imports only the standard library at module level: it must run under /usr/bin/python3, outside our venv,
+and pytest's doctest collection imports it where ``uno`` does not exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import time
+
+_START_RETRY = 0.05  # seconds between connection attempts while soffice starts
+_EXIT_RESTART = 81  # a fresh profile's first start asks for a second one
+
+
+def _reply(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _props(**values) -> tuple:
+    from com.sun.star.beans import PropertyValue
+
+    return tuple(PropertyValue(Name=name, Value=value) for name, value in values.items())
+
+
+def _connect(uno, spec: dict):
+    """Start soffice and connect over its named pipe; restart once on exit code 81."""
+    from com.sun.star.connection import NoConnectException
+
+    local = uno.getComponentContext()
+    resolver = local.ServiceManager.createInstanceWithContext("com.sun.star.bridge.UnoUrlResolver", local)
+    url = f"uno:pipe,name={spec['pipe']};urp;StarOffice.ComponentContext"
+    deadline = time.monotonic() + float(spec["start_timeout"])
+    log = open(spec["log"], "ab")  # noqa: SIM115 - soffice keeps writing to it for its whole life
+    proc = subprocess.Popen(spec["cmd"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    restarted = False
+    while time.monotonic() < deadline:
+        try:
+            return proc, resolver.resolve(url)
+        except NoConnectException:
+            code = proc.poll()
+            if code is not None:
+                if code != _EXIT_RESTART or restarted:
+                    raise RuntimeError(f"soffice exited with code {code} while starting") from None
+                restarted = True
+                proc = subprocess.Popen(spec["cmd"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            time.sleep(_START_RETRY)
+    raise RuntimeError(f"soffice did not answer within {spec['start_timeout']}s")
+
+
+def _alive(desktop) -> bool:
+    try:
+        desktop.getFrames()
+        return True
+    except Exception:  # DisposedException, RuntimeException: the bridge or soffice is gone
+        return False
+
+
+def _convert(uno, desktop, jobs: list, filter_options: dict, in_filter: str) -> None:
+    data = uno.Any("[]com.sun.star.beans.PropertyValue", _props(**filter_options))
+    # MacroExecutionMode 0 = never; UpdateDocMode 0 = no link updates (as the cold path's hardened profile)
+    load = _props(Hidden=True, ReadOnly=True, FilterName=in_filter, MacroExecutionMode=0, UpdateDocMode=0)
+    store = _props(FilterName="writer_pdf_Export", Overwrite=True, FilterData=data)
+    for source, target in jobs:
+        doc = desktop.loadComponentFromURL(uno.systemPathToFileUrl(source), "_blank", 0, load)
+        if doc is None:
+            raise RuntimeError(f"{source}: LibreOffice could not load it as {in_filter}")
+        try:
+            doc.storeToURL(uno.systemPathToFileUrl(target), store)
+        finally:
+            doc.close(True)
+
+
+def main() -> int:
+    spec = json.loads(sys.argv[1])
+    try:
+        import uno
+    except ImportError:
+        _reply({"ready": False, "error": f"{sys.executable} has no 'uno' module (Debian: apt-get install python3-uno)"})
+        return 2
+    try:
+        proc, ctx = _connect(uno, spec)
+        desktop = ctx.ServiceManager.createInstanceWithContext("com.sun.star.frame.Desktop", ctx)
+    except Exception as exc:
+        _reply({"ready": False, "error": str(exc)})
+        return 1
+    _reply({"ready": True, "soffice": proc.pid})
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            _convert(uno, desktop, request["jobs"], request["filter"], request["in_filter"])
+            _reply({"ok": True})
+        except Exception as exc:
+            crashed = not _alive(desktop)
+            _reply({"ok": False, "error": f"{type(exc).__name__}: {exc}".strip(), "crashed": crashed})
+            if crashed:
+                return 1
+    with contextlib.suppress(Exception):  # already going away: the parent kills the process group anyway
+        desktop.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
