@@ -121,6 +121,16 @@ class ClientListError(DocgenError):
     exit_code = 2
 
 
+class ApprovalError(DocgenError):
+    """Raised when a submission or approval breaks the review rules (own submission, wrong role, missing disclosures)."""
+
+    status = "refused"
+
+
+class SignatureError(DocgenError):
+    """Raised when a pack cannot be signed (no or unreadable key/certificate configured) or its signature does not verify."""
+
+
 class DriftError(DocgenError):
     """Raised when published outputs differ from what the current content regenerates."""
 

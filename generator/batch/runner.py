@@ -264,10 +264,11 @@ def _assemble(product: Product, plan: PackPlan, done: Typeset, metadata: dict[st
     pages = merge_pdfs(parts, new / plan.pdf_name, metadata, readers=readers)
     for doc, source in zip(PERSONALISED, done.docx, strict=True):
         os.replace(source, new / doc.word_name)
-    manifest = {"digest": plan.digest, "client": plan.request.client, "premium": plan.quote.premium, "pages": pages,
+    manifest = {"digest": plan.digest, "client": plan.request.client, "contact": plan.request.contact, "premium": plan.quote.premium, "pages": pages,
                 "files": [plan.pdf_name] + [d.word_name for d in PERSONALISED]}
     write_atomic(new / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
     final = out_root / plan.folder
+    check_owner(final, plan.request.client, plan.request.contact)
     _install(new, final, staging)
     return Pack(plan, final, pages)
 
@@ -289,6 +290,24 @@ def _install(new: Path, final: Path, staging: Path) -> None:
     except BaseException:
         os.replace(old, final)
         raise
+
+
+def check_owner(final: Path, client: str, contact: str) -> None:
+    """OutputConflict unless ``final`` is free or holds this very client's pack: a pack is never replaced by another's.
+
+    Packs made before pack.json recorded the contact are matched on the client alone.
+    """
+    if not final.exists() and not final.is_symlink():
+        return
+    try:
+        found = json.loads((final / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        found = None
+    if not isinstance(found, dict) or "client" not in found:
+        raise OutputConflict(f"{final}: exists and is not a docgen pack (no readable {MANIFEST}); not replaced: move it away or use another --out")
+    if found["client"] != client or found.get("contact", contact) != contact:
+        owner = f"{found['client']} {found.get('contact', '')}".strip()
+        raise OutputConflict(f"{final}: holds the pack of another client ({owner!r}); not replaced: move it away or use another --out")
 
 
 def _remove_stale_staging(out_root: Path) -> None:

@@ -55,6 +55,33 @@ def safe_name(text: str, limit: int = 80) -> str:
     return name
 
 
+NO_CONTACT = "御中"  # the folder of a letter without a contact person ends like its addressee
+
+
+def pack_folder(client: str, contact: str) -> str:
+    """The folder of one client's pack: readable, and never the same for two different (client, contact) pairs.
+
+    ``client contact`` (or ``client 御中``) as typed when that is a safe name and tells the pair apart (split at the
+    last space); otherwise the sanitised name plus a short hash of the exact pair, so ``A/B`` and ``A_B`` differ.
+
+    >>> pack_folder("有限会社 伸和企画", "上"), pack_folder("東都印刷株式会社", "")
+    ('有限会社 伸和企画 上', '東都印刷株式会社 御中')
+    >>> pack_folder("A/B", "") != pack_folder("A_B", "") and pack_folder("A/B", "").startswith("A_B 御中_")
+    True
+    >>> len({pack_folder("A B", ""), pack_folder("A", "B"), pack_folder("A", "B 御中"), pack_folder("A", "御中"), pack_folder("A B", "御中")})
+    5
+    >>> pack_folder("..", "") == pack_folder("..", "") != pack_folder(".", "")
+    True
+    """
+    text = f"{client} {contact or NO_CONTACT}"
+    name = safe_name(text)
+    # readable only if the name is the text exactly and the last space splits it back into this pair
+    if name == text and (not contact or (" " not in contact and contact != NO_CONTACT)):
+        return name
+    tag = hashlib.sha256(repr((client, contact)).encode()).hexdigest()[:10]
+    return f"{safe_name(text, 80 - 11)}_{tag}"
+
+
 def plan_pack(product: Product, request: ClientRequest, today: dt.date, templates: Path) -> PackPlan:
     """Quote the client and build every part's context; raises QuoteRefused / ReferralRequired."""
     q = quote(product, request.industry, request.revenue, request.limit)
@@ -74,7 +101,7 @@ def plan_pack(product: Product, request: ClientRequest, today: dt.date, template
                           "templates": {d.id: hashlib.sha256(d.template_path(templates).read_bytes()).hexdigest() for d in PERSONALISED},
                           "version": __version__}, sort_keys=True, default=str, ensure_ascii=False)
     return PackPlan(
-        request=request, quote=q, issued=issued, folder=safe_name(f"{request.client} {request.contact}".strip()),
+        request=request, quote=q, issued=issued, folder=pack_folder(request.client, request.contact),
         pdf_name=f"{safe_name(product.meta.name)}_ご提案書.pdf",
         contexts=contexts, digest=hashlib.sha256(payload.encode()).hexdigest(), templates=Path(templates),
         quote_number=number,
