@@ -31,7 +31,7 @@ from generator.documents.pack import Part, merge_pdfs
 from generator.documents.proposal import PackPlan, plan_pack
 from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED
 from generator.documents.render import DocProperties, write_atomic
-from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
+from generator.errors import DocgenError, InputError, OutputConflict, QuoteRefused, ReferralRequired
 from generator.site import Site
 
 MANIFEST = "pack.json"

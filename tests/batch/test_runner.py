@@ -96,7 +96,7 @@ CSV_ERRORS = [  # (row, column, value as typed in the sheet, words of the reason
     (5, "industry", "金融", "引受不可"),
     (6, "limit", "2億", "要見積"),
 ]
-CSV_GOOD = {2: "有限会社 伸和企画 上", 4: "東都印刷株式会社", 7: "学校法人 桜ヶ丘学園 鈴木"}  # row -> client and contact
+CSV_GOOD = {2: "有限会社 伸和企画 上", 4: "東都印刷株式会社 御中", 7: "学校法人 桜ヶ丘学園 鈴木"}  # row -> client and contact
 
 
 @pytest.fixture(scope="module")
