@@ -121,6 +121,24 @@ class ClientListError(DocgenError):
     exit_code = 2
 
 
+class OutputConflict(DocgenError):
+    """Raised when an output folder holds a pack of another client, or files docgen did not make; it is never replaced."""
+
+    exit_code = 2
+
+
+class OutputError(DocgenError):
+    """Raised when an output cannot be written: the folder is read-only or unwritable, or the path is a file."""
+
+    exit_code = 2
+
+
+class DiskFullError(OutputError):
+    """Raised when the disk (or quota) is full while writing an output; nothing partial is left."""
+
+    exit_code = 5
+
+
 class ApprovalError(DocgenError):
     """Raised when a submission or approval breaks the review rules (own submission, wrong role, missing disclosures)."""
 
