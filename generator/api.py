@@ -6,16 +6,17 @@ data; failures are exceptions from :mod:`generator.errors`. Nothing here parses 
 Building one client's pack from Python:
 
 >>> import datetime as dt, tempfile
+>>> from pathlib import Path
 >>> from generator import api
 >>> site = api.Site.from_env()
 >>> product = api.load(site)
 >>> request = api.client_request(client="有限会社 伸和企画", contact="上", industry="製造業", revenue="4.5億", limit="1億")
 >>> api.quote_request(product, request).premium
 149000
->>> with tempfile.TemporaryDirectory() as out:  # doctest: +SKIP (runs LibreOffice; tests/test_api.py does)
+>>> with tempfile.TemporaryDirectory() as out:  # runs LibreOffice: collected with the libreoffice mark
 ...     pack = api.build_pack(site, product, request, out=Path(out), today=dt.date(2026, 11, 26))
-...     pack.premium, pack.pdf.name
-(149000, 'サイバーLite_ご提案書.pdf')
+...     pack.premium, pack.pdf.name, [p.name for p in pack.docx]
+(149000, 'サイバーLite_ご提案書.pdf', ['01_ご案内状.docx', '02_お見積書.docx', '03_重要事項説明書.docx'])
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ def load(site: Site, product: str | None = None, *, lint: bool = True) -> Produc
         problems = lint_templates(loaded, site)
         if problems:
             raise ContentError(problems)
-    return loaded
+    from generator.compliance.approval import for_build
+
+    return for_build(site, loaded)  # with the approval number in force today, or as a draft (watermarked)
 
 
 def load_all(site: Site, *, lint: bool = True) -> list[Product]:

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.content.load import CONTENT_ROOT, load_product
 from generator.content.model import Product
+from generator.site import Site
+
+REPO = Path(__file__).resolve().parents[1]
 
 # The throughput benchmark (nox -s bench) takes minutes: never collected, not even for doctests.
 collect_ignore = ["bench"]
@@ -17,26 +19,34 @@ collect_ignore = ["bench"]
 
 
 @pytest.fixture(scope="session")
-def product() -> Product:
-    return load_product(CONTENT_ROOT / "cyber_lite")
+def site() -> Site:
+    """This checkout's folders, named explicitly (no environment variable can point the tests elsewhere)."""
+    return Site.at(REPO)
 
 
 @pytest.fixture(scope="session")
-def brochure(product: Product, tmp_path_factory: pytest.TempPathFactory):
+def product(site: Site) -> Product:
+    from generator.content.load import load_product
+
+    return load_product(site.content / "cyber_lite")
+
+
+@pytest.fixture(scope="session")
+def brochure(site: Site, product: Product, tmp_path_factory: pytest.TempPathFactory):
     """The brochure built once with the real LibreOffice; tests only read it."""
     from generator.documents.brochure import build_brochure
 
-    return build_brochure(product, tmp_path_factory.mktemp("brochure"))
+    return build_brochure(product, tmp_path_factory.mktemp("brochure"), templates=site.templates)
 
 
 @pytest.fixture(scope="session")
-def brochure_again(product: Product, tmp_path_factory: pytest.TempPathFactory):
+def brochure_again(site: Site, product: Product, tmp_path_factory: pytest.TempPathFactory):
     """A second, independent build of the same content, for the determinism checks."""
     from generator.documents.brochure import build_brochure
 
-    return build_brochure(product, tmp_path_factory.mktemp("brochure-again"))
+    return build_brochure(product, tmp_path_factory.mktemp("brochure-again"), templates=site.templates)
 
 
 @pytest.fixture(scope="session")
-def templates_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "templates"
+def templates_dir(site: Site) -> Path:
+    return site.templates

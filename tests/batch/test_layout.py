@@ -15,17 +15,19 @@ from generator.batch.clients import parse_client
 from generator.batch.layout import STATIC_MARK, Piece, Source, compose
 from generator.batch.typeset import Doc, Job, Layout, learn_layout, typeset
 from generator.content.model import Product
-from generator.documents.proposal import TEMPLATES, plan_pack
+from generator.documents.proposal import plan_pack
 from generator.documents.render import render_docx
 
 CLIENTS = ["株式会社 一番", "有限会社 二番"]
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 def rendered(product: Product, tmp_path: Path, key: str) -> list[Path]:
     out = []
     for client in CLIENTS:
         request, _ = parse_client({"client": client, "industry": "製造業", "revenue": "4.5億", "limit": "1億", "date": "2026-11-26"})
-        plan = plan_pack(product, request, today=dt.date(2030, 1, 1))
+        plan = plan_pack(product, request, dt.date(2030, 1, 1), TEMPLATES)
         out.append(render_docx(TEMPLATES / f"{key}.docx", plan.contexts[key], tmp_path / f"{client}-{key}.docx"))
     return out
 
@@ -75,7 +77,7 @@ def jobs(product: Product, tmp_path: Path) -> list[Job]:
     out = []
     for i, client in enumerate(CLIENTS):
         request, _ = parse_client({"client": client, "industry": "製造業", "revenue": "4.5億", "limit": "1億", "date": "2026-11-26"})
-        plan = plan_pack(product, request, today=dt.date(2030, 1, 1))
+        plan = plan_pack(product, request, dt.date(2030, 1, 1), TEMPLATES)
         docs = tuple(Doc(key, key, f"{key}.docx", TEMPLATES / f"{key}.docx", plan.contexts[key], _props()) for key in ("letter", "disclosure"))
         out.append(Job(i, docs))
     return out

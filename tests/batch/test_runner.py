@@ -6,12 +6,15 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+from dataclasses import replace
 import io
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+from generator.site import Site
 from openpyxl import Workbook
 from pypdf import PdfReader
 
@@ -33,6 +36,10 @@ HEADER = ["会社名", "担当者", "業種", "売上高", "賠償保険金額",
 PDF_NAME = "サイバーLite_ご提案書.pdf"
 WORD_FILES = ["01_ご案内状.docx", "02_お見積書.docx", "03_重要事項説明書.docx"]
 BOM = b"\xef\xbb\xbf"
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+SITE = Site.at(Path(__file__).resolve().parents[2])
+CACHE = Path(__file__).resolve().parents[2] / "outputs" / ".cache"  # layouts learnt once, shared by every test as by every run
 
 
 def seed_premium(cls: str, revenue: int, limit: int) -> int:
@@ -80,7 +87,7 @@ def csv_rows(path: Path) -> list[list[str]]:
 def session_brochure(brochure):
     """Every run in this module finds the brochure in the cache; the real cached_brochure (imported above) is tested at the end."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch, "cached_brochure", lambda product: brochure.pdf)
+        mp.setattr(batch, "cached_brochure", lambda product, site: brochure.pdf)
         yield brochure
 
 
@@ -201,7 +208,7 @@ def test_a_pack_missing_a_file_is_not_up_to_date(csv_run, product: Product, tmp_
     out = tmp_path / "out"
     shutil.copytree(csv_run[0], out)
     request, _ = parse_client(dict(zip(["client", "contact", "industry", "revenue", "limit", "agent_name", "date"], csv_rows(BAD_MIDDLE)[0], strict=True)))
-    plan = plan_pack(product, request, today=dt.date(2030, 1, 1))
+    plan = plan_pack(product, request, dt.date(2030, 1, 1), TEMPLATES)
     folder = out / plan.folder
     assert is_up_to_date(folder, plan)
     (folder / WORD_FILES[2]).unlink()
@@ -216,7 +223,7 @@ def plans_for(product: Product, *clients: tuple[str, str]) -> list:
     for client, limit in clients:
         request, errors = parse_client({"client": client, "contact": "", "industry": "製造業", "revenue": "4.5億", "limit": limit, "date": "2026-11-26"})
         assert errors == []
-        out.append(plan_pack(product, request, today=dt.date(2030, 1, 1)))
+        out.append(plan_pack(product, request, dt.date(2030, 1, 1), TEMPLATES))
     return out
 
 
@@ -255,7 +262,7 @@ def test_interrupted_list_leaves_no_partial_files(tmp_path: Path, monkeypatch: p
 def old_pack(product: Product, brochure, tmp_path_factory: pytest.TempPathFactory):
     """A pack built once (limit 1億) that the rebuild tests copy and then rebuild with 3億."""
     (plan,) = plans_for(product, ("株式会社 置換", "1億"))
-    (built,), failures = build_packs(product, [plan], tmp_path_factory.mktemp("old-pack"), brochure.pdf)
+    (built,), failures = build_packs(product, [plan], tmp_path_factory.mktemp("old-pack"), brochure.pdf, cache=CACHE)
     assert failures == []
     return built
 
@@ -271,7 +278,7 @@ def test_rebuild_interrupted_mid_build_keeps_the_old_pack(old_pack, product: Pro
     (new_plan,) = plans_for(product, ("株式会社 置換", "3億"))
     wrap_merge(monkeypatch, raise_on=1, exc=KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
-        build_packs(product, [new_plan], tmp_path, brochure.pdf)
+        build_packs(product, [new_plan], tmp_path, brochure.pdf, cache=CACHE)
     assert snapshot(built.folder) == before
     assert leftovers(tmp_path) == []
 
@@ -282,7 +289,7 @@ def test_rebuild_replaces_the_whole_pack_at_once(old_pack, product: Product, bro
     seen_mid_build = []
     wrap_merge(monkeypatch, before=lambda: seen_mid_build.append(snapshot(built.folder)))
     (new_plan,) = plans_for(product, ("株式会社 置換", "3億"))
-    (rebuilt,), failures = build_packs(product, [new_plan], tmp_path, brochure.pdf)
+    (rebuilt,), failures = build_packs(product, [new_plan], tmp_path, brochure.pdf, cache=CACHE)
     assert failures == [] and rebuilt.folder == built.folder
     assert seen_mid_build == [before]  # while the new pack is made, the old one is in place, untouched
     # after: every file is the new pack's; only the letter, which names no amount, reads the same
@@ -316,7 +323,7 @@ def test_failed_swap_puts_the_old_pack_back(old_pack, product: Product, brochure
     monkeypatch.setattr(batch, "os", FailingSwap())
     (new_plan,) = plans_for(product, ("株式会社 置換", "3億"))
     with pytest.raises(OSError, match="No space left"):
-        build_packs(product, [new_plan], tmp_path, brochure.pdf)
+        build_packs(product, [new_plan], tmp_path, brochure.pdf, cache=CACHE)
     assert built.folder.is_dir() and snapshot(built.folder) == before  # the old pack, not nothing
     assert leftovers(tmp_path) == []
 
@@ -326,8 +333,8 @@ def test_font_gate_refuses_a_pack_that_needs_another_font(product: Product, broc
     assert parse_client({"client": georgian, "industry": "製造業", "revenue": "4.5億", "limit": "1億"}, missing_glyphs=missing_glyphs)[0] is None
     # the input check refuses it; build anyway, as if that check had a gap, to see the gate behind it
     request = ClientRequest(client=georgian, contact="", industry="製造業", revenue=450_000_000, limit=100_000_000, row=2)
-    plans = [plan_pack(product, request, today=dt.date(2026, 11, 26)), *plans_for(product, ("株式会社 普通", "1億"))]
-    results, failures = build_packs(product, plans, tmp_path, brochure.pdf)
+    plans = [plan_pack(product, request, dt.date(2026, 11, 26), TEMPLATES), *plans_for(product, ("株式会社 普通", "1億"))]
+    results, failures = build_packs(product, plans, tmp_path, brochure.pdf, cache=CACHE)
     assert [r.plan.request.client for r in results] == ["株式会社 普通"]  # the rest of the batch goes on
     ((plan, error),) = failures
     assert (plan.request.client, error.row, error.column) == (georgian, 2, "pack")
@@ -340,7 +347,7 @@ def test_font_gate_refuses_a_pack_that_needs_another_font(product: Product, broc
 
 
 def test_cached_brochure_is_built_once_per_content(product: Product, brochure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = cached_brochure(product, cache_root=tmp_path)
+    first = cached_brochure(product, replace(SITE, cache=tmp_path))
     assert first.is_relative_to(tmp_path)
     assert [p.extract_text() for p in PdfReader(first).pages] == [p.extract_text() for p in PdfReader(brochure.pdf).pages]
     mtime = first.stat().st_mtime_ns
@@ -348,10 +355,10 @@ def test_cached_brochure_is_built_once_per_content(product: Product, brochure, t
     import generator.documents.brochure as brochure_module
 
     built = []
-    monkeypatch.setattr(brochure_module, "build_brochure", lambda product, folder: built.append(folder) or pytest.fail("rebuilt"))
-    assert cached_brochure(product, cache_root=tmp_path) == first and first.stat().st_mtime_ns == mtime
+    monkeypatch.setattr(brochure_module, "build_brochure", lambda product, folder, templates: built.append(folder) or pytest.fail("rebuilt"))
+    assert cached_brochure(product, replace(SITE, cache=tmp_path)) == first and first.stat().st_mtime_ns == mtime
     assert built == []
     monkeypatch.setattr(batch, "__version__", "0.0.0-other")  # another generator version is another cache entry
     with pytest.raises(pytest.fail.Exception):
-        cached_brochure(product, cache_root=tmp_path)
+        cached_brochure(product, replace(SITE, cache=tmp_path))
     assert len(built) == 1 and built[0] != first.parent and built[0].parent == tmp_path

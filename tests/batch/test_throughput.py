@@ -59,6 +59,9 @@ touch "$state/killed"
 kill -9 0
 """
 
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+CACHE = Path(__file__).resolve().parents[2] / "outputs" / ".cache"  # layouts learnt once, shared by every test as by every run
+
 
 def plans(product: Product) -> list:
     out = []
@@ -67,7 +70,7 @@ def plans(product: Product) -> list:
                   "revenue": ["4.5億", "12億", "80億"][i % 3], "limit": ["1億", "3000万", "3億"][i % 3], "date": "2026-11-26"}
         request, errors = parse_client(values)
         assert errors == []
-        out.append(plan_pack(product, request, today=dt.date(2030, 1, 1)))
+        out.append(plan_pack(product, request, dt.date(2030, 1, 1), TEMPLATES))
     return out
 
 

@@ -24,13 +24,14 @@ from docxtpl import DocxTemplate  # noqa: E402
 from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
 from pypdf import PdfReader, PdfWriter  # noqa: E402
 
-from generator.batch.clients import parse_client  # noqa: E402
-from generator.content.load import CONTENT_ROOT, load_product  # noqa: E402
+from generator import api  # noqa: E402
 from generator.content.model import Product  # noqa: E402
-from generator.documents.brochure import BROCHURE_TEMPLATE  # noqa: E402
 from generator.documents.context import brochure_context  # noqa: E402
 from generator.documents.convert import convert_to_pdf  # noqa: E402
-from generator.documents.proposal import PARTS, TEMPLATES, PackPlan, plan_pack  # noqa: E402
+from generator.documents.proposal import PackPlan  # noqa: E402
+from generator.documents.registry import BROCHURE, PERSONALISED  # noqa: E402
+
+SITE = api.Site.at(REPO)
 
 HEADER = ["会社名", "担当者", "業種", "売上高", "賠償保険金額", "代理店名", "代理店連絡先", "日付"]
 FORMS = ["株式会社 {}", "有限会社 {}", "{}株式会社", "学校法人 {}", "合同会社 {}", "株式会社 {}ホールディングス"]
@@ -67,9 +68,8 @@ def write_list(path: Path, rows: list[list[str]]) -> Path:
 
 def plan_for(product: Product, row: list[str]) -> PackPlan:
     keys = ["client", "contact", "industry", "revenue", "limit", "agent_name", "agent_contact", "date"]
-    request, errors = parse_client(dict(zip(keys, row, strict=True)))
-    assert not errors, errors
-    return plan_pack(product, request, dt.date.today())  # as `docgen proposals` plans; each row carries its date
+    request = api.client_request(**dict(zip(keys, row, strict=True)))
+    return api.plan(SITE, product, request, today=dt.date.today())  # as `docgen proposals` plans; each row carries its date
 
 
 # --- memory of a process tree -----------------------------------------------------------------------
@@ -146,8 +146,8 @@ def run_docgen(clients: Path, out: Path, jobs: int) -> tuple[float, TreeMemory, 
 def naive_pack(product: Product, plan: PackPlan, work: Path) -> Path:
     """What the common approach does: docxtpl renders every part (the brochure too), one soffice run per document, pypdf merges."""
     work.mkdir(parents=True)
-    sources = [(TEMPLATES / tpl, plan.contexts[key], key) for key, tpl, _, _ in PARTS]
-    sources.append((BROCHURE_TEMPLATE, brochure_context(product), "brochure"))
+    sources = [(d.template_path(SITE.templates), plan.contexts[d.id], d.id) for d in PERSONALISED]
+    sources.append((BROCHURE.template_path(SITE.templates), brochure_context(product), BROCHURE.id))
     writer = PdfWriter()
     for template, context, key in sources:
         doc = DocxTemplate(str(template))
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
-    product = load_product(CONTENT_ROOT / "cyber_lite")
+    product = api.load(SITE, "cyber_lite")
     work = Path(tempfile.mkdtemp(prefix="docgen-bench-"))
     try:
         rows = client_rows(product, args.n, args.seed)

@@ -89,11 +89,11 @@ def test_letter_changes_reach_only_the_letter_and_brochure_cover(product):
     assert documents_using("letter.body[0]") == ["proposal: ご案内状"]
 
 
-def test_redline_changes_accept_to_new_and_reject_to_old(product, tmp_path):
+def test_redline_changes_accept_to_new_and_reject_to_old(product, templates_dir, tmp_path):
     first = product.exclusions.groups[0].items[1]
     new_text = first.text.replace("窃盗、強盗", "窃盗、恐喝、強盗")
     new = _reprice(_reword_exclusion(product, 0, 1, new_text), 2, 4, 4, 2_000_000)
-    out = write_redline(compare(product, new, "v1", "v2"), tmp_path / "r.docx", author="審査部", when=dt.datetime(2026, 11, 26, 9, 0))
+    out = write_redline(compare(product, new, "v1", "v2"), tmp_path / "r.docx", templates=templates_dir, author="審査部", when=dt.datetime(2026, 11, 26, 9, 0))
     xml = zipfile.ZipFile(out).read("word/document.xml").decode()
     assert 'w:author="審査部"' in xml and 'w:date="2026-11-26T09:00:00Z"' in xml
     ids = [int(i) for i in re.findall(r"<w:(?:ins|del) w:id=\"(\d+)\"", xml)]
@@ -106,7 +106,7 @@ def test_redline_changes_accept_to_new_and_reject_to_old(product, tmp_path):
     settings = zipfile.ZipFile(out).read("word/settings.xml").decode()
     assert "<w:trackRevisions/>" in settings
     assert settings.index("<w:trackRevisions/>") < settings.index("<w:defaultTabStop")  # CT_Settings order
-    again = write_redline(compare(product, new, "v1", "v2"), tmp_path / "r2.docx", author="審査部", when=dt.datetime(2026, 11, 26, 9, 0))
+    again = write_redline(compare(product, new, "v1", "v2"), tmp_path / "r2.docx", templates=templates_dir, author="審査部", when=dt.datetime(2026, 11, 26, 9, 0))
     assert again.read_bytes() == out.read_bytes()
 
 

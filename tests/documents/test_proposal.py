@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from generator.site import Site
 import yaml
 from docx import Document
 from pypdf import PdfReader
@@ -23,7 +25,6 @@ import generator.batch.runner as batch
 from generator.batch.clients import parse_client
 from generator.batch.runner import build_packs, run_client_list
 from generator.cli import main
-from generator.content.load import CONTENT_ROOT
 from generator.content.model import Product
 from generator.documents.fonts import check_fonts, missing_glyphs
 from generator.documents.proposal import plan_pack
@@ -33,13 +34,17 @@ from tests.seed import seed_limits, seed_tables
 pytestmark = pytest.mark.libreoffice
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "clients"
-CONTENT = CONTENT_ROOT / "cyber_lite"
+CONTENT = Path(__file__).resolve().parents[2] / "content" / "cyber_lite"
 OKU, MAN = 100_000_000, 10_000
 AGENT = "さくら保険サービス株式会社"
 TOP_TITLES = ["ご案内状", "お見積書", "重要事項説明書", "パンフレット"]
 WORD_FILES = ["01_ご案内状.docx", "02_お見積書.docx", "03_重要事項説明書.docx"]
 ALLOWED_FONTS = {"IPAexGothic", "IPAexMincho"}
 ENCLOSURES = "同封書類：お見積書、重要事項説明書、パンフレット"  # the letter template's fixed last line
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+SITE = Site.at(Path(__file__).resolve().parents[2])
+CACHE = Path(__file__).resolve().parents[2] / "outputs" / ".cache"  # layouts learnt once, shared by every test as by every run
 
 
 def squash(text: str) -> str:
@@ -180,8 +185,8 @@ def packs(product: Product, brochure, tmp_path_factory: pytest.TempPathFactory) 
     for case in CASES.values():
         request, errors = parse_client(case.values, missing_glyphs=missing_glyphs)
         assert errors == []
-        plans.append(plan_pack(product, request, today=dt.date(2030, 1, 1)))  # every case carries its own date
-    results, failures = build_packs(product, plans, out, brochure.pdf)
+        plans.append(plan_pack(product, request, dt.date(2030, 1, 1), TEMPLATES))  # every case carries its own date
+    results, failures = build_packs(product, plans, out, brochure.pdf, cache=CACHE)
     assert failures == [] and len(results) == len(CASES)
     by_client = {r.plan.request.client: r for r in results}
     return {key: read_pack(case, by_client[case.values["client"]].folder, by_client[case.values["client"]].pdf) for key, case in CASES.items()}
@@ -309,7 +314,7 @@ def test_fonts_embedded_and_allowed(pack: Built) -> None:
 def test_building_the_same_client_twice_is_identical(product: Product, brochure, packs: dict[str, Built], tmp_path: Path) -> None:
     first = packs["D01"]
     request, _ = parse_client(first.case.values, missing_glyphs=missing_glyphs)
-    (again,), failures = build_packs(product, [plan_pack(product, request, today=dt.date(2031, 5, 5))], tmp_path, brochure.pdf)
+    (again,), failures = build_packs(product, [plan_pack(product, request, dt.date(2031, 5, 5), TEMPLATES)], tmp_path, brochure.pdf, cache=CACHE)
     assert failures == [] and not again.skipped
     for name in WORD_FILES:
         assert (again.folder / name).read_bytes() == (first.folder / name).read_bytes(), name
@@ -321,7 +326,7 @@ def test_quote_numbers_differ_between_clients_quoted_the_same_terms(product: Pro
     numbers = []
     for client in ("有限会社 伸和企画", "株式会社 別会社", "有限会社 伸和企画"):
         request, _ = parse_client(terms | {"client": client})
-        numbers.append(plan_pack(product, request, today=dt.date(2030, 1, 1)).contexts["quote"]["quote"]["number"])
+        numbers.append(plan_pack(product, request, dt.date(2030, 1, 1), TEMPLATES).contexts["quote"]["quote"]["number"])
     assert numbers[0] != numbers[1]  # a 見積番号 must tell two clients' quotes apart
     assert numbers[0] == numbers[2]  # and stays the same when the same quote is rebuilt
     assert all(n.startswith("CYBER-LITE-20261126-") for n in numbers)
@@ -333,7 +338,7 @@ def test_quote_numbers_differ_between_clients_quoted_the_same_terms(product: Pro
 @pytest.fixture
 def warm_brochure(monkeypatch: pytest.MonkeyPatch, brochure) -> None:
     """The CLI's brochure lookup answers with the session's brochure build (cached_brochure is tested in test_batch)."""
-    monkeypatch.setattr(batch, "cached_brochure", lambda product: brochure.pdf)
+    monkeypatch.setattr(batch, "cached_brochure", lambda product, site: brochure.pdf)
 
 
 CLIENT = ["--client", "有限会社 伸和企画", "--contact", "上", "--date", "2026-11-26"]
@@ -402,8 +407,8 @@ REFUSED = {  # csv row -> words the reason must contain
 def names_batch(product: Product, brochure, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("names")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch, "cached_brochure", lambda product: brochure.pdf)
-        summary = run_client_list(product, FIXTURES / "names.edge-cases.csv", out, today=dt.date(2030, 1, 1))
+        mp.setattr(batch, "cached_brochure", lambda product, site: brochure.pdf)
+        summary = run_client_list(SITE, product, FIXTURES / "names.edge-cases.csv", out=out, today=dt.date(2030, 1, 1))
     return summary
 
 

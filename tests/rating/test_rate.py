@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from generator.content.load import CONTENT_ROOT, load_product
+from generator.content.load import load_product
 from generator.errors import InputError, QuoteRefused, ReferralRequired
 from generator.rating.rate import find_band, quote
 from tests.seed import seed_class_industries, seed_limits, seed_tables
@@ -16,7 +18,7 @@ INDUSTRIES = seed_class_industries()
 
 @pytest.fixture(scope="module")
 def product():
-    return load_product(CONTENT_ROOT / "cyber_lite")
+    return load_product(Path(__file__).resolve().parents[2] / "content" / "cyber_lite")
 
 
 CELLS = [
