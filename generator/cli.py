@@ -9,8 +9,10 @@ from pathlib import Path
 
 from generator import __version__, api
 from generator.cli_output import Output, Progress
+from generator.compliance.commands import add_commands as add_compliance_commands
 from generator.errors import ContentError, DocgenError, InputError
 from generator.jpformat import format_yen, format_yen_units, parse_yen
+from generator.web.commands import add_commands as add_portal_commands
 
 log = logging.getLogger("docgen")
 
@@ -271,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--out", help="proposals folder (default: outputs/proposals)")
     ps.add_argument("--jobs", type=positive_int, default=2, help="LibreOffice processes at once, about one per core (default: %(default)s)")
     ps.add_argument("--dry-run", action="store_true", help="check and quote every row, total the premiums; build nothing (no LibreOffice)")
+    add_compliance_commands(sub)  # submit, approve, approvals, audit verify (generator/compliance/commands.py)
+    add_portal_commands(sub)  # serve, db upgrade, users add (generator/web/commands.py)
     return parser
 
 

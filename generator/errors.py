@@ -139,6 +139,21 @@ class DiskFullError(OutputError):
     exit_code = 5
 
 
+class Interrupted(KeyboardInterrupt):
+    """Raised when SIGINT (Ctrl-C) or SIGTERM stops docgen; every cleanup that handles Ctrl-C handles both.
+
+    Not a DocgenError: nothing went wrong with the input. The exit code is 128 + the signal (130, 143).
+    """
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(f"signal {signum}")
+
+    def __reduce__(self):
+        # rebuilt from the signal number when a worker process hands it back
+        return type(self), (self.signum,)
+
+
 class ApprovalError(DocgenError):
     """Raised when a submission or approval breaks the review rules (own submission, wrong role, missing disclosures)."""
 

@@ -26,6 +26,7 @@ from generator.batch.report import write_csv_report
 from generator.batch.typeset import Doc, Job, Layout, Typeset, learn_layout, typeset
 from generator.compliance.provenance import pdf_metadata
 from generator.content.model import Product
+from generator.crash import quiet_worker, stop_workers
 from generator.documents.fonts import missing_glyphs
 from generator.documents.pack import Part, merge_pdfs
 from generator.documents.proposal import PackPlan, plan_pack
@@ -221,7 +222,9 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
             yield folder, typeset(batch, folder, layout, timeout)
         return
     # fork: workers start at once with the modules and compiled templates already loaded
-    pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("fork"))
+    # quiet_worker: Ctrl-C reaches the whole process group, but only this process reports it and stops the workers
+    pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("fork"),
+                                           initializer=quiet_worker)
     left = dict(batches)
     pending: dict = {}
     try:
@@ -239,6 +242,10 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
                 yield folder, done
     except BrokenProcessPool:
         pass  # a worker died (killed, out of memory): what it and the others had not finished is done here instead
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (generator.crash): don't wait for the workers' batches
+        if executor is None:
+            stop_workers(pool)
+        raise
     finally:
         if executor is None:
             pool.shutdown(wait=True, cancel_futures=True)

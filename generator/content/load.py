@@ -78,6 +78,9 @@ class _Builder:
         except yaml.YAMLError as exc:
             self.fail(node, path, f"cannot read value: {exc}")
             return None
+        except (ValueError, OverflowError) as exc:  # 2026-02-30 matches YAML's date pattern but is no date
+            self.fail(node, path, f"{node.value!r} is not a real date or number ({exc}); allowed: a date like 2026-12-01")
+            return None
         if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
             hint = " (money is int yen, e.g. 55000)" if isinstance(value, (float, str)) else ""
             self.fail(node, path, f"expected an integer, got {value!r}{hint}")
@@ -171,11 +174,18 @@ def load_product(folder: Path) -> Product:
     for name, attr in CONTENT_FILES.items():
         path = folder / name
         shown = display_path(path)
+        if path.is_dir():
+            problems.append(Problem(shown, 0, "", f"is a folder; expected a YAML file (holds {attr})"))
+            continue
         if not path.is_file():
             if attr not in _OPTIONAL:
                 problems.append(Problem(shown, 0, "", f"missing content file (holds {attr})"))
             continue
-        raw = path.read_bytes()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:  # unreadable (permissions), or vanished since
+            problems.append(Problem(shown, 0, "", f"cannot read: {(exc.strerror or str(exc)).lower()}"))
+            continue
         hashes[name] = hashlib.sha256(raw).hexdigest()
         try:
             node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
@@ -185,6 +195,9 @@ def load_product(folder: Path) -> Product:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             problems.append(Problem(shown, mark.line + 1 if mark else 0, "", f"invalid YAML: {getattr(exc, 'problem', exc)}"))
+            continue
+        except RecursionError:  # PyYAML composes nested collections recursively
+            problems.append(Problem(shown, 0, "", "nested too deeply to be content (hundreds of levels of lists or mappings)"))
             continue
         if node is None:
             problems.append(Problem(shown, 1, "", "file is empty"))

@@ -82,10 +82,33 @@ def pack_folder(client: str, contact: str) -> str:
     return f"{safe_name(text, 80 - 11)}_{tag}"
 
 
+def check_issue_date(product: Product, issued: dt.date) -> dt.date:
+    """The issue date if the pack can print it: in a 和暦 era docgen knows, and its quote's expiry a real date.
+
+    >>> from types import SimpleNamespace as NS
+    >>> p = NS(meta=NS(quote_valid_days=90))
+    >>> check_issue_date(p, dt.date(2026, 11, 26))
+    datetime.date(2026, 11, 26)
+    >>> check_issue_date(p, dt.date(9999, 12, 1))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    generator.errors.InputError: date: '9999-12-01': the quote would expire after 9999-12-31 ...
+    """
+    first = ERAS[-1][0]
+    if issued < first:
+        raise InputError("date", issued.isoformat(), f"is before {ERAS[-1][1]} began ({first.isoformat()}); documents are dated in 和暦",
+                         allowed=f"{first.isoformat()} or later")
+    last = dt.date.max - dt.timedelta(days=product.meta.quote_valid_days)
+    if issued > last:
+        raise InputError("date", issued.isoformat(), f"the quote would expire after 9999-12-31 (valid {product.meta.quote_valid_days} days)",
+                         allowed=f"up to {last.isoformat()}")
+    return issued
+
+
 def plan_pack(product: Product, request: ClientRequest, today: dt.date, templates: Path) -> PackPlan:
     """Quote the client and build every part's context; raises QuoteRefused / ReferralRequired."""
     q = quote(product, request.industry, request.revenue, request.limit)
-    issued = request.date or today
+    issued = check_issue_date(product, request.date or today)
     number = quote_number(product, request, q, issued)
     base = document_context(product) | {
         "client": {"name": request.client, "contact": request.contact, "addressee": request.addressee},

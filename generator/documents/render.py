@@ -259,16 +259,23 @@ def _core_xml(props: DocProperties) -> bytes:
 
 def write_atomic(out: Path, data: bytes) -> Path:
     """Write ``data`` through a temp file in the destination folder, then rename: readers never see half a file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    from generator.crash import output_error
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    except OSError as exc:  # read-only or unwritable folder, a file where the folder should be
+        raise output_error(exc, out) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would make published files private
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # full disk, or ``out`` is a folder: one line naming it, not a traceback
+            raise output_error(exc, out) from None
         raise
     return out
 

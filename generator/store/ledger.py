@@ -36,6 +36,7 @@ class Job(AgencyScoped, Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     reason: Mapped[str] = mapped_column(Text, default="")  # why it failed, in the words the agent sees
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the checked raw input, to resume after a restart
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # rows that failed while building, counts
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     upload_id: Mapped[int | None] = mapped_column(ForeignKey("uploads.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("upload_id", sa.Integer(), nullable=True),
         _when("created_at"),

@@ -1,0 +1,162 @@
+"""The portal app: ``create_app(site, database_url)`` wires the store, the job worker, the routers and the safety nets."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote as urlquote
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from generator import api
+from generator.content.model import Product
+from generator.errors import DocgenError, SetupError
+from generator.store import db as store
+from generator.web import security
+from generator.web.deps import CsrfFailed, LoginRequired, check_csrf
+from generator.web.jobs import Worker
+from generator.web.pages import render
+
+log = logging.getLogger("docgen.web")
+STATIC = Path(__file__).with_name("static")
+
+
+class ProductCache:
+    """The loaded product, reloaded when a content or template file changes (agents quote the current tables)."""
+
+    def __init__(self, site: api.Site, *, lint: bool):
+        self.site, self.lint = site, lint
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._product: Product | None = None
+
+    def _fingerprint(self) -> tuple:
+        stamps = []
+        for root in (self.site.content, self.site.templates):
+            for folder, _dirs, files in os.walk(root):
+                stamps += [(folder, f, os.stat(os.path.join(folder, f)).st_mtime_ns) for f in files]
+        return tuple(sorted(stamps))
+
+    def __call__(self) -> Product:
+        key = self._fingerprint()
+        with self._lock:
+            if self._product is None or key != self._key:
+                self._product, self._key = api.load(self.site, lint=self.lint), key
+            return self._product
+
+
+def prepare_database(url: str, *, migrate: bool = True):  # type: ignore[no-untyped-def]
+    """An engine on a database at the newest revision: an empty one is migrated, an outdated one refused."""
+    eng = store.engine(url)
+    revision = store.current(eng)
+    if revision is None and migrate:
+        store.upgrade(eng)
+    elif revision not in store.heads():
+        eng.dispose()
+        raise SetupError(f"the database is at revision {revision}, docgen needs {', '.join(store.heads())}: run `docgen db upgrade`")
+    return eng
+
+
+def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,
+               timeout: float | None = None, recover: bool = True) -> FastAPI:
+    """The portal for ``site`` on ``database_url`` (default: ``DOCGEN_DATABASE_URL`` or SQLite under storage)."""
+    from generator.web.routers import agents, auth, marketing
+
+    site = site or api.Site.from_env()
+    url = database_url or store.database_url(site)
+    eng = prepare_database(url)
+    sessions = store.session_factory(eng)
+    products = ProductCache(site, lint=False)  # quotes and list checks read no template (as `docgen quote`)
+    worker = Worker(site, sessions, ProductCache(site, lint=True), threads=threads, build_jobs=build_jobs, timeout=timeout)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        if recover:
+            resumed = worker.recover()
+            if resumed:
+                log.warning("resumed %d job(s) left by the previous server: %s", len(resumed), resumed)
+        yield
+        worker.shutdown()
+        eng.dispose()
+
+    app = FastAPI(title="docgen portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.site, app.state.engine, app.state.sessions = site, eng, sessions
+    app.state.products, app.state.worker = products, worker
+
+    @app.middleware("http")
+    async def safety_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        presession = request.cookies.get(security.PRESESSION_COOKIE)
+        request.state.presession = presession or security.new_token()
+        request.state.web_session = None
+        request.state.user = None
+        response: Response = await call_next(request)
+        for name, value in security.HEADERS.items():
+            response.headers.setdefault(name, value)
+        response.headers.setdefault("Content-Security-Policy", security.CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if not presession:
+            response.set_cookie(security.PRESESSION_COOKIE, request.state.presession, httponly=True, samesite="lax", path="/")
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        target = "/login?next=" + urlquote(request.url.path)
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(CsrfFailed)
+    async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
+        return render(request, "error.html", 403, title="403",
+                      message="フォームの有効期限が切れました。ページを開き直してください (missing or wrong CSRF token)")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        message = exc.detail if exc.status_code != 404 else "見つかりません (not found)"
+        return render(request, "error.html", exc.status_code, headers=exc.headers, title=str(exc.status_code), message=message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
+        return render(request, "error.html", 400, title="400", message=f"{where}: {first.get('msg', 'invalid input')}")
+
+    @app.exception_handler(DocgenError)
+    async def docgen_error(request: Request, exc: DocgenError) -> Response:
+        return render(request, "error.html", 400 if exc.exit_code in (1, 2, 3, 4) else 503, title="docgen", message=str(exc))
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)  # the traceback goes to the log, never to the page
+        return render(request, "error.html", 500, title="500",
+                      message="内部エラー (internal error); the administrator can see the details in the server log")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    csrf = [Depends(check_csrf)]
+    app.include_router(auth.router, dependencies=csrf)
+    app.include_router(agents.router, dependencies=csrf)
+    app.include_router(marketing.router, dependencies=csrf)
+    return app
+
+
+def route_table(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app answers, included routers flattened (the access tests walk this list)."""
+    found: list[tuple[str, str]] = []
+
+    def walk(routes) -> None:  # type: ignore[no-untyped-def]
+        for route in routes:
+            if hasattr(route, "effective_route_contexts"):  # FastAPI >= 0.16x keeps included routers as one node
+                for ctx in route.effective_route_contexts():
+                    methods = getattr(ctx.original_route, "methods", None) or ()
+                    found.extend((m, ctx.path) for m in sorted(methods) if m != "HEAD")
+            elif getattr(route, "methods", None):
+                found.extend((m, route.path) for m in sorted(route.methods) if m != "HEAD")
+
+    walk(app.routes)
+    return sorted(set(found), key=lambda mp: (mp[1], mp[0]))

@@ -1,0 +1,101 @@
+"""Dependencies every router uses: the database session, the logged-in user, roles, agency scoping and CSRF."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
+
+from generator.store import tenancy
+from generator.store.accounts import User, WebSession
+from generator.web import security
+
+
+class LoginRequired(Exception):
+    """Raised when a page needs a logged-in user and the request has no live session (answered with the login page)."""
+
+
+class CsrfFailed(Exception):
+    """Raised when a form or htmx request lacks this session's CSRF token (answered 403)."""
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request, closed afterwards; routers commit what they change."""
+    with request.app.state.sessions() as db:
+        yield db
+
+
+Db = Annotated[Session, Depends(get_db)]
+
+
+def optional_session(request: Request, db: Db) -> WebSession | None:
+    """The live web session behind the cookie, if any (also kept on ``request.state`` for the templates)."""
+    found = security.find_session(db, request.cookies.get(security.COOKIE))
+    request.state.web_session = found
+    request.state.user = found.user if found else None
+    return found
+
+
+def current_session(found: Annotated[WebSession | None, Depends(optional_session)]) -> WebSession:
+    if found is None:
+        raise LoginRequired()
+    return found
+
+
+def current_user(found: Annotated[WebSession, Depends(current_session)]) -> User:
+    return found.user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def check_csrf(request: Request, db: Db) -> None:
+    """Unsafe methods need the token: hidden form field ``csrf_token`` or header ``X-CSRF-Token``.
+
+    Before login the token is the pre-session cookie's (double submit); after login, the session's secret.
+    """
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    given = request.headers.get(security.CSRF_HEADER)
+    if not given:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()  # Starlette caches it: the route still reads its fields
+            value = form.get(security.CSRF_FIELD)
+            given = value if isinstance(value, str) else None
+    found = security.find_session(db, request.cookies.get(security.COOKIE))
+    ok = security.csrf_ok(found, given) if found else security.presession_ok(request.cookies.get(security.PRESESSION_COOKIE), given)
+    if not ok:
+        raise CsrfFailed()
+
+
+def require_role(*roles: str) -> Callable[..., User]:
+    """A dependency letting only these roles through (403 for the others; login first for nobody)."""
+
+    def dependency(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise HTTPException(403, "このページを見る権限がありません (your role may not open this page)")
+        return user
+
+    dependency.roles = roles  # type: ignore[attr-defined]
+    return dependency
+
+
+def scoped_db(db: Db, user: CurrentUser) -> Session:
+    """The request's session limited to the user's agency (compliance and admin: every agency)."""
+    return tenancy.scope(db, None if user.sees_all_agencies else user.agency_id)
+
+
+ScopedDb = Annotated[Session, Depends(scoped_db)]
+
+
+def visible(stmt: Select, model: type, user: User) -> Select:
+    """``stmt`` limited to the rows of ``model`` the user may see (the explicit twin of the tenancy filter)."""
+    if user.role == "marketing":
+        return stmt.where(False)  # marketing sees no client data at all
+    if user.sees_all_agencies:
+        return stmt
+    return stmt.where(model.agency_id == user.agency_id)  # type: ignore[attr-defined]

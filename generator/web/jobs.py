@@ -1,0 +1,215 @@
+"""Background jobs: packs are built on worker threads of the app, never inside a request.
+
+A job row holds everything needed to run it again (the checked raw input or the stored upload), so a server that
+restarts mid-job resumes it; a pack reaches the ledger only after its files are in storage (one ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from generator import api
+from generator.batch.clients import ClientRequest
+from generator.content.model import Product
+from generator.errors import DocgenError
+from generator.store.accounts import User
+from generator.store.base import utcnow
+from generator.store.ledger import Job, PackRecord, Upload
+from generator.web import storage
+from generator.web.uploads import check_list
+
+log = logging.getLogger("docgen.web.jobs")
+RESUMED = "サーバーの再起動で中断したため、最初からやり直しました (resumed after a server restart; no half-written pack was kept)"
+INTERNAL = "内部エラーで作成できませんでした (internal error; the administrator can see the details in the server log)"
+
+
+def clauses(provenance: dict[str, str]) -> dict[str, str]:
+    """``/DocgenClauses`` ("ID=hash ID=hash") as a mapping.
+
+    >>> clauses({"/DocgenClauses": "EX-01=ab12 EX-02=cd34"})
+    {'EX-01': 'ab12', 'EX-02': 'cd34'}
+    """
+    pairs = (item.partition("=") for item in str(provenance.get("/DocgenClauses", "")).split())
+    return {k: v for k, _, v in pairs if k}
+
+
+def approval(product: Product) -> str | None:
+    number = (product.meta.approval_number or "").strip()
+    return number or None
+
+
+class Worker:
+    """A small pool of threads running jobs from the database; ``submit`` returns at once."""
+
+    def __init__(self, site: api.Site, sessions: sessionmaker[Session], product: Callable[[], Product], *, threads: int = 2,
+                 build_jobs: int = 1, timeout: float | None = None):
+        self.site, self.sessions, self.product = site, sessions, product
+        self.build_jobs, self.timeout = build_jobs, timeout
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="docgen-job")
+        self._lock = threading.Lock()
+        self._active: set[int] = set()
+
+    # --- queue -------------------------------------------------------------------------------
+
+    def submit(self, job_id: int) -> None:
+        with self._lock:
+            if job_id in self._active:
+                return
+            self._active.add(job_id)
+        self.pool.submit(self._run, job_id)
+
+    def recover(self) -> list[int]:
+        """On start: jobs a previous server left queued or running are queued again (and say so)."""
+        with self.sessions() as db:
+            stale = list(db.scalars(select(Job).where(Job.state.in_(("queued", "running"))).order_by(Job.id)))
+            for job in stale:
+                if job.state == "running":
+                    job.reason = RESUMED
+                job.state, job.done = "queued", 0
+            db.commit()
+            ids = [job.id for job in stale]
+        for job_id in ids:
+            self.submit(job_id)
+        return ids
+
+    def shutdown(self, wait: bool = False) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=True)
+
+    # --- running -----------------------------------------------------------------------------
+
+    def _update(self, job_id: int, **values: Any) -> None:
+        with self.sessions() as db:
+            job = db.get(Job, job_id)
+            if job is not None:
+                for k, v in values.items():
+                    setattr(job, k, v)
+                job.updated_at = utcnow()
+                db.commit()
+
+    def _run(self, job_id: int) -> None:
+        try:
+            with self.sessions() as db:
+                job = db.get(Job, job_id)
+                if job is None or job.state not in ("queued", "running"):
+                    return
+                job.state, job.updated_at = "running", utcnow()
+                db.commit()
+                kind, params = job.kind, dict(job.params)
+            product = self.product()
+            if kind == "pack":
+                self._run_pack(job_id, product, params)
+            else:
+                self._run_list(job_id, product, params)
+        except DocgenError as exc:
+            self._update(job_id, state="failed", reason=str(exc))
+        except Exception:
+            log.exception("job %s failed", job_id)
+            self._update(job_id, state="failed", reason=INTERNAL)
+        finally:
+            with self._lock:
+                self._active.discard(job_id)
+
+    def _progress(self, job_id: int) -> Callable[[int, int], None]:
+        return lambda done, total: self._update(job_id, done=done, total=total)
+
+    def _run_pack(self, job_id: int, product: Product, params: dict[str, Any]) -> None:
+        request = api.client_request(**params["request"])
+        today = dt.date.fromisoformat(params["today"])
+        self._update(job_id, total=1)
+        out = storage.staging_dir(self.site.storage, f"job-{job_id}")
+        try:
+            pack = api.build_pack(self.site, product, request, out=out, today=today, timeout=self.timeout)
+            record_id = self._record(job_id, product, request, pack)
+        finally:
+            storage.remove(self.site.storage, f"tmp/job-{job_id}")
+        self._update(job_id, state="done", done=1, result={"packs": [record_id], "errors": []})
+
+    def _run_list(self, job_id: int, product: Product, params: dict[str, Any]) -> None:
+        with self.sessions() as db:
+            upload = db.get(Upload, params["upload_id"])
+            if upload is None:
+                raise DocgenError("the uploaded list is gone")
+            path = self.site.storage / upload.storage_key
+            first_errors = list(upload.errors)
+        checked = check_list(product, path)
+        today = dt.date.fromisoformat(params["today"])
+        self._update(job_id, total=len(checked.requests))
+        out = storage.staging_dir(self.site.storage, f"job-{job_id}")
+        try:
+            summary = api.build_packs(self.site, product, checked.requests, out=out, today=today, jobs=self.build_jobs,
+                                      progress=self._progress(job_id), timeout=self.timeout)
+            by_addressee = {r.addressee: r for r in checked.requests}
+            records = [self._record(job_id, product, by_addressee[p.addressee], p) for p in (*summary.built, *summary.skipped)]
+            failed = [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason} for e in summary.errors]
+            errors = first_errors + failed
+            self._write_list_files(job_id, records, errors)
+        finally:
+            storage.remove(self.site.storage, f"tmp/job-{job_id}")
+        self._update(job_id, state="done", done=len(checked.requests), result={"packs": records, "errors": errors})
+
+    def _write_list_files(self, job_id: int, records: list[int], errors: list[dict[str, Any]]) -> None:
+        root = self.site.storage
+        with self.sessions() as db:
+            rows = list(db.scalars(select(PackRecord).where(PackRecord.id.in_(records)).order_by(PackRecord.id)))
+        members = []
+        for rec in rows:
+            folder = f"{rec.id:05d}_{rec.client}" + (f"_{rec.contact}" if rec.contact else "")
+            members.append((f"{folder}/{storage.PACK_PDF}", root / rec.storage_key / storage.PACK_PDF))
+            members.append((f"{folder}/{storage.PACK_ZIP}", root / rec.storage_key / storage.PACK_ZIP))
+        storage.write_zip(root / f"jobs/{job_id}/packs.zip", members)
+        storage.write_bytes(root, f"jobs/{job_id}/errors.csv", errors_csv(errors))
+
+    def _record(self, job_id: int, product: Product, request: ClientRequest, pack: api.Pack) -> int:
+        """Archive a built pack and enter it in the ledger; the files exist before the row does."""
+        with self.sessions() as db:
+            job = db.get(Job, job_id)
+            agent = db.get(User, job.user_id) if job else None
+            if job is None or agent is None:
+                raise DocgenError("the job or its agent was deleted while it ran")
+            prov = dict(pack.provenance)
+            record = PackRecord(
+                agency_id=job.agency_id, agent_id=agent.id, job_id=job.id, client=request.client, contact=request.contact,
+                industry=request.industry, revenue=request.revenue, limit=request.limit, product=product.key,
+                content_version=product.meta.content_version, content_hash=prov.get("/DocgenContentHash") or product.digest(),
+                approval_number=approval(product), draft=approval(product) is None, quote_number=pack.quote_number,
+                premium=int(pack.premium), pdf_sha256=storage.sha256(pack.pdf), clauses=clauses(prov), created_at=utcnow(),
+            )
+            db.add(record)
+            db.flush()
+            key = storage.archive_pack(self.site.storage, record.id, pack.pdf, pack.docx)
+            record.storage_key = key
+            try:
+                db.commit()
+            except BaseException:
+                storage.remove(self.site.storage, key)
+                raise
+            return record.id
+
+
+def errors_csv(errors: list[dict[str, Any]]) -> bytes:
+    """errors.csv as the CLI writes it: row, column, value, reason; UTF-8 with BOM so that Excel reads Japanese.
+
+    >>> errors_csv([{"row": 3, "column": "limit", "value": "2億", "reason": "x"}]).decode("utf-8-sig").splitlines()
+    ['row,column,value,reason', '3,limit,2億,x']
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["row", "column", "value", "reason"])
+    for e in errors:
+        writer.writerow([e.get("row") or "", e.get("column", ""), e.get("value", ""), e.get("reason", "")])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def list_path(site: api.Site, upload: Upload) -> Path:
+    return site.storage / upload.storage_key

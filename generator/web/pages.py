@@ -1,0 +1,44 @@
+"""Rendering pages: one Jinja2 environment with autoescape, the helpers templates use, the CSRF token of the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from generator.jpformat import format_yen, format_yen_units
+
+TEMPLATES = Path(__file__).with_name("templates")
+STATE_LABELS = {"queued": "待機中", "running": "作成中", "done": "完了", "failed": "失敗"}
+ROLE_LABELS = {"agent": "代理店", "compliance": "コンプライアンス", "marketing": "マーケティング", "admin": "管理者"}
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(("html",), default=True),  # every value is escaped; client names carry & and <
+    undefined=StrictUndefined,  # a misspelt variable is an error in the tests, not an empty cell
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.filters["yen"] = format_yen
+env.filters["yen_units"] = format_yen_units
+env.globals["STATE_LABELS"] = STATE_LABELS
+env.globals["ROLE_LABELS"] = ROLE_LABELS
+
+
+def csrf_token(request: Request) -> str:
+    """The token forms and htmx requests of this page must send back."""
+    found = getattr(request.state, "web_session", None)
+    if found is not None:
+        return found.csrf_secret
+    return getattr(request.state, "presession", "")
+
+
+def render(request: Request, name: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    """A template as an HTML response; every page gets the user, the CSRF token and the request path."""
+    context.setdefault("user", getattr(request.state, "user", None))
+    context.setdefault("message", "")
+    html = env.get_template(name).render(request=request, csrf_token=csrf_token(request), path=request.url.path, **context)
+    return HTMLResponse(html, status_code=status_code, headers=headers)

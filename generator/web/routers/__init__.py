@@ -1,0 +1,1 @@
+"""One router per area of the portal: auth, agents, marketing (compliance lives in its own module)."""

@@ -1,0 +1,269 @@
+"""Agents' pages: quote with the premium ladder, build a pack (background job), client lists, history and downloads.
+
+Every object is looked up through ``visible`` (and the session's tenancy filter): another agency's id answers 404.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from generator import api
+from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
+from generator.jpformat import parse_yen
+from generator.store.accounts import User
+from generator.store.base import utcnow
+from generator.store.ledger import Job, PackRecord, Upload
+from generator.web import security, storage
+from generator.web.deps import CurrentUser, ScopedDb, require_role, visible
+from generator.web.pages import render
+from generator.web.uploads import MAX_BYTES, check_list, safe_suffix
+
+router = APIRouter(tags=["agents"])
+JST = ZoneInfo("Asia/Tokyo")
+Builder = Annotated[User, Depends(require_role("agent", "admin"))]  # builds packs for its own agency
+Viewer = Annotated[User, Depends(require_role("agent", "compliance", "admin"))]  # reads client data (scoped)
+FIELDS = ("client", "contact", "industry", "revenue", "limit")
+
+
+def _one(db: Session, model: type, object_id: int, user: User):  # type: ignore[no-untyped-def]
+    found = db.scalar(visible(select(model).where(model.id == object_id), model, user))  # type: ignore[attr-defined]
+    if found is None:
+        raise HTTPException(404)
+    return found
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(JST).date()  # the date printed on the letter is the agent's (Japan's) date
+
+
+@router.get("/")
+def home(user: CurrentUser) -> Response:
+    return RedirectResponse("/marketing" if user.role == "marketing" else "/quote", status_code=303)
+
+
+# --- quote -------------------------------------------------------------------------------------
+
+
+def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
+    """The premium for every published limit, or the sentence the CLI prints when there is none."""
+    product = request.app.state.products()
+    view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit}
+    if not industry.strip() or not revenue.strip():
+        return view
+    try:
+        revenue_yen = parse_yen(revenue, field="revenue")
+        limit_yen = parse_yen(limit, field="limit") if limit.strip() else None
+        q = api.quote(product, industry, revenue_yen, limit_yen or product.rates.limits[0])
+        view["rows"] = [{"limit": li, "premium": pr, "selected": li == limit_yen} for li, pr in q.ladder]
+        view["quote"] = q if limit_yen else None
+    except (InputError, QuoteRefused, ReferralRequired) as exc:
+        view["message"] = str(exc)
+        if isinstance(exc, ReferralRequired) and exc.field == "limit":  # the table still prices the published limits
+            q = api.quote(product, industry, parse_yen(revenue, field="revenue"), product.rates.limits[0])
+            view["rows"] = [{"limit": li, "premium": pr, "selected": False} for li, pr in q.ladder]
+    return view
+
+
+@router.get("/quote")
+def quote_page(request: Request, user: Viewer, industry: str = "", revenue: str = "", limit: str = "") -> Response:
+    view = ladder(request, industry, revenue, limit)
+    product = request.app.state.products()
+    industries = [name for c in product.rates.classes for name in c.industries]
+    return render(request, "quote.html", 200 if not view["message"] else 400, view=view, industries=industries,
+                  limits=product.rates.limits)
+
+
+@router.get("/quote/ladder")
+def quote_ladder(request: Request, user: Viewer, industry: str = "", revenue: str = "", limit: str = "") -> Response:
+    return render(request, "_ladder.html", view=ladder(request, industry, revenue, limit))
+
+
+# --- one pack ----------------------------------------------------------------------------------
+
+
+@router.get("/packs/new")
+def pack_form(request: Request, user: Builder, industry: str = "", revenue: str = "", limit: str = "") -> Response:
+    values = {"client": "", "contact": "", "industry": industry, "revenue": revenue, "limit": limit}
+    return render(request, "pack_new.html", values=values)
+
+
+@router.post("/packs")
+def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated[str, Form(max_length=400)] = "",
+                contact: Annotated[str, Form(max_length=400)] = "", industry: Annotated[str, Form(max_length=100)] = "",
+                revenue: Annotated[str, Form(max_length=40)] = "", limit: Annotated[str, Form(max_length=40)] = "") -> Response:
+    values = {"client": client, "contact": contact, "industry": industry, "revenue": revenue, "limit": limit}
+    raw = {**values, "agent_name": user.agency.name, "agent_contact": f"担当：{user.name}" if user.name else ""}
+    try:
+        request_ = api.client_request(**raw)
+        api.quote_request(request.app.state.products(), request_)  # 要見積 / 引受不可: no job, the reason on the form
+    except DocgenError as exc:
+        return render(request, "pack_new.html", 400, values=values, message=str(exc))
+    job = Job(kind="pack", state="queued", agency_id=user.agency_id, user_id=user.id, params={"request": raw, "today": _today().isoformat()},
+              total=1, result={})
+    db.add(job)
+    db.commit()
+    request.app.state.worker.submit(job.id)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/packs/{pack_id}")
+def pack_page(request: Request, pack_id: int, db: ScopedDb, user: Viewer) -> Response:
+    record = _one(db, PackRecord, pack_id, user)
+    return render(request, "pack.html", pack=record, created=record.created_at.astimezone(JST))
+
+
+def _pack_file(request: Request, record: PackRecord, name: str):  # type: ignore[no-untyped-def]
+    path = request.app.state.site.storage / record.storage_key / name
+    if not record.storage_key or not path.is_file():
+        raise HTTPException(404)
+    return path
+
+
+@router.get("/packs/{pack_id}/pdf")
+def pack_pdf(request: Request, pack_id: int, db: ScopedDb, user: Viewer, download: bool = False) -> Response:
+    record = _one(db, PackRecord, pack_id, user)
+    return FileResponse(_pack_file(request, record, storage.PACK_PDF), media_type="application/pdf",
+                        filename=f"{record.quote_number}_ご提案書.pdf", content_disposition_type="attachment" if download else "inline",
+                        headers={"Content-Security-Policy": security.CSP_FRAMEABLE, "X-Frame-Options": "SAMEORIGIN"})
+
+
+@router.get("/packs/{pack_id}/zip")
+def pack_zip(request: Request, pack_id: int, db: ScopedDb, user: Viewer) -> Response:
+    record = _one(db, PackRecord, pack_id, user)
+    return FileResponse(_pack_file(request, record, storage.PACK_ZIP), media_type="application/zip", filename=f"{record.quote_number}_ご提案書.zip")
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+
+def _job_packs(db: Session, job: Job, user: User) -> list[PackRecord]:
+    stmt = visible(select(PackRecord).where(PackRecord.job_id == job.id).order_by(PackRecord.id), PackRecord, user)
+    return list(db.scalars(stmt))
+
+
+@router.get("/jobs/{job_id}")
+def job_page(request: Request, job_id: int, db: ScopedDb, user: Viewer) -> Response:
+    job = _one(db, Job, job_id, user)
+    packs = _job_packs(db, job, user) if job.state == "done" else []
+    if job.kind == "pack" and job.state == "done" and packs:
+        return RedirectResponse(f"/packs/{packs[0].id}", status_code=303)
+    return render(request, "job.html", job=job, packs=packs, errors=(job.result or {}).get("errors", []))
+
+
+@router.get("/jobs/{job_id}/progress")
+def job_progress(request: Request, job_id: int, db: ScopedDb, user: Viewer) -> Response:
+    job = _one(db, Job, job_id, user)
+    headers = {"HX-Redirect": f"/jobs/{job.id}"} if job.state in ("done", "failed") else None
+    return render(request, "_progress.html", headers=headers, job=job)
+
+
+def _job_file(request: Request, job: Job, name: str):  # type: ignore[no-untyped-def]
+    path = request.app.state.site.storage / f"jobs/{job.id}" / name
+    if job.kind != "list" or job.state != "done" or not path.is_file():
+        raise HTTPException(404)
+    return path
+
+
+@router.get("/jobs/{job_id}/zip")
+def job_zip(request: Request, job_id: int, db: ScopedDb, user: Viewer) -> Response:
+    job = _one(db, Job, job_id, user)
+    return FileResponse(_job_file(request, job, "packs.zip"), media_type="application/zip", filename=f"packs_{job.id}.zip")
+
+
+@router.get("/jobs/{job_id}/errors.csv")
+def job_errors(request: Request, job_id: int, db: ScopedDb, user: Viewer) -> Response:
+    job = _one(db, Job, job_id, user)
+    return FileResponse(_job_file(request, job, "errors.csv"), media_type="text/csv; charset=utf-8", filename=f"errors_{job.id}.csv")
+
+
+# --- client lists ------------------------------------------------------------------------------
+
+
+@router.get("/uploads/new")
+def upload_form(request: Request, user: Builder) -> Response:
+    return render(request, "upload_new.html")
+
+
+@router.post("/uploads")
+async def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFile) -> Response:
+    try:
+        suffix = safe_suffix(file.filename or "")
+        data = await file.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise InputError("file", file.filename, f"is larger than {MAX_BYTES // (1024 * 1024)} MB")
+        if not data:
+            raise InputError("file", file.filename, "is empty")
+    except InputError as exc:
+        return render(request, "upload_new.html", 400, message=str(exc))
+    upload = Upload(agency_id=user.agency_id, user_id=user.id, filename=(file.filename or "")[:255], suffix=suffix,
+                    sha256=hashlib.sha256(data).hexdigest(), storage_key="", rows=0, errors=[], created_at=utcnow())
+    db.add(upload)
+    db.flush()
+    upload.storage_key = f"uploads/{upload.id}{suffix}"
+    path = storage.write_bytes(request.app.state.site.storage, upload.storage_key, data)
+    try:
+        checked = check_list(request.app.state.products(), path)
+    except DocgenError as exc:  # not a readable list at all (format, missing columns): nothing kept
+        db.rollback()
+        path.unlink(missing_ok=True)
+        return render(request, "upload_new.html", 400, message=str(exc))
+    upload.rows, upload.errors = len(checked.requests), checked.bad
+    db.commit()
+    return RedirectResponse(f"/uploads/{upload.id}", status_code=303)
+
+
+@router.get("/uploads/{upload_id}")
+def upload_page(request: Request, upload_id: int, db: ScopedDb, user: Viewer) -> Response:
+    upload = _one(db, Upload, upload_id, user)
+    return render(request, "upload.html", upload=upload)
+
+
+@router.get("/uploads/{upload_id}/errors.csv")
+def upload_errors(request: Request, upload_id: int, db: ScopedDb, user: Viewer) -> Response:
+    from generator.web.jobs import errors_csv
+
+    upload = _one(db, Upload, upload_id, user)
+    return Response(errors_csv(upload.errors), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="errors_upload_{upload.id}.csv"'})
+
+
+@router.post("/uploads/{upload_id}/build")
+def upload_build(request: Request, upload_id: int, db: ScopedDb, user: Builder) -> Response:
+    upload = _one(db, Upload, upload_id, user)
+    if upload.rows == 0:
+        return render(request, "upload.html", 400, upload=upload, message="作成できる行がありません (no row can be built)")
+    job = Job(kind="list", state="queued", agency_id=upload.agency_id, user_id=user.id, upload_id=upload.id,
+              params={"upload_id": upload.id, "today": _today().isoformat()}, total=upload.rows, result={})
+    db.add(job)
+    db.commit()
+    request.app.state.worker.submit(job.id)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+@router.get("/history")
+def history(request: Request, db: ScopedDb, user: Viewer, q: str = "", date: str = "") -> Response:
+    stmt = visible(select(PackRecord), PackRecord, user)
+    message = ""
+    if q.strip():
+        like = f"%{q.strip().replace('%', '').replace('_', '')}%"
+        stmt = stmt.where(or_(PackRecord.client.like(like), PackRecord.contact.like(like), PackRecord.quote_number.like(like)))
+    if date.strip():
+        try:
+            day = dt.date.fromisoformat(date.strip())
+            start = dt.datetime.combine(day, dt.time(), JST)
+            stmt = stmt.where(PackRecord.created_at >= start, PackRecord.created_at < start + dt.timedelta(days=1))
+        except ValueError:
+            message = f"date: {date!r}: is not a date; allowed: YYYY-MM-DD"
+    packs = list(db.scalars(stmt.order_by(PackRecord.created_at.desc(), PackRecord.id.desc()).limit(500)))
+    return render(request, "history.html", 400 if message else 200, packs=packs, q=q, date=date, message=message, JST=JST)

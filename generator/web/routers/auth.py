@@ -1,0 +1,65 @@
+"""Logging in and out: Argon2-checked password, throttled attempts, a new server-side session per login."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from generator.store.accounts import WebSession
+from generator.web import security
+from generator.web.deps import Db, current_session
+from generator.web.pages import render
+
+router = APIRouter(tags=["auth"])
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to another host.
+
+    >>> _safe_next("/history"), _safe_next("//evil.example/x"), _safe_next("https://evil.example"), _safe_next(None)
+    ('/history', '/', '/', '/')
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:
+    return render(request, "login.html", next=_safe_next(next), email="")
+
+
+@router.post("/login")
+def login(request: Request, db: Db, email: Annotated[str, Form(max_length=254)] = "", password: Annotated[str, Form(max_length=1024)] = "",
+          next: Annotated[str, Form()] = "/") -> Response:
+    email = email.strip().lower()
+    ip = request.client.host if request.client else "?"
+    if security.throttled(db, email, ip):
+        security.record_attempt(db, email, ip, False)
+        db.commit()
+        return render(request, "login.html", 429, next=_safe_next(next), email=email,
+                      message="ログインの失敗が続いたため、15分ほどお待ちください (too many failed logins; try again in 15 minutes)")
+    user = security.authenticate(db, email, password)
+    security.record_attempt(db, email, ip, user is not None)
+    if user is None:
+        db.commit()
+        return render(request, "login.html", 401, next=_safe_next(next), email=email,
+                      message="メールアドレスまたはパスワードが違います (wrong e-mail or password)")
+    security.close_session(db, request.cookies.get(security.COOKIE))  # a new id on every login: no session fixation
+    token = security.open_session(db, user)
+    db.commit()
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(security.COOKIE, token, httponly=True, samesite="lax", path="/",
+                        secure=request.url.scheme == "https", max_age=int(security.SESSION_TTL.total_seconds()))
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, db: Db, session: Annotated[WebSession, Depends(current_session)]) -> Response:
+    security.close_session(db, request.cookies.get(security.COOKIE))
+    db.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(security.COOKIE, path="/")
+    return response
