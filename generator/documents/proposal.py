@@ -14,7 +14,8 @@ from generator.batch.clients import ClientRequest
 from generator.content.model import Product
 from generator.documents.context import class_label, coverage_context, exclusions_context, footer_context, letter_context, required_context
 from generator.documents.registry import PERSONALISED
-from generator.jpformat import format_date, format_yen, format_yen_units
+from generator.errors import InputError
+from generator.jpformat import ERAS, format_date, format_yen, format_yen_units
 from generator.rating.rate import Quote, expense_limit, quote
 
 
