@@ -110,6 +110,10 @@ class _Instance:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def processes(self) -> list[int]:
+        """Its live processes: the helper, oosplash, soffice.bin."""
+        return group_members(self.pgid)
+
     def request(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool], timeout: float) -> dict:
         line = json.dumps({"jobs": jobs, "filter": filter_options, "in_filter": _IN_FILTER}) + "\n"
         try:
@@ -147,12 +151,13 @@ class _Instance:
         tail = [line for line in lines if line.strip()][-_LOG_TAIL:]
         return "LibreOffice output (last lines):\n" + "\n".join(tail) if tail else ""
 
-    def close(self) -> None:
-        """Ask it to quit (end of input), then kill the whole group whatever it did; delete the profile."""
+    def close(self, *, kill: bool = False) -> None:
+        """Ask it to quit (end of input) unless ``kill``, then kill the whole group whatever it did; delete the profile."""
         with contextlib.suppress(OSError, ValueError):
             self.proc.stdin.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
+        if not kill:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
         # soffice.bin outlives a helper that was killed or stopped; the group id stays ours while any member lives
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pgid, signal.SIGKILL)
@@ -163,14 +168,25 @@ class _Instance:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def _wait_group_gone(pgid: int, limit: float = 5.0) -> None:
-    """Killed members of a group linger for a moment as zombies of their (dead) parent until init reaps them."""
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
+def group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of process group ``pgid``, read from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        if fields[2] == str(pgid) and fields[0] != "Z":  # state, ppid, pgrp, ...
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_group_gone(pgid: int, limit: float = 5.0) -> None:
+    """SIGKILL is asynchronous; wait until no member runs. Zombies do not count: an init that reaps lazily keeps them."""
+    end = time.monotonic() + limit
+    while group_members(pgid) and time.monotonic() < end:
         time.sleep(0.02)
 
 
@@ -249,11 +265,11 @@ class ConverterPool:
                     reply = instance.request(jobs, filter_options, timeout)
                 except _Hung:
                     tail = instance.log_tail()
-                    self._retire(slot)
+                    self._retire(slot, kill=True)
                     raise ConversionError(f"warm LibreOffice timed out after {timeout:g}s and was killed ({_names(jobs)})\n{tail}".rstrip()) from None
                 except _Crashed as exc:
                     tail = instance.log_tail()
-                    self._retire(slot)
+                    self._retire(slot, kill=True)
                     if attempt == 2 or self._closed:
                         raise ConversionError(f"warm LibreOffice crashed twice ({_names(jobs)}): {exc}\n{tail}".rstrip()) from None
                     continue  # a crash is the instance's fault until it happens again on a fresh one
@@ -281,7 +297,7 @@ class ConverterPool:
     def _ready(self, slot: _Slot) -> _Instance:
         """The slot's instance, started afresh (here, by the caller) when it is missing or dead."""
         if slot.instance is not None and not slot.instance.alive():
-            self._retire(slot)
+            self._retire(slot, kill=True)
         if slot.instance is None:
             slot.instance = self._start()
             with self._cond:
@@ -291,10 +307,10 @@ class ConverterPool:
                 raise ConversionError("the warm LibreOffice pool is closed")
         return slot.instance
 
-    def _retire(self, slot: _Slot) -> None:
+    def _retire(self, slot: _Slot, *, kill: bool = False) -> None:
         instance, slot.instance = slot.instance, None
         if instance is not None:
-            instance.close()
+            instance.close(kill=kill)
 
     def _release(self, slot: _Slot) -> None:
         instance = slot.instance

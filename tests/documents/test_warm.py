@@ -1,0 +1,197 @@
+"""Tests for generator.documents.warm: the warm LibreOffice pool converts like the cold path and supervises itself.
+
+Every test but the first two drives the real LibreOffice: crashes are real SIGKILLs of soffice.bin, hangs a real
+SIGSTOP of the instance's process group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from generator.documents.convert import convert_to_pdf, pdf_text
+from generator.documents.fonts import ALLOWED_FONTS, check_fonts
+from generator.documents.warm import ConverterPool, find_uno_python, group_members
+from generator.errors import ConversionError, SetupError
+from tests.documents.test_convert import BODY, HEADING, make_docx, squash
+
+
+def _soffice_bin(pgid: int) -> int:
+    """The pid of the soffice.bin in that group (the process that does the work, under oosplash)."""
+    for pid in group_members(pgid):
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "soffice.bin":
+                return pid
+        except OSError:
+            continue
+    raise AssertionError(f"no soffice.bin in process group {pgid}: {group_members(pgid)}")
+
+
+def _docs(tmp_path: Path, count: int) -> list[Path]:
+    return [make_docx(tmp_path / f"doc{i}.docx", f"{HEADING} {i}", f"{BODY} 第{i}号") for i in range(count)]
+
+
+def _has(pdf: Path, text: str) -> bool:
+    return squash(text) in squash("".join(pdf_text(pdf)))
+
+
+def test_uno_python_override_must_import_uno(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = tmp_path / "python-without-uno"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("DOCGEN_UNO_PYTHON", str(fake))
+    with pytest.raises(SetupError, match=r"DOCGEN_UNO_PYTHON=.*python-without-uno.*import uno.*python3-uno"):
+        find_uno_python()
+
+
+def test_max_conversions_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_conversions"):
+        ConverterPool(1, max_conversions=0)
+
+
+@pytest.mark.libreoffice
+def test_converts_like_the_cold_path(tmp_path: Path) -> None:
+    first = make_docx(tmp_path / f"{HEADING}.docx", HEADING, BODY)
+    second = make_docx(tmp_path / "proposal.docx", "契約概要", "保険期間 1年 保険料 12,300円")
+    with ConverterPool(1) as pool:
+        pdfs = pool.convert([first, second], tmp_path / "warm")
+    assert pdfs == [tmp_path / "warm" / f"{HEADING}.pdf", tmp_path / "warm" / "proposal.pdf"]
+    assert sorted((tmp_path / "warm").iterdir()) == sorted(pdfs)  # no staging litter beside them
+    assert _has(pdfs[0], BODY) and _has(pdfs[0], HEADING) and _has(pdfs[1], "保険料 12,300円")
+    # the same export options as the cold path: heading bookmarks, a tagged PDF, embedded allowed fonts
+    reader = PdfReader(pdfs[0])
+    assert [item["/Title"] for item in reader.outline] == [HEADING]
+    assert "/StructTreeRoot" in reader.trailer["/Root"]
+    for pdf in pdfs:
+        fonts = check_fonts(pdf)
+        assert fonts and all(f.embedded for f in fonts) and {f.name for f in fonts} <= ALLOWED_FONTS
+    cold = convert_to_pdf([first, second], tmp_path / "cold")
+    assert [pdf_text(p) for p in pdfs] == [pdf_text(p) for p in cold]
+
+
+@pytest.mark.libreoffice
+def test_options_reach_the_export_filter(tmp_path: Path) -> None:
+    (src,) = _docs(tmp_path, 1)
+    with ConverterPool(1) as pool:
+        (pdf,) = pool.convert([src], tmp_path / "out", options={"ExportBookmarks": False, "UseTaggedPDF": False})
+    reader = PdfReader(pdf)
+    assert not reader.outline and "/StructTreeRoot" not in reader.trailer["/Root"]
+
+
+@pytest.mark.libreoffice
+def test_corrupt_docx_is_an_error_and_the_instance_goes_on(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.docx"
+    bad.write_bytes(b"this is not a zip")
+    (good,) = _docs(tmp_path, 1)
+    with ConverterPool(1) as pool:
+        pgid = pool.instances()[0].pgid
+        with pytest.raises(ConversionError, match="bad.docx"):
+            pool.convert([good, bad], tmp_path / "out")
+        assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []  # all or nothing
+        (pdf,) = pool.convert([good], tmp_path / "out")
+        assert _has(pdf, BODY)
+        assert pool.restarts == 0 and pool.instances()[0].pgid == pgid
+
+
+@pytest.mark.libreoffice
+def test_killed_soffice_is_restarted_and_the_conversion_retried(tmp_path: Path) -> None:
+    docs = _docs(tmp_path, 2)
+    with ConverterPool(1) as pool:
+        pool.convert(docs[:1], tmp_path / "a")
+        old = pool.instances()[0]
+        os.kill(_soffice_bin(old.pgid), signal.SIGKILL)  # a crash between two requests: the helper does not know yet
+        pdfs = pool.convert(docs, tmp_path / "b")
+        assert [_has(p, f"第{i}号") for i, p in enumerate(pdfs)] == [True, True]
+        assert pool.restarts == 1
+        new = pool.instances()[0]
+        assert new.pgid != old.pgid and group_members(old.pgid) == []
+        # the whole instance gone (helper too): started afresh before the request, nothing to retry
+        os.killpg(new.pgid, signal.SIGKILL)
+        new.proc.wait()
+        (pdf,) = pool.convert(docs[1:], tmp_path / "c")
+        assert _has(pdf, "第1号") and pool.restarts == 2
+
+
+@pytest.mark.libreoffice
+def test_hang_is_killed_after_the_timeout_and_the_next_conversion_works(tmp_path: Path) -> None:
+    (src,) = _docs(tmp_path, 1)
+    with ConverterPool(1, timeout=3) as pool:
+        hung = pool.instances()[0]
+        os.killpg(hung.pgid, signal.SIGSTOP)  # helper and soffice stop answering, as LibreOffice at 100% CPU would
+        start = time.monotonic()
+        with pytest.raises(ConversionError, match=r"timed out after 3s and was killed \(doc0.docx\)"):
+            pool.convert([src], tmp_path / "out")
+        assert 3 <= time.monotonic() - start < 15
+        assert group_members(hung.pgid) == [], "a stopped process survived the kill"
+        (pdf,) = pool.convert([src], tmp_path / "out")
+        assert _has(pdf, BODY) and pool.restarts == 1
+
+
+@pytest.mark.libreoffice
+def test_restart_after_max_conversions(tmp_path: Path) -> None:
+    docs = _docs(tmp_path, 3)
+    with ConverterPool(1, max_conversions=2) as pool:
+        first = pool.instances()[0].pgid
+        pool.convert(docs[:1], tmp_path / "out")
+        assert pool.restarts == 0 and pool.instances()[0].pgid == first  # one document: not yet
+        pool.convert(docs[1:2], tmp_path / "out")  # the second: replaced in the background
+        (pdf,) = pool.convert(docs[2:], tmp_path / "out")  # waits for the replacement
+        assert _has(pdf, "第2号")
+        assert pool.restarts == 1 and pool.instances()[0].pgid != first
+        assert group_members(first) == []
+
+
+@pytest.mark.libreoffice
+def test_concurrent_callers_share_the_instances(tmp_path: Path) -> None:
+    docs = _docs(tmp_path, 6)
+    results: dict[int, Path] = {}
+    errors: list[BaseException] = []
+    with ConverterPool(2) as pool:
+        def work(i: int) -> None:
+            try:
+                (results[i],) = pool.convert([docs[i]], tmp_path / f"out{i}")
+            except BaseException as exc:  # reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(len(docs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        counts = sorted(i.conversions for i in pool.instances())
+    assert errors == [] and sorted(results) == list(range(6))
+    assert all(_has(results[i], f"第{i}号") for i in results)
+    assert sum(counts) == 6 and len(counts) == 2
+
+
+@pytest.mark.libreoffice
+def test_close_leaves_no_process_and_no_profile(tmp_path: Path) -> None:
+    (src,) = _docs(tmp_path, 1)
+    pool = ConverterPool(2)
+    pool.convert([src], tmp_path / "out")
+    instances = pool.instances()
+    groups = [i.pgid for i in instances]
+    assert all(len(group_members(g)) >= 3 for g in groups)  # helper, oosplash, soffice.bin each
+    profiles = [i.tmp for i in instances]
+    pool.close()
+    assert [group_members(g) for g in groups] == [[], []]
+    assert not any(p.exists() for p in profiles)
+    # nothing anywhere still runs with one of those profiles (a straggler outside the group would show here)
+    running = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            running += [entry.name for p in profiles if str(p) in cmdline]
+    assert running == []
+    with pytest.raises(ConversionError, match="closed"):
+        pool.convert([src], tmp_path / "out")
+    pool.close()  # twice is fine
