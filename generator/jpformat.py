@@ -34,7 +34,8 @@ _DATE_PATTERNS = (
     re.compile(r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"),
     re.compile(r"([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日"),
 )
-_ERA_DATE = re.compile(r"(令和|平成|昭和)(元|[0-9]{1,2})年([0-9]{1,2})月([0-9]{1,2})日")
+# Up to three digits: format_date prints 令和100年 from 2118 on, and what it prints must parse back.
+_ERA_DATE = re.compile(r"(令和|平成|昭和)(元|[0-9]{1,3})年([0-9]{1,2})月([0-9]{1,2})日")
 
 
 def _yen_error(field: str, value: object, reason: str, suggestion: str = "") -> AmountError:

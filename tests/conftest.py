@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from generator.content.model import Product
 from generator.site import Site
@@ -13,6 +14,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 # The throughput benchmark (nox -s bench) takes minutes: never collected, not even for doctests.
 collect_ignore = ["bench"]
+
+# Property tests run the same examples on every machine and every run (derandomize), never time out on a
+# busy CI core (deadline=None: speed is measured in `nox -s bench`, not here), and keep no example database
+# in the checkout. 100 examples per property on top of the pinned @example boundaries keeps them fast.
+settings.register_profile("docgen", derandomize=True, deadline=None, max_examples=100, database=None, print_blob=False)
+settings.load_profile("docgen")
 
 # generator.documents.brochure is imported inside the fixtures: a broken brochure stage must not stop
 # every other test module from being collected.

@@ -47,3 +47,33 @@ def seed_class_industries() -> dict[str, list[str]]:
         if m:
             out[m.group(1)] = [s.rstrip("※") for s in m.group(2).split("、")]
     return out
+
+
+# --- the seed's printed text, for checks that must not format numbers with generator.jpformat ---------------
+
+
+def seed_limit_labels() -> list[str]:
+    """The five limits exactly as the seed's header row prints them: 1,000万円 … 3億円."""
+    header = next(m.group(1) for line in seed_text().splitlines() if (m := _HEADER.match(line)))
+    return header.split()
+
+
+def seed_printed_tables() -> dict[str, list[tuple[str, list[str]]]]:
+    """class code -> rows of (band label, [premium cell]) as printed; the label without the seed's line-break space."""
+    rows = []
+    for line in seed_text().splitlines():
+        m = _ROW.match(line.strip())
+        if m:
+            label = line.strip()[: line.strip().index("以下") + 2].replace(" ", "")
+            rows.append((label, m.group(3).split()))
+    return {code: rows[i * 5 : i * 5 + 5] for i, code in enumerate(CLASS_ORDER)}
+
+
+def seed_damages() -> list[tuple[str, str]]:
+    """(item, amount as printed) of every 想定被害額 line, e.g. ('原因調査費用', '約1,000万円'), in seed order."""
+    found = []
+    for line in seed_text().splitlines():
+        m = re.fullmatch(r"(\S+?) ?：(約[\d,]+万円)", line.strip())
+        if m:
+            found.append((m.group(1), m.group(2)))
+    return found

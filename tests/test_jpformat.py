@@ -1,45 +1,87 @@
-"""Tests for generator.jpformat: exact yen and 和暦 formatting, strict parsing."""
+"""Tests for generator.jpformat: exact yen and 和暦 formatting, strict parsing.
+
+Two kinds of test. Examples: every unit and era boundary written out by hand from first principles (万 = 10^4,
+億 = 10^8, 兆 = 10^12; 昭和 began 1926-12-25, 平成 1989-01-08, 令和 2019-05-01) or read from the seed brochure.
+Properties (hypothesis, deterministic profile in tests/conftest.py): the same rules checked over many generated
+amounts and dates, each with the boundaries pinned as ``@example`` so a shrunk-away boundary can never go untested.
+No expected value is computed with generator.jpformat itself.
+"""
 
 from __future__ import annotations
 
 import datetime
-import random
 import re
 from decimal import Decimal
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from generator.errors import AmountError, InputError
-from generator.jpformat import (
-    ERAS,
-    as_yen,
-    band_label,
-    format_date,
-    format_yen,
-    format_yen_units,
-    parse_date,
-    parse_yen,
-)
+from generator.jpformat import as_yen, band_label, format_date, format_yen, format_yen_units, parse_date, parse_yen
+from tests.seed import seed_damages, seed_limit_labels, seed_limits, seed_printed_tables, seed_tables
 
 MAN, OKU, CHO = 10**4, 10**8, 10**12
+UNIT = {"兆": CHO, "億": OKU, "万": MAN, "": 1}
+D = datetime.date
+
+# --- first principles the expectations are built from --------------------------------------------------------
+
+# The era table as the Imperial calendar defines it (not generator.jpformat.ERAS): name, first day.
+ERA_STARTS = (("昭和", D(1926, 12, 25)), ("平成", D(1989, 1, 8)), ("令和", D(2019, 5, 1)))
+FULL_WIDTH = str.maketrans("0123456789,.-/", "０１２３４５６７８９，．－／")
 
 
-def _boundary_values() -> list[int]:
-    """Values at and around every unit boundary, plus a seeded spread across magnitudes."""
-    values = {0, 1, 9, 10, 999, 1000, 9999}
-    for size in (MAN, OKU, CHO, 10**16):
-        for k in (1, 2, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 10_001):
-            for delta in (-MAN, -1, 0, 1, MAN - 1, MAN, MAN + 1):
-                if k * size + delta >= 0:
-                    values.add(k * size + delta)
-    rng = random.Random(20261126)
-    for digits in range(1, 25):
-        values.update(rng.randrange(10 ** (digits - 1), 10**digits) for _ in range(40))
-        values.update(rng.randrange(1, 10**digits) * MAN for _ in range(10))
-    return sorted(values)
+def wareki(d: datetime.date) -> str:
+    """和暦 the textbook way: the era whose first day is the latest not after ``d``; its first year is 元年."""
+    name, start = [(n, s) for n, s in ERA_STARTS if s <= d][-1]
+    year = d.year - start.year + 1
+    return f"{name}{'元' if year == 1 else year}年{d.month}月{d.day}日"
 
 
-BOUNDARY_VALUES = _boundary_values()
+def grouped(n: int) -> str:
+    """Digits in groups of three: Python's own format spec, an implementation independent of Babel."""
+    return f"{n:,}"
+
+
+def full_width(text: str) -> str:
+    return text.translate(FULL_WIDTH)
+
+
+# --- strategies --------------------------------------------------------------------------------------------
+
+
+def _near(size: int, k: int, delta: int) -> int:
+    return max(0, k * size + delta)
+
+
+# Where formatting can go wrong: a unit appearing or vanishing, a coefficient reaching 10,000 and carrying over.
+NEAR_UNIT_BOUNDARY = st.builds(
+    _near,
+    st.sampled_from([1, MAN, OKU, CHO, 10**16]),
+    st.sampled_from([1, 2, 9, 10, 99, 100, 999, 1000, 9999, 10_000, 10_001]) | st.integers(1, 10**5),
+    st.sampled_from([-MAN, -1, 0, 1, MAN - 1, MAN, MAN + 1]) | st.integers(-MAN, MAN),
+)
+AMOUNTS = st.one_of(NEAR_UNIT_BOUNDARY, st.integers(0, 10**13), st.integers(0, 10**40))
+# Every boundary of the brief and of the unit system, pinned so each runs on every run, whatever is generated.
+BOUNDARIES = (0, 1, 9_999, 10_000, 10_001, 99_999_999, 100_000_000, 100_000_001, 100_010_000, 10**12 - 1, 10**12, 10**16 - 1, 10**16, 10**30 + 7)
+
+
+def pin_boundaries(test):
+    for n in BOUNDARIES:
+        test = example(n)(test)
+    return test
+
+
+DATES = st.dates(min_value=D(1926, 12, 25), max_value=D(2200, 12, 31))
+ERA_EDGES = [start + datetime.timedelta(days=k) for _, start in ERA_STARTS for k in (-1, 0, 1) if start + datetime.timedelta(days=k) >= D(1926, 12, 25)]
+YEAR_EDGES = [D(y, m, d) for y in (1926, 1927, 1988, 1989, 1990, 2018, 2019, 2020) for m, d in ((1, 1), (12, 31)) if D(y, m, d) >= D(1926, 12, 25)]
+
+
+def pin_dates(test):
+    for d in [*ERA_EDGES, *YEAR_EDGES, D(2024, 2, 29), D(2026, 11, 26)]:
+        test = example(d)(test)
+    return test
 
 
 def _assert_names_field(exc: InputError, field: str) -> None:
@@ -47,18 +89,22 @@ def _assert_names_field(exc: InputError, field: str) -> None:
     assert str(exc).startswith(f"{field}: ")
 
 
-# --- format_yen ------------------------------------------------------------------------------
+# --- format_yen --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("amount", "expected"),
     [
-        (55_000, "55,000円"),
-        (1_272_000, "1,272,000円"),
         (0, "0円"),
-        (-55_000, "-55,000円"),
         (999, "999円"),
         (1000, "1,000円"),
+        (9_999, "9,999円"),
+        (10_000, "10,000円"),
+        (55_000, "55,000円"),
+        (1_272_000, "1,272,000円"),
+        (99_999_999, "99,999,999円"),
+        (100_000_000, "100,000,000円"),
+        (-55_000, "-55,000円"),
         (Decimal("1000"), "1,000円"),
         (Decimal("1E+3"), "1,000円"),
     ],
@@ -67,18 +113,26 @@ def test_format_yen_examples(amount, expected):
     assert format_yen(amount) == expected
 
 
-@pytest.mark.parametrize("n", BOUNDARY_VALUES)
+def test_format_yen_prints_every_seed_premium_as_the_seed_does():
+    printed = seed_printed_tables()
+    for code, rows in seed_tables().items():
+        for (_, _, premiums), (_, cells) in zip(rows, printed[code], strict=True):
+            assert [format_yen(p) for p in premiums] == cells, code
+
+
+@given(AMOUNTS)
+@pin_boundaries
 def test_format_yen_is_exact_and_grouped_in_threes(n):
-    text = format_yen(n)
-    assert re.fullmatch(r"[0-9]{1,3}(,[0-9]{3})*円", text), text
-    assert int(text.removesuffix("円").replace(",", "")) == n
-    assert format_yen(-n) == (f"-{text}" if n else "0円")
+    assert format_yen(n) == grouped(n) + "円"
+    assert format_yen(-n) == ("-" if n else "") + grouped(n) + "円"
+    assert format_yen(Decimal(n)) == format_yen(n)
 
 
 def test_format_yen_beyond_default_decimal_precision_is_exact():
     # 31 digits: more than Decimal's default 28-digit context that Babel formats in.
     n = 10**30 + 7
     assert format_yen(n) == "1,000,000,000,000,000,000,000,000,000,007円"
+    assert format_yen_units(n) == "1,000,000,000,000,000,000兆7円"
     assert parse_yen(format_yen_units(n)) == n
 
 
@@ -109,53 +163,67 @@ def test_as_yen_names_the_given_field():
     _assert_names_field(info.value, "revenue")
 
 
-# --- format_yen_units ------------------------------------------------------------------------
+# --- format_yen_units --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("amount", "expected"),
     [
-        (10_000_000, "1,000万円"),
-        (100_000_000, "1億円"),
-        (150_000_000, "1億5,000万円"),
-        (300_000, "30万円"),
-        (10_000_000_000, "100億円"),
-        (1_000_000_000_000, "1兆円"),
-        (123_456_789, "1億2,345万6,789円"),
-        (5_000, "5,000円"),
         (0, "0円"),
-        (100_005_000, "1億5,000円"),
+        (1, "1円"),
+        (5_000, "5,000円"),
+        (9_999, "9,999円"),
+        (10_000, "1万円"),  # 万 appears
+        (10_001, "1万1円"),
+        (300_000, "30万円"),
+        (10_000_000, "1,000万円"),
+        (99_999_999, "9,999万9,999円"),  # the largest amount below 1億
+        (100_000_000, "1億円"),  # 億 appears; 万 vanishes
+        (100_000_001, "1億1円"),
+        (100_005_000, "1億5,000円"),  # no "0万" between
+        (100_010_000, "1億1万円"),
+        (123_456_789, "1億2,345万6,789円"),
+        (150_000_000, "1億5,000万円"),
+        (10_000_000_000, "100億円"),  # the top of the highest revenue band
+        (999_999_999_999, "9,999億9,999万9,999円"),
+        (1_000_000_000_000, "1兆円"),
         (1_000_000_000_001, "1兆1円"),
+        (10**16 - 1, "9,999兆9,999億9,999万9,999円"),
+        (10**16, "10,000兆円"),  # no 京: the largest unit carries on
         (-150_000_000, "-1億5,000万円"),
-        (10**16, "10,000兆円"),
     ],
 )
 def test_format_yen_units_examples(amount, expected):
     assert format_yen_units(amount) == expected
 
 
-@pytest.mark.parametrize("n", BOUNDARY_VALUES)
-def test_format_yen_units_round_trips_and_is_well_formed(n):
+def test_format_yen_units_prints_the_seed_limits_and_damages_as_the_seed_does():
+    assert [format_yen_units(x) for x in seed_limits()] == seed_limit_labels()
+    # The seed prints 約1,000万円: the amounts of the examples are whole 万, read here from the printed text.
+    for _, printed in seed_damages():
+        amount = int(printed.removeprefix("約").removesuffix("万円").replace(",", "")) * MAN
+        assert "約" + format_yen_units(amount) == printed
+
+
+@given(AMOUNTS)
+@pin_boundaries
+def test_format_yen_units_reads_back_by_its_parts(n):
     text = format_yen_units(n)
-    assert parse_yen(text) == n
-    # Independent reading: sum coefficient x unit; no zero parts, lower coefficients below 1万.
+    # Read independently: coefficient x unit, largest unit first, each unit once, every lower coefficient 1..9,999.
     parts = re.findall(r"([0-9,]+)([兆億万]?)", text.removesuffix("円"))
     assert "".join(c + u for c, u in parts) + "円" == text
+    assert all(c == grouped(int(c.replace(",", ""))) for c, _ in parts)  # each coefficient grouped in threes
     coefficients = [int(c.replace(",", "")) for c, _ in parts]
-    sizes = [{"兆": CHO, "億": OKU, "万": MAN, "": 1}[u] for _, u in parts]
+    sizes = [UNIT[u] for _, u in parts]
     assert sum(c * s for c, s in zip(coefficients, sizes, strict=True)) == n
     assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == len(sizes)
     assert all(0 < c < MAN for c in coefficients[1:])
     assert n == 0 or coefficients[0] > 0
+    assert (n < CHO) == ("兆" not in text) and (n < OKU) == ("億" not in text and "兆" not in text)
+    assert format_yen_units(-n) == ("-" if n else "") + text
 
 
-@pytest.mark.parametrize("n", BOUNDARY_VALUES[::7])
-def test_parse_yen_reads_format_yen_back(n):
-    assert parse_yen(format_yen(n)) == n
-    assert parse_yen(str(n)) == n
-
-
-# --- parse_yen -------------------------------------------------------------------------------
+# --- parse_yen ---------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -180,6 +248,17 @@ def test_parse_yen_reads_format_yen_back(n):
         ("1兆", CHO),
         ("0", 0),
         ("0円", 0),
+        ("０円", 0),
+        ("9999", 9_999),
+        ("9,999円", 9_999),
+        ("1万", 10_000),
+        ("10000", 10_000),
+        ("9999万9999円", 99_999_999),
+        ("９，９９９万９，９９９円", 99_999_999),
+        ("99,999,999", 99_999_999),
+        ("1億", 100_000_000),
+        ("10000万", 100_000_000),  # a leading coefficient may reach 10,000; only later ones may not
+        ("100,000,000円", 100_000_000),
         ("1億2,345万6,789円", 123_456_789),
         ("1億5,000円", 100_005_000),
         ("0.00001億", 1_000),
@@ -190,9 +269,42 @@ def test_parse_yen_accepts(text, expected):
     assert parse_yen(text) == expected
 
 
+def test_parse_yen_reads_the_seed_limits():
+    assert [parse_yen(label) for label in seed_limit_labels()] == seed_limits()
+
+
 def test_parse_yen_returns_int_input_unchanged():
     assert parse_yen(450_000_000) == 450_000_000
     assert type(parse_yen(7)) is int
+
+
+@given(AMOUNTS)
+@pin_boundaries
+def test_parse_yen_reads_every_printed_form_back(n):
+    for text in (str(n), grouped(n), format_yen(n), format_yen_units(n)):
+        assert parse_yen(text) == n, text
+        assert parse_yen(full_width(text)) == n, text  # full-width digits, commas and points
+        assert parse_yen(f"¥{text}") == n and parse_yen(f"\u3000{text} ") == n, text
+
+
+@given(st.integers(0, 10**5), st.integers(0, OKU - 1), st.sampled_from(["億", "万", "兆"]))
+@example(4, 50_000_000, "億")  # 4.5億
+@example(0, 1_000, "億")  # 0.00001億
+@example(1, 2_345, "万")  # 1.2345万
+def test_parse_yen_decimal_before_a_unit_is_exact(whole, fraction, unit):
+    size = UNIT[unit]
+    digits = len(str(size)) - 1  # 8 decimals for 億, 4 for 万, 12 for 兆
+    fraction %= size
+    text = f"{whole}.{fraction:0{digits}d}".rstrip("0").rstrip(".") + unit
+    assert parse_yen(text) == whole * size + fraction
+    assert parse_yen(full_width(text) + "円") == whole * size + fraction
+
+
+@given(st.integers(1, 9_999), st.integers(MAN, 10**6))
+@example(1, MAN)
+def test_parse_yen_refuses_a_later_coefficient_of_10000_or_more(oku, man):
+    with pytest.raises(AmountError, match="below 10,000"):
+        parse_yen(f"{oku}億{man}万", field="limit")
 
 
 @pytest.mark.parametrize(
@@ -222,6 +334,7 @@ def test_parse_yen_returns_int_input_unchanged():
         ("▲55,000", "negative"),
         ("4.5億5000万", "decimal point"),
         ("1億12000万", "below 10,000"),
+        ("1億10000万", "below 10,000"),
         ("4億5000", "ambiguous"),
     ],
 )
@@ -246,7 +359,13 @@ def test_parse_yen_rejects_non_str_non_int(value):
     _assert_names_field(info.value, "revenue")
 
 
-# --- band_label ------------------------------------------------------------------------------
+# --- band_label --------------------------------------------------------------------------------------------
+
+
+def test_band_label_prints_the_seed_bands():
+    printed = seed_printed_tables()
+    for code, rows in seed_tables().items():
+        assert [band_label(over, up_to) for over, up_to, _ in rows] == [label for label, _ in printed[code]], code
 
 
 @pytest.mark.parametrize(
@@ -255,6 +374,8 @@ def test_parse_yen_rejects_non_str_non_int(value):
         (0, 500_000_000, "5億円以下"),
         (500_000_000, 1_000_000_000, "5億円超10億円以下"),
         (10_000_000, 150_000_000, "1,000万円超1億5,000万円以下"),
+        (0, 1, "1円以下"),
+        (99_999_999, 100_000_000, "9,999万9,999円超1億円以下"),
     ],
 )
 def test_band_label(over, up_to, expected):
@@ -271,9 +392,7 @@ def test_band_label_rejects(over, up_to, field):
     _assert_names_field(info.value, field)
 
 
-# --- dates -----------------------------------------------------------------------------------
-
-D = datetime.date
+# --- dates -------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -282,9 +401,12 @@ D = datetime.date
         (D(2026, 11, 26), "令和8年11月26日"),
         (D(2019, 5, 1), "令和元年5月1日"),
         (D(2019, 4, 30), "平成31年4月30日"),
+        (D(2019, 12, 31), "令和元年12月31日"),
         (D(1989, 1, 8), "平成元年1月8日"),
         (D(1989, 1, 7), "昭和64年1月7日"),
+        (D(1989, 12, 31), "平成元年12月31日"),
         (D(1926, 12, 25), "昭和元年12月25日"),
+        (D(1926, 12, 31), "昭和元年12月31日"),
         (D(1927, 1, 1), "昭和2年1月1日"),
         (D(1990, 1, 1), "平成2年1月1日"),
         (D(2020, 1, 1), "令和2年1月1日"),
@@ -304,31 +426,54 @@ def test_format_date_before_showa_raises():
         format_date(D(1926, 12, 24))
 
 
-def _days_around_era_starts() -> list[datetime.date]:
-    days = set()
-    for start, _ in ERAS:
-        days.update(start + datetime.timedelta(days=k) for k in range(-400, 400) if start.year > 1926 or k >= 0)
-    days.update(D(1926, 12, 25) + datetime.timedelta(days=k) for k in range(0, 40_000, 37))
-    return sorted(days)
+@given(DATES)
+@pin_dates
+def test_format_date_is_the_textbook_wareki(d):
+    assert format_date(d) == wareki(d)
+    assert format_date(d, era=False) == f"{d.year}年{d.month}月{d.day}日"
 
 
-def test_date_round_trips_across_era_boundaries():
-    days = _days_around_era_starts()
-    assert days[0] == D(1926, 12, 25) and days[-1] > D(2030, 1, 1)
-    for d in days:
-        assert parse_date(format_date(d)) == d, d
-        assert parse_date(format_date(d, era=False)) == d, d
-        assert parse_date(d.isoformat()) == d, d
-        assert parse_date(d.strftime("%Y/%m/%d")) == d, d
+@given(DATES)
+@pin_dates
+def test_every_printed_date_form_parses_back(d):
+    forms = [format_date(d), format_date(d, era=False), d.isoformat(), f"{d.year}/{d.month:02d}/{d.day:02d}", f"{d.year}-{d.month}-{d.day}"]
+    for text in forms:
+        assert parse_date(text) == d, text
+        assert parse_date(full_width(text)) == d, text
+        assert parse_date(f" {text}\u3000") == d, text
 
 
-def test_era_year_is_counted_from_era_start():
-    # Year 1 of each era is the Gregorian year it started in; the previous era's last year overlaps it.
-    for start, name in ERAS:
-        assert format_date(start).startswith(f"{name}元年")
-        end_of_year = D(start.year, 12, 31)
-        assert format_date(end_of_year).startswith(f"{name}元年")
-        assert format_date(D(start.year + 1, 1, 1)).startswith(f"{name}2年")
+def pin_dates_in_every_era(test):
+    for d in ERA_EDGES:
+        for era in ERA_STARTS:
+            test = example(d, era)(test)
+    return test
+
+
+@given(DATES, st.sampled_from(ERA_STARTS))
+@pin_dates_in_every_era
+@example(D(2019, 5, 1), ERA_STARTS[1])  # 平成31年5月1日 does not exist: that day is 令和元年
+@example(D(2019, 4, 30), ERA_STARTS[2])  # 令和元年4月30日 neither
+@example(D(1989, 1, 8), ERA_STARTS[0])  # 昭和64年1月8日 neither
+@example(D(1989, 1, 7), ERA_STARTS[1])  # nor 平成元年1月7日
+def test_a_date_written_in_an_era_parses_only_inside_that_era(d, era):
+    name, start = era
+    end = next((s for _, s in ERA_STARTS if s > start), None)
+    year = d.year - start.year + 1
+    if year < 1:
+        return  # "平成-30年" is not a way anyone writes a date; the generated pair says nothing here
+    text = f"{name}{year}年{d.month}月{d.day}日"
+    if start <= d and (end is None or d < end):
+        assert parse_date(text) == d
+    else:
+        with pytest.raises(InputError, match=f"not in {name}") as info:
+            parse_date(text, field="inception")
+        _assert_names_field(info.value, "inception")
+        assert info.value.suggestion == wareki(d)  # names the era the day really belongs to
+
+
+def test_example_pins_cover_each_era_edge():
+    assert {d.isoformat() for d in ERA_EDGES} >= {"1926-12-25", "1989-01-07", "1989-01-08", "2019-04-30", "2019-05-01"}
 
 
 @pytest.mark.parametrize(
@@ -340,10 +485,13 @@ def test_era_year_is_counted_from_era_start():
         ("令和8年11月26日", D(2026, 11, 26)),
         ("令和元年5月1日", D(2019, 5, 1)),
         ("令和1年5月1日", D(2019, 5, 1)),
+        ("平成31年4月30日", D(2019, 4, 30)),
+        ("平成元年1月8日", D(1989, 1, 8)),
         ("２０２６－１１－２６", D(2026, 11, 26)),
         ("令和８年１１月２６日", D(2026, 11, 26)),
         (" 2026-1-5 ", D(2026, 1, 5)),
         ("昭和64年1月7日", D(1989, 1, 7)),
+        ("昭和元年12月25日", D(1926, 12, 25)),
     ],
 )
 def test_parse_date_accepts(text, expected):
@@ -367,7 +515,9 @@ def test_parse_date_passes_dates_through():
         ("2026-02-29", "no such date"),
         ("令和8年2月30日", "no such date"),
         ("平成32年1月1日", "not in 平成"),
+        ("平成31年5月1日", "not in 平成"),
         ("令和元年4月30日", "not in 令和"),
+        ("昭和64年1月8日", "not in 昭和"),
         ("昭和元年12月24日", "not in 昭和"),
         ("平成0年1月1日", "not in 平成"),
         (datetime.datetime(2026, 11, 26, 10, 0), "time of day"),
