@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +25,9 @@ from generator.errors import ConversionError, DocgenError, FontError, TemplateEr
 # Word bookmarks become named destinations, how each document is found again. Headings need no outline and
 # the pages no tags here: merging into a pack keeps neither, and without them LibreOffice is faster.
 LAYOUT_OPTIONS = {"ExportBookmarksToPDFDestination": True, "ExportBookmarks": False, "UseTaggedPDF": False}
+# ``convert_to_pdf``'s signature and contract (files, out_dir, *, timeout, options) -> PDFs in input order; the default
+# is that cold path, a generator.documents.warm.ConverterPool is the warm one the portal passes
+Converter = Callable[..., list[Path]]
 
 
 @dataclass(frozen=True)
@@ -101,8 +104,11 @@ class _Group:
     members: list[tuple[_Entry, Piece]]
 
 
-def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float) -> list[Typeset]:
-    """Typeset every job in ``work``: a client's failure is its own, the others' documents still come back."""
+def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float, converter: Converter | None = None) -> list[Typeset]:
+    """Typeset every job in ``work``: a client's failure is its own, the others' documents still come back.
+
+    ``converter`` converts .docx to PDF like :func:`convert_to_pdf` (the default), e.g. a warm ConverterPool.
+    """
     work.mkdir(parents=True, exist_ok=True)
     out = {job.index: Typeset(job.index) for job in jobs}
     entries: list[_Entry] = []
@@ -130,7 +136,7 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float) -> 
         group.members.append((entry, Piece(f"DocgenPiece{next(names)}", blocks, source.sect)))
     counter = itertools.count()
     clean: dict[Path, bool] = {}
-    for entry, found in _lay_out(list(groups.values()), work, timeout, counter, alone):
+    for entry, found in _lay_out(list(groups.values()), work, timeout, counter, alone, converter):
         # a wrong page count, or a font the gate refuses somewhere in the run (LibreOffice shares one font list
         # between all pages, so whose page uses it cannot be told): that document is laid out on its own
         if found.pdf not in clean:
@@ -142,7 +148,7 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float) -> 
         entry.pages = [found]
         if entry.static:
             entry.pages.append(Pages(entry.static.pdf, range(entry.static.total - entry.static.personal)))
-    _convert_alone(alone, work / f"alone-{next(counter)}", timeout)
+    _convert_alone(alone, work / f"alone-{next(counter)}", timeout, converter)
     for entry in entries:
         result = out[entry.job]
         if entry.error and not result.error:
@@ -152,13 +158,14 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float) -> 
     return [out[job.index] for job in jobs]
 
 
-def _lay_out(groups: list[_Group], work: Path, timeout: float, counter: itertools.count, alone: list[_Entry]) -> list[tuple[_Entry, Pages]]:
+def _lay_out(groups: list[_Group], work: Path, timeout: float, counter: itertools.count, alone: list[_Entry],
+             converter: Converter | None = None) -> list[tuple[_Entry, Pages]]:
     """Convert the groups in one LibreOffice run; on failure narrow it down, down to documents laid out on their own."""
     if not groups:
         return []
     docs = [compose(g.frame, [p for _, p in g.members], g.total, work / f"layout-{next(counter)}.docx") for g in groups]
     try:
-        pdfs = _convert(docs, work / "pdf", timeout, LAYOUT_OPTIONS)
+        pdfs = _convert(docs, work / "pdf", timeout, LAYOUT_OPTIONS, converter)
         found = []
         for group, pdf in zip(groups, pdfs, strict=True):
             ranges = locate(pdf, [p.name for _, p in group.members])
@@ -179,20 +186,20 @@ def _lay_out(groups: list[_Group], work: Path, timeout: float, counter: itertool
             halves[0].append(_Group(g.frame, g.total, g.members[:cut]))
             if g.members[cut:]:
                 halves[1].append(_Group(g.frame, g.total, g.members[cut:]))
-    return [hit for half in halves for hit in _lay_out(half, work, timeout, counter, alone)]
+    return [hit for half in halves for hit in _lay_out(half, work, timeout, counter, alone, converter)]
 
 
-def _convert_alone(entries: list[_Entry], out: Path, timeout: float) -> None:
+def _convert_alone(entries: list[_Entry], out: Path, timeout: float, converter: Converter | None = None) -> None:
     """Each .docx as it is (its own page count fields); one that fails even alone is its client's error."""
     if not entries:
         return
     try:
-        pdfs = _convert([e.path for e in entries], out, timeout)
+        pdfs = _convert([e.path for e in entries], out, timeout, None, converter)
     except ConversionError:
         pdfs = []
         for entry in entries:
             try:
-                pdfs += _convert([entry.path], out, timeout)
+                pdfs += _convert([entry.path], out, timeout, None, converter)
             except ConversionError as exc:
                 pdfs.append(None)
                 entry.error = ConversionError(f"{entry.doc.title} ({entry.doc.file_name}): LibreOffice could not convert it: {_why(exc, entry)}")
@@ -206,12 +213,13 @@ def _convert_alone(entries: list[_Entry], out: Path, timeout: float) -> None:
             entry.error = exc
 
 
-def _convert(files: list[Path], out: Path, timeout: float, options: dict | None = None) -> list[Path]:
+def _convert(files: list[Path], out: Path, timeout: float, options: dict | None = None, converter: Converter | None = None) -> list[Path]:
     """A crashed, killed or hung LibreOffice is started afresh once for the same files."""
+    run = converter or convert_to_pdf
     try:
-        return convert_to_pdf(files, out, timeout=timeout, options=options)
+        return run(files, out, timeout=timeout, options=options)
     except ConversionError:
-        return convert_to_pdf(files, out, timeout=timeout, options=options)
+        return run(files, out, timeout=timeout, options=options)
 
 
 def _gate_passes(pdf: Path) -> bool:
@@ -230,7 +238,7 @@ def _why(exc: ConversionError, entry: _Entry) -> str:
 # --- once per content version: page counts and static tails -------------------------------------------
 
 
-def learn_layout(job: Job, cache_root: Path, timeout: float) -> Layout:
+def learn_layout(job: Job, cache_root: Path, timeout: float, converter: Converter | None = None) -> Layout:
     """Page counts and static tails of this content's documents, from one client's documents, cached on disk.
 
     A failure here only costs speed: without a layout every document is checked and, if need be, laid out alone.
@@ -252,7 +260,7 @@ def learn_layout(job: Job, cache_root: Path, timeout: float) -> Layout:
         except (OSError, ValueError, KeyError, TypeError):
             pass
         try:
-            pdfs = _convert(paths, work / "pdf", timeout, LAYOUT_OPTIONS)
+            pdfs = _convert(paths, work / "pdf", timeout, LAYOUT_OPTIONS, converter)
         except ConversionError:
             return Layout()
         folder.parent.mkdir(parents=True, exist_ok=True)
