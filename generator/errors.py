@@ -175,3 +175,9 @@ class DriftError(DocgenError):
 
     def details(self) -> dict[str, object]:
         return {"drifts": self.drifts}
+
+
+class ClusterError(DocgenError):
+    """Raised when the Dask cluster cannot be used, or a worker's content, templates or docgen differ from the client's."""
+
+    exit_code = 5

@@ -1,0 +1,269 @@
+"""Client lists on a Dask cluster: ``docgen proposals LIST --scheduler tcp://host:8786 --out DEST`` (or ``--workers N``).
+
+The client streams the list: it reads, checks and quotes row by row exactly as a local run (a bad row, a
+refusal, a referral or a duplicate client is an error row with the same message), cuts the good rows into chunks
+and keeps at most a small window of chunk tasks in flight (two per worker thread). Each task builds its chunk's
+packs on a worker and writes them to DEST itself (generator.batch.worker); only a line per pack comes back.
+Content, templates and the cached brochure go to the workers once per run, by hash. The batch manifest in DEST
+(generator.batch.manifest) makes the same command, run again, finish whatever a killed client or worker left.
+
+What the client keeps while it runs: the error rows (they are the report), and one 8-byte key per accepted row
+for the duplicate-client check; never the rows, plans or packs themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import itertools
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator import __version__
+from generator.batch.clients import RowError, parse_client, read_client_rows
+from generator.batch.manifest import Manifest, batch_key, chunk_id
+from generator.batch.storage import Destination
+from generator.batch.worker import ChunkResult, ChunkSpec, DocgenPlugin, Row, build_chunk, make_bundle
+from generator.errors import ClusterError, InputError, QuoteRefused, ReferralRequired
+
+SCHEDULER_ENV = "DOCGEN_SCHEDULER"
+DEFAULT_CHUNK = 100  # clients per task: a LibreOffice run each; big enough that start-up is small, small enough to retry
+WINDOW_PER_THREAD = 2  # tasks in flight per worker thread: one running, one waiting, none piling up on the client
+Progress = Callable[[int, int], None]
+OnPack = Callable[[dict], None]
+
+
+# --- options ----------------------------------------------------------------------------------
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """``--scheduler``, ``--workers`` and ``--chunk`` for ``docgen proposals``."""
+    group = parser.add_argument_group("on a Dask cluster")
+    group.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help=f"build on an existing Dask cluster, e.g. tcp://host:8786 (default: ${SCHEDULER_ENV}; unset: on this machine)")
+    group.add_argument("--workers", type=int, default=None, metavar="N", help="start a local Dask cluster of N worker processes for this run")
+    group.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="N", help="clients per cluster task (default: %(default)s)")
+
+
+def scheduler_address(args: argparse.Namespace, environ: os._Environ | dict | None = None) -> str | None:
+    """``--scheduler``, else ``$DOCGEN_SCHEDULER``; None for a local run.
+
+    >>> scheduler_address(argparse.Namespace(scheduler=None), {"DOCGEN_SCHEDULER": "tcp://10.0.0.5:8786"})
+    'tcp://10.0.0.5:8786'
+    >>> scheduler_address(argparse.Namespace(scheduler="tcp://a:1"), {"DOCGEN_SCHEDULER": "tcp://b:2"})
+    'tcp://a:1'
+    """
+    environ = os.environ if environ is None else environ
+    return getattr(args, "scheduler", None) or environ.get(SCHEDULER_ENV) or None
+
+
+def wants_cluster(args: argparse.Namespace) -> bool:
+    """Whether ``docgen proposals`` runs on Dask (a scheduler named, or ``--workers``)."""
+    return bool(scheduler_address(args) or getattr(args, "workers", None))
+
+
+def check_options(args: argparse.Namespace) -> None:
+    if getattr(args, "workers", None) is not None and args.workers < 1:
+        raise InputError("--workers", args.workers, "must be at least 1")
+    if getattr(args, "chunk", DEFAULT_CHUNK) < 1:
+        raise InputError("--chunk", args.chunk, "must be at least 1")
+    if scheduler_address(args) and getattr(args, "workers", None):
+        raise InputError("--workers", args.workers, "starts a cluster on this machine; it cannot go with --scheduler")
+
+
+@contextlib.contextmanager
+def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_timeout: str | None = None) -> Iterator:
+    """A ``distributed.Client`` of the named scheduler, or of a LocalCluster of ``workers`` processes on 127.0.0.1.
+
+    ``lease_timeout`` (local cluster only) is how soon the lock of a chunk whose worker died is freed (Dask: 30s).
+    """
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=30)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc}); is `dask scheduler` running there?") from None
+        with client:
+            yield client
+        return
+    settings = {"distributed.scheduler.locks.lease-timeout": lease_timeout,
+                "distributed.scheduler.locks.lease-validation-interval": "1s"} if lease_timeout else {}
+    with dask.config.set(settings), LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                                 dashboard_address=None, memory_limit=0) as local, Client(local) as client:
+        yield client
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ClusterSummary:
+    """What a list run on the cluster did, counted (the packs themselves are in DEST, not here)."""
+
+    out: str
+    built: int = 0
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    errors_file: str | None = None
+    planned: int = 0
+    total_premium: int = 0
+    dry_run: bool = False
+    chunks: int = 0
+    resumed: int = 0  # chunks the manifest had done and whose packs were all still there
+
+    def line(self) -> str:
+        """The same line a local run prints."""
+        if self.dry_run:
+            return (f"dry run: {self.planned} pack(s) would be built, {len(self.errors)} failed row(s); "
+                    f"total premium {self.total_premium:,}円; nothing was written")
+        text = f"packs: {self.built} built, {self.skipped} up to date, {len(self.errors)} failed row(s) → {self.out}"
+        return text + (f" (errors: {self.errors_file})" if self.errors_file else "")
+
+
+def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.date, chunk: int = DEFAULT_CHUNK,
+             timeout: float | None = None, progress: Progress | None = None, on_pack: OnPack | None = None,
+             dry_run: bool = False, window: int | None = None) -> ClusterSummary:
+    """Every row of a client list, built on ``client``'s cluster into ``out`` (a folder or an fsspec URL)."""
+    from generator.batch.runner import ERRORS_FILE, cached_brochure
+
+    dest = Destination(out)
+    summary = ClusterSummary(dest.show(), dry_run=dry_run)
+    total = sum(1 for _ in read_client_rows(Path(path)))  # a first pass, row by row, so progress has a total
+    done = 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += rows
+        if progress:
+            progress(done, total)
+
+    rows = _checked_rows(product, Path(path), summary, advance)
+    if dry_run:
+        for _row, _values, premium in rows:
+            summary.planned += 1
+            summary.total_premium += premium
+            advance(1)
+        summary.errors.sort(key=lambda e: (e.row or 0, e.column))
+        return summary
+
+    bundle_hash, data = make_bundle(site.content / product.key, site.templates, cached_brochure(product, site))
+    key = batch_key(bundle_hash, __version__, today)
+    run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    Manifest(dest, key).describe({"content_hash": product.digest(), "bundle": bundle_hash, "docgen": __version__, "today": today,
+                                  "list": str(path), "run": run, "chunk": chunk})
+    client.register_plugin(DocgenPlugin())
+    shared = client.scatter(data, broadcast=True, hash=False)  # once per run; each worker keeps its copy
+    started = time.time()
+    width = window or max(1, WINDOW_PER_THREAD * sum(client.nthreads().values()))
+
+    from distributed import as_completed
+
+    in_flight: dict = {}
+    queue = as_completed()
+
+    def collect(future) -> None:
+        spec = in_flight.pop(future.key)
+        try:
+            result: ChunkResult = future.result()
+        except ClusterError:
+            for other in list(queue.futures):
+                other.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - a worker lost too often (KilledWorker) or a defect: its rows fail, the rest go on
+            reason = f"chunk {spec.chunk} failed on the cluster ({type(exc).__name__}: {exc}); run the same command again to retry it"
+            summary.errors += [RowError(row, "client", values.get("client", ""), reason) for row, values in spec.rows]
+            advance(len(spec.rows))
+            return
+        summary.chunks += 1
+        summary.resumed += result.resumed
+        for line in result.packs:
+            if line.get("status") == "built":
+                summary.built += 1
+            else:
+                summary.skipped += 1
+            if on_pack:
+                on_pack(line)
+        summary.errors += [RowError(*e) for e in result.errors]
+        advance(len(spec.rows))
+
+    for piece in _chunks(rows, chunk):
+        spec = ChunkSpec(chunk_id(piece), key, run, dest.url, tuple(piece), today, bundle_hash, product.digest(), __version__, started,
+                         timeout=timeout)
+        future = client.submit(build_chunk, spec, shared, key=f"docgen-chunk-{key}-{spec.chunk}-{run}", pure=False)
+        in_flight[future.key] = spec
+        queue.add(future)
+        while len(in_flight) >= width:
+            collect(next(queue))
+    for future in queue:
+        collect(future)
+    summary.errors.sort(key=lambda e: (e.row or 0, e.column))
+    summary.errors_file = _write_errors(dest, ERRORS_FILE, summary.errors)
+    return summary
+
+
+def _checked_rows(product, path: Path, summary: ClusterSummary, advance: Callable[[int], None]) -> Iterator[tuple[int | None, dict, int]]:
+    """(row, raw values, premium) of each row a local run would plan; the others become error rows, as there."""
+    from generator.batch.clients import ClientRequest
+    from generator.documents.fonts import missing_glyphs
+    from generator.documents.proposal import pack_folder
+    from generator.rating.rate import quote
+
+    seen: dict[int, int | None] = {}
+    for row, values in read_client_rows(path):
+        request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
+        if request is None:
+            summary.errors += errors
+            advance(1)
+            continue
+        assert isinstance(request, ClientRequest)
+        try:
+            premium = quote(product, request.industry, request.revenue, request.limit).premium
+        except (QuoteRefused, ReferralRequired, InputError) as exc:
+            column = getattr(exc, "field", "industry").lstrip("-")
+            summary.errors.append(RowError(row, column, values.get(column, str(getattr(exc, "value", ""))), str(exc), exc))
+            advance(1)
+            continue
+        folder = pack_folder(request.client, request.contact)
+        key = int.from_bytes(hashlib.blake2b(folder.encode(), digest_size=8).digest(), "big")
+        if key in seen:
+            summary.errors.append(RowError(row, "client", request.client, f"same client and contact as row {seen[key]}; one pack per client"))
+            advance(1)
+            continue
+        seen[key] = row
+        yield row, values, premium
+
+
+def _chunks(rows: Iterator[tuple[int | None, dict, int]], size: int) -> Iterator[list[Row]]:
+    """Consecutive good rows, ``size`` at a time: the same list always cuts into the same chunks.
+
+    >>> [len(c) for c in _chunks(iter([(i, {}, 0) for i in range(5)]), 2)]
+    [2, 2, 1]
+    """
+    while piece := [(row, values) for row, values, _ in itertools.islice(rows, size)]:
+        yield piece
+
+
+def _write_errors(dest: Destination, name: str, errors: list[RowError]) -> str | None:
+    """errors.csv in DEST, exactly as a local run writes it (generator.batch.runner.write_errors)."""
+    from generator.batch.runner import write_errors
+
+    if dest.is_folder:
+        written = write_errors(dest.local(name), errors)
+        return str(written) if written else None
+    with tempfile.TemporaryDirectory(prefix="docgen-errors-") as tmp:
+        written = write_errors(Path(tmp) / name, errors)
+        if written is None:
+            if dest.exists(name):
+                dest.fs.rm_file(dest.path(name))
+            return None
+        dest.write_bytes(name, written.read_bytes())
+    return dest.show(name)

@@ -1,0 +1,365 @@
+"""The worker side of a distributed batch: one task builds one chunk of clients' packs and writes them to DEST.
+
+A task gets a :class:`ChunkSpec` (the chunk's raw rows and where the packs go) and the run's content bundle
+(content, templates and the cached brochure, by hash). It plans, typesets and assembles exactly as a local run
+(generator.batch.runner and typeset), then installs each pack in DEST itself: nothing but a small
+:class:`ChunkResult` goes back. The chunk's manifest record (generator.batch.manifest) makes it idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import inspect
+import io
+import os
+import shutil
+import socket
+import tarfile
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distributed import WorkerPlugin
+from pypdf import PdfReader
+
+from generator import __version__
+from generator.batch.manifest import BATCH_DIR, STAGING, Manifest, worker_tag
+from generator.batch.storage import PACK_MANIFEST, Destination
+from generator.errors import ClusterError, DocgenError, OutputConflict, SetupError
+
+PLUGIN = "docgen"
+DEFAULT_MAX_CONVERSIONS = 200  # documents per warm LibreOffice before it is replaced (JODConverter's default)
+Row = tuple[int | None, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """One task: these rows' packs into ``dest``, built from the bundle named ``bundle_hash``."""
+
+    chunk: str
+    batch: str
+    run: str
+    dest: str
+    rows: tuple[Row, ...]
+    today: dt.date
+    bundle_hash: str
+    product_digest: str
+    version: str
+    started: float  # when the run began: a pack written since then was built by this run (a retried chunk finds it)
+    timeout: float | None = None
+    lock: bool = True  # hold a scheduler lock on the chunk while building (False outside a cluster)
+
+
+@dataclass
+class ChunkResult:
+    """What goes back to the client: one small line per pack (as ``--json`` prints it) and every bad row."""
+
+    chunk: str
+    packs: list[dict] = field(default_factory=list)
+    errors: list[tuple[int | None, str, str, str]] = field(default_factory=list)
+    resumed: bool = False  # its manifest record said done and every pack was still there
+    worker: str = ""
+
+
+@dataclass
+class WorkerContext:
+    """A content bundle unpacked and loaded on this worker, checked against the hashes the client sent."""
+
+    site: object  # generator.site.Site
+    product: object  # generator.content.model.Product
+    brochure: Path
+    stamps: dict[str, str]
+
+
+def make_bundle(content: Path, templates: Path, brochure: Path) -> tuple[str, bytes]:
+    """(sha256, tar bytes) of one product's content folder, the templates and the cached brochure PDF.
+
+    Same inputs, same bytes: names sorted, no times or owners; the hash is what a worker checks before use.
+    """
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        members = [(f"content/{content.name}/{p.relative_to(content).as_posix()}", p) for p in sorted(content.rglob("*")) if p.is_file()]
+        members += [(f"templates/{p.name}", p) for p in sorted(templates.glob("*.docx"))]
+        members.append(("brochure.pdf", brochure))
+        for name, path in members:
+            data = path.read_bytes()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    data = buf.getvalue()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+class DocgenPlugin(WorkerPlugin):
+    """Per worker: its scratch folder, the unpacked bundles, and its own LibreOffice.
+
+    With the warm converter (generator.documents.warm, when typeset takes a ``converter`` and python3-uno is
+    there) the worker keeps one supervised instance, replaced after ``max_conversions`` documents or a crash and
+    stopped with the worker; otherwise each LibreOffice run is a cold one with a throwaway profile
+    (generator.documents.convert). Registered by the client for every worker, present and future.
+    """
+
+    name = PLUGIN
+    idempotent = True  # a second run on the same cluster keeps the warm instances and unpacked bundles
+
+    def __init__(self, max_conversions: int = DEFAULT_MAX_CONVERSIONS, warm: bool = True):
+        self.max_conversions, self.warm = max_conversions, warm
+        self._setup(None)
+
+    def __getstate__(self) -> dict:
+        return {"max_conversions": self.max_conversions, "warm": self.warm}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+    def _setup(self, root: Path | None) -> None:
+        self.root = root
+        self.contexts: dict[str, WorkerContext] = {}
+        self.lock = threading.Lock()
+        self.pool = None
+        self.pool_failed = ""
+        self.conversions = 0  # LibreOffice runs this worker made (for tests and diagnostics)
+        self.staging: set[Path] = set()
+
+    def setup(self, worker=None) -> None:
+        base = Path(worker.local_directory) if worker is not None else Path(tempfile.mkdtemp(prefix="docgen-worker-"))
+        self._setup(base / "docgen")
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def teardown(self, worker=None) -> None:
+        with self.lock:
+            pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close()  # kills each instance's whole process group
+        for folder in list(self.staging):
+            shutil.rmtree(folder, ignore_errors=True)
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def scratch(self) -> Path:
+        if self.root is None:
+            self.setup()
+        return self.root
+
+    def converter(self, timeout: float | None):
+        """The warm pool when it can run here, else None (typeset then runs cold LibreOffice)."""
+        from generator.batch.typeset import typeset
+
+        if not self.warm or "converter" not in inspect.signature(typeset).parameters:
+            return None
+        with self.lock:
+            if self.pool is None and not self.pool_failed:
+                try:
+                    from generator.documents.warm import ConverterPool
+
+                    self.pool = ConverterPool(1, timeout=timeout or 120.0, max_conversions=self.max_conversions)
+                except (ImportError, SetupError, DocgenError) as exc:
+                    self.pool_failed = str(exc)  # cold path from now on; said once in the worker log
+            return self.pool
+
+    def context(self, spec: ChunkSpec, data: bytes) -> WorkerContext:
+        """The bundle ``spec`` names, unpacked once per worker; refused if anything differs from the client's."""
+        who = f"worker {socket.gethostname()} (pid {os.getpid()})"
+        if spec.version != __version__:
+            raise ClusterError(f"{who} runs docgen {__version__} but the client runs {spec.version}; install the same docgen on every worker")
+        with self.lock:
+            found = self.contexts.get(spec.bundle_hash)
+            if found is not None:
+                return found
+            if hashlib.sha256(data).hexdigest() != spec.bundle_hash:
+                raise ClusterError(f"{who} received content, templates and brochure whose hash is not the client's "
+                                   f"({spec.bundle_hash[:12]}); refused: nothing was built")
+            folder = self.scratch() / "bundles" / spec.bundle_hash[:16]
+            if not folder.is_dir():
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                new = Path(tempfile.mkdtemp(prefix=".bundle-", dir=folder.parent))  # beside its name: renamed in whole
+                with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                    tar.extractall(new, filter="data")
+                os.replace(new, folder)
+            self.contexts[spec.bundle_hash] = found = _load_context(folder, spec, who, self.scratch())
+            return found
+
+
+def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> WorkerContext:
+    from generator.batch.runner import pack_provenance
+    from generator.content.load import load_product
+    from generator.content.validate import validate
+    from generator.site import Site
+
+    (content,) = [p for p in (folder / "content").iterdir() if p.is_dir()]
+    product = validate(load_product(content))
+    if product.digest() != spec.product_digest:
+        raise ClusterError(f"{who} loads content {product.digest()} but the client sent {spec.product_digest}; refused: "
+                           "the worker's docgen reads content differently (install the client's docgen version)")
+    outputs = scratch / "outputs"
+    cache = Path(os.environ.get("DOCGEN_CACHE") or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}")  # layout cache, per host
+    site = Site(content=folder / "content", templates=folder / "templates", outputs=outputs, cache=cache, proposals=outputs / "proposals",
+                storage=scratch / "storage")
+    return WorkerContext(site, product, folder / "brochure.pdf", pack_provenance(product))
+
+
+_LOCAL = DocgenPlugin()  # outside a Dask worker (a direct call, a test): one per process
+
+
+def _plugin() -> DocgenPlugin:
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return _LOCAL
+    plugin = worker.plugins.get(PLUGIN)
+    return plugin if plugin is not None else _LOCAL
+
+
+def _chunk_lock(spec: ChunkSpec):
+    """Held while a chunk builds: a chunk resubmitted while its first task still runs (its client was killed
+    and the same command run again) waits, then finds it done. Released by the scheduler when the holder dies."""
+    if not spec.lock:
+        return contextlib.nullcontext()
+    from distributed import Lock
+
+    return Lock(f"docgen-{spec.batch}-{spec.chunk}")
+
+
+def build_chunk(spec: ChunkSpec, data: bytes) -> ChunkResult:
+    """The task: build one chunk's packs into DEST, or find them there; see the module docstring."""
+    plugin = _plugin()
+    ctx = plugin.context(spec, data)
+    dest = Destination(spec.dest)
+    manifest = Manifest(dest, spec.batch)
+    me = worker_tag()
+    with _chunk_lock(spec):
+        record = manifest.read(spec.chunk)
+        if record and record.get("state") == "done" and _still_there(dest, record):
+            lines = [p["line"] | {"status": "up to date"} for p in record["packs"]]
+            return ChunkResult(spec.chunk, lines, [tuple(e) for e in record["errors"]], resumed=True, worker=me)
+        manifest.running(spec.chunk, spec.run, me)
+        if dest.is_folder:
+            _remove_dead_staging(dest)
+        packs, errors = _build(plugin, ctx, dest, spec)
+        manifest.done(spec.chunk, spec.run, me, packs, [list(e) for e in errors])
+        return ChunkResult(spec.chunk, [p["line"] for p in packs], errors, worker=me)
+
+
+def _still_there(dest: Destination, record: dict) -> bool:
+    return all((dest.pack_state(p["folder"]) or {}).get("digest") == p["digest"] for p in record["packs"])
+
+
+def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict], list[tuple]]:
+    from generator.batch import runner
+    from generator.batch.layout import forget_destinations
+    from generator.batch.typeset import learn_layout, typeset
+
+    timeout = spec.timeout or runner.DEFAULT_TIMEOUT
+    summary = runner.Summary(Path(dest.show()))
+    plans = runner.plan_rows(ctx.site, ctx.product, list(spec.rows), spec.today, summary)
+    errors = [(e.row, e.column, e.value, e.reason) for e in summary.errors]
+    packs: dict[int, dict] = {}
+    todo = []
+    for i, plan in enumerate(plans):
+        state = dest.pack_state(plan.folder)
+        if state and state.get("digest") == plan.digest:
+            written = dest.modified(f"{plan.folder}/{runner.MANIFEST}") or 0
+            status = "built" if written >= spec.started else "up to date"  # built by this run's earlier, lost attempt
+            packs[i] = _entry(dest, plan, int(state.get("pages") or 0), status)
+        else:
+            todo.append(runner._job(ctx.product, i, plan))
+    if todo:
+        work = plugin.scratch() / "work" / f"{spec.run}-{spec.chunk}"
+        shutil.rmtree(work, ignore_errors=True)
+        (work / "out").mkdir(parents=True)
+        staging = _staging(dest, spec, plugin)
+        try:
+            layout = learn_layout(runner.layout_job(ctx.product, ctx.site.templates), ctx.site.cache, timeout)  # as a local run: same bytes
+            converter = plugin.converter(timeout)
+            options = {"converter": converter} if converter is not None else {}
+            done_list = typeset(todo, work / "typeset", layout, timeout, **options)
+            plugin.conversions += 1
+            readers = {ctx.brochure: PdfReader(ctx.brochure)} | {s.pdf: forget_destinations(PdfReader(s.pdf)) for s in layout.statics.values()}
+            for done in done_list:
+                plan = plans[done.index]
+                try:
+                    if done.error:
+                        raise done.error
+                    metadata = runner.pack_metadata(ctx.product, plan, ctx.stamps)
+                    built = runner._assemble(ctx.product, plan, done, metadata, ctx.brochure, readers, work / "assemble", work / "out")
+                    _publish(dest, built.folder, plan, staging, spec)
+                    packs[done.index] = _entry(dest, plan, built.pages, "built")
+                except DocgenError as exc:
+                    stage = done.stage if exc is done.error else "pack"
+                    errors.append((plan.request.row, stage, plan.request.client, str(exc)))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+                plugin.staging.discard(staging)
+    errors.sort(key=lambda e: (e[0] or 0, e[1]))
+    return [packs[i] for i in sorted(packs)], errors
+
+
+def _entry(dest: Destination, plan, pages: int, status: str) -> dict:
+    """The manifest's entry for one pack: its folder and inputs digest, and the line ``--json`` prints for it."""
+    from generator.batch.runner import Pack
+
+    line = Pack(plan, Path(dest.show(plan.folder)), pages, skipped=status != "built").as_dict() | {"status": status}
+    if not dest.is_folder:  # a URL is no path: spell it out
+        line |= {"folder": dest.show(plan.folder), "pdf": dest.show(f"{plan.folder}/{plan.pdf_name}"),
+                 "docx": [dest.show(f"{plan.folder}/{Path(p).name}") for p in line.get("docx", [])]}
+    return {"folder": plan.folder, "digest": plan.digest, "line": line}
+
+
+def _staging(dest: Destination, spec: ChunkSpec, plugin: DocgenPlugin) -> Path | None:
+    """This worker's staging for this run and chunk, beside the packs (a rename from their place); folders only."""
+    if not dest.is_folder:
+        return None
+    folder = dest.local(STAGING) / f"{worker_tag()}-{spec.run}-{spec.chunk}"
+    folder.mkdir(parents=True, exist_ok=True)
+    plugin.staging.add(folder)
+    return folder
+
+
+def _remove_dead_staging(dest: Destination) -> None:
+    """Staging of a dead worker process on this host (killed mid-chunk); another host's is never touched."""
+    root, host = dest.local(STAGING), socket.gethostname()
+    for old in root.glob(f"{host}@*") if root.is_dir() else []:
+        try:
+            pid = int(old.name[len(host) + 1 :].split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(old, ignore_errors=True)
+        except (ValueError, PermissionError):
+            continue
+
+
+def _publish(dest: Destination, built: Path, plan, staging: Path | None, spec: ChunkSpec) -> None:
+    """Into DEST: a folder swaps the pack in with one rename (as a local run); a store gets pack.json last.
+
+    Never over another client's pack (OutputConflict, that client's row fails, as in a local run).
+    """
+    from generator.batch.runner import _install, check_owner
+
+    name, client, contact = plan.folder, plan.request.client, plan.request.contact
+    if staging is None:
+        # a store's folder without pack.json is one of ours interrupted while being replaced: taken over
+        found = dest.read_json(f"{name}/{PACK_MANIFEST}")
+        if found and (found.get("client") != client or found.get("contact", contact) != contact):
+            owner = f"{found.get('client')} {found.get('contact', '')}".strip()
+            raise OutputConflict(f"{dest.show(name)}: holds the pack of another client ({owner!r}); not replaced: move it away or use another --out")
+        dest.upload_pack(built, name)
+        return
+    final = dest.local(name)
+    check_owner(final, client, contact)
+    new = staging / "packs" / name
+    shutil.rmtree(new, ignore_errors=True)
+    shutil.copytree(built, new)
+    _install(new, final, staging)
+    # which worker installed which pack: a pack named twice across these logs was built twice
+    log = dest.local(f"{BATCH_DIR}/{spec.batch}/installs/{worker_tag()}.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"{name}\t{time.time():.3f}\t{spec.chunk}\n")
