@@ -58,3 +58,102 @@ def test_exit_code_reaches_the_shell():
         capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 4 and "ＩＴ業" in done.stderr
+
+
+# --- machine-readable output, options people get wrong ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "status", "reason_code"),
+    [
+        (["--industry", "金融", "--revenue", "1億", "--limit", "1億"], 4, "refused", "industry"),
+        (["--industry", "製造業", "--revenue", "101億", "--limit", "1億"], 4, "refused", "revenue"),
+        (["--industry", "製造業", "--revenue", "1億", "--limit", "2億"], 3, "referral", "limit"),
+        (["--industry", "製造業", "--revenue", "1億", "--limit", "1億", "--payment", "月払"], 3, "referral", "payment"),
+        (["--industry", "製造業", "--revenue", "abc", "--limit", "1億"], 2, "error", "--revenue"),
+    ],
+)
+def test_quote_json_also_when_refused_or_referred(args, code, status, reason_code, capsys):
+    assert main(["quote", *args, "--json"]) == code
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
+    assert (data["status"], data["exit_code"], data["reason_code"]) == (status, code, reason_code)
+    assert data["message"] in captured.err  # the same words a person reads
+
+
+def test_validate_json_counts_what_the_seed_has(capsys):
+    assert main(["validate", "--json"]) == 0
+    (product,) = json.loads(capsys.readouterr().out)["products"]
+    tables = seed_tables()
+    assert product["premium_cells"] == sum(len(row) for rows in tables.values() for _, _, row in rows) == 75
+    assert len(product["content_hash"]) == 64
+
+
+SAMPLE = "content/samples/clients.csv"
+
+
+def test_proposals_dry_run_quotes_every_row_without_libreoffice(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DOCGEN_SOFFICE", "/nonexistent")  # proves LibreOffice is never started
+    rows = tmp_path / "list.csv"
+    rows.write_text("会社名,担当者,業種,売上高,賠償保険金額\n"
+                    "有限会社 伸和企画,上,製造業,4.5億,1億\n"
+                    "株式会社 銀行,,金融,1億,1億\n"
+                    "株式会社 二億,,製造業,1億,2億\n"
+                    "株式会社 運送,,物流業,12億,3000万\n", encoding="utf-8")
+    out = tmp_path / "packs"
+    assert main(["proposals", str(rows), "--out", str(out), "--dry-run"]) == 1
+    captured = capsys.readouterr()
+    d01, d02 = seed_tables()["D01"], seed_tables()["D02"]
+    total = d01[0][2][3] + d02[2][2][1]  # 5億円以下/1億円 and 10億円超30億円以下/3,000万円 from the seed
+    assert f"total premium {total:,}円" in captured.out and "2 pack(s) would be built, 2 failed row(s)" in captured.out
+    assert "row 3: industry" in captured.err and "row 4: limit" in captured.err
+    assert not out.exists()  # nothing written, not even errors.csv
+
+
+def test_proposals_json_is_one_line_per_row(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DOCGEN_SOFFICE", "/nonexistent")
+    rows = tmp_path / "list.csv"
+    rows.write_text("会社名,業種,売上高,賠償保険金額\nA社,製造業,1億,1億\nB社,金融,1億,1億\nC社,製造業,x,1億\n", encoding="utf-8")
+    assert main(["proposals", str(rows), "--dry-run", "--json"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["row"], r["status"]) for r in lines] == [(2, "would build"), (3, "refused"), (4, "error")]
+    assert lines[0]["premium"] == seed_tables()["D01"][0][2][3] and lines[2]["column"] == "revenue"
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_nonsense_jobs_is_refused(jobs, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["proposals", SAMPLE, "--jobs", jobs, "--dry-run"])
+    assert exc.value.code == 2 and "--jobs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("timeout", ["0", "-3", "soon", "99999"])
+def test_nonsense_timeout_is_refused(timeout, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["brochure", "--timeout", timeout])
+    assert exc.value.code == 2 and "--timeout" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("product", ["..", "../content", "/etc", "cyber_lit", "cyber_lite/"])
+def test_unknown_product_is_a_bad_option_naming_what_exists(product, capsys):
+    assert main(["quote", "--product", product, "--industry", "製造業", "--revenue", "1億", "--limit", "1億"]) == 2
+    err = capsys.readouterr().err
+    assert "--product" in err and "allowed: cyber_lite" in err
+
+
+def test_content_folder_without_products_is_a_bad_option(tmp_path, capsys):
+    assert main(["--content", str(tmp_path), "validate"]) == 2
+    assert f"{tmp_path}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["validate", "brochure", "wording", "build", "check", "diff", "verify", "quote", "proposal", "proposals"])
+def test_every_command_has_help_with_an_example_and_json(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and "example:\n  docgen " + command in out and "--json" in out and "exit codes" in out
+
+
+def test_quiet_prints_nothing_but_errors(capsys):
+    assert main(["quote", "--industry", "製造業", "--revenue", "1億", "--limit", "1億", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
