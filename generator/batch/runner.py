@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -35,6 +36,7 @@ from generator.documents.render import DocProperties, write_atomic
 from generator.errors import DocgenError, InputError, OutputConflict, QuoteRefused, ReferralRequired
 from generator.site import Site
 
+log = logging.getLogger(__name__)
 MANIFEST = "pack.json"
 ERRORS_FILE = "errors.csv"
 MIN_BATCH = 4  # fewer clients than this per LibreOffice run: its start-up outweighs running two at once
@@ -145,6 +147,7 @@ def build_packs(
             built[i] = Pack(plan, folder, len(PdfReader(folder / plan.pdf_name).pages), skipped=True)
         else:
             todo.append(_job(product, i, plan))
+    log.info("%d pack(s) to build, %d up to date, under %s", len(todo), len(built), out_root)
     if progress:
         progress(len(built), len(plans))
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out_root))
@@ -167,6 +170,7 @@ def build_packs(
                             failed[done.index] = RowError(plan.request.row, stage, plan.request.client, str(exc), exc)
                         if progress:
                             progress(len(built) + len(failed), len(plans))
+                    log.info("batch of %d client(s) assembled (%d built, %d failed so far)", len(typeset_batch), len(built), len(failed))
                     shutil.rmtree(folder, ignore_errors=True)  # packs stream out: a finished batch leaves nothing behind
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -241,7 +245,8 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
                 del left[folder]
                 yield folder, done
     except BrokenProcessPool:
-        pass  # a worker died (killed, out of memory): what it and the others had not finished is done here instead
+        # a worker died (killed, out of memory): what it and the others had not finished is done here instead
+        log.warning("a worker process died; its unfinished batches are built in this process")
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (generator.crash): don't wait for the workers' batches
         if executor is None:
             stop_workers(pool)
@@ -335,7 +340,9 @@ def cached_brochure(product: Product, site: Site) -> Path:
     from generator.documents.brochure import build_brochure
 
     template = BROCHURE.template_path(site.templates)
-    key = hashlib.sha256(f"{product.digest()}|{hashlib.sha256(template.read_bytes()).hexdigest()}|{__version__}".encode()).hexdigest()[:16]
+    # the approval number is printed in the footer (and its absence stamps the draft watermark): part of the key
+    stamp = f"{product.digest()}|{product.meta.approval_number}|{hashlib.sha256(template.read_bytes()).hexdigest()}|{__version__}"
+    key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     folder = site.cache / f"brochure-{product.meta.slug}-{key}"
     found = sorted(folder.glob("*.pdf")) if folder.is_dir() else []
     if found:
