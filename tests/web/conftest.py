@@ -1,0 +1,120 @@
+"""A portal on a throwaway database (SQLite, and PostgreSQL when configured) with one user per role and two agencies."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from generator.site import Site
+from generator.store.accounts import Agency, User
+from generator.web.security import hash_password
+from tests.dbkit import backends, fresh_database
+
+REPO = Path(__file__).resolve().parents[2]
+AGENCY_A, AGENCY_B = "さくら保険サービス株式会社", "ひまわり保険代理店"
+# role name in the tests -> (role, agency)
+ACCOUNTS = {
+    "agent": ("agent", AGENCY_A),
+    "other_agent": ("agent", AGENCY_B),
+    "compliance": ("compliance", "損保本社"),
+    "marketing": ("marketing", "損保本社"),
+    "admin": ("admin", "損保本社"),
+}
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class NullWorker:
+    """Stands in for the job worker where a test is about access, not building: records what was submitted."""
+
+    def __init__(self) -> None:
+        self.submitted: list[int] = []
+
+    def submit(self, job_id: int) -> None:
+        self.submitted.append(job_id)
+
+    def recover(self) -> list[int]:
+        return []
+
+    def shutdown(self, wait: bool = False) -> None:
+        pass
+
+
+@dataclasses.dataclass
+class Portal:
+    app: object
+    site: Site
+    url: str
+    password: str
+    emails: dict[str, str]
+
+    def client(self, who: str | None = None) -> TestClient:
+        """A browser-like client (cookies kept, redirects not followed), logged in as ``who`` (None: anonymous)."""
+        client = TestClient(self.app, base_url="http://127.0.0.1", follow_redirects=False)
+        page = client.get("/login")
+        client.csrf = CSRF.search(page.text).group(1)  # type: ignore[attr-defined]
+        if who is not None:
+            r = client.post("/login", data={"email": self.emails[who], "password": self.password, "csrf_token": client.csrf, "next": "/"})
+            assert r.status_code == 303, r.text
+            landing = client.get("/marketing" if who == "marketing" else "/quote")
+            client.csrf = CSRF.search(landing.text).group(1)  # type: ignore[attr-defined]
+        return client
+
+    def sessions(self):  # type: ignore[no-untyped-def]
+        return self.app.state.sessions()  # type: ignore[attr-defined]
+
+    def user(self, who: str) -> User:
+        from sqlalchemy import select
+
+        with self.sessions() as s:
+            return s.scalar(select(User).where(User.email == self.emails[who]))
+
+
+def portal_site(folder: Path) -> Site:
+    """The checkout's content and templates; storage, cache and proposals in a temp folder."""
+    base = Site.at(REPO)
+    return dataclasses.replace(base, storage=folder / "storage", cache=folder / "cache", proposals=folder / "proposals")
+
+
+def make_portal(url: str, site: Site, **app_options) -> Portal:  # type: ignore[no-untyped-def]
+    from generator.web.app import create_app
+
+    app = create_app(site, url, **app_options)
+    password = secrets.token_urlsafe(18)  # a throwaway password per run: nothing secret is committed
+    emails = {}
+    with app.state.sessions() as s:
+        agencies = {}
+        for who, (role, agency) in ACCOUNTS.items():
+            if agency not in agencies:
+                agencies[agency] = Agency(name=agency)
+                s.add(agencies[agency])
+                s.flush()
+            emails[who] = f"{who}@example.jp"
+            s.add(User(email=emails[who], name=who, password_hash=hash_password(password), role=role, agency_id=agencies[agency].id))
+        s.commit()
+    return Portal(app, site, url, password, emails)
+
+
+@pytest.fixture(scope="module", params=backends())
+def db_kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def portal(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """A portal whose job worker only records (access and security tests build nothing)."""
+    folder = tmp_path_factory.mktemp(f"portal-{db_kind}")
+    databases = fresh_database(db_kind, folder)
+    url = next(databases)
+    made = make_portal(url, portal_site(folder), recover=False)
+    made.app.state.worker = NullWorker()  # type: ignore[attr-defined]
+    try:
+        yield made
+    finally:
+        made.app.state.engine.dispose()  # type: ignore[attr-defined]
+        databases.close()

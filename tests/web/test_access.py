@@ -1,0 +1,148 @@
+"""Every route of the app, for every role and for nobody: who gets the page, who 403, who 404, who the login page.
+
+The table below is written from the access rules of issue 11, not read from the routers: a route the app has and the
+table lacks fails ``test_every_route_is_in_the_table`` — a new route cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from generator.store.accounts import Agency
+from generator.store.base import utcnow
+from generator.store.ledger import Job, PackRecord, Upload
+from generator.web import storage
+from generator.web.app import route_table
+from tests.web.conftest import AGENCY_A, ACCOUNTS
+
+WHO = ("anonymous", *ACCOUNTS)
+PUBLIC = frozenset(WHO)
+EVERYONE = frozenset(ACCOUNTS)  # logged in, any role
+READERS = frozenset({"agent", "other_agent", "compliance", "admin"})  # client data; marketing sees none
+BUILDERS = frozenset({"agent", "other_agent", "admin"})
+MARKETING = frozenset({"marketing", "admin"})
+
+# (method, path) -> (who may use it, whether it shows one agency's object)
+TABLE: dict[tuple[str, str], tuple[frozenset[str], bool]] = {
+    ("GET", "/login"): (PUBLIC, False),
+    ("POST", "/login"): (PUBLIC, False),
+    ("POST", "/logout"): (EVERYONE, False),
+    ("GET", "/"): (EVERYONE, False),
+    ("GET", "/quote"): (READERS, False),
+    ("GET", "/quote/ladder"): (READERS, False),
+    ("GET", "/packs/new"): (BUILDERS, False),
+    ("POST", "/packs"): (BUILDERS, False),
+    ("GET", "/packs/{pack_id}"): (READERS, True),
+    ("GET", "/packs/{pack_id}/pdf"): (READERS, True),
+    ("GET", "/packs/{pack_id}/zip"): (READERS, True),
+    ("GET", "/jobs/{job_id}"): (READERS, True),
+    ("GET", "/jobs/{job_id}/progress"): (READERS, True),
+    ("GET", "/jobs/{job_id}/zip"): (READERS, True),
+    ("GET", "/jobs/{job_id}/errors.csv"): (READERS, True),
+    ("GET", "/uploads/new"): (BUILDERS, False),
+    ("POST", "/uploads"): (BUILDERS, False),
+    ("GET", "/uploads/{upload_id}"): (READERS, True),
+    ("GET", "/uploads/{upload_id}/errors.csv"): (READERS, True),
+    ("POST", "/uploads/{upload_id}/build"): (BUILDERS, True),
+    ("GET", "/history"): (READERS, False),
+    ("GET", "/marketing"): (MARKETING, False),
+    ("GET", "/marketing/brochure.pdf"): (MARKETING, False),
+}
+
+CSV = "会社名,担当者,業種,売上高,賠償保険金額\n有限会社 伸和企画,上,製造業,4.5億,1億\n".encode()
+
+
+@pytest.fixture(scope="module")
+def objects(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """One pack, one finished list job and one upload of agency A, with their files in storage."""
+    root = portal.site.storage
+    agent = portal.user("agent")
+    with portal.sessions() as s:
+        agency = s.scalar(select(Agency).where(Agency.name == AGENCY_A))
+        upload = Upload(agency_id=agency.id, user_id=agent.id, filename="list.csv", suffix=".csv", sha256="0" * 64, storage_key="", rows=1,
+                        errors=[{"row": 3, "column": "limit", "value": "2億", "reason": "要見積"}], created_at=utcnow())
+        s.add(upload)
+        s.flush()
+        upload.storage_key = f"uploads/{upload.id}.csv"
+        storage.write_bytes(root, upload.storage_key, CSV)
+        job = Job(kind="list", state="done", agency_id=agency.id, user_id=agent.id, upload_id=upload.id, params={"upload_id": upload.id},
+                  result={"packs": [], "errors": []}, done=1, total=1)
+        s.add(job)
+        s.flush()
+        pdf = root / "tmp" / "given.pdf"
+        pdf.parent.mkdir(parents=True, exist_ok=True)
+        pdf.write_bytes(b"%PDF-1.4 access test\n")
+        record = PackRecord(agency_id=agency.id, agent_id=agent.id, job_id=job.id, client="有限会社 伸和企画", contact="上", product="cyber_lite",
+                            content_version="1", content_hash="h", quote_number="Q-ACCESS", premium=149_000, pdf_sha256="0" * 64, clauses={})
+        s.add(record)
+        s.flush()
+        record.storage_key = storage.archive_pack(root, record.id, pdf, [])
+        storage.write_zip(root / f"jobs/{job.id}/packs.zip", [("a.pdf", pdf)])
+        storage.write_bytes(root, f"jobs/{job.id}/errors.csv", b"row,column,value,reason\n")
+        s.commit()
+        return {"pack_id": record.id, "job_id": job.id, "upload_id": upload.id}
+
+
+@pytest.fixture(scope="module")
+def clients(portal):  # type: ignore[no-untyped-def]
+    return {who: portal.client(None if who == "anonymous" else who) for who in WHO}
+
+
+def test_every_route_is_in_the_table(portal) -> None:  # type: ignore[no-untyped-def]
+    routes = set(route_table(portal.app))
+    assert routes - set(TABLE) == set(), "routes without an access rule in tests/web/test_access.py"
+    assert set(TABLE) - routes == set(), "access rules for routes the app no longer has"
+
+
+def _request(client, method: str, path: str, objects: dict[str, int], who: str):  # type: ignore[no-untyped-def]
+    url = re.sub(r"\{(\w+)\}", lambda m: str(objects[m.group(1)]), path)
+    if method == "GET":
+        params = {"industry": "製造業", "revenue": "4.5億", "limit": "100000000"} if path.startswith("/quote") else None
+        return client.get(url, params=params)
+    data = {"csrf_token": client.csrf}
+    if path == "/packs":
+        data |= {"client": "株式会社 アクセス", "contact": "", "industry": "製造業", "revenue": "4.5億", "limit": "1億"}
+    if path == "/login":
+        data |= {"email": f"nobody-{who}@example.jp", "password": "wrong password"}  # one per client: no throttling
+    files = {"file": ("list.csv", CSV, "text/csv")} if path == "/uploads" else None
+    return client.post(url, data=data, files=files)
+
+
+@pytest.mark.parametrize("who", WHO)
+@pytest.mark.parametrize(("method", "path"), sorted(TABLE, key=lambda mp: (mp[1], mp[0])))
+def test_access(portal, clients, objects, method: str, path: str, who: str) -> None:  # type: ignore[no-untyped-def]
+    allowed, scoped = TABLE[(method, path)]
+    if path == "/logout":  # logging out ends the shared client's session: use a fresh one
+        client = portal.client(None if who == "anonymous" else who)
+    else:
+        client = clients[who]
+    r = _request(client, method, path, objects, who)
+    if who not in allowed:
+        if who == "anonymous":
+            assert r.status_code == 303 and r.headers["location"].startswith("/login"), (r.status_code, r.text[:300])
+        else:
+            assert r.status_code == 403, (r.status_code, r.text[:300])
+            assert "権限" in r.text
+    elif scoped and who == "other_agent":
+        assert r.status_code == 404, (r.status_code, r.text[:300])  # another agency's object does not exist for them
+    else:
+        assert r.status_code in (200, 303, 401), (r.status_code, r.text[:300])
+        if r.status_code == 303:
+            assert not r.headers["location"].startswith("/login") or path in ("/logout",), r.headers["location"]
+        if r.status_code == 401:
+            assert path == "/login"  # the wrong password of the request above
+
+
+def test_marketing_sees_no_client_data(portal, clients, objects) -> None:  # type: ignore[no-untyped-def]
+    for url in ("/history", f"/packs/{objects['pack_id']}", f"/uploads/{objects['upload_id']}", f"/jobs/{objects['job_id']}"):
+        r = clients["marketing"].get(url)
+        assert r.status_code == 403 and "伸和企画" not in r.text
+
+
+def test_history_lists_only_the_own_agency(portal, clients, objects) -> None:  # type: ignore[no-untyped-def]
+    assert "Q-ACCESS" in clients["agent"].get("/history").text
+    assert "Q-ACCESS" not in clients["other_agent"].get("/history").text
+    assert "Q-ACCESS" in clients["compliance"].get("/history").text and "Q-ACCESS" in clients["admin"].get("/history").text
