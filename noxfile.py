@@ -54,7 +54,9 @@ def check(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Throughput: `docgen proposals` on a generated client list against the naive pipeline (minutes; not in CI).
 
-    Extra args go to tests/bench/throughput.py, e.g. ``nox -s bench -- --n 500 --runs 3``.
+    Extra args go to tests/bench/throughput.py, e.g. ``nox -s bench -- --n 500 --runs 3``. With ``--service``:
+    tests/bench/service.py, the portal's single-pack latency (warm LibreOffice) against the cold CLI, and a load test.
     """
-    _install(session)
-    session.run("python", "tests/bench/throughput.py", *session.posargs)
+    _install(session, "bench")
+    script = "tests/bench/service.py" if "--service" in session.posargs else "tests/bench/throughput.py"
+    session.run("python", script, *session.posargs)

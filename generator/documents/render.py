@@ -24,6 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
 from generator.content.load import display_path
+from generator.documents.budget import BudgetedSandbox, OverTime, seconds, time_budget
 from generator.errors import TemplateError
 
 # The earliest time a zip entry can carry; any fixed value makes saves byte-identical.
@@ -52,11 +53,11 @@ class DocProperties:
 
 
 def make_env() -> SandboxedEnvironment:
-    """The only Jinja environment templates run in: sandboxed, autoescaping, strict about undefined names."""
-    return SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+    """The only Jinja environment templates run in: sandboxed, size-budgeted, autoescaping, strict about undefined names."""
+    return BudgetedSandbox(autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-class _CompilingEnv(SandboxedEnvironment):
+class _CompilingEnv(BudgetedSandbox):
     """make_env()'s settings, keeping what it compiled.
 
     docxtpl compiles the whole document as a new Jinja template on every render (over half the render time);
@@ -153,11 +154,17 @@ def render_docx(template: Path, context: dict, out: Path, *, properties: DocProp
         raise TemplateError(shown, "refused context: " + "; ".join(problems))
     if not template.is_file():
         raise TemplateError(shown, "template file not found")
+    if too_big := package_problem(template):
+        raise TemplateError(shown, too_big)
     try:
-        tpl = _StrictTemplate(str(template))
-        tpl.render(context, jinja_env=_RENDER_ENV, autoescape=True)
-        buffer = io.BytesIO()
-        tpl.save(buffer)
+        with time_budget():  # a template is untrusted input: nested loops are stopped, not waited for
+            tpl = _StrictTemplate(str(template))
+            tpl.render(context, jinja_env=_RENDER_ENV, autoescape=True)
+            buffer = io.BytesIO()
+            tpl.save(buffer)
+    except OverTime:
+        raise TemplateError(shown, f"rendering stopped after {seconds():g}s (the time budget; DOCGEN_TEMPLATE_TIMEOUT sets it): "
+                                   "a loop runs too long") from None
     except jinja2.exceptions.SecurityError as exc:
         raise TemplateError(shown, f"sandbox refused: {exc}{_near(exc)}") from exc
     except jinja2.exceptions.UndefinedError as exc:
@@ -296,11 +303,41 @@ def _template_sources(template: Path) -> list[tuple[str, str, etree._Element]]:
     return [(name, tpl.patch_xml(tpl.xml_to_string(el)), el) for name, el in found]
 
 
+MAX_PACKAGE = 50_000_000  # bytes of XML a template may unpack to; ours are < 1 MB (a zip bomb is refused unopened)
+
+
+def package_problem(template: Path) -> str:
+    """Why ``template`` is refused unopened (its parts unpack to more than MAX_PACKAGE bytes), or ``""``."""
+    try:
+        with zipfile.ZipFile(template) as zf:
+            size = sum(info.file_size for info in zf.infolist())
+    except (OSError, zipfile.BadZipFile) as exc:
+        return f"cannot read the template as .docx: {exc}"
+    if size > MAX_PACKAGE:
+        return f"unpacks to {size:,} bytes; a template may have at most {MAX_PACKAGE:,}"
+    return ""
+
+
 def lint_template(template: Path, provided: set[str]) -> list[str]:
     """Problems with ``template`` for a context providing ``provided``: unknown variables, filters, tests,
-    Jinja syntax errors and tags split across Word runs. Each message names the template."""
+    Jinja syntax errors and tags split across Word runs. Each message names the template.
+
+    Linting has the same time budget as rendering: a hostile template is reported, not waited for.
+    """
     template = Path(template)
     shown = display_path(template)
+    if too_big := package_problem(template):
+        return [f"{shown}: {too_big}"]
+    try:
+        with time_budget():
+            return _lint(template, shown, provided)
+    except OverTime:
+        return [f"{shown}: linting stopped after {seconds():g}s (the time budget): the template is too large or too complex"]
+    except RecursionError:
+        return [f"{shown}: tags nested too deeply to lint (hundreds of levels)"]
+
+
+def _lint(template: Path, shown: str, provided: set[str]) -> list[str]:
     try:
         sources = _template_sources(template)
     except Exception as exc:  # python-docx raises many types on a file that is not a .docx

@@ -1,0 +1,393 @@
+"""Service latency bench (``nox -s bench -- --service``): one pack at a time through the portal's HTTP API, then a load test.
+
+Same machine, same run, same caches:
+
+1. the cold CLI: ``docgen proposal`` as a subprocess, ``--cold`` clients one after another (a fresh LibreOffice each);
+2. the service API directly: ``api.build_pack`` with a warm :class:`~generator.documents.warm.ConverterPool` and
+   without one (the converter's own effect, no HTTP, no database);
+3. the portal: ``docgen serve`` on 127.0.0.1 with a temp SQLite database and temp storage, throwaway users made
+   through the store's models; an agent logs in over HTTP (httpx) and builds ``--packs`` packs one after another
+   (submit the form, poll the job, download the PDF): p50/p95 against the cold CLI's;
+4. a bounded load test: ``--agents`` simulated agents (threads), ``--per-agent`` packs each, a fixed number of
+   requests and an overall time limit; it reports errors, throughput and p95 and stops by itself.
+
+Every downloaded PDF must start with ``%PDF``; a sample is read back for the client's name and premium. The exit code
+is 1 when a request failed or a PDF was wrong; the latency goal (p50 <= 0.6 s, p95 <= 1.2 s) is reported, not enforced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import io
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+from pypdf import PdfReader  # noqa: E402
+
+from generator import api  # noqa: E402
+
+DOCGEN = [sys.executable, "-m", "generator"]
+TODAY = "2026-11-26"
+# (industry, revenue, limit) as an agent types them; the premium each must print comes from the published table
+RISKS = [("製造業", "4.5億", "1億"), ("小売業", "8000万", "5000万"), ("建設業", "2億", "3億"), ("学校", "12億", "1億")]
+GOAL_P50, GOAL_P95 = 0.6, 1.2
+POLL = 0.03  # seconds between progress polls: what a browser's htmx polling would do, only faster
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100).
+
+    >>> percentile([1.0, 2.0, 3.0, 4.0], 50), percentile([1.0, 2.0, 3.0, 4.0], 95), percentile([5.0], 95)
+    (2.0, 4.0, 5.0)
+    """
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def squash(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def line(label: str, times: list[float]) -> str:
+    return f"{label}: n={len(times)} p50={statistics.median(times):.3f}s p95={percentile(times, 95):.3f}s max={max(times):.3f}s"
+
+
+# --- 1. the cold CLI -----------------------------------------------------------------------------
+
+
+def cold_cli(env: dict[str, str], out: Path, runs: int) -> list[float]:
+    times = []
+    for i in range(runs + 1):  # the first fills the brochure and layout caches: not counted
+        industry, revenue, limit = RISKS[i % len(RISKS)]
+        cmd = [*DOCGEN, "proposal", "--client", f"株式会社 コールド{i:03d}", "--industry", industry, "--revenue", revenue,
+               "--limit", limit, "--date", TODAY, "--out", str(out), "-q"]
+        start = time.monotonic()
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        took = time.monotonic() - start
+        if done.returncode != 0:
+            raise SystemExit(f"cold CLI failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+        if i:
+            times.append(took)
+    return times
+
+
+# --- 2. the service API, with and without the warm pool -------------------------------------------
+
+
+def api_direct(site: api.Site, out: Path, runs: int, pool_size: int) -> tuple[list[float], list[float]]:
+    from generator.documents.warm import ConverterPool
+
+    product = api.load(site)
+    cold, warm = [], []
+    with ConverterPool(pool_size) as pool:
+        for i in range(runs):
+            for label, converter, times in (("cold", None, cold), ("warm", pool, warm)):
+                industry, revenue, limit = RISKS[i % len(RISKS)]
+                request = api.client_request(client=f"株式会社 API{label}{i:03d}", industry=industry, revenue=revenue, limit=limit)
+                start = time.monotonic()
+                api.build_pack(site, product, request, out=out, today=dt.date.fromisoformat(TODAY), converter=converter)
+                times.append(time.monotonic() - start)
+    return cold, warm
+
+
+# --- 3. and 4. the portal over HTTP ---------------------------------------------------------------
+
+
+def make_users(url: str, count: int) -> list[tuple[str, str]]:
+    """``count`` agents in two agencies, each with a throwaway password (never stored anywhere but this process)."""
+    from generator.store import db
+    from generator.store.accounts import Agency, User
+    from generator.web.app import prepare_database
+    from generator.web.security import hash_password
+
+    eng = prepare_database(url)
+    users = []
+    try:
+        with db.session_factory(eng)() as session:
+            agencies = [Agency(name="さくら保険サービス株式会社"), Agency(name="みどり総合保険代理店")]
+            session.add_all(agencies)
+            session.flush()
+            for i in range(count):
+                email, password = f"agent{i:02d}@bench.invalid", secrets.token_urlsafe(18)
+                session.add(User(email=email, name=f"担当{i:02d}", password_hash=hash_password(password), role="agent",
+                                 agency_id=agencies[i % 2].id, active=True))
+                users.append((email, password))
+            session.commit()
+    finally:
+        eng.dispose()
+    return users
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``docgen serve`` in its own session on 127.0.0.1; stopped with SIGTERM, then its whole group killed."""
+
+    def __init__(self, env: dict[str, str], url: str, log: Path, start_timeout: float = 180.0):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen([*DOCGEN, "serve", "--database", url, "--host", "127.0.0.1", "--port", str(self.port)], env=env,
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"docgen serve exited with {self.proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+            try:
+                if httpx.get(self.base + "/login", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"docgen serve did not answer within {start_timeout:g}s")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # anything it left (a LibreOffice it did not stop) goes too
+        self.proc.wait()
+
+
+@dataclass
+class Agent:
+    """One logged-in browser: its own cookies and CSRF token."""
+
+    base: str
+    email: str
+    password: str
+    client: httpx.Client = field(init=False)
+    token: str = ""
+
+    def __post_init__(self) -> None:
+        self.client = httpx.Client(base_url=self.base, timeout=120, follow_redirects=False)
+
+    def login(self) -> None:
+        page = self.client.get("/login")
+        token = CSRF.search(page.text)
+        r = self.client.post("/login", data={"email": self.email, "password": self.password, "next": "/", "csrf_token": token.group(1) if token else ""})
+        if r.status_code != 303:
+            raise RuntimeError(f"login of {self.email} answered {r.status_code}")
+        form = self.client.get("/packs/new")
+        found = CSRF.search(form.text)
+        if form.status_code != 200 or not found:
+            raise RuntimeError(f"/packs/new answered {form.status_code} without a CSRF token")
+        self.token = found.group(1)
+
+    def build(self, client: str, risk: tuple[str, str, str], deadline: float) -> bytes:
+        """Submit one pack, poll its job until it is done, download the PDF; raises on any failure."""
+        industry, revenue, limit = risk
+        r = self.client.post("/packs", data={"client": client, "contact": "", "industry": industry, "revenue": revenue, "limit": limit,
+                                             "csrf_token": self.token})
+        if r.status_code != 303 or not r.headers.get("location", "").startswith("/jobs/"):
+            raise RuntimeError(f"POST /packs answered {r.status_code}: {_message(r)}")
+        job = r.headers["location"]
+        while True:
+            p = self.client.get(job + "/progress")
+            if p.status_code != 200:
+                raise RuntimeError(f"GET {job}/progress answered {p.status_code}")
+            if p.headers.get("hx-redirect"):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{job} not done before the time limit")
+            time.sleep(POLL)
+        page = self.client.get(job)
+        if page.status_code != 303 or not page.headers.get("location", "").startswith("/packs/"):
+            raise RuntimeError(f"{job} did not produce a pack: {_message(page)}")
+        pdf = self.client.get(page.headers["location"] + "/pdf", params={"download": "true"})
+        if pdf.status_code != 200 or not pdf.content.startswith(b"%PDF"):
+            raise RuntimeError(f"PDF download answered {pdf.status_code} ({len(pdf.content)} bytes)")
+        return pdf.content
+
+
+def _message(r: httpx.Response) -> str:
+    found = re.search(r'class="(?:error|message)[^"]*"[^>]*>(.*?)<', r.text, re.S)
+    return (found.group(1).strip() if found else r.text[:200]).replace("\n", " ")
+
+
+def expected_premiums(site: api.Site) -> dict[tuple[str, str, str], str]:
+    product = api.load(site, lint=False)
+    out = {}
+    for risk in RISKS:
+        q = api.quote_request(product, api.client_request(client="x", industry=risk[0], revenue=risk[1], limit=risk[2]))
+        out[risk] = f"{q.premium:,}円"
+    return out
+
+
+def check_pdf(content: bytes, client: str, premium: str) -> str | None:
+    text = squash("".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(content)).pages))
+    missing = [s for s in (client, premium) if squash(s) not in text]
+    return f"{client}: the PDF lacks {missing}" if missing else None
+
+
+def latency(server: Server, user: tuple[str, str], packs: int, premiums: dict, limit: float) -> tuple[list[float], list[str]]:
+    agent = Agent(server.base, *user)
+    agent.login()
+    times, errors = [], []
+    deadline = time.monotonic() + limit
+    for i in range(packs):
+        risk, client = RISKS[i % len(RISKS)], f"株式会社 ラテンシ{i:03d}"
+        start = time.monotonic()
+        try:
+            content = agent.build(client, risk, deadline)
+        except Exception as exc:
+            errors.append(f"pack {i}: {exc}")
+            continue
+        times.append(time.monotonic() - start)
+        if i in (0, packs - 1):
+            problem = check_pdf(content, client, premiums[risk])
+            if problem:
+                errors.append(problem)
+    return times, errors
+
+
+def load_test(server: Server, users: list[tuple[str, str]], per_agent: int, premiums: dict, limit: float) -> tuple[list[float], list[str], float]:
+    """Every agent logs in, then builds its packs one after another; the clock runs from the first submit to the last download."""
+    agents = [Agent(server.base, *u) for u in users]
+    for a in agents:
+        a.login()
+    times: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(agents) + 1)
+    deadline = time.monotonic() + limit
+
+    def run(n: int, agent: Agent) -> None:
+        barrier.wait()
+        for k in range(per_agent):
+            risk, client = RISKS[(n + k) % len(RISKS)], f"株式会社 ロード{n:02d}-{k}"
+            start = time.monotonic()
+            try:
+                content = agent.build(client, risk, deadline)
+                took = time.monotonic() - start
+                problem = check_pdf(content, client, premiums[risk]) if k == per_agent - 1 else None
+            except Exception as exc:
+                with lock:
+                    errors.append(f"agent {n} pack {k}: {exc}")
+                if time.monotonic() > deadline:
+                    return
+                continue
+            with lock:
+                times.append(took)
+                if problem:
+                    errors.append(problem)
+
+    threads = [threading.Thread(target=run, args=(n, a), daemon=True) for n, a in enumerate(agents)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.monotonic()
+    for t in threads:
+        t.join(timeout=max(0.0, deadline - time.monotonic()) + 5)
+    wall = time.monotonic() - start
+    if any(t.is_alive() for t in threads):
+        errors.append("the time limit stopped the load test")
+    return times, errors, wall
+
+
+def soffice_left(marker: str) -> list[str]:
+    """soffice processes whose command line mentions ``marker`` (the run's temp folder)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "soffice" in cmd and marker in cmd:
+                found.append(f"{entry.name} {cmd[:120]}")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--service", action="store_true", help="(what nox -s bench passes to select this bench)")
+    parser.add_argument("--packs", type=int, default=50, help="packs one after another through HTTP (default: %(default)s)")
+    parser.add_argument("--cold", type=int, default=5, help="cold CLI runs (default: %(default)s)")
+    parser.add_argument("--api-runs", type=int, default=5, help="api.build_pack runs with and without the pool (default: %(default)s; 0: skip)")
+    parser.add_argument("--agents", type=int, default=20, help="simulated agents in the load test (default: %(default)s)")
+    parser.add_argument("--per-agent", type=int, default=5, help="packs per agent (default: %(default)s)")
+    parser.add_argument("--limit", type=float, default=600.0, help="time limit of each HTTP phase in seconds (default: %(default)s)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="docgen-service-bench-"))
+    env = dict(os.environ, DOCGEN_CACHE=str(work / "cache"), DOCGEN_PROPOSALS=str(work / "proposals"), DOCGEN_STORAGE=str(work / "storage"),
+               PYTHONPATH=str(REPO))
+    url = f"sqlite:///{work / 'portal.db'}"
+    env["DOCGEN_DATABASE_URL"] = url
+    site = api.Site.from_env(env)
+    cores = os.cpu_count()
+    failed = False
+    try:
+        print(f"service bench: {cores} cores; work folder {work}", flush=True)
+        cold = cold_cli(env, work / "cold", args.cold)
+        print(line("cold CLI (docgen proposal, one process and one LibreOffice per pack)", cold), flush=True)
+        if args.api_runs:
+            api_cold, api_warm = api_direct(site, work / "api", args.api_runs, cores or 1)
+            print(line("api.build_pack, cold convert_to_pdf", api_cold), flush=True)
+            print(line(f"api.build_pack, warm pool of {cores}", api_warm), flush=True)
+        premiums = expected_premiums(site)
+        users = make_users(url, max(1, args.agents))
+        server = Server(env, url, work / "serve.log")
+        try:
+            times, errors = latency(server, users[0], args.packs, premiums, args.limit)
+            if times:
+                print(line("service (HTTP: submit, poll, download), one pack at a time", times), flush=True)
+            load, load_errors, wall = load_test(server, users[: args.agents], args.per_agent, premiums, args.limit)
+        finally:
+            server.stop()
+        requested = args.agents * args.per_agent
+        leftovers = soffice_left(str(work))
+        if times:
+            p50, p95 = statistics.median(times), percentile(times, 95)
+            goal = "met" if p50 <= GOAL_P50 and p95 <= GOAL_P95 else "NOT met"
+            print(f"service p50={p50:.3f}s p95={p95:.3f}s (goal p50<={GOAL_P50}s p95<={GOAL_P95}s: {goal}); "
+                  f"cold CLI p50={statistics.median(cold):.3f}s; speedup={statistics.median(cold) / p50:.1f}x", flush=True)
+        print(f"load: {args.agents} agents x {args.per_agent} packs = {requested} packs, {len(load)} ok, {len(load_errors)} errors, "
+              f"{wall:.1f}s, throughput={len(load) / wall:.2f} packs/s, p50={statistics.median(load) if load else 0:.3f}s "
+              f"p95={percentile(load, 95) if load else 0:.3f}s", flush=True)
+        for problem in (errors + load_errors)[:20]:
+            print("  error: " + problem, flush=True)
+        if leftovers:
+            print("  left running: " + "; ".join(leftovers), flush=True)
+        failed = bool(errors or load_errors or leftovers or len(times) != args.packs or len(load) != requested)
+    finally:
+        if args.keep or failed:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
