@@ -342,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="docgen-service-bench-"))
     env = dict(os.environ, DOCGEN_CACHE=str(work / "cache"), DOCGEN_PROPOSALS=str(work / "proposals"), DOCGEN_STORAGE=str(work / "storage"),
-               PYTHONPATH=str(REPO))
+               PYTHONPATH=str(REPO), TMPDIR=str(work / "tmp"))  # every LibreOffice profile of the run under work/: leftovers show
+    (work / "tmp").mkdir()
     url = f"sqlite:///{work / 'portal.db'}"
     env["DOCGEN_DATABASE_URL"] = url
     site = api.Site.from_env(env)
