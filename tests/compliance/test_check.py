@@ -15,6 +15,9 @@ import pytest
 from generator.documents.convert import convert_to_pdf, pdf_text
 from tests.seed import seed_tables
 
+# Every test here shares one module fixture that runs `docgen build` (LibreOffice) in a copy of the repository.
+pytestmark = pytest.mark.libreoffice
+
 REPO = Path(__file__).resolve().parents[2]
 EXCLUSION_OLD = "記名被保険者の使用人等が行ったまたは加担もしくは共謀した窃盗、強盗、詐欺、横領または背任行為に起因する損害賠償請求"
 EXCLUSION_NEW = "記名被保険者の使用人等が行ったまたは加担もしくは共謀した窃盗、強盗、恐喝、詐欺、横領または背任行為に起因する損害賠償請求"

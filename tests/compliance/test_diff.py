@@ -120,6 +120,7 @@ def test_provenance_lists_the_clauses_a_document_prints(product):
     assert set(wording) <= set(clauses(product))
 
 
+@pytest.mark.libreoffice  # the brochure fixture is a real LibreOffice build
 def test_verify_brochure_now_and_after_a_change(product, brochure):
     assert verify_pdf(brochure.pdf, product).matches
     first = product.exclusions.groups[1].items[0]
