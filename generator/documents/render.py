@@ -311,8 +311,8 @@ def package_problem(template: Path) -> str:
     try:
         with zipfile.ZipFile(template) as zf:
             size = sum(info.file_size for info in zf.infolist())
-    except (OSError, zipfile.BadZipFile) as exc:
-        return f"cannot read the template as .docx: {exc}"
+    except (OSError, zipfile.BadZipFile):
+        return ""  # not a zip at all: the caller's own reading reports it as such
     if size > MAX_PACKAGE:
         return f"unpacks to {size:,} bytes; a template may have at most {MAX_PACKAGE:,}"
     return ""

@@ -195,3 +195,36 @@ def test_close_leaves_no_process_and_no_profile(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match="closed"):
         pool.convert([src], tmp_path / "out")
     pool.close()  # twice is fine
+
+
+@pytest.mark.libreoffice
+def test_typeset_with_the_pool_lays_out_like_the_cold_path(product, tmp_path: Path) -> None:
+    from generator.batch.typeset import Layout, learn_layout, typeset
+    from tests.batch.test_layout import footers, jobs
+
+    cold_layout = learn_layout(jobs(product, tmp_path)[0], tmp_path / "cold-cache", 120)
+    with ConverterPool(1) as pool:
+        # learning needs the named destinations of LAYOUT_OPTIONS: the options reach the warm export filter
+        layout = learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", 120, converter=pool)
+        warm = typeset(jobs(product, tmp_path), tmp_path / "warm", layout, 120, converter=pool)
+        # a wrong page-count guess (one page more for the letter) is caught and the letter laid out on its own
+        guess = dict(layout.pages, letter=layout.pages["letter"] + 1)
+        wrong = typeset(jobs(product, tmp_path), tmp_path / "wrong", Layout(pages=guess), 120, converter=pool)
+        assert pool.instances()[0].conversions >= 4 and pool.restarts == 0
+    assert layout.pages == cold_layout.pages and layout.pages["disclosure"] > 1
+    ((static,), (cold_static,)) = layout.statics.values(), cold_layout.statics.values()
+    assert (static.personal, static.total) == (cold_static.personal, cold_static.total)
+    assert pdf_text(static.pdf) == pdf_text(cold_static.pdf)
+    cold = typeset(jobs(product, tmp_path), tmp_path / "cold", cold_layout, 120)
+    total, letter_pages = layout.pages["disclosure"], layout.pages["letter"]
+    for w, c, x in zip(warm, cold, wrong, strict=True):
+        assert w.error is None and c.error is None and x.error is None
+        (letter,), (personal, tail) = w.parts
+        assert footers(letter.pdf, letter.pages) == [f"{k}/{letter_pages}" for k in range(1, letter_pages + 1)]
+        assert footers(personal.pdf, personal.pages) == [f"{k}/{total}" for k in range(1, static.personal + 1)]
+        assert tail.pdf == static.pdf
+        texts = [[pdf_text(p.pdf)[i] for p in doc for i in p.pages] for doc in w.parts]
+        assert texts == [[pdf_text(p.pdf)[i] for p in doc for i in p.pages] for doc in c.parts]
+        (wrong_letter,), _ = x.parts
+        assert "alone" in wrong_letter.pdf.parent.name
+        assert footers(wrong_letter.pdf, wrong_letter.pages) == [f"{k}/{letter_pages}" for k in range(1, letter_pages + 1)]
