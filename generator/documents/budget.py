@@ -1,0 +1,222 @@
+"""Time and size budgets for untrusted templates: Jinja's sandbox stops escapes, this stops exhaustion.
+
+The sandbox keeps a template from reaching Python, but not from asking for ``'x' * 10**9``, a billion-column
+``center``, a namespace doubling a string in a loop, or loops nested deep enough to run for hours. Here:
+
+* sizes are checked *before* the work is done: ``*``, ``+``, ``%``, ``**`` on big operands, integer arguments of
+  calls and filters, values stored in a ``namespace``, and every concatenation of output;
+* time is a wall-clock budget enforced by a watchdog thread that raises :class:`OverTime` in the rendering
+  thread (CPython checks for it between bytecodes, so a loop that calls nothing is stopped too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import Namespace
+
+MAX_TEXT = 5_000_000  # characters one string or one rendered part may have (documents here are < 1 MB of XML)
+MAX_ITEMS = 100_000  # items one list may have (also Jinja's MAX_RANGE)
+MAX_NUMBER = 1_000_000  # an integer argument past this (a width, a count) is refused: no layout needs it
+MAX_POWER = 10_000  # exponent bound for ``**``: 10**10**10 would run in C, where no watchdog can stop it
+TIMEOUT_ENV = "DOCGEN_TEMPLATE_TIMEOUT"
+DEFAULT_SECONDS = 30.0  # a whole brochure renders in well under a second here
+_FORMAT_WIDTH = re.compile(r"%[-#0 +]*(\d+)|%[-#0 +]*\d*\.(\d+)|\{[^{}]*:[^{}]*?(\d{6,})[^{}]*\}")
+
+
+class OverTime(Exception):
+    """Raised inside the rendering thread by the watchdog when the time budget is spent."""
+
+
+def seconds() -> float:
+    """The template time budget: ``$DOCGEN_TEMPLATE_TIMEOUT`` seconds, else 30."""
+    try:
+        value = float(os.environ.get(TIMEOUT_ENV, "") or DEFAULT_SECONDS)
+    except ValueError:
+        return DEFAULT_SECONDS
+    return value if value > 0 else DEFAULT_SECONDS
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, (str, bytes, list, tuple)) else 0
+
+
+def _refuse(message: str) -> SecurityError:
+    return SecurityError(message)
+
+
+def check_binop(operator: str, left: Any, right: Any) -> None:
+    """SecurityError if the operation would build something past the budget; otherwise nothing.
+
+    >>> check_binop("*", "x", 3)
+    >>> check_binop("*", "x", 10**9)
+    Traceback (most recent call last):
+    ...
+    jinja2.exceptions.SecurityError: 'x' * 1000000000 would be 1,000,000,000 characters; a template may build at most 5,000,000
+    """
+    if operator == "*":
+        for seq, count in ((left, right), (right, left)):
+            if _size(seq) or isinstance(seq, (str, list, tuple)):
+                if isinstance(count, int) and not isinstance(count, bool):
+                    total = _size(seq) * count
+                    limit = MAX_TEXT if isinstance(seq, (str, bytes)) else MAX_ITEMS
+                    if total > limit:
+                        kind = "characters" if isinstance(seq, (str, bytes)) else "items"
+                        raise _refuse(f"{_short(seq)} * {count} would be {total:,} {kind}; a template may build at most {limit:,}")
+    elif operator == "+":
+        if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) and _size(left) + _size(right) > MAX_TEXT:
+            raise _refuse(f"joining {_size(left):,} and {_size(right):,} would pass {MAX_TEXT:,}")
+    elif operator == "**":
+        if isinstance(left, (int, float)) and isinstance(right, (int, float)) and abs(left) > 1 and right > MAX_POWER:
+            raise _refuse(f"{left!r} ** {right!r} is too large a power; exponents up to {MAX_POWER:,}")
+    elif operator == "%" and isinstance(left, str):
+        for m in _FORMAT_WIDTH.finditer(left):
+            width = int(next(g for g in m.groups() if g))
+            if width > MAX_NUMBER:
+                raise _refuse(f"format width {width:,} in {_short(left)}; widths up to {MAX_NUMBER:,}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_args(what: str, args: Iterable[Any]) -> None:
+    """SecurityError for an integer argument past MAX_NUMBER (``center(10**9)``, ``ljust``, ``indent`` ...)."""
+    for arg in args:
+        if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) > MAX_NUMBER:
+            raise _refuse(f"{what}: argument {arg:,} is too large; numbers up to {MAX_NUMBER:,}")
+        if isinstance(arg, str) and len(arg) > MAX_TEXT:
+            raise _refuse(f"{what}: a {len(arg):,}-character argument; at most {MAX_TEXT:,}")
+
+
+def check_replace(what: str, text: Any, old: Any, new: Any) -> None:
+    """SecurityError if replacing would build more than MAX_TEXT characters (measured before replacing).
+
+    >>> check_replace("replace", "x" * 1000, "x", "y" * 10_000)
+    Traceback (most recent call last):
+    ...
+    jinja2.exceptions.SecurityError: replace would make 10,000,000 characters; at most 5,000,000
+    """
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+        hits = text.count(old) if old else len(text) + 1
+        total = len(text) + hits * (len(new) - len(old))
+        if total > MAX_TEXT:
+            raise _refuse(f"{what} would make {total:,} characters; at most {MAX_TEXT:,}")
+
+
+def _checked_result(what: str, value: Any) -> Any:
+    if _size(value) > (MAX_TEXT if isinstance(value, str) else MAX_ITEMS):
+        raise _refuse(f"{what} made {_size(value):,} characters or items; at most {MAX_TEXT:,}")
+    return value
+
+
+def bounded_concat(parts: Iterable[str]) -> str:
+    """Jinja's ``concat`` for output, macros and blocks: stops as soon as the text passes MAX_TEXT."""
+    out: list[str] = []
+    total = 0
+    for part in parts:
+        total += len(part)
+        if total > MAX_TEXT:
+            raise _refuse(f"the rendered text passed {MAX_TEXT:,} characters; a loop or macro repeats too much")
+        out.append(part)
+    return "".join(out)
+
+
+class BoundedNamespace(Namespace):
+    """``namespace()`` whose attributes cannot grow past the budget (``ns.s = ns.s ~ ns.s`` in a loop)."""
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        _checked_result(f"namespace attribute {name!r}", value)
+        super().__setitem__(name, value)
+
+
+def _bounded_filter(name: str, func):
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        values = [*args[1:], *kwargs.values()] if getattr(func, "jinja_pass_arg", None) else [*args, *kwargs.values()]
+        check_args(f"filter {name!r}", values)
+        if name == "replace" and len(values) >= 3:
+            check_replace("filter 'replace'", *values[:3])
+        return _checked_result(f"filter {name!r}", func(*args, **kwargs))
+
+    return run
+
+
+class BudgetedSandbox(SandboxedEnvironment):
+    """The sandbox, plus size limits on what a template can build."""
+
+    intercepted_binops = frozenset(["*", "+", "**", "%"])
+    concat = staticmethod(bounded_concat)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.globals["namespace"] = BoundedNamespace
+        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:  # noqa: ANN001 - Jinja's signature
+        check_binop(operator, left, right)
+        return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any):  # noqa: ANN201 - Jinja's signature
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            check_binop("%", value.__self__, None)  # widths in str.format fields, e.g. '{:>1000000000}'
+        return wrapped
+
+    def call(__self, __context, __obj, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+        name = getattr(__obj, "__name__", type(__obj).__name__)
+        check_args(f"{name}()", [*args, *kwargs.values()])
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str) and name == "replace" and len(args) >= 2:
+            check_replace("replace()", owner, args[0], args[1])
+        return _checked_result(f"{name}()", super().call(__context, __obj, *args, **kwargs))
+
+
+class _Watchdog:
+    """Raises OverTime in the thread that started it once ``limit`` seconds pass, unless stopped first."""
+
+    def __init__(self, limit: float):
+        self.limit = limit
+        self.thread_id = threading.get_ident()
+        self.lock = threading.Lock()
+        self.running = False
+        self.fired = False
+        self.timer = threading.Timer(limit, self._fire)
+        self.timer.daemon = True
+
+    def _fire(self) -> None:
+        with self.lock:
+            if self.running:
+                self.fired = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread_id), ctypes.py_object(OverTime))
+
+    def __enter__(self) -> _Watchdog:
+        self.running = True
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            self.running = False
+            if self.fired:  # fired but perhaps not yet delivered: clear it, the caller sees OverTime below instead
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread_id), None)
+        self.timer.cancel()
+        if self.fired and not (exc and exc[0] is not None and issubclass(exc[0], OverTime)):
+            raise OverTime()
+
+
+@contextlib.contextmanager
+def time_budget(limit: float | None = None) -> Iterator[None]:
+    """Run the block within ``limit`` seconds (default :func:`seconds`), else raise OverTime."""
+    with _Watchdog(limit or seconds()):
+        yield
