@@ -43,6 +43,10 @@ class ContentError(DocgenError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class PageReferenceError(ContentError):
+    """Raised when a {page:ID} reference does not print the page its section starts on in the laid-out brochure."""
+
+
 class InputError(DocgenError, ValueError):
     """Raised when a CLI option or a client-list value is malformed or not allowed."""
 

@@ -11,7 +11,20 @@ from docx.oxml.ns import qn
 # Run as a script from anywhere: the kit sits next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blocks import clause_blocks, eligibility, exclusion_groups, letter_text, limits_table, payment_table, product_intro  # noqa: E402
-from template_kit import BRAND_LIGHT, TEXT_W, Builder, clean_package, install_styles, new_page, page_setup  # noqa: E402
+from template_kit import (  # noqa: E402
+    BRAND,
+    BRAND_LIGHT,
+    BRAND_MID,
+    TEXT_W,
+    Builder,
+    bookmark,
+    clean_package,
+    install_styles,
+    new_page,
+    no_borders,
+    page_setup,
+    segment_runs,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -36,7 +49,7 @@ def cover(b: Builder) -> None:
 
 def background(b: Builder) -> None:
     b.tag("{%p for s in background %}")
-    b.p("{{ s.heading }}", "heading 1")
+    bookmark(b.p("{{ s.heading }}", "heading 1"), "{{ s.bookmark }}", 1)
     b.tag("{%p for text in s.paragraphs %}")
     b.p("{{ text }}", "Lead")
     b.tag("{%p endfor %}")
@@ -56,7 +69,7 @@ def background(b: Builder) -> None:
 
 
 def examples(b: Builder) -> None:
-    new_page(b.p("{{ examples.heading }}", "heading 1"))
+    new_page(bookmark(b.p("{{ examples.heading }}", "heading 1"), "{{ examples.bookmark }}", 2))
     t = b.table([1250, 1800, TEXT_W - 1250 - 1800 - 2850, 2850], ["業種", "攻撃種類", "事故内容", "主な想定被害額"])
     b.tag_row(t, "{%tr for c in examples.cases %}")
     b.row(t, ["{{ c.industry }}", "{{ c.attack }}", "{{ c.description }}", "{{ c.damages }}"], styles=["Table Label", "Table Text", "Table Text", "Table Text"])
@@ -66,19 +79,19 @@ def examples(b: Builder) -> None:
 
 
 def features(b: Builder) -> None:
-    new_page(b.p("{{ features.heading }}", "heading 1"))
+    new_page(bookmark(b.p("{{ features.heading }}", "heading 1"), "{{ features.bookmark }}", 3))
     b.p("{{ features.intro }}", "Lead")
     b.tag("{%p for f in features.entries %}")
     b.p("{{ f.heading }}", "heading 2")
     b.tag("{%p for text in f.paragraphs %}")
-    b.p("{{ text }}")
+    segment_runs(b.p(""), "text")  # a {page:ID} in content becomes a PAGEREF field: LibreOffice prints the real page
     b.tag("{%p endfor %}")
     b.notes("f.notes")
     b.tag("{%p endfor %}")
 
 
 def coverage(b: Builder) -> None:
-    new_page(b.p("{{ coverage.heading }}", "heading 1"))
+    new_page(bookmark(b.p("{{ coverage.heading }}", "heading 1"), "{{ coverage.bookmark }}", 4))
     product_intro(b)
 
     b.p("{{ coverage.payment.heading }}", "heading 2")
@@ -144,19 +157,81 @@ def premium_tables(b: Builder) -> None:
     b.tag("{%p endfor %}")
 
 
+FLOW_BAND = 560  # the phase band down the left of the diagram
+FLOW_GRID = 12  # grid columns right of the band (generator.documents.diagram.GRID)
+FLOW_FUNCTION = "FCE9D6"  # function boxes: a warm tint, apart from the blue steps
+
+
+def band(b: Builder, cell) -> None:
+    """The phase band's cell: dark, its title centred; ``{% vm %}`` merges it down every row of the phase."""
+    b.shade(cell, BRAND)
+    cell._tc.tcPr.find(qn("w:vAlign")).set(qn("w:val"), "center")
+
+
+def flow_cells(b: Builder, table, kind: str) -> None:
+    """One template row of the diagram: the band (merged down the phase), then a loop over the row's cells."""
+    row = b.row(table, ["{{ ph.title }}{% vm %}", "{%tc for c in row.cells %}", "", "{%tc endfor %}"] + [""] * (FLOW_GRID - 2),
+                styles=["Flow Band", "Template Tag", "Template Tag", "Template Tag"] + ["Template Tag"] * (FLOW_GRID - 2))
+    band(b, row.cells[0])
+    row.cells[3].merge(row.cells[-1])
+    cell = row.cells[2]
+    if kind == "steps":  # a box: its title, then its points (a blank spacer cell has neither)
+        b.p("{% colspan c.span %}" + f"{{% cellbg '{BRAND_LIGHT}' if c.box else 'FFFFFF' %}}" + "{{ c.title }}", "Flow Step", cell)
+        b.tag("{%p for x in c.points %}", cell)
+        b.p("・{{ x }}", "Flow Point", cell)
+        b.tag("{%p endfor %}", cell)
+    else:  # the functions serving the step above, one per line; the tags share the loop's paragraph, so no blank line
+        b.p("{% colspan c.span %}" + f"{{% cellbg '{FLOW_FUNCTION}' if c.names else 'FFFFFF' %}}" + "{%p for n in c.names %}", "Template Tag", cell)
+        b.p("{{ n }}", "Flow Function", cell)
+        b.tag("{%p else %}", cell)
+        b.p("", "Flow Function", cell)
+        b.tag("{%p endfor %}", cell)
+    for extra in row.cells[3].paragraphs[1:]:
+        extra._p.getparent().remove(extra._p)
+
+
+def emergency_diagram(b: Builder) -> None:
+    """The flow as a diagram: per phase a table, its band shaded down the left, steps in boxes, arrows between stages,
+    and under each step the support functions serving it (generator.documents.diagram lays out the rows)."""
+    b.p("{{ emergency.diagram.title }}", "Item Title")
+    b.p("{{ emergency.diagram.caption }}", "Section Subtitle")
+    b.tag("{%p for ph in emergency.diagram.phases %}")
+    col = (TEXT_W - FLOW_BAND) // FLOW_GRID
+    t = no_borders(b.table([TEXT_W - FLOW_GRID * col] + [col] * FLOW_GRID, None), pad=85)
+    b.tag_row(t, "{%tr for row in ph.rows %}")
+    b.tag_row(t, '{%tr if row.kind == "label" %}')
+    label = b.row(t, ["{{ ph.title }}{% vm %}", "{{ row.text }}"] + [""] * (FLOW_GRID - 1), styles=["Flow Band"] + ["Flow Label"] * FLOW_GRID)
+    band(b, label.cells[0])
+    label.cells[1].merge(label.cells[-1])
+    b.shade(label.cells[1], BRAND_MID)
+    b.tag_row(t, '{%tr elif row.kind == "steps" %}')
+    flow_cells(b, t, "steps")
+    b.tag_row(t, '{%tr elif row.kind == "functions" %}')
+    flow_cells(b, t, "functions")
+    b.tag_row(t, "{%tr else %}")
+    arrow = b.row(t, ["{{ ph.title }}{% vm %}", "{{ row.text }}"] + [""] * (FLOW_GRID - 1), styles=["Flow Band"] + ["Flow Arrow"] * FLOW_GRID)
+    band(b, arrow.cells[0])
+    arrow.cells[1].merge(arrow.cells[-1])
+    b.tag_row(t, "{%tr endif %}")
+    b.tag_row(t, "{%tr endfor %}")
+    for merged in (label.cells[1], arrow.cells[1]):
+        for extra in merged.paragraphs[1:]:
+            extra._p.getparent().remove(extra._p)
+    b.p("", "Note Text")
+    b.tag("{%p endfor %}")
+    b.tag("{%p for text in emergency.diagram.notes %}")
+    b.p("{{ text }}", "Note Text")
+    b.tag("{%p endfor %}")
+
+
 def emergency(b: Builder) -> None:
-    new_page(b.p("{{ emergency.heading }}", "heading 1"))
+    new_page(bookmark(b.p("{{ emergency.heading }}", "heading 1"), "{{ emergency.bookmark }}", 5))
     b.tag("{%p for text in emergency.summary %}")
     b.p("{{ text }}", "Lead")
     b.tag("{%p endfor %}")
     b.p("{{ emergency.condition }}", "Section Subtitle")
-    t = b.table([3000, TEXT_W - 3000], None)
-    b.tag_row(t, "{%tr for f in emergency.flow %}")
-    fill = f"{{% cellbg '{BRAND_LIGHT}' if f.band else 'FFFFFF' %}}"  # a points-less step is a band row
-    row = b.row(t, [fill + "{{ f.title }}", ""], styles=["Table Label", "Table Text"])
-    b.cell_loop(row.cells[1], "x in f.points", "・{{ x }}" + fill, "Table Point")
-    b.tag_row(t, "{%tr endfor %}")
-    b.p("", "Note Text")
+    emergency_diagram(b)
+    new_page(b.p("", "Note Text"))  # the functions' services and partners: the seed's second page of section 6
     t = b.table([2700, TEXT_W - 2700 - 3200, 3200], ["機能", "サービス", "提携企業"])
     b.tag_row(t, "{%tr for f in emergency.functions %}")
     row = b.row(t, ["{{ f.name }}", "", ""], styles=["Table Label", "Table Text", "Table Text"])
@@ -176,12 +251,12 @@ def emergency(b: Builder) -> None:
 
 
 def exclusions(b: Builder) -> None:
-    new_page(b.p("{{ exclusions.heading }}", "heading 1"))
+    new_page(bookmark(b.p("{{ exclusions.heading }}", "heading 1"), "{{ exclusions.bookmark }}", 6))
     exclusion_groups(b, "heading 2")
 
 
 def risk_services(b: Builder) -> None:
-    b.p("{{ risk.heading }}", "heading 1")
+    bookmark(b.p("{{ risk.heading }}", "heading 1"), "{{ risk.bookmark }}", 7)
     b.p("（{{ risk.provider }}提供）", "Section Subtitle")
     b.p("{{ risk.intro }}", "Lead")
     t = b.table([3000, TEXT_W - 3000 - 900, 900], ["サービス", "概要", "費用"])

@@ -146,6 +146,14 @@ STYLES = [
     para_style("TableLabel", "Table Label", spacing(0, 0, 260) + '<w:jc w:val="left"/>', rpr(GOTHIC, 9, BRAND)),
     para_style("TableAmount", "Table Amount", spacing(0, 0, 240) + '<w:jc w:val="right"/>', rpr(GOTHIC, 9)),
     para_style("TableCenter", "Table Center", spacing(0, 0, 240) + '<w:jc w:val="center"/>', rpr(GOTHIC, 9)),
+    # the emergency-support flow diagram (make_templates.emergency_diagram)
+    para_style("FlowBand", "Flow Band", spacing(0, 0, 260) + '<w:jc w:val="center"/>', rpr(GOTHIC, 11, "FFFFFF", bold=True)),
+    para_style("FlowLabel", "Flow Label", spacing(0, 0, 260) + ind(60) + '<w:jc w:val="left"/>', rpr(GOTHIC, 9.5, BRAND, bold=True)),
+    para_style("FlowStep", "Flow Step", spacing(0, 20, 260) + '<w:jc w:val="center"/>', rpr(GOTHIC, 10, BRAND, bold=True)),
+    para_style("FlowPoint", "Flow Point", spacing(0, 0, 240) + ind(150, 150) + '<w:jc w:val="left"/>', rpr(GOTHIC, 8.5)),
+    para_style("FlowFunction", "Flow Function", spacing(0, 0, 240) + '<w:jc w:val="center"/>', rpr(GOTHIC, 8.5, "8A4B08", bold=True)),
+    para_style("FlowArrow", "Flow Arrow", '<w:spacing w:before="0" w:after="0" w:line="240" w:lineRule="exact"/><w:jc w:val="center"/>',
+               rpr(GOTHIC, 11, BRAND, bold=True)),
     para_style("PageStart", "Page Start", '<w:spacing w:before="0" w:after="0" w:line="20" w:lineRule="exact"/>', rpr(MINCHO, 1)),
     # Tag paragraphs vanish on render ({%p %}); small and grey so the layout stays readable in Word.
     para_style("Contents", "Contents", "<w:pBdr>" + border("left", 24, BRAND, 8) + "</w:pBdr>" + spacing(0, 40, 260) + ind(240), rpr(GOTHIC, 10, BRAND)),
@@ -345,17 +353,63 @@ def new_page(paragraph: Paragraph) -> Paragraph:
     return paragraph
 
 
-def field_runs(paragraph: Paragraph, instr: str) -> None:
-    """A real Word field (PAGE, NUMPAGES): begin / instruction / separate / cached result / end."""
+def field_runs(paragraph: Paragraph, instr: str, cached: str = "1", dirty: bool = False) -> None:
+    """A real Word field (PAGE, NUMPAGES, PAGEREF): begin / instruction / separate / cached result / end.
+
+    ``dirty`` asks Word to update the field when the file is opened; LibreOffice updates it on every layout.
+    """
     p = paragraph._p
     for xml in (
-        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>',
+        '<w:r><w:fldChar w:fldCharType="begin"' + (' w:dirty="true"' if dirty else "") + "/></w:r>",
         f'<w:r><w:instrText xml:space="preserve"> {instr} </w:instrText></w:r>',
         '<w:r><w:fldChar w:fldCharType="separate"/></w:r>',
-        "<w:r><w:t>1</w:t></w:r>",
+        f"<w:r><w:t>{cached}</w:t></w:r>",
         '<w:r><w:fldChar w:fldCharType="end"/></w:r>',
     ):
         p.append(parse_xml(xml.replace("<w:r>", f"<w:r {nsdecls('w')}>", 1)))
+
+
+def bookmark(paragraph: Paragraph, name: str, number: int) -> Paragraph:
+    """Wrap the paragraph's text in a Word bookmark (``name`` may be a Jinja expression); PAGEREF fields point at it.
+
+    ``number`` is the bookmark's w:id, a literal so the template stays a valid document; repeated in a loop it is
+    the same for every copy, which Word and LibreOffice pair up in order.
+    """
+    p = paragraph._p
+    start = parse_xml(f'<w:bookmarkStart {nsdecls("w")} w:id="{number}" w:name="{name}"/>')
+    first_run = p.find(qn("w:r"))
+    if first_run is not None:
+        first_run.addprevious(start)
+    else:
+        p.append(start)
+    p.append(parse_xml(f'<w:bookmarkEnd {nsdecls("w")} w:id="{number}"/>'))
+    return paragraph
+
+
+def segment_runs(paragraph: Paragraph, var: str) -> Paragraph:
+    """The paragraph's text from ``var``'s segments: plain runs, and PAGEREF fields where a segment names a bookmark."""
+    paragraph.add_run(f"{{%r for seg in {var} %}}")
+    paragraph.add_run("{%r if seg.ref %}")
+    field_runs(paragraph, "PAGEREF {{ seg.ref }} \\h", cached="{{ seg.text }}", dirty=True)
+    paragraph.add_run("{%r else %}")
+    paragraph.add_run("{{ seg.text }}")
+    paragraph.add_run("{%r endif %}")
+    paragraph.add_run("{%r endfor %}")
+    return paragraph
+
+
+def no_borders(table: Table, gutter: str = "FFFFFF", size: int = 18, pad: int = 57) -> Table:
+    """Replace the style's grid lines with thick white ones (filled cells read as separate boxes); ``pad`` above and below text."""
+    tbl_pr = table._tbl.tblPr
+    for tag in ("w:tblBorders", "w:tblCellMar"):
+        for el in tbl_pr.findall(qn(tag)):
+            tbl_pr.remove(el)
+    sides = ("top", "left", "bottom", "right", "insideH", "insideV")
+    tbl_pr.append(parse_xml(f"<w:tblBorders {nsdecls('w')}>" + "".join(border(s, size, gutter, 0) for s in sides) + "</w:tblBorders>"))
+    margins = (("top", pad), ("left", 100), ("bottom", pad), ("right", 100))
+    tbl_pr.append(parse_xml(f"<w:tblCellMar {nsdecls('w')}>" + "".join(f'<w:{s} w:w="{w}" w:type="dxa"/>' for s, w in margins) + "</w:tblCellMar>"))
+    schema_order(tbl_pr, TBL_PR_ORDER)
+    return table
 
 
 HEADER = "{{ doc.product }}\t{{ doc.insurer_short }}"

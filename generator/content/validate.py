@@ -19,6 +19,10 @@ _PERCENT = re.compile(r"([0-9０-９]+)\s*[%％]")
 _LEADING_NUMBER = re.compile(r"^\s*(?:[①-⑳]|[（(][0-9０-９]+[)）]|[ア-ン][．.]|・|■|〇)")
 _LIST_ITEM = re.compile(r"\.(items|points|cases|paragraphs|body|greeting|closing_lines)\[\d+\](\.text)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A live page reference in wording: {page:ESS} prints the page on which section ESS starts.
+PAGE_REF = re.compile(r"\{page:([A-Z][A-Z0-9]*(?:-[A-Z0-9]+)*)\}")
+# Side-by-side steps a flow-diagram stage may hold: the diagram's grid has 12 columns.
+FLOW_WIDTHS = (1, 2, 3, 4, 6)
 
 
 def amounts_in(text: str) -> list[int]:
@@ -54,6 +58,21 @@ def industries_in(text: str) -> list[str]:
     return [unicodedata.normalize("NFKC", s).strip() for s in body.split("、") if s.strip()]
 
 
+def page_refs(text: str) -> list[str]:
+    """Section IDs of the ``{page:ID}`` references in ``text``, in order (printed as that section's page).
+
+    >>> page_refs("『緊急時サポート総合サービス』が付帯されます。（P{page:ESS}）")
+    ['ESS']
+    """
+    return PAGE_REF.findall(text)
+
+
+def numbered_sections(product: Product) -> list[Any]:
+    """The brochure's numbered sections in print order: what a page reference may name."""
+    p = product
+    return [*p.background.sections, p.examples, p.features, p.coverage, p.emergency_support, p.exclusions, p.risk_services]
+
+
 def walk(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
     """Every (path, value) in a model tree, paths as the loader records them."""
     yield path, obj
@@ -83,6 +102,7 @@ class _Checker:
         self.industries()
         self.tables()
         self.references()
+        self.page_refs()
         self.problems += check_disclosures(self.p)  # missing items are warnings: missing_disclosures
         return self.problems
 
@@ -199,11 +219,43 @@ class _Checker:
             if p.id not in used:
                 self.fail(f"emergency_support.partners[{i}]", f"partner {p.id} ({p.name}) provides no support function")
         self.diagram()
-        numbers = [s.number for s in self.p.background.sections] + [
-            s.number for s in (self.p.examples, self.p.features, self.p.coverage, self.p.emergency_support, self.p.exclusions, self.p.risk_services)
-        ]
+        numbers = [s.number for s in numbered_sections(self.p)]
         if numbers != list(range(1, len(numbers) + 1)):
             self.fail("background.sections", f"section numbers must run 1..{len(numbers)} in brochure order, got {numbers}")
+
+    def diagram(self) -> None:
+        """The flow diagram: steps name known functions, and a stage's steps fit the diagram's grid side by side."""
+        ess = self.p.emergency_support
+        functions = {f.id for f in ess.functions}
+        base = "emergency_support.diagram"
+        if not ess.diagram.phases:
+            self.fail(f"{base}.phases", "the flow diagram needs at least one phase (平時, 有事)")
+        for pi, phase in enumerate(ess.diagram.phases):
+            if not phase.stages:
+                self.fail(f"{base}.phases[{pi}].stages", f"phase {phase.id} ({phase.title}) has no stages")
+            for si, stage in enumerate(phase.stages):
+                path = f"{base}.phases[{pi}].stages[{si}]"
+                if len(stage.steps) not in FLOW_WIDTHS:
+                    self.fail(f"{path}.steps", f"stage {stage.id} has {len(stage.steps)} steps side by side; allowed: {', '.join(map(str, FLOW_WIDTHS))}")
+                for ti, step in enumerate(stage.steps):
+                    for fi, fid in enumerate(step.functions):
+                        if fid not in functions:
+                            self.fail(f"{path}.steps[{ti}].functions[{fi}]", f"unknown support function {fid!r}; known: {', '.join(sorted(functions))}")
+
+    def page_refs(self) -> None:
+        """Every ``{page:ID}`` names a numbered section, and only the brochure's feature paragraphs print one."""
+        targets = {s.id for s in numbered_sections(self.p)}
+        for path, value in walk(self.p, ""):
+            if not isinstance(value, str) or "{page" not in value:
+                continue
+            if not re.fullmatch(r"features\.features\[\d+\]\.paragraphs\[\d+\]", path):
+                self.fail(path, "a page reference {page:ID} can only stand in features.yaml paragraphs (the brochure prints it as a live page number)")
+                continue
+            for target in page_refs(value):
+                if target not in targets:
+                    self.fail(path, f"page reference {{page:{target}}} names no section; allowed: {', '.join(sorted(targets))}")
+            if value.count("{page:") != len(page_refs(value)) or PAGE_REF.sub("", value).count("{page"):
+                self.fail(path, "malformed page reference: write {page:ID} with a section ID, e.g. {page:ESS}")
 
     def _section_id(self, index: int) -> str:
         sections = self.p.coverage.payment.sections

@@ -17,6 +17,8 @@ from generator.content.model import (
     SupportFunction,
     Topic,
 )
+from generator.content.validate import PAGE_REF, numbered_sections
+from generator.documents.diagram import diagram_context
 from generator.errors import ContentError, Problem
 from generator.jpformat import band_label, format_date, format_yen, format_yen_units
 
@@ -189,6 +191,33 @@ def support_function(fn: SupportFunction, partners: dict[str, str]) -> dict:
     return {"id": fn.id, "name": fn.name, "services": list(fn.services), "partners": [partners[p] for p in fn.partners], "required": fn.required}
 
 
+def bookmark(section_id: str) -> str:
+    """The Word bookmark on a section's heading (letters, digits and ``_`` only, as Word wants them).
+
+    >>> bookmark("BG-1")
+    'sec_BG_1'
+    """
+    return "sec_" + section_id.replace("-", "_")
+
+
+def segments(text: str) -> list[dict]:
+    """A paragraph cut at its ``{page:ID}`` references: text runs, and PAGEREF fields to the section's bookmark.
+
+    LibreOffice fills a PAGEREF field in from its own layout when it exports the PDF, so the printed number is
+    the page the section's heading lands on; ``?`` is only the field's stale value until then.
+
+    >>> segments("付帯されます。（P{page:ESS}）")
+    [{'text': '付帯されます。（P', 'ref': ''}, {'text': '?', 'ref': 'sec_ESS'}, {'text': '）', 'ref': ''}]
+    """
+    out: list[dict] = []
+    for i, piece in enumerate(PAGE_REF.split(text)):
+        if i % 2:
+            out.append({"text": "?", "ref": bookmark(piece)})
+        elif piece:
+            out.append({"text": piece, "ref": ""})
+    return out
+
+
 def emergency_context(product: Product) -> dict:
     ess = product.emergency_support
     partners = {p.id: p.name for p in ess.partners}
@@ -196,7 +225,7 @@ def emergency_context(product: Product) -> dict:
         "heading": section_heading(ess.number, ess.title),
         "summary": [t.text for t in ess.summary],
         "condition": ess.condition,
-        "flow": [topic(t) for t in ess.flow],
+        "diagram": diagram_context(ess),
         "functions": [support_function(f, partners) for f in ess.functions],
         "partners": [p.name for p in ess.partners],
         "features": [{"id": t.id, "number": i + 1, "title": t.title, "points": list(t.points)} for i, t in enumerate(ess.features)],
@@ -312,7 +341,8 @@ def brochure_context(product: Product) -> dict:
             "heading": section_heading(feats.number, feats.title),
             "intro": feats.intro,
             "entries": [
-                {"id": f.id, "heading": sub_heading(f.number, f.title), "paragraphs": list(f.paragraphs), "notes": notes(f.notes)} for f in feats.features
+                {"id": f.id, "heading": sub_heading(f.number, f.title), "paragraphs": [segments(t) for t in f.paragraphs], "notes": notes(f.notes)}
+                for f in feats.features
             ],
         },
         "coverage": coverage_context(product),
@@ -323,4 +353,6 @@ def brochure_context(product: Product) -> dict:
     }
     parts = [*ctx["background"], ctx["examples"], ctx["features"], ctx["coverage"], ctx["emergency"], ctx["exclusions"], ctx["risk"]]
     ctx["contents"] = [part["heading"] for part in parts]  # the cover's list of sections, in brochure order
+    for number, (part, section) in enumerate(zip(parts, numbered_sections(product), strict=True), start=1):
+        part["bookmark"], part["bookmark_id"] = bookmark(section.id), str(number)  # page references land here: segments()
     return ctx

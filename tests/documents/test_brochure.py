@@ -20,8 +20,8 @@ from lxml import etree
 from pypdf import PdfReader
 
 from generator.content.model import Product
-from generator.errors import FontError, TemplateError
-from tests.seed import seed_class_industries, seed_damages, seed_limit_labels, seed_printed_tables
+from generator.errors import FontError, PageReferenceError, TemplateError
+from tests.seed import seed_class_industries, seed_damages, seed_limit_labels, seed_printed_tables, seed_text
 
 pytestmark = pytest.mark.libreoffice
 
@@ -52,10 +52,12 @@ def printed_strings(obj: Any, path: str = "") -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if dataclasses.is_dataclass(obj):
         for f in dataclasses.fields(obj):
-            if f.name in NOT_PRINTED or f.name in ("sources", "file_hashes", "key"):
+            if f.name in NOT_PRINTED or f.name in ("sources", "file_hashes", "key", "disclosures"):  # disclosures: the 重要事項説明書's
                 continue
             if re.fullmatch(r"emergency_support\.functions\[\d+\]", path) and f.name == "partners":
                 continue  # partner IDs: their names are checked through emergency_support.partners
+            if re.search(r"\.steps\[\d+\]$", path) and f.name == "functions":
+                continue  # function IDs: the diagram prints their names (checked in the diagram tests)
             found += printed_strings(getattr(obj, f.name), f"{path}.{f.name}" if path else f.name)
     elif isinstance(obj, tuple):
         for i, item in enumerate(obj):
@@ -65,8 +67,16 @@ def printed_strings(obj: Any, path: str = "") -> list[tuple[str, str]]:
     return found
 
 
+def section_ids(product: Product) -> list[str]:
+    return [p.id for p in sections(product)]
+
+
 def section_titles(product: Product) -> list[str]:
-    parts = [
+    return [f"{p.number}．{p.title}" for p in sections(product)]
+
+
+def sections(product: Product) -> list[Any]:
+    return [
         *product.background.sections,
         product.examples,
         product.features,
@@ -75,7 +85,6 @@ def section_titles(product: Product) -> list[str]:
         product.exclusions,
         product.risk_services,
     ]
-    return [f"{p.number}．{p.title}" for p in parts]
 
 
 def body_blocks(path: Path) -> list[Paragraph | Table]:
@@ -130,10 +139,23 @@ def body_text(pdf_pages: list[dict[str, str]]) -> str:
 # --- text: every piece of content is printed -----------------------------------------------
 
 
-def test_every_wording_string_is_in_the_pdf(product: Product, body_text: str) -> None:
+@pytest.fixture(scope="module")
+def heading_pages(product: Product, brochure) -> dict[str, int]:
+    """Section ID → 1-based page of its heading, read from the PDF outline (LibreOffice's bookmarks of heading 1)."""
+    reader = PdfReader(brochure.pdf)
+    titles = dict(zip(section_titles(product), section_ids(product), strict=True))
+    return {titles[str(i.title)]: reader.get_destination_page_number(i) + 1 for i in reader.outline if not isinstance(i, list)}
+
+
+def resolve(text: str, pages: dict[str, int]) -> str:
+    """Wording as printed: a {page:ID} reads as the page number of section ID."""
+    return re.sub(r"\{page:([A-Z0-9-]+)\}", lambda m: str(pages[m.group(1)]), text)
+
+
+def test_every_wording_string_is_in_the_pdf(product: Product, body_text: str, heading_pages: dict[str, int]) -> None:
     strings = printed_strings(product)
     assert len(strings) > 300
-    missing = [(path, text) for path, text in strings if squash(text) not in body_text]
+    missing = [(path, text) for path, text in strings if squash(resolve(text, heading_pages)) not in body_text]
     assert not missing, "\n".join(f"{p}: {t[:60]}" for p, t in missing)
 
 
@@ -272,7 +294,7 @@ def test_footer_on_every_page(product: Product, brochure, pdf_pages: list[dict[s
     for number, page in enumerate(pdf_pages, start=1):
         margin = squash(page["margin"])
         assert all(squash(w) in margin for w in wanted), (number, page["margin"])
-        assert margin.endswith(f"{number}/{len(pdf_pages)}"), page["margin"]
+        assert re.search(rf"{re.escape(product.digest())}{number}/{len(pdf_pages)}(?!\d)", margin), page["margin"]  # PAGE / NUMPAGES after the hash
     assert brochure.pages == len(pdf_pages)
 
 
@@ -282,11 +304,11 @@ def test_pdf_metadata(product: Product, brochure) -> None:
     assert info["/Author"] == product.meta.insurer.name
     assert info["/DocgenContentVersion"] == product.meta.content_version
     assert info["/DocgenRatesVersion"] == product.rates.rates_version
-    assert info["/DocgenApproval"] == product.meta.approval_number
+    assert info["/DocgenApprovalNumber"] == (product.meta.approval_number or "未取得")
     keywords = info["/Keywords"]
     assert product.meta.content_version in keywords and product.rates.rates_version in keywords
     ids = [x.id for g in product.exclusions.groups for x in g.items] + [p.id for p in product.rates.premises]
-    assert all(i in keywords.split() for i in ids)
+    assert all(i in info["/DocgenClauseIds"].split() for i in ids)  # every clause printed, by ID
     assert "/CreationDate" not in info and "/ModDate" not in info  # no wall-clock stamps
 
 
@@ -306,10 +328,10 @@ def test_building_twice_is_identical(brochure, brochure_again) -> None:
 # --- failures publish nothing ----------------------------------------------------------------
 
 
-def test_template_lint_is_clean(product: Product) -> None:
+def test_template_lint_is_clean(product: Product, templates_dir: Path) -> None:
     from generator.documents.brochure import lint_brochure
 
-    assert lint_brochure(product) == []
+    assert lint_brochure(product, templates_dir) == []
 
 
 def test_template_error_publishes_nothing(product: Product, tmp_path: Path) -> None:
@@ -317,14 +339,14 @@ def test_template_error_publishes_nothing(product: Product, tmp_path: Path) -> N
 
     doc = Document()
     doc.add_paragraph().add_run("{{ doc.title }} {{ no_such_variable }}")
-    doc.save(tmp_path / "bad.docx")
+    doc.save(tmp_path / "brochure.docx")
     out = tmp_path / "out"
     with pytest.raises(TemplateError, match="no_such_variable"):
-        build_brochure(product, out, template=tmp_path / "bad.docx")
+        build_brochure(product, out, templates=tmp_path)
     assert not out.exists()
 
 
-def test_font_gate_failure_publishes_nothing(product: Product, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_font_gate_failure_publishes_nothing(product: Product, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, templates_dir: Path) -> None:
     import generator.documents.brochure as brochure_module
 
     def refuse(pdf: Path) -> list:
@@ -333,5 +355,192 @@ def test_font_gate_failure_publishes_nothing(product: Product, tmp_path: Path, m
     monkeypatch.setattr(brochure_module, "check_fonts", refuse)
     out = tmp_path / "out"
     with pytest.raises(FontError):
-        brochure_module.build_brochure(product, out)
+        brochure_module.build_brochure(product, out, templates=templates_dir)
     assert not out.exists()
+
+
+# --- section 6: the 緊急時サポート総合サービス flow diagram ------------------------------------------
+
+# The seed's diagram (section 6, first page), read off the printed brochure: the 有事 stages in arrow order,
+# steps of a stage side by side, and the function labels printed against each step.
+SEED_FLOW = [
+    ["情報漏えい又はおそれの覚知"],
+    ["対策本部の設置"],
+    ["初動対応", "調査対応", "応急対応"],
+    ["クライシス判断"],
+    ["対策方針の決定"],
+    ["広報対応", "問い合わせ対応", "事後対応", "再発防止"],
+]
+SEED_SERVES = {
+    "初動対応": {"ｺｰﾃﾞｨﾈｰｼｮﾝ機能", "調査・応急対応支援機能"},
+    "調査対応": {"調査・応急対応支援機能"},
+    "応急対応": {"調査・応急対応支援機能"},
+    "広報対応": {"緊急時広報支援機能"},
+    "問い合わせ対応": {"ｺｰﾙｾﾝﾀｰ支援機能"},
+    "事後対応": {"信頼回復支援機能"},
+    "再発防止": set(),
+}
+
+
+def seed_section_6() -> str:
+    text = seed_text()
+    return text[text.index("緊急時サポート総合サービスの仕組みの概要") : text.index("７．保険金をお支払いできない主な場合")]
+
+
+def grid(table: Table) -> list[list[str]]:
+    """Per row, the text of each grid column's cell (a merged cell repeats over the columns it spans)."""
+    return [[c.text for c in row.cells] for row in table.rows]
+
+
+def phase_tables(brochure) -> dict[str, list[list[str]]]:
+    """The diagram's tables, keyed by the phase printed in their band (column 0 of every row)."""
+    found = {}
+    for block in body_blocks(brochure.docx):
+        if isinstance(block, Table) and len(block.columns) == 13:
+            rows = grid(block)
+            found[rows[0][0]] = rows
+    return found
+
+
+def distinct(row: list[str]) -> list[tuple[int, str]]:
+    """(first grid column, text) per cell right of the band, merged columns counted once."""
+    out: list[tuple[int, str]] = []
+    for col, text in enumerate(row[1:], start=1):
+        if not out or col > 1 and row[col - 1] != text or col == 1:
+            out.append((col, text))
+    return out
+
+
+def test_diagram_bands_hold_their_phases(brochure) -> None:
+    tables = phase_tables(brochure)
+    assert list(tables) == ["平時", "有事"]
+    for phase, rows in tables.items():
+        assert {r[0] for r in rows} == {phase}  # one band merged down the whole phase
+    peace = tables["平時"]
+    assert peace[0][1:] == ["貴社のお取組み"] * 12
+    assert any(cell.startswith("事前準備・対策\n・不正アクセス") for cell in peace[1])
+
+
+def test_diagram_follows_the_seed_flow(brochure) -> None:
+    rows = phase_tables(brochure)["有事"]
+    titles = {t for stage in SEED_FLOW for t in stage}
+    stages, arrows = [], 0
+    for r, row in enumerate(rows):
+        cells = [(col, text) for col, text in distinct(row) if text]
+        if [t for _, t in cells] == ["↓"]:
+            arrows += 1
+            assert stages and r + 1 < len(rows), "an arrow stands between two stages"
+            continue
+        heads = [(col, text.split("\n")[0]) for col, text in cells]
+        if heads and all(h in titles for _, h in heads):
+            stages.append(heads)
+            below = rows[r + 1] if r + 1 < len(rows) else []
+            functions_row = bool(below) and all(t not in titles | {"↓"} for _, t in ((c, x.split("\n")[0]) for c, x in distinct(below) if x))
+            for col, title in heads:  # the functions row: under each step, the functions serving it
+                served = set(below[col].split("\n")) - {""} if functions_row else set()
+                assert served == SEED_SERVES.get(title, set()), title
+    assert [[t for _, t in s] for s in stages] == SEED_FLOW
+    assert arrows == len(SEED_FLOW) - 1
+
+
+def test_diagram_words_come_from_the_seed(product: Product) -> None:
+    d = product.emergency_support.diagram
+    words = [d.title, d.caption] + [n.text for n in d.notes]
+    for phase in d.phases:
+        words += [phase.title, phase.label]
+        for stage in phase.stages:
+            for step in stage.steps:
+                words += [step.title, *step.points]
+    words += [f.short_name or f.name for f in product.emergency_support.functions]
+    seed = squash(seed_section_6())
+    assert [w for w in words if w and squash(w) not in seed] == []
+
+
+def test_diagram_page_is_selectable_text_in_flow_order(brochure, heading_pages: dict[str, int], pdf_pages: list[dict[str, str]]) -> None:
+    page = squash(pdf_pages[heading_pages["ESS"] - 1]["body"])
+    at = 0
+    for title in ["緊急時サポート総合サービスの仕組みの概要", "貴社のお取組み", "事前準備・対策", *(t for s in SEED_FLOW for t in s)]:
+        found = page.find(squash(title), at)
+        assert found >= 0, title
+        at = found
+    for name in set().union(*SEED_SERVES.values()):
+        assert squash(name) in page, name
+
+
+# --- page references ------------------------------------------------------------------------
+
+
+def feature_3_reference(body: str) -> str:
+    """The page feature (3) cites for 『緊急時サポート総合サービス』, as printed: （P13） in the seed."""
+    m = re.search(re.escape(squash("サポートする『緊急時サポート総合サービス』が付帯されます。（P")) + r"(\d+)" + re.escape(squash("）")), body)
+    assert m, "feature (3)'s page reference is not printed"
+    return m.group(1)
+
+
+def test_seed_cites_section_6_by_page() -> None:
+    assert "が付帯されます。（P13）" in seed_text()  # what the content's {page:ESS} stands for
+
+
+def test_page_reference_prints_the_page_section_6_starts_on(body_text: str, heading_pages: dict[str, int]) -> None:
+    assert feature_3_reference(body_text) == str(heading_pages["ESS"])
+
+
+def _template_copy(templates_dir: Path, out: Path, change) -> Path:
+    doc = Document(str(templates_dir / "brochure.docx"))
+    heading = next(p for p in doc.paragraphs if p.text == "{{ emergency.heading }}")
+    change(doc, heading)
+    out.mkdir()
+    doc.save(str(out / "brochure.docx"))
+    return out
+
+
+def _built_text(pdf: Path) -> str:
+    return squash("".join(page.extract_text() or "" for page in PdfReader(pdf).pages))
+
+
+def test_page_reference_follows_section_6_when_it_moves(product: Product, templates_dir: Path, tmp_path: Path, heading_pages: dict[str, int]) -> None:
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
+
+    from generator.documents.brochure import build_brochure
+
+    def add_page_before(doc, heading) -> None:  # one more page before section 6: a paragraph starting a page of its own
+        heading._p.addprevious(parse_xml(f'<w:p {nsdecls("w")}><w:pPr><w:pageBreakBefore/></w:pPr><w:r><w:t>挿入ページ</w:t></w:r></w:p>'))
+
+    moved = build_brochure(product, tmp_path / "out", templates=_template_copy(templates_dir, tmp_path / "tpl", add_page_before))
+    reader = PdfReader(moved.pdf)
+    ess = next(i for i in reader.outline if not isinstance(i, list) and str(i.title).startswith(f"{product.emergency_support.number}．"))
+    page = reader.get_destination_page_number(ess) + 1
+    assert page == heading_pages["ESS"] + 1
+    assert feature_3_reference(_built_text(moved.pdf)) == str(page)
+
+
+def test_reference_that_no_longer_resolves_publishes_nothing(product: Product, templates_dir: Path, tmp_path: Path) -> None:
+    from generator.documents.brochure import build_brochure
+
+    def drop_bookmark(doc, heading) -> None:
+        for el in heading._p.findall(qn("w:bookmarkStart")) + heading._p.findall(qn("w:bookmarkEnd")):
+            heading._p.remove(el)
+
+    out = tmp_path / "out"
+    with pytest.raises(PageReferenceError, match=r"features\.yaml:\d+: features\.features\[2\]\.paragraphs\[0\]: page reference \{page:ESS\}"):
+        build_brochure(product, out, templates=_template_copy(templates_dir, tmp_path / "tpl", drop_bookmark))
+    assert not out.exists()
+
+
+def test_drift_check_catches_a_reference_that_no_longer_resolves(site, product: Product, templates_dir: Path, tmp_path: Path) -> None:
+    import shutil
+    from dataclasses import replace
+
+    from generator import api
+
+    def drop_bookmark(doc, heading) -> None:
+        for el in heading._p.findall(qn("w:bookmarkStart")):
+            heading._p.remove(el)
+
+    broken = _template_copy(templates_dir, tmp_path / "tpl", drop_bookmark)
+    for other in templates_dir.glob("*.docx"):
+        if other.name != "brochure.docx":
+            shutil.copy(other, broken / other.name)
+    with pytest.raises(PageReferenceError, match=r"\{page:ESS\}"):
+        api.check(replace(site, templates=broken, cache=tmp_path / "cache"), [product])
