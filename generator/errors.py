@@ -107,6 +107,10 @@ class ConversionError(DocgenError):
     exit_code = 5
 
 
+class ConversionTimeout(ConversionError):
+    """Raised when LibreOffice runs past its timeout and is killed; the same input would hang again, so it is not retried."""
+
+
 class FontError(DocgenError):
     """Raised when a PDF uses a font that is not embedded or not on the allow-list."""
 
