@@ -18,9 +18,11 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from generator.errors import ConversionError, SetupError
+from generator.errors import ConversionError, ConversionTimeout, InputError, SetupError
 
 SOFFICE_ENV = "DOCGEN_SOFFICE"
+TIMEOUT_ENV = "DOCGEN_TIMEOUT"  # seconds one LibreOffice run may take (every converting command; --timeout overrides)
+DEFAULT_TIMEOUT = 120.0
 STDERR_TAIL_LINES = 20
 # soffice asks for a restart after initialising a fresh profile on some builds.
 _EXIT_RESTART = 81
@@ -65,14 +67,35 @@ def find_soffice() -> str:
     raise SetupError(f"LibreOffice (soffice) not found on PATH; {hint}, or set {SOFFICE_ENV}")
 
 
-def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float = 120.0, options: Mapping[str, bool] | None = None) -> list[Path]:
+def env_timeout(fallback: float = DEFAULT_TIMEOUT) -> float:
+    """``$DOCGEN_TIMEOUT`` seconds, else ``fallback``; InputError naming the variable when it is not a positive number.
+
+    >>> env_timeout(120.0) if "DOCGEN_TIMEOUT" not in os.environ else 120.0
+    120.0
+    """
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return fallback
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (0 < value < float("inf")):
+        raise InputError(TIMEOUT_ENV, raw, "is not a number of seconds", allowed="a number > 0, e.g. 120")
+    return value
+
+
+def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float | None = None, options: Mapping[str, bool] | None = None) -> list[Path]:
     """Convert every file in one soffice run and return ``out_dir/<stem>.pdf`` in input order.
+
+    ``timeout`` defaults to ``$DOCGEN_TIMEOUT`` or 120 seconds; past it soffice is killed and ConversionTimeout raised.
 
     ``options`` adds PDF export filter options (``ExportBookmarksToPDFDestination``: Word bookmarks become
     named destinations). Nothing is written to ``out_dir`` unless every PDF was produced and opens with >= 1 page.
     """
     inputs = [Path(p).resolve() for p in docx_files]
     _check_inputs(inputs)
+    timeout = timeout or env_timeout()
     if not inputs:
         return []
     soffice = find_soffice()
@@ -201,7 +224,7 @@ def _run_once(cmd: list[str], env: dict[str, str], log: Path, deadline: float, t
             # soffice -> oosplash -> soffice.bin: killing only the leader leaves the rest running.
             _killpg(proc.pid)
             proc.wait()
-            raise ConversionError(f"soffice timed out after {timeout:g}s and was killed: {_show(cmd)}\n{_tail(log)}".rstrip()) from None
+            raise ConversionTimeout(f"soffice timed out after {timeout:g}s and was killed: {_show(cmd)}\n{_tail(log)}".rstrip()) from None
         finally:
             if proc.returncode is None:  # interrupted (e.g. KeyboardInterrupt): don't leak it
                 _killpg(proc.pid)
