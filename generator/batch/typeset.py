@@ -20,7 +20,7 @@ from generator.batch.layout import STATIC_MARK, Piece, Source, compose, destinat
 from generator.documents.convert import convert_to_pdf, find_soffice
 from generator.documents.fonts import check_fonts, gate, pdf_fonts
 from generator.documents.render import DocProperties, render_docx
-from generator.errors import ConversionError, DocgenError, FontError, TemplateError
+from generator.errors import ConversionError, ConversionTimeout, DocgenError, FontError, TemplateError
 
 # Word bookmarks become named destinations, how each document is found again. Headings need no outline and
 # the pages no tags here: merging into a pack keeps neither, and without them LibreOffice is faster.
@@ -95,6 +95,12 @@ class _Entry:
     static: Static | None = None
     pages: list[Pages] = field(default_factory=list)
     error: DocgenError | None = None
+    hung: bool = False  # was in a LibreOffice run that timed out: converted on its own, never in a group again
+
+
+# A document costs at most two LibreOffice timeouts: the run it hung in, and its own run. After this many timeouts in
+# a row (nothing converted in between) LibreOffice itself is stuck: what is left fails at once instead of one by one.
+STUCK_AFTER = 2
 
 
 @dataclass
@@ -171,6 +177,13 @@ def _lay_out(groups: list[_Group], work: Path, timeout: float, counter: itertool
             ranges = locate(pdf, [p.name for _, p in group.members])
             found += [(entry, Pages(pdf, ranges[piece.name])) for entry, piece in group.members]
         return found
+    except ConversionTimeout:
+        # halving would cost one more timeout per level: each document of the run is converted on its own instead
+        for group in groups:
+            for entry, _ in group.members:
+                entry.hung = True
+                alone.append(entry)
+        return []
     except ConversionError:
         pass
     # halve every group (or, down to one document each, the list of groups) and try each half in one run
@@ -193,17 +206,32 @@ def _convert_alone(entries: list[_Entry], out: Path, timeout: float, converter: 
     """Each .docx as it is (its own page count fields); one that fails even alone is its client's error."""
     if not entries:
         return
-    try:
-        pdfs = _convert([e.path for e in entries], out, timeout, None, converter)
-    except ConversionError:
-        pdfs = []
-        for entry in entries:
-            try:
-                pdfs += _convert([entry.path], out, timeout, None, converter)
-            except ConversionError as exc:
-                pdfs.append(None)
-                entry.error = ConversionError(f"{entry.doc.title} ({entry.doc.file_name}): LibreOffice could not convert it: {_why(exc, entry)}")
-    for entry, pdf in zip(entries, pdfs, strict=True):
+    together = [e for e in entries if not e.hung]
+    pdfs: dict[int, Path | None] = {}
+    single = [e for e in entries if e.hung]
+    if together:
+        try:
+            pdfs.update(zip(map(id, together), _convert([e.path for e in together], out, timeout, None, converter), strict=True))
+        except ConversionError as exc:
+            for e in together:
+                e.hung = isinstance(exc, ConversionTimeout)
+            single = together + single
+    stuck = 0
+    for entry in single:
+        if stuck >= STUCK_AFTER:  # LibreOffice hangs on everything: fail the rest now, not one timeout each
+            pdfs[id(entry)] = None
+            entry.error = ConversionError(f"{entry.doc.title} ({entry.doc.file_name}): not converted: LibreOffice timed out on the "
+                                          f"{STUCK_AFTER} documents before it and seems stuck")
+            continue
+        try:
+            (pdfs[id(entry)],) = _convert([entry.path], out, timeout, None, converter)
+            stuck = 0
+        except ConversionError as exc:
+            stuck = stuck + 1 if isinstance(exc, ConversionTimeout) else 0
+            pdfs[id(entry)] = None
+            entry.error = ConversionError(f"{entry.doc.title} ({entry.doc.file_name}): LibreOffice could not convert it: {_why(exc, entry)}")
+    for entry in entries:
+        pdf = pdfs[id(entry)]
         if pdf is None:
             continue
         entry.pages = [Pages(pdf, range(len(PdfReader(pdf).pages)))]
@@ -214,10 +242,13 @@ def _convert_alone(entries: list[_Entry], out: Path, timeout: float, converter: 
 
 
 def _convert(files: list[Path], out: Path, timeout: float, options: dict | None = None, converter: Converter | None = None) -> list[Path]:
-    """A crashed, killed or hung LibreOffice is started afresh once for the same files."""
+    """A LibreOffice that crashed or wrote no PDF is started afresh once for the same files; one that hung is not
+    (the same input would hang again: a timeout is the costly failure, so it is never repeated)."""
     run = converter or convert_to_pdf
     try:
         return run(files, out, timeout=timeout, options=options)
+    except ConversionTimeout:
+        raise
     except ConversionError:
         return run(files, out, timeout=timeout, options=options)
 
@@ -231,8 +262,18 @@ def _gate_passes(pdf: Path) -> bool:
 
 
 def _why(exc: ConversionError, entry: _Entry) -> str:
-    line = str(exc).splitlines()[0].replace(str(entry.path.resolve()), entry.doc.file_name)
-    return re.sub(r": \S*soffice\S* .*$", "", line)
+    """The first line without the command line, plus LibreOffice's own last words (the reason it gave, if any).
+
+    >>> e = _Entry(0, Doc("quote", "お見積書", "02.docx", Path("t.docx"), {}, None), Path("/w/0-quote.docx"))
+    >>> _why(ConversionError("/w/0-quote.docx: soffice wrote no PDF (expected 0-quote.pdf): /usr/bin/soffice -x\\n"
+    ...                      "soffice output (last lines):\\nconvert /w/0-quote.docx\\nError: source file could not be loaded"), e)
+    '02.docx: soffice wrote no PDF (expected 0-quote.pdf); LibreOffice said: Error: source file could not be loaded'
+    """
+    lines = str(exc).splitlines()
+    first = re.sub(r": \S*soffice\S* .*$", "", lines[0])
+    said = [line.strip() for line in lines[1:] if line.strip() and not line.startswith("soffice output")]
+    text = first + (f"; LibreOffice said: {said[-1]}" if said else "")
+    return text.replace(str(entry.path.resolve()), entry.doc.file_name).replace(str(entry.path), entry.doc.file_name)
 
 
 # --- once per content version: page counts and static tails -------------------------------------------

@@ -44,9 +44,28 @@ def clauses(provenance: dict[str, str]) -> dict[str, str]:
     return {k: v for k, _, v in pairs if k}
 
 
-def approval(product: Product) -> str | None:
-    number = (product.meta.approval_number or "").strip()
-    return number or None
+def provenance(pack: api.Pack) -> dict[str, str]:
+    """The document info the pack's PDF carries (a mapping, or a method reading it from the PDF)."""
+    found = pack.provenance
+    return dict(found() if callable(found) else found)
+
+
+def approval(prov: dict[str, str]) -> str | None:
+    """The approval number stamped in the PDF, None while the content is unapproved (未取得).
+
+    >>> approval({"/DocgenApprovalNumber": "未取得"}), approval({"/DocgenApprovalNumber": "SJ26-01234"})
+    (None, 'SJ26-01234')
+    """
+    number = str(prov.get("/DocgenApprovalNumber", "")).strip()
+    return None if number in ("", "未取得") else number
+
+
+def request_of(pack: api.Pack, requests: dict[str, ClientRequest]) -> ClientRequest:
+    """The client request a built pack answers (its plan's, or the one with the same addressee)."""
+    plan = getattr(pack, "plan", None)
+    if plan is not None:
+        return plan.request
+    return requests[pack.addressee]
 
 
 class Worker:
@@ -150,7 +169,7 @@ class Worker:
             summary = api.build_packs(self.site, product, checked.requests, out=out, today=today, jobs=self.build_jobs,
                                       progress=self._progress(job_id), timeout=self.timeout)
             by_addressee = {r.addressee: r for r in checked.requests}
-            records = [self._record(job_id, product, by_addressee[p.addressee], p) for p in (*summary.built, *summary.skipped)]
+            records = [self._record(job_id, product, request_of(p, by_addressee), p) for p in (*summary.built, *summary.skipped)]
             failed = [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason} for e in summary.errors]
             errors = first_errors + failed
             self._write_list_files(job_id, records, errors)
@@ -177,12 +196,14 @@ class Worker:
             agent = db.get(User, job.user_id) if job else None
             if job is None or agent is None:
                 raise DocgenError("the job or its agent was deleted while it ran")
-            prov = dict(pack.provenance)
+            prov = provenance(pack)
+            number = approval(prov)
             record = PackRecord(
                 agency_id=job.agency_id, agent_id=agent.id, job_id=job.id, client=request.client, contact=request.contact,
                 industry=request.industry, revenue=request.revenue, limit=request.limit, product=product.key,
-                content_version=product.meta.content_version, content_hash=prov.get("/DocgenContentHash") or product.digest(),
-                approval_number=approval(product), draft=approval(product) is None, quote_number=pack.quote_number,
+                content_version=prov.get("/DocgenContentVersion") or product.meta.content_version,
+                content_hash=prov.get("/DocgenContentHash") or product.digest(), approval_number=number,
+                draft=number is None or prov.get("/DocgenDraft") == "true", quote_number=pack.quote_number,
                 premium=int(pack.premium), pdf_sha256=storage.sha256(pack.pdf), clauses=clauses(prov), created_at=utcnow(),
             )
             db.add(record)

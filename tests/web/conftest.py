@@ -81,12 +81,15 @@ def portal_site(folder: Path) -> Site:
     return dataclasses.replace(base, storage=folder / "storage", cache=folder / "cache", proposals=folder / "proposals")
 
 
-def make_portal(url: str, site: Site, **app_options) -> Portal:  # type: ignore[no-untyped-def]
+def make_portal(url: str, site: Site, *, users: bool = True, **app_options) -> Portal:  # type: ignore[no-untyped-def]
+    """The app on ``url``; with ``users``, one account per role in ACCOUNTS, all with one throwaway password."""
     from generator.web.app import create_app
 
     app = create_app(site, url, **app_options)
     password = secrets.token_urlsafe(18)  # a throwaway password per run: nothing secret is committed
-    emails = {}
+    emails = {who: f"{who}@example.jp" for who in ACCOUNTS}
+    if not users:
+        return Portal(app, site, url, "", emails)
     with app.state.sessions() as s:
         agencies = {}
         for who, (role, agency) in ACCOUNTS.items():
@@ -94,7 +97,6 @@ def make_portal(url: str, site: Site, **app_options) -> Portal:  # type: ignore[
                 agencies[agency] = Agency(name=agency)
                 s.add(agencies[agency])
                 s.flush()
-            emails[who] = f"{who}@example.jp"
             s.add(User(email=emails[who], name=who, password_hash=hash_password(password), role=role, agency_id=agencies[agency].id))
         s.commit()
     return Portal(app, site, url, password, emails)
@@ -118,3 +120,33 @@ def portal(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
     finally:
         made.app.state.engine.dispose()  # type: ignore[attr-defined]
         databases.close()
+
+
+@pytest.fixture(scope="module")
+def live_portal(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """A portal with its real job worker: packs are built by LibreOffice."""
+    folder = tmp_path_factory.mktemp(f"live-{db_kind}")
+    databases = fresh_database(db_kind, folder)
+    made = make_portal(next(databases), portal_site(folder), threads=1, build_jobs=1)
+    try:
+        yield made
+    finally:
+        made.app.state.worker.shutdown(wait=True)  # type: ignore[attr-defined]
+        made.app.state.engine.dispose()  # type: ignore[attr-defined]
+        databases.close()
+
+
+def wait_for_job(portal: Portal, job_id: int, timeout: float = 240.0):  # type: ignore[no-untyped-def]
+    """Poll the job row until it is done or failed (bounded: a hung build fails the test, it does not hang it)."""
+    import time
+
+    from generator.store.ledger import Job
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with portal.sessions() as s:
+            job = s.get(Job, job_id)
+            if job.state in ("done", "failed"):
+                return job
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} still {job.state} after {timeout} s")

@@ -117,7 +117,8 @@ def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated
 @router.get("/packs/{pack_id}")
 def pack_page(request: Request, pack_id: int, db: ScopedDb, user: Viewer) -> Response:
     record = _one(db, PackRecord, pack_id, user)
-    return render(request, "pack.html", pack=record, created=record.created_at.astimezone(JST))
+    job = _one(db, Job, record.job_id, user) if record.job_id else None
+    return render(request, "pack.html", pack=record, created=record.created_at.astimezone(JST), note=job.reason if job else "")
 
 
 def _pack_file(request: Request, record: PackRecord, name: str):  # type: ignore[no-untyped-def]
