@@ -30,7 +30,7 @@ def test_upgrade_creates_what_the_models_describe(database_url: str) -> None:
     db.upgrade(database_url)
     eng = db.engine(database_url)
     try:
-        assert PORTAL_TABLES <= db.tables(eng)
+        assert db.tables(eng) >= PORTAL_TABLES
         assert db.current(eng) == db.heads()[0]
         db.load_models()
         with eng.connect() as connection:
@@ -56,7 +56,7 @@ def test_downgrade_to_base_removes_every_table(database_url: str) -> None:
     try:
         assert db.tables(eng) - {"alembic_version"} == set()
         db.upgrade(database_url)  # and up again on the same database
-        assert PORTAL_TABLES <= db.tables(eng)
+        assert db.tables(eng) >= PORTAL_TABLES
     finally:
         eng.dispose()
 

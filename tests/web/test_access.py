@@ -16,7 +16,7 @@ from generator.store.base import utcnow
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
 from generator.web.app import route_table
-from tests.web.conftest import AGENCY_A, ACCOUNTS
+from tests.web.conftest import ACCOUNTS, AGENCY_A
 
 WHO = ("anonymous", *ACCOUNTS)
 PUBLIC = frozenset(WHO)
@@ -115,10 +115,8 @@ def _request(client, method: str, path: str, objects: dict[str, int], who: str):
 @pytest.mark.parametrize(("method", "path"), sorted(TABLE, key=lambda mp: (mp[1], mp[0])))
 def test_access(portal, clients, objects, method: str, path: str, who: str) -> None:  # type: ignore[no-untyped-def]
     allowed, scoped = TABLE[(method, path)]
-    if path == "/logout":  # logging out ends the shared client's session: use a fresh one
-        client = portal.client(None if who == "anonymous" else who)
-    else:
-        client = clients[who]
+    # logging out ends the shared client's session: /logout gets a fresh one
+    client = portal.client(None if who == "anonymous" else who) if path == "/logout" else clients[who]
     r = _request(client, method, path, objects, who)
     if who not in allowed:
         if who == "anonymous":
