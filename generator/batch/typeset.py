@@ -95,11 +95,11 @@ class _Entry:
     static: Static | None = None
     pages: list[Pages] = field(default_factory=list)
     error: DocgenError | None = None
-    hung: bool = False  # was in a LibreOffice run that timed out: converted on its own, never in a group again
 
 
-# A document costs at most two LibreOffice timeouts: the run it hung in, and its own run. After this many timeouts in
-# a row (nothing converted in between) LibreOffice itself is stuck: what is left fails at once instead of one by one.
+# A document costs at most two LibreOffice timeouts: the layout run it hung in, and the run of documents on their own,
+# which converts in order and so shows which one it hung on. After this many timeouts in a row with nothing converted
+# in between, LibreOffice itself is stuck: what is left fails at once instead of one timeout each.
 STUCK_AFTER = 2
 
 
@@ -178,11 +178,8 @@ def _lay_out(groups: list[_Group], work: Path, timeout: float, counter: itertool
             found += [(entry, Pages(pdf, ranges[piece.name])) for entry, piece in group.members]
         return found
     except ConversionTimeout:
-        # halving would cost one more timeout per level: each document of the run is converted on its own instead
-        for group in groups:
-            for entry, _ in group.members:
-                entry.hung = True
-                alone.append(entry)
+        # halving would cost one more timeout per level: the run of documents on their own finds the one that hangs
+        alone += [entry for group in groups for entry, _ in group.members]
         return []
     except ConversionError:
         pass
@@ -206,32 +203,9 @@ def _convert_alone(entries: list[_Entry], out: Path, timeout: float, converter: 
     """Each .docx as it is (its own page count fields); one that fails even alone is its client's error."""
     if not entries:
         return
-    together = [e for e in entries if not e.hung]
-    pdfs: dict[int, Path | None] = {}
-    single = [e for e in entries if e.hung]
-    if together:
-        try:
-            pdfs.update(zip(map(id, together), _convert([e.path for e in together], out, timeout, None, converter), strict=True))
-        except ConversionError as exc:
-            for e in together:
-                e.hung = isinstance(exc, ConversionTimeout)
-            single = together + single
-    stuck = 0
-    for entry in single:
-        if stuck >= STUCK_AFTER:  # LibreOffice hangs on everything: fail the rest now, not one timeout each
-            pdfs[id(entry)] = None
-            entry.error = ConversionError(f"{entry.doc.title} ({entry.doc.file_name}): not converted: LibreOffice timed out on the "
-                                          f"{STUCK_AFTER} documents before it and seems stuck")
-            continue
-        try:
-            (pdfs[id(entry)],) = _convert([entry.path], out, timeout, None, converter)
-            stuck = 0
-        except ConversionError as exc:
-            stuck = stuck + 1 if isinstance(exc, ConversionTimeout) else 0
-            pdfs[id(entry)] = None
-            entry.error = ConversionError(f"{entry.doc.title} ({entry.doc.file_name}): LibreOffice could not convert it: {_why(exc, entry)}")
+    pdfs = _convert_in_order(entries, out, timeout, converter)
     for entry in entries:
-        pdf = pdfs[id(entry)]
+        pdf = pdfs.get(id(entry))
         if pdf is None:
             continue
         entry.pages = [Pages(pdf, range(len(PdfReader(pdf).pages)))]
@@ -239,6 +213,40 @@ def _convert_alone(entries: list[_Entry], out: Path, timeout: float, converter: 
             gate(pdf_fonts(pdf), f"{entry.doc.title} ({entry.doc.file_name})")
         except FontError as exc:
             entry.error = exc
+
+
+def _convert_in_order(entries: list[_Entry], out: Path, timeout: float, converter: Converter | None) -> dict[int, Path]:
+    """PDFs by id(entry), in one LibreOffice run while it works; a failing document is its entry's error.
+
+    On a hang, what was converted before it is kept, the document it hung on fails, and the rest go on in a new run.
+    A converter that cannot say how far it got (``converted`` is None), or a crash, means one run per document.
+    """
+    pdfs: dict[int, Path] = {}
+    todo, stuck, one_by_one = list(entries), 0, False
+    while todo:
+        if stuck >= STUCK_AFTER:  # LibreOffice hangs on everything: fail the rest now
+            for entry in todo:
+                entry.error = ConversionError(f"{entry.doc.title} ({entry.doc.file_name}): not converted: LibreOffice timed out "
+                                              f"{STUCK_AFTER} times in a row on the documents before it and seems stuck")
+            return pdfs
+        run = todo[:1] if one_by_one else todo
+        try:
+            pdfs.update(zip(map(id, run), _convert([e.path for e in run], out, timeout, None, converter), strict=True))
+            todo, stuck = todo[len(run) :], 0
+            continue
+        except ConversionError as exc:
+            got = getattr(exc, "converted", None) if isinstance(exc, ConversionTimeout) else None
+            if got is None and len(run) > 1:  # who is to blame cannot be told: each document on its own from here
+                one_by_one = True
+                stuck += isinstance(exc, ConversionTimeout)
+                continue
+            got = list(got or [])
+            pdfs.update(zip(map(id, run), got))
+            culprit = run[len(got)]
+            culprit.error = ConversionError(f"{culprit.doc.title} ({culprit.doc.file_name}): LibreOffice could not convert it: {_why(exc, culprit)}")
+            stuck = 0 if got or not isinstance(exc, ConversionTimeout) else stuck + 1
+            todo = todo[len(got) + 1 :]
+    return pdfs
 
 
 def _convert(files: list[Path], out: Path, timeout: float, options: dict | None = None, converter: Converter | None = None) -> list[Path]:
@@ -279,11 +287,29 @@ def _why(exc: ConversionError, entry: _Entry) -> str:
 # --- once per content version: page counts and static tails -------------------------------------------
 
 
+# learnt layouts of this process: a service building one pack per call would otherwise render the made-up client's
+# documents again each time just to find the disk cache's key (a quarter of a warm pack's time)
+_LEARNT: dict[str, Layout] = {}
+
+
 def learn_layout(job: Job, cache_root: Path, timeout: float, converter: Converter | None = None) -> Layout:
     """Page counts and static tails of this content's documents, from one client's documents, cached on disk.
 
     A failure here only costs speed: without a layout every document is checked and, if need be, laid out alone.
     """
+    memo = hashlib.sha256(json.dumps([str(Path(cache_root).resolve()), __version__, _soffice_stamp()] + [
+        [d.key, hashlib.sha256(d.template.read_bytes()).hexdigest(), d.context, d.props] for d in job.docs
+    ], sort_keys=True, default=repr, ensure_ascii=False).encode()).hexdigest()
+    found = _LEARNT.get(memo)
+    if found is not None and all(s.pdf.is_file() for s in found.statics.values()):
+        return found
+    layout = _learn_layout(job, cache_root, timeout, converter)
+    if layout.pages:  # a failed run is tried again next time
+        _LEARNT[memo] = layout
+    return layout
+
+
+def _learn_layout(job: Job, cache_root: Path, timeout: float, converter: Converter | None) -> Layout:
     with tempfile.TemporaryDirectory(prefix="docgen-learn-") as tmp:
         work = Path(tmp)
         try:
@@ -294,7 +320,10 @@ def learn_layout(job: Job, cache_root: Path, timeout: float, converter: Converte
         splits = [s.split_static() if s.combinable() else None for s in sources]
         prints = [s.fingerprint(split[1]) if split else "" for s, split in zip(sources, splits, strict=True)]
         parts = [(d.key, s.shell, f) for d, s, f in zip(job.docs, sources, prints, strict=True)]
-        key = hashlib.sha256(json.dumps([__version__, _soffice_stamp(), LAYOUT_OPTIONS, parts]).encode()).hexdigest()[:16]
+        # the static tails' bytes depend on every glyph of the documents they are cut from: those documents' bytes
+        # are part of the key, so an entry is one function of its key (runner.layout_job makes them from content alone)
+        learnt = [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+        key = hashlib.sha256(json.dumps([__version__, _soffice_stamp(), LAYOUT_OPTIONS, parts, learnt]).encode()).hexdigest()[:16]
         folder = cache_root / f"layout-{key}"
         try:
             return _load(folder)

@@ -228,3 +228,26 @@ def test_typeset_with_the_pool_lays_out_like_the_cold_path(product, tmp_path: Pa
         (wrong_letter,), _ = x.parts
         assert "alone" in wrong_letter.pdf.parent.name
         assert footers(wrong_letter.pdf, wrong_letter.pages) == [f"{k}/{letter_pages}" for k in range(1, letter_pages + 1)]
+
+
+@pytest.mark.libreoffice
+def test_a_learnt_layout_is_remembered_in_process_until_its_files_go(product, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from generator.batch import typeset as ts
+    from tests.batch.test_layout import jobs
+
+    first = ts.learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", 120)
+    assert first.pages and first.statics
+
+    def no_render(*_a, **_k):
+        raise AssertionError("rendered again although this process learnt the layout already")
+
+    monkeypatch.setattr(ts, "render_docx", no_render)
+    assert ts.learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", 120) is first
+    # the cache folder deleted under us (its static PDFs gone): learnt again
+    monkeypatch.undo()
+    (static,) = first.statics.values()
+    shutil.rmtree(static.pdf.parent)
+    again = ts.learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", 120)
+    assert again is not first and again.pages == first.pages and all(s.pdf.is_file() for s in again.statics.values())
