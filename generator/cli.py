@@ -10,6 +10,7 @@ from pathlib import Path
 from generator import __version__, api
 from generator.cli_output import Output, Progress
 from generator.compliance.commands import add_commands as add_compliance_commands
+from generator.compliance.commands import disclosure_warnings, draft_notice
 from generator.errors import ContentError, DocgenError, InputError
 from generator.jpformat import format_yen, format_yen_units, parse_yen
 from generator.web.commands import add_commands as add_portal_commands
@@ -35,6 +36,7 @@ def _products(args: argparse.Namespace):
 
 def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     products = _products(args)
+    disclosure_warnings(out, products)
     rows = []
     for p in products:
         cells = sum(len(row) for c in p.rates.classes for row in c.premiums)
@@ -53,21 +55,27 @@ def _published(kind: str, result) -> dict:
 
 
 def cmd_brochure(args: argparse.Namespace, out: Output) -> int:
-    result = api.brochure(_site(args), _product(args), out=_path(args.out), timeout=args.timeout)
+    product = _product(args)
+    draft_notice(out, [product])
+    result = api.brochure(_site(args), product, out=_path(args.out), timeout=args.timeout)
     out.line(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
     out.json(_published("brochure", result))
     return 0
 
 
 def cmd_wording(args: argparse.Namespace, out: Output) -> int:
-    result = api.wording(_site(args), _product(args), out=_path(args.out), timeout=args.timeout)
+    product = _product(args)
+    draft_notice(out, [product])
+    result = api.wording(_site(args), product, out=_path(args.out), timeout=args.timeout)
     out.line(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
     out.json(_published("wording", result))
     return 0
 
 
 def cmd_build(args: argparse.Namespace, out: Output) -> int:
-    published, manifest = api.build(_site(args), _products(args))
+    products = _products(args)
+    draft_notice(out, products)
+    published, manifest = api.build(_site(args), products)
     for item in published:
         out.line(f"built: {item.path}")
     out.line(f"{len(published)} published outputs and {manifest}")
@@ -135,6 +143,7 @@ def cmd_proposal(args: argparse.Namespace, out: Output) -> int:
         request = api.client_request(**_client_values(args))
     except InputError as exc:  # named as the option typed on the command line: --agent-name, not agent_name
         raise InputError(f"--{exc.field.replace('_', '-')}", exc.value, exc.reason) from None
+    draft_notice(out, [product])
     pack = api.build_pack(site, product, request, out=_path(args.out), timeout=args.timeout)
     state = "up to date" if pack.skipped else "built"
     out.line(f"{state}: {pack.pdf} ({pack.pages} pages; premium {pack.premium:,}円; Word files beside it)")
@@ -145,6 +154,7 @@ def cmd_proposal(args: argparse.Namespace, out: Output) -> int:
 def cmd_proposals(args: argparse.Namespace, out: Output) -> int:
     site = _site(args)
     product = api.load(site, args.product)
+    draft_notice(out, [product])
     progress = None if args.dry_run or out.json_mode else Progress(out, "packs")
     summary = api.build_list(site, product, Path(args.file), out=_path(args.out), jobs=args.jobs, progress=progress,
                              timeout=args.timeout, dry_run=args.dry_run)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from generator.content.disclosures import missing_disclosures
 from generator.content.model import Product
 from generator.errors import ApprovalError
+from generator.site import Site
 from generator.store.accounts import User
 from generator.store.approvals import Approval, Submission
 from generator.store.audit import record
@@ -215,3 +217,56 @@ def apply(product: Product, approval: Approval | None) -> Product:
 def is_draft(product: Product) -> bool:
     """True when documents of ``product`` are drafts (no valid approval applied)."""
     return not product.meta.approval_number
+
+
+def for_build(site: Site, product: Product, on: dt.date | None = None) -> Product:
+    """``product`` printing its approval valid ``on`` (default today) from the site's database, else as a draft.
+
+    No database yet (a fresh clone, CI) means no approvals: every document is a draft. The database is only read
+    here, never created or migrated: building documents must not need the portal set up.
+    """
+    from generator.store import db
+
+    url = db.database_url(site)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return apply(product, None)
+    eng = db.engine(url)
+    try:
+        if "approvals" not in db.tables(eng):
+            return apply(product, None)
+        with db.session_factory(eng)() as session:
+            return apply(product, current_approval(session, product.key, product.digest(), on or dt.date.today()))
+    finally:
+        eng.dispose()
+
+
+def from_manifest(product: Product, manifest: dict) -> Product:
+    """A draft ``product`` printing the approval number a committed manifest records for this exact content hash.
+
+    This is what lets a fresh clone (CI, no database) rebuild approved published outputs byte for byte: the manifest is
+    committed with them, and a number recorded for another content hash never applies. A database approval wins.
+    """
+    if not is_draft(product):
+        return product
+    facts = manifest.get("facts", {}).get(product.key, {})
+    number = facts.get("approval", "")
+    if number and facts.get("content_hash") == product.digest():
+        return dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=number))
+    return product
+
+
+def approval_lines(products: list[Product], manifest: dict) -> list[str]:
+    """Whether the published outputs match an approved version, per product (for `docgen check`)."""
+    lines = []
+    for p in products:
+        facts = manifest.get("facts", {}).get(p.key, {})
+        number, built_hash = facts.get("approval", ""), facts.get("content_hash", "")
+        if number and built_hash != p.digest():
+            lines.append(f"{p.key}: published outputs were approved as {number} (content {built_hash}); content is now {p.digest()}, "
+                         f"which {'is approved as ' + p.meta.approval_number if not is_draft(p) else 'has no valid approval (drafts)'}")
+        elif number:
+            lines.append(f"{p.key}: published outputs match approval {number} (content {built_hash})")
+        else:
+            state = f"approved as {p.meta.approval_number}" if not is_draft(p) else "has no valid approval"
+            lines.append(f"{p.key}: published outputs are drafts (no approval recorded); content {p.digest()} {state}")
+    return lines

@@ -18,6 +18,7 @@ from pypdf import PdfReader
 from generator import __version__
 from generator.batch.clients import ClientRequest, parse_client, read_client_rows
 from generator.batch.runner import build_packs, cached_brochure
+from generator.compliance.approval import approval_lines, from_manifest
 from generator.compliance.diff import diff_facts
 from generator.content.facts import Cell, Clause, cells, clauses, documents_using
 from generator.content.load import display_path
@@ -152,6 +153,7 @@ def manifest_for(site: Site, products: list[Product], published: list[Published]
     facts = {
         p.key: {
             "content_hash": p.digest(),
+            "approval": p.meta.approval_number,  # empty: drafts; see generator.compliance.approval.from_manifest
             "clauses": {cid: {"path": c.path, "label": c.label, "text": c.text} for cid, c in clauses(p).items()},
             "cells": {k: {"path": c.path, "label": c.label, "premium": c.premium} for k, c in cells(p).items()},
         }
@@ -164,6 +166,8 @@ def build_all(site: Site, products: list[Product]) -> tuple[list[Published], Pat
     """`docgen build`: every published output and the manifest; outputs/ changes only once all of them built."""
     outputs = site.outputs
     outputs.mkdir(parents=True, exist_ok=True)
+    previous = json.loads((outputs / MANIFEST).read_text(encoding="utf-8")) if (outputs / MANIFEST).is_file() else {}
+    products = [from_manifest(p, previous) for p in products]  # keeps a committed approval of this exact content
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=outputs))
     try:
         built = build_published(site, products, staging)
@@ -206,6 +210,8 @@ def check(site: Site, products: list[Product]) -> str:
     if not (outputs / MANIFEST).is_file():
         raise DriftError([f"{display_path(outputs / MANIFEST)} is missing; run docgen build"])
     manifest = json.loads((outputs / MANIFEST).read_text(encoding="utf-8"))
+    products = [from_manifest(p, manifest) for p in products]
+    approvals = approval_lines(products, manifest)
     by_key = {p.key: p for p in products}
     drifts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="docgen-check-") as tmp:
@@ -242,9 +248,9 @@ def check(site: Site, products: list[Product]) -> str:
                 reasons = [f"input changed: {', '.join(changed)}"] if changed else [_first_difference(text, new_text, path.suffix)]
             drifts.append(f"{shown} is stale: {'; '.join(reasons)}; run docgen build")
     if drifts:
-        raise DriftError(drifts)
+        raise DriftError(approvals + drifts)
     hashes = ", ".join(f"{p.key} content {p.digest()} rates {p.rates.rates_version}" for p in products)
-    return f"check: all {len(fresh)} published outputs match content, rates and templates ({hashes})"
+    return "\n".join([f"check: all {len(fresh)} published outputs match content, rates and templates ({hashes})", *approvals])
 
 
 def _first_difference(old: list[str], new: list[str], suffix: str) -> str:

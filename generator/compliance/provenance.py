@@ -68,6 +68,8 @@ def provenance_metadata(product: Product, documents: list[str]) -> dict[str, str
         "/DocgenContentVersion": product.meta.content_version,
         "/DocgenRatesVersion": product.rates.rates_version,
         "/DocgenApprovalNumber": product.meta.approval_number or "未取得",
+        # no valid approval applied: every page carries the draft watermark (generator/compliance/watermark.py)
+        "/DocgenDraft": "false" if product.meta.approval_number else "true",
         "/DocgenContentHash": product.digest(),
         "/DocgenClauseIds": " ".join(ids),
         "/DocgenClauses": " ".join(f"{cid}={_short(found[cid].text)}" for cid in ids),

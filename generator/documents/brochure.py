@@ -11,6 +11,7 @@ from pathlib import Path
 from pypdf import PdfReader, PdfWriter
 
 from generator.compliance.provenance import pdf_metadata as document_pdf_metadata
+from generator.compliance.watermark import stamp_pages
 from generator.content.model import Product
 from generator.content.validate import walk
 from generator.documents.context import brochure_context
@@ -68,6 +69,8 @@ def rewrite_pdf(source: Path, metadata: dict[str, str]) -> bytes:
     if reader.outline and not writer.outline:
         raise ConversionError(f"{source}: the outline (bookmarks) was lost while rewriting the PDF")
     writer.metadata = metadata  # replaces pypdf's default /Producer: only what we publish
+    if metadata.get("/DocgenDraft") == "true":
+        stamp_pages(writer)
     writer.page_mode = "/UseOutlines"
     buffer = io.BytesIO()
     writer.write(buffer)

@@ -10,6 +10,7 @@ from pathlib import Path
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import Destination
 
+from generator.compliance.watermark import stamp_pages
 from generator.documents.render import write_atomic
 
 
@@ -50,11 +51,14 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
     A fresh writer drops LibreOffice's random /ID and timestamps, so the same parts give the same text.
     """
     writer = PdfWriter()
+    draft = metadata.get("/DocgenDraft") == "true"
     for part in parts:
         reader = (readers or {}).get(part.pdf) or PdfReader(part.pdf)
         start = len(writer.pages)
         keep = part.pages if part.pages is not None else range(len(reader.pages))
         writer.append(reader, pages=None if part.pages is None else (keep.start, keep.stop), import_outline=False)
+        if draft and (reader.metadata or {}).get("/DocgenDraft") != "true":  # a draft brochure is stamped already
+            stamp_pages(writer, range(start, len(writer.pages)))
         if not part.title:
             continue
         top = writer.add_outline_item(title=part.title, page_number=start)  # keywords: pypdf 8 drops positional

@@ -121,7 +121,7 @@ def plan_pack(product: Product, request: ClientRequest, today: dt.date, template
         "quote": base | {"quote": quote_context(product, q, issued, number=number)},
         "disclosure": base | disclosure_context(product, q),
     }
-    payload = json.dumps({"request": request.__dict__ | {"row": None}, "issued": issued, "content": product.file_hashes,
+    payload = json.dumps({"request": request.__dict__ | {"row": None}, "issued": issued, "content": product.file_hashes, "approval": product.meta.approval_number,
                           "templates": {d.id: hashlib.sha256(d.template_path(templates).read_bytes()).hexdigest() for d in PERSONALISED},
                           "version": __version__}, sort_keys=True, default=str, ensure_ascii=False)
     return PackPlan(

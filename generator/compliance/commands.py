@@ -1,0 +1,224 @@
+"""Compliance commands: ``docgen submit``, ``docgen approve``, ``docgen approvals``, ``docgen audit verify``.
+
+Added to the CLI's parser by :func:`add_commands`; errors are docgen exceptions that ``generator.cli`` turns into
+messages and exit codes. The portal user named by ``--user`` acts (the CLI runs where the database is).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from generator.errors import ApprovalError, InputError
+
+EXAMPLES = {
+    "submit": "docgen submit --user marketing@example.jp",
+    "approve": "docgen approve --user compliance@example.jp --valid-from 2026-12-01 [--valid-until 2027-11-30] [--number CL-2026-001]\n"
+               "  docgen approve --user compliance@example.jp --reject '免責③の文言を確認してください'",
+    "approvals": "docgen approvals            # every approval in force and every pending submission",
+    "audit": "docgen audit verify         # exit 1 names each altered or deleted entry",
+}
+
+
+def _site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from generator import api
+
+    return api.Site.from_env(**{k: getattr(args, k, None) for k in ("content", "templates", "outputs", "cache")})
+
+
+@contextmanager
+def store_session(site) -> Iterator:  # type: ignore[no-untyped-def]
+    """A session on the site's database, migrated to the newest revision first (idempotent)."""
+    from generator.store import db
+
+    url = db.database_url(site)
+    db.upgrade(url)
+    eng = db.engine(url)
+    try:
+        with db.session_factory(eng)() as session:
+            yield session
+    finally:
+        eng.dispose()
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-01") from None
+
+
+def snapshot(site, product, submission_id: int) -> Path:  # type: ignore[no-untyped-def]
+    """Copy the submitted content files under the site's storage: the exact version a later redline compares with."""
+    root = Path(site.storage) / "submissions" / str(submission_id)
+    folder = root / product.key
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in product.file_hashes:
+        shutil.copyfile(Path(site.content) / product.key / name, folder / name)
+    return root
+
+
+def cmd_submit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+    from generator import api
+    from generator.compliance import approval as ap
+    from generator.content.disclosures import missing_disclosures
+    from generator.store.approvals import Submission
+
+    site = _site(args)
+    product = api.load(site, args.product)
+    with store_session(site) as session:
+        user = ap.user_by_email(session, args.user)
+        sub = ap.submit(session, product, user, revision=args.revision)
+        root = snapshot(site, product, sub.id)
+        base = ap.last_approved(session, product.key)
+        base_sub = session.get(Submission, base.submission_id) if base and base.submission_id else None
+        if base_sub is not None and (Path(site.storage) / "submissions" / str(base_sub.id)).is_dir():
+            old = Path(site.storage) / "submissions" / str(base_sub.id)
+            d = api.diff(site, str(old), str(root), product.key)
+            d.old_label, d.new_label = f"approved {base.approval_number}", f"submission {sub.id}"
+            md, redline = api.diff_report(site, d, out=root, author=user.email)
+            sub.summary, sub.redline_key = md.read_text(encoding="utf-8"), str(redline.relative_to(site.storage))
+        session.commit()
+        out.line(f"submitted: {product.key} content {product.meta.content_version} ({product.digest()}) as submission {sub.id} by {user.email}")
+        out.line(f"  compared with: {f'approved {base.approval_number} ({base.content_hash})' if base else 'no approved version yet'}"
+                 + (f"; redline {Path(site.storage) / sub.redline_key}" if sub.redline_key else ""))
+        for problem in missing_disclosures(product):
+            out.error(f"warning: {problem}")
+        out.json({"status": "ok", "submission": sub.id, "content_hash": product.digest(), "redline": sub.redline_key})
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+    from generator import api
+    from generator.compliance import approval as ap
+
+    site = _site(args)
+    product = api.load(site, args.product)
+    with store_session(site) as session:
+        user = ap.user_by_email(session, args.user)
+        if args.reject is not None:
+            sub = ap.reject(session, product.key, product.digest(), user, args.reject)
+            session.commit()
+            out.line(f"rejected: submission {sub.id} ({product.key} {product.digest()}) by {user.email}: {sub.reason}")
+            out.json({"status": "ok", "submission": sub.id, "state": "rejected"})
+            return 0
+        a = ap.approve(session, product, user, number=args.number, valid_from=args.valid_from, valid_until=args.valid_until, note=args.note)
+        session.commit()
+        until = a.valid_until.isoformat() if a.valid_until else "open"
+        out.line(f"approved: {product.key} content {a.content_version} ({a.content_hash}) as {a.approval_number} by {user.email}, "
+                 f"valid {a.valid_from} – {until}")
+        out.line("documents built from this exact content now print the number; run docgen build to republish")
+        out.json({"status": "ok", "approval": a.approval_number, "content_hash": a.content_hash, "valid_from": a.valid_from,
+                  "valid_until": a.valid_until})
+    return 0
+
+
+def cmd_approvals(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from generator import api
+    from generator.compliance import approval as ap
+    from generator.store.approvals import Approval, Submission
+
+    site = _site(args)
+    product = api.load(site, args.product, lint=False)
+    today = dt.date.today()
+    with store_session(site) as session:
+        state = ap.version_state(session, product.key, product.digest(), today)
+        out.line(f"current content {product.meta.content_version} ({product.digest()}): {state.label}")
+        gone = ap.superseded_ids(session)
+        rows = []
+        for a in session.scalars(select(Approval).where(Approval.product == product.key).order_by(Approval.id)):
+            status = "superseded" if a.id in gone else ("valid" if ap.is_valid_on(a, today) else "expired" if a.valid_until and a.valid_until < today
+                                                        else "not yet valid")
+            rows.append({"approval": a.approval_number, "content_hash": a.content_hash, "version": a.content_version, "approver": a.approver.email,
+                         "approved_at": a.approved_at.isoformat(timespec="seconds"), "valid_from": a.valid_from.isoformat(),
+                         "valid_until": a.valid_until.isoformat() if a.valid_until else "", "status": status})
+            out.line(f"  {a.approval_number:<24} {a.content_hash}  v{a.content_version}  {status:<13} {a.valid_from} – "
+                     f"{a.valid_until or ''}  by {a.approver.email} at {a.approved_at:%Y-%m-%d %H:%M}Z")
+        for s in session.scalars(select(Submission).where(Submission.product == product.key, Submission.state == "pending").order_by(Submission.id)):
+            out.line(f"  pending submission {s.id}: {s.content_hash} v{s.content_version} by {s.submitted_by.email} at {s.submitted_at:%Y-%m-%d %H:%M}Z")
+        out.json({"status": "ok", "current": {"content_hash": product.digest(), "state": state.status}, "approvals": rows})
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+    from generator.store.audit import head, verify
+
+    site = _site(args)
+    with store_session(site) as session:
+        if args.action == "verify":
+            breaks = verify(session)
+            seq, digest = head(session)
+            for b in breaks:
+                out.error(str(b))
+            if breaks:
+                out.error(f"docgen audit: the audit log is NOT intact: {len(breaks)} break(s)")
+                out.json({"status": "tampered", "breaks": [{"seq": b.seq, "reason": b.reason} for b in breaks]})
+                return 1
+            out.line(f"audit log intact: {seq} entries, head {digest}")
+            out.json({"status": "ok", "entries": seq, "head": digest})
+            return 0
+        raise InputError("audit", args.action, "unknown action", allowed="verify")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the compliance commands to the CLI's subparsers (each gets --product, --json, -q/-v like the others)."""
+    from generator.cli import EXIT_CODES
+
+    def add(name: str, func, help_: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_CODES}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        p.add_argument("--product", help="product folder under the content root (default: the only one)")
+        p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+        talk = p.add_mutually_exclusive_group()
+        talk.add_argument("-q", "--quiet", action="store_true", help="only errors")
+        talk.add_argument("-v", "--verbose", action="store_true", help="say what is being done, step by step")
+        return p
+
+    s = add("submit", cmd_submit, "submit the current content version for compliance review (with a redline against the last approval)")
+    s.add_argument("--user", required=True, help="e-mail of the portal user submitting")
+    s.add_argument("--revision", default="working tree", help="what people call this version (a git revision, a ticket)")
+    a = add("approve", cmd_approve, "approve (or --reject) the pending submission of the current content version (compliance)")
+    a.add_argument("--user", required=True, help="e-mail of the compliance user deciding (not the submitter)")
+    a.add_argument("--number", help="approval number (default: <SLUG>-<YYYYMM>-<n>)")
+    a.add_argument("--valid-from", type=_date, help="first day of use (default: the product's effective date)")
+    a.add_argument("--valid-until", type=_date, help="last day of use (default: open)")
+    a.add_argument("--note", default="", help="a note kept with the approval")
+    a.add_argument("--reject", metavar="REASON", help="reject instead, saying why")
+    add("approvals", cmd_approvals, "approvals of the product and where the current content stands")
+    au = add("audit", cmd_audit, "check the audit log's hash chain")
+    au.add_argument("action", choices=["verify"], help="verify: find altered or deleted entries")
+
+
+__all__ = ["add_commands", "ApprovalError"]
+
+
+def draft_notice(out, products) -> None:  # type: ignore[no-untyped-def]
+    """Say on stderr, on every build, which products' documents are drafts (no valid approval: watermarked)."""
+    from generator.compliance.approval import is_draft
+    from generator.compliance.watermark import DRAFT_TEXT
+
+    for p in products:
+        if is_draft(p):
+            out.error(f"docgen: DRAFT: {p.key} content {p.meta.content_version} ({p.digest()}) has no valid approval; every page carries "
+                      f"「{DRAFT_TEXT}」 (docgen submit, then docgen approve)")
+        else:
+            out.error(f"docgen: approved: {p.key} content {p.digest()} prints approval number {p.meta.approval_number}")
+
+
+def disclosure_warnings(out, products) -> None:  # type: ignore[no-untyped-def]
+    """`docgen validate`: every required 重要事項説明書 item still missing, as a warning (an approval refuses them)."""
+    from generator.content.disclosures import missing_disclosures
+
+    for p in products:
+        missing = missing_disclosures(p)
+        for problem in missing:
+            out.error(f"warning: {problem}")
+        if missing:
+            out.error(f"docgen: {p.key}: {len(missing)} required disclosure item(s) missing: fine for a draft, but this version cannot be approved")
