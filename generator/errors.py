@@ -110,6 +110,10 @@ class ConversionError(DocgenError):
 class ConversionTimeout(ConversionError):
     """Raised when LibreOffice runs past its timeout and is killed; the same input would hang again, so it is not retried."""
 
+    # the PDFs finished before the hang, in input order (LibreOffice converts its files one after another);
+    # None when the converter cannot tell
+    converted: list | None = None
+
 
 class FontError(DocgenError):
     """Raised when a PDF uses a font that is not embedded or not on the allow-list."""

@@ -28,6 +28,7 @@ from generator.batch.typeset import Doc, Job, Layout, Typeset, learn_layout, typ
 from generator.compliance.provenance import pdf_metadata
 from generator.content.model import Product
 from generator.crash import quiet_worker, stop_workers
+from generator.documents.convert import env_timeout
 from generator.documents.fonts import missing_glyphs
 from generator.documents.pack import Part, merge_pdfs
 from generator.documents.proposal import PackPlan, plan_pack
@@ -135,7 +136,7 @@ def build_packs(
     installed here as soon as its batch is back. One client or many, every pack is made the same way. ``cache`` holds
     the layout learnt once per content version (generator.batch.typeset.learn_layout).
     """
-    timeout = timeout or DEFAULT_TIMEOUT
+    timeout = timeout or env_timeout(DEFAULT_TIMEOUT)  # --timeout, else $DOCGEN_TIMEOUT, else two minutes
     out_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out_root)
     built: dict[int, Pack] = {}

@@ -242,10 +242,14 @@ def _convert_in_order(entries: list[_Entry], out: Path, timeout: float, converte
                 continue
             got = list(got or [])
             pdfs.update(zip(map(id, run), got))
+            if len(got) >= len(run):  # it hung on its way out, after the last PDF: nothing is missing
+                todo, stuck = todo[len(run) :], 0
+                continue
             culprit = run[len(got)]
             culprit.error = ConversionError(f"{culprit.doc.title} ({culprit.doc.file_name}): LibreOffice could not convert it: {_why(exc, culprit)}")
             stuck = 0 if got or not isinstance(exc, ConversionTimeout) else stuck + 1
-            todo = todo[len(got) + 1 :]
+            # the client has failed: its other documents are not worth another possible hang
+            todo = [e for e in todo[len(got) + 1 :] if e.job != culprit.job]
     return pdfs
 
 
@@ -273,12 +277,12 @@ def _why(exc: ConversionError, entry: _Entry) -> str:
     """The first line without the command line, plus LibreOffice's own last words (the reason it gave, if any).
 
     >>> e = _Entry(0, Doc("quote", "お見積書", "02.docx", Path("t.docx"), {}, None), Path("/w/0-quote.docx"))
-    >>> _why(ConversionError("/w/0-quote.docx: soffice wrote no PDF (expected 0-quote.pdf): /usr/bin/soffice -x\\n"
+    >>> _why(ConversionError("/w/0-quote.docx: soffice wrote no PDF (expected 0-quote.pdf): /usr/bin/soffice -env:UserInstallation=file:///t -x\\n"
     ...                      "soffice output (last lines):\\nconvert /w/0-quote.docx\\nError: source file could not be loaded"), e)
     '02.docx: soffice wrote no PDF (expected 0-quote.pdf); LibreOffice said: Error: source file could not be loaded'
     """
     lines = str(exc).splitlines()
-    first = re.sub(r": \S*soffice\S* .*$", "", lines[0])
+    first = re.sub(r": \S+ -env:UserInstallation=.*$", "", lines[0])  # the command line, not the reason before it
     said = [line.strip() for line in lines[1:] if line.strip() and not line.startswith("soffice output")]
     text = first + (f"; LibreOffice said: {said[-1]}" if said else "")
     return text.replace(str(entry.path.resolve()), entry.doc.file_name).replace(str(entry.path), entry.doc.file_name)

@@ -15,7 +15,7 @@ from generator.compliance.watermark import stamp_pages
 from generator.content.model import Product
 from generator.content.validate import walk
 from generator.documents.context import brochure_context
-from generator.documents.convert import convert_to_pdf
+from generator.documents.convert import convert_to_pdf, env_timeout
 from generator.documents.fonts import check_fonts
 from generator.documents.pagerefs import check_page_refs
 from generator.documents.registry import BROCHURE
@@ -94,7 +94,7 @@ def publish(template: Path, context: dict, props: DocProperties, metadata: dict[
     with tempfile.TemporaryDirectory(prefix="docgen-publish-") as tmp_name:
         tmp = Path(tmp_name)
         docx = render_docx(template, context, tmp / f"{stem}.docx", properties=props)
-        (raw_pdf,) = convert_to_pdf([docx], tmp / "pdf", timeout=timeout or PUBLISH_TIMEOUT)
+        (raw_pdf,) = convert_to_pdf([docx], tmp / "pdf", timeout=timeout or env_timeout(PUBLISH_TIMEOUT))
         check_fonts(raw_pdf)
         if verify:
             verify(raw_pdf)

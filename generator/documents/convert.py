@@ -117,7 +117,11 @@ def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float 
             str(staging),
             *(str(p) for p in inputs),
         ]
-        log = _run(cmd, _child_env(tmp), tmp, timeout)
+        try:
+            log = _run(cmd, _child_env(tmp), tmp, timeout)
+        except ConversionTimeout as exc:
+            exc.converted = _salvage(inputs, staging, out_dir)  # the caller goes on after the document it hung on
+            raise
         produced = [_verified(staging / f"{p.stem}.pdf", p, cmd, log) for p in inputs]
         return [_publish(pdf, out_dir) for pdf in produced]
 
@@ -246,6 +250,20 @@ def _verified(pdf: Path, source: Path, cmd: list[str], log: Path) -> Path:
     if pages < 1:
         raise ConversionError(f"{source}: soffice wrote a PDF with no pages")
     return pdf
+
+
+def _salvage(inputs: list[Path], staging: Path, out_dir: Path) -> list[Path]:
+    """The PDFs soffice finished before it hung: the longest prefix of the inputs with a readable PDF each."""
+    done = []
+    for source in inputs:
+        pdf = staging / f"{source.stem}.pdf"
+        try:
+            if not pdf.is_file() or len(PdfReader(pdf, strict=False).pages) < 1:
+                break
+        except Exception:  # a PDF cut off by the kill: pypdf raises many types
+            break
+        done.append(pdf)
+    return [_publish(pdf, out_dir) for pdf in done]
 
 
 def _publish(pdf: Path, out_dir: Path) -> Path:
