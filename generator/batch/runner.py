@@ -26,6 +26,7 @@ from generator.batch.layout import forget_destinations
 from generator.batch.report import write_csv_report
 from generator.batch.typeset import Doc, Job, Layout, Typeset, learn_layout, typeset
 from generator.compliance.provenance import pdf_metadata
+from generator.compliance.signing import sign_issued
 from generator.content.model import Product
 from generator.crash import quiet_worker, stop_workers
 from generator.documents.convert import env_timeout
@@ -275,6 +276,8 @@ def _assemble(product: Product, plan: PackPlan, done: Typeset, metadata: dict[st
     new = staging / "packs" / plan.folder
     new.mkdir(parents=True)
     pages = merge_pdfs(parts, new / plan.pdf_name, metadata, readers=readers)
+    if metadata.get("/DocgenDraft") == "false":  # issued from an approved version: signed when the insurer configured a key
+        sign_issued(new / plan.pdf_name, product.meta.approval_number, product.meta.insurer.name)
     for doc, source in zip(PERSONALISED, done.docx, strict=True):
         os.replace(source, new / doc.word_name)
     manifest = {"digest": plan.digest, "client": plan.request.client, "contact": plan.request.contact, "premium": plan.quote.premium, "pages": pages,

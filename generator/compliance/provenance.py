@@ -9,6 +9,7 @@ from pathlib import Path
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
+from generator.compliance.signing import SignatureCheck, check_signature
 from generator.content.facts import cells, clauses, documents_using
 from generator.content.model import Product
 from generator.documents.registry import DOCUMENTS, PACK
@@ -89,17 +90,27 @@ class Verification:
     changed: list[str] = field(default_factory=list)  # clause IDs reworded since
     removed: list[str] = field(default_factory=list)  # clause IDs no longer in content
     premiums: list[str] = field(default_factory=list)  # "D01/B1/100000000: 149,000円 → 150,000円"
+    signature: SignatureCheck | None = None  # None: not checked
+
+    @property
+    def content_matches(self) -> bool:
+        return not (self.changed or self.removed or self.premiums)
 
     @property
     def matches(self) -> bool:
-        return not (self.changed or self.removed or self.premiums)
+        """Content matches and, if the PDF is signed, the signature verifies (unaltered since signing)."""
+        return self.content_matches and (self.signature is None or self.signature.ok)
 
     def as_dict(self) -> dict:
         return {"pdf": str(self.pdf), "status": "matches" if self.matches else "differs", "built_from": self.built_from,
-                "current": self.current, "changed_clauses": self.changed, "removed_clauses": self.removed, "premiums": self.premiums}
+                "current": self.current, "changed_clauses": self.changed, "removed_clauses": self.removed, "premiums": self.premiums,
+                "signature": self.signature.as_dict() if self.signature else None}
 
     def lines(self) -> list[str]:
-        if self.matches:
+        return self._content_lines() + ([self.signature.line()] if self.signature else [])
+
+    def _content_lines(self) -> list[str]:
+        if self.content_matches:
             same = "same content" if self.built_from == self.current else "content changed elsewhere, not in this document"
             return [f"{self.pdf}: matches current content ({same}; built from {self.built_from}, current {self.current})"]
         out = [f"{self.pdf}: does NOT match current content (built from {self.built_from}, current {self.current})"]
@@ -132,4 +143,5 @@ def verify_pdf(pdf: Path, product: Product) -> Verification:
         cell = current_cells.get(key)
         if cell is None or str(cell.premium) != premium:
             result.premiums.append(f"{cell.label if cell else key}: {int(premium):,}円 → {f'{cell.premium:,}円' if cell else 'removed'}")
+    result.signature = check_signature(pdf)
     return result

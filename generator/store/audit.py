@@ -46,8 +46,8 @@ def entry_hash(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: st
     """SHA-256 over the previous hash and this entry's fields in a canonical JSON form.
 
     >>> t = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
-    >>> a = entry_hash(GENESIS, 1, t, "c@example.jp", "approve", "cyber_lite", {"n": "A-1"})
-    >>> a == entry_hash(GENESIS, 1, t, "c@example.jp", "approve", "cyber_lite", {"n": "A-1"}), a == entry_hash(GENESIS, 1, t, "c@example.jp", "approve", "cyber_lite", {"n": "A-2"})
+    >>> h = lambda n: entry_hash(GENESIS, 1, t, "c@example.jp", "approve", "cyber_lite", {"n": n})
+    >>> h("A-1") == h("A-1"), h("A-1") == h("A-2")
     (True, False)
     """
     payload = json.dumps([prev_hash, seq, at.astimezone(dt.UTC).isoformat(timespec="microseconds"), actor, action, target, detail],

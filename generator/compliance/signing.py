@@ -1,0 +1,150 @@
+"""Signed packs: PAdES signatures (pyHanko) on packs built from an approved version, and their verification.
+
+The insurer configures the key and certificate; nothing is committed. Either PEM files or one PKCS#12 file:
+
+- ``DOCGEN_SIGNING_KEY`` + ``DOCGEN_SIGNING_CERT`` (PEM), optional ``DOCGEN_SIGNING_CHAIN`` (PEM, intermediates)
+- ``DOCGEN_SIGNING_PKCS12`` (.p12/.pfx)
+- ``DOCGEN_SIGNING_PASSPHRASE``: the key's passphrase, if it has one
+- ``DOCGEN_SIGNING_TRUST``: PEM of the CA(s) `docgen verify` trusts as signers (default: none, so it says "not trusted")
+
+No key configured: packs are not signed (drafts never are). A configured key that cannot be read is an error, never a
+silently unsigned pack.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.errors import SignatureError
+
+ENV_KEY, ENV_CERT, ENV_CHAIN = "DOCGEN_SIGNING_KEY", "DOCGEN_SIGNING_CERT", "DOCGEN_SIGNING_CHAIN"
+ENV_P12, ENV_PASS, ENV_TRUST = "DOCGEN_SIGNING_PKCS12", "DOCGEN_SIGNING_PASSPHRASE", "DOCGEN_SIGNING_TRUST"
+FIELD = "DocgenSignature"
+
+
+def _file(environ: Mapping[str, str], var: str) -> Path | None:
+    value = environ.get(var, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise SignatureError(f"{var}: {value!r}: no such file; it must name a readable PEM/PKCS#12 file")
+    return path
+
+
+def load_signer(environ: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """The configured pyHanko signer, or None when no signing key is configured."""
+    from pyhanko.sign import signers
+
+    environ = os.environ if environ is None else environ
+    passphrase = environ.get(ENV_PASS, "").encode() or None
+    p12 = _file(environ, ENV_P12)
+    key, cert = _file(environ, ENV_KEY), _file(environ, ENV_CERT)
+    if p12 is None and key is None and cert is None:
+        return None
+    if p12 is not None:
+        signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
+        where = f"{ENV_P12}={p12}"
+    else:
+        if key is None or cert is None:
+            raise SignatureError(f"{ENV_KEY} and {ENV_CERT} must both be set (a PEM key and its certificate)")
+        chain = _file(environ, ENV_CHAIN)
+        signer = signers.SimpleSigner.load(str(key), str(cert), ca_chain_files=(str(chain),) if chain else None, key_passphrase=passphrase)
+        where = f"{ENV_KEY}={key}, {ENV_CERT}={cert}"
+    if signer is None:  # pyHanko logs the reason and returns None for a wrong passphrase or a damaged file
+        raise SignatureError(f"cannot read the signing key and certificate ({where}); check the files and {ENV_PASS}")
+    return signer
+
+
+def sign_pdf(pdf: Path, signer, *, reason: str, location: str = "") -> None:  # type: ignore[no-untyped-def]
+    """Sign ``pdf`` in place (PAdES baseline B, SHA-256) as an incremental update; written next to it, then renamed."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+
+    meta = signers.PdfSignatureMetadata(field_name=FIELD, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
+                                        reason=reason, location=location or None)
+    tmp = pdf.with_name(f".{pdf.name}.signing")
+    with pdf.open("rb") as source, tmp.open("wb") as target:
+        signers.sign_pdf(IncrementalPdfFileWriter(source, strict=False), meta, signer=signer, output=target)
+    os.replace(tmp, pdf)
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """What `docgen verify` says about a PDF's signature."""
+
+    signed: bool
+    intact: bool = False  # the signed bytes hash to what was signed
+    whole_file: bool = False  # nothing was added or changed after signing
+    trusted: bool = False  # the signer's certificate chains to a configured trust root
+    signer: str = ""
+    signed_at: str = ""
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Unsigned is not a failure here (drafts are never signed); a signature that does not verify is."""
+        return not self.signed or (self.intact and self.whole_file)
+
+    def line(self) -> str:
+        if not self.signed:
+            return "  signature: none (not signed)"
+        if not self.ok:
+            return f"  signature: INVALID — {self.problem or 'the file was altered after signing'}"
+        trust = "trusted signer" if self.trusted else f"signer not checked against a trust root ({ENV_TRUST} not set or not its CA)"
+        return f"  signature: valid, unaltered since signing by {self.signer} at {self.signed_at}; {trust}"
+
+    def as_dict(self) -> dict:
+        return {"signed": self.signed, "intact": self.intact, "whole_file": self.whole_file, "trusted": self.trusted, "signer": self.signer,
+                "signed_at": self.signed_at, "problem": self.problem, "ok": self.ok}
+
+
+def check_signature(pdf: Path, environ: Mapping[str, str] | None = None) -> SignatureCheck:
+    """Verify every signature of ``pdf``: integrity, coverage of the whole file, and trust when a root is configured."""
+    from pyhanko.keys import load_certs_from_pemder
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    environ = os.environ if environ is None else environ
+    trust = _file(environ, ENV_TRUST)
+    roots = list(load_certs_from_pemder([str(trust)])) if trust else []
+    try:
+        with pdf.open("rb") as f:
+            reader = PdfFileReader(f, strict=False)
+            sigs = reader.embedded_signatures
+            if not sigs:
+                return SignatureCheck(signed=False)
+            sig = sigs[-1]
+            status = validate_pdf_signature(sig, ValidationContext(trust_roots=roots, allow_fetching=False) if roots else None)
+            from pyhanko.sign.validation import SignatureCoverageLevel
+
+            whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE and len(sigs) == 1
+            subject = status.signing_cert.subject.human_friendly if status.signing_cert else ""
+            when = status.signer_reported_dt.isoformat(timespec="seconds") if status.signer_reported_dt else ""
+            problem = "" if status.intact else "the signed bytes were changed (hash mismatch)"
+            if status.intact and not whole:
+                problem = "bytes were added or changed after the signature"
+            return SignatureCheck(True, bool(status.intact and status.valid), whole, bool(roots) and bool(status.trusted), subject, when, problem)
+    except Exception as exc:  # noqa: BLE001 - a damaged file is a failed verification, reported in one line
+        return SignatureCheck(True, problem=f"cannot be verified: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+
+
+_SIGNERS: dict[tuple[str, ...], object] = {}
+
+
+def sign_issued(pdf: Path, approval_number: str, insurer: str) -> bool:
+    """Sign a pack built from an approved version when a key is configured; True when it was signed.
+
+    The signer is read once per configuration (a client list signs hundreds of packs).
+    """
+    config = tuple(os.environ.get(v, "") for v in (ENV_KEY, ENV_CERT, ENV_CHAIN, ENV_P12, ENV_PASS))
+    if not any(config):
+        return False
+    if config not in _SIGNERS:
+        _SIGNERS[config] = load_signer()
+    sign_pdf(pdf, _SIGNERS[config], reason=f"{insurer} 承認番号 {approval_number}")
+    return True
