@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,32 @@ def clause_ids(product: Product, document: str) -> list[str]:
 _BY_KIND = {d.kind(in_pack=False): d for d in DOCUMENTS} | {d.kind(in_pack=True): d for d in PACK}
 # Keys only a client's pack carries, on top of the set every document has.
 PACK_KEYS = ("/DocgenInputsHash", "/DocgenPremium", "/DocgenQuoteNumber")
+# A short hash of each page as written (content stream and the images/forms it draws), in page order: stamped
+# by whoever writes the final PDF (pack.merge_pdfs, brochure.rewrite_pdf) with page_hashes(), checked by verify.
+PAGE_HASHES = "/DocgenPageHashes"
+# what every page's footer prints before the content hash (NFKC-folded: the full-width colon becomes ':')
+FOOTER_MARK = "管理番号:"
+
+
+def page_hash(page) -> str:  # noqa: ANN001 - a pypdf PageObject, of a reader or a writer
+    """Short hash of what a page draws: its decoded content stream and the XObjects (images, forms) it names.
+
+    Cheap (no text extraction) and exact: a page replaced or edited after docgen wrote it gets another hash.
+    """
+    digest = hashlib.sha256()
+    contents = page.get_contents()
+    digest.update(contents.get_data() if contents is not None else b"")
+    xobjects = (page.get("/Resources") or {}).get("/XObject") or {}
+    for name in sorted(xobjects):
+        obj = xobjects[name].get_object()
+        digest.update(str(name).encode())
+        digest.update(obj.get_data() if hasattr(obj, "get_data") else b"")
+    return digest.hexdigest()[:12]
+
+
+def page_hashes(pages) -> dict[str, str]:  # noqa: ANN001 - pypdf pages
+    """The :data:`PAGE_HASHES` entry for these pages, to merge into a PDF's document info just before writing."""
+    return {PAGE_HASHES: " ".join(page_hash(p) for p in pages)}
 
 
 def pdf_metadata(product: Product, documents: list[str], *, title: str, subject: str, author: str,
@@ -90,11 +118,12 @@ class Verification:
     changed: list[str] = field(default_factory=list)  # clause IDs reworded since
     removed: list[str] = field(default_factory=list)  # clause IDs no longer in content
     premiums: list[str] = field(default_factory=list)  # "D01/B1/100000000: 149,000円 → 150,000円"
+    altered: list[str] = field(default_factory=list)  # pages that are not the ones docgen made from the stamped content
     signature: SignatureCheck | None = None  # None: not checked
 
     @property
     def content_matches(self) -> bool:
-        return not (self.changed or self.removed or self.premiums)
+        return not (self.changed or self.removed or self.premiums or self.altered)
 
     @property
     def matches(self) -> bool:
@@ -104,12 +133,16 @@ class Verification:
     def as_dict(self) -> dict:
         return {"pdf": str(self.pdf), "status": "matches" if self.matches else "differs", "built_from": self.built_from,
                 "current": self.current, "changed_clauses": self.changed, "removed_clauses": self.removed, "premiums": self.premiums,
+                "altered": self.altered,
                 "signature": self.signature.as_dict() if self.signature else None}
 
     def lines(self) -> list[str]:
         return self._content_lines() + ([self.signature.line()] if self.signature else [])
 
     def _content_lines(self) -> list[str]:
+        if self.altered:  # the stamps describe pages that are no longer there: what they say proves nothing
+            out = [f"{self.pdf}: ALTERED: its pages are not the ones docgen made (stamped content {self.built_from}, current {self.current})"]
+            return out + [f"  {line}" for line in self.altered] + [f"  changed clause {cid}" for cid in self.changed]
         if self.content_matches:
             same = "same content" if self.built_from == self.current else "content changed elsewhere, not in this document"
             return [f"{self.pdf}: matches current content ({same}; built from {self.built_from}, current {self.current})"]
@@ -143,5 +176,55 @@ def verify_pdf(pdf: Path, product: Product) -> Verification:
         cell = current_cells.get(key)
         if cell is None or str(cell.premium) != premium:
             result.premiums.append(f"{cell.label if cell else key}: {int(premium):,}円 → {f'{cell.premium:,}円' if cell else 'removed'}")
+    result.altered = altered_pages(PdfReader(pdf), info)
     result.signature = check_signature(pdf)
     return result
+
+
+def altered_pages(reader: PdfReader, info) -> list[str]:  # noqa: ANN001 - pypdf DocumentInformation
+    """Why the pages are not those docgen stamped: page hashes that differ, a footer naming other content, a missing premium.
+
+    The page hashes catch any page replaced or edited since docgen wrote the PDF; the footers (every page prints
+    ``管理番号：<content hash>``) tie each page's text to the stamped content, also in PDFs made before page hashes.
+    """
+    pages = reader.pages
+    parts = _part_of_page(reader)
+    where = lambda i: f"page {i + 1}" + (f" ({parts[i]})" if parts.get(i) else "")  # noqa: E731
+    problems: list[str] = []
+    stamped = str(info.get(PAGE_HASHES, "")).split()
+    if stamped:
+        if len(stamped) != len(pages):
+            problems.append(f"has {len(pages)} pages; docgen made {len(stamped)}")
+        problems += [f"{where(i)} was changed or replaced after docgen made it"
+                     for i, (page, digest) in enumerate(zip(pages, stamped)) if page_hash(page) != digest]
+    texts = [_fold(page.extract_text() or "") for page in pages]
+    mark = FOOTER_MARK + str(info.get("/DocgenContentHash", ""))
+    for i, text in enumerate(texts):
+        if mark not in text:
+            found = re.search(re.escape(FOOTER_MARK) + r"([0-9a-f]{6,64})", text)
+            said = f"its footer names content {found.group(1)}" if found else "it has no docgen footer"
+            problems.append(f"{where(i)}: {said}, not the stamped {mark.removeprefix(FOOTER_MARK)}")
+    premium = str(info.get("/DocgenPremium", ""))
+    if premium.isdigit() and f"{int(premium):,}円" not in "".join(texts):
+        problems.append(f"the stamped premium {int(premium):,}円 is printed on no page")
+    return problems
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def _part_of_page(reader: PdfReader) -> dict[int, str]:
+    """Page index -> title of the top-level bookmark it falls under (a pack's parts)."""
+    starts = []
+    for item in reader.outline:
+        if not isinstance(item, list):
+            page = reader.get_destination_page_number(item)
+            if page is not None:
+                starts.append((page, str(item.title)))
+    starts.sort()
+    out: dict[int, str] = {}
+    for n, (start, title) in enumerate(starts):
+        end = starts[n + 1][0] if n + 1 < len(starts) else len(reader.pages)
+        out.update(dict.fromkeys(range(start, end), title))
+    return out

@@ -71,6 +71,7 @@ def rewrite_pdf(source: Path, metadata: dict[str, str]) -> bytes:
     writer.metadata = metadata  # replaces pypdf's default /Producer: only what we publish
     if metadata.get("/DocgenDraft") == "true":
         stamp_pages(writer)
+    writer.add_metadata(page_hashes(writer.pages))  # after the watermark: the pages as they are written
     writer.page_mode = "/UseOutlines"
     buffer = io.BytesIO()
     writer.write(buffer)

@@ -10,6 +10,7 @@ from pathlib import Path
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import Destination
 
+from generator.compliance.provenance import page_hashes
 from generator.compliance.watermark import stamp_pages
 from generator.documents.render import write_atomic
 
@@ -64,7 +65,7 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
         top = writer.add_outline_item(title=part.title, page_number=start)  # keywords: pypdf 8 drops positional
         if part.nested and reader.outline:
             _copy_outline(writer, reader, reader.outline, start - keep.start, top, keep)
-    writer.add_metadata(metadata)
+    writer.add_metadata(metadata | page_hashes(writer.pages))  # last: the pages as they are written
     writer.page_mode = "/UseOutlines"
     buf = io.BytesIO()
     writer.write(buf)

@@ -1,0 +1,63 @@
+"""The quote page: the ladder is the printed table's row, and refusals and referrals read exactly as the CLI's."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.seed import seed_class_industries, seed_limits, seed_tables
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def ladder_cells(page: str) -> list[int]:
+    return [int(v) for v in re.findall(r'data-premium="(\d+)"', page)]
+
+
+@pytest.mark.parametrize(("code", "band"), [("D01", 0), ("D02", 2), ("D03", 4)])
+def test_ladder_is_the_brochure_row(portal, code: str, band: int) -> None:  # type: ignore[no-untyped-def]
+    industry = seed_class_industries()[code][0]
+    over, up_to, premiums = seed_tables()[code][band]
+    client = portal.client("agent")
+    for revenue in (over + 1, up_to):  # both ends of the band: over < revenue <= up_to
+        page = client.get("/quote/ladder", params={"industry": industry, "revenue": str(revenue)})
+        assert page.status_code == 200 and ladder_cells(page.text) == premiums, (industry, revenue)
+
+
+def test_ladder_marks_the_chosen_limit_and_works_without_javascript(portal) -> None:  # type: ignore[no-untyped-def]
+    page = portal.client("agent").get("/quote", params={"industry": "製造業", "revenue": "4.5億", "limit": str(seed_limits()[3])})
+    assert page.status_code == 200
+    selected = re.search(r'<tr class="selected">\s*<td>(.*?)</td>\s*<td class="num" data-premium="(\d+)"', page.text)
+    assert selected and int(selected.group(2)) == seed_tables()["D01"][0][2][3]
+
+
+def cli_message(*args: str) -> str:
+    r = subprocess.run([sys.executable, "-m", "generator", "quote", *args], capture_output=True, text=True, timeout=120, cwd=REPO,
+                       env=os.environ)
+    assert r.returncode in (2, 3, 4), r
+    return r.stderr.strip().removeprefix("docgen quote: ")
+
+
+@pytest.mark.parametrize(("industry", "revenue", "limit", "word"), [
+    ("製造業", "4.5億", "2億", "要見積"),  # not a published limit
+    ("金融", "4.5億", "1億", "引受不可"),  # excluded industry
+    ("製造業", "200億", "1億", "引受不可"),  # revenue over the table
+    ("金融業", "4.5億", "1億", "did you mean"),  # a typo: the suggestion too
+])
+def test_refusal_and_referral_read_as_the_cli(portal, industry: str, revenue: str, limit: str, word: str) -> None:  # type: ignore[no-untyped-def]
+    expected = cli_message("--industry", industry, "--revenue", revenue, "--limit", limit)
+    assert word in expected
+    page = portal.client("agent").get("/quote/ladder", params={"industry": industry, "revenue": revenue, "limit": limit})
+    shown = html.unescape(re.search(r'id="quote-message">(.*?)</p>', page.text, re.S).group(1))
+    assert shown == expected
+
+
+def test_htmx_request_without_login_is_told_where_to_go(portal) -> None:  # type: ignore[no-untyped-def]
+    r = portal.client().get("/quote/ladder", params={"industry": "製造業", "revenue": "4.5億"}, headers={"HX-Request": "true"})
+    assert r.status_code == 401 and r.headers["hx-redirect"].startswith("/login")
