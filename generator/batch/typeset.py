@@ -241,7 +241,7 @@ def _convert_in_order(entries: list[_Entry], out: Path, timeout: float, converte
                 stuck += isinstance(exc, ConversionTimeout)
                 continue
             got = list(got or [])
-            pdfs.update(zip(map(id, run), got))
+            pdfs.update(zip(map(id, run), got, strict=False))  # got: the prefix converted before the hang
             if len(got) >= len(run):  # it hung on its way out, after the last PDF: nothing is missing
                 todo, stuck = todo[len(run) :], 0
                 continue

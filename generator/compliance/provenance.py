@@ -196,7 +196,7 @@ def altered_pages(reader: PdfReader, info) -> list[str]:  # noqa: ANN001 - pypdf
         if len(stamped) != len(pages):
             problems.append(f"has {len(pages)} pages; docgen made {len(stamped)}")
         problems += [f"{where(i)} was changed or replaced after docgen made it"
-                     for i, (page, digest) in enumerate(zip(pages, stamped)) if page_hash(page) != digest]
+                     for i, (page, digest) in enumerate(zip(pages, stamped, strict=False)) if page_hash(page) != digest]
     texts = [_fold(page.extract_text() or "") for page in pages]
     mark = FOOTER_MARK + str(info.get("/DocgenContentHash", ""))
     for i, text in enumerate(texts):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
+from generator.compliance.provenance import page_hashes
 from generator.compliance.provenance import pdf_metadata as document_pdf_metadata
 from generator.compliance.watermark import stamp_pages
 from generator.content.model import Product

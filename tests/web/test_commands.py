@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2 as httpx  # what starlette.testclient uses (plain httpx is deprecated there)
 import pytest
 from sqlalchemy import select
 
