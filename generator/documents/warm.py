@@ -34,8 +34,19 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from generator.documents.convert import _FILTER_OPTIONS, _FLAGS, _IN_FILTER, _check_inputs, _child_env, _publish, _write_profile, find_soffice
-from generator.errors import ConversionError, SetupError
+from generator.documents.convert import (
+    _FILTER_OPTIONS,
+    _FLAGS,
+    _IN_FILTER,
+    _check_inputs,
+    _child_env,
+    _publish,
+    _salvage,
+    _write_profile,
+    env_timeout,
+    find_soffice,
+)
+from generator.errors import ConversionError, ConversionTimeout, SetupError
 
 PYTHON_ENV = "DOCGEN_UNO_PYTHON"
 WORKER = Path(__file__).with_name("warm_worker.py")
@@ -199,11 +210,13 @@ class _Slot:
 class ConverterPool:
     """``size`` warm LibreOffice instances (default: one per core), started now; see the module docstring.
 
-    ``timeout`` bounds each :meth:`convert` call (all its files); ``max_conversions`` documents after which an
-    instance is replaced (in the background, so no caller waits for it).
+    ``timeout`` bounds each :meth:`convert` call (all its files; default ``$DOCGEN_TIMEOUT`` or 120 s, as the cold
+    path); ``max_conversions`` documents after which an instance is replaced (in the background, so no caller waits).
+    A call with several files spreads them over the instances idle at that moment: one pack's documents are laid
+    out side by side when the portal is quiet, and nobody waits for an instance another caller has.
     """
 
-    def __init__(self, size: int | None = None, *, timeout: float = 120.0, max_conversions: int = DEFAULT_MAX_CONVERSIONS,
+    def __init__(self, size: int | None = None, *, timeout: float | None = None, max_conversions: int = DEFAULT_MAX_CONVERSIONS,
                  start_timeout: float = 60.0) -> None:
         if max_conversions < 1:
             raise ValueError("max_conversions must be at least 1")
@@ -240,9 +253,14 @@ class ConverterPool:
 
     def convert(self, docx_files: Sequence[Path], out_dir: Path, *, timeout: float | None = None,
                 options: Mapping[str, bool] | None = None) -> list[Path]:
-        """Convert every file on one warm instance and return ``out_dir/<stem>.pdf`` in input order."""
+        """Convert every file and return ``out_dir/<stem>.pdf`` in input order (see :func:`convert_to_pdf`).
+
+        On a hang the instance is killed and ConversionTimeout raised, its ``converted`` the PDFs finished before
+        the first file that did not finish (published in ``out_dir``, as the cold path does).
+        """
         inputs = [Path(p).resolve() for p in docx_files]
         _check_inputs(inputs)
+        timeout = timeout or self.timeout or env_timeout()
         if not inputs:
             return []
         out_dir = Path(out_dir)
@@ -250,14 +268,43 @@ class ConverterPool:
         with tempfile.TemporaryDirectory(prefix="docgen-warm-out-") as tmp:
             staging = Path(tmp)
             jobs = [(str(p), str(staging / f"{p.stem}.pdf")) for p in inputs]
-            self._run(jobs, _FILTER_OPTIONS | dict(options or {}), self.timeout if timeout is None else timeout)
+            try:
+                self._run(jobs, _FILTER_OPTIONS | dict(options or {}), timeout)
+            except ConversionTimeout as exc:
+                exc.converted = _salvage(inputs, staging, out_dir)
+                raise
             produced = [_verified(staging / f"{p.stem}.pdf", p) for p in inputs]
             return [_publish(pdf, out_dir) for pdf in produced]
 
     __call__ = convert  # a pool is a drop-in ``converter`` for typeset()/build_packs()
 
     def _run(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool], timeout: float) -> None:
-        slot = self._acquire()
+        slots = self._acquire(len(jobs))
+        chunks = _split(jobs, len(slots))
+        if len(slots) == 1:
+            self._run_on(slots[0], jobs, filter_options, timeout)
+            return
+        errors: list[BaseException | None] = [None] * len(slots)
+
+        def run(i: int) -> None:
+            try:
+                self._run_on(slots[i], chunks[i], filter_options, timeout)
+            except BaseException as exc:  # re-raised below, in this caller's thread
+                errors[i] = exc
+
+        helpers = [threading.Thread(target=run, args=(i,), name="docgen-warm-part", daemon=True) for i in range(1, len(slots))]
+        for t in helpers:
+            t.start()
+        run(0)
+        for t in helpers:
+            t.join()
+        # the first failing file in input order, as one instance converting them in turn would have reported
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+
+    def _run_on(self, slot: _Slot, jobs: list[tuple[str, str]], filter_options: dict[str, bool], timeout: float) -> None:
+        """Convert ``jobs`` on this slot's instance (released afterwards); a crash is retried once on a fresh one."""
         try:
             for attempt in (1, 2):
                 instance = self._ready(slot)
@@ -266,7 +313,7 @@ class ConverterPool:
                 except _Hung:
                     tail = instance.log_tail()
                     self._retire(slot, kill=True)
-                    raise ConversionError(f"warm LibreOffice timed out after {timeout:g}s and was killed ({_names(jobs)})\n{tail}".rstrip()) from None
+                    raise ConversionTimeout(f"warm LibreOffice timed out after {timeout:g}s and was killed ({_names(jobs)})\n{tail}".rstrip()) from None
                 except _Crashed as exc:
                     tail = instance.log_tail()
                     self._retire(slot, kill=True)
@@ -283,14 +330,16 @@ class ConverterPool:
     def _start(self) -> _Instance:
         return _Instance(self._python, self._soffice, self.start_timeout)
 
-    def _acquire(self) -> _Slot:
+    def _acquire(self, wanted: int = 1) -> list[_Slot]:
+        """One slot, waited for; and up to ``wanted - 1`` more if they are idle right now."""
         with self._cond:
             while True:
                 if self._closed:
                     raise ConversionError("the warm LibreOffice pool is closed")
-                free = next((s for s in self._slots if not s.busy), None)
-                if free is not None:
-                    free.busy = True
+                free = [s for s in self._slots if not s.busy][: max(1, wanted)]
+                if free:
+                    for s in free:
+                        s.busy = True
                     return free
                 self._cond.wait()
 
@@ -360,6 +409,35 @@ def _verified(pdf: Path, source: Path) -> Path:
     if pages < 1:
         raise ConversionError(f"{source}: warm LibreOffice wrote a PDF with no pages")
     return pdf
+
+
+def _split(jobs: list[tuple[str, str]], parts: int) -> list[list[tuple[str, str]]]:
+    """``parts`` consecutive runs of about equal size in bytes (layout time grows with the document), none empty.
+
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> jobs = []
+    >>> for name, size in (("a", 10), ("b", 10), ("c", 25)):
+    ...     with open(os.path.join(d, name), "wb") as f:
+    ...         _ = f.write(b"x" * size)
+    ...     jobs.append((os.path.join(d, name), name + ".pdf"))
+    >>> [[os.path.basename(src) for src, _ in run] for run in _split(jobs, 2)]
+    [['a', 'b'], ['c']]
+    >>> [len(run) for run in _split(jobs, 3)], [len(run) for run in _split(jobs, 1)]
+    ([1, 1, 1], [3])
+    """
+    sizes = [max(1, os.path.getsize(src)) for src, _ in jobs]
+    total, out, at = sum(sizes), [], 0
+    for part in range(parts - 1):
+        left = parts - part - 1  # runs still to fill after this one: each needs a file
+        end, acc, goal = at + 1, sizes[at], total * (part + 1) / parts - sum(sizes[:at])
+        while end < len(jobs) - left and acc + sizes[end] / 2 <= goal:
+            acc += sizes[end]
+            end += 1
+        out.append(jobs[at:end])
+        at = end
+    out.append(jobs[at:])
+    return out
 
 
 def _names(jobs: list[tuple[str, str]]) -> str:

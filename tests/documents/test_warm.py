@@ -18,7 +18,7 @@ from pypdf import PdfReader
 from generator.documents.convert import convert_to_pdf, pdf_text
 from generator.documents.fonts import ALLOWED_FONTS, check_fonts
 from generator.documents.warm import ConverterPool, find_uno_python, group_members
-from generator.errors import ConversionError, SetupError
+from generator.errors import ConversionError, ConversionTimeout, SetupError
 from tests.documents.test_convert import BODY, HEADING, make_docx, squash
 
 
@@ -125,8 +125,9 @@ def test_hang_is_killed_after_the_timeout_and_the_next_conversion_works(tmp_path
         hung = pool.instances()[0]
         os.killpg(hung.pgid, signal.SIGSTOP)  # helper and soffice stop answering, as LibreOffice at 100% CPU would
         start = time.monotonic()
-        with pytest.raises(ConversionError, match=r"timed out after 3s and was killed \(doc0.docx\)"):
+        with pytest.raises(ConversionTimeout, match=r"timed out after 3s and was killed \(doc0.docx\)") as exc:
             pool.convert([src], tmp_path / "out")
+        assert exc.value.converted == []  # nothing finished before the hang (the cold path's contract)
         assert 3 <= time.monotonic() - start < 15
         assert group_members(hung.pgid) == [], "a stopped process survived the kill"
         (pdf,) = pool.convert([src], tmp_path / "out")
@@ -168,6 +169,17 @@ def test_concurrent_callers_share_the_instances(tmp_path: Path) -> None:
     assert errors == [] and sorted(results) == list(range(6))
     assert all(_has(results[i], f"第{i}号") for i in results)
     assert sum(counts) == 6 and len(counts) == 2
+
+
+@pytest.mark.libreoffice
+def test_one_call_spreads_over_the_idle_instances(tmp_path: Path) -> None:
+    docs = _docs(tmp_path, 3)
+    with ConverterPool(2) as pool:
+        pdfs = pool.convert(docs, tmp_path / "out")
+        counts = sorted(i.conversions for i in pool.instances())
+    assert pdfs == [tmp_path / "out" / f"doc{i}.pdf" for i in range(3)]  # input order whoever converted them
+    assert [_has(p, f"第{i}号") for i, p in enumerate(pdfs)] == [True, True, True]
+    assert counts == [1, 2]
 
 
 @pytest.mark.libreoffice
