@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -25,6 +26,7 @@ from generator.web.pages import render
 
 log = logging.getLogger("docgen.web")
 STATIC = Path(__file__).with_name("static")
+MAX_BODY = 8 * 2**20  # a client list is at most 5 MB (generator.web.uploads.MAX_BYTES) plus the form around it
 
 
 class ProductCache:
@@ -43,8 +45,13 @@ class ProductCache:
                 stamps += [(folder, f, os.stat(os.path.join(folder, f)).st_mtime_ns) for f in files]
         return tuple(sorted(stamps))
 
+    def invalidate(self) -> None:
+        """Forget the loaded product: an approval changed what it prints (the files did not change)."""
+        with self._lock:
+            self._key = None
+
     def __call__(self) -> Product:
-        key = self._fingerprint()
+        key = (self._fingerprint(), dt.date.today())  # an approval's validity starts or ends with the day
         with self._lock:
             if self._product is None or key != self._key:
                 self._product, self._key = api.load(self.site, lint=self.lint), key
@@ -66,7 +73,7 @@ def prepare_database(url: str, *, migrate: bool = True):  # type: ignore[no-unty
 def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,
                timeout: float | None = None, recover: bool = True) -> FastAPI:
     """The portal for ``site`` on ``database_url`` (default: ``DOCGEN_DATABASE_URL`` or SQLite under storage)."""
-    from generator.web.routers import agents, auth, marketing
+    from generator.web.routers import agents, auth, compliance, marketing
 
     site = site or api.Site.from_env()
     url = database_url or store.database_url(site)
@@ -95,7 +102,12 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
         request.state.presession = presession or security.new_token()
         request.state.web_session = None
         request.state.user = None
-        response: Response = await call_next(request)
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_BODY:  # refused before anything is parsed or spooled to disk
+            response: Response = render(request, "error.html", 413, title="413",
+                                        message=f"送信データが大きすぎます (request body over {MAX_BODY // 2**20} MB)")
+        else:
+            response = await call_next(request)
         for name, value in security.HEADERS.items():
             response.headers.setdefault(name, value)
         response.headers.setdefault("Content-Security-Policy", security.CSP)
@@ -142,6 +154,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.include_router(auth.router, dependencies=csrf)
     app.include_router(agents.router, dependencies=csrf)
     app.include_router(marketing.router, dependencies=csrf)
+    app.include_router(compliance.router, dependencies=csrf)
     return app
 
 

@@ -24,6 +24,7 @@ from generator.batch.clients import ClientRequest
 from generator.content.model import Product
 from generator.errors import DocgenError
 from generator.store.accounts import User
+from generator.store.audit import record as audit
 from generator.store.base import utcnow
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
@@ -210,6 +211,8 @@ class Worker:
             db.flush()
             key = storage.archive_pack(self.site.storage, record.id, pack.pdf, pack.docx)
             record.storage_key = key
+            audit(db, agent, "pack.built", f"pack {record.id}", {"client": request.client, "quote_number": pack.quote_number,
+                                                                 "content_hash": record.content_hash, "draft": record.draft, "job": job.id})
             try:
                 db.commit()
             except BaseException:

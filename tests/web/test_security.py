@@ -105,3 +105,12 @@ def test_login_redirects_only_within_the_site(portal) -> None:  # type: ignore[n
                                     "next": "https://evil.example/"})
     assert r.status_code == 303 and r.headers["location"] == "/"
 
+
+
+def test_oversized_bodies_are_refused_before_parsing(portal) -> None:  # type: ignore[no-untyped-def]
+    from generator.web.app import MAX_BODY
+
+    client = portal.client("agent")
+    big = b"a" * (MAX_BODY + 1)
+    r = client.post("/uploads", files={"file": ("list.csv", big, "text/csv")}, data={"csrf_token": client.csrf})
+    assert r.status_code == 413 and r.headers["x-content-type-options"] == "nosniff"

@@ -19,6 +19,7 @@ from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
 from generator.jpformat import parse_yen
 from generator.store.accounts import User
+from generator.store.audit import record as audit
 from generator.store.base import utcnow
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import security, storage
@@ -67,8 +68,11 @@ def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
     except (InputError, QuoteRefused, ReferralRequired) as exc:
         view["message"] = str(exc)
         if isinstance(exc, ReferralRequired) and exc.field == "limit":  # the table still prices the published limits
-            q = api.quote(product, industry, parse_yen(revenue, field="revenue"), product.rates.limits[0])
-            view["rows"] = [{"limit": li, "premium": pr, "selected": False} for li, pr in q.ladder]
+            try:
+                q = api.quote(product, industry, parse_yen(revenue, field="revenue"), product.rates.limits[0])
+                view["rows"] = [{"limit": li, "premium": pr, "selected": False} for li, pr in q.ladder]
+            except DocgenError:
+                pass  # the first reason is the one shown
     return view
 
 
@@ -131,7 +135,11 @@ def _pack_file(request: Request, record: PackRecord, name: str):  # type: ignore
 @router.get("/packs/{pack_id}/pdf")
 def pack_pdf(request: Request, pack_id: int, db: ScopedDb, user: Viewer, download: bool = False) -> Response:
     record = _one(db, PackRecord, pack_id, user)
-    return FileResponse(_pack_file(request, record, storage.PACK_PDF), media_type="application/pdf",
+    path = _pack_file(request, record, storage.PACK_PDF)
+    if download:
+        audit(db, user, "pack.downloaded", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number, "file": "pdf"})
+        db.commit()
+    return FileResponse(path, media_type="application/pdf",
                         filename=f"{record.quote_number}_ご提案書.pdf", content_disposition_type="attachment" if download else "inline",
                         headers={"Content-Security-Policy": security.CSP_FRAMEABLE, "X-Frame-Options": "SAMEORIGIN"})
 
@@ -139,7 +147,10 @@ def pack_pdf(request: Request, pack_id: int, db: ScopedDb, user: Viewer, downloa
 @router.get("/packs/{pack_id}/zip")
 def pack_zip(request: Request, pack_id: int, db: ScopedDb, user: Viewer) -> Response:
     record = _one(db, PackRecord, pack_id, user)
-    return FileResponse(_pack_file(request, record, storage.PACK_ZIP), media_type="application/zip", filename=f"{record.quote_number}_ご提案書.zip")
+    path = _pack_file(request, record, storage.PACK_ZIP)
+    audit(db, user, "pack.downloaded", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number, "file": "zip"})
+    db.commit()
+    return FileResponse(path, media_type="application/zip", filename=f"{record.quote_number}_ご提案書.zip")
 
 
 # --- jobs --------------------------------------------------------------------------------------

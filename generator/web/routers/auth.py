@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from generator.store.accounts import WebSession
+from generator.store.audit import record
 from generator.web import security
 from generator.web.deps import Db, current_session
 from generator.web.pages import render
@@ -49,6 +50,7 @@ def login(request: Request, db: Db, email: Annotated[str, Form(max_length=254)] 
                       message="メールアドレスまたはパスワードが違います (wrong e-mail or password)")
     security.close_session(db, request.cookies.get(security.COOKIE))  # a new id on every login: no session fixation
     token = security.open_session(db, user)
+    record(db, user, "login", user.email, {"ip": ip})
     db.commit()
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(security.COOKIE, token, httponly=True, samesite="lax", path="/",

@@ -1,0 +1,193 @@
+"""Compliance's area: content versions and their approval state, compare two versions, approve, impact, audit log.
+
+Versions are the git history of the product's content folder plus the working tree; a compared version must be one
+listed (a spec from the page, never a path a user typed). Approval applies to the working tree: it is what builds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from generator import api
+from generator.compliance import approval as ap
+from generator.compliance.diff import segments
+from generator.compliance.impact import affected_packs, reissue
+from generator.compliance.versions import WORKING, Version, content_versions
+from generator.content.disclosures import missing_disclosures
+from generator.errors import DocgenError
+from generator.store.accounts import User
+from generator.store.audit import AuditEntry, verify
+from generator.web.deps import Db, require_role
+from generator.web.pages import render
+
+router = APIRouter(prefix="/compliance", tags=["compliance"])
+Officer = Annotated[User, Depends(require_role("compliance", "admin"))]
+Submitter = Annotated[User, Depends(require_role("marketing", "compliance", "admin"))]
+AUDIT_PAGE = 200
+
+
+def _product(request: Request):  # type: ignore[no-untyped-def]
+    return request.app.state.products()
+
+
+def _versions(request: Request) -> list[Version]:
+    product = _product(request)
+    return content_versions(request.app.state.site.content, product.key)
+
+
+def _spec(request: Request, versions: list[Version], spec: str) -> str:
+    """The diff spec of a listed version (a commit id, or the content folder for the working tree); 400 otherwise."""
+    if spec not in {v.spec for v in versions}:
+        raise HTTPException(400, f"version {spec[:40]!r}: not a listed content version; allowed: one from the versions page")
+    return str(request.app.state.site.content) if spec == WORKING else spec
+
+
+def refresh_products(request: Request) -> None:
+    """After an approval: the app's and the worker's loaded product pick up the new approval number."""
+    for cache in (request.app.state.products, getattr(request.app.state.worker, "product", None)):
+        invalidate = getattr(cache, "invalidate", None)
+        if invalidate:
+            invalidate()
+
+
+@router.get("")
+def versions_page(request: Request, db: Db, user: Officer) -> Response:
+    product = _product(request)
+    today = dt.date.today()
+    versions = _versions(request)
+    rows = [{"v": v, "state": ap.version_state(db, product.key, v.digest, today)} for v in versions]
+    current = rows[0]["state"]
+    return render(request, "compliance.html", product=product, rows=rows, current=current, missing=missing_disclosures(product),
+                  today=today.isoformat(), default_number=ap.next_number(db, product, product.meta.effective_date))
+
+
+@router.post("/submit")
+def submit(request: Request, db: Db, user: Submitter, revision: Annotated[str, Form(max_length=100)] = "working tree") -> Response:
+    product = _product(request)
+    ap.submit(db, product, user, revision=revision or "working tree")
+    db.commit()
+    return RedirectResponse("/compliance" if user.role != "marketing" else "/marketing", status_code=303)
+
+
+def _date(value: str, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{field}: {value!r} is not a date like 2026-12-01") from None
+
+
+@router.post("/approve")
+def approve(request: Request, db: Db, user: Officer, number: Annotated[str, Form(max_length=100)] = "",
+            valid_from: Annotated[str, Form(max_length=10)] = "", valid_until: Annotated[str, Form(max_length=10)] = "",
+            note: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    product = _product(request)
+    try:
+        a = ap.approve(db, product, user, number=number or None, valid_from=_date(valid_from, "valid_from"),
+                       valid_until=_date(valid_until, "valid_until"), note=note)
+    except DocgenError as exc:
+        db.rollback()
+        raise HTTPException(400, str(exc)) from None
+    db.commit()
+    refresh_products(request)
+    return RedirectResponse(f"/compliance?approved={a.approval_number}", status_code=303)
+
+
+@router.post("/reject")
+def reject(request: Request, db: Db, user: Officer, reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
+    product = _product(request)
+    try:
+        ap.reject(db, product.key, product.digest(), user, reason)
+    except DocgenError as exc:
+        db.rollback()
+        raise HTTPException(400, str(exc)) from None
+    db.commit()
+    return RedirectResponse("/compliance", status_code=303)
+
+
+def _pair(request: Request, old: str, new: str):  # type: ignore[no-untyped-def]
+    versions = _versions(request)
+    site = request.app.state.site
+    product = _product(request)
+    return api.diff(site, _spec(request, versions, old), _spec(request, versions, new), product.key), versions
+
+
+@router.get("/compare")
+def compare(request: Request, db: Db, user: Officer, old: Annotated[str, Query(max_length=64)], new: Annotated[str, Query(max_length=64)]) -> Response:
+    d, versions = _pair(request, old, new)
+    label = {v.spec: v.label for v in versions}
+    d.old_label, d.new_label = label[old], label[new]
+    changes = [{"id": c.id, "kind": c.kind, "label": (c.new or c.old).label, "path": c.path, "used_by": c.used_by,  # type: ignore[union-attr]
+                "segments": segments(c.old.text if c.old else "", c.new.text if c.new else "")} for c in d.clauses]
+    affected = affected_packs(db, d)
+    current = _product(request)
+    can_reissue = bool(affected) and not ap.is_draft(current) and current.digest() == d.new.digest()
+    return render(request, "compliance_compare.html", d=d, old=old, new=new, changes=changes, cells=[c.describe() for c in d.cells],
+                  affected=affected, can_reissue=can_reissue, current=current)
+
+
+@router.get("/compare.docx")
+def compare_docx(request: Request, user: Officer, old: Annotated[str, Query(max_length=64)], new: Annotated[str, Query(max_length=64)]) -> Response:
+    d, _ = _pair(request, old, new)
+    d.old_label, d.new_label = old[:10], new[:10]  # commit ids or "working": the redline's file name
+    with tempfile.TemporaryDirectory(prefix="docgen-redline-") as tmp:
+        _, redline = api.diff_report(request.app.state.site, d, out=Path(tmp), author=user.email)
+        data, name = redline.read_bytes(), redline.name
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(name)}"})
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
+
+
+@router.post("/reissue")
+async def reissue_packs(request: Request, db: Db, user: Officer) -> Response:
+    form = await request.form()
+    try:
+        ids = sorted({int(v) for v in form.getlist("record") if isinstance(v, str)})
+    except ValueError:
+        raise HTTPException(400, "record: not a pack number") from None
+    if not ids:
+        raise HTTPException(400, "record: choose at least one pack to re-issue")
+    if ap.is_draft(_product(request)):
+        raise HTTPException(400, "the current content has no valid approval: approve it before re-issuing packs")
+    done = reissue(db, ids, user, dt.date.today())
+    db.commit()
+    for job_id in done.jobs:
+        request.app.state.worker.submit(job_id)
+    return render(request, "compliance_reissued.html", jobs=done.jobs)
+
+
+@router.get("/audit")
+def audit(request: Request, db: Db, user: Officer, actor: Annotated[str, Query(max_length=254)] = "",
+          action: Annotated[str, Query(max_length=40)] = "", target: Annotated[str, Query(max_length=255)] = "",
+          since: Annotated[str, Query(max_length=10)] = "") -> Response:
+    q = select(AuditEntry)
+    if actor:
+        q = q.where(AuditEntry.actor.contains(actor))
+    if action:
+        q = q.where(AuditEntry.action == action)
+    if target:
+        q = q.where(AuditEntry.target.contains(target))
+    start = _date(since, "since")
+    if start:
+        q = q.where(AuditEntry.at >= dt.datetime.combine(start, dt.time(), dt.UTC))
+    entries = list(db.scalars(q.order_by(AuditEntry.seq.desc()).limit(AUDIT_PAGE)))
+    breaks = verify(db)
+    actions = sorted(set(db.scalars(select(AuditEntry.action).distinct())))
+    return render(request, "compliance_audit.html", entries=entries, breaks=breaks, actions=actions,
+                  filters={"actor": actor, "action": action, "target": target, "since": since})
+
+
+__all__ = ["router", "refresh_products"]
