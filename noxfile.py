@@ -36,6 +36,16 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def serve(session: nox.Session) -> None:
+    """The agent portal on 127.0.0.1:8000 (SQLite under storage/ unless DOCGEN_DATABASE_URL is set); args go to docgen serve.
+
+    Create an account first: ``.nox/serve/bin/docgen users add --agency … --role agent EMAIL`` (password prompted).
+    """
+    _install(session)
+    session.run("docgen", "serve", *session.posargs)
+
+
+@nox.session
 def build(session: nox.Session) -> None:
     """The main job: validate content, then build every published output into outputs/."""
     _install(session)

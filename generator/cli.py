@@ -12,6 +12,7 @@ from generator.cli_output import Output, Progress
 from generator.compliance.commands import add_commands as add_compliance_commands
 from generator.compliance.commands import disclosure_warnings, draft_notice
 from generator.compliance.impact import impact_lines, ledger_impact
+from generator.batch import distributed
 from generator.errors import ContentError, DocgenError, InputError
 from generator.jpformat import format_yen, format_yen_units, parse_yen
 from generator.web.commands import add_commands as add_portal_commands
@@ -157,6 +158,8 @@ def cmd_proposal(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_proposals(args: argparse.Namespace, out: Output) -> int:
+    if distributed.wants_cluster(args) and not args.dry_run:  # a dry run builds nothing: it needs no cluster
+        return _proposals_on_cluster(args, out)
     site = _site(args)
     product = api.load(site, args.product)
     draft_notice(out, [product])
@@ -174,6 +177,24 @@ def cmd_proposals(args: argparse.Namespace, out: Output) -> int:
         for plan in summary.planned:
             out.line(f"row {plan.request.row}: {plan.request.addressee}: {plan.quote.class_code} {plan.quote.band_label} "
                      f"{format_yen_units(plan.quote.limit)} → {format_yen(plan.quote.premium)}")
+    out.line(summary.line())
+    return 1 if summary.errors else 0
+
+
+def _proposals_on_cluster(args: argparse.Namespace, out: Output) -> int:
+    """``docgen proposals`` on Dask (generator/batch/distributed.py): the same report, --json records in row order."""
+    import datetime as dt
+
+    site = _site(args)
+    product = api.load(site, args.product)
+    draft_notice(out, [product])
+    progress = None if out.json_mode else Progress(out, "packs")
+    summary = distributed.run_command(args, site, product, today=dt.date.today(), progress=progress,
+                                      on_record=out.json if out.json_mode else None)
+    if progress:
+        progress.close()
+    for error in summary.errors:
+        out.error(str(error))
     out.line(summary.line())
     return 1 if summary.errors else 0
 
@@ -288,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--out", help="proposals folder (default: outputs/proposals)")
     ps.add_argument("--jobs", type=positive_int, default=2, help="LibreOffice processes at once, about one per core (default: %(default)s)")
     ps.add_argument("--dry-run", action="store_true", help="check and quote every row, total the premiums; build nothing (no LibreOffice)")
+    distributed.add_options(ps)  # --scheduler, --workers, --chunk
     add_compliance_commands(sub)  # submit, approve, approvals, audit verify (generator/compliance/commands.py)
     add_portal_commands(sub)  # serve, db upgrade, users add (generator/web/commands.py)
     return parser

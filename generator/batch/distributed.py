@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import datetime as dt
 import hashlib
+import heapq
 import itertools
 import os
 import tempfile
@@ -28,10 +29,10 @@ from pathlib import Path
 
 from generator import __version__
 from generator.batch.clients import RowError, parse_client, read_client_rows
-from generator.batch.manifest import Manifest, batch_key, chunk_id
-from generator.batch.storage import Destination
-from generator.batch.worker import ChunkResult, ChunkSpec, DocgenPlugin, Row, build_chunk, make_bundle
 from generator.errors import ClusterError, InputError, QuoteRefused, ReferralRequired
+
+# dask, fsspec and the worker side are imported by the functions that use them: the CLI builds its parser from
+# this module, and every other command would pay for importing them.
 
 SCHEDULER_ENV = "DOCGEN_SCHEDULER"
 DEFAULT_CHUNK = 100  # clients per task: a LibreOffice run each; big enough that start-up is small, small enough to retry
@@ -102,6 +103,16 @@ def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_t
         yield client
 
 
+def run_command(args: argparse.Namespace, site, product, *, today: dt.date, progress: Progress | None = None,
+                on_record: OnPack | None = None) -> ClusterSummary:
+    """``docgen proposals`` with ``--scheduler``/``$DOCGEN_SCHEDULER`` or ``--workers``: the CLI's whole cluster run."""
+    check_options(args)
+    out = args.out or site.proposals
+    with cluster(scheduler_address(args), args.workers) as client:
+        return run_list(client, site, product, Path(args.file), out, today=today, chunk=args.chunk, timeout=getattr(args, "timeout", None),
+                        progress=progress, on_record=on_record)
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -131,14 +142,23 @@ class ClusterSummary:
 
 def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.date, chunk: int = DEFAULT_CHUNK,
              timeout: float | None = None, progress: Progress | None = None, on_pack: OnPack | None = None,
-             dry_run: bool = False, window: int | None = None) -> ClusterSummary:
-    """Every row of a client list, built on ``client``'s cluster into ``out`` (a folder or an fsspec URL)."""
+             on_record: OnPack | None = None, dry_run: bool = False, window: int | None = None) -> ClusterSummary:
+    """Every row of a client list, built on ``client``'s cluster into ``out`` (a folder or an fsspec URL).
+
+    ``on_pack`` gets each pack's line as its chunk comes back; ``on_record`` gets every row's record (a pack's line
+    or an error row, as ``docgen proposals --json`` prints them) in row order, held back only until the rows
+    before it are done.
+    """
+    from generator.batch.manifest import Manifest, batch_key, chunk_id
     from generator.batch.runner import ERRORS_FILE, cached_brochure
+    from generator.batch.storage import Destination
+    from generator.batch.worker import ChunkResult, ChunkSpec, DocgenPlugin, build_chunk, make_bundle
 
     dest = Destination(out)
     summary = ClusterSummary(dest.show(), dry_run=dry_run)
     total = sum(1 for _ in read_client_rows(Path(path)))  # a first pass, row by row, so progress has a total
     done = 0
+    ordered = InOrder(on_record)
 
     def advance(rows: int) -> None:
         nonlocal done
@@ -146,13 +166,20 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
         if progress:
             progress(done, total)
 
-    rows = _checked_rows(product, Path(path), summary, advance)
+    def bad_row(errors: list[RowError]) -> None:  # one row's problems
+        for error in errors:
+            summary.errors.append(error)
+            ordered.add(error.row, error_record(error))
+        advance(1)
+
+    rows = _checked_rows(product, Path(path), bad_row)
     if dry_run:
         for _row, _values, premium in rows:
             summary.planned += 1
             summary.total_premium += premium
             advance(1)
         summary.errors.sort(key=lambda e: (e.row or 0, e.column))
+        ordered.flush()
         return summary
 
     bundle_hash, data = make_bundle(site.content / product.key, site.templates, cached_brochure(product, site))
@@ -180,9 +207,8 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
             raise
         except Exception as exc:  # noqa: BLE001 - a worker lost too often (KilledWorker) or a defect: its rows fail, the rest go on
             reason = f"chunk {spec.chunk} failed on the cluster ({type(exc).__name__}: {exc}); run the same command again to retry it"
-            summary.errors += [RowError(row, "client", values.get("client", ""), reason) for row, values in spec.rows]
-            advance(len(spec.rows))
-            return
+            failed = [RowError(row, "client", values.get("client", ""), reason) for row, values in spec.rows]
+            result = ChunkResult(spec.chunk, errors=[(e.row, e.column, e.value, e.reason) for e in failed])
         summary.chunks += 1
         summary.resumed += result.resumed
         for line in result.packs:
@@ -192,7 +218,12 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
                 summary.skipped += 1
             if on_pack:
                 on_pack(line)
-        summary.errors += [RowError(*e) for e in result.errors]
+            ordered.add(line.get("row"), line)
+        for e in result.errors:
+            error = RowError(*e)
+            summary.errors.append(error)
+            ordered.add(error.row, error_record(error))
+        ordered.close(spec.rows[0][0])
         advance(len(spec.rows))
 
     for piece in _chunks(rows, chunk):
@@ -200,18 +231,65 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
                          timeout=timeout)
         future = client.submit(build_chunk, spec, shared, key=f"docgen-chunk-{key}-{spec.chunk}-{run}", pure=False)
         in_flight[future.key] = spec
+        ordered.open(piece[0][0])
         queue.add(future)
         while len(in_flight) >= width:
             collect(next(queue))
     for future in queue:
         collect(future)
+    ordered.flush()
     summary.errors.sort(key=lambda e: (e.row or 0, e.column))
     summary.errors_file = _write_errors(dest, ERRORS_FILE, summary.errors)
     return summary
 
 
-def _checked_rows(product, path: Path, summary: ClusterSummary, advance: Callable[[int], None]) -> Iterator[tuple[int | None, dict, int]]:
-    """(row, raw values, premium) of each row a local run would plan; the others become error rows, as there."""
+def error_record(error: RowError) -> dict:
+    """An error row as ``--json`` prints it (generator.batch.runner.Summary.records)."""
+    return {"row": error.row, "status": getattr(error.error, "status", "error"), "column": error.column, "value": error.value,
+            "reason": error.reason}
+
+
+class InOrder:
+    """Hands records on in row order although chunks finish in any order; holds only rows after an unfinished chunk.
+
+    >>> got = []
+    >>> o = InOrder(lambda r: got.append(r["row"]))
+    >>> o.open(2); o.open(5); o.add(4, {"row": 4}); o.add(5, {"row": 5}); o.close(5); got
+    []
+    >>> o.add(1, {"row": 1}); o.add(2, {"row": 2}); o.close(2); got
+    [1, 2, 4, 5]
+    """
+
+    def __init__(self, sink: OnPack | None):
+        self.sink = sink
+        self.held: list[tuple[int, int, dict]] = []
+        self.open_chunks: list[int] = []  # first row of each chunk in flight (a heap)
+        self.count = itertools.count()  # ties keep arrival order
+
+    def open(self, first_row: int | None) -> None:
+        heapq.heappush(self.open_chunks, first_row or 0)
+
+    def add(self, row: int | None, record: dict) -> None:
+        if self.sink:
+            heapq.heappush(self.held, (row or 0, next(self.count), record))
+            self._release()
+
+    def close(self, first_row: int | None) -> None:
+        self.open_chunks.remove(first_row or 0)
+        heapq.heapify(self.open_chunks)
+        self._release()
+
+    def flush(self) -> None:
+        self.open_chunks.clear()
+        self._release()
+
+    def _release(self) -> None:
+        while self.held and (not self.open_chunks or self.held[0][0] < self.open_chunks[0]):
+            self.sink(heapq.heappop(self.held)[2])
+
+
+def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None]) -> Iterator[tuple[int | None, dict, int]]:
+    """(row, raw values, premium) of each row a local run would plan; the others go to ``bad_row``, as errors there."""
     from generator.batch.clients import ClientRequest
     from generator.documents.fonts import missing_glyphs
     from generator.documents.proposal import pack_folder
@@ -221,28 +299,25 @@ def _checked_rows(product, path: Path, summary: ClusterSummary, advance: Callabl
     for row, values in read_client_rows(path):
         request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
         if request is None:
-            summary.errors += errors
-            advance(1)
+            bad_row(errors)
             continue
         assert isinstance(request, ClientRequest)
         try:
             premium = quote(product, request.industry, request.revenue, request.limit).premium
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             column = getattr(exc, "field", "industry").lstrip("-")
-            summary.errors.append(RowError(row, column, values.get(column, str(getattr(exc, "value", ""))), str(exc), exc))
-            advance(1)
+            bad_row([RowError(row, column, values.get(column, str(getattr(exc, "value", ""))), str(exc), exc)])
             continue
         folder = pack_folder(request.client, request.contact)
         key = int.from_bytes(hashlib.blake2b(folder.encode(), digest_size=8).digest(), "big")
         if key in seen:
-            summary.errors.append(RowError(row, "client", request.client, f"same client and contact as row {seen[key]}; one pack per client"))
-            advance(1)
+            bad_row([RowError(row, "client", request.client, f"same client and contact as row {seen[key]}; one pack per client")])
             continue
         seen[key] = row
         yield row, values, premium
 
 
-def _chunks(rows: Iterator[tuple[int | None, dict, int]], size: int) -> Iterator[list[Row]]:
+def _chunks(rows: Iterator[tuple[int | None, dict, int]], size: int) -> Iterator[list[tuple[int | None, dict[str, str]]]]:
     """Consecutive good rows, ``size`` at a time: the same list always cuts into the same chunks.
 
     >>> [len(c) for c in _chunks(iter([(i, {}, 0) for i in range(5)]), 2)]
@@ -252,7 +327,7 @@ def _chunks(rows: Iterator[tuple[int | None, dict, int]], size: int) -> Iterator
         yield piece
 
 
-def _write_errors(dest: Destination, name: str, errors: list[RowError]) -> str | None:
+def _write_errors(dest, name: str, errors: list[RowError]) -> str | None:
     """errors.csv in DEST, exactly as a local run writes it (generator.batch.runner.write_errors)."""
     from generator.batch.runner import write_errors
 
