@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from generator import __version__, api
+from generator.batch import distributed
 from generator.cli_output import Output, Progress
 from generator.compliance.commands import add_commands as add_compliance_commands
 from generator.compliance.commands import disclosure_warnings, draft_notice
 from generator.compliance.impact import impact_lines, ledger_impact
-from generator.batch import distributed
 from generator.errors import ContentError, DocgenError, InputError
 from generator.jpformat import format_yen, format_yen_units, parse_yen
 from generator.web.commands import add_commands as add_portal_commands

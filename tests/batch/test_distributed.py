@@ -238,10 +238,10 @@ def test_folder_gets_the_packs_and_errors_of_a_local_run(client, site: api.Site,
     assert leftovers(out) == []
 
     # the same command again: every pack up to date and not rewritten (errors.csv is written afresh, as locally)
-    before = {p: p.stat().st_mtime_ns for p in out.glob(f"*/*")}
+    before = {p: p.stat().st_mtime_ns for p in out.glob("*/*")}
     again = run_list(client, site, product, listing, out, today=TODAY, chunk=8)
     assert (again.built, again.skipped, len(again.errors), again.resumed) == (0, 37, 3, again.chunks)
-    assert {p: p.stat().st_mtime_ns for p in out.glob(f"*/*")} == before
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/*")} == before
     assert (out / runner.ERRORS_FILE).read_bytes() == (local_out / runner.ERRORS_FILE).read_bytes()
 
 
