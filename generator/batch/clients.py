@@ -284,31 +284,36 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
     The sheet's claimed dimension is ignored (a tiny file can claim a huge sheet): only cells present are read,
     and a cell reference past Excel's own limits is refused.
     """
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # zipfile, XML and openpyxl errors of many types on a damaged or fake file
-        raise ClientListError(f"{path}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
-    try:
-        ws = wb.worksheets[0] if wb.worksheets else None
-        if ws is None or not hasattr(ws, "_get_source"):
-            raise ClientListError(f"{path}: the workbook has no worksheet")
-        scanned = 0
+    with path.open("rb") as fh:  # ours to close, also when openpyxl gives up halfway through opening it
         try:
-            with ws._get_source() as src:
-                parser = _CellParser(src, ws._shared_strings, data_only=True, epoch=wb.epoch,
-                                     date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
-                for number, cells in parser.parse():
-                    scanned += 1
-                    if number > EXCEL_ROWS or scanned > 5 * MAX_ROWS:
-                        raise ClientListError(f"{path}: row {number}: the sheet is larger than any client list ({scanned:,} rows read); "
-                                              f"keep at most {MAX_ROWS:,} rows")
-                    yield number, _row_values(path, cells)
-        except ClientListError:
-            raise
-        except Exception as exc:
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True, keep_links=False)
+        except Exception as exc:  # zipfile, XML and openpyxl errors of many types on a damaged or fake file
             raise ClientListError(f"{path}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
-    finally:
-        wb.close()
+        try:
+            yield from _sheet_rows(path, wb)
+        finally:
+            wb.close()
+
+
+def _sheet_rows(path: Path, wb: openpyxl.Workbook) -> Iterator[tuple[int, list[object]]]:
+    ws = wb.worksheets[0] if wb.worksheets else None
+    if ws is None or not hasattr(ws, "_get_source"):
+        raise ClientListError(f"{path}: the workbook has no worksheet")
+    scanned = 0
+    try:
+        with ws._get_source() as src:
+            parser = _CellParser(src, ws._shared_strings, data_only=True, epoch=wb.epoch,
+                                 date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+            for number, cells in parser.parse():
+                scanned += 1
+                if number > EXCEL_ROWS or scanned > 5 * MAX_ROWS:
+                    raise ClientListError(f"{path}: row {number}: the sheet is larger than any client list ({scanned:,} rows read); "
+                                          f"keep at most {MAX_ROWS:,} rows")
+                yield number, _row_values(path, cells)
+    except ClientListError:
+        raise
+    except Exception as exc:
+        raise ClientListError(f"{path}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
 
 
 def _row_values(path: Path, cells: list[dict]) -> list[object]:

@@ -65,13 +65,12 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
     """
     if operator == "*":
         for seq, count in ((left, right), (right, left)):
-            if _size(seq) or isinstance(seq, (str, list, tuple)):
-                if isinstance(count, int) and not isinstance(count, bool):
-                    total = _size(seq) * count
-                    limit = MAX_TEXT if isinstance(seq, (str, bytes)) else MAX_ITEMS
-                    if total > limit:
-                        kind = "characters" if isinstance(seq, (str, bytes)) else "items"
-                        raise _refuse(f"{_short(seq)} * {count} would be {total:,} {kind}; a template may build at most {limit:,}")
+            if isinstance(seq, (str, bytes, list, tuple)) and isinstance(count, int) and not isinstance(count, bool):
+                total = _size(seq) * count
+                limit = MAX_TEXT if isinstance(seq, (str, bytes)) else MAX_ITEMS
+                if total > limit:
+                    kind = "characters" if isinstance(seq, (str, bytes)) else "items"
+                    raise _refuse(f"{_short(seq)} * {count} would be {total:,} {kind}; a template may build at most {limit:,}")
     elif operator == "+":
         if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)) and _size(left) + _size(right) > MAX_TEXT:
             raise _refuse(f"joining {_size(left):,} and {_size(right):,} would pass {MAX_TEXT:,}")

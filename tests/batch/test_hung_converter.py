@@ -7,7 +7,6 @@ cue and logs every run: the count of runs and timeouts is then exact, and each c
 from __future__ import annotations
 
 import io
-import os
 import sys
 import time
 import zipfile
