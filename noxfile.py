@@ -66,7 +66,9 @@ def bench(session: nox.Session) -> None:
 
     Extra args go to tests/bench/throughput.py, e.g. ``nox -s bench -- --n 500 --runs 3``. With ``--service``:
     tests/bench/service.py, the portal's single-pack latency (warm LibreOffice) against the cold CLI, and a load test.
+    With ``--dask``: tests/bench/cluster.py, a local run against a Dask LocalCluster and the client's memory on long lists.
     """
     _install(session, "bench")
-    script = "tests/bench/service.py" if "--service" in session.posargs else "tests/bench/throughput.py"
+    scripts = {"--service": "tests/bench/service.py", "--dask": "tests/bench/cluster.py"}
+    script = next((path for flag, path in scripts.items() if flag in session.posargs), "tests/bench/throughput.py")
     session.run("python", script, *session.posargs)

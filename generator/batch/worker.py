@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import inspect
 import io
@@ -356,7 +357,13 @@ def _publish(dest: Destination, built: Path, plan, staging: Path | None, spec: C
     check_owner(final, client, contact)
     new = staging / "packs" / name
     shutil.rmtree(new, ignore_errors=True)
-    shutil.copytree(built, new)
+    new.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(built, new)  # the worker's scratch on the same file system as DEST: no copy
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        shutil.copytree(built, new)  # a shared file system: copied beside its place, then renamed in
     _install(new, final, staging)
     # which worker installed which pack: a pack named twice across these logs was built twice
     log = dest.local(f"{BATCH_DIR}/{spec.batch}/installs/{worker_tag()}.log")
