@@ -12,8 +12,9 @@ from generator.site import Site
 
 REPO = Path(__file__).resolve().parents[1]
 
-# The throughput benchmark (nox -s bench) takes minutes: never collected, not even for doctests.
-collect_ignore = ["bench"]
+# The throughput benchmark (nox -s bench) takes minutes: never collected, not even for doctests. Fixtures are
+# data and helper scripts (a fake soffice runs on import): --doctest-modules must not import them either.
+collect_ignore = ["bench", "fixtures"]
 
 # Property tests run the same examples on every machine and every run (derandomize), never time out on a
 # busy CI core (deadline=None: speed is measured in `nox -s bench`, not here), and keep no example database
