@@ -270,3 +270,9 @@ def approval_lines(products: list[Product], manifest: dict) -> list[str]:
             state = f"approved as {p.meta.approval_number}" if not is_draft(p) else "has no valid approval"
             lines.append(f"{p.key}: published outputs are drafts (no approval recorded); content {p.digest()} {state}")
     return lines
+
+
+def for_session(sessions, product: Product, on: dt.date | None = None) -> Product:  # type: ignore[no-untyped-def]
+    """:func:`for_build` on a given session factory (the portal's own database, wherever it is)."""
+    with sessions() as session:
+        return apply(product, current_approval(session, product.key, product.digest(), on or dt.date.today()))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import datetime as dt
+import functools
 import logging
 import os
 import threading
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote as urlquote
@@ -16,6 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from generator import api
+from generator.compliance.approval import for_session
 from generator.content.model import Product
 from generator.errors import DocgenError, SetupError
 from generator.store import db as store
@@ -32,8 +36,9 @@ MAX_BODY = 8 * 2**20  # a client list is at most 5 MB (generator.web.uploads.MAX
 class ProductCache:
     """The loaded product, reloaded when a content or template file changes (agents quote the current tables)."""
 
-    def __init__(self, site: api.Site, *, lint: bool):
+    def __init__(self, site: api.Site, *, lint: bool, approvals: Callable[[Product], Product] | None = None):
         self.site, self.lint = site, lint
+        self.approvals = approvals  # stamps the approval in force from the portal's database (else: api.load's own lookup)
         self._lock = threading.Lock()
         self._key: tuple | None = None
         self._product: Product | None = None
@@ -54,7 +59,8 @@ class ProductCache:
         key = (self._fingerprint(), dt.date.today())  # an approval's validity starts or ends with the day
         with self._lock:
             if self._product is None or key != self._key:
-                self._product, self._key = api.load(self.site, lint=self.lint), key
+                loaded = api.load(self.site, lint=self.lint)
+                self._product, self._key = (self.approvals(loaded) if self.approvals else loaded), key
             return self._product
 
 
@@ -79,8 +85,9 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     url = database_url or store.database_url(site)
     eng = prepare_database(url)
     sessions = store.session_factory(eng)
-    products = ProductCache(site, lint=False)  # quotes and list checks read no template (as `docgen quote`)
-    worker = Worker(site, sessions, ProductCache(site, lint=True), threads=threads, build_jobs=build_jobs, timeout=timeout)
+    approvals = functools.partial(for_session, sessions)  # documents print the approval in force in this database
+    products = ProductCache(site, lint=False, approvals=approvals)  # quotes and list checks read no template (as `docgen quote`)
+    worker = Worker(site, sessions, ProductCache(site, lint=True, approvals=approvals), threads=threads, build_jobs=build_jobs, timeout=timeout)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -154,6 +161,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.include_router(auth.router, dependencies=csrf)
     app.include_router(agents.router, dependencies=csrf)
     app.include_router(marketing.router, dependencies=csrf)
+    app.include_router(compliance.router, dependencies=csrf)
     app.include_router(compliance.router, dependencies=csrf)
     return app
 

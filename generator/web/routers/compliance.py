@@ -85,6 +85,8 @@ def _date(value: str, field: str) -> dt.date | None:
         raise HTTPException(400, f"{field}: {value!r} is not a date like 2026-12-01") from None
 
 
+# A refused decision raises before anything is added; the request's session ends uncommitted (no rollback here: it would
+# expire the web session the error page reads its CSRF token from).
 @router.post("/approve")
 def approve(request: Request, db: Db, user: Officer, number: Annotated[str, Form(max_length=100)] = "",
             valid_from: Annotated[str, Form(max_length=10)] = "", valid_until: Annotated[str, Form(max_length=10)] = "",
@@ -94,7 +96,6 @@ def approve(request: Request, db: Db, user: Officer, number: Annotated[str, Form
         a = ap.approve(db, product, user, number=number or None, valid_from=_date(valid_from, "valid_from"),
                        valid_until=_date(valid_until, "valid_until"), note=note)
     except DocgenError as exc:
-        db.rollback()
         raise HTTPException(400, str(exc)) from None
     db.commit()
     refresh_products(request)
@@ -107,7 +108,6 @@ def reject(request: Request, db: Db, user: Officer, reason: Annotated[str, Form(
     try:
         ap.reject(db, product.key, product.digest(), user, reason)
     except DocgenError as exc:
-        db.rollback()
         raise HTTPException(400, str(exc)) from None
     db.commit()
     return RedirectResponse("/compliance", status_code=303)

@@ -1,0 +1,134 @@
+"""The compliance pages: versions with approval state, compare (HTML redline and .docx), submit/approve rules, audit."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.compliance.test_workflow import fill_pending
+from tests.dbkit import fresh_database
+from tests.web.conftest import REPO, NullWorker, Portal, make_portal, portal_site
+
+
+@pytest.fixture(scope="module")
+def ready(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """A portal on a copy of the content whose required disclosures are filled (with test wording), so it can be approved."""
+    folder = tmp_path_factory.mktemp(f"compliance-{db_kind}")
+    shutil.copytree(REPO / "content", folder / "content")
+    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.jp"]
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    subprocess.run([*git, "add", "content"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "content as committed (disclosures pending)"], check=True)
+    fill_pending(folder / "content" / "cyber_lite" / "disclosures.yaml")  # the working tree: the insurer's wording added
+    site = dataclasses.replace(portal_site(folder), content=folder / "content")
+    databases = fresh_database(db_kind, folder)
+    made = make_portal(next(databases), site, recover=False)
+    made.app.state.worker = NullWorker()  # type: ignore[attr-defined]
+    try:
+        yield made
+    finally:
+        made.app.state.engine.dispose()  # type: ignore[attr-defined]
+        databases.close()
+
+
+def _post(client, url: str, **data):  # type: ignore[no-untyped-def]
+    return client.post(url, data={"csrf_token": client.csrf, **data})
+
+
+def test_only_compliance_and_admin_open_the_versions_page(portal: Portal) -> None:
+    assert portal.client("compliance").get("/compliance").status_code == 200
+    assert portal.client("admin").get("/compliance").status_code == 200
+    for who in ("agent", "marketing"):
+        assert portal.client(who).get("/compliance").status_code == 403
+    assert portal.client().get("/compliance").status_code == 303  # to the login page
+
+
+def test_versions_page_lists_history_and_the_missing_disclosures(portal: Portal) -> None:
+    page = portal.client("compliance").get("/compliance").text
+    from generator.content.load import load_product
+
+    product = load_product(REPO / "content" / "cyber_lite")
+    assert product.digest() in page and "作業中" in page
+    assert 'id="missing"' in page and "クーリング・オフ" in page  # the real content still lacks the insurer's wording
+    assert page.count('name="old"') >= 2  # the working tree and at least one commit
+
+
+def test_a_version_with_missing_disclosures_cannot_be_approved(portal: Portal) -> None:
+    marketing, compliance = portal.client("marketing"), portal.client("compliance")
+    assert _post(marketing, "/compliance/submit").status_code == 303
+    r = _post(compliance, "/compliance/approve", number="CL-PAGE-0")
+    assert r.status_code == 400 and "required disclosure item" in r.text
+
+
+def test_submit_approve_and_the_submitter_cannot_approve(ready: Portal) -> None:
+    compliance, admin = ready.client("compliance"), ready.client("admin")
+    assert _post(compliance, "/compliance/submit").status_code == 303
+    assert "pending" in compliance.get("/compliance").text
+    own = _post(compliance, "/compliance/approve", number="CL-PAGE-1")
+    assert own.status_code == 400 and "another compliance user must decide" in own.text
+    # admin may view, but only a compliance user who did not submit decides: a second compliance account
+    by_admin = _post(admin, "/compliance/approve", number="CL-PAGE-1")
+    assert by_admin.status_code == 400 and "cannot approve" in by_admin.text
+    from generator.store.accounts import User
+    from generator.web.security import hash_password
+
+    with ready.sessions() as s:
+        first = s.query(User).filter_by(email=ready.emails["compliance"]).one()
+        s.add(User(email="compliance2@example.jp", name="c2", password_hash=hash_password(ready.password), role="compliance", agency_id=first.agency_id))
+        s.commit()
+    ready.emails["compliance2"] = "compliance2@example.jp"
+    other = ready.client("compliance2")
+    r = _post(other, "/compliance/approve", number="CL-PAGE-1", valid_from="2026-01-01")
+    assert r.status_code == 303, r.text
+    page = other.get("/compliance").text
+    assert re.search(r'id="current-state"[^>]*>approved CL-PAGE-1', page)
+    # the app's product now prints the number (its cache was refreshed, the files did not change)
+    assert ready.app.state.products().meta.approval_number == "CL-PAGE-1"  # type: ignore[attr-defined]
+
+
+def test_compare_shows_an_html_redline_and_offers_the_docx(portal: Portal) -> None:
+    client = portal.client("compliance")
+    page = client.get("/compliance").text
+    specs = re.findall(r'name="old" value="([^"]+)"', page)
+    latest = specs[1]  # the newest commit (older ones may predate today's content schema)
+    r = client.get("/compliance/compare", params={"old": latest, "new": "working"})
+    assert r.status_code == 200, r.text
+    assert "compare.docx" in r.text and ("no-changes" in r.text or 'id="clauses"' in r.text)
+    docx = client.get("/compliance/compare.docx", params={"old": latest, "new": "working"})
+    assert docx.status_code == 200 and docx.content[:2] == b"PK"
+
+
+def test_compare_renders_a_reworded_clause_as_a_redline(ready: Portal) -> None:
+    """The ready portal's working tree differs from its one commit in the disclosures it fills in: a visible redline."""
+    client = ready.client("compliance")
+    specs = re.findall(r'name="old" value="([^"]+)"', client.get("/compliance").text)
+    r = client.get("/compliance/compare", params={"old": specs[1], "new": "working"})
+    assert r.status_code == 200, r.text
+    assert 'id="clause-DIS-CHU-01"' in r.text and "<ins>" in r.text
+
+
+def test_compare_refuses_anything_but_a_listed_version(portal: Portal) -> None:
+    client = portal.client("compliance")
+    for bad in ("/etc", "../content", "HEAD~1000"):
+        r = client.get("/compliance/compare", params={"old": bad, "new": "working"})
+        assert r.status_code == 400 and "not a listed content version" in r.text
+
+
+def test_audit_page_shows_entries_and_detects_tampering(ready: Portal) -> None:
+    client = ready.client("compliance")
+    page = client.get("/compliance/audit").text
+    assert 'id="chain-ok"' in page and "login" in page and "submit" in page
+    filtered = client.get("/compliance/audit", params={"action": "login"}).text
+    assert "<td>submit</td>" not in filtered and "<td>login</td>" in filtered
+    with ready.sessions() as s:
+        s.execute(text("UPDATE audit_entries SET actor = 'intruder@example.jp' WHERE seq = 1"))
+        s.commit()
+    broken = client.get("/compliance/audit").text
+    assert 'id="chain-broken"' in broken and "audit entry 1" in broken
