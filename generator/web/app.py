@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import datetime as dt
 import functools
 import logging
 import os
@@ -161,7 +160,6 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.include_router(auth.router, dependencies=csrf)
     app.include_router(agents.router, dependencies=csrf)
     app.include_router(marketing.router, dependencies=csrf)
-    app.include_router(compliance.router, dependencies=csrf)
     app.include_router(compliance.router, dependencies=csrf)
     return app
 
