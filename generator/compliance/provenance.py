@@ -14,7 +14,7 @@ from pypdf.errors import PdfReadError
 from generator.compliance.signing import SignatureCheck, check_signature
 from generator.content.facts import cells, clauses, documents_using
 from generator.content.model import Product
-from generator.documents.registry import DOCUMENTS, PACK
+from generator.documents.registry import DOCUMENTS, PACK, QUOTE
 from generator.errors import InputError
 
 
@@ -205,8 +205,9 @@ def altered_pages(reader: PdfReader, info) -> list[str]:  # noqa: ANN001 - pypdf
             said = f"its footer names content {found.group(1)}" if found else "it has no docgen footer"
             problems.append(f"{where(i)}: {said}, not the stamped {mark.removeprefix(FOOTER_MARK)}")
     premium = str(info.get("/DocgenPremium", ""))
-    if premium.isdigit() and f"{int(premium):,}円" not in "".join(texts):
-        problems.append(f"the stamped premium {int(premium):,}円 is printed on no page")
+    quote = "".join(t for i, t in enumerate(texts) if parts.get(i) == QUOTE.part_title)  # the brochure's table has every premium
+    if premium.isdigit() and quote and f"{int(premium):,}円" not in quote:
+        problems.append(f"the stamped premium {int(premium):,}円 is not on the {QUOTE.part_title} pages")
     return problems
 
 
