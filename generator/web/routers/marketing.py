@@ -1,14 +1,21 @@
-"""Marketing's area: the published brochure (no client data)."""
+"""Marketing's area: the published brochure, and the brochure of the current content built, previewed and downloaded.
+
+No client data. The current brochure carries the draft watermark until compliance approves this exact content.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from generator.compliance import approval as ap
 from generator.store.accounts import User
-from generator.web.deps import require_role
+from generator.store.audit import record
+from generator.web import security
+from generator.web.deps import Db, require_role
 from generator.web.pages import render
 
 router = APIRouter(prefix="/marketing", tags=["marketing"])
@@ -21,10 +28,45 @@ def _brochure(request: Request):  # type: ignore[no-untyped-def]
     return sorted(folder.glob("*.pdf"))[0] if folder.is_dir() and any(folder.glob("*.pdf")) else None
 
 
+def _built(request: Request):  # type: ignore[no-untyped-def]
+    """The current content's brochure if it was built since the server started (keyed by content hash and approval)."""
+    product = request.app.state.products()
+    built = getattr(request.app.state, "current_brochures", {})
+    return product, built.get((product.digest(), product.meta.approval_number))
+
+
 @router.get("")
-def marketing_home(request: Request, user: Marketer) -> Response:
+def marketing_home(request: Request, db: Db, user: Marketer) -> Response:
     pdf = _brochure(request)
-    return render(request, "marketing.html", brochure=pdf.name if pdf else "")
+    product, current = _built(request)
+    state = ap.version_state(db, product.key, product.digest(), dt.date.today())
+    return render(request, "marketing.html", brochure=pdf.name if pdf else "", product=product, state=state, current=current,
+                  draft=ap.is_draft(product))
+
+
+@router.post("/build")
+def build_current(request: Request, db: Db, user: Marketer) -> Response:
+    """Build the brochure of the current content (LibreOffice, cached per content hash and approval number)."""
+    from generator.batch.runner import cached_brochure
+
+    product = request.app.state.products()
+    pdf = cached_brochure(product, request.app.state.site)
+    if not hasattr(request.app.state, "current_brochures"):
+        request.app.state.current_brochures = {}
+    request.app.state.current_brochures[(product.digest(), product.meta.approval_number)] = pdf
+    record(db, user, "brochure.built", f"{product.key}@{product.digest()}", {"draft": ap.is_draft(product), "approval": product.meta.approval_number})
+    db.commit()
+    return RedirectResponse("/marketing#current", status_code=303)
+
+
+@router.get("/current.pdf")
+def current_pdf(request: Request, user: Marketer, download: bool = False) -> Response:
+    product, pdf = _built(request)
+    if pdf is None or not pdf.is_file():
+        raise HTTPException(404, "現在の内容のパンフレットはまだ作成されていません (build it first)")
+    name = f"{product.meta.slug}_brochure_{product.digest()}{'' if product.meta.approval_number else '_DRAFT'}.pdf"
+    return FileResponse(pdf, media_type="application/pdf", filename=name, content_disposition_type="attachment" if download else "inline",
+                        headers={"Content-Security-Policy": security.CSP_FRAMEABLE, "X-Frame-Options": "SAMEORIGIN"})
 
 
 @router.get("/brochure.pdf")
