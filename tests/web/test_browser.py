@@ -235,3 +235,42 @@ def test_other_agency_gets_404_then_log_out(server, browser) -> None:  # type: i
     shot(browser, "15_logged_out")
     browser.get(str(STATE["pack_url"]))
     assert "/login" in browser.current_url
+
+
+@pytest.fixture(scope="module")
+def browser_without_js(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """The same Chromium with JavaScript switched off: htmx is only an enhancement, the pages must work without it."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-default-apps", "--window-size=1280,1100",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-nojs')}"):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def test_pages_work_without_javascript(server, browser_without_js) -> None:  # type: ignore[no-untyped-def]
+    base, portal = server
+    driver = browser_without_js
+    log_in(driver, base, portal, "agent")
+    driver.get(f"{base}/quote")
+    driver.find_element(By.ID, "industry").send_keys("製造業")
+    driver.find_element(By.ID, "revenue").send_keys("4.5億")
+    time.sleep(1)
+    assert not driver.find_elements(By.ID, "ladder-table")  # nothing fetched while typing: no script runs
+    driver.find_element(By.ID, "quote").click()  # the plain form submit renders the ladder on the server
+    cells = [td.text for td in wait(driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#ladder-table td.num"))]
+    assert cells == [f"{seed_premium('D01', 450_000_000, li):,}円" for li in seed_limits()]
+    shot(driver, "16_nojs_quote")
+    driver.get(f"{base}/packs/new?industry=製造業&revenue=4.5億&limit=1億")
+    driver.find_element(By.ID, "client").send_keys("株式会社 スクリプトなし")
+    driver.find_element(By.ID, "build").click()
+    # the job page refreshes itself with <noscript><meta refresh> until the pack is there
+    wait(driver, 240).until(lambda d: re.search(r"/packs/\d+$", d.current_url))
+    assert driver.find_element(By.ID, "pack-client").text == "株式会社 スクリプトなし 御中"
+    shot(driver, "17_nojs_pack")
