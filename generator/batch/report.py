@@ -33,11 +33,20 @@ def neutralise(value: object) -> object:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def write_csv_report(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
-    """Write a CSV for people to open in Excel: UTF-8 with BOM (Excel then reads it as UTF-8), every value neutralised."""
+def csv_report(header: Sequence[str], rows: Iterable[Sequence[object]], *, lineterminator: str = "\r\n") -> bytes:
+    """A CSV for people to open in Excel: UTF-8 with BOM (Excel then reads it as UTF-8), every value neutralised.
+
+    >>> csv_report(["row", "value"], [[3, "=1+1"]]).decode("utf-8-sig").splitlines()
+    ['row,value', "3,'=1+1"]
+    """
     buf = io.StringIO()
-    writer = csv.writer(buf)
+    writer = csv.writer(buf, lineterminator=lineterminator)
     writer.writerow([neutralise(h) for h in header])
     writer.writerows([neutralise(v) for v in row] for row in rows)
-    write_atomic(Path(path), buf.getvalue().encode("utf-8-sig"))
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def write_csv_report(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Path:
+    """:func:`csv_report` written to ``path`` atomically."""
+    write_atomic(Path(path), csv_report(header, rows))
     return Path(path)

@@ -56,3 +56,11 @@ def test_a_reason_quoting_a_dangerous_value_is_neutralised_too(tmp_path):
 def test_no_errors_means_no_errors_file(tmp_path):
     (tmp_path / "errors.csv").write_text("stale", encoding="utf-8")
     assert write_errors(tmp_path / "errors.csv", []) is None and not (tmp_path / "errors.csv").exists()
+
+
+def test_the_portals_errors_download_is_neutralised_too():
+    from generator.web.jobs import errors_csv
+
+    data = errors_csv([{"row": 4, "column": "client", "value": "=HYPERLINK(\"http://evil.invalid\")", "reason": "-1 rows"}])
+    rows = list(csv.reader(data.decode("utf-8-sig").splitlines()))
+    assert data.startswith(b"\xef\xbb\xbf") and rows[1] == ["4", "client", "'=HYPERLINK(\"http://evil.invalid\")", "'-1 rows"]
