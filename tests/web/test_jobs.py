@@ -189,3 +189,22 @@ def test_restart_mid_job_resumes_and_tells_the_agent(live_portal) -> None:  # ty
     # every pack folder in storage belongs to a ledger row and is complete; nothing half-written is served
     for folder in (root / "packs").iterdir():
         assert f"packs/{folder.name}" in records and {p.name for p in folder.iterdir()} == {"pack.pdf", "pack.zip"}
+
+
+def test_a_failed_job_shows_its_reason_and_leaves_no_pack(live_portal) -> None:  # type: ignore[no-untyped-def]
+    agent = live_portal.user("agent")
+    raw = {"client": "伸和\x07企画", "contact": "", "industry": "製造業", "revenue": "4.5億", "limit": "1億", "agent_name": AGENCY_A, "agent_contact": ""}
+    with live_portal.sessions() as s:
+        # a job whose input no longer passes (say, stored before a rule was tightened): the worker checks it again
+        job = Job(kind="pack", state="queued", agency_id=agent.agency_id, user_id=agent.id, params={"request": raw, "today": "2026-11-26"},
+                  total=1, result={})
+        s.add(job)
+        s.commit()
+        job_id = job.id
+    live_portal.app.state.worker.submit(job_id)
+    job = wait_for_job(live_portal, job_id)
+    assert job.state == "failed" and "control character U+0007" in job.reason
+    page = live_portal.client("agent").get(f"/jobs/{job_id}")
+    assert page.status_code == 200 and "control character U+0007" in page.text and 'data-state="failed"' in page.text
+    with live_portal.sessions() as s:
+        assert s.scalars(select(PackRecord).where(PackRecord.job_id == job_id)).all() == []
