@@ -220,15 +220,17 @@ class Worker:
 
 
 def errors_csv(errors: list[dict[str, Any]]) -> bytes:
-    """errors.csv as the CLI writes it: row, column, value, reason; UTF-8 with BOM so that Excel reads Japanese.
+    """errors.csv as the CLI writes it: row, column, value, reason; UTF-8 with BOM, formulas neutralised (Excel opens it).
 
     >>> errors_csv([{"row": 3, "column": "limit", "value": "2億", "reason": "x"}]).decode("utf-8-sig").splitlines()
     ['row,column,value,reason', '3,limit,2億,x']
+    >>> errors_csv([{"row": 2, "column": "client", "value": "=1+1", "reason": "x"}]).decode("utf-8-sig").splitlines()[1]
+    "2,client,'=1+1,x"
     """
-    from generator.batch.report import csv_report  # values agents typed: neutralised against formula injection
+    from generator.batch.report import csv_report
 
-    return csv_report(["row", "column", "value", "reason"],
-                      ([e.get("row") or "", e.get("column", ""), e.get("value", ""), e.get("reason", "")] for e in errors), lineterminator="\n")
+    rows = [[e.get("row") or "", e.get("column", ""), e.get("value", ""), e.get("reason", "")] for e in errors]
+    return csv_report(["row", "column", "value", "reason"], rows)
 
 
 def list_path(site: api.Site, upload: Upload) -> Path:
