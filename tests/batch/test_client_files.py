@@ -165,3 +165,21 @@ def test_a_folder_given_as_the_list_is_a_clear_error(tmp_path):
     (tmp_path / "list.csv").mkdir()
     with pytest.raises(ClientListError, match="is a folder"):
         read(tmp_path / "list.csv")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("list.xlsx", "会社名,業種\nA,製造業\n".encode(), "perhaps a CSV or another file renamed to .xlsx"),
+        ("list.csv", '会社名,業種,売上高,賠償保険金額\n"A,製造業,1億,1億\n'.encode(), "line 2: a quoted field opened on this line is never closed"),
+    ],
+)
+def test_the_cli_exits_2_with_one_line_and_builds_nothing(tmp_path, capsys, name, content, needle):
+    from generator.cli import main
+
+    (tmp_path / name).write_bytes(content)
+    assert main(["proposals", str(tmp_path / name), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    (line,) = [line for line in err.splitlines() if line.startswith("docgen proposals:")]  # besides the DRAFT notice
+    assert needle in line and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
