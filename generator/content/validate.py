@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 from generator.content.disclosures import check_disclosures
 from generator.content.model import Product
 from generator.errors import AmountError, ContentError, Problem
-from generator.jpformat import parse_yen
+from generator.jpformat import ERAS, parse_yen
 
 # A yen amount as printed in wording: 1,000万円, １００億円, 3億円 (full width allowed).
 _AMOUNT = re.compile(r"[0-9０-９][0-9０-９,，.．]*(?:兆|億|万)?(?:[0-9０-９][0-9０-９,，]*(?:億|万))*円")
@@ -103,6 +104,7 @@ class _Checker:
         self.tables()
         self.references()
         self.page_refs()
+        self.dates()
         self.problems += check_disclosures(self.p)  # missing items are warnings: missing_disclosures
         return self.problems
 
@@ -119,6 +121,13 @@ class _Checker:
                 self.fail(path, "contains a control character (Word refuses such files)")
             if isinstance(value, str) and _LEADING_NUMBER.match(value) and _LIST_ITEM.search(path):
                 self.fail(path, f"starts with list numbering {value[:2]!r}: numbering is data (list order), not text")
+
+    def dates(self) -> None:
+        """Every date must print in 和暦 and leave room for the periods counted from it (quote validity, a policy year)."""
+        first, last = ERAS[-1][0], dt.date.max - dt.timedelta(days=366)
+        for path, value in walk(self.p, ""):
+            if isinstance(value, dt.date) and not first <= value <= last:
+                self.fail(path, f"{value.isoformat()} is out of range; allowed: {first.isoformat()} ({ERAS[-1][1]} began) to {last.isoformat()}")
 
     def limits(self) -> None:
         rates, lim = self.p.rates, self.p.coverage.limits
