@@ -77,3 +77,19 @@ def test_content_without_products_is_a_bad_option(tmp_path, make, capsys):
     assert main(["--content", str(root), "validate"]) == 2
     err = capsys.readouterr().err
     assert "--content" in err and str(root) in err and "holds no product" in err
+
+
+@pytest.mark.parametrize(("date", "ok"), [("1926-12-24", False), ("1926-12-25", True), ("9999-01-01", False), ("2026-12-01", True)])
+def test_content_dates_must_print_in_an_era_and_leave_room(folder, date, ok):
+    from generator.content.validate import validate
+
+    text = (folder / "product.yaml").read_text(encoding="utf-8")
+    (folder / "product.yaml").write_text(text.replace("effective_date: 2026-12-01", f"effective_date: {date}"), encoding="utf-8")
+    product = load_product(folder)
+    if ok:
+        validate(product)
+        return
+    with pytest.raises(ContentError) as err:
+        validate(product)
+    (found,) = [str(p) for p in err.value.problems if "effective_date" in str(p)]
+    assert f"meta.effective_date: {date} is out of range; allowed: 1926-12-25 (昭和 began) to 9998-12-30" in found
