@@ -17,7 +17,9 @@ import functools
 import os
 import re
 import threading
+import zipfile
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from jinja2.exceptions import SecurityError
@@ -219,3 +221,18 @@ def time_budget(limit: float | None = None) -> Iterator[None]:
     """Run the block within ``limit`` seconds (default :func:`seconds`), else raise OverTime."""
     with _Watchdog(limit or seconds()):
         yield
+
+
+MAX_PACKAGE = 50_000_000  # bytes of XML a template may unpack to; ours are < 1 MB (a zip bomb is refused unopened)
+
+
+def package_problem(template: Path) -> str:
+    """Why ``template`` is refused unopened (its parts unpack to more than MAX_PACKAGE bytes), or ``""``."""
+    try:
+        with zipfile.ZipFile(template) as zf:
+            size = sum(info.file_size for info in zf.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return ""  # not a zip at all: the caller's own reading reports it as such
+    if size > MAX_PACKAGE:
+        return f"unpacks to {size:,} bytes; a template may have at most {MAX_PACKAGE:,}"
+    return ""
