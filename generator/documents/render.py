@@ -24,7 +24,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
 from generator.content.load import display_path
-from generator.documents.budget import BudgetedSandbox, OverTime, seconds, time_budget
+from generator.documents.budget import BudgetedSandbox, OverTime, package_problem, seconds, time_budget
 from generator.errors import TemplateError
 
 # The earliest time a zip entry can carry; any fixed value makes saves byte-identical.
@@ -301,21 +301,6 @@ def _template_sources(template: Path) -> list[tuple[str, str, etree._Element]]:
         if rel.reltype in (RT.HEADER, RT.FOOTER, RT.FOOTNOTES):
             found.append((str(rel.target_part.partname).lstrip("/"), etree.fromstring(rel.target_part.blob)))
     return [(name, tpl.patch_xml(tpl.xml_to_string(el)), el) for name, el in found]
-
-
-MAX_PACKAGE = 50_000_000  # bytes of XML a template may unpack to; ours are < 1 MB (a zip bomb is refused unopened)
-
-
-def package_problem(template: Path) -> str:
-    """Why ``template`` is refused unopened (its parts unpack to more than MAX_PACKAGE bytes), or ``""``."""
-    try:
-        with zipfile.ZipFile(template) as zf:
-            size = sum(info.file_size for info in zf.infolist())
-    except (OSError, zipfile.BadZipFile):
-        return ""  # not a zip at all: the caller's own reading reports it as such
-    if size > MAX_PACKAGE:
-        return f"unpacks to {size:,} bytes; a template may have at most {MAX_PACKAGE:,}"
-    return ""
 
 
 def lint_template(template: Path, provided: set[str]) -> list[str]:
