@@ -13,7 +13,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from pypdf import PdfReader
@@ -83,6 +83,26 @@ def env_timeout(fallback: float = DEFAULT_TIMEOUT) -> float:
     if not (0 < value < float("inf")):
         raise InputError(TIMEOUT_ENV, raw, "is not a number of seconds", allowed="a number > 0, e.g. 120")
     return value
+
+
+@contextlib.contextmanager
+def timeout_option(seconds: float | None) -> Iterator[None]:
+    """``--timeout``: for the run of one command, every conversion's default (``$DOCGEN_TIMEOUT``) is ``seconds``.
+
+    Through the environment, so that worker processes, the warm pool and every stage that converts see it.
+    """
+    if not seconds:
+        yield
+        return
+    before = os.environ.get(TIMEOUT_ENV)
+    os.environ[TIMEOUT_ENV] = f"{float(seconds):g}"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(TIMEOUT_ENV, None)
+        else:
+            os.environ[TIMEOUT_ENV] = before
 
 
 def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float | None = None, options: Mapping[str, bool] | None = None) -> list[Path]:
