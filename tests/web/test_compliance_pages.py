@@ -131,3 +131,32 @@ def test_audit_page_shows_entries_and_detects_tampering(ready: Portal) -> None:
         s.commit()
     broken = client.get("/compliance/audit").text
     assert 'id="chain-broken"' in broken and "audit entry 1" in broken
+
+
+def _ledger_pack(portal: Portal, *, approval: str | None) -> int:
+    from generator.store.ledger import PackRecord
+
+    agent = portal.user("agent")
+    with portal.sessions() as s:
+        rec = PackRecord(agency_id=agent.agency_id, agent_id=agent.id, client="有限会社 伸和企画", contact="上", industry="製造業",
+                         revenue=450_000_000, limit=100_000_000, product="cyber_lite", content_version="1.0.0", content_hash="0" * 12,
+                         approval_number=approval, draft=approval is None, quote_number=f"Q-{approval or 'DRAFT'}", premium=149000,
+                         pdf_sha256="0" * 64, clauses={})
+        s.add(rec)
+        s.commit()
+        return rec.id
+
+
+def test_the_portal_never_marks_a_draft_as_sent(portal: Portal) -> None:
+    agent = portal.client("agent")
+    draft = _ledger_pack(portal, approval=None)
+    page = agent.get(f"/packs/{draft}").text
+    assert 'id="draft-banner"' in page and 'id="mark-sent"' not in page
+    r = _post(agent, f"/packs/{draft}/sent")
+    assert r.status_code == 400 and "ドラフト" in r.text
+    approved = _ledger_pack(portal, approval="CL-SENT-1")
+    assert 'id="mark-sent"' in agent.get(f"/packs/{approved}").text
+    assert _post(agent, f"/packs/{approved}/sent").status_code == 303
+    assert 'id="sent"' in agent.get(f"/packs/{approved}").text
+    other = portal.client("other_agent")  # another agency cannot mark (or see) it
+    assert _post(other, f"/packs/{approved}/sent").status_code == 404

@@ -19,6 +19,7 @@ from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
 from generator.jpformat import parse_yen
 from generator.store.accounts import User
+from generator.store.audit import AuditEntry
 from generator.store.audit import record as audit
 from generator.store.base import utcnow
 from generator.store.ledger import Job, PackRecord, Upload
@@ -122,7 +123,20 @@ def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated
 def pack_page(request: Request, pack_id: int, db: ScopedDb, user: Viewer) -> Response:
     record = _one(db, PackRecord, pack_id, user)
     job = _one(db, Job, record.job_id, user) if record.job_id else None
-    return render(request, "pack.html", pack=record, created=record.created_at.astimezone(JST), note=job.reason if job else "")
+    sent = db.scalar(select(AuditEntry).where(AuditEntry.action == "pack.sent", AuditEntry.target == f"pack {record.id}").limit(1))
+    return render(request, "pack.html", pack=record, created=record.created_at.astimezone(JST), note=job.reason if job else "", sent=sent, jst=JST)
+
+
+@router.post("/packs/{pack_id}/sent")
+def pack_sent(request: Request, pack_id: int, db: ScopedDb, user: Builder) -> Response:
+    """The agent records that this pack went to the client; never a draft (no valid approval: not for clients)."""
+    record = _one(db, PackRecord, pack_id, user)
+    if record.draft or not record.approval_number:
+        raise HTTPException(400, "この提案書は未承認のドラフトのため、お客さまに送付できません (a draft is never marked as sent)")
+    audit(db, user, "pack.sent", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number,
+                                                       "approval": record.approval_number})
+    db.commit()
+    return RedirectResponse(f"/packs/{record.id}", status_code=303)
 
 
 def _pack_file(request: Request, record: PackRecord, name: str):  # type: ignore[no-untyped-def]
