@@ -390,7 +390,7 @@ def segment_runs(paragraph: Paragraph, var: str) -> Paragraph:
     """The paragraph's text from ``var``'s segments: plain runs, and PAGEREF fields where a segment names a bookmark."""
     paragraph.add_run(f"{{%r for seg in {var} %}}")
     paragraph.add_run("{%r if seg.ref %}")
-    field_runs(paragraph, "PAGEREF {{ seg.ref }} \\h", cached="{{ seg.text }}", dirty=True)
+    field_runs(paragraph, "PAGEREF {{ seg.ref }} \\h", cached="{{ seg.text }}")  # shown value: the laid-out page (brochure.build_brochure)
     paragraph.add_run("{%r else %}")
     paragraph.add_run("{{ seg.text }}")
     paragraph.add_run("{%r endif %}")

@@ -18,7 +18,7 @@ from generator.content.validate import walk
 from generator.documents.context import brochure_context
 from generator.documents.convert import convert_to_pdf, env_timeout
 from generator.documents.fonts import check_fonts
-from generator.documents.pagerefs import check_page_refs
+from generator.documents.pagerefs import check_page_refs, section_pages, with_pages
 from generator.documents.registry import BROCHURE
 from generator.documents.render import DocProperties, lint_template, render_docx, write_atomic
 from generator.errors import ConversionError
@@ -82,15 +82,21 @@ def rewrite_pdf(source: Path, metadata: dict[str, str]) -> bytes:
 def build_brochure(product: Product, out_dir: Path, *, templates: Path, timeout: float | None = None) -> BrochureResult:
     """Render, convert, font-check and publish ``{slug}_brochure.docx``/``.pdf``; nothing lands in out_dir on failure."""
     target = Path(out_dir) / BROCHURE.stem.format(slug=product.meta.slug)
-    return publish(BROCHURE.template_path(templates), brochure_context(product), doc_properties(product), pdf_metadata(product), target, timeout,
-                   verify=lambda pdf: check_page_refs(product, pdf))
+    context = brochure_context(product)
+
+    def settle(pdf: Path) -> dict:  # the PDF prints the laid-out pages; the Word file's fields then show them too
+        check_page_refs(product, pdf)
+        return with_pages(context, section_pages(product, pdf))
+
+    return publish(BROCHURE.template_path(templates), context, doc_properties(product), pdf_metadata(product), target, timeout, verify=settle)
 
 
 def publish(template: Path, context: dict, props: DocProperties, metadata: dict[str, str], target: Path, timeout: float | None = None,
-            verify: Callable[[Path], None] | None = None) -> BrochureResult:
+            verify: Callable[[Path], dict | None] | None = None) -> BrochureResult:
     """One published document: ``target``.docx and .pdf, converted, font-gated, stamped; both or neither land.
 
-    ``verify`` checks LibreOffice's PDF before anything is published (the brochure's page references) and raises if it is wrong.
+    ``verify`` checks LibreOffice's PDF before anything is published (the brochure's page references) and raises if it is
+    wrong; a context it returns renders the published Word file again (its PAGEREF fields' shown values, from the layout).
     """
     stem = target.name
     with tempfile.TemporaryDirectory(prefix="docgen-publish-") as tmp_name:
@@ -98,8 +104,9 @@ def publish(template: Path, context: dict, props: DocProperties, metadata: dict[
         docx = render_docx(template, context, tmp / f"{stem}.docx", properties=props)
         (raw_pdf,) = convert_to_pdf([docx], tmp / "pdf", timeout=timeout or env_timeout(PUBLISH_TIMEOUT))
         check_fonts(raw_pdf)
-        if verify:
-            verify(raw_pdf)
+        settled = verify(raw_pdf) if verify else None
+        if settled is not None:
+            docx = render_docx(template, settled, tmp / "settled" / f"{stem}.docx", properties=props)
         pdf_bytes = rewrite_pdf(raw_pdf, metadata)
         pdf = tmp / f"{stem}.pdf"
         pdf.write_bytes(pdf_bytes)

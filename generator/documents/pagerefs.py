@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from generator.content.model import Product
 from generator.content.validate import PAGE_REF, numbered_sections
-from generator.documents.context import section_heading
+from generator.documents.context import bookmark, section_heading
 from generator.errors import PageReferenceError, Problem
 
 _CONTEXT = 24  # characters of the surrounding words that locate a reference in the PDF's text
@@ -97,6 +97,21 @@ def problems(product: Product, pdf: Path) -> list[Problem]:
             shown = ", ".join(repr(s) for s in seen)
             out.append(Problem(src.file, src.line, ref.path, f"{where} prints {shown}, but section {ref.target} starts on page {pages[ref.target]}"))
     return out
+
+
+def with_pages(context: dict, pages: dict[str, int]) -> dict:
+    """The brochure context with each PAGEREF field's shown value set to its section's page (``?`` where unknown).
+
+    >>> ctx = {"features": {"entries": [{"paragraphs": [[{"text": "（P", "ref": ""}, {"text": "?", "ref": "sec_ESS"}]]}]}}
+    >>> with_pages(ctx, {"ESS": 8})["features"]["entries"][0]["paragraphs"][0][1]
+    {'text': '8', 'ref': 'sec_ESS'}
+    """
+    by_bookmark = {bookmark(sid): str(page) for sid, page in pages.items()}
+    entries = [
+        e | {"paragraphs": [[seg | {"text": by_bookmark.get(seg["ref"], seg["text"])} if seg["ref"] else seg for seg in para] for para in e["paragraphs"]]}
+        for e in context["features"]["entries"]
+    ]
+    return context | {"features": context["features"] | {"entries": entries}}
 
 
 def check_page_refs(product: Product, pdf: Path) -> None:

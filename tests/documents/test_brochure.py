@@ -500,6 +500,17 @@ def test_page_reference_prints_the_page_section_6_starts_on(body_text: str, head
     assert feature_3_reference(body_text) == str(heading_pages["ESS"])
 
 
+def field_shows(docx: Path) -> list[tuple[str, str]]:
+    """(instruction, shown value) of every PAGEREF field in the Word file's body."""
+    with zipfile.ZipFile(docx) as z:
+        xml = z.read("word/document.xml").decode("utf-8")
+    return re.findall(r"<w:instrText[^>]*> (PAGEREF \S+) \\h </w:instrText>.*?fldCharType=\"separate\"/></w:r><w:r><w:t[^>]*>([^<]*)</w:t>", xml)
+
+
+def test_word_file_field_shows_the_laid_out_page(brochure, heading_pages: dict[str, int]) -> None:
+    assert field_shows(brochure.docx) == [("PAGEREF sec_ESS", str(heading_pages["ESS"]))]  # a reader without field updates sees it too
+
+
 def _template_copy(templates_dir: Path, out: Path, change) -> Path:
     doc = Document(str(templates_dir / "brochure.docx"))
     heading = next(p for p in doc.paragraphs if p.text == "{{ emergency.heading }}")
@@ -528,6 +539,7 @@ def test_page_reference_follows_section_6_when_it_moves(product: Product, templa
     page = reader.get_destination_page_number(ess) + 1
     assert page == heading_pages["ESS"] + 1
     assert feature_3_reference(_built_text(moved.pdf)) == str(page)
+    assert field_shows(moved.docx) == [("PAGEREF sec_ESS", str(page))]
 
 
 def test_reference_that_no_longer_resolves_publishes_nothing(product: Product, templates_dir: Path, tmp_path: Path) -> None:
