@@ -208,3 +208,6 @@ def test_a_failed_job_shows_its_reason_and_leaves_no_pack(live_portal) -> None: 
     assert page.status_code == 200 and "control character U+0007" in page.text and 'data-state="failed"' in page.text
     with live_portal.sessions() as s:
         assert s.scalars(select(PackRecord).where(PackRecord.job_id == job_id)).all() == []
+    # the agent finds it again from the history page, another agency does not
+    assert f'href="/jobs/{job_id}"' in live_portal.client("agent").get("/history").text
+    assert f'href="/jobs/{job_id}"' not in live_portal.client("other_agent").get("/history").text

@@ -292,4 +292,7 @@ def history(request: Request, db: ScopedDb, user: Viewer, q: str = "", date: str
         except ValueError:
             message = f"date: {date!r}: is not a date; allowed: YYYY-MM-DD"
     packs = list(db.scalars(stmt.order_by(PackRecord.created_at.desc(), PackRecord.id.desc()).limit(500)))
-    return render(request, "history.html", 400 if message else 200, packs=packs, q=q, date=date, message=message, JST=JST)
+    # jobs still running or that failed, so that an agent who left the progress page finds them again
+    open_jobs = visible(select(Job).where(Job.state.in_(("queued", "running", "failed"))), Job, user)
+    jobs = list(db.scalars(open_jobs.order_by(Job.id.desc()).limit(20)))
+    return render(request, "history.html", 400 if message else 200, packs=packs, jobs=jobs, q=q, date=date, message=message, JST=JST)
