@@ -69,6 +69,10 @@ def _file(product: Product) -> str:
 def check_disclosures(product: Product) -> list[Problem]:
     """Errors in how disclosures.yaml is written (unknown source, a topic twice, source and wording both)."""
     problems: list[Problem] = []
+    if product.meta.approval_number and "meta.approval_number" in product.sources:
+        src = product.source("meta.approval_number")
+        problems.append(Problem(src.file, src.line, "meta.approval_number", "must stay empty: the approval number comes from the approval of "
+                                "this exact content (docgen approve), not from the content files"))
     if product.disclosures is None:
         return problems
     seen: dict[tuple[str, str], str] = {}

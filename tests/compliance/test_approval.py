@@ -11,7 +11,7 @@ from sqlalchemy import update
 from generator.compliance import approval as ap
 from generator.content.disclosures import REQUIRED, missing_disclosures
 from generator.content.model import Product
-from generator.errors import ApprovalError
+from generator.errors import ApprovalError, ContentError
 from generator.store.approvals import Approval, ApprovalImmutable
 from generator.store.audit import verify
 from tests.compliance.disclosure_helpers import complete_disclosures
@@ -115,3 +115,18 @@ def test_approval_numbers_are_unique(session, people, complete: Product, product
     ap.submit(session, other, people["marketing"])
     with pytest.raises(ApprovalError, match="already used"):
         ap.approve(session, other, people["compliance"], number="CL-1")
+
+
+def test_an_approval_number_typed_into_the_content_is_refused(tmp_path) -> None:
+    import shutil
+    from pathlib import Path
+
+    from generator.content.load import load_product
+    from generator.content.validate import validate
+
+    repo = Path(__file__).resolve().parents[2]
+    shutil.copytree(repo / "content" / "cyber_lite", tmp_path / "cyber_lite")
+    path = tmp_path / "cyber_lite" / "product.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace('approval_number: ""', 'approval_number: "SJ-2026-001"'), encoding="utf-8")
+    with pytest.raises(ContentError, match="meta.approval_number: must stay empty"):
+        validate(load_product(tmp_path / "cyber_lite"))
