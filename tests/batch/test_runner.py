@@ -155,7 +155,7 @@ def test_xlsx_bad_row_in_the_middle(tmp_path: Path) -> None:
     out = tmp_path / "out"
     code, stdout, stderr = run_cli("proposals", str(tmp_path / "list.xlsx"), "--out", str(out))
     assert code == 1
-    assert folders(out) == ["株式会社 数値商事 井上", "株式会社 文字商店"]
+    assert folders(out) == ["株式会社 数値商事 井上", "株式会社 文字商店 御中"]  # no contact: named like the letter's addressee
     rows = error_rows(out)[1:]
     assert [(r[0], r[1], r[2]) for r in rows] == [("3", "limit", "200000000"), ("5", "client", "株式会社 数値商事")]
     assert "要見積" in rows[0][3] and "same client and contact as row 2" in rows[1][3]
@@ -250,12 +250,12 @@ def test_interrupted_list_leaves_no_partial_files(tmp_path: Path, monkeypatch: p
     out = tmp_path / "out"
     code, stdout, stderr = run_cli("proposals", str(clients), "--out", str(out))
     assert code == 130 and "interrupted" in stderr and len(calls) == 2
-    assert folders(out) == ["株式会社 一番"]  # the first pack was installed whole, the second never appears
-    first = out / "株式会社 一番"
+    assert folders(out) == ["株式会社 一番 御中"]  # the first pack was installed whole, the second never appears
+    first = out / "株式会社 一番 御中"
     assert sorted(p.name for p in first.iterdir()) == sorted([PDF_NAME, *WORD_FILES, "pack.json"])
     assert len(PdfReader(first / PDF_NAME).pages) > 3
     assert leftovers(out) == []
-    assert [p.name for p in out.iterdir()] == ["株式会社 一番"]  # no errors.csv either: the run did not finish
+    assert [p.name for p in out.iterdir()] == ["株式会社 一番 御中"]  # no errors.csv either: the run did not finish
 
 
 @pytest.fixture(scope="module")
@@ -340,7 +340,7 @@ def test_font_gate_refuses_a_pack_that_needs_another_font(product: Product, broc
     assert (plan.request.client, error.row, error.column) == (georgian, 2, "pack")
     assert "font gate failed" in error.reason and "DejaVuSans" in error.reason
     assert error.as_error().exit_code == 5
-    assert folders(tmp_path) == ["株式会社 普通"] and leftovers(tmp_path) == []
+    assert folders(tmp_path) == ["株式会社 普通 御中"] and leftovers(tmp_path) == []
 
 
 # --- the brochure cache ---------------------------------------------------------------------------
