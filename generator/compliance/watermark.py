@@ -54,7 +54,11 @@ def _overlay(width: float, height: float) -> bytes:
 
 
 def stamp_pages(writer: PdfWriter, pages: range | None = None) -> None:
-    """Merge the draft watermark onto ``pages`` (default: every page) of ``writer``, in place, before it is written."""
+    """Merge the draft watermark onto ``pages`` (default: every page) of ``writer``, in place, before it is written.
+
+    Drawn under the page's own content: the text stays readable for review and reads before it in text extraction, so
+    a page's body and footer text come out as they would without the watermark.
+    """
     overlays: dict[tuple[float, float], PageObject] = {}  # one reader per size: its font is copied once, not per page
     for index in pages if pages is not None else range(len(writer.pages)):
         page = writer.pages[index]
@@ -62,4 +66,4 @@ def stamp_pages(writer: PdfWriter, pages: range | None = None) -> None:
         size = (round(float(box.width), 2), round(float(box.height), 2))
         if size not in overlays:
             overlays[size] = PdfReader(io.BytesIO(_overlay(*size))).pages[0]
-        page.merge_translated_page(overlays[size], float(box.left), float(box.bottom), over=True)
+        page.merge_translated_page(overlays[size], float(box.left), float(box.bottom), over=False)
