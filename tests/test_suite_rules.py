@@ -1,11 +1,13 @@
-"""The rules the test suite itself keeps: warnings fail, the libreoffice marker is enforced, property tests are reproducible."""
+"""The rules the test suite itself keeps: warnings fail, skips fail, the libreoffice marker is enforced, property tests are reproducible."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -40,3 +42,20 @@ def test_property_tests_are_deterministic_and_untimed():
     profile = settings.default
     assert profile.derandomize and profile.deadline is None and profile.database is None
     assert 0 < profile.max_examples <= 200  # modest: `-m "not libreoffice"` stays well under 20 s
+
+
+def test_a_skipped_test_is_reported_as_failed(tmp_path):
+    # The rule runs in a throwaway project holding only the root conftest.py and three tiny tests.
+    shutil.copy(Path(__file__).resolve().parents[1] / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "test_probe.py").write_text(
+        "import pytest\n\n"
+        "def test_skips():\n    pytest.skip('no database here')\n\n"
+        "@pytest.mark.xfail(reason='known bug')\ndef test_xfails():\n    assert False\n\n"
+        "def test_passes():\n    assert True\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout
+    assert "2 failed, 1 passed" in done.stdout, done.stdout
+    assert "no database here" in done.stdout and "known bug" in done.stdout
