@@ -94,7 +94,8 @@ def problems(product: Product, pdf: Path) -> list[Problem]:
         if not seen:
             out.append(Problem(src.file, src.line, ref.path, f"{where}: its paragraph is not in the brochure's text"))
         elif any(s != str(pages[ref.target]) for s in seen):
-            shown = ", ".join(repr(s) for s in seen)
+            # LibreOffice prints its own message where a field's bookmark is gone: say that, not the squashed text
+            shown = ", ".join(repr(s) if s.isdigit() else "no page number (its bookmark is missing from the template)" for s in seen)
             out.append(Problem(src.file, src.line, ref.path, f"{where} prints {shown}, but section {ref.target} starts on page {pages[ref.target]}"))
     return out
 
