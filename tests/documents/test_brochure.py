@@ -320,6 +320,7 @@ def test_output_names(product: Product, brochure) -> None:
 
 def test_building_twice_is_identical(brochure, brochure_again) -> None:
     assert brochure.docx.read_bytes() == brochure_again.docx.read_bytes()
+    assert brochure.pdf.read_bytes() == brochure_again.pdf.read_bytes()  # published bytes: no /ID, no timestamps, fixed subsets
     first = [p.extract_text() for p in PdfReader(brochure.pdf).pages]
     second = [p.extract_text() for p in PdfReader(brochure_again.pdf).pages]
     assert first == second
