@@ -183,9 +183,10 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
         return summary
 
     bundle_hash, data = make_bundle(site.content / product.key, site.templates, cached_brochure(product, site))
-    key = batch_key(bundle_hash, __version__, today)
+    approval = product.meta.approval_number or ""  # applied by api.load from the site's database; workers get it here
+    key = batch_key(f"{bundle_hash}|{approval}", __version__, today)
     run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    Manifest(dest, key).describe({"content_hash": product.digest(), "bundle": bundle_hash, "docgen": __version__, "today": today,
+    Manifest(dest, key).describe({"content_hash": product.digest(), "bundle": bundle_hash, "approval": approval, "docgen": __version__, "today": today,
                                   "list": str(path), "run": run, "chunk": chunk})
     client.register_plugin(DocgenPlugin())
     shared = client.scatter(data, broadcast=True, hash=False)  # once per run; each worker keeps its copy
@@ -228,7 +229,7 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
 
     for piece in _chunks(rows, chunk):
         spec = ChunkSpec(chunk_id(piece), key, run, dest.url, tuple(piece), today, bundle_hash, product.digest(), __version__, started,
-                         timeout=timeout)
+                         timeout=timeout, approval=approval)
         future = client.submit(build_chunk, spec, shared, key=f"docgen-chunk-{key}-{spec.chunk}-{run}", pure=False)
         in_flight[future.key] = spec
         ordered.open(piece[0][0])

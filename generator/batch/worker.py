@@ -9,10 +9,10 @@ A task gets a :class:`ChunkSpec` (the chunk's raw rows and where the packs go) a
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import hashlib
-import inspect
 import io
 import os
 import shutil
@@ -53,6 +53,7 @@ class ChunkSpec:
     started: float  # when the run began: a pack written since then was built by this run (a retried chunk finds it)
     timeout: float | None = None
     lock: bool = True  # hold a scheduler lock on the chunk while building (False outside a cluster)
+    approval: str = ""  # the approval number the client's documents print ("" for a draft); not in the content hash
 
 
 @dataclass
@@ -98,10 +99,10 @@ def make_bundle(content: Path, templates: Path, brochure: Path) -> tuple[str, by
 class DocgenPlugin(WorkerPlugin):
     """Per worker: its scratch folder, the unpacked bundles, and its own LibreOffice.
 
-    With the warm converter (generator.documents.warm, when typeset takes a ``converter`` and python3-uno is
-    there) the worker keeps one supervised instance, replaced after ``max_conversions`` documents or a crash and
-    stopped with the worker; otherwise each LibreOffice run is a cold one with a throwaway profile
-    (generator.documents.convert). Registered by the client for every worker, present and future.
+    With the warm converter (generator.documents.warm, when python3-uno is there) the worker keeps one supervised
+    LibreOffice with its own profile, replaced after ``max_conversions`` documents or a crash and stopped with the
+    worker; otherwise each LibreOffice run is a cold one with a throwaway profile (generator.documents.convert).
+    Registered by the client for every worker, present and future.
     """
 
     name = PLUGIN
@@ -148,9 +149,7 @@ class DocgenPlugin(WorkerPlugin):
 
     def converter(self, timeout: float | None):
         """The warm pool when it can run here, else None (typeset then runs cold LibreOffice)."""
-        from generator.batch.typeset import typeset
-
-        if not self.warm or "converter" not in inspect.signature(typeset).parameters:
+        if not self.warm:
             return None
         with self.lock:
             if self.pool is None and not self.pool_failed:
@@ -168,7 +167,7 @@ class DocgenPlugin(WorkerPlugin):
         if spec.version != __version__:
             raise ClusterError(f"{who} runs docgen {__version__} but the client runs {spec.version}; install the same docgen on every worker")
         with self.lock:
-            found = self.contexts.get(spec.bundle_hash)
+            found = self.contexts.get(f"{spec.bundle_hash}|{spec.approval}")
             if found is not None:
                 return found
             if hashlib.sha256(data).hexdigest() != spec.bundle_hash:
@@ -181,7 +180,7 @@ class DocgenPlugin(WorkerPlugin):
                 with tarfile.open(fileobj=io.BytesIO(data)) as tar:
                     tar.extractall(new, filter="data")
                 os.replace(new, folder)
-            self.contexts[spec.bundle_hash] = found = _load_context(folder, spec, who, self.scratch())
+            self.contexts[f"{spec.bundle_hash}|{spec.approval}"] = found = _load_context(folder, spec, who, self.scratch())
             return found
 
 
@@ -196,6 +195,8 @@ def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> Wor
     if product.digest() != spec.product_digest:
         raise ClusterError(f"{who} loads content {product.digest()} but the client sent {spec.product_digest}; refused: "
                            "the worker's docgen reads content differently (install the client's docgen version)")
+    # the approval in force is the client's (its database; generator.compliance.approval.for_build): a worker has none
+    product = dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=spec.approval))
     outputs = scratch / "outputs"
     cache = Path(os.environ.get("DOCGEN_CACHE") or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}")  # layout cache, per host
     site = Site(content=folder / "content", templates=folder / "templates", outputs=outputs, cache=cache, proposals=outputs / "proposals",
@@ -276,10 +277,10 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
         (work / "out").mkdir(parents=True)
         staging = _staging(dest, spec, plugin)
         try:
-            layout = learn_layout(runner.layout_job(ctx.product, ctx.site.templates), ctx.site.cache, timeout)  # as a local run: same bytes
             converter = plugin.converter(timeout)
-            options = {"converter": converter} if converter is not None else {}
-            done_list = typeset(todo, work / "typeset", layout, timeout, **options)
+            # learnt from the same made-up client as a local run: the same static pages, the same bytes
+            layout = learn_layout(runner.layout_job(ctx.product, ctx.site.templates), ctx.site.cache, timeout, converter)
+            done_list = typeset(todo, work / "typeset", layout, timeout, converter)
             plugin.conversions += 1
             readers = {ctx.brochure: PdfReader(ctx.brochure)} | {s.pdf: forget_destinations(PdfReader(s.pdf)) for s in layout.statics.values()}
             for done in done_list:
