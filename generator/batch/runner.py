@@ -70,6 +70,10 @@ class Pack:
         return self.plan.request.client
 
     @property
+    def addressee(self) -> str:
+        return self.plan.request.addressee
+
+    @property
     def quote_number(self) -> str:
         return self.plan.quote_number
 
