@@ -121,7 +121,9 @@ def plan_pack(product: Product, request: ClientRequest, today: dt.date, template
         "quote": base | {"quote": quote_context(product, q, issued, number=number)},
         "disclosure": base | disclosure_context(product, q),
     }
-    payload = json.dumps({"request": request.__dict__ | {"row": None}, "issued": issued, "content": product.file_hashes, "approval": product.meta.approval_number,
+    # the approval number is an input too: a pack built as a draft is rebuilt once its content is approved
+    payload = json.dumps({"request": request.__dict__ | {"row": None}, "issued": issued, "content": product.file_hashes,
+                          "approval": product.meta.approval_number,
                           "templates": {d.id: hashlib.sha256(d.template_path(templates).read_bytes()).hexdigest() for d in PERSONALISED},
                           "version": __version__}, sort_keys=True, default=str, ensure_ascii=False)
     return PackPlan(
