@@ -54,8 +54,9 @@ def test_a_skipped_test_is_reported_as_failed(tmp_path):
         "def test_passes():\n    assert True\n",
         encoding="utf-8",
     )
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # no hypothesis/anyio plugins: a plain pytest starts fast
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert done.returncode == 1, done.stdout
     assert "2 failed, 1 passed" in done.stdout, done.stdout
     assert "no database here" in done.stdout and "known bug" in done.stdout
