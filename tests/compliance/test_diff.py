@@ -106,7 +106,8 @@ def test_redline_changes_accept_to_new_and_reject_to_old(product, templates_dir,
     settings = zipfile.ZipFile(out).read("word/settings.xml").decode()
     assert "<w:trackRevisions/>" in settings
     assert settings.index("<w:trackRevisions/>") < settings.index("<w:defaultTabStop")  # CT_Settings order
-    again = write_redline(compare(product, new, "v1", "v2"), tmp_path / "r2.docx", templates=templates_dir, author="審査部", when=dt.datetime(2026, 11, 26, 9, 0))
+    again = write_redline(compare(product, new, "v1", "v2"), tmp_path / "r2.docx", templates=templates_dir,
+                          author="審査部", when=dt.datetime(2026, 11, 26, 9, 0))
     assert again.read_bytes() == out.read_bytes()
 
 
