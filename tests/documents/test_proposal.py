@@ -7,7 +7,6 @@ every expectation comes from the seed brochure (tests/seed.py), the content YAML
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import subprocess
 import unicodedata
@@ -29,6 +28,7 @@ from generator.documents.fonts import check_fonts, missing_glyphs
 from generator.documents.proposal import plan_pack
 from generator.documents.render import docx_text
 from generator.site import Site
+from tests.principles import content_hash
 from tests.seed import seed_limits, seed_tables
 
 pytestmark = pytest.mark.libreoffice
@@ -50,12 +50,6 @@ CACHE = Path(__file__).resolve().parents[2] / "outputs" / ".cache"  # layouts le
 def squash(text: str) -> str:
     """Compare text as read from a PDF: NFKC, no whitespace (extraction breaks lines and adds spaces)."""
     return "".join(unicodedata.normalize("NFKC", text).split())
-
-
-def content_hash(folder: Path) -> str:
-    """The trace number by its definition: SHA-256 over 'file:sha256(bytes)' of every content file, sorted; 12 hex digits."""
-    joined = "".join(f"{p.name}:{hashlib.sha256(p.read_bytes()).hexdigest()}\n" for p in sorted(folder.glob("*.yaml")))
-    return hashlib.sha256(joined.encode()).hexdigest()[:12]
 
 
 def yen(amount: int) -> str:
