@@ -28,6 +28,7 @@ from pathlib import Path
 
 from generator.batch.clients import ClientRequest, parse_client
 from generator.batch.runner import Pack, Summary
+from generator.batch.typeset import Converter
 from generator.content.load import load_product, product_dirs
 from generator.content.model import Product
 from generator.content.validate import validate
@@ -136,9 +137,13 @@ def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date
 
 
 def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Path | None = None, today: dt.date | None = None,
-               timeout: float | None = None, executor: Executor | None = None) -> Pack:
-    """Build (or find up to date) one client's pack under ``out`` (default: the site's proposals folder)."""
-    summary = build_packs(site, product, [request], out=out, today=today, jobs=1, timeout=timeout, executor=executor)
+               timeout: float | None = None, executor: Executor | None = None, converter: Converter | None = None) -> Pack:
+    """Build (or find up to date) one client's pack under ``out`` (default: the site's proposals folder).
+
+    ``converter`` turns .docx into PDF like ``convert_to_pdf`` (the default, a cold LibreOffice per run); the portal
+    passes its :class:`generator.documents.warm.ConverterPool`.
+    """
+    summary = build_packs(site, product, [request], out=out, today=today, jobs=1, timeout=timeout, executor=executor, converter=converter)
     if summary.errors:
         raise summary.errors[0].as_error()
     return (summary.built or summary.skipped)[0]
@@ -146,20 +151,21 @@ def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Pat
 
 def build_packs(site: Site, product: Product, requests: Iterable[ClientRequest], *, out: Path | None = None,
                 today: dt.date | None = None, jobs: int = 2, executor: Executor | None = None, progress: Progress | None = None,
-                timeout: float | None = None) -> Summary:
+                timeout: float | None = None, converter: Converter | None = None) -> Summary:
     """Build every request's pack; a request that is refused, referred or fails is an error row, the rest go on.
 
-    ``executor`` (any ``concurrent.futures.Executor``) runs the LibreOffice batches; by default ``jobs`` worker processes.
+    ``executor`` (any ``concurrent.futures.Executor``) runs the LibreOffice batches; by default ``jobs`` worker processes,
+    or ``jobs`` threads sharing ``converter`` (a warm pool) when one is given.
     """
     from generator.batch.runner import run_requests
 
     return run_requests(site, product, requests, out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
-                        executor=executor, progress=progress, timeout=timeout)
+                        executor=executor, progress=progress, timeout=timeout, converter=converter)
 
 
 def build_list(site: Site, product: Product, path: Path, *, out: Path | None = None, today: dt.date | None = None, jobs: int = 2,
                executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None,
-               dry_run: bool = False) -> Summary:
+               dry_run: bool = False, converter: Converter | None = None) -> Summary:
     """Every row of a client list (.csv/.xlsx): bad rows reported with row, column and reason; the rest get packs.
 
     ``dry_run`` checks and quotes every row and totals the premiums without LibreOffice and without writing anything.
@@ -167,7 +173,7 @@ def build_list(site: Site, product: Product, path: Path, *, out: Path | None = N
     from generator.batch.runner import run_client_list
 
     return run_client_list(site, product, Path(path), out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
-                           executor=executor, progress=progress, timeout=timeout, dry_run=dry_run)
+                           executor=executor, progress=progress, timeout=timeout, dry_run=dry_run, converter=converter)
 
 
 # --- published documents and compliance -------------------------------------------------------

@@ -319,8 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     out = Output(json_mode=args.json, quiet=args.quiet, verbose=args.verbose)
+    from generator.crash import guard  # signals, OS errors, crash log + exit 70 (docgen errors pass through to below)
+    from generator.documents.convert import timeout_option  # --timeout reaches every stage that converts
+
     try:
-        return args.func(args, out)
+        with timeout_option(getattr(args, "timeout", None)):
+            return guard(lambda: args.func(args, out), args.command, error=out.error)
     except ContentError as exc:
         for problem in exc.problems:
             out.error(str(problem))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -133,3 +134,54 @@ def test_the_last_printable_issue_date_is_accepted(site, product):
     last = dt.date(9999, 12, 31) - dt.timedelta(days=product.meta.quote_valid_days)
     request, _ = parse_client(ROW | {"date": last.isoformat()})
     assert plan_pack(product, request, dt.date(2026, 11, 26), site.templates).issued == last
+
+
+# --- through the CLI: main() runs every command inside guard() ---------------------------------------------
+
+
+def error_lines(text: str, command: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(f"docgen {command}:")]
+
+
+def test_the_cli_turns_a_bug_into_exit_70_and_a_crash_log(tmp_path, monkeypatch, capsys):
+    from generator import api
+    from generator.cli import main
+
+    monkeypatch.setenv("DOCGEN_CRASH_DIR", str(tmp_path))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("rate table index out of step")
+
+    monkeypatch.setattr(api, "quote", broken)
+    assert main(["quote", "--industry", "製造業", "--revenue", "4.5億", "--limit", "1億"]) == CRASH_EXIT
+    err = capsys.readouterr().err
+    (line,) = error_lines(err, "quote")
+    assert "internal error (RuntimeError: rate table index out of step)" in line and "Traceback" not in err
+    (log,) = tmp_path.iterdir()
+    assert str(log) in line and "RuntimeError: rate table index out of step" in log.read_text(encoding="utf-8")
+
+
+def test_the_cli_timeout_option_reaches_the_brochure(tmp_path, monkeypatch, capsys):
+    from generator.cli import main
+
+    fake = Path(__file__).resolve().parent / "fixtures" / "fake_soffice" / "soffice"
+    monkeypatch.setenv("DOCGEN_SOFFICE", str(fake))
+    monkeypatch.setenv("FAKE_SOFFICE_PYTHON", sys.executable)
+    monkeypatch.setenv("FAKE_SOFFICE_LOG", str(tmp_path / "runs.log"))
+    monkeypatch.setenv("FAKE_SOFFICE_ALL", "hang")
+    monkeypatch.setenv("DOCGEN_TIMEOUT", "600")  # the option wins over the environment
+    assert main(["brochure", "--timeout", "1", "--out", str(tmp_path / "out")]) == 5
+    (line,) = error_lines(capsys.readouterr().err, "brochure")
+    assert "timed out after 1s" in line and os.environ["DOCGEN_TIMEOUT"] == "600" and not (tmp_path / "out").exists()
+
+
+@pytest.mark.libreoffice  # the brochure every pack carries is built (or found in the cache) first
+def test_the_cli_reports_an_out_that_is_a_file(tmp_path, capsys):
+    from generator.cli import main
+
+    (tmp_path / "list.csv").write_text("会社名,業種,売上高,賠償保険金額\n株式会社 甲,製造業,たくさん,1億\n", encoding="utf-8")
+    (tmp_path / "out").write_text("a file", encoding="utf-8")
+    assert main(["proposals", str(tmp_path / "list.csv"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    (line,) = error_lines(err, "proposals")
+    assert str(tmp_path / "out") in line and "Traceback" not in err

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +24,7 @@ from generator import __version__
 from generator.batch.clients import ClientRequest, RowError, parse_client, read_client_rows
 from generator.batch.layout import forget_destinations
 from generator.batch.report import write_csv_report
-from generator.batch.typeset import Doc, Job, Layout, Typeset, learn_layout, typeset
+from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout, typeset
 from generator.compliance.provenance import pdf_metadata
 from generator.compliance.signing import sign_issued
 from generator.content.model import Product
@@ -133,6 +133,7 @@ def build_packs(
     timeout: float | None = None,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    converter: Converter | None = None,
 ) -> tuple[list[Pack], list[tuple[PackPlan, RowError]]]:
     """Build every plan's pack under ``out_root``; a failing client is reported and the rest go on.
 
@@ -159,10 +160,10 @@ def build_packs(
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out_root))
     try:
         if todo:
-            layout = learn_layout(layout_job(product, plans[todo[0].index].templates), cache, timeout)
+            layout = learn_layout(layout_job(product, plans[todo[0].index].templates), cache, timeout, converter)
             stamps = pack_provenance(product)
             shared = {brochure_pdf: PdfReader(brochure_pdf)} | {s.pdf: forget_destinations(PdfReader(s.pdf)) for s in layout.statics.values()}
-            with contextlib.closing(_typeset_batches(todo, staging, layout, chunk, jobs, timeout, executor)) as batches:
+            with contextlib.closing(_typeset_batches(todo, staging, layout, chunk, jobs, timeout, executor, converter)) as batches:
                 for folder, typeset_batch in batches:
                     readers = dict(shared)  # the batch's layout PDFs are read once for all its clients
                     for done in typeset_batch:
@@ -218,7 +219,7 @@ def _batch_sizes(count: int, chunk: int, jobs: int) -> list[int]:
 
 
 def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float,
-                     executor: Executor | None = None) -> Iterator[tuple[Path, list[Typeset]]]:
+                     executor: Executor | None = None, converter: Converter | None = None) -> Iterator[tuple[Path, list[Typeset]]]:
     """(work folder, results) per batch as each finishes; on ``executor`` or in worker processes when there is more than one batch.
 
     A caller's executor is used as it is and left running; without one, a fork pool of ``workers`` lives for this run.
@@ -229,24 +230,27 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
         at += size
     if executor is None and (workers <= 1 or len(batches) == 1):
         for folder, batch in batches:
-            yield folder, typeset(batch, folder, layout, timeout)
+            yield folder, typeset(batch, folder, layout, timeout, converter)
         return
     # fork: workers start at once with the modules and compiled templates already loaded
     # quiet_worker: Ctrl-C reaches the whole process group, but only this process reports it and stops the workers
-    pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("fork"),
-                                           initializer=quiet_worker)
+    if executor is None and converter is not None:  # a warm pool lives in this process: threads share it, a fork would copy it
+        pool: Executor = ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="docgen-typeset")
+    else:
+        pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("fork"),
+                                               initializer=quiet_worker)
     left = dict(batches)
     pending: dict = {}
     try:
         queue = iter(batches)
         for folder, batch in itertools.islice(queue, 2 * workers):  # a few ahead, not all: results stream, staging stays small
-            pending[pool.submit(typeset, batch, folder, layout, timeout)] = folder
+            pending[pool.submit(typeset, batch, folder, layout, timeout, converter)] = folder
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 folder = pending.pop(future)
                 for next_folder, batch in itertools.islice(queue, 1):
-                    pending[pool.submit(typeset, batch, next_folder, layout, timeout)] = next_folder
+                    pending[pool.submit(typeset, batch, next_folder, layout, timeout, converter)] = next_folder
                 done = future.result()
                 del left[folder]
                 yield folder, done
@@ -265,7 +269,7 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
                 future.cancel()
     for folder, batch in left.items():
         shutil.rmtree(folder, ignore_errors=True)
-        yield folder, typeset(batch, folder, layout, timeout)
+        yield folder, typeset(batch, folder, layout, timeout, converter)
 
 
 def _assemble(product: Product, plan: PackPlan, done: Typeset, metadata: dict[str, str], brochure_pdf: Path, readers: dict[Path, PdfReader],
@@ -428,13 +432,14 @@ def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
 
 def run_rows(site: Site, product: Product, rows: Iterable[Row], *, out: Path, today: dt.date,
              jobs: int = 2, executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None,
+             converter: Converter | None = None,
              dry_run: bool = False, errors_file: bool = True) -> Summary:
     """Plan every row, then build the packs (unless ``dry_run``); errors.csv in ``out`` lists the bad rows."""
     summary = Summary(out, dry_run=dry_run)
     summary.planned = plan_rows(site, product, rows, today, summary)
     if not dry_run:
         results, failures = build_packs(product, summary.planned, out, cached_brochure(product, site), cache=site.cache, jobs=jobs,
-                                        progress=progress, executor=executor, timeout=timeout)
+                                        progress=progress, executor=executor, timeout=timeout, converter=converter)
         summary.built = [r for r in results if not r.skipped]
         summary.skipped = [r for r in results if r.skipped]
         summary.errors += [e for _, e in failures]
