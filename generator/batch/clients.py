@@ -172,10 +172,11 @@ def map_headers(headers: list[str], source: str) -> dict[int, str]:
     return mapping
 
 
-def read_client_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def read_client_rows(path: Path, max_rows: int = MAX_ROWS) -> Iterator[tuple[int, dict[str, str]]]:
     """(spreadsheet row number, {column key: raw text}) for every non-empty row of a CSV or .xlsx.
 
-    Both are streamed: memory stays flat however long the file; a list over MAX_ROWS rows is refused.
+    Both are streamed: memory stays flat however long the file; a list over ``max_rows`` rows is refused
+    (a cluster run, generator.batch.distributed, allows longer lists).
     """
     suffix = path.suffix.lower()
     if path.is_dir():
@@ -185,7 +186,7 @@ def read_client_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     if suffix == ".csv":
         rows = _csv_rows(path)
     elif suffix == ".xlsx":
-        rows = _xlsx_rows(path)
+        rows = _xlsx_rows(path, max_rows)
     else:
         raise ClientListError(f"{path}: unsupported file type {suffix!r}; use .csv (UTF-8 or Shift_JIS) or .xlsx")
     with contextlib.closing(rows):
@@ -200,8 +201,8 @@ def read_client_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             if not any(_text(c).strip() for c in cells[:MAX_COLUMNS]):
                 continue
             count += 1
-            if count > MAX_ROWS:
-                raise ClientListError(f"{path}: more than {MAX_ROWS:,} client rows (row {number}); split the list into files of at most {MAX_ROWS:,} rows")
+            if count > max_rows:
+                raise ClientListError(f"{path}: more than {max_rows:,} client rows (row {number}); split the list into files of at most {max_rows:,} rows")
             yield number, values
 
 
@@ -278,7 +279,7 @@ class _CellParser(WorkSheetParser):
         return cell
 
 
-def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
+def _xlsx_rows(path: Path, max_rows: int = MAX_ROWS) -> Iterator[tuple[int, list[object]]]:
     """Rows of the first worksheet as cell values (str, int, float, date, bool), streamed with openpyxl.
 
     The sheet's claimed dimension is ignored (a tiny file can claim a huge sheet): only cells present are read,
@@ -290,12 +291,12 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, list[object]]]:
         except Exception as exc:  # zipfile, XML and openpyxl errors of many types on a damaged or fake file
             raise ClientListError(f"{path}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
         try:
-            yield from _sheet_rows(path, wb)
+            yield from _sheet_rows(path, wb, max_rows)
         finally:
             wb.close()
 
 
-def _sheet_rows(path: Path, wb: openpyxl.Workbook) -> Iterator[tuple[int, list[object]]]:
+def _sheet_rows(path: Path, wb: openpyxl.Workbook, max_rows: int = MAX_ROWS) -> Iterator[tuple[int, list[object]]]:
     ws = wb.worksheets[0] if wb.worksheets else None
     if ws is None or not hasattr(ws, "_get_source"):
         raise ClientListError(f"{path}: the workbook has no worksheet")
@@ -306,9 +307,9 @@ def _sheet_rows(path: Path, wb: openpyxl.Workbook) -> Iterator[tuple[int, list[o
                                  date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
             for number, cells in parser.parse():
                 scanned += 1
-                if number > EXCEL_ROWS or scanned > 5 * MAX_ROWS:
+                if number > EXCEL_ROWS or scanned > 5 * max_rows:
                     raise ClientListError(f"{path}: row {number}: the sheet is larger than any client list ({scanned:,} rows read); "
-                                          f"keep at most {MAX_ROWS:,} rows")
+                                          f"keep at most {max_rows:,} rows")
                 yield number, _row_values(path, cells)
     except ClientListError:
         raise

@@ -36,6 +36,7 @@ from generator.errors import ClusterError, InputError, QuoteRefused, ReferralReq
 
 SCHEDULER_ENV = "DOCGEN_SCHEDULER"
 DEFAULT_CHUNK = 100  # clients per task: a LibreOffice run each; big enough that start-up is small, small enough to retry
+CLUSTER_MAX_ROWS = 1_000_000  # a cluster run streams the list: a renewal season in one file (a local run: clients.MAX_ROWS)
 WINDOW_PER_THREAD = 2  # tasks in flight per worker thread: one running, one waiting, none piling up on the client
 Progress = Callable[[int, int], None]
 OnPack = Callable[[dict], None]
@@ -156,7 +157,7 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
 
     dest = Destination(out)
     summary = ClusterSummary(dest.show(), dry_run=dry_run)
-    total = sum(1 for _ in read_client_rows(Path(path)))  # a first pass, row by row, so progress has a total
+    total = sum(1 for _ in read_client_rows(Path(path), CLUSTER_MAX_ROWS))  # a first pass, row by row, so progress has a total
     done = 0
     ordered = InOrder(on_record)
 
@@ -297,7 +298,7 @@ def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None]
     from generator.rating.rate import quote
 
     seen: dict[int, int | None] = {}
-    for row, values in read_client_rows(path):
+    for row, values in read_client_rows(path, CLUSTER_MAX_ROWS):
         request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
         if request is None:
             bad_row(errors)
