@@ -37,7 +37,7 @@ from generator.rating.rate import Quote
 from generator.site import Site
 
 __all__ = [
-    "Site", "Pack", "Summary", "load", "load_all", "products", "client_request", "quote", "quote_request",
+    "Site", "Pack", "Summary", "Converter", "load", "load_all", "products", "client_request", "quote", "quote_request",
     "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "build", "check", "diff", "diff_report", "verify",
 ]
 

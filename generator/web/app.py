@@ -76,8 +76,11 @@ def prepare_database(url: str, *, migrate: bool = True):  # type: ignore[no-unty
 
 
 def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,
-               timeout: float | None = None, recover: bool = True) -> FastAPI:
-    """The portal for ``site`` on ``database_url`` (default: ``DOCGEN_DATABASE_URL`` or SQLite under storage)."""
+               timeout: float | None = None, recover: bool = True, converter: api.Converter | None = None) -> FastAPI:
+    """The portal for ``site`` on ``database_url`` (default: ``DOCGEN_DATABASE_URL`` or SQLite under storage).
+
+    ``converter``: the warm LibreOffice pool the jobs share (``docgen serve`` starts one; its caller closes it).
+    """
     from generator.web.routers import agents, auth, compliance, marketing
 
     site = site or api.Site.from_env()
@@ -86,7 +89,8 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     sessions = store.session_factory(eng)
     approvals = functools.partial(for_session, sessions)  # documents print the approval in force in this database
     products = ProductCache(site, lint=False, approvals=approvals)  # quotes and list checks read no template (as `docgen quote`)
-    worker = Worker(site, sessions, ProductCache(site, lint=True, approvals=approvals), threads=threads, build_jobs=build_jobs, timeout=timeout)
+    worker = Worker(site, sessions, ProductCache(site, lint=True, approvals=approvals), threads=threads, build_jobs=build_jobs, timeout=timeout,
+                    converter=converter)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]

@@ -71,9 +71,10 @@ class Worker:
     """A small pool of threads running jobs from the database; ``submit`` returns at once."""
 
     def __init__(self, site: api.Site, sessions: sessionmaker[Session], product: Callable[[], Product], *, threads: int = 2,
-                 build_jobs: int = 1, timeout: float | None = None):
+                 build_jobs: int = 1, timeout: float | None = None, converter: api.Converter | None = None):
         self.site, self.sessions, self.product = site, sessions, product
         self.build_jobs, self.timeout = build_jobs, timeout
+        self.converter = converter  # the app's warm LibreOffice pool (generator.documents.warm), or None: cold runs
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="docgen-job")
         self._lock = threading.Lock()
         self._active: set[int] = set()
@@ -147,7 +148,7 @@ class Worker:
         self._update(job_id, total=1)
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
         try:
-            pack = api.build_pack(self.site, product, request, out=out, today=today, timeout=self.timeout)
+            pack = api.build_pack(self.site, product, request, out=out, today=today, timeout=self.timeout, converter=self.converter)
             record_id = self._record(job_id, product, request, pack)
         finally:
             storage.remove(self.site.storage, f"tmp/job-{job_id}")
@@ -166,7 +167,7 @@ class Worker:
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
         try:
             summary = api.build_packs(self.site, product, checked.requests, out=out, today=today, jobs=self.build_jobs,
-                                      progress=self._progress(job_id), timeout=self.timeout)
+                                      progress=self._progress(job_id), timeout=self.timeout, converter=self.converter)
             by_addressee = {r.addressee: r for r in checked.requests}
             records = [self._record(job_id, product, request_of(p, by_addressee), p) for p in (*summary.built, *summary.skipped)]
             failed = [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason} for e in summary.errors]
