@@ -79,3 +79,33 @@ def test_a_batch_stops_cleanly(tmp_path, how, code, name):
         time.sleep(0.2)
     assert processes_under(tmp) == []  # no LibreOffice left running on a deleted profile
     assert sorted(p.name for p in tmp.iterdir()) == []  # and no temp folder of ours left behind
+
+
+def test_the_cli_stops_cleanly_on_sigterm(tmp_path):
+    rows = "\n".join(f"株式会社 停止{n},製造業,4.5億,1億" for n in range(16))
+    (tmp_path / "list.csv").write_text(f"会社名,業種,売上高,賠償保険金額\n{rows}\n", encoding="utf-8")
+    out, tmp = tmp_path / "out", tmp_path / "tmp"
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp), PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "generator", "proposals", str(tmp_path / "list.csv"), "--out", str(out), "--jobs", "2"],
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (list(out.glob(".staging-*")) and any("soffice" in c for c in processes_under(tmp))):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "LibreOffice never started"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        os.kill(proc.pid, signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, stderr
+    stops = [line for line in stderr.splitlines() if line.startswith("docgen proposals:")]
+    assert stops == ["docgen proposals: stopped by SIGTERM; unfinished work and staging folders were removed"], stderr
+    assert "Traceback" not in stderr + stdout and not list(out.glob(".staging-*"))
+    deadline = time.monotonic() + 10
+    while processes_under(tmp) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert processes_under(tmp) == [] and list(tmp.iterdir()) == []
