@@ -243,23 +243,29 @@ EXAMPLES = {
 }
 
 
+def folder_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """--content, --templates, --outputs, --cache; a command's own copy keeps the main one's value when not given."""
+    roots = parser.add_argument_group("folders (default: this checkout's, or DOCGEN_CONTENT, DOCGEN_TEMPLATES, …)")
+    roots.add_argument("--content", default=default, help="content root: one folder per product")
+    roots.add_argument("--templates", default=default, help="folder of the .docx templates")
+    roots.add_argument("--outputs", default=default, help="published outputs and their manifest.json")
+    roots.add_argument("--cache", default=default, help="where laid-out brochures and static pages are kept between runs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="docgen", epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="サイバーLite and other products: brochures, proposal packs, policy wording and compliance checks "
                     "from the content in content/ and the Word templates in templates/.")
     parser.add_argument("--version", action="version", version=f"docgen {__version__}")
-    roots = parser.add_argument_group("folders (default: this checkout's, or DOCGEN_CONTENT, DOCGEN_TEMPLATES, …)")
-    roots.add_argument("--content", help="content root: one folder per product")
-    roots.add_argument("--templates", help="folder of the .docx templates")
-    roots.add_argument("--outputs", help="published outputs and their manifest.json")
-    roots.add_argument("--cache", help="where laid-out brochures and static pages are kept between runs")
+    folder_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace, Output], int], help_: str, *, converts: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_CODES}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
+        folder_options(p, default=argparse.SUPPRESS)  # before or after the command: docgen check --outputs DIR
         p.add_argument("--product", help="product folder under the content root (default: the only one)")
         p.add_argument("--json", action="store_true", help="machine-readable output on stdout (field names: README)")
         talk = p.add_mutually_exclusive_group()

@@ -143,6 +143,8 @@ def build_packs(
     the layout learnt once per content version (generator.batch.typeset.learn_layout).
     """
     timeout = timeout or env_timeout(DEFAULT_TIMEOUT)  # --timeout, else $DOCGEN_TIMEOUT, else two minutes
+    if not plans:  # nothing to build (every row refused or bad): leave no folder behind
+        return [], []
     out_root.mkdir(parents=True, exist_ok=True)
     _remove_stale_staging(out_root)
     built: dict[int, Pack] = {}
