@@ -52,26 +52,22 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def _published(kind: str, result) -> dict:
-    return {"status": "ok", "document": kind, "docx": str(result.docx), "pdf": str(result.pdf), "pages": result.pages}
+def _publish(args: argparse.Namespace, out: Output, kind: str, build: Callable) -> int:
+    """``docgen brochure`` / ``docgen wording``: one published document as Word and PDF."""
+    product = _product(args)
+    draft_notice(out, [product])
+    result = build(_site(args), product, out=_path(args.out), timeout=args.timeout)
+    out.line(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
+    out.json({"status": "ok", "document": kind, "docx": str(result.docx), "pdf": str(result.pdf), "pages": result.pages})
+    return 0
 
 
 def cmd_brochure(args: argparse.Namespace, out: Output) -> int:
-    product = _product(args)
-    draft_notice(out, [product])
-    result = api.brochure(_site(args), product, out=_path(args.out), timeout=args.timeout)
-    out.line(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
-    out.json(_published("brochure", result))
-    return 0
+    return _publish(args, out, "brochure", api.brochure)
 
 
 def cmd_wording(args: argparse.Namespace, out: Output) -> int:
-    product = _product(args)
-    draft_notice(out, [product])
-    result = api.wording(_site(args), product, out=_path(args.out), timeout=args.timeout)
-    out.line(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
-    out.json(_published("wording", result))
-    return 0
+    return _publish(args, out, "wording", api.wording)
 
 
 def cmd_build(args: argparse.Namespace, out: Output) -> int:
