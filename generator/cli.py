@@ -12,7 +12,6 @@ from generator.batch import distributed
 from generator.cli_output import Output, Progress
 from generator.compliance.commands import add_commands as add_compliance_commands
 from generator.compliance.commands import disclosure_warnings, draft_notice
-from generator.compliance.impact import impact_lines, ledger_impact
 from generator.errors import ContentError, DocgenError, InputError
 from generator.jpformat import format_yen, format_yen_units, parse_yen
 from generator.web.commands import add_commands as add_portal_commands
@@ -94,6 +93,8 @@ def cmd_diff(args: argparse.Namespace, out: Output) -> int:
     md, redline = api.diff_report(site, d, out=_path(args.out) or site.outputs / "diff", author=args.author)
     for line in d.summary_lines():
         out.line(line)
+    from generator.compliance.impact import impact_lines, ledger_impact  # the ledger (SQLAlchemy) only for diff
+
     affected = ledger_impact(site, d)  # packs already issued with the old wording or premiums
     for line in impact_lines(affected):
         out.line(line)
