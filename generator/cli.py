@@ -339,6 +339,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.json({"status": exc.status, "exit_code": exc.exit_code, "reason_code": getattr(exc, "field", None) or type(exc).__name__,
                   "message": str(exc)} | exc.details())
         return exc.exit_code
-    except KeyboardInterrupt:
-        out.error("docgen: interrupted; no partial files were left")
-        return 130
