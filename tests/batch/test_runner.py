@@ -6,15 +6,13 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
-from dataclasses import replace
 import io
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from generator.site import Site
 from openpyxl import Workbook
 from pypdf import PdfReader
 
@@ -26,6 +24,7 @@ from generator.content.model import Product
 from generator.documents.fonts import missing_glyphs
 from generator.documents.proposal import plan_pack
 from generator.documents.render import docx_text
+from generator.site import Site
 from tests.seed import seed_limits, seed_tables
 
 pytestmark = pytest.mark.libreoffice
