@@ -263,3 +263,24 @@ def test_a_learnt_layout_is_remembered_in_process_until_its_files_go(product, tm
     shutil.rmtree(static.pdf.parent)
     again = ts.learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", 120)
     assert again is not first and again.pages == first.pages and all(s.pdf.is_file() for s in again.statics.values())
+
+
+@pytest.mark.libreoffice
+def test_build_pack_with_the_pool_is_the_cold_pack(site, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from generator import api
+
+    product = api.load(site)
+    request = api.client_request(client="有限会社 伸和企画", contact="上", industry="製造業", revenue="4.5億", limit="1億")
+    today = dt.date(2026, 11, 26)
+    cold_site = api.Site(site.content, site.templates, tmp_path / "o1", tmp_path / "cache1", tmp_path / "p1", tmp_path / "s1")
+    warm_site = api.Site(site.content, site.templates, tmp_path / "o2", tmp_path / "cache2", tmp_path / "p2", tmp_path / "s2")
+    cold = api.build_pack(cold_site, product, request, out=tmp_path / "cold", today=today)
+    with ConverterPool(2) as pool:
+        warm = api.build_pack(warm_site, product, request, out=tmp_path / "warm", today=today, converter=pool)
+        used = sum(i.conversions for i in pool.instances())
+    assert used >= 3  # the layout runs went to the pool (and the cold path started its own soffice)
+    assert warm.premium == cold.premium == 149_000 and warm.pages == cold.pages  # README: 製造業, 4.5億, 1億 → 149,000円
+    assert pdf_text(warm.pdf) == pdf_text(cold.pdf)
+    assert _has(warm.pdf, "有限会社 伸和企画 上 様") and _has(warm.pdf, "149,000円")
