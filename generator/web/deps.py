@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from generator.store import tenancy
 from generator.store.accounts import User, WebSession
@@ -23,7 +24,12 @@ class CsrfFailed(Exception):
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    """One session per request, closed afterwards; routers commit what they change."""
+    """One session per request, closed afterwards; routers commit what they change.
+
+    Every dependency and the route of a request get this same session (FastAPI caches a dependency per request),
+    so a request holds at most one pooled connection. DB-touching dependencies and routes are plain ``def``: they
+    run in the threadpool, never blocking the event loop on a query or on a pool checkout.
+    """
     with request.app.state.sessions() as db:
         yield db
 
@@ -52,21 +58,44 @@ def current_user(found: Annotated[WebSession, Depends(current_session)]) -> User
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-async def check_csrf(request: Request, db: Db) -> None:
-    """Unsafe methods need the token: hidden form field ``csrf_token`` or header ``X-CSRF-Token``.
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
-    Before login the token is the pre-session cookie's (double submit); after login, the session's secret.
+
+async def read_form(request: Request) -> FormData:
+    """The parsed form (Starlette caches it, so routes still read their fields); async because parsing awaits the body.
+
+    It touches no database: only this part of a request's dependencies runs on the event loop.
     """
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return
+    return await request.form()
+
+
+FormFields = Annotated[FormData, Depends(read_form)]
+
+
+async def csrf_given(request: Request) -> str | None:
+    """The token an unsafe request carries: header ``X-CSRF-Token``, else the hidden form field ``csrf_token``."""
+    if request.method in SAFE_METHODS:
+        return None
     given = request.headers.get(security.CSRF_HEADER)
     if not given:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()  # Starlette caches it: the route still reads its fields
-            value = form.get(security.CSRF_FIELD)
+            value = (await read_form(request)).get(security.CSRF_FIELD)
             given = value if isinstance(value, str) else None
-    found = security.find_session(db, request.cookies.get(security.COOKIE))
+    return given
+
+
+def check_csrf(request: Request, db: Db, given: Annotated[str | None, Depends(csrf_given)]) -> None:
+    """Unsafe methods need the token: hidden form field ``csrf_token`` or header ``X-CSRF-Token``.
+
+    Before login the token is the pre-session cookie's (double submit); after login, the session's secret.
+    A plain ``def`` on purpose: FastAPI runs it in its threadpool. As ``async def`` its session lookup blocked the
+    event loop while waiting for a pooled connection, and the requests holding the connections could not finish
+    (the service bench's load test stalled on "QueuePool limit ... reached").
+    """
+    if request.method in SAFE_METHODS:
+        return
+    found = security.find_session(db, request.cookies.get(security.COOKIE))  # the request's one session (dependency cache)
     ok = security.csrf_ok(found, given) if found else security.presession_ok(request.cookies.get(security.PRESESSION_COOKIE), given)
     if not ok:
         raise CsrfFailed()

@@ -52,6 +52,8 @@ RISKS = [("製造業", "4.5億", "1億"), ("小売業", "8000万", "5000万"), (
 GOAL_P50, GOAL_P95 = 0.6, 1.2
 POLL = 0.03  # seconds between progress polls: what a browser's htmx polling would do, only faster
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+# every request is small (a form post, a poll, one PDF): a stalled server fails the run in seconds, not minutes
+REQUEST_TIMEOUT = 10.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -186,11 +188,12 @@ class Agent:
     base: str
     email: str
     password: str
+    timeout: float = REQUEST_TIMEOUT
     client: httpx.Client = field(init=False)
     token: str = ""
 
     def __post_init__(self) -> None:
-        self.client = httpx.Client(base_url=self.base, timeout=120, follow_redirects=False)
+        self.client = httpx.Client(base_url=self.base, timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0)), follow_redirects=False)
 
     def login(self) -> None:
         page = self.client.get("/login")
@@ -250,8 +253,9 @@ def check_pdf(content: bytes, client: str, premium: str) -> str | None:
     return f"{client}: the PDF lacks {missing}" if missing else None
 
 
-def latency(server: Server, user: tuple[str, str], packs: int, premiums: dict, limit: float) -> tuple[list[float], list[str]]:
-    agent = Agent(server.base, *user)
+def latency(server: Server, user: tuple[str, str], packs: int, premiums: dict, limit: float,
+            timeout: float = REQUEST_TIMEOUT) -> tuple[list[float], list[str]]:
+    agent = Agent(server.base, *user, timeout=timeout)
     agent.login()
     times, errors = [], []
     deadline = time.monotonic() + limit
@@ -271,9 +275,10 @@ def latency(server: Server, user: tuple[str, str], packs: int, premiums: dict, l
     return times, errors
 
 
-def load_test(server: Server, users: list[tuple[str, str]], per_agent: int, premiums: dict, limit: float) -> tuple[list[float], list[str], float]:
+def load_test(server: Server, users: list[tuple[str, str]], per_agent: int, premiums: dict, limit: float,
+              timeout: float = REQUEST_TIMEOUT) -> tuple[list[float], list[str], float]:
     """Every agent logs in, then builds its packs one after another; the clock runs from the first submit to the last download."""
-    agents = [Agent(server.base, *u) for u in users]
+    agents = [Agent(server.base, *u, timeout=timeout) for u in users]
     for a in agents:
         a.login()
     times: list[float] = []
@@ -338,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=20, help="simulated agents in the load test (default: %(default)s)")
     parser.add_argument("--per-agent", type=int, default=5, help="packs per agent (default: %(default)s)")
     parser.add_argument("--limit", type=float, default=600.0, help="time limit of each HTTP phase in seconds (default: %(default)s)")
+    parser.add_argument("--request-timeout", type=float, default=REQUEST_TIMEOUT,
+                        help="seconds one HTTP request may take before it counts as an error (default: %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="docgen-service-bench-"))
@@ -361,10 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         users = make_users(url, max(1, args.agents))
         server = Server(env, url, work / "serve.log")
         try:
-            times, errors = latency(server, users[0], args.packs, premiums, args.limit)
+            times, errors = latency(server, users[0], args.packs, premiums, args.limit, args.request_timeout)
             if times:
                 print(line("service (HTTP: submit, poll, download), one pack at a time", times), flush=True)
-            load, load_errors, wall = load_test(server, users[: args.agents], args.per_agent, premiums, args.limit)
+            load, load_errors, wall = load_test(server, users[: args.agents], args.per_agent, premiums, args.limit,
+                                              args.request_timeout)
         finally:
             server.stop()
         requested = args.agents * args.per_agent

@@ -219,10 +219,11 @@ def upload_form(request: Request, user: Builder) -> Response:
 
 
 @router.post("/uploads")
-async def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFile) -> Response:
+def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFile) -> Response:
+    # a plain def (threadpool): the list check and the queries below block, the event loop must not
     try:
         suffix = safe_suffix(file.filename or "")
-        data = await file.read(MAX_BYTES + 1)
+        data = file.file.read(MAX_BYTES + 1)  # already spooled by the form parser
         if len(data) > MAX_BYTES:
             raise InputError("file", file.filename, f"is larger than {MAX_BYTES // (1024 * 1024)} MB")
         if not data:

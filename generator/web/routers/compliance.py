@@ -24,7 +24,7 @@ from generator.content.disclosures import missing_disclosures
 from generator.errors import DocgenError
 from generator.store.accounts import User
 from generator.store.audit import AuditEntry, verify
-from generator.web.deps import Db, require_role
+from generator.web.deps import Db, FormFields, require_role
 from generator.web.pages import render
 
 router = APIRouter(prefix="/compliance", tags=["compliance"])
@@ -152,8 +152,8 @@ def _quote(name: str) -> str:
 
 
 @router.post("/reissue")
-async def reissue_packs(request: Request, db: Db, user: Officer) -> Response:
-    form = await request.form()
+def reissue_packs(request: Request, db: Db, user: Officer, form: FormFields) -> Response:
+    # a plain def (threadpool) with the form parsed by an async dependency: the queries never block the event loop
     try:
         ids = sorted({int(v) for v in form.getlist("record") if isinstance(v, str)})
     except ValueError:
