@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, select
+from sqlalchemy import JSON, ForeignKey, Integer, String, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -70,6 +70,11 @@ def record(session: Session, actor: User | str | None, action: str, target: str 
     email, actor_id = _actor(actor)
     detail = json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str))  # what the database will hand back
     at = utcnow()
+    if session.get_bind().dialect.name == "sqlite":
+        # take SQLite's write lock before reading the head (a no-op UPDATE does; busy_timeout waits for it), so
+        # concurrent writers append one after another instead of colliding on the unique seq (the service bench's
+        # 20 agents downloading at once did)
+        session.execute(text("UPDATE audit_entries SET seq = seq WHERE 0"))
     for _ in range(5):
         head = session.execute(select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)).first()
         seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)

@@ -156,6 +156,8 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)  # the traceback goes to the log, never to the page
+        # the request's database session failed or is closed by now: its objects can no longer be read for the page
+        request.state.web_session = request.state.user = None
         return render(request, "error.html", 500, title="500",
                       message="内部エラー (internal error); the administrator can see the details in the server log")
 
