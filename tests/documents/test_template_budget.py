@@ -134,4 +134,5 @@ def test_every_bomb_together_stays_within_modest_memory(tmp_path):
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     assert {k: v for k, v in results.items() if k != "peak_mb"} == dict.fromkeys(HOSTILE, "refused")
-    assert results["peak_mb"] < 400  # any one bomb built would need gigabytes
+    # a bomb may grow up to the budget (tens of MB, copied a few times by Jinja) before it is refused; any one built would need gigabytes
+    assert results["peak_mb"] < 640

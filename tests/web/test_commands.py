@@ -76,6 +76,7 @@ def test_db_upgrade_reports_an_unreachable_database_in_one_line(tmp_path: Path) 
     assert r.returncode == 5 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+@pytest.mark.libreoffice  # docgen serve starts its warm LibreOffice pool before it answers
 def test_serve_on_an_empty_sqlite_storage_then_log_in(tmp_path: Path) -> None:
     """The README's path: users add, serve, log in — SQLite under DOCGEN_STORAGE, nothing else set up."""
     env = {"DOCGEN_STORAGE": str(tmp_path / "storage")}
@@ -107,7 +108,9 @@ def test_serve_on_an_empty_sqlite_storage_then_log_in(tmp_path: Path) -> None:
             assert r.status_code == 303 and r.headers["location"] == "/"
             quote = browser.get("/quote", params={"industry": "製造業", "revenue": "4.5億", "limit": "100000000"})
             assert quote.status_code == 200 and "149,000円" in quote.text  # README: 製造業 4.5億 1億 → 149,000円
+        assert server.poll() is None, "docgen serve stopped by itself:\n" + log.read_text(encoding="utf-8")
     finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server this test started, and only it
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)  # the server this test started, and only it
         server.wait(timeout=30)
     assert "Traceback" not in log.read_text(encoding="utf-8")
