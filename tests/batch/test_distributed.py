@@ -45,6 +45,10 @@ CONTACTS = ["", "山田", "佐藤 花子", "髙橋 一郎"]
 INDUSTRIES = ["製造業", "小売業", "建設業", "物流業", "印刷", "学校", "通信", "その他"]
 REVENUES = ["4.5億", "9,000万", "12億", "450000000", "80億", "5億"]
 LIMITS = ["1000万", "3000万", "5000万", "1億", "3億"]
+# 37 good rows in chunks of 10: four tasks, two rounds on two workers, none left alone in a third round
+CHUNK = 10
+# the kill tests need only chunks in flight on both workers and one more after: four chunks of two clients
+KILL_ROWS, KILL_CHUNK = 8, 2
 
 
 def good_rows(n: int, start: int = 0) -> list[list[str]]:
@@ -228,7 +232,7 @@ def test_folder_gets_the_packs_and_errors_of_a_local_run(client, site: api.Site,
     out = tmp_path / "dest"
     lines: list[dict] = []
     seen: list[tuple[int, int]] = []
-    summary = run_list(client, site, product, listing, out, today=TODAY, chunk=8, on_pack=lines.append, progress=lambda d, t: seen.append((d, t)))
+    summary = run_list(client, site, product, listing, out, today=TODAY, chunk=CHUNK, on_pack=lines.append, progress=lambda d, t: seen.append((d, t)))
     assert summary.line() == local_summary.line().replace(str(local_out), str(out))
     assert (out / runner.ERRORS_FILE).read_bytes() == (local_out / runner.ERRORS_FILE).read_bytes()
     ours, theirs = pack_files(out), pack_files(local_out)
@@ -250,7 +254,7 @@ def test_folder_gets_the_packs_and_errors_of_a_local_run(client, site: api.Site,
     # the same command again: every pack up to date and not rewritten (errors.csv is written afresh, as locally)
     packs = [p for p in out.glob("*/*") if BATCH_DIR not in p.parts]
     before = {p: p.stat().st_mtime_ns for p in packs}
-    again = run_list(client, site, product, listing, out, today=TODAY, chunk=8)
+    again = run_list(client, site, product, listing, out, today=TODAY, chunk=CHUNK)
     assert (again.built, again.skipped, len(again.errors), again.resumed) == (0, 37, 3, again.chunks)
     assert {p: p.stat().st_mtime_ns for p in packs} == before and len(packs) == 37 * 5
     assert (out / runner.ERRORS_FILE).read_bytes() == (local_out / runner.ERRORS_FILE).read_bytes()
@@ -270,7 +274,7 @@ def _worker_packs(root: str, pdf_name: str) -> dict:
 def test_memory_url_packs_are_written_by_the_workers(client, site: api.Site, product, listing: Path, local) -> None:
     local_out, local_summary = local
     url = f"memory://docgen-test-{uuid.uuid4().hex}/packs"
-    summary = run_list(client, site, product, listing, url, today=TODAY, chunk=8)
+    summary = run_list(client, site, product, listing, url, today=TODAY, chunk=CHUNK)
     assert (summary.built, summary.skipped, len(summary.errors)) == (37, 0, 3)
     dest = Destination(url)
     # this process (the client) holds errors.csv and no pack: the packs never came through it
@@ -302,7 +306,7 @@ def _kill_busy_worker(client) -> int:
 @pytest.mark.libreoffice
 def test_a_worker_killed_mid_batch_loses_no_pack_and_builds_none_twice(client, site: api.Site, product, local, tmp_path: Path) -> None:
     local_out, local_summary = local
-    listing = write_csv(tmp_path / "twelve.csv", good_rows(12))
+    listing = write_csv(tmp_path / "kill.csv", good_rows(KILL_ROWS))
     out = tmp_path / "dest"
     killed: list[int] = []
 
@@ -310,11 +314,11 @@ def test_a_worker_killed_mid_batch_loses_no_pack_and_builds_none_twice(client, s
         if done and not killed:  # the first chunk is back: the other worker is inside its chunk
             killed.append(_kill_busy_worker(client))
 
-    summary = run_list(client, site, product, listing, out, today=TODAY, chunk=3, progress=progress)
+    summary = run_list(client, site, product, listing, out, today=TODAY, chunk=KILL_CHUNK, progress=progress)
     assert killed
-    assert (summary.built, summary.skipped, summary.errors) == (12, 0, [])
+    assert (summary.built, summary.skipped, summary.errors) == (KILL_ROWS, 0, [])
     ours = pack_files(out)
-    assert len(ours) == 12
+    assert len(ours) == KILL_ROWS
     theirs = pack_files(local_out)
     pdf_name = local_summary.built[0].plan.pdf_name
     for folder, files in ours.items():
@@ -324,32 +328,32 @@ def test_a_worker_killed_mid_batch_loses_no_pack_and_builds_none_twice(client, s
 
 
 def _cli(listing: Path, out: Path, site: api.Site, scheduler: str) -> list[str]:
-    return [sys.executable, "-m", "generator", "proposals", str(listing), "--out", str(out), "--scheduler", scheduler]
+    return [sys.executable, "-m", "generator", "proposals", str(listing), "--out", str(out), "--scheduler", scheduler, "--chunk", str(KILL_CHUNK)]
 
 
 @pytest.mark.libreoffice
 def test_killed_client_then_same_command_finishes_the_batch(client, site: api.Site, product, local, tmp_path: Path) -> None:
     local_out, local_summary = local
-    listing = write_csv(tmp_path / "twelve.csv", good_rows(12, start=12))
+    listing = write_csv(tmp_path / "kill.csv", good_rows(KILL_ROWS, start=KILL_ROWS))
     out = tmp_path / "dest"
     env = {**os.environ, "DOCGEN_CONTENT": str(site.content), "DOCGEN_TEMPLATES": str(site.templates), "DOCGEN_CACHE": str(site.cache),
            "PYTHONPATH": str(REPO)}
     cmd = _cli(listing, out, site, client.scheduler.address)
     first = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 150
-    while len(list(out.glob(f"*/{runner.MANIFEST}"))) < 3 and first.poll() is None and time.monotonic() < deadline:
+    while len(list(out.glob(f"*/{runner.MANIFEST}"))) < KILL_CHUNK and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert first.poll() is None, first.communicate()
     os.killpg(first.pid, signal.SIGKILL)
     first.communicate()
-    assert len(list(out.glob(f"*/{runner.MANIFEST}"))) < 12, "the client was killed before the end"
+    assert len(list(out.glob(f"*/{runner.MANIFEST}"))) < KILL_ROWS, "the client was killed before the end"
 
     second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
     built, skipped = (int(n) for n in re.search(r"packs: (\d+) built, (\d+) up to date, 0 failed", second.stdout).groups())
-    assert built + skipped == 12 and skipped >= 3
+    assert built + skipped == KILL_ROWS and skipped >= KILL_CHUNK
     ours = pack_files(out)
-    assert len(ours) == 12
+    assert len(ours) == KILL_ROWS
     theirs = pack_files(local_out)
     pdf_name = local_summary.built[0].plan.pdf_name
     for folder, files in ours.items():
