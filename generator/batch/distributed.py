@@ -100,7 +100,9 @@ def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_t
     settings = {"distributed.scheduler.locks.lease-timeout": lease_timeout,
                 "distributed.scheduler.locks.lease-validation-interval": "1s"} if lease_timeout else {}
     with dask.config.set(settings), LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                                 dashboard_address=None, memory_limit=0) as local, Client(local) as client:
+                                                 # None does not turn the dashboard off (dask/distributed#8136): it takes
+                                                 # 8787, or warns when that is busy; a free port on loopback never collides
+                                                 dashboard_address="127.0.0.1:0", memory_limit=0) as local, Client(local) as client:
         yield client
 
 
