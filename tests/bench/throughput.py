@@ -25,6 +25,7 @@ from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
 from pypdf import PdfReader, PdfWriter  # noqa: E402
 
 from generator import api  # noqa: E402
+from generator.compliance.watermark import stamp_pages  # noqa: E402
 from generator.content.model import Product  # noqa: E402
 from generator.documents.context import brochure_context  # noqa: E402
 from generator.documents.convert import convert_to_pdf  # noqa: E402
@@ -155,6 +156,8 @@ def naive_pack(product: Product, plan: PackPlan, work: Path) -> Path:
         doc.save(str(work / f"{key}.docx"))
         (pdf,) = convert_to_pdf([work / f"{key}.docx"], work, timeout=300)
         writer.append(PdfReader(pdf))
+    if not product.meta.approval_number:  # a draft: the same 社内検討用 watermark every draft page carries
+        stamp_pages(writer)
     writer.write(work / "pack.pdf")
     return work / "pack.pdf"
 
