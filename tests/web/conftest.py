@@ -1,12 +1,21 @@
-"""A portal on a throwaway database (SQLite, and PostgreSQL when configured) with one user per role and two agencies."""
+"""A portal on a throwaway database (SQLite, and PostgreSQL when configured) with one user per role and two agencies.
+
+For the browser tests: that portal served on 127.0.0.1 and Debian's Chromium driven by Debian's chromedriver (Selenium 4), offline.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import re
 import secrets
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +24,10 @@ from generator.site import Site
 from generator.store.accounts import Agency, User
 from generator.web.security import hash_password
 from tests.dbkit import backends, fresh_database
+
+if TYPE_CHECKING:
+    from selenium import webdriver
+    from selenium.webdriver.support.ui import WebDriverWait
 
 REPO = Path(__file__).resolve().parents[2]
 AGENCY_A, AGENCY_B = "さくら保険サービス株式会社", "ひまわり保険代理店"
@@ -150,3 +163,94 @@ def wait_for_job(portal: Portal, job_id: int, timeout: float = 240.0):  # type: 
                 return job
         time.sleep(0.25)
     raise AssertionError(f"job {job_id} still {job.state} after {timeout} s")
+
+
+# --- the portal in a real browser ----------------------------------------------------------------------------------
+# Selenium is imported where a browser test needs it: the other portal tests do not pay for it.
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-default-apps", "--window-size=1280,1100")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served_portal(db_kind: str, folder: Path, site: Site, thread_name: str) -> Iterator[tuple[str, Portal]]:
+    """A portal with its real job worker on a fresh database in ``folder``, served by uvicorn on 127.0.0.1:<free port> in
+    a thread; yields its base URL and the portal, and stops the server, then the database, after."""
+    import uvicorn
+
+    databases = fresh_database(db_kind, folder)
+    portal = make_portal(next(databases), site, threads=1, build_jobs=1)
+    try:
+        port = free_port()
+        srv = uvicorn.Server(uvicorn.Config(portal.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=srv.run, name=thread_name, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not srv.started:
+                assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port}", portal
+        finally:
+            srv.should_exit = True
+            thread.join(timeout=30)
+    finally:
+        portal.app.state.engine.dispose()  # type: ignore[attr-defined]
+        databases.close()
+
+
+def start_chromium(profile: Path, prefs: dict[str, object], *args: str) -> webdriver.Chrome:
+    """Debian's headless Chromium under Debian's chromedriver (both paths given: nothing is looked up online), with a
+    fresh ``profile`` folder, the Chromium ``prefs`` and extra command-line ``args``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file(), ".ci/setup installs chromium and chromium-driver"
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not look for drivers on the internet (read when a driver starts)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (*CHROMIUM_ARGS, *args, f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", prefs)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """Issue 11's Chromium in Japanese, one per test module; downloads land in ``browser.downloads`` without a prompt."""
+    downloads = tmp_path_factory.mktemp("downloads")
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"),
+                            {"download.default_directory": str(downloads), "download.prompt_for_download": False,
+                             "plugins.always_open_pdf_externally": False}, "--lang=ja-JP")
+    driver.downloads = downloads  # type: ignore[attr-defined]
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver: webdriver.Chrome, seconds: float = 30) -> WebDriverWait:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds, poll_frequency=0.1)
+
+
+def log_in(driver: webdriver.Chrome, base: str, portal: Portal, who: str) -> None:
+    """Log in as ``who`` through the login form, from a browser without cookies."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    driver.delete_all_cookies()
+    driver.get(f"{base}/login")
+    driver.find_element(By.ID, "email").send_keys(portal.emails[who])
+    driver.find_element(By.ID, "password").send_keys(portal.password)
+    driver.find_element(By.ID, "login").click()
+    wait(driver).until(ec.presence_of_element_located((By.ID, "logout")))

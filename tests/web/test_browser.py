@@ -7,32 +7,23 @@ saved as a screenshot under /tmp/portal-shots/.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
 
 from tests.seed import seed_limits, seed_tables
-from tests.web.conftest import make_portal, portal_site
-
-os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not look for drivers on the internet
-
-from selenium import webdriver  # noqa: E402 - SE_OFFLINE is read when selenium starts a driver
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from tests.web.conftest import log_in, portal_site, served_portal, start_chromium, wait
 
 pytestmark = pytest.mark.libreoffice  # the build scenario converts with the real LibreOffice
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SHOTS = Path("/tmp/portal-shots")
 CLIENT, CONTACT = "株式会社 ブラウザ & テスト", "鈴木"
 OKU, MAN = 100_000_000, 10_000
@@ -43,77 +34,18 @@ def seed_premium(code: str, revenue: int, limit: int) -> int:
     return row[2][seed_limits().index(limit)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
-    """uvicorn serving a live portal on 127.0.0.1:<free port> in a thread."""
-    import uvicorn
-
-    from tests.dbkit import fresh_database
-
-    folder = tmp_path_factory.mktemp(f"browser-{db_kind}")
-    databases = fresh_database(db_kind, folder)
-    portal = make_portal(next(databases), portal_site(folder), threads=1, build_jobs=1)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(portal.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", portal
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
-        portal.app.state.engine.dispose()
-        databases.close()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    assert Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file(), ".ci/setup installs chromium and chromium-driver"
-    downloads = tmp_path_factory.mktemp("downloads")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-default-apps", "--window-size=1280,1100", "--lang=ja-JP",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False,
-                                              "plugins.always_open_pdf_externally": False})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.downloads = downloads  # type: ignore[attr-defined]
-    driver.set_page_load_timeout(60)
+    """uvicorn serving a live portal on 127.0.0.1:<free port> in a thread; the screenshot folder emptied."""
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+    folder = tmp_path_factory.mktemp(f"browser-{db_kind}")
+    with served_portal(db_kind, folder, portal_site(folder), "uvicorn-test") as served:
+        yield served
 
 
 def shot(driver: webdriver.Chrome, name: str) -> None:
     driver.save_screenshot(str(SHOTS / f"{name}.png"))
-
-
-def wait(driver: webdriver.Chrome, seconds: float = 30) -> WebDriverWait:
-    return WebDriverWait(driver, seconds, poll_frequency=0.1)
-
-
-def log_in(driver: webdriver.Chrome, base: str, portal, who: str) -> None:  # type: ignore[no-untyped-def]
-    driver.delete_all_cookies()
-    driver.get(f"{base}/login")
-    driver.find_element(By.ID, "email").send_keys(portal.emails[who])
-    driver.find_element(By.ID, "password").send_keys(portal.password)
-    driver.find_element(By.ID, "login").click()
-    wait(driver).until(ec.presence_of_element_located((By.ID, "logout")))
 
 
 def first_premium_cell(driver: webdriver.Chrome) -> str:
@@ -240,14 +172,7 @@ def test_other_agency_gets_404_then_log_out(server, browser) -> None:  # type: i
 @pytest.fixture(scope="module")
 def browser_without_js(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
     """The same Chromium with JavaScript switched off: htmx is only an enhancement, the pages must work without it."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-default-apps", "--window-size=1280,1100",
-                f"--user-data-dir={tmp_path_factory.mktemp('chromium-nojs')}"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-nojs"), {"profile.managed_default_content_settings.javascript": 2})
     try:
         yield driver
     finally:

@@ -11,20 +11,20 @@ import dataclasses
 import re
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
 from sqlalchemy import select
 
 from generator.compliance.watermark import DRAFT_TEXT
 from generator.store.accounts import User
 from generator.store.ledger import PackRecord
 from tests.compliance.test_workflow import fill_pending
-from tests.web.conftest import REPO, make_portal, portal_site
-from tests.web.test_browser import By, browser, ec, free_port, log_in, wait  # noqa: F401 - browser: issue 11's Chromium fixture
+from tests.web.conftest import REPO, log_in, portal_site, served_portal, wait
 
 pytestmark = pytest.mark.libreoffice
 SHOTS = Path("/tmp/compliance-shots")
@@ -35,10 +35,6 @@ STATE: dict = {}
 @pytest.fixture(scope="module")
 def server(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
     """A live portal on a git-tracked copy of the content whose working tree fills the required disclosures."""
-    import uvicorn
-
-    from tests.dbkit import fresh_database
-
     folder = tmp_path_factory.mktemp(f"compliance-browser-{db_kind}")
     shutil.copytree(REPO / "content", folder / "content")
     git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.jp"]
@@ -46,31 +42,17 @@ def server(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     subprocess.run([*git, "add", "content"], check=True)
     subprocess.run([*git, "commit", "-q", "-m", "content as committed (disclosures pending)"], check=True)
     fill_pending(folder / "content" / "cyber_lite" / "disclosures.yaml")
-    databases = fresh_database(db_kind, folder)
-    portal = make_portal(next(databases), dataclasses.replace(portal_site(folder), content=folder / "content"), threads=1, build_jobs=1)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(portal.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=srv.run, name="uvicorn-compliance", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    try:
-        yield f"http://127.0.0.1:{port}", portal
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
-        portal.app.state.engine.dispose()  # type: ignore[attr-defined]
-        databases.close()
+    site = dataclasses.replace(portal_site(folder), content=folder / "content")
+    with served_portal(db_kind, folder, site, "uvicorn-compliance") as served:
+        shutil.rmtree(SHOTS, ignore_errors=True)
+        SHOTS.mkdir(parents=True)
+        yield served
 
 
 @pytest.fixture(scope="module")
-def driver(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    """Issue 11's headless Chromium (Debian's, offline), one for the whole walk."""
-    return request.getfixturevalue("browser")
+def driver(browser):  # type: ignore[no-untyped-def]
+    """Issue 11's headless Chromium (Debian's, offline; tests/web/conftest.py), one for the whole walk."""
+    return browser
 
 
 def shot(driver, name: str) -> None:  # type: ignore[no-untyped-def]
