@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from generator.content.model import (
-    Clause,
-    Exclusion,
-    IncidentCase,
-    LimitRow,
-    NarrativeSection,
-    Note,
-    Product,
-    RateClass,
-    RiskService,
-    SupportFunction,
-    Topic,
-)
+from generator.content.coverage import Clause, LimitRow
+from generator.content.model import Product
+from generator.content.narrative import IncidentCase, NarrativeSection
+from generator.content.rates import RateClass
+from generator.content.services import Exclusion, RiskService, SupportFunction
+from generator.content.text import Note, Topic
 from generator.content.validate import PAGE_REF, numbered_sections
 from generator.documents.diagram import diagram_context
 from generator.errors import ContentError, Problem

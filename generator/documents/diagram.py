@@ -8,7 +8,7 @@ whose steps are served by support functions, a row names those functions under e
 
 from __future__ import annotations
 
-from generator.content.model import EmergencySupport, FlowPhase, FlowStage, SupportFunction
+from generator.content.services import EmergencySupport, FlowPhase, FlowStage, SupportFunction
 
 GRID = 12  # columns right of the band: 1, 2, 3, 4 or 6 steps side by side share it evenly
 LONE = 8  # columns a stage's only step spans, centred

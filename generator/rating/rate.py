@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from generator.content.load import did_you_mean
-from generator.content.model import Band, Product, RateClass, Rates
+from generator.content.model import Product
+from generator.content.rates import Band, RateClass, Rates
 from generator.errors import InputError, QuoteRefused, ReferralRequired
 from generator.jpformat import band_label, format_yen, format_yen_units
 
