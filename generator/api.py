@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from pathlib import Path
 
+from generator.batch.assemble import Pack
 from generator.batch.clients import ClientRequest, parse_client
-from generator.batch.runner import Pack, Summary
+from generator.batch.runner import Summary
 from generator.batch.typeset import Converter
 from generator.content.load import load_product, product_dirs
 from generator.content.model import Product

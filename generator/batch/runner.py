@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import itertools
-import json
 import logging
 import multiprocessing
 import os
@@ -21,104 +20,27 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from generator import __version__
+from generator.batch.assemble import MergeSpec, Pack, install_pack, is_up_to_date, merge_spec, pack_metadata, pack_provenance, typeset_and_merge
 from generator.batch.clients import ClientRequest, RowError, parse_client, read_client_rows
-from generator.batch.layout import forget_destinations
 from generator.batch.report import write_csv_report
-from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout, typeset
-from generator.compliance.provenance import pdf_metadata
-from generator.compliance.signing import sign_issued
+from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout
 from generator.content.model import Product
 from generator.crash import quiet_worker, stop_workers
 from generator.documents.convert import env_timeout
 from generator.documents.fonts import missing_glyphs
-from generator.documents.pack import Part, merge_pdfs
 from generator.documents.proposal import PackPlan, plan_pack
-from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED
-from generator.documents.render import DocProperties, write_atomic
-from generator.errors import DocgenError, InputError, OutputConflict, QuoteRefused, ReferralRequired
+from generator.documents.registry import BROCHURE, PERSONALISED
+from generator.documents.render import DocProperties
+from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
 from generator.site import Site
 
 log = logging.getLogger(__name__)
-MANIFEST = "pack.json"
 ERRORS_FILE = "errors.csv"
 MIN_BATCH = 4  # fewer clients than this per LibreOffice run: its start-up outweighs running two at once
 Progress = Callable[[int, int], None]
 
 
 DEFAULT_TIMEOUT = 120.0  # seconds for one LibreOffice run of a batch
-
-
-@dataclass(frozen=True)
-class Pack:
-    """One installed pack: its folder, PDF and Word files, quote and the provenance its PDF carries."""
-
-    plan: PackPlan
-    folder: Path
-    pages: int
-    skipped: bool = False  # already up to date: nothing was rebuilt
-
-    @property
-    def pdf(self) -> Path:
-        return self.folder / self.plan.pdf_name
-
-    @property
-    def docx(self) -> tuple[Path, ...]:
-        return tuple(self.folder / d.word_name for d in PERSONALISED)
-
-    @property
-    def client(self) -> str:
-        return self.plan.request.client
-
-    @property
-    def addressee(self) -> str:
-        return self.plan.request.addressee
-
-    @property
-    def quote_number(self) -> str:
-        return self.plan.quote_number
-
-    @property
-    def premium(self) -> int:
-        return self.plan.quote.premium
-
-    def provenance(self) -> dict[str, str]:
-        """The PDF's document info as built (content hash, clause stamps, approval), read from the file."""
-        return {k: str(v) for k, v in (PdfReader(self.pdf).metadata or {}).items()}
-
-    def as_dict(self) -> dict:
-        """JSON-ready: paths as text, money as int yen."""
-        r, q = self.plan.request, self.plan.quote
-        return {"row": r.row, "client": r.client, "contact": r.contact, "addressee": r.addressee, "status": "up to date" if self.skipped else "built",
-                "folder": str(self.folder), "pdf": str(self.pdf), "docx": [str(p) for p in self.docx], "pages": self.pages,
-                "quote_number": self.plan.quote_number, "class": q.class_code, "band": q.band_label, "limit": q.limit, "premium": q.premium}
-
-
-def pack_metadata(product: Product, plan: PackPlan, shared: dict[str, str] | None = None) -> dict[str, str]:
-    """PDF document info: who it is for, and the provenance a later `docgen verify` reads.
-
-    ``shared`` is :func:`pack_provenance` of the product, when the caller already has it (it is the same for every client).
-    """
-    pack = {"/Title": plan.title, "/Author": plan.request.agent_name or product.meta.insurer.name,
-            "/DocgenInputsHash": plan.digest, "/DocgenPremium": str(plan.quote.premium), "/DocgenQuoteNumber": plan.quote_number}
-    return (shared or pack_provenance(product)) | pack
-
-
-def pack_provenance(product: Product) -> dict[str, str]:
-    """Everything in a pack's metadata that is the same for every client (every clause hashed: worth computing once per run)."""
-    m = product.meta
-    subject = f"{m.display_name} ご提案書（{'・'.join(d.part_title for d in (*PERSONALISED, BROCHURE))}）"
-    return pdf_metadata(product, list(PACK_KINDS), title="", subject=subject, author="",
-                        pack={"/DocgenInputsHash": "", "/DocgenPremium": "", "/DocgenQuoteNumber": ""})
-
-
-def is_up_to_date(folder: Path, plan: PackPlan) -> bool:
-    """True when ``folder`` holds a complete pack built from exactly these inputs."""
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    files = [plan.pdf_name] + [d.word_name for d in PERSONALISED]
-    return manifest.get("digest") == plan.digest and all((folder / f).is_file() for f in files)
 
 
 def build_packs(
@@ -164,22 +86,21 @@ def build_packs(
         if todo:
             layout = learn_layout(layout_job(product, plans[todo[0].index].templates), cache, timeout, converter)
             stamps = pack_provenance(product)
-            shared = {brochure_pdf: PdfReader(brochure_pdf)} | {s.pdf: forget_destinations(PdfReader(s.pdf)) for s in layout.statics.values()}
-            with contextlib.closing(_typeset_batches(todo, staging, layout, chunk, jobs, timeout, executor, converter)) as batches:
+            specs = {job.index: merge_spec(product, plans[job.index], pack_metadata(product, plans[job.index], stamps), brochure_pdf) for job in todo}
+            with contextlib.closing(_typeset_batches(todo, staging, layout, chunk, jobs, timeout, specs, executor, converter)) as batches:
                 for folder, typeset_batch in batches:
-                    readers = dict(shared)  # the batch's layout PDFs are read once for all its clients
                     for done in typeset_batch:
                         plan = plans[done.index]
                         try:
                             if done.error:
                                 raise done.error
-                            built[done.index] = _assemble(product, plan, done, pack_metadata(product, plan, stamps), brochure_pdf, readers, staging, out_root)
+                            built[done.index] = install_pack(plan, done, staging, out_root)
                         except DocgenError as exc:
                             stage = done.stage if exc is done.error else "pack"
                             failed[done.index] = RowError(plan.request.row, stage, plan.request.client, str(exc), exc)
                         if progress:
                             progress(len(built) + len(failed), len(plans))
-                    log.info("batch of %d client(s) assembled (%d built, %d failed so far)", len(typeset_batch), len(built), len(failed))
+                    log.info("batch of %d client(s) installed (%d built, %d failed so far)", len(typeset_batch), len(built), len(failed))
                     shutil.rmtree(folder, ignore_errors=True)  # packs stream out: a finished batch leaves nothing behind
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -220,9 +141,13 @@ def _batch_sizes(count: int, chunk: int, jobs: int) -> list[int]:
     return [count // batches + (1 if i < count % batches else 0) for i in range(batches)]
 
 
-def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float,
+def _specs(specs: dict[int, MergeSpec], batch: Sequence[Job]) -> dict[int, MergeSpec]:
+    return {job.index: specs[job.index] for job in batch}  # a worker is sent its own clients' specs only
+
+
+def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float, specs: dict[int, MergeSpec],
                      executor: Executor | None = None, converter: Converter | None = None) -> Iterator[tuple[Path, list[Typeset]]]:
-    """(work folder, results) per batch as each finishes; on ``executor`` or in worker processes when there is more than one batch.
+    """(work folder, results) per batch as each finishes, packs merged; on ``executor`` or in worker processes when there is more than one batch.
 
     A caller's executor is used as it is and left running; without one, a fork pool of ``workers`` lives for this run.
     """
@@ -232,7 +157,7 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
         at += size
     if executor is None and (workers <= 1 or len(batches) == 1):
         for folder, batch in batches:
-            yield folder, typeset(batch, folder, layout, timeout, converter)
+            yield folder, typeset_and_merge(batch, folder, layout, timeout, _specs(specs, batch), converter)
         return
     # fork: workers start at once with the modules and compiled templates already loaded
     # quiet_worker: Ctrl-C reaches the whole process group, but only this process reports it and stops the workers
@@ -246,13 +171,13 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
     try:
         queue = iter(batches)
         for folder, batch in itertools.islice(queue, 2 * workers):  # a few ahead, not all: results stream, staging stays small
-            pending[pool.submit(typeset, batch, folder, layout, timeout, converter)] = folder
+            pending[pool.submit(typeset_and_merge, batch, folder, layout, timeout, _specs(specs, batch), converter)] = folder
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 folder = pending.pop(future)
                 for next_folder, batch in itertools.islice(queue, 1):
-                    pending[pool.submit(typeset, batch, next_folder, layout, timeout, converter)] = next_folder
+                    pending[pool.submit(typeset_and_merge, batch, next_folder, layout, timeout, _specs(specs, batch), converter)] = next_folder
                 done = future.result()
                 del left[folder]
                 yield folder, done
@@ -271,69 +196,7 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
                 future.cancel()
     for folder, batch in left.items():
         shutil.rmtree(folder, ignore_errors=True)
-        yield folder, typeset(batch, folder, layout, timeout, converter)
-
-
-def _assemble(product: Product, plan: PackPlan, done: Typeset, metadata: dict[str, str], brochure_pdf: Path, readers: dict[Path, PdfReader],
-              staging: Path, out_root: Path) -> Pack:
-    parts = []
-    for doc, pieces in zip(PERSONALISED, done.parts, strict=True):
-        for n, piece in enumerate(pieces):
-            if piece.pdf not in readers:
-                readers[piece.pdf] = forget_destinations(PdfReader(piece.pdf))
-            parts.append(Part(doc.part_title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages))
-    parts.append(Part(BROCHURE.part_title, brochure_pdf, nested=True))
-    new = staging / "packs" / plan.folder
-    new.mkdir(parents=True)
-    pages = merge_pdfs(parts, new / plan.pdf_name, metadata, readers=readers)
-    if metadata.get("/DocgenDraft") == "false":  # issued from an approved version: signed when the insurer configured a key
-        sign_issued(new / plan.pdf_name, product.meta.approval_number, product.meta.insurer.name)
-    for doc, source in zip(PERSONALISED, done.docx, strict=True):
-        os.replace(source, new / doc.word_name)
-    manifest = {"digest": plan.digest, "client": plan.request.client, "contact": plan.request.contact, "premium": plan.quote.premium, "pages": pages,
-                "files": [plan.pdf_name] + [d.word_name for d in PERSONALISED]}
-    write_atomic(new / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
-    final = out_root / plan.folder
-    check_owner(final, plan.request.client, plan.request.contact)
-    _install(new, final, staging)
-    return Pack(plan, final, pages)
-
-
-def _install(new: Path, final: Path, staging: Path) -> None:
-    """Swap a finished folder into place; readers see the old pack or the new one, never a mix.
-
-    If the new folder cannot be moved in (or the run is interrupted right then), the old pack is put
-    back: the staging folder it waits in is deleted when the run ends.
-    """
-    if not final.exists():
-        os.replace(new, final)
-        return
-    old = staging / "replaced" / final.name
-    old.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(final, old)
-    try:
-        os.replace(new, final)
-    except BaseException:
-        os.replace(old, final)
-        raise
-
-
-def check_owner(final: Path, client: str, contact: str) -> None:
-    """OutputConflict unless ``final`` is free or holds this very client's pack: a pack is never replaced by another's.
-
-    Packs made before pack.json recorded the contact are matched on the client alone.
-    """
-    if not final.exists() and not final.is_symlink():
-        return
-    try:
-        found = json.loads((final / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        found = None
-    if not isinstance(found, dict) or "client" not in found:
-        raise OutputConflict(f"{final}: exists and is not a docgen pack (no readable {MANIFEST}); not replaced: move it away or use another --out")
-    if found["client"] != client or found.get("contact", contact) != contact:
-        owner = f"{found['client']} {found.get('contact', '')}".strip()
-        raise OutputConflict(f"{final}: holds the pack of another client ({owner!r}); not replaced: move it away or use another --out")
+        yield folder, typeset_and_merge(batch, folder, layout, timeout, _specs(specs, batch), converter)
 
 
 def _remove_stale_staging(out_root: Path) -> None:

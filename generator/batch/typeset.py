@@ -67,6 +67,8 @@ class Typeset:
     parts: list[list[Pages]] = field(default_factory=list)
     error: DocgenError | None = None
     stage: str = "pack"
+    merged: Path | None = None  # the folder its pack was merged into (generator.batch.runner.typeset_and_merge)
+    pages: int = 0
 
 
 @dataclass(frozen=True)

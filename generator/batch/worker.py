@@ -185,7 +185,7 @@ class DocgenPlugin(WorkerPlugin):
 
 
 def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> WorkerContext:
-    from generator.batch.runner import pack_provenance
+    from generator.batch.assemble import pack_provenance
     from generator.content.load import load_product
     from generator.content.validate import validate
     from generator.site import Site
@@ -253,7 +253,7 @@ def _still_there(dest: Destination, record: dict) -> bool:
 
 
 def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict], list[tuple]]:
-    from generator.batch import runner
+    from generator.batch import assemble, runner
     from generator.batch.layout import forget_destinations
     from generator.batch.typeset import learn_layout, typeset
 
@@ -266,7 +266,7 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
     for i, plan in enumerate(plans):
         state = dest.pack_state(plan.folder)
         if state and state.get("digest") == plan.digest:
-            written = dest.modified(f"{plan.folder}/{runner.MANIFEST}") or 0
+            written = dest.modified(f"{plan.folder}/{assemble.MANIFEST}") or 0
             status = "built" if written >= spec.started else "up to date"  # built by this run's earlier, lost attempt
             packs[i] = _entry(dest, plan, int(state.get("pages") or 0), status)
         else:
@@ -288,8 +288,8 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
                 try:
                     if done.error:
                         raise done.error
-                    metadata = runner.pack_metadata(ctx.product, plan, ctx.stamps)
-                    built = runner._assemble(ctx.product, plan, done, metadata, ctx.brochure, readers, work / "assemble", work / "out")
+                    metadata = assemble.pack_metadata(ctx.product, plan, ctx.stamps)
+                    built = assemble.assemble(ctx.product, plan, done, metadata, ctx.brochure, readers, work / "assemble", work / "out")
                     _publish(dest, built.folder, plan, staging, spec)
                     packs[done.index] = _entry(dest, plan, built.pages, "built")
                 except DocgenError as exc:
@@ -306,7 +306,7 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
 
 def _entry(dest: Destination, plan, pages: int, status: str) -> dict:
     """The manifest's entry for one pack: its folder and inputs digest, and the line ``--json`` prints for it."""
-    from generator.batch.runner import Pack
+    from generator.batch.assemble import Pack
 
     line = Pack(plan, Path(dest.show(plan.folder)), pages, skipped=status != "built").as_dict() | {"status": status}
     if not dest.is_folder:  # a URL is no path: spell it out
@@ -343,7 +343,7 @@ def _publish(dest: Destination, built: Path, plan, staging: Path | None, spec: C
 
     Never over another client's pack (OutputConflict, that client's row fails, as in a local run).
     """
-    from generator.batch.runner import _install, check_owner
+    from generator.batch.assemble import _install, check_owner
 
     name, client, contact = plan.folder, plan.request.client, plan.request.contact
     if staging is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -30,7 +32,7 @@ from generator.documents.proposal import plan_pack
 from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED, WORDING
 from generator.documents.render import docx_tables, docx_text, lint_template, render_docx, write_atomic
 from generator.documents.wording import build_wording, wording_context
-from generator.errors import ContentError, DriftError, Problem, TemplateError
+from generator.errors import ContentError, DocgenError, DriftError, Problem, TemplateError
 from generator.site import Site
 
 MANIFEST = "manifest.json"
@@ -74,19 +76,51 @@ def template_contexts(product: Product, site: Site) -> dict[Path, dict]:
 
 
 def lint_templates(product: Product, site: Site) -> list[Problem]:
-    """Template problems: unknown variables and filters, split tags, and anything a real render trips over."""
+    """Template problems: unknown variables and filters, split tags, and anything a real render trips over.
+
+    A template's verdict is a function of its bytes and its context: it is kept in the site cache, so each load of
+    unchanged content (every CLI command) does not lint and render all five templates again.
+    """
     problems: list[Problem] = []
     with tempfile.TemporaryDirectory(prefix="docgen-lint-") as tmp:
         for template, context in template_contexts(product, site).items():
             shown = display_path(template)
-            messages = lint_template(template, set(context))
-            if not messages:
-                try:  # attribute typos ({{ quote.premum }}) only show when rendering with the real context
-                    render_docx(template, context, Path(tmp) / template.name)
-                except TemplateError as exc:
-                    messages = [str(exc)]
+            try:
+                data = template.read_bytes()
+            except OSError:
+                data = b""  # lint_template reports the missing file
+            stamp = [__version__, _linter_stamp(), _sha(data), context]
+            key = hashlib.sha256(json.dumps(stamp, sort_keys=True, ensure_ascii=False, default=repr).encode()).hexdigest()
+            messages = _cached_lint(site, key)
+            if messages is None:
+                messages = lint_template(template, set(context))
+                if not messages:
+                    try:  # attribute typos ({{ quote.premum }}) only show when rendering with the real context
+                        render_docx(template, context, Path(tmp) / template.name)
+                    except TemplateError as exc:
+                        messages = [str(exc)]
+                if data and not messages:  # only a clean verdict is kept: a problem is looked at again, with fresh words
+                    _keep_lint(site, key)
             problems += [Problem(shown, 0, "", m.removeprefix(f"{shown}: ")) for m in messages]
     return problems
+
+
+def _cached_lint(site: Site, key: str) -> list[str] | None:
+    """[] when this template and context linted clean before on this site; None when unknown."""
+    return [] if (site.cache / "lint" / key[:32]).is_file() else None
+
+
+def _keep_lint(site: Site, key: str) -> None:
+    with contextlib.suppress(DocgenError):  # a read-only cache costs speed only
+        write_atomic(site.cache / "lint" / key[:32], b"clean\n")
+
+
+@functools.cache
+def _linter_stamp() -> str:
+    """The linter's and renderer's own code: a changed rule lints every template again, version bump or not."""
+    from generator.documents import budget, render
+
+    return _sha(b"".join(Path(m.__file__).read_bytes() for m in (render, budget)) + Path(__file__).read_bytes())
 
 
 def normalised_text(path: Path) -> list[str]:

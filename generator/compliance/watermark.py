@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import functools
 import io
+from collections.abc import Iterable
 
-from pypdf import PageObject, PdfReader, PdfWriter
-from pypdf.generic import RectangleObject
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    FloatObject,
+    IndirectObject,
+    NameObject,
+    RectangleObject,
+)
 
 from generator.documents.fonts import font_file
 
 DRAFT_TEXT = "社内検討用・未承認 ─ お客さまへの提示不可"
 BANNER_TEXT = "【ドラフト・未承認】" + DRAFT_TEXT + "（承認番号なし）"
 FONT = "IPAexGothic"
+MARK = "/DocgenDraftMark"  # the Form XObject's name in a stamped page's resources
 
 
 @functools.cache
@@ -53,17 +63,45 @@ def _overlay(width: float, height: float) -> bytes:
     return buf.getvalue()
 
 
-def stamp_pages(writer: PdfWriter, pages: range | None = None) -> None:
-    """Merge the draft watermark onto ``pages`` (default: every page) of ``writer``, in place, before it is written.
+def _form(writer: PdfWriter, width: float, height: float) -> IndirectObject:
+    """The overlay of this page size as one Form XObject in ``writer``: every stamped page of that size draws it."""
+    page = PdfReader(io.BytesIO(_overlay(width, height))).pages[0]
+    form = DecodedStreamObject()
+    form.set_data(page.get_contents().get_data())
+    form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
+                 NameObject("/BBox"): ArrayObject(FloatObject(v) for v in (0, 0, width, height)),
+                 NameObject("/Resources"): page["/Resources"].get_object().clone(writer)})
+    form = form.flate_encode(level=9)
+    return writer._add_object(form)
+
+
+def stamp_pages(writer: PdfWriter, pages: Iterable[int] | None = None) -> None:
+    """Draw the draft watermark on ``pages`` (0-based; default: every page) of ``writer``, in place, before it is written.
 
     Drawn under the page's own content: the text stays readable for review and reads before it in text extraction, so
-    a page's body and footer text come out as they would without the watermark.
+    a page's body and footer text come out as they would without the watermark. The overlay is one Form XObject per
+    page size, drawn by a short content stream put before the page's own: nothing of the page is parsed or rewritten
+    (merging the overlay page into each page parsed every content stream: most of a draft pack's assembly time).
     """
-    overlays: dict[tuple[float, float], PageObject] = {}  # one reader per size: its font is copied once, not per page
+    forms: dict[tuple[float, float], IndirectObject] = {}
+    draws: dict[tuple[float, float], IndirectObject] = {}
     for index in pages if pages is not None else range(len(writer.pages)):
         page = writer.pages[index]
         box: RectangleObject = page.mediabox
         size = (round(float(box.width), 2), round(float(box.height), 2))
-        if size not in overlays:
-            overlays[size] = PdfReader(io.BytesIO(_overlay(*size))).pages[0]
-        page.merge_translated_page(overlays[size], float(box.left), float(box.bottom), over=False)
+        if size not in forms:
+            forms[size] = _form(writer, *size)
+        # a page of its own resources: pages of one LibreOffice document share one resource dictionary
+        resources = DictionaryObject(page.get("/Resources", DictionaryObject()).get_object())
+        xobjects = DictionaryObject(resources.get("/XObject", DictionaryObject()).get_object())
+        xobjects[NameObject(MARK)] = forms[size]
+        resources[NameObject("/XObject")] = xobjects
+        page[NameObject("/Resources")] = resources
+        origin = (float(box.left), float(box.bottom))
+        if origin not in draws:
+            draw = DecodedStreamObject()
+            draw.set_data(f"q 1 0 0 1 {origin[0]:g} {origin[1]:g} cm {MARK} Do Q\n".encode())
+            draws[origin] = writer._add_object(draw)
+        contents = page.get("/Contents")
+        own = contents.get_object() if contents is not None else ArrayObject()
+        page[NameObject("/Contents")] = ArrayObject([draws[origin], *(own if isinstance(own, ArrayObject) else [contents])])

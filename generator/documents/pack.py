@@ -53,18 +53,20 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
     """
     writer = PdfWriter()
     draft = metadata.get("/DocgenDraft") == "true"
+    unstamped: list[int] = []
     for part in parts:
         reader = (readers or {}).get(part.pdf) or PdfReader(part.pdf)
         start = len(writer.pages)
         keep = part.pages if part.pages is not None else range(len(reader.pages))
         writer.append(reader, pages=None if part.pages is None else (keep.start, keep.stop), import_outline=False)
         if draft and (reader.metadata or {}).get("/DocgenDraft") != "true":  # a draft brochure is stamped already
-            stamp_pages(writer, range(start, len(writer.pages)))
+            unstamped += range(start, len(writer.pages))
         if not part.title:
             continue
         top = writer.add_outline_item(title=part.title, page_number=start)  # keywords: pypdf 8 drops positional
         if part.nested and reader.outline:
             _copy_outline(writer, reader, reader.outline, start - keep.start, top, keep)
+    stamp_pages(writer, unstamped)
     writer.add_metadata(metadata | page_hashes(writer.pages))  # last: the pages as they are written
     writer.page_mode = "/UseOutlines"
     buf = io.BytesIO()

@@ -26,7 +26,7 @@ import pytest
 from pypdf import PdfReader
 
 from generator import api
-from generator.batch import runner
+from generator.batch import assemble, runner
 from generator.batch.clients import read_client_rows
 from generator.batch.distributed import ClusterSummary, _checked_rows, cluster, run_list
 from generator.batch.manifest import BATCH_DIR, STAGING
@@ -77,14 +77,14 @@ def texts(pdf_bytes: bytes) -> list[str]:
 
 def pack_files(root: Path) -> dict[str, dict[str, bytes]]:
     """Every pack folder under ``root`` (one with pack.json): file name -> bytes."""
-    return {p.parent.name: {f.name: f.read_bytes() for f in p.parent.iterdir()} for p in root.glob(f"*/{runner.MANIFEST}")}
+    return {p.parent.name: {f.name: f.read_bytes() for f in p.parent.iterdir()} for p in root.glob(f"*/{assemble.MANIFEST}")}
 
 
 def same_pack(ours: dict[str, bytes], local: dict[str, bytes], pdf_name: str) -> None:
     assert sorted(ours) == sorted(local)
     for name in WORD_FILES:  # rendered from the same template and context: the same bytes
         assert ours[name] == local[name], name
-    assert json.loads(ours[runner.MANIFEST]) == json.loads(local[runner.MANIFEST])
+    assert json.loads(ours[assemble.MANIFEST]) == json.loads(local[assemble.MANIFEST])
     if ours[pdf_name] != local[pdf_name]:  # the same bytes (as a rule here) is the same text; otherwise compare the text
         assert texts(ours[pdf_name]) == texts(local[pdf_name])
 
@@ -215,7 +215,7 @@ def test_store_counts_a_pack_only_when_complete(tmp_path: Path) -> None:
     built = tmp_path / "pack"
     built.mkdir()
     (built / "a.pdf").write_bytes(b"pdf")
-    (built / runner.MANIFEST).write_text(json.dumps({"digest": "d1", "files": ["a.pdf"], "client": "c"}))
+    (built / assemble.MANIFEST).write_text(json.dumps({"digest": "d1", "files": ["a.pdf"], "client": "c"}))
     assert dest.pack_state("p") is None
     dest.upload_pack(built, "p")
     assert dest.pack_state("p")["digest"] == "d1"
@@ -341,12 +341,12 @@ def test_killed_client_then_same_command_finishes_the_batch(client, site: api.Si
     cmd = _cli(listing, out, site, client.scheduler.address)
     first = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 150
-    while len(list(out.glob(f"*/{runner.MANIFEST}"))) < KILL_CHUNK and first.poll() is None and time.monotonic() < deadline:
+    while len(list(out.glob(f"*/{assemble.MANIFEST}"))) < KILL_CHUNK and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert first.poll() is None, first.communicate()
     os.killpg(first.pid, signal.SIGKILL)
     first.communicate()
-    assert len(list(out.glob(f"*/{runner.MANIFEST}"))) < KILL_ROWS, "the client was killed before the end"
+    assert len(list(out.glob(f"*/{assemble.MANIFEST}"))) < KILL_ROWS, "the client was killed before the end"
 
     second = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr

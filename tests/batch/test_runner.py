@@ -16,9 +16,11 @@ import pytest
 from openpyxl import Workbook
 from pypdf import PdfReader
 
+import generator.batch.assemble as assemble
 import generator.batch.runner as batch
+from generator.batch.assemble import is_up_to_date
 from generator.batch.clients import ClientRequest, parse_client
-from generator.batch.runner import ERRORS_FILE, build_packs, cached_brochure, is_up_to_date
+from generator.batch.runner import ERRORS_FILE, build_packs, cached_brochure
 from generator.cli import main
 from generator.content.model import Product
 from generator.documents.fonts import missing_glyphs
@@ -228,8 +230,8 @@ def plans_for(product: Product, *clients: tuple[str, str]) -> list:
 
 
 def wrap_merge(monkeypatch: pytest.MonkeyPatch, *, raise_on: int = 0, exc: BaseException | None = None, before=None) -> list[int]:
-    """Wrap batch.merge_pdfs: call ``before()`` first each time, raise ``exc`` on call number ``raise_on``."""
-    real, calls = batch.merge_pdfs, []
+    """Wrap assemble.merge_pdfs: call ``before()`` first each time, raise ``exc`` on call number ``raise_on``."""
+    real, calls = assemble.merge_pdfs, []
 
     def merge(*args, **kwargs):
         calls.append(1)
@@ -239,7 +241,7 @@ def wrap_merge(monkeypatch: pytest.MonkeyPatch, *, raise_on: int = 0, exc: BaseE
             raise exc
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(batch, "merge_pdfs", merge)
+    monkeypatch.setattr(assemble, "merge_pdfs", merge)
     return calls
 
 
@@ -250,12 +252,23 @@ def test_interrupted_list_leaves_no_partial_files(tmp_path: Path, monkeypatch: p
     out = tmp_path / "out"
     code, stdout, stderr = run_cli("proposals", str(clients), "--out", str(out))
     assert code == 130 and "stopped by SIGINT" in stderr and len(calls) == 2
-    assert folders(out) == ["株式会社 一番 御中"]  # the first pack was installed whole, the second never appears
-    first = out / "株式会社 一番 御中"
-    assert sorted(p.name for p in first.iterdir()) == sorted([PDF_NAME, *WORD_FILES, "pack.json"])
-    assert len(PdfReader(first / PDF_NAME).pages) > 3
-    assert leftovers(out) == []
-    assert [p.name for p in out.iterdir()] == ["株式会社 一番 御中"]  # no errors.csv either: the run did not finish
+    # one batch: its packs are merged, then installed; Ctrl-C during the merges leaves nothing, not half a pack
+    assert list(out.iterdir()) == []  # no pack folder, no staging, no errors.csv: the run did not finish
+
+
+def test_interrupted_run_keeps_the_batches_installed_before(product: Product, brochure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    names = [f"株式会社 {n}" for n in ("一番", "二番", "三番", "四番", "五番", "六番", "七番", "八番")]
+    plans = plans_for(product, *[(n, "1億") for n in names])
+    calls = wrap_merge(monkeypatch, raise_on=6, exc=KeyboardInterrupt())  # the second batch's second merge
+    with pytest.raises(KeyboardInterrupt):
+        build_packs(product, plans, tmp_path, brochure.pdf, cache=CACHE, chunk=4, jobs=1)  # two batches of 4, one after the other
+    assert len(calls) == 6
+    first_batch = [p.folder for p in plans[:4]]
+    assert folders(tmp_path) == sorted(first_batch)  # the first batch's packs were installed whole, none of the second's
+    for plan in plans[:4]:
+        assert sorted(p.name for p in (tmp_path / plan.folder).iterdir()) == sorted([PDF_NAME, *WORD_FILES, "pack.json"])
+        assert len(PdfReader(tmp_path / plan.folder / PDF_NAME).pages) > 3
+    assert leftovers(tmp_path) == []
 
 
 @pytest.fixture(scope="module")
@@ -305,7 +318,7 @@ def test_rebuild_replaces_the_whole_pack_at_once(old_pack, product: Product, bro
 
 
 class FailingSwap:
-    """``os`` for generator.batch.runner, except that moving a finished pack into place fails (a full disk, a lost mount)."""
+    """``os`` for generator.batch.assemble, except that moving a finished pack into place fails (a full disk, a lost mount)."""
 
     def __getattr__(self, name: str):
         return getattr(os, name)
@@ -320,7 +333,7 @@ class FailingSwap:
 def test_failed_swap_puts_the_old_pack_back(old_pack, product: Product, brochure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     built = installed(old_pack, tmp_path)
     before = snapshot(built.folder)
-    monkeypatch.setattr(batch, "os", FailingSwap())
+    monkeypatch.setattr(assemble, "os", FailingSwap())
     (new_plan,) = plans_for(product, ("株式会社 置換", "3億"))
     with pytest.raises(OSError, match="No space left"):
         build_packs(product, [new_plan], tmp_path, brochure.pdf, cache=CACHE)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from generator.batch.assemble import MANIFEST, check_owner
 from generator.batch.clients import parse_client
-from generator.batch.runner import MANIFEST, Summary, build_packs, cached_brochure, check_owner, plan_rows
+from generator.batch.runner import Summary, build_packs, cached_brochure, plan_rows
 from generator.documents.proposal import pack_folder
 from generator.errors import OutputConflict
 

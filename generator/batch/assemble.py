@@ -1,0 +1,227 @@
+"""Assemble stage: merge each typeset client's parts and the brochure into its pack PDF, then install the folder whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pypdf import PdfReader
+
+from generator.batch.layout import forget_destinations
+from generator.batch.typeset import Converter, Job, Layout, Typeset, typeset
+from generator.compliance.provenance import pdf_metadata
+from generator.compliance.signing import sign_issued
+from generator.content.model import Product
+from generator.documents.pack import Part, merge_pdfs
+from generator.documents.proposal import PackPlan
+from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED
+from generator.documents.render import write_atomic
+from generator.errors import DocgenError, OutputConflict
+
+MANIFEST = "pack.json"
+
+
+@dataclass(frozen=True)
+class Pack:
+    """One installed pack: its folder, PDF and Word files, quote and the provenance its PDF carries."""
+
+    plan: PackPlan
+    folder: Path
+    pages: int
+    skipped: bool = False  # already up to date: nothing was rebuilt
+
+    @property
+    def pdf(self) -> Path:
+        return self.folder / self.plan.pdf_name
+
+    @property
+    def docx(self) -> tuple[Path, ...]:
+        return tuple(self.folder / d.word_name for d in PERSONALISED)
+
+    @property
+    def client(self) -> str:
+        return self.plan.request.client
+
+    @property
+    def addressee(self) -> str:
+        return self.plan.request.addressee
+
+    @property
+    def quote_number(self) -> str:
+        return self.plan.quote_number
+
+    @property
+    def premium(self) -> int:
+        return self.plan.quote.premium
+
+    def provenance(self) -> dict[str, str]:
+        """The PDF's document info as built (content hash, clause stamps, approval), read from the file."""
+        return {k: str(v) for k, v in (PdfReader(self.pdf).metadata or {}).items()}
+
+    def as_dict(self) -> dict:
+        """JSON-ready: paths as text, money as int yen."""
+        r, q = self.plan.request, self.plan.quote
+        return {"row": r.row, "client": r.client, "contact": r.contact, "addressee": r.addressee, "status": "up to date" if self.skipped else "built",
+                "folder": str(self.folder), "pdf": str(self.pdf), "docx": [str(p) for p in self.docx], "pages": self.pages,
+                "quote_number": self.plan.quote_number, "class": q.class_code, "band": q.band_label, "limit": q.limit, "premium": q.premium}
+
+
+def pack_metadata(product: Product, plan: PackPlan, shared: dict[str, str] | None = None) -> dict[str, str]:
+    """PDF document info: who it is for, and the provenance a later `docgen verify` reads.
+
+    ``shared`` is :func:`pack_provenance` of the product, when the caller already has it (it is the same for every client).
+    """
+    pack = {"/Title": plan.title, "/Author": plan.request.agent_name or product.meta.insurer.name,
+            "/DocgenInputsHash": plan.digest, "/DocgenPremium": str(plan.quote.premium), "/DocgenQuoteNumber": plan.quote_number}
+    return (shared or pack_provenance(product)) | pack
+
+
+def pack_provenance(product: Product) -> dict[str, str]:
+    """Everything in a pack's metadata that is the same for every client (every clause hashed: worth computing once per run)."""
+    m = product.meta
+    subject = f"{m.display_name} ご提案書（{'・'.join(d.part_title for d in (*PERSONALISED, BROCHURE))}）"
+    return pdf_metadata(product, list(PACK_KINDS), title="", subject=subject, author="",
+                        pack={"/DocgenInputsHash": "", "/DocgenPremium": "", "/DocgenQuoteNumber": ""})
+
+
+def is_up_to_date(folder: Path, plan: PackPlan) -> bool:
+    """True when ``folder`` holds a complete pack built from exactly these inputs."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    files = [plan.pdf_name] + [d.word_name for d in PERSONALISED]
+    return manifest.get("digest") == plan.digest and all((folder / f).is_file() for f in files)
+
+
+@dataclass(frozen=True)
+class MergeSpec:
+    """What a worker needs to merge one client's pack, without the product: file name, metadata, brochure, signer."""
+
+    pdf_name: str
+    metadata: dict[str, str]
+    brochure: Path
+    approval_number: str
+    insurer: str
+
+
+def merge_spec(product: Product, plan: PackPlan, metadata: dict[str, str], brochure_pdf: Path) -> MergeSpec:
+    return MergeSpec(plan.pdf_name, metadata, brochure_pdf, product.meta.approval_number, product.meta.insurer.name)
+
+
+def typeset_and_merge(batch: Sequence[Job], folder: Path, layout: Layout, timeout: float, specs: dict[int, MergeSpec],
+                      converter: Converter | None = None) -> list[Typeset]:
+    """Typeset a batch, then merge each client's pack in ``folder``/packs: on the worker, so merging runs on every core."""
+    results = typeset(batch, folder, layout, timeout, converter)
+    readers = {s.brochure: shared_reader(s.brochure) for s in specs.values()}
+    readers |= {s.pdf: shared_reader(s.pdf, forget=True) for s in layout.statics.values()}
+    for done in results:
+        if done.error:
+            continue
+        try:
+            done.pages = merge_pack(specs[done.index], done, readers, folder / "packs" / str(done.index))
+            done.merged = folder / "packs" / str(done.index)
+        except DocgenError as exc:
+            done.error, done.stage = exc, "pack"
+    return results
+
+
+# Parsed once per worker process and thread (a reader is not safe to share between threads), for every batch it merges.
+_READERS: dict[tuple[int, str, int, int, bool], PdfReader] = {}
+
+
+def shared_reader(path: Path, forget: bool = False) -> PdfReader:
+    """A reader of a PDF every pack shares (brochure, static pages), parsed once per process and thread.
+
+    ``forget`` drops its named destinations (generator.batch.layout.forget_destinations): a static part's layout marks.
+    """
+    stat = path.stat()
+    key = (threading.get_ident(), str(path), stat.st_mtime_ns, stat.st_size, forget)
+    if key not in _READERS:
+        if len(_READERS) > 32:
+            _READERS.clear()
+        _READERS[key] = forget_destinations(PdfReader(path)) if forget else PdfReader(path)
+    return _READERS[key]
+
+
+def merge_pack(spec: MergeSpec, done: Typeset, readers: dict[Path, PdfReader], new: Path) -> int:
+    """Merge a typeset client's parts and the brochure into ``new``/PDF, signed when issued; move its Word files in.
+
+    ``readers`` gains the batch's layout PDFs as they are first read: the batch's other clients' pages are in them too.
+    """
+    parts = []
+    for doc, pieces in zip(PERSONALISED, done.parts, strict=True):
+        for n, piece in enumerate(pieces):
+            if piece.pdf not in readers:
+                readers[piece.pdf] = forget_destinations(PdfReader(piece.pdf))
+            parts.append(Part(doc.part_title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages))
+    parts.append(Part(BROCHURE.part_title, spec.brochure, nested=True))
+    new.mkdir(parents=True)
+    pages = merge_pdfs(parts, new / spec.pdf_name, spec.metadata, readers=readers)
+    if spec.metadata.get("/DocgenDraft") == "false":  # issued from an approved version: signed when the insurer configured a key
+        sign_issued(new / spec.pdf_name, spec.approval_number, spec.insurer)
+    for doc, source in zip(PERSONALISED, done.docx, strict=True):
+        os.replace(source, new / doc.word_name)
+    return pages
+
+
+def install_pack(plan: PackPlan, done: Typeset, staging: Path, out_root: Path) -> Pack:
+    """Write a merged pack's manifest and swap its folder into ``out_root``."""
+    new = done.merged
+    assert new is not None, "install_pack needs a merged pack (typeset_and_merge)"
+    manifest = {"digest": plan.digest, "client": plan.request.client, "contact": plan.request.contact, "premium": plan.quote.premium,
+                "pages": done.pages, "files": [plan.pdf_name] + [d.word_name for d in PERSONALISED]}
+    write_atomic(new / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
+    final = out_root / plan.folder
+    check_owner(final, plan.request.client, plan.request.contact)
+    _install(new, final, staging)
+    return Pack(plan, final, done.pages)
+
+
+def assemble(product: Product, plan: PackPlan, done: Typeset, metadata: dict[str, str], brochure_pdf: Path, readers: dict[Path, PdfReader],
+              staging: Path, out_root: Path) -> Pack:
+    """Merge and install one typeset client's pack (a worker that installs its own packs: generator.batch.worker)."""
+    done.merged = staging / "packs" / plan.folder
+    done.pages = merge_pack(merge_spec(product, plan, metadata, brochure_pdf), done, readers, done.merged)
+    return install_pack(plan, done, staging, out_root)
+
+
+def _install(new: Path, final: Path, staging: Path) -> None:
+    """Swap a finished folder into place; readers see the old pack or the new one, never a mix.
+
+    If the new folder cannot be moved in (or the run is interrupted right then), the old pack is put
+    back: the staging folder it waits in is deleted when the run ends.
+    """
+    if not final.exists():
+        os.replace(new, final)
+        return
+    old = staging / "replaced" / final.name
+    old.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(final, old)
+    try:
+        os.replace(new, final)
+    except BaseException:
+        os.replace(old, final)
+        raise
+
+
+def check_owner(final: Path, client: str, contact: str) -> None:
+    """OutputConflict unless ``final`` is free or holds this very client's pack: a pack is never replaced by another's.
+
+    Packs made before pack.json recorded the contact are matched on the client alone.
+    """
+    if not final.exists() and not final.is_symlink():
+        return
+    try:
+        found = json.loads((final / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        found = None
+    if not isinstance(found, dict) or "client" not in found:
+        raise OutputConflict(f"{final}: exists and is not a docgen pack (no readable {MANIFEST}); not replaced: move it away or use another --out")
+    if found["client"] != client or found.get("contact", contact) != contact:
+        owner = f"{found['client']} {found.get('contact', '')}".strip()
+        raise OutputConflict(f"{final}: holds the pack of another client ({owner!r}); not replaced: move it away or use another --out")
