@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import generator
 from generator.site import Site
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,3 +41,15 @@ def test_moving_outputs_moves_cache_and_proposals_unless_they_are_set(tmp_path: 
 
 def test_an_empty_variable_counts_as_unset() -> None:
     assert Site.from_env({"DOCGEN_CONTENT": ""}).content == REPO / "content"
+
+
+def test_code_stamp_follows_the_source_files(tmp_path: Path) -> None:
+    # a copy of the package with one comment added must get another stamp: the caches key on it
+    copy = tmp_path / "generator"
+    shutil.copytree(Path(generator.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    stamp = [sys.executable, "-c", "import generator; print(generator.code_stamp())"]
+    same = subprocess.run(stamp, cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip()
+    assert same == generator.code_stamp()
+    with (copy / "documents" / "pack.py").open("a", encoding="utf-8") as fh:
+        fh.write("# changed\n")
+    assert subprocess.run(stamp, cwd=tmp_path, capture_output=True, text=True, check=True).stdout.strip() != same

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from generator import __version__
+from generator import code_stamp
 from generator.batch.assemble import MergeSpec, Pack, install_pack, is_up_to_date, merge_spec, pack_metadata, pack_provenance, typeset_and_merge
 from generator.batch.clients import ClientRequest, RowError, parse_client, read_client_rows
 from generator.batch.report import write_csv_report
@@ -213,12 +213,12 @@ def _remove_stale_staging(out_root: Path) -> None:
 
 
 def cached_brochure(product: Product, site: Site) -> Path:
-    """The brochure PDF for this content, templates and generator version, built at most once per site cache."""
+    """The brochure PDF for this content, template and generator code, built at most once per site cache."""
     from generator.documents.brochure import build_brochure
 
     template = BROCHURE.template_path(site.templates)
     # the approval number is printed in the footer (and its absence stamps the draft watermark): part of the key
-    stamp = f"{product.digest()}|{product.meta.approval_number}|{hashlib.sha256(template.read_bytes()).hexdigest()}|{__version__}"
+    stamp = f"{product.digest()}|{product.meta.approval_number}|{hashlib.sha256(template.read_bytes()).hexdigest()}|{code_stamp()}"
     key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     folder = site.cache / f"brochure-{product.meta.slug}-{key}"
     found = sorted(folder.glob("*.pdf")) if folder.is_dir() else []

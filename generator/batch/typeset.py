@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pypdf import PdfReader, PdfWriter
 
-from generator import __version__
+from generator import code_stamp
 from generator.batch.layout import STATIC_MARK, Piece, Source, compose, destination_pages, forget_destinations, locate
 from generator.documents.convert import convert_to_pdf, find_soffice
 from generator.documents.fonts import check_fonts, gate, pdf_fonts
@@ -303,7 +303,7 @@ def learn_layout(job: Job, cache_root: Path, timeout: float, converter: Converte
 
     A failure here only costs speed: without a layout every document is checked and, if need be, laid out alone.
     """
-    memo = hashlib.sha256(json.dumps([str(Path(cache_root).resolve()), __version__, _soffice_stamp()] + [
+    memo = hashlib.sha256(json.dumps([str(Path(cache_root).resolve()), code_stamp(), _soffice_stamp()] + [
         [d.key, hashlib.sha256(d.template.read_bytes()).hexdigest(), d.context, d.props] for d in job.docs
     ], sort_keys=True, default=repr, ensure_ascii=False).encode()).hexdigest()
     found = _LEARNT.get(memo)
@@ -329,7 +329,7 @@ def _learn_layout(job: Job, cache_root: Path, timeout: float, converter: Convert
         # the static tails' bytes depend on every glyph of the documents they are cut from: those documents' bytes
         # are part of the key, so an entry is one function of its key (runner.layout_job makes them from content alone)
         learnt = [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
-        key = hashlib.sha256(json.dumps([__version__, _soffice_stamp(), LAYOUT_OPTIONS, parts, learnt]).encode()).hexdigest()[:16]
+        key = hashlib.sha256(json.dumps([code_stamp(), _soffice_stamp(), LAYOUT_OPTIONS, parts, learnt]).encode()).hexdigest()[:16]
         folder = cache_root / f"layout-{key}"
         try:
             return _load(folder)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import hashlib
 import json
 import os
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from generator import __version__
+from generator import __version__, code_stamp
 from generator.batch.clients import ClientRequest, parse_client, read_client_rows
 from generator.batch.runner import build_packs, cached_brochure
 from generator.compliance.approval import approval_lines, from_manifest
@@ -89,7 +88,7 @@ def lint_templates(product: Product, site: Site) -> list[Problem]:
                 data = template.read_bytes()
             except OSError:
                 data = b""  # lint_template reports the missing file
-            stamp = [__version__, _linter_stamp(), _sha(data), context]
+            stamp = [code_stamp(), _sha(data), context]
             key = hashlib.sha256(json.dumps(stamp, sort_keys=True, ensure_ascii=False, default=repr).encode()).hexdigest()
             messages = _cached_lint(site, key)
             if messages is None:
@@ -113,14 +112,6 @@ def _cached_lint(site: Site, key: str) -> list[str] | None:
 def _keep_lint(site: Site, key: str) -> None:
     with contextlib.suppress(DocgenError):  # a read-only cache costs speed only
         write_atomic(site.cache / "lint" / key[:32], b"clean\n")
-
-
-@functools.cache
-def _linter_stamp() -> str:
-    """The linter's and renderer's own code: a changed rule lints every template again, version bump or not."""
-    from generator.documents import budget, render
-
-    return _sha(b"".join(Path(m.__file__).read_bytes() for m in (render, budget)) + Path(__file__).read_bytes())
 
 
 def normalised_text(path: Path) -> list[str]:
