@@ -18,9 +18,10 @@ from generator.content.validate import walk
 from generator.documents.context import brochure_context
 from generator.documents.convert import convert_to_pdf, env_timeout
 from generator.documents.fonts import check_fonts
+from generator.documents.lint import lint_template
 from generator.documents.pagerefs import check_page_refs, section_pages, with_pages
 from generator.documents.registry import BROCHURE
-from generator.documents.render import DocProperties, lint_template, render_docx, write_atomic
+from generator.documents.render import DocProperties, render_docx, write_atomic
 from generator.errors import ConversionError
 
 PUBLISH_TIMEOUT = 180.0  # seconds for one whole-document LibreOffice conversion (the brochure is ~15 pages)

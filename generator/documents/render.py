@@ -1,4 +1,4 @@
-"""Render stage: docxtpl templates → .docx, sandboxed, escaped, strict and byte-reproducible."""
+"""Render stage: docxtpl templates → .docx, sandboxed, escaped, strict and byte-reproducible; reading rendered .docx back."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from docx import Document
 from docx.opc import exceptions as docx_opc_exc
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docxtpl import DocxTemplate
-from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
@@ -34,8 +33,6 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _NS = {"w": _W}
-_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
-_TAG_EDGE = re.compile(r"\{[{%#]|[}%#]\}")
 # In Jinja ``x.items`` finds dict.items before the key "items": such keys silently never print.
 _SHADOWED = frozenset(name for name in dir(dict) if not name.startswith("_"))
 _STRICT = dict(recover=False, resolve_entities=False, no_network=True, huge_tree=True)
@@ -50,6 +47,16 @@ class DocProperties:
     author: str = ""
     keywords: str = ""
     date: dt.date = dt.date(1980, 1, 1)
+
+
+def __getattr__(name: str) -> Any:
+    # lint_template moved to generator.documents.lint; generator/compliance/check.py still imports it from here.
+    # Imported on first use (lint imports make_env from this module). Drop this once check.py imports it from lint.
+    if name == "lint_template":
+        from generator.documents.lint import lint_template
+
+        return lint_template
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_env() -> SandboxedEnvironment:
@@ -285,96 +292,6 @@ def write_atomic(out: Path, data: bytes) -> Path:
             raise output_error(exc, out) from None
         raise
     return out
-
-
-# --- linting ------------------------------------------------------------------------------
-
-
-def _template_sources(template: Path) -> list[tuple[str, str, etree._Element]]:
-    """(part name, docxtpl-patched Jinja source, raw XML) for the body, headers, footers and footnotes."""
-    tpl = DocxTemplate(str(template))
-    doc = Document(str(template))
-    found = [("word/document.xml", doc.element.body)]
-    for rel in doc.part.rels.values():
-        if rel.is_external:
-            continue
-        if rel.reltype in (RT.HEADER, RT.FOOTER, RT.FOOTNOTES):
-            found.append((str(rel.target_part.partname).lstrip("/"), etree.fromstring(rel.target_part.blob)))
-    return [(name, tpl.patch_xml(tpl.xml_to_string(el)), el) for name, el in found]
-
-
-def lint_template(template: Path, provided: set[str]) -> list[str]:
-    """Problems with ``template`` for a context providing ``provided``: unknown variables, filters, tests,
-    Jinja syntax errors and tags split across Word runs. Each message names the template.
-
-    Linting has the same time budget as rendering: a hostile template is reported, not waited for.
-    """
-    template = Path(template)
-    shown = display_path(template)
-    if too_big := package_problem(template):
-        return [f"{shown}: {too_big}"]
-    try:
-        with time_budget():
-            return _lint(template, shown, provided)
-    except OverTime:
-        return [f"{shown}: linting stopped after {seconds():g}s (the time budget): the template is too large or too complex"]
-    except RecursionError:
-        return [f"{shown}: tags nested too deeply to lint (hundreds of levels)"]
-
-
-def _lint(template: Path, shown: str, provided: set[str]) -> list[str]:
-    try:
-        sources = _template_sources(template)
-    except Exception as exc:  # python-docx raises many types on a file that is not a .docx
-        return [f"{shown}: cannot open as .docx: {exc}"]
-    env = make_env()
-    problems: list[str] = []
-    for part, source, element in sources:
-        problems += [f"{shown}: {part}: {msg}" for msg in _split_tags(element)]
-        try:
-            ast = env.parse(source)
-        except jinja2.exceptions.TemplateSyntaxError as exc:
-            line = source.splitlines()[exc.lineno - 1] if exc.lineno and exc.lineno <= len(source.splitlines()) else ""
-            near = re.sub(r"<[^>]+>", "", line).strip()[:120]
-            problems.append(f"{shown}: {part}: Jinja syntax error: {exc.message}" + (f" (near: {near})" if near else ""))
-            continue
-        unknown = []
-        for node in ast.find_all((nodes.Filter, nodes.Test)):
-            kind, known = ("filter", env.filters) if isinstance(node, nodes.Filter) else ("test", env.tests)
-            if node.name not in known:
-                unknown.append(f"{shown}: {part}: unknown {kind} {node.name!r}")
-        problems += unknown
-        try:
-            # Both run Jinja's code generator, which stops at the first unknown filter or test.
-            undeclared = meta.find_undeclared_variables(ast)
-            env.compile(source)
-        except jinja2.exceptions.TemplateError as exc:
-            if not unknown:
-                problems.append(f"{shown}: {part}: {type(exc).__name__}: {exc}")
-            undeclared = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"} - _assigned(ast)
-        for name in sorted(undeclared - provided):
-            problems.append(f"{shown}: {part}: unknown variable {name!r} (the context does not provide it)")
-    return sorted(set(problems), key=problems.index)
-
-
-def _assigned(ast: nodes.Template) -> set[str]:
-    return {n.name for n in ast.find_all(nodes.Name) if n.ctx in ("store", "param")}
-
-
-def _split_tags(element: etree._Element) -> Iterator[str]:
-    """Jinja tags whose text spans several runs: Word's spell-check and edits split runs silently."""
-    for p in element.iter(f"{{{_W}}}p"):
-        runs = [("".join(t.text or "" for t in r.iter(f"{{{_W}}}t"))) for r in p.iter(f"{{{_W}}}r")]
-        text = "".join(runs)
-        if not _TAG_EDGE.search(text):
-            continue
-        bounds, pos = [], 0
-        for run in runs:
-            bounds.append((pos, pos + len(run)))
-            pos += len(run)
-        for m in _TAG.finditer(text):
-            if not any(a <= m.start() and m.end() <= b for a, b in bounds):
-                yield f"tag {m.group()!r} is split across Word runs; retype it in one go or clear its formatting"
 
 
 # --- reading rendered documents -------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Tests for generator.documents.render: escaping, strictness, the sandbox, byte-reproducible output and template linting."""
+"""Tests for generator.documents.render (escaping, strictness, the sandbox, byte-reproducible output) and generator.documents.lint."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from docx import Document
 
-from generator.documents.render import DocProperties, docx_tables, docx_text, illegal_values, lint_template, render_docx, reproducible_docx
+from generator.documents.lint import lint_template
+from generator.documents.render import DocProperties, docx_tables, docx_text, illegal_values, render_docx, reproducible_docx
 from generator.errors import TemplateError
 
 NASTY = "A&B <株> \"x\" 'y'"

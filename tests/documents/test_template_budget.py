@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from docx import Document
 
-from generator.documents.render import lint_template, render_docx
+from generator.documents.lint import lint_template
+from generator.documents.render import render_docx
 from generator.errors import TemplateError
 
 NESTED_LOOPS = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}"
