@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from docx.table import _Cell
-from template_kit import TEXT_W, Builder
+from template_kit import Builder
+from template_styles import TEXT_W
 
 
 def section_title_cell(b: Builder, cell: _Cell, var: str) -> None:

@@ -11,20 +11,8 @@ from docx.oxml.ns import qn
 # Run as a script from anywhere: the kit sits next to this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from blocks import clause_blocks, eligibility, exclusion_groups, letter_text, limits_table, payment_table, product_intro  # noqa: E402
-from template_kit import (  # noqa: E402
-    BRAND,
-    BRAND_LIGHT,
-    BRAND_MID,
-    TEXT_W,
-    Builder,
-    bookmark,
-    clean_package,
-    install_styles,
-    new_page,
-    no_borders,
-    page_setup,
-    segment_runs,
-)
+from template_kit import Builder, bookmark, new_page, no_borders, page_setup, segment_runs  # noqa: E402
+from template_styles import BRAND, BRAND_LIGHT, BRAND_MID, TEXT_W, clean_package, install_styles  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

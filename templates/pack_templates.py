@@ -11,7 +11,8 @@ from docx.document import Document as DocumentObject
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.text.paragraph import Paragraph
-from template_kit import BRAND_LIGHT, TEXT_W, Builder, clean_package, install_styles, new_page, page_setup
+from template_kit import Builder, new_page, page_setup
+from template_styles import BRAND_LIGHT, TEXT_W, clean_package, install_styles
 
 
 def blank(header: str | None = None, footer: str | None = None) -> tuple[DocumentObject, Builder]:
