@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
 from collections.abc import Iterable
 
 from pypdf import PdfReader, PdfWriter
@@ -63,16 +64,30 @@ def _overlay(width: float, height: float) -> bytes:
     return buf.getvalue()
 
 
+@functools.cache
+def _overlay_page(width: float, height: float) -> tuple[bytes, DictionaryObject]:
+    """The overlay's drawing and resources, parsed once per process and page size (every pack re-uses them)."""
+    page = PdfReader(io.BytesIO(_overlay(width, height))).pages[0]
+    return page.get_contents().get_data(), page["/Resources"].get_object()
+
+
+_READING = threading.Lock()  # the cached overlay's reader is shared by the portal's job threads
+
+
+def _cloned(resources: DictionaryObject, writer: PdfWriter) -> DictionaryObject:
+    with _READING:
+        return resources.clone(writer)
+
+
 def _form(writer: PdfWriter, width: float, height: float) -> IndirectObject:
     """The overlay of this page size as one Form XObject in ``writer``: every stamped page of that size draws it."""
-    page = PdfReader(io.BytesIO(_overlay(width, height))).pages[0]
+    data, resources = _overlay_page(width, height)
     form = DecodedStreamObject()
-    form.set_data(page.get_contents().get_data())
+    form.set_data(data)
     form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
                  NameObject("/BBox"): ArrayObject(FloatObject(v) for v in (0, 0, width, height)),
-                 NameObject("/Resources"): page["/Resources"].get_object().clone(writer)})
-    form = form.flate_encode(level=9)
-    return writer._add_object(form)
+                 NameObject("/Resources"): _cloned(resources, writer)})
+    return writer._add_object(form.flate_encode(level=9))
 
 
 def stamp_pages(writer: PdfWriter, pages: Iterable[int] | None = None) -> None:
