@@ -10,7 +10,9 @@ import dataclasses
 import os
 import re
 import secrets
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -115,6 +117,32 @@ def make_portal(url: str, site: Site, *, users: bool = True, **app_options) -> P
     return Portal(app, site, url, password, emails)
 
 
+def approvable_site(folder: Path) -> Site:
+    """portal_site(folder) on a git-tracked copy of the content, committed with its disclosures pending, whose working
+    tree fills the required disclosures (with test wording): a version that can be submitted and approved."""
+    from tests.compliance.test_workflow import fill_pending
+
+    shutil.copytree(REPO / "content", folder / "content")
+    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.jp"]
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    subprocess.run([*git, "add", "content"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "content as committed (disclosures pending)"], check=True)
+    fill_pending(folder / "content" / "cyber_lite" / "disclosures.yaml")  # the working tree: the insurer's wording added
+    return dataclasses.replace(portal_site(folder), content=folder / "content")
+
+
+@contextlib.contextmanager
+def fresh_portal(db_kind: str, folder: Path, site: Site, **app_options) -> Iterator[Portal]:  # type: ignore[no-untyped-def]
+    """make_portal on a fresh ``db_kind`` database in ``folder``; the engine is disposed of and the database dropped after."""
+    databases = fresh_database(db_kind, folder)
+    made = make_portal(next(databases), site, **app_options)
+    try:
+        yield made
+    finally:
+        made.app.state.engine.dispose()  # type: ignore[attr-defined]
+        databases.close()
+
+
 @pytest.fixture(scope="module", params=backends())
 def db_kind(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -124,29 +152,20 @@ def db_kind(request: pytest.FixtureRequest) -> str:
 def portal(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """A portal whose job worker only records (access and security tests build nothing)."""
     folder = tmp_path_factory.mktemp(f"portal-{db_kind}")
-    databases = fresh_database(db_kind, folder)
-    url = next(databases)
-    made = make_portal(url, portal_site(folder), recover=False)
-    made.app.state.worker = NullWorker()  # type: ignore[attr-defined]
-    try:
+    with fresh_portal(db_kind, folder, portal_site(folder), recover=False) as made:
+        made.app.state.worker = NullWorker()  # type: ignore[attr-defined]
         yield made
-    finally:
-        made.app.state.engine.dispose()  # type: ignore[attr-defined]
-        databases.close()
 
 
 @pytest.fixture(scope="module")
 def live_portal(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """A portal with its real job worker: packs are built by LibreOffice."""
     folder = tmp_path_factory.mktemp(f"live-{db_kind}")
-    databases = fresh_database(db_kind, folder)
-    made = make_portal(next(databases), portal_site(folder), threads=1, build_jobs=1)
-    try:
-        yield made
-    finally:
-        made.app.state.worker.shutdown(wait=True)  # type: ignore[attr-defined]
-        made.app.state.engine.dispose()  # type: ignore[attr-defined]
-        databases.close()
+    with fresh_portal(db_kind, folder, portal_site(folder), threads=1, build_jobs=1) as made:
+        try:
+            yield made
+        finally:
+            made.app.state.worker.shutdown(wait=True)  # type: ignore[attr-defined]
 
 
 def wait_for_job(portal: Portal, job_id: int, timeout: float = 240.0):  # type: ignore[no-untyped-def]
@@ -185,9 +204,7 @@ def served_portal(db_kind: str, folder: Path, site: Site, thread_name: str) -> I
     a thread; yields its base URL and the portal, and stops the server, then the database, after."""
     import uvicorn
 
-    databases = fresh_database(db_kind, folder)
-    portal = make_portal(next(databases), site, threads=1, build_jobs=1)
-    try:
+    with fresh_portal(db_kind, folder, site, threads=1, build_jobs=1) as portal:
         port = free_port()
         srv = uvicorn.Server(uvicorn.Config(portal.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=srv.run, name=thread_name, daemon=True)
@@ -201,9 +218,6 @@ def served_portal(db_kind: str, folder: Path, site: Site, thread_name: str) -> I
         finally:
             srv.should_exit = True
             thread.join(timeout=30)
-    finally:
-        portal.app.state.engine.dispose()  # type: ignore[attr-defined]
-        databases.close()
 
 
 def start_chromium(profile: Path, prefs: dict[str, object], *args: str) -> webdriver.Chrome:

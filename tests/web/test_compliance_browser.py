@@ -7,7 +7,6 @@ Screenshots go to /tmp/compliance-shots/ (and the packs' first pages as PNG next
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import shutil
 import subprocess
@@ -23,8 +22,7 @@ from sqlalchemy import select
 from generator.compliance.watermark import DRAFT_TEXT
 from generator.store.accounts import User
 from generator.store.ledger import PackRecord
-from tests.compliance.test_workflow import fill_pending
-from tests.web.conftest import REPO, log_in, portal_site, served_portal, wait
+from tests.web.conftest import approvable_site, log_in, served_portal, wait
 
 pytestmark = pytest.mark.libreoffice
 SHOTS = Path("/tmp/compliance-shots")
@@ -36,14 +34,7 @@ STATE: dict = {}
 def server(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
     """A live portal on a git-tracked copy of the content whose working tree fills the required disclosures."""
     folder = tmp_path_factory.mktemp(f"compliance-browser-{db_kind}")
-    shutil.copytree(REPO / "content", folder / "content")
-    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.jp"]
-    subprocess.run(["git", "init", "-q", str(folder)], check=True)
-    subprocess.run([*git, "add", "content"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "content as committed (disclosures pending)"], check=True)
-    fill_pending(folder / "content" / "cyber_lite" / "disclosures.yaml")
-    site = dataclasses.replace(portal_site(folder), content=folder / "content")
-    with served_portal(db_kind, folder, site, "uvicorn-compliance") as served:
+    with served_portal(db_kind, folder, approvable_site(folder), "uvicorn-compliance") as served:
         shutil.rmtree(SHOTS, ignore_errors=True)
         SHOTS.mkdir(parents=True)
         yield served

@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
 
-from tests.compliance.test_workflow import fill_pending
-from tests.dbkit import fresh_database
-from tests.web.conftest import REPO, NullWorker, Portal, make_portal, portal_site
+from tests.web.conftest import REPO, NullWorker, Portal, approvable_site, fresh_portal
 
 
 @pytest.fixture(scope="module")
 def ready(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """A portal on a copy of the content whose required disclosures are filled (with test wording), so it can be approved."""
     folder = tmp_path_factory.mktemp(f"compliance-{db_kind}")
-    shutil.copytree(REPO / "content", folder / "content")
-    git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.jp"]
-    subprocess.run(["git", "init", "-q", str(folder)], check=True)
-    subprocess.run([*git, "add", "content"], check=True)
-    subprocess.run([*git, "commit", "-q", "-m", "content as committed (disclosures pending)"], check=True)
-    fill_pending(folder / "content" / "cyber_lite" / "disclosures.yaml")  # the working tree: the insurer's wording added
-    site = dataclasses.replace(portal_site(folder), content=folder / "content")
-    databases = fresh_database(db_kind, folder)
-    made = make_portal(next(databases), site, recover=False)
-    made.app.state.worker = NullWorker()  # type: ignore[attr-defined]
-    try:
+    with fresh_portal(db_kind, folder, approvable_site(folder), recover=False) as made:
+        made.app.state.worker = NullWorker()  # type: ignore[attr-defined]
         yield made
-    finally:
-        made.app.state.engine.dispose()  # type: ignore[attr-defined]
-        databases.close()
 
 
 def _post(client, url: str, **data):  # type: ignore[no-untyped-def]
