@@ -27,9 +27,10 @@ from generator.content.model import Product
 from generator.documents.brochure import build_brochure
 from generator.documents.context import brochure_context
 from generator.documents.fonts import missing_glyphs
+from generator.documents.lint import lint_template
 from generator.documents.proposal import plan_pack
 from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED, WORDING
-from generator.documents.render import docx_tables, docx_text, lint_template, render_docx, write_atomic
+from generator.documents.render import docx_tables, docx_text, render_docx, write_atomic
 from generator.documents.wording import build_wording, wording_context
 from generator.errors import ContentError, DocgenError, DriftError, Problem, TemplateError
 from generator.site import Site

@@ -49,16 +49,6 @@ class DocProperties:
     date: dt.date = dt.date(1980, 1, 1)
 
 
-def __getattr__(name: str) -> Any:
-    # lint_template moved to generator.documents.lint; generator/compliance/check.py still imports it from here.
-    # Imported on first use (lint imports make_env from this module). Drop this once check.py imports it from lint.
-    if name == "lint_template":
-        from generator.documents.lint import lint_template
-
-        return lint_template
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def make_env() -> SandboxedEnvironment:
     """The only Jinja environment templates run in: sandboxed, size-budgeted, autoescaping, strict about undefined names."""
     return BudgetedSandbox(autoescape=True, undefined=jinja2.StrictUndefined)
