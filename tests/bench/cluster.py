@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))
 from throughput import SITE, TreeMemory, client_rows, page_texts, run_docgen, write_list  # noqa: E402
 
 from generator import api  # noqa: E402
+from tests.bench.common import finish_work  # noqa: E402
 
 TODAY = "2026-12-01"
 
@@ -176,10 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = not (ok_time and ok_memory and same and text_same)
         return 1 if failed else 0
     finally:
-        if args.keep:
-            print(f"kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish_work(work, args.keep)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import io
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import statistics
@@ -44,6 +43,7 @@ import httpx  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 
 from generator import api  # noqa: E402
+from tests.bench.common import finish_work  # noqa: E402
 
 DOCGEN = [sys.executable, "-m", "generator"]
 TODAY = "2026-11-26"
@@ -394,10 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             print("  left running: " + "; ".join(leftovers), flush=True)
         failed = bool(errors or load_errors or leftovers or len(times) != args.packs or len(load) != requested)
     finally:
-        if args.keep or failed:
-            print(f"kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish_work(work, args.keep or failed)
     return 1 if failed else 0
 
 

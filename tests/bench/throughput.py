@@ -7,7 +7,6 @@ import csv
 import datetime as dt
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from generator.documents.context import brochure_context  # noqa: E402
 from generator.documents.convert import convert_to_pdf  # noqa: E402
 from generator.documents.proposal import PackPlan  # noqa: E402
 from generator.documents.registry import BROCHURE, PERSONALISED  # noqa: E402
+from tests.bench.common import finish_work  # noqa: E402
 
 SITE = api.Site.at(REPO)
 
@@ -232,10 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"packs={args.n} docgen={rate:.1f}/s naive={naive_rate:.2f}/s speedup={rate / naive_rate:.1f}x peak_rss={peak}MB")
         return 1 if differ else 0
     finally:
-        if args.keep:
-            print(f"kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish_work(work, args.keep)
 
 
 if __name__ == "__main__":
