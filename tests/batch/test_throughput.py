@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-import generator.batch.runner as batch
+import generator.batch.assemble as assemble
 from generator.batch.clients import parse_client
 from generator.batch.runner import build_packs
 from generator.batch.typeset import typeset
@@ -159,7 +159,7 @@ def dies_in_a_worker(jobs, folder, layout, timeout, converter=None):
 
 
 def test_a_worker_process_that_dies_leaves_its_batch_to_be_built_here(product, brochure, soffice, reference, tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(batch, "typeset", dies_in_a_worker)
+    monkeypatch.setattr(assemble, "typeset", dies_in_a_worker)  # what each worker runs (typeset_and_merge)
     results, failures, state, out, _ = build(product, brochure, soffice, tmp_path, monkeypatch, "none")
     assert (state / "died").exists()
     assert failures == [] and sorted(r.plan.request.client for r in results) == sorted(CLIENTS)
