@@ -24,7 +24,6 @@ from generator.documents.render import write_atomic
 from generator.errors import DocgenError, OutputConflict
 
 MANIFEST = "pack.json"
-_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -72,18 +71,16 @@ class Pack:
                 "quote_number": self.plan.quote_number, "class": q.class_code, "band": q.band_label, "limit": q.limit, "premium": q.premium}
 
 
-def pack_metadata(product: Product, plan: PackPlan, shared: dict[str, str] | None = None) -> dict[str, str]:
-    """PDF document info: who it is for, and the provenance a later `docgen verify` reads.
-
-    ``shared`` is :func:`pack_provenance` of the product, when the caller already has it (it is the same for every client).
-    """
+def pack_metadata(product: Product, plan: PackPlan) -> dict[str, str]:
+    """PDF document info: who it is for, and the provenance a later `docgen verify` reads."""
     pack = {"/Title": plan.title, "/Author": plan.request.agent_name or product.meta.insurer.name,
             "/DocgenInputsHash": plan.digest, "/DocgenPremium": str(plan.quote.premium), "/DocgenQuoteNumber": plan.quote_number}
-    return (shared or pack_provenance(product)) | pack
+    return pack_provenance(product) | pack
 
 
 # per Product object (frozen): the portal builds pack after pack from one loaded product
 _PROVENANCE: dict[int, tuple[weakref.ref, dict[str, str]]] = {}
+_PROVENANCE_LOCK = threading.Lock()
 
 
 def pack_provenance(product: Product) -> dict[str, str]:
@@ -98,7 +95,7 @@ def pack_provenance(product: Product) -> dict[str, str]:
     subject = f"{m.display_name} ご提案書（{'・'.join(d.part_title for d in (*PERSONALISED, BROCHURE))}）"
     found = pdf_metadata(product, list(PACK_KINDS), title="", subject=subject, author="",
                          pack={"/DocgenInputsHash": "", "/DocgenPremium": "", "/DocgenQuoteNumber": ""})
-    with _LOCK:
+    with _PROVENANCE_LOCK:
         if len(_PROVENANCE) > 16:
             _PROVENANCE.clear()
         _PROVENANCE[id(product)] = (weakref.ref(product), found)
@@ -134,14 +131,14 @@ def typeset_and_merge(batch: Sequence[Job], folder: Path, layout: Layout, timeou
                       converter: Converter | None = None) -> list[Typeset]:
     """Typeset a batch, then merge each client's pack in ``folder``/packs: on the worker, so merging runs on every core."""
     results = typeset(batch, folder, layout, timeout, converter)
-    readers = {s.brochure: shared_reader(s.brochure) for s in specs.values()}
+    readers = {pdf: shared_reader(pdf) for pdf in {s.brochure for s in specs.values()}}
     readers |= {s.pdf: shared_reader(s.pdf, forget=True) for s in layout.statics.values()}
     for done in results:
         if done.error:
             continue
+        new = folder / "packs" / str(done.index)
         try:
-            done.pages = merge_pack(specs[done.index], done, readers, folder / "packs" / str(done.index))
-            done.merged = folder / "packs" / str(done.index)
+            done.pages, done.merged = merge_pack(specs[done.index], done, readers, new), new
         except DocgenError as exc:
             done.error, done.stage = exc, "pack"
     return results

@@ -20,7 +20,7 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from generator import code_stamp
-from generator.batch.assemble import MergeSpec, Pack, install_pack, is_up_to_date, merge_spec, pack_metadata, pack_provenance, typeset_and_merge
+from generator.batch.assemble import MergeSpec, Pack, install_pack, is_up_to_date, merge_spec, pack_metadata, typeset_and_merge
 from generator.batch.clients import ClientRequest, RowError, parse_client, read_client_rows
 from generator.batch.report import write_csv_report
 from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout
@@ -85,8 +85,7 @@ def build_packs(
     try:
         if todo:
             layout = learn_layout(layout_job(product, plans[todo[0].index].templates), cache, timeout, converter)
-            stamps = pack_provenance(product)
-            specs = {job.index: merge_spec(product, plans[job.index], pack_metadata(product, plans[job.index], stamps), brochure_pdf) for job in todo}
+            specs = {job.index: merge_spec(product, plans[job.index], pack_metadata(product, plans[job.index]), brochure_pdf) for job in todo}
             with contextlib.closing(_typeset_batches(todo, staging, layout, chunk, jobs, timeout, specs, executor, converter)) as batches:
                 for folder, typeset_batch in batches:
                     for done in typeset_batch:

@@ -74,7 +74,6 @@ class WorkerContext:
     site: object  # generator.site.Site
     product: object  # generator.content.model.Product
     brochure: Path
-    stamps: dict[str, str]
 
 
 def make_bundle(content: Path, templates: Path, brochure: Path) -> tuple[str, bytes]:
@@ -185,7 +184,6 @@ class DocgenPlugin(WorkerPlugin):
 
 
 def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> WorkerContext:
-    from generator.batch.assemble import pack_provenance
     from generator.content.load import load_product
     from generator.content.validate import validate
     from generator.site import Site
@@ -201,7 +199,7 @@ def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> Wor
     cache = Path(os.environ.get("DOCGEN_CACHE") or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}")  # layout cache, per host
     site = Site(content=folder / "content", templates=folder / "templates", outputs=outputs, cache=cache, proposals=outputs / "proposals",
                 storage=scratch / "storage")
-    return WorkerContext(site, product, folder / "brochure.pdf", pack_provenance(product))
+    return WorkerContext(site, product, folder / "brochure.pdf")
 
 
 _LOCAL = DocgenPlugin()  # outside a Dask worker (a direct call, a test): one per process
@@ -288,7 +286,7 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
                 try:
                     if done.error:
                         raise done.error
-                    metadata = assemble.pack_metadata(ctx.product, plan, ctx.stamps)
+                    metadata = assemble.pack_metadata(ctx.product, plan)
                     built = assemble.assemble(ctx.product, plan, done, metadata, ctx.brochure, readers, work / "assemble", work / "out")
                     _publish(dest, built.folder, plan, staging, spec)
                     packs[done.index] = _entry(dest, plan, built.pages, "built")

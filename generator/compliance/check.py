@@ -82,32 +82,32 @@ def lint_templates(product: Product, site: Site) -> list[Problem]:
     unchanged content (every CLI command) does not lint and render all five templates again.
     """
     problems: list[Problem] = []
-    with tempfile.TemporaryDirectory(prefix="docgen-lint-") as tmp:
-        for template, context in template_contexts(product, site).items():
-            shown = display_path(template)
-            try:
-                data = template.read_bytes()
-            except OSError:
-                data = b""  # lint_template reports the missing file
-            stamp = [code_stamp(), _sha(data), context]
-            key = hashlib.sha256(json.dumps(stamp, sort_keys=True, ensure_ascii=False, default=repr).encode()).hexdigest()
-            messages = _cached_lint(site, key)
-            if messages is None:
-                messages = lint_template(template, set(context))
-                if not messages:
-                    try:  # attribute typos ({{ quote.premum }}) only show when rendering with the real context
+    for template, context in template_contexts(product, site).items():
+        shown = display_path(template)
+        try:
+            data = template.read_bytes()
+        except OSError:
+            data = b""  # lint_template reports the missing file
+        stamp = [code_stamp(), _sha(data), context]
+        key = hashlib.sha256(json.dumps(stamp, sort_keys=True, ensure_ascii=False, default=repr).encode()).hexdigest()
+        messages: list[str] = []
+        if not _linted_clean(site, key):
+            messages = lint_template(template, set(context))
+            if not messages:
+                try:  # attribute typos ({{ quote.premum }}) only show when rendering with the real context
+                    with tempfile.TemporaryDirectory(prefix="docgen-lint-") as tmp:
                         render_docx(template, context, Path(tmp) / template.name)
-                    except TemplateError as exc:
-                        messages = [str(exc)]
-                if data and not messages:  # only a clean verdict is kept: a problem is looked at again, with fresh words
-                    _keep_lint(site, key)
-            problems += [Problem(shown, 0, "", m.removeprefix(f"{shown}: ")) for m in messages]
+                except TemplateError as exc:
+                    messages = [str(exc)]
+            if data and not messages:  # only a clean verdict is kept: a problem is looked at again, with fresh words
+                _keep_lint(site, key)
+        problems += [Problem(shown, 0, "", m.removeprefix(f"{shown}: ")) for m in messages]
     return problems
 
 
-def _cached_lint(site: Site, key: str) -> list[str] | None:
-    """[] when this template and context linted clean before on this site; None when unknown."""
-    return [] if (site.cache / "lint" / key[:32]).is_file() else None
+def _linted_clean(site: Site, key: str) -> bool:
+    """True when this template and context linted clean before on this site."""
+    return (site.cache / "lint" / key[:32]).is_file()
 
 
 def _keep_lint(site: Site, key: str) -> None:
