@@ -18,12 +18,12 @@ import jinja2
 from docx import Document
 from docx.opc import exceptions as docx_opc_exc
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
-from docxtpl import DocxTemplate
 from jinja2.sandbox import SandboxedEnvironment
 from lxml import etree
 
 from generator.content.load import display_path
 from generator.documents.budget import BudgetedSandbox, OverTime, package_problem, seconds, time_budget
+from generator.documents.compiled import STRICT, Malformed, compiled
 from generator.errors import TemplateError
 
 # The earliest time a zip entry can carry; any fixed value makes saves byte-identical.
@@ -35,7 +35,6 @@ _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _NS = {"w": _W}
 # In Jinja ``x.items`` finds dict.items before the key "items": such keys silently never print.
 _SHADOWED = frozenset(name for name in dir(dict) if not name.startswith("_"))
-_STRICT = dict(recover=False, resolve_entities=False, no_network=True, huge_tree=True)
 
 
 @dataclass(frozen=True)
@@ -52,64 +51,6 @@ class DocProperties:
 def make_env() -> SandboxedEnvironment:
     """The only Jinja environment templates run in: sandboxed, size-budgeted, autoescaping, strict about undefined names."""
     return BudgetedSandbox(autoescape=True, undefined=jinja2.StrictUndefined)
-
-
-class _CompilingEnv(BudgetedSandbox):
-    """make_env()'s settings, keeping what it compiled.
-
-    docxtpl compiles the whole document as a new Jinja template on every render (over half the render time);
-    a compiled template depends only on its source and this environment, so rendering a template again reuses it.
-    """
-
-    LIMIT = 64
-
-    def __init__(self) -> None:
-        super().__init__(autoescape=True, undefined=jinja2.StrictUndefined)
-        self._compiled: dict[str, jinja2.Template] = {}
-
-    def from_string(self, source, globals=None, template_class=None):
-        if globals is not None or template_class is not None or not isinstance(source, str):
-            return super().from_string(source, globals, template_class)
-        found = self._compiled.get(source)
-        if found is None:
-            found = super().from_string(source)  # a syntax error is raised here and never cached
-            if len(self._compiled) >= self.LIMIT:
-                self._compiled.pop(next(iter(self._compiled)))
-            self._compiled[source] = found
-        return found
-
-
-_RENDER_ENV = _CompilingEnv()
-_PATCHED: dict[str, str] = {}
-
-
-class _Malformed(Exception):
-    """Rendered XML that is not well-formed; carries the part name."""
-
-    def __init__(self, part: str, error: Exception):
-        self.part, self.error = part, error
-        super().__init__(f"{part}: {error}")
-
-
-class _StrictTemplate(DocxTemplate):
-    def patch_xml(self, src_xml: str) -> str:
-        # ~20 regex passes over the whole part, the same result for the same template part every time
-        found = _PATCHED.get(src_xml)
-        if found is None:
-            found = super().patch_xml(src_xml)
-            if len(_PATCHED) >= _CompilingEnv.LIMIT:
-                _PATCHED.pop(next(iter(_PATCHED)))
-            _PATCHED[src_xml] = found
-        return found
-
-    # docxtpl parses the rendered body in recover mode, which silently drops broken paragraphs;
-    # check it strictly first so a defect surfaces instead of vanishing.
-    def fix_tables(self, xml: str) -> Any:
-        try:
-            etree.fromstring(xml.encode("utf-8"), etree.XMLParser(**_STRICT))
-        except etree.XMLSyntaxError as exc:
-            raise _Malformed("word/document.xml", exc) from exc
-        return super().fix_tables(xml)
 
 
 def illegal_values(value: Any, path: str = "") -> Iterator[str]:
@@ -155,10 +96,8 @@ def render_docx(template: Path, context: dict, out: Path, *, properties: DocProp
         raise TemplateError(shown, too_big)
     try:
         with time_budget():  # a template is untrusted input: nested loops are stopped, not waited for
-            tpl = _StrictTemplate(str(template))
-            tpl.render(context, jinja_env=_RENDER_ENV, autoescape=True)
-            buffer = io.BytesIO()
-            tpl.save(buffer)
+            template_parts = compiled(template)
+            parts = template_parts.render(context)
     except OverTime:
         raise TemplateError(shown, f"rendering stopped after {seconds():g}s (the time budget; DOCGEN_TEMPLATE_TIMEOUT sets it): "
                                    "a loop runs too long") from None
@@ -170,7 +109,7 @@ def render_docx(template: Path, context: dict, out: Path, *, properties: DocProp
         raise TemplateError(shown, f"Jinja syntax error: {exc.message}{_near(exc)}") from exc
     except jinja2.exceptions.TemplateError as exc:
         raise TemplateError(shown, f"{type(exc).__name__}: {exc}{_near(exc)}") from exc
-    except _Malformed as exc:
+    except Malformed as exc:
         raise TemplateError(shown, f"rendered {exc.part} is not well-formed XML: {exc.error}") from exc
     except etree.XMLSyntaxError as exc:  # header/footer parts are re-parsed by python-docx
         raise TemplateError(shown, f"rendered header/footer is not well-formed XML: {exc}") from exc
@@ -178,8 +117,7 @@ def render_docx(template: Path, context: dict, out: Path, *, properties: DocProp
         raise TemplateError(shown, f"cannot read the template as .docx: {exc}") from exc
     except Exception as exc:  # template code can raise anything Python can (TypeError on a bad loop, ...)
         raise TemplateError(shown, f"{type(exc).__name__} while rendering: {exc}{_near(exc)}") from exc
-    data = _reproducible(buffer.getvalue(), properties or DocProperties(), shown)
-    write_atomic(out, data)
+    write_atomic(out, _package(parts, properties or DocProperties(), shown, checked=template_parts.checked))
     return out
 
 
@@ -200,16 +138,19 @@ def _near(exc: Exception) -> str:
 
 
 def _reproducible(data: bytes, props: DocProperties, shown: str) -> bytes:
-    """Rewrite the package with fixed timestamps, stable order and fixed core properties; check every part."""
     with zipfile.ZipFile(io.BytesIO(data)) as src:
-        parts = {info.filename: src.read(info) for info in src.infolist()}
+        return _package({info.filename: src.read(info) for info in src.infolist()}, props, shown)
+
+
+def _package(parts: dict[str, bytes], props: DocProperties, shown: str, checked: frozenset[str] = frozenset()) -> bytes:
+    """The package with fixed timestamps, stable order and fixed core properties; every part not ``checked`` is checked."""
     core = _core_part_name(parts.get("_rels/.rels", b""))
     if core:
         parts[core] = _core_xml(props)
     for name, blob in parts.items():
-        if name.endswith((".xml", ".rels")):
+        if name.endswith((".xml", ".rels")) and name not in checked:
             try:
-                etree.fromstring(blob, etree.XMLParser(**_STRICT))
+                etree.fromstring(blob, etree.XMLParser(**STRICT))
             except etree.XMLSyntaxError as exc:
                 raise TemplateError(shown, f"rendered part {name} is not well-formed XML: {exc}") from exc
     # Word expects [Content_Types].xml first; the rest in a fixed order so bytes never depend on dict history.
@@ -228,7 +169,7 @@ def _reproducible(data: bytes, props: DocProperties, shown: str) -> bytes:
 def _core_part_name(rels: bytes) -> str:
     if not rels:
         return ""
-    root = etree.fromstring(rels, etree.XMLParser(**_STRICT))
+    root = etree.fromstring(rels, etree.XMLParser(**STRICT))
     for rel in root:
         if rel.get("Type") == RT.CORE_PROPERTIES:
             return rel.get("Target", "").lstrip("/")
@@ -308,16 +249,3 @@ def docx_tables(path: Path) -> list[list[list[str]]]:
     """Every top-level body table as rows of cell texts (paragraphs joined by newlines); merged cells repeat."""
     doc = Document(str(path))
     return [[["\n".join(_para_text(p._p) for p in cell.paragraphs) for cell in row.cells] for row in table.rows] for table in doc.tables]
-
-
-def docx_blocks(path: Path) -> list[tuple[str, Any]]:
-    """The body as ("p", text) and ("table", rows) in document order, to find a table by the paragraph before it."""
-    doc = Document(str(path))
-    tables = iter(docx_tables(path))
-    blocks: list[tuple[str, Any]] = []
-    for child in doc.element.body.iterchildren():
-        if child.tag == f"{{{_W}}}p":
-            blocks.append(("p", _para_text(child)))
-        elif child.tag == f"{{{_W}}}tbl":
-            blocks.append(("table", next(tables)))
-    return blocks
