@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import httpx2 as httpx  # what starlette.testclient uses (plain httpx is depreca
 import pytest
 from sqlalchemy import select
 
+from generator.cli import main
 from generator.store import db
 from generator.store.accounts import Agency, User
 from tests.dbkit import backends, fresh_database
@@ -29,8 +31,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignor
 
 
 def docgen(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python -m generator ARGS`` in a real process: the entry point, stdin as a pipe, the exit code the shell sees."""
     return subprocess.run([sys.executable, "-m", "generator", *args], input=stdin, capture_output=True, text=True, timeout=120, cwd=REPO,
                           env={**os.environ, **(env or {})})
+
+
+@pytest.fixture()
+def docgen_here(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The CLI's main(ARGS) in this process, stdin a pipe-like stream (not a terminal): what ``docgen`` returns or exits
+    with (argparse's refusals exit 2) and what it wrote; the real process is proven by the docgen() tests in this file."""
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        try:
+            code = main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(["docgen", *args], code, captured.out, captured.err)
+
+    return run
 
 
 def test_users_add_reads_the_password_from_stdin_and_stores_only_a_hash(database_url: str) -> None:
@@ -48,24 +68,25 @@ def test_users_add_reads_the_password_from_stdin_and_stores_only_a_hash(database
         eng.dispose()
 
 
-def test_users_add_refuses_without_a_password_and_names_the_problem(database_url: str) -> None:
+def test_users_add_refuses_without_a_password_and_names_the_problem(database_url: str, docgen_here) -> None:  # type: ignore[no-untyped-def]
     for given in ("", "\n", "short\n"):
-        r = docgen("users", "add", "--database", database_url, "--agency", "A", "--role", "agent", "a@example.jp", stdin=given)
+        r = docgen_here("users", "add", "--database", database_url, "--agency", "A", "--role", "agent", "a@example.jp", stdin=given)
         assert r.returncode == 2 and "password" in r.stderr and "Traceback" not in r.stderr, r.stderr
-    assert docgen("users", "add", "--database", database_url, "--agency", "A", "--role", "agent", "a@example.jp", stdin=PASSWORD).returncode == 0
-    again = docgen("users", "add", "--database", database_url, "--agency", "A", "--role", "agent", "a@example.jp", stdin=PASSWORD)
+    assert docgen_here("users", "add", "--database", database_url, "--agency", "A", "--role", "agent", "a@example.jp",
+                       stdin=PASSWORD).returncode == 0
+    again = docgen_here("users", "add", "--database", database_url, "--agency", "A", "--role", "agent", "a@example.jp", stdin=PASSWORD)
     assert again.returncode == 2 and "already exists" in again.stderr
-    bad_role = docgen("users", "add", "--database", database_url, "--agency", "A", "--role", "root", "b@example.jp", stdin=PASSWORD)
+    bad_role = docgen_here("users", "add", "--database", database_url, "--agency", "A", "--role", "root", "b@example.jp", stdin=PASSWORD)
     assert bad_role.returncode == 2 and "--role" in bad_role.stderr
-    bad_mail = docgen("users", "add", "--database", database_url, "--agency", "A", "--role", "agent", "not-a-mail", stdin=PASSWORD)
+    bad_mail = docgen_here("users", "add", "--database", database_url, "--agency", "A", "--role", "agent", "not-a-mail", stdin=PASSWORD)
     assert bad_mail.returncode == 2 and "EMAIL" in bad_mail.stderr
 
 
-def test_db_upgrade_migrates_an_empty_database(database_url: str) -> None:
-    r = docgen("db", "upgrade", "--database", database_url)
+def test_db_upgrade_migrates_an_empty_database(database_url: str, docgen_here) -> None:  # type: ignore[no-untyped-def]
+    r = docgen_here("db", "upgrade", "--database", database_url)
     assert r.returncode == 0, r.stderr
     assert re.search(r"revision (\S+)", r.stdout).group(1) == db.heads()[0]
-    assert docgen("db", "upgrade", "--database", database_url).returncode == 0  # again: nothing to do, still fine
+    assert docgen_here("db", "upgrade", "--database", database_url).returncode == 0  # again: nothing to do, still fine
 
 
 def test_db_upgrade_reports_an_unreachable_database_in_one_line(tmp_path: Path) -> None:
