@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import html
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from generator.cli import main
 from tests.seed import seed_class_industries, seed_limits, seed_tables
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def ladder_cells(page: str) -> list[int]:
@@ -37,11 +32,12 @@ def test_ladder_marks_the_chosen_limit_and_works_without_javascript(portal) -> N
     assert selected and int(selected.group(2)) == seed_tables()["D01"][0][2][3]
 
 
-def cli_message(*args: str) -> str:
-    r = subprocess.run([sys.executable, "-m", "generator", "quote", *args], capture_output=True, text=True, timeout=120, cwd=REPO,
-                       env=os.environ)
-    assert r.returncode in (2, 3, 4), r
-    return r.stderr.strip().removeprefix("docgen quote: ")
+def cli_message(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """What ``docgen quote ARGS`` prints on stderr, from the CLI's main in this process (tests/test_cli.py runs it in a shell)."""
+    code = main(["quote", *args])
+    captured = capsys.readouterr()
+    assert code in (2, 3, 4) and captured.out == "", (code, captured)
+    return captured.err.strip().removeprefix("docgen quote: ")
 
 
 @pytest.mark.parametrize(("industry", "revenue", "limit", "word"), [
@@ -50,8 +46,8 @@ def cli_message(*args: str) -> str:
     ("製造業", "200億", "1億", "引受不可"),  # revenue over the table
     ("金融業", "4.5億", "1億", "did you mean"),  # a typo: the suggestion too
 ])
-def test_refusal_and_referral_read_as_the_cli(portal, industry: str, revenue: str, limit: str, word: str) -> None:  # type: ignore[no-untyped-def]
-    expected = cli_message("--industry", industry, "--revenue", revenue, "--limit", limit)
+def test_refusal_and_referral_read_as_the_cli(portal, capsys, industry: str, revenue: str, limit: str, word: str) -> None:  # type: ignore[no-untyped-def]
+    expected = cli_message(capsys, "--industry", industry, "--revenue", revenue, "--limit", limit)
     assert word in expected
     page = portal.client("agent").get("/quote/ladder", params={"industry": industry, "revenue": revenue, "limit": limit})
     shown = html.unescape(re.search(r'id="quote-message">(.*?)</p>', page.text, re.S).group(1))
