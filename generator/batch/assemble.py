@@ -172,8 +172,8 @@ def merge_pack(spec: MergeSpec, done: Typeset, readers: dict[Path, PdfReader], n
         for n, piece in enumerate(pieces):
             if piece.pdf not in readers:
                 readers[piece.pdf] = forget_destinations(PdfReader(piece.pdf))
-            parts.append(Part(doc.part_title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages))
-    parts.append(Part(BROCHURE.part_title, spec.brochure, nested=True))
+            parts.append(Part(doc.part_title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages, shared=piece.shared))
+    parts.append(Part(BROCHURE.part_title, spec.brochure, nested=True, shared=True))
     new.mkdir(parents=True)
     pages = merge_pdfs(parts, new / spec.pdf_name, spec.metadata, readers=readers)
     if spec.metadata.get("/DocgenDraft") == "false":  # issued from an approved version: signed when the insurer configured a key

@@ -52,10 +52,11 @@ class Job:
 
 @dataclass(frozen=True)
 class Pages:
-    """Pages ``pages`` (0-based) of ``pdf``."""
+    """Pages ``pages`` (0-based) of ``pdf``; ``shared``: the same pages in every pack (a static tail)."""
 
     pdf: Path
     pages: range
+    shared: bool = False
 
 
 @dataclass
@@ -155,7 +156,7 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float, con
             continue
         entry.pages = [found]
         if entry.static:
-            entry.pages.append(Pages(entry.static.pdf, range(entry.static.total - entry.static.personal)))
+            entry.pages.append(Pages(entry.static.pdf, range(entry.static.total - entry.static.personal), shared=True))
     _convert_alone(alone, work / f"alone-{next(counter)}", timeout, converter)
     for entry in entries:
         result = out[entry.job]

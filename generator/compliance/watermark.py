@@ -90,15 +90,19 @@ def _form(writer: PdfWriter, width: float, height: float) -> IndirectObject:
     return writer._add_object(form.flate_encode(level=9))
 
 
-def stamp_pages(writer: PdfWriter, pages: Iterable[int] | None = None) -> None:
+def stamp_pages(writer: PdfWriter, pages: Iterable[int] | None = None,
+                forms: dict[tuple[float, float], IndirectObject] | None = None) -> dict[tuple[float, float], IndirectObject]:
     """Draw the draft watermark on ``pages`` (0-based; default: every page) of ``writer``, in place, before it is written.
 
     Drawn under the page's own content: the text stays readable for review and reads before it in text extraction, so
     a page's body and footer text come out as they would without the watermark. The overlay is one Form XObject per
     page size, drawn by a short content stream put before the page's own: nothing of the page is parsed or rewritten
     (merging the overlay page into each page parsed every content stream: most of a draft pack's assembly time).
+
+    ``forms`` are overlays by page size already in the writer, to draw instead of adding another; the overlays used
+    are returned.
     """
-    forms: dict[tuple[float, float], IndirectObject] = {}
+    forms = dict(forms or {})
     draws: dict[tuple[float, float], IndirectObject] = {}
     for index in pages if pages is not None else range(len(writer.pages)):
         page = writer.pages[index]
@@ -120,3 +124,4 @@ def stamp_pages(writer: PdfWriter, pages: Iterable[int] | None = None) -> None:
         contents = page.get("/Contents")
         own = contents.get_object() if contents is not None else ArrayObject()
         page[NameObject("/Contents")] = ArrayObject([draws[origin], *(own if isinstance(own, ArrayObject) else [contents])])
+    return forms

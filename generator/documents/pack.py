@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import Destination, TextStringObject
+from pypdf import PageObject, PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, Destination, IndirectObject, NameObject, NumberObject, PdfObject, TextStringObject
 
-from generator.compliance.provenance import page_hashes
+from generator.compliance.provenance import PAGE_HASHES, page_hash
 from generator.compliance.watermark import stamp_pages
 from generator.documents.render import write_atomic
 
@@ -29,6 +30,7 @@ class Part:
     pdf: Path
     nested: bool = True
     pages: range | None = None
+    shared: bool = False  # the same pages in every pack (static pages, brochure): merged once, then copied (see _Tail)
 
 
 def _copy_outline(writer: PdfWriter, reader: PdfReader, items: list, offset: int, parent, keep: range) -> None:
@@ -92,31 +94,132 @@ def _outline(reader: PdfReader) -> list:
 def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], readers: dict[Path, PdfReader] | None = None) -> int:
     """Merge ``parts`` in order into ``out``; return the page count.
 
-    ``readers`` lets a caller reuse one parsed reader for a part every pack shares (the brochure).
+    ``readers`` lets a caller reuse one parsed reader for a part every pack shares (the brochure); trailing parts
+    marked ``shared`` and read by such readers are merged once per thread and copied into each pack as written bytes.
     A fresh writer drops LibreOffice's random /ID and timestamps, so the same parts give the same text.
     """
+    readers = readers or {}
     writer = PdfWriter()
     draft = metadata.get("/DocgenDraft") == "true"
-    unstamped: list[int] = []
-    for part in parts:
-        reader = (readers or {}).get(part.pdf) or PdfReader(part.pdf)
+    own = list(parts)
+    while own and own[-1].shared and own[-1].pdf in readers:
+        own.pop()
+    tail = _tail(tuple(parts[len(own):]), readers, draft) if len(own) < len(parts) else None
+    if tail:
+        tail.number_into(writer)
+    unstamped = []
+    for part in own:
+        reader = readers.get(part.pdf) or PdfReader(part.pdf)
+        start, keep = len(writer.pages), _pages(part, reader)
+        unstamped += _append(writer, part, reader, draft)
+        _bookmark(writer, part, reader, start, keep)
+    stamp_pages(writer, unstamped, tail.forms if tail else None)  # the tail's overlay: one copy in the pack
+    hashes = [page_hash(page) for page in writer.pages]
+    if tail:
         start = len(writer.pages)
-        keep = part.pages if part.pages is not None else range(len(reader.pages))
-        writer.append(reader, pages=None if part.pages is None else (keep.start, keep.stop), import_outline=False)
-        if draft and (reader.metadata or {}).get("/DocgenDraft") != "true":  # a draft brochure is stamped already
-            unstamped += range(start, len(writer.pages))
-        if not part.title:
-            continue
-        top = writer.add_outline_item(title=part.title, page_number=start)  # keywords: pypdf 8 drops positional
-        if part.nested and (outline := _outline(reader)):
-            _copy_outline(writer, reader, outline, start - keep.start, top, keep)
-    stamp_pages(writer, unstamped)
-    add_metadata(writer, metadata | page_hashes(writer.pages))  # last: the pages as they are written
+        tail.append_pages(writer)
+        for part, offset in zip(tail.parts, tail.starts, strict=True):
+            reader = readers[part.pdf]
+            _bookmark(writer, part, reader, start + offset, _pages(part, reader))
+        hashes += tail.hashes
+    add_metadata(writer, metadata | {PAGE_HASHES: " ".join(hashes)})  # last: the pages as they are written
     writer.page_mode = "/UseOutlines"
     buf = io.BytesIO()
     writer.write(buf)
     write_atomic(out, buf.getvalue())
     return len(writer.pages)
+
+
+def _pages(part: Part, reader: PdfReader) -> range:
+    return part.pages if part.pages is not None else range(len(reader.pages))
+
+
+def _append(writer: PdfWriter, part: Part, reader: PdfReader, draft: bool) -> list[int]:
+    """Append the part's pages; the indices of those a draft must still stamp (a draft brochure is stamped already)."""
+    start, keep = len(writer.pages), _pages(part, reader)
+    writer.append(reader, pages=None if part.pages is None else (keep.start, keep.stop), import_outline=False)
+    return list(range(start, len(writer.pages))) if draft and (reader.metadata or {}).get("/DocgenDraft") != "true" else []
+
+
+def _bookmark(writer: PdfWriter, part: Part, reader: PdfReader, start: int, keep: range) -> None:
+    if not part.title:
+        return
+    top = writer.add_outline_item(title=part.title, page_number=start)  # keywords: pypdf 8 drops positional
+    if part.nested and (outline := _outline(reader)):
+        _copy_outline(writer, reader, outline, start - keep.start, top, keep)
+
+
+class _Written(PdfObject):
+    """An object of a shared tail as the bytes pypdf wrote for it: every pack carrying it copies them."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def write_to_stream(self, stream, encryption_key=None) -> None:  # noqa: ANN001 - pypdf's signature
+        stream.write(self.data)
+
+
+# A fresh PdfWriter's own objects (document info, page tree, catalog): a tail's objects are numbered after them.
+_WRITER_OBJECTS = len(PdfWriter()._objects)
+
+
+class _Tail:
+    """Shared parts merged (and for a draft stamped) once, in a writer of their own: its objects written to bytes.
+
+    A pack's writer takes them as its objects right after its own first three, so every reference in those bytes
+    (numbered in the tail's writer, whose first three are the same) holds; the pack's own pages are numbered after
+    them but come first in its page tree. Writing the brochure's objects again for every pack was half of a merge.
+    """
+
+    def __init__(self, parts: tuple[Part, ...], readers: list[PdfReader], draft: bool) -> None:
+        self.parts, self.readers = parts, readers
+        tail = PdfWriter()
+        self.starts, unstamped = [], []
+        for part, reader in zip(parts, readers, strict=True):
+            self.starts.append(len(tail.pages))
+            unstamped += _append(tail, part, reader, draft)
+        self.forms = stamp_pages(tail, unstamped)
+        tail._resolve_links()  # links between the tail's pages, as a write would patch them
+        self.pages: list[PageObject] = list(tail.pages)
+        self.hashes = [page_hash(page) for page in self.pages]
+        self.numbers = [page.indirect_reference.idnum for page in self.pages]
+        self.objects: list[PdfObject | None] = []
+        for obj in tail._objects[_WRITER_OBJECTS:]:
+            buf = io.BytesIO()
+            obj.write_to_stream(buf)
+            self.objects.append(_Written(buf.getvalue()))
+        self._writer = tail  # the pages' objects live in it
+
+    def number_into(self, writer: PdfWriter) -> None:
+        """Make the tail's objects a fresh writer's next ones, before anything else is added to it."""
+        if len(writer._objects) != _WRITER_OBJECTS:  # anything before would take the tail's object numbers
+            raise ValueError("a shared tail goes into a writer that holds only its own first objects")
+        writer._objects.extend(self.objects)
+
+    def append_pages(self, writer: PdfWriter) -> None:
+        """Make the tail's pages the writer's last ones."""
+        kids = writer._pages.get_object()
+        kids[NameObject("/Kids")] = ArrayObject([*kids["/Kids"], *(IndirectObject(n, 0, writer) for n in self.numbers)])
+        writer.flattened_pages.extend(self.pages)
+        kids[NameObject("/Count")] = NumberObject(len(writer.flattened_pages))
+
+
+_TAILS: dict[tuple, _Tail] = {}
+_TAILS_LOCK = threading.Lock()
+
+
+def _tail(parts: tuple[Part, ...], readers: dict[Path, PdfReader], draft: bool) -> _Tail:
+    """The tail of these shared parts and readers for this thread (pypdf objects are not shared between threads)."""
+    used = [readers[part.pdf] for part in parts]
+    key = (threading.get_ident(), draft, parts, tuple(map(id, used)))
+    found = _TAILS.get(key)
+    if found is None or any(a is not b for a, b in zip(found.readers, used, strict=True)):
+        found = _Tail(parts, used, draft)
+        with _TAILS_LOCK:
+            if len(_TAILS) > 16:
+                _TAILS.clear()
+            _TAILS[key] = found
+    return found
 
 
 def outline_titles(pdf: Path, depth: int = 1) -> list[str]:
