@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import threading
 import zipfile
 from pathlib import Path
@@ -20,6 +21,7 @@ from generator.documents.budget import BudgetedSandbox
 
 STRICT = dict(recover=False, resolve_entities=False, no_network=True, huge_tree=True)
 # the core properties docxtpl renders as Jinja (docxtpl.DocxTemplate.render_properties)
+_LISTING = re.compile("[\t\n\a\f]")
 _RENDERED_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
 
 
@@ -79,6 +81,11 @@ class StrictTemplate(DocxTemplate):
         except etree.XMLSyntaxError as exc:
             raise Malformed("word/document.xml", exc) from exc
         return super().fix_tables(xml)
+
+    def resolve_listing(self, xml: str) -> str:
+        # docxtpl turns tabs, newlines, \a and \f in rendered text into Word runs by three nested regex passes
+        # over every paragraph; a part without any of them comes out as it went in
+        return super().resolve_listing(xml) if _LISTING.search(xml) else xml
 
     def reset(self) -> None:
         """docxtpl's render_init without reopening the package: the state each render starts from."""

@@ -77,15 +77,19 @@ def footnoted(path: Path) -> Path:
     return path
 
 
-def test_headers_footnotes_and_sections_render_as_docxtpl_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("value", ["A&B <株>", "一行目\n二行目\tタブ"], ids=["plain", "listing"])
+def test_headers_footnotes_and_sections_render_as_docxtpl_does(tmp_path: Path, value: str) -> None:
     template = footnoted(tmp_path / "foot.docx")
-    context = {"v": "A&B <株>"}
+    context = {"v": value}
     expected = docxtpl_bytes(template, context, tmp_path / "docxtpl.docx")
     got = render_docx(template, context, tmp_path / "got.docx", properties=PROPS).read_bytes()
     assert got == expected
     with zipfile.ZipFile(io.BytesIO(got)) as z:
-        assert "注 A&amp;B &lt;株&gt;".encode() in z.read("word/footnotes.xml")
-        assert "ヘッダー A&amp;B &lt;株&gt;".encode() in z.read("word/header1.xml")
+        footnotes, header, body = (z.read(f"word/{n}.xml").decode() for n in ("footnotes", "header1", "document"))
+    if value == "A&B <株>":
+        assert "注 A&amp;B &lt;株&gt;" in footnotes and "ヘッダー A&amp;B &lt;株&gt;" in header
+    else:  # docxtpl's listing: a newline in a value is a line break, a tab a tab (both sections' paragraphs)
+        assert body.count("<w:br/>") == 2 and body.count("<w:tab/>") == 2 and "二行目" in body
 
 
 def test_a_changed_template_file_is_compiled_again(tmp_path: Path) -> None:
