@@ -8,13 +8,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import os
 import secrets
+from collections.abc import Mapping
 
+import argon2
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from generator.errors import InputError
 from generator.store.accounts import LoginAttempt, User, WebSession
 from generator.store.base import utcnow
 
@@ -27,7 +31,30 @@ CSRF_FIELD = "csrf_token"
 PRESESSION_COOKIE = "docgen_csrf"  # before login: double-submit token for the login form
 CSRF_HEADER = "x-csrf-token"
 
-_hasher = PasswordHash((Argon2Hasher(),))
+# Argon2id cost of new hashes: argon2-cffi's defaults (RFC 9106's low-memory profile: 3 passes over 64 MiB, 4 lanes) unless a
+# variable says otherwise. A stored hash carries its own cost, so changing these never locks anyone out.
+ARGON2_ENV = {"time_cost": "DOCGEN_ARGON2_TIME_COST", "memory_cost": "DOCGEN_ARGON2_MEMORY_KIB", "parallelism": "DOCGEN_ARGON2_PARALLELISM"}
+_ARGON2_DEFAULTS = {"time_cost": argon2.DEFAULT_TIME_COST, "memory_cost": argon2.DEFAULT_MEMORY_COST, "parallelism": argon2.DEFAULT_PARALLELISM}
+
+
+def argon2_parameters(environ: Mapping[str, str] | None = None) -> dict[str, int]:
+    """The Argon2id cost for new hashes: each of ``ARGON2_ENV`` when set (a whole number >= 1), else argon2-cffi's default;
+    InputError naming the variable otherwise (read once, when this module is imported)."""
+    environ = os.environ if environ is None else environ
+    chosen = dict(_ARGON2_DEFAULTS)
+    for key, name in ARGON2_ENV.items():
+        raw = environ.get(name, "").strip()
+        if raw:
+            if not raw.isdigit() or int(raw) < 1:
+                raise InputError(name, raw, "is not a whole number >= 1", allowed=f"e.g. {_ARGON2_DEFAULTS[key]} (the default)")
+            chosen[key] = int(raw)
+    if chosen["memory_cost"] < 8 * chosen["parallelism"]:  # Argon2's own floor: 8 KiB per lane
+        raise InputError(ARGON2_ENV["memory_cost"], str(chosen["memory_cost"]), f"is below 8 KiB per lane ({chosen['parallelism']} lanes)",
+                         allowed=f"at least {8 * chosen['parallelism']}")
+    return chosen
+
+
+_hasher = PasswordHash((Argon2Hasher(**argon2_parameters()),))
 # verifying against this when the e-mail is unknown makes both answers take as long
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
@@ -45,7 +72,7 @@ HEADERS = {
 
 
 def hash_password(password: str) -> str:
-    """An Argon2id hash (pwdlib's defaults); the password itself is never stored."""
+    """An Argon2id hash (cost: :func:`argon2_parameters`); the password itself is never stored."""
     return _hasher.hash(password)
 
 

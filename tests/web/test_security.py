@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+import argon2
+import pytest
 from sqlalchemy import select, update
 
+from generator.errors import InputError
 from generator.store.accounts import User, WebSession
 from generator.web import security
+from tests.conftest import TEST_ARGON2
 
 TOKEN_COOKIE = security.COOKIE
 
@@ -42,6 +46,18 @@ def test_passwords_are_argon2_hashes(portal) -> None:  # type: ignore[no-untyped
     with portal.sessions() as s:
         hashes = [u.password_hash for u in s.scalars(select(User))]
     assert hashes and all(h.startswith("$argon2id$") and portal.password not in h for h in hashes)
+    # at the cost tests/conftest.py sets through DOCGEN_ARGON2_*; a login verifies against the cost its hash carries
+    cost = "m={DOCGEN_ARGON2_MEMORY_KIB},t={DOCGEN_ARGON2_TIME_COST},p={DOCGEN_ARGON2_PARALLELISM}".format(**TEST_ARGON2)
+    assert all(h.split("$")[3] == cost for h in hashes), hashes
+    # unset, the cost is argon2-cffi's own default (RFC 9106 low-memory: t=3, 64 MiB, 4 lanes), never less
+    library = argon2.PasswordHasher()
+    assert security.argon2_parameters({}) == {"time_cost": library.time_cost, "memory_cost": library.memory_cost,
+                                              "parallelism": library.parallelism} == {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
+    assert security.argon2_parameters({"DOCGEN_ARGON2_TIME_COST": "4"})["time_cost"] == 4
+    for env in ({"DOCGEN_ARGON2_TIME_COST": "0"}, {"DOCGEN_ARGON2_MEMORY_KIB": "lots"}, {"DOCGEN_ARGON2_MEMORY_KIB": "16", "DOCGEN_ARGON2_PARALLELISM": "4"}):
+        with pytest.raises(InputError) as err:
+            security.argon2_parameters(env)
+        assert err.value.field in env and err.value.exit_code == 2
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(portal) -> None:  # type: ignore[no-untyped-def]
