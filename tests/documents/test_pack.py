@@ -141,3 +141,89 @@ def test_merge_uses_no_deprecated_pypdf_calls(parts: list[Part], tmp_path: Path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)  # pypdf 8 removes what it deprecates now
         merge_pdfs(parts, tmp_path / "pack.pdf", METADATA)
+
+
+# --- a shared tail (static pages, brochure): merged once, copied into each pack ----------------------------------
+
+
+def linked_pdf(path: Path, widths: list[int], link: tuple[int, int]) -> Path:
+    """Blank pages of these widths with an outline entry per page and one link from page link[0] to page link[1]."""
+    from pypdf.annotations import Link
+
+    writer = PdfWriter()
+    for width in widths:
+        writer.add_blank_page(width=width, height=400)
+    for i in range(len(widths)):
+        writer.add_outline_item(title=f"節{i + 1}", page_number=i)
+    writer.add_annotation(link[0], Link(rect=(10, 10, 90, 40), target_page_index=link[1]))
+    writer.write(path)
+    return path
+
+
+def described(pdf: Path) -> dict:
+    """What a reader sees of a pack: page widths, outline, where each link goes, metadata, watermark overlays used."""
+    reader = PdfReader(pdf)
+    links = [(i, reader.get_page_number(a.get_object()["/Dest"][0].get_object())) for i, page in enumerate(reader.pages)
+             for a in page.get("/Annots") or []]
+    marks = {p["/Resources"]["/XObject"].raw_get("/DocgenDraftMark").idnum for p in reader.pages
+             if "/DocgenDraftMark" in ((p.get("/Resources") or {}).get("/XObject") or {})}
+    return {"widths": [round(float(p.mediabox.width)) for p in reader.pages], "outline": tree(pdf), "links": links,
+            "metadata": dict(reader.metadata), "stamped": [i for i, p in enumerate(reader.pages) if "/DocgenDraftMark" in
+                                                           ((p.get("/Resources") or {}).get("/XObject") or {})], "overlays": len(marks)}
+
+
+@pytest.fixture
+def tailed(tmp_path: Path) -> tuple[list[Part], dict[Path, PdfReader]]:
+    """A letter of its own; a disclosure whose last two pages are every pack's; a brochure with bookmarks and a link."""
+    letter = blank_pdf(tmp_path / "letter.pdf", [101])
+    own = blank_pdf(tmp_path / "own.pdf", [252])  # the size of a static page: one overlay draws on both
+    static = blank_pdf(tmp_path / "static.pdf", [251, 252, 253])
+    brochure = linked_pdf(tmp_path / "brochure.pdf", [301, 302, 303], link=(0, 2))
+    parts = [Part("ご案内状", letter, nested=False), Part("重要事項説明書", own, nested=False),
+             Part("", static, nested=False, pages=range(1, 3), shared=True), Part("パンフレット", brochure, nested=True, shared=True)]
+    return parts, {p.pdf: PdfReader(p.pdf) for p in parts}
+
+
+DRAFT = METADATA | {"/DocgenDraft": "true"}
+
+
+def test_a_shared_tail_reads_as_the_parts_merged_one_by_one(tailed: tuple, tmp_path: Path) -> None:
+    parts, readers = tailed
+    one_by_one = [Part(p.title, p.pdf, p.nested, p.pages) for p in parts]
+    assert merge_pdfs(one_by_one, tmp_path / "plain.pdf", DRAFT) == merge_pdfs(parts, tmp_path / "tail.pdf", DRAFT, readers=readers) == 7
+    plain, tail = described(tmp_path / "plain.pdf"), described(tmp_path / "tail.pdf")
+    assert tail == plain
+    # and from first principles: own pages first, the static pages cut to 2, the brochure's bookmarks and link moved
+    assert tail["widths"] == [101, 252, 252, 253, 301, 302, 303]
+    assert tail["outline"] == [("ご案内状", 0, []), ("重要事項説明書", 1, []),
+                               ("パンフレット", 4, [("節1", 4, []), ("節2", 5, []), ("節3", 6, [])])]
+    assert tail["links"] == [(4, 6)]
+    assert tail["stamped"] == list(range(7)) and tail["overlays"] == 6  # a draft: every page, one overlay per page size
+    assert tail["metadata"]["/DocgenPageHashes"].count(" ") == 6
+
+
+def test_a_pack_with_a_tail_has_the_same_bytes_whether_the_tail_is_new_or_reused(tailed: tuple, tmp_path: Path) -> None:
+    parts, readers = tailed
+    merge_pdfs(parts, tmp_path / "first.pdf", DRAFT, readers=readers)
+    merge_pdfs(parts, tmp_path / "second.pdf", DRAFT, readers=readers)
+    fresh = {path: PdfReader(path) for path in readers}  # new readers: the tail is made again
+    merge_pdfs(parts, tmp_path / "third.pdf", DRAFT, readers=fresh)
+    assert (tmp_path / "first.pdf").read_bytes() == (tmp_path / "second.pdf").read_bytes() == (tmp_path / "third.pdf").read_bytes()
+
+
+def test_another_brochure_reader_is_never_served_the_old_tail(tailed: tuple, tmp_path: Path) -> None:
+    parts, readers = tailed
+    merge_pdfs(parts, tmp_path / "old.pdf", METADATA, readers=readers)
+    linked_pdf(parts[3].pdf, [401, 402], link=(1, 0))  # the brochure rebuilt: a new reader of it
+    readers = readers | {parts[3].pdf: PdfReader(parts[3].pdf)}
+    merge_pdfs(parts, tmp_path / "new.pdf", METADATA, readers=readers)
+    new = described(tmp_path / "new.pdf")
+    assert new["widths"] == [101, 252, 252, 253, 401, 402] and new["links"] == [(5, 4)]
+
+
+def test_a_tail_only_for_trailing_parts_read_by_a_shared_reader(tailed: tuple, tmp_path: Path) -> None:
+    parts, readers = tailed
+    # shared but not at the end, or not in ``readers``: merged as an ordinary part, the result the same
+    reordered = [parts[3], parts[0], parts[1], parts[2]]
+    merge_pdfs(reordered, tmp_path / "a.pdf", METADATA, readers={p: r for p, r in readers.items() if p != parts[2].pdf})
+    assert described(tmp_path / "a.pdf")["widths"] == [301, 302, 303, 101, 252, 252, 253]
