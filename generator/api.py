@@ -25,17 +25,35 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from generator.batch.assemble import Pack
 from generator.batch.clients import ClientRequest, parse_client
-from generator.batch.runner import Summary
-from generator.batch.typeset import Converter
 from generator.content.load import load_product, product_dirs
 from generator.content.model import Product
 from generator.content.validate import validate
 from generator.errors import ContentError, InputError, Problem
 from generator.rating.rate import Quote
 from generator.site import Site
+
+if TYPE_CHECKING:
+    from generator.batch.assemble import Pack
+    from generator.batch.runner import Summary
+    from generator.batch.typeset import Converter
+
+# Pack, Summary and Converter are imported on first use (PEP 562 __getattr__ below): the pack pipeline (pypdf, docx,
+# the layout engine) costs half a second, which `docgen quote`, `validate` and `users add` would otherwise pay at start.
+_LAZY = {"Pack": "generator.batch.assemble", "Summary": "generator.batch.runner", "Converter": "generator.batch.typeset"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Site", "Pack", "Summary", "Converter", "load", "load_all", "products", "client_request", "quote", "quote_request",
