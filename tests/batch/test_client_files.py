@@ -75,8 +75,8 @@ def _million(n: int = 1_000_000):
     yield HEADER_ROW
     template = client_row(0).replace('r="0"', 'r="{0}"').replace('0"', '{0}"')  # one row's XML, renumbered
     assert template.count("{0}") == 6
-    for start in range(2, n + 2, 10_000):
-        yield "".join(template.format(i) for i in range(start, min(start + 10_000, n + 2)))
+    for start in range(2, n + 2, 10_000):  # numbers made text once, not once per cell: half the time for 200 MB of XML
+        yield "".join(map(template.format, map(str, range(start, min(start + 10_000, n + 2)))))
 
 
 def test_a_million_row_workbook_is_refused_in_bounded_memory(tmp_path):
