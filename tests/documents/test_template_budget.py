@@ -56,16 +56,17 @@ def test_size_bombs_are_refused_before_they_are_built(tmp_path, key):
 
 
 def test_nested_loops_are_stopped_by_the_time_budget(tmp_path, monkeypatch):
-    monkeypatch.setenv("DOCGEN_TEMPLATE_TIMEOUT", "1.5")
+    # 10**10 iterations never finish: the test waits for the budget only, so a short one proves as much as a long one
+    monkeypatch.setenv("DOCGEN_TEMPLATE_TIMEOUT", "0.5")
     start = time.monotonic()
-    with pytest.raises(TemplateError, match=r"hostile.docx: rendering stopped after 1.5s \(the time budget"):
+    with pytest.raises(TemplateError, match=r"hostile.docx: rendering stopped after 0.5s \(the time budget"):
         render_docx(template(tmp_path, NESTED_LOOPS), {}, tmp_path / "out.docx")
-    assert 1.5 <= time.monotonic() - start < 6
+    assert 0.5 <= time.monotonic() - start < 5
 
 
 def test_the_time_budget_holds_in_a_worker_thread_too(tmp_path, monkeypatch):
     # the portal renders off the main thread, where no signal alarm could reach
-    monkeypatch.setenv("DOCGEN_TEMPLATE_TIMEOUT", "1")
+    monkeypatch.setenv("DOCGEN_TEMPLATE_TIMEOUT", "0.5")  # the loops never finish: only the budget is waited for
     path = template(tmp_path, NESTED_LOOPS)
     caught: list[BaseException] = []
 
