@@ -65,13 +65,18 @@ def _pack(session, people, product: Product, client: str, *, stamps: dict[str, s
     return rec
 
 
-@pytest.fixture
-def versions(tmp_path: Path) -> dict[str, Product]:
-    return {
-        "old": load_product(REPO / "content" / "cyber_lite"),
-        "reworded": load_product(_variant(tmp_path, "reworded", reword) / "cyber_lite"),
-        "repriced": load_product(_variant(tmp_path, "repriced", reprice) / "cyber_lite"),
-    }
+@pytest.fixture(scope="module")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The content roots: as committed, and copies with one clause reworded and one premium changed (made once per module;
+    no test writes to them)."""
+    tmp = tmp_path_factory.mktemp("impact-content")
+    return {"old": REPO / "content", "reworded": _variant(tmp, "reworded", reword), "repriced": _variant(tmp, "repriced", reprice)}
+
+
+@pytest.fixture(scope="module")
+def versions(variants: dict[str, Path]) -> dict[str, Product]:
+    """Each root's product, loaded once per module: Products are frozen and the tests only read them."""
+    return {name: load_product(root / "cyber_lite") for name, root in variants.items()}
 
 
 def test_packs_with_the_old_wording_are_listed(session, people, versions) -> None:
@@ -113,13 +118,13 @@ def test_reissue_queues_a_job_per_pack_in_its_agency_and_audits_it(session, peop
     assert verify(session) == []
 
 
-def test_docgen_diff_lists_the_affected_issued_packs(session, people, versions, database: str, tmp_path: Path,
+def test_docgen_diff_lists_the_affected_issued_packs(session, people, versions, variants, database: str, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     _pack(session, people, versions["old"], "有限会社 伸和企画")
     session.commit()
     monkeypatch.setenv("DOCGEN_DATABASE_URL", database)
     err, out = io.StringIO(), io.StringIO()
-    new_root = tmp_path / "reworded"
+    new_root = variants["reworded"]
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["diff", str(REPO / "content"), str(new_root), "--out", str(tmp_path / "diff")])
     assert code == 0, err.getvalue()
