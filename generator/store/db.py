@@ -123,9 +123,23 @@ def is_current(eng: Engine) -> bool:
     return current(eng) in heads() and len(heads()) == 1
 
 
+def prepare_database(url: str, *, migrate: bool = True) -> Engine:
+    """An engine on a database at the newest revision: an empty one is migrated, an outdated one refused."""
+    from generator.errors import SetupError
+
+    eng = engine(url)
+    revision = current(eng)
+    if revision is None and migrate:
+        upgrade(eng)
+    elif revision not in heads():
+        eng.dispose()
+        raise SetupError(f"the database is at revision {revision}, docgen needs {', '.join(heads())}: run `docgen db upgrade`")
+    return eng
+
+
 def tables(eng: Engine) -> set[str]:
     """The tables the database has (tests compare them with the models)."""
     return set(inspect(eng).get_table_names())
 
 
-__all__ = ["Base", "database_url", "engine", "session_factory", "upgrade", "downgrade", "current", "heads", "load_models"]
+__all__ = ["Base", "database_url", "engine", "session_factory", "upgrade", "downgrade", "current", "heads", "prepare_database", "load_models"]

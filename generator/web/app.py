@@ -20,8 +20,9 @@ from fastapi.staticfiles import StaticFiles
 from generator import api
 from generator.compliance.approval import for_session
 from generator.content.model import Product
-from generator.errors import DocgenError, SetupError
+from generator.errors import DocgenError
 from generator.store import db as store
+from generator.store.db import prepare_database  # in the store: `docgen users add` migrates without loading FastAPI
 from generator.web import security
 from generator.web.deps import CsrfFailed, LoginRequired, check_csrf
 from generator.web.jobs import Worker
@@ -61,18 +62,6 @@ class ProductCache:
                 loaded = api.load(self.site, lint=self.lint)
                 self._product, self._key = (self.approvals(loaded) if self.approvals else loaded), key
             return self._product
-
-
-def prepare_database(url: str, *, migrate: bool = True):  # type: ignore[no-untyped-def]
-    """An engine on a database at the newest revision: an empty one is migrated, an outdated one refused."""
-    eng = store.engine(url)
-    revision = store.current(eng)
-    if revision is None and migrate:
-        store.upgrade(eng)
-    elif revision not in store.heads():
-        eng.dispose()
-        raise SetupError(f"the database is at revision {revision}, docgen needs {', '.join(store.heads())}: run `docgen db upgrade`")
-    return eng
 
 
 def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,

@@ -79,7 +79,7 @@ def cmd_users_add(args: argparse.Namespace, out=None) -> int:  # type: ignore[no
 
     from generator.store import db
     from generator.store.accounts import ROLES, Agency, User
-    from generator.web.app import prepare_database
+    from generator.store.db import prepare_database
     from generator.web.security import hash_password
 
     email = args.email.strip().lower()
