@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import functools
 import hashlib
 import types
 import typing
@@ -15,8 +16,6 @@ import yaml
 
 from generator.content.model import CONTENT_FILES, Product, Source
 from generator.errors import ContentError, Problem
-
-_constructor = yaml.constructor.SafeConstructor()
 
 
 def did_you_mean(word: str, choices: typing.Iterable[str], cutoff: float = 0.6) -> str:
@@ -46,6 +45,9 @@ class _Builder:
         self.file = file
         self.problems: list[Problem] = []
         self.sources: dict[str, Source] = {}
+        # one per file read: a value that fails to construct (2026-02-30) leaves its node marked in the constructor,
+        # and the node trees are shared between loads of the same text (_compose)
+        self.constructor = yaml.constructor.SafeConstructor()
 
     def fail(self, node: yaml.Node, path: str, message: str) -> None:
         self.problems.append(Problem(self.file, node.start_mark.line + 1, path, message))
@@ -74,7 +76,7 @@ class _Builder:
             self.fail(node, path, f"expected a {tp.__name__}, got a {_kind(node)}")
             return None
         try:
-            value = _constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             self.fail(node, path, f"cannot read value: {exc}")
             return None
@@ -148,6 +150,14 @@ def _kind(node: yaml.Node) -> str:
 _OPTIONAL = {f.name for f in dataclasses.fields(Product) if f.default is None}
 
 
+@functools.lru_cache(maxsize=64)
+def _compose(text: str) -> yaml.Node | None:
+    """The YAML node tree of ``text``, parsed once per process for the same text (PyYAML's pure-Python parser is most of
+    a product's load time; the portal reloads, and a test run loads the same files a hundred times). The builder only
+    reads nodes, and the scalars built from them are immutable. A text that fails to parse raises every time."""
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
 def product_dirs(root: Path) -> list[Path]:
     """Every product folder under content/ (a folder holding product.yaml)."""
     return sorted(p.parent for p in root.glob("*/product.yaml"))
@@ -188,7 +198,7 @@ def load_product(folder: Path) -> Product:
             continue
         hashes[name] = hashlib.sha256(raw).hexdigest()
         try:
-            node = yaml.compose(raw.decode("utf-8"), Loader=yaml.SafeLoader)
+            node = _compose(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
             problems.append(Problem(shown, 0, "", f"not UTF-8 text: {exc}"))
             continue

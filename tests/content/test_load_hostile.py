@@ -53,6 +53,7 @@ def test_an_impossible_date_names_file_line_and_field(folder, date):
     found = problems(folder)
     assert any(f"product.yaml:{line}: meta.effective_date: {date!r} is not a real date or number" in p for p in found), found
     assert any("allowed: a date like 2026-12-01" in p for p in found)
+    assert problems(folder) == found  # loaded again (the portal reloads): the same words, not a stale parser's
 
 
 @pytest.mark.parametrize("depth", [2_000, 100_000])
