@@ -107,11 +107,11 @@ class Compiled:
         self.properties = [getattr(doc.core_properties, name) for name in _RENDERED_PROPERTIES]  # made when missing, as by docxtpl
         self.body = tpl.patch_xml(tpl.get_xml())
         self.document = doc.part.partname.lstrip("/")
-        self.headers = []  # (part name, encoding, patched source, part)
+        self.headers = []  # (part name, encoding, patched source)
         for uri in (tpl.HEADER_URI, tpl.FOOTER_URI):
             for _, part in tpl.get_headers_footers(uri):
                 xml = tpl.get_part_xml(part)
-                self.headers.append((part.partname.lstrip("/"), tpl.get_headers_footers_encoding(xml), tpl.patch_xml(xml), part))
+                self.headers.append((part.partname.lstrip("/"), tpl.get_headers_footers_encoding(xml), tpl.patch_xml(xml)))
         self.sections = len(doc.sections)
         self.footnotes = [(part.partname.lstrip("/"), part.blob.decode("utf-8")) for part in doc.part.package.parts
                           if part.content_type == CT.WML_FOOTNOTES]
@@ -129,6 +129,9 @@ class Compiled:
                     etree.fromstring(self.parts[name], etree.XMLParser(**STRICT))
                 except etree.XMLSyntaxError as exc:
                     raise Malformed(name, exc) from exc
+        # only the document element is kept (docxtpl swaps its body): the package's other parsed parts are megabytes
+        self.root = doc.element
+        tpl.docx = None
         self._lock = threading.Lock()  # the document element and docxtpl's counters are this template's own
 
     def render(self, context: dict) -> dict[str, bytes]:
@@ -136,14 +139,18 @@ class Compiled:
         tpl, env = self.tpl, RENDER_ENV
         with self._lock:
             tpl.reset()
-            xml = tpl.render_xml_part(self.body, tpl.docx._part, context, env)
+            xml = tpl.render_xml_part(self.body, None, context, env)  # the part: for images, which plain data has none of
             tree = tpl.fix_tables(xml)
             tpl.fix_docpr_ids(tree)
-            tpl.map_tree(tree)
-            parts = dict(self.parts)
-            parts[self.document] = serialize_part_xml(tpl.docx._element)
-            for name, encoding, source, part in self.headers:
-                parts[name] = serialize_part_xml(parse_xml(tpl.render_xml_part(source, part, context, env).encode(encoding)))
+            root, blank = self.root, self.root.body
+            root.replace(blank, tree)  # docxtpl's map_tree
+            try:
+                parts = dict(self.parts)
+                parts[self.document] = serialize_part_xml(root)
+            finally:  # the template's own body back: a big rendered one is not kept alive by this cache
+                root.replace(tree, blank)
+            for name, encoding, source in self.headers:
+                parts[name] = serialize_part_xml(parse_xml(tpl.render_xml_part(source, None, context, env).encode(encoding)))
             for prop in self.properties:  # rendered as docxtpl does (an undefined name fails); core.xml is replaced anyway
                 env.from_string(prop).render(context)
             for name, source in self.footnotes:
