@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 assert done.returncode == 0, done.stderr
             print("warm-up (1 client each way): done", flush=True)
 
-            local_s, tree, done = run_docgen(small, work / "local", args.workers)
+            local_s, tree, done = run_docgen(small, work / "local", args.workers, sample=True)  # sampled like the cluster run
             assert done.returncode == 0, done.stderr[-2000:]
             print(f"local run (--jobs {args.workers}): {args.n} packs in {local_s:.1f}s = {args.n / local_s:.1f} packs/s; "
                   f"peak RSS of its process tree {tree.peak_rss // 1024} MB", flush=True)
