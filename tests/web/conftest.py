@@ -252,9 +252,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
 
 
 def wait(driver: webdriver.Chrome, seconds: float = 30) -> WebDriverWait:
+    """A bounded wait whose condition is tried again when htmx swapped the element it read out from under it."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, seconds, poll_frequency=0.1)
+    # a condition finds its element afresh on each try: one read mid-swap (stale) is "not yet", like a missing element
+    return WebDriverWait(driver, seconds, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def log_in(driver: webdriver.Chrome, base: str, portal: Portal, who: str) -> None:
