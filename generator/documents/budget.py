@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import io
 import os
 import re
 import threading
@@ -226,10 +227,10 @@ def time_budget(limit: float | None = None) -> Iterator[None]:
 MAX_PACKAGE = 50_000_000  # bytes of XML a template may unpack to; ours are < 1 MB (a zip bomb is refused unopened)
 
 
-def package_problem(template: Path) -> str:
-    """Why ``template`` is refused unopened (its parts unpack to more than MAX_PACKAGE bytes), or ``""``."""
+def package_problem(template: Path | bytes) -> str:
+    """Why ``template`` (a path, or the file's bytes) is refused unopened (its parts unpack to more than MAX_PACKAGE bytes), or ``""``."""
     try:
-        with zipfile.ZipFile(template) as zf:
+        with zipfile.ZipFile(io.BytesIO(template) if isinstance(template, bytes) else template) as zf:
             size = sum(info.file_size for info in zf.infolist())
     except (OSError, zipfile.BadZipFile):
         return ""  # not a zip at all: the caller's own reading reports it as such

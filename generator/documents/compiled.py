@@ -164,9 +164,8 @@ _COMPILED: dict[tuple[str, str], Compiled] = {}
 _COMPILED_LOCK = threading.Lock()
 
 
-def compiled(template: Path) -> Compiled:
-    """The compiled template for these bytes at this path, made on first use (a changed file is compiled again)."""
-    data = Path(template).read_bytes()
+def compiled(template: Path, data: bytes) -> Compiled:
+    """The compiled template for ``data``, the bytes of ``template``, made on first use (a changed file is compiled again)."""
     key = (str(Path(template).resolve()), hashlib.sha256(data).hexdigest())
     found = _COMPILED.get(key)
     if found is None:

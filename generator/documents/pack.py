@@ -172,7 +172,7 @@ class _Tail:
     """
 
     def __init__(self, parts: tuple[Part, ...], readers: list[PdfReader], draft: bool) -> None:
-        self.parts, self.readers = parts, readers
+        self.parts, self.readers = parts, readers  # held: the ids in its cache key stay theirs (_tail)
         tail = PdfWriter()
         self.starts, unstamped = [], []
         for part, reader in zip(parts, readers, strict=True):
@@ -211,9 +211,10 @@ _TAILS_LOCK = threading.Lock()
 def _tail(parts: tuple[Part, ...], readers: dict[Path, PdfReader], draft: bool) -> _Tail:
     """The tail of these shared parts and readers for this thread (pypdf objects are not shared between threads)."""
     used = [readers[part.pdf] for part in parts]
+    # an entry holds its readers, so while it is cached no other reader can have one of the ids in its key
     key = (threading.get_ident(), draft, parts, tuple(map(id, used)))
     found = _TAILS.get(key)
-    if found is None or any(a is not b for a, b in zip(found.readers, used, strict=True)):
+    if found is None:
         found = _Tail(parts, used, draft)
         with _TAILS_LOCK:
             if len(_TAILS) > 16:

@@ -90,13 +90,15 @@ def render_docx(template: Path, context: dict, out: Path, *, properties: DocProp
     problems = list(illegal_values(context))
     if problems:
         raise TemplateError(shown, "refused context: " + "; ".join(problems))
-    if not template.is_file():
-        raise TemplateError(shown, "template file not found")
-    if too_big := package_problem(template):
+    try:
+        data = template.read_bytes()  # read once: checked here, compiled (or found compiled) from the same bytes
+    except OSError:
+        raise TemplateError(shown, "template file not found") from None
+    if too_big := package_problem(data):
         raise TemplateError(shown, too_big)
     try:
         with time_budget():  # a template is untrusted input: nested loops are stopped, not waited for
-            template_parts = compiled(template)
+            template_parts = compiled(template, data)
             parts = template_parts.render(context)
     except OverTime:
         raise TemplateError(shown, f"rendering stopped after {seconds():g}s (the time budget; DOCGEN_TEMPLATE_TIMEOUT sets it): "
