@@ -228,7 +228,7 @@ def test_child_gets_hardened_profile_and_private_env(tmp_path: Path, monkeypatch
         f"dump = pathlib.Path({str(dump)!r}); dump.mkdir()\n"
         "(dump / 'xcu').write_text((profile / 'user' / 'registrymodifications.xcu').read_text())\n"
         "(dump / 'args').write_text('\\n'.join(args))\n"
-        "(dump / 'env').write_text('\\n'.join(f'{k}={os.environ.get(k)}' for k in ('HOME', 'SAL_USE_VCLPLUGIN', 'LC_ALL')))\n"
+        "(dump / 'env').write_text('\\n'.join(f'{k}={os.environ.get(k)}' for k in ('HOME', 'SAL_USE_VCLPLUGIN', 'LC_ALL', 'GLIBC_TUNABLES')))\n"
         f"for p in inputs: shutil.copy({str(valid_pdf)!r}, outdir / (p.stem + '.pdf'))\n"
     )
     fake_soffice(tmp_path, monkeypatch, body)
@@ -244,6 +244,18 @@ def test_child_gets_hardened_profile_and_private_env(tmp_path: Path, monkeypatch
     env = dict(line.split("=", 1) for line in (dump / "env").read_text().splitlines())
     assert env["SAL_USE_VCLPLUGIN"] == "svp" and env["LC_ALL"] in {"ja_JP.UTF-8", "C.UTF-8"}
     assert env["HOME"] != os.environ.get("HOME") and not Path(env["HOME"]).exists()  # throwaway, deleted
+    # glibc keeps 256 MiB when it trims the heap: a one-shot run exits anyway (see convert.py)
+    assert env["GLIBC_TUNABLES"] == f"glibc.malloc.top_pad={256 * 2**20}"
+
+
+def test_a_callers_own_glibc_tunables_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, valid_pdf: Path) -> None:
+    seen = tmp_path / "tunables"
+    fake_soffice(tmp_path, monkeypatch, f"pathlib.Path({str(seen)!r}).write_text(os.environ.get('GLIBC_TUNABLES', '-'))\n"
+                                        f"for p in inputs: shutil.copy({str(valid_pdf)!r}, outdir / (p.stem + '.pdf'))\n")
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
+    (src,) = inputs(tmp_path, "a.docx")
+    convert_to_pdf([src], tmp_path / "out")
+    assert seen.read_text() == "glibc.malloc.arena_max=2"
 
 
 def test_missing_soffice_is_a_setup_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
