@@ -25,7 +25,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from pypdf import PdfReader  # noqa: E402
 
 from generator import api  # noqa: E402
 from tests.bench.common import finish_work  # noqa: E402
+from tests.netkit import free_port  # noqa: E402
 
 DOCGEN = [sys.executable, "-m", "generator"]
 TODAY = "2026-11-26"
@@ -142,12 +142,6 @@ def make_users(url: str, count: int) -> list[tuple[str, str]]:
     finally:
         eng.dispose()
     return users
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
+from pathlib import Path
 
 from generator.content.disclosures import is_missing
 from generator.content.model import Product
@@ -17,3 +19,9 @@ def complete_disclosures(product: Product, wording: str = TEST_WORDING) -> Produ
     hashes = dict(product.file_hashes)
     hashes["disclosures.yaml"] = hashlib.sha256((hashes["disclosures.yaml"] + wording).encode()).hexdigest()
     return dataclasses.replace(product, disclosures=dataclasses.replace(product.disclosures, items=items), file_hashes=hashes)
+
+
+def fill_pending(disclosures: Path) -> None:
+    """Give every pending item test wording, as the insurer will give the real one (an edit of the YAML file)."""
+    text = re.sub(r"^    pending: .*$", f'    paragraphs:\n      - "{TEST_WORDING}"', disclosures.read_text(encoding="utf-8"), flags=re.M)
+    disclosures.write_text(text, encoding="utf-8")

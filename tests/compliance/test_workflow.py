@@ -6,7 +6,6 @@ new pack is a draft again and `docgen check` names the approval the published ou
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,19 +18,13 @@ from generator.cli import main
 from generator.compliance.watermark import DRAFT_TEXT
 from generator.store import db
 from tests.compliance.conftest import add_user
-from tests.compliance.disclosure_helpers import TEST_WORDING
+from tests.compliance.disclosure_helpers import TEST_WORDING, fill_pending
 
 REPO = Path(__file__).resolve().parents[2]
 NUMBER = "CL-TEST-2026-001"
 CLIENT = ["--contact", "上", "--industry", "製造業", "--revenue", "4.5億", "--limit", "1億", "--date", "2026-12-02"]
 
 pytestmark = pytest.mark.libreoffice
-
-
-def fill_pending(disclosures: Path) -> None:
-    """Give every pending item test wording, as the insurer will give the real one (an edit of the YAML file)."""
-    text = re.sub(r"^    pending: .*$", f'    paragraphs:\n      - "{TEST_WORDING}"', disclosures.read_text(encoding="utf-8"), flags=re.M)
-    disclosures.write_text(text, encoding="utf-8")
 
 
 def reword_first_exclusion(exclusions: Path) -> str:

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -26,6 +25,7 @@ from generator.site import Site
 from generator.store.accounts import Agency, User
 from generator.web.security import hash_password
 from tests.dbkit import backends, fresh_database
+from tests.netkit import free_port
 
 if TYPE_CHECKING:
     from selenium import webdriver
@@ -120,7 +120,7 @@ def make_portal(url: str, site: Site, *, users: bool = True, **app_options) -> P
 def approvable_site(folder: Path) -> Site:
     """portal_site(folder) on a git-tracked copy of the content, committed with its disclosures pending, whose working
     tree fills the required disclosures (with test wording): a version that can be submitted and approved."""
-    from tests.compliance.test_workflow import fill_pending
+    from tests.compliance.disclosure_helpers import fill_pending
 
     shutil.copytree(REPO / "content", folder / "content")
     git = ["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.jp"]
@@ -190,12 +190,6 @@ def wait_for_job(portal: Portal, job_id: int, timeout: float = 240.0):  # type: 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-default-apps", "--window-size=1280,1100")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
