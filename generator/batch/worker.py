@@ -236,8 +236,11 @@ def build_chunk(spec: ChunkSpec, data: bytes) -> ChunkResult:
     with _chunk_lock(spec):
         record = manifest.read(spec.chunk)
         if record and record.get("state") == "done" and _still_there(dest, record):
+            errors = [tuple(e) for e in record["errors"]]
+            if record.get("run") == spec.run:  # this run's own attempt, done before its worker died: its packs are this run's
+                return ChunkResult(spec.chunk, [p["line"] for p in record["packs"]], errors, worker=me)
             lines = [p["line"] | {"status": "up to date"} for p in record["packs"]]
-            return ChunkResult(spec.chunk, lines, [tuple(e) for e in record["errors"]], resumed=True, worker=me)
+            return ChunkResult(spec.chunk, lines, errors, resumed=True, worker=me)
         manifest.running(spec.chunk, spec.run, me)
         if dest.is_folder:
             _remove_dead_staging(dest)

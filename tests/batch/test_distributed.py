@@ -338,6 +338,27 @@ def test_a_worker_killed_mid_batch_loses_no_pack_and_builds_none_twice(client, s
     assert leftovers(out) == []  # the dead worker's staging was removed by a worker on its host
 
 
+@pytest.mark.libreoffice
+def test_a_chunk_this_run_finished_before_its_worker_died_counts_as_built(site: api.Site, product, tmp_path: Path) -> None:
+    """A worker killed after its chunk was done, before the client fetched the result: the scheduler runs the chunk
+    again, which finds it done in the manifest. Those packs are this run's: built, not "up to date" (the killed-worker
+    test above lands here or in the rebuild, as the kill's timing falls). The same command run later finds them up to date."""
+    from generator import __version__
+    from generator.batch.manifest import chunk_id
+
+    bundle_hash, data = make_bundle(site.content / product.key, site.templates, runner.cached_brochure(product, site))
+    rows = tuple(read_client_rows(write_csv(tmp_path / "one.csv", good_rows(1))))
+    spec = ChunkSpec(chunk_id(rows), "b1", "run-1", str(tmp_path / "out"), rows, TODAY, bundle_hash, product.digest(), __version__,
+                     time.time(), lock=False)
+    first = build_chunk(spec, data)
+    again = build_chunk(spec, data)  # the same task once more: the worker holding its result was killed
+    later = build_chunk(dataclasses.replace(spec, run="run-2"), data)  # the same command run again another time
+    assert [line["status"] for line in first.packs] == ["built"] and not first.resumed
+    assert again.packs == first.packs and not again.resumed
+    assert [line["status"] for line in later.packs] == ["up to date"] and later.resumed
+    assert set(install_counts(tmp_path / "out").values()) == {1}  # built once, whatever was reported
+
+
 def _cli(listing: Path, out: Path, site: api.Site, scheduler: str) -> list[str]:
     return [sys.executable, "-m", "generator", "proposals", str(listing), "--out", str(out), "--scheduler", scheduler, "--chunk", str(KILL_CHUNK)]
 
