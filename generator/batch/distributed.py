@@ -132,7 +132,7 @@ class ClusterSummary:
     total_premium: int = 0
     dry_run: bool = False
     chunks: int = 0
-    resumed: int = 0  # chunks the manifest had done and whose packs were all still there
+    resumed: int = 0  # chunks an earlier run had done (the manifest says) whose packs were all still there
 
     def line(self) -> str:
         """The same line a local run prints."""

@@ -37,8 +37,9 @@ from generator.site import Site
 log = logging.getLogger(__name__)
 ERRORS_FILE = "errors.csv"
 MIN_BATCH = 4  # fewer clients than this per LibreOffice run: its start-up outweighs running two at once
-# Clients per LibreOffice run: each run costs about 2 CPU-s to start, and a client about 0.12 CPU-s to lay out
-# (measured on 10 to 100 clients); 200 clients on 2 cores were built about a tenth faster in batches of 100 than of 50.
+# Clients per LibreOffice run: a run cost about 2 CPU-s to start (1.2 since convert.ONE_SHOT_TUNABLES), and a client
+# about 0.12 CPU-s to lay out (measured on 10 to 100 clients); 200 clients on 2 cores were built about a tenth faster
+# in batches of 100 than of 50.
 DEFAULT_CHUNK = 100
 Progress = Callable[[int, int], None]
 

@@ -63,7 +63,7 @@ class ChunkResult:
     chunk: str
     packs: list[dict] = field(default_factory=list)
     errors: list[tuple[int | None, str, str, str]] = field(default_factory=list)
-    resumed: bool = False  # its manifest record said done and every pack was still there
+    resumed: bool = False  # another run's manifest record said done and every pack was still there
     worker: str = ""
 
 

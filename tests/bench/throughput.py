@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import datetime as dt
 import os
@@ -15,8 +14,8 @@ import tempfile
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -168,21 +167,6 @@ def naive_pack(product: Product, plan: PackPlan, work: Path) -> Path:
     return work / "pack.pdf"
 
 
-@contextlib.contextmanager
-def naive_tunables(value: str | None) -> Iterator[None]:
-    """GLIBC_TUNABLES for the naive pipeline's soffice runs: "" is glibc's defaults, None leaves docgen's setting."""
-    before = os.environ.get("GLIBC_TUNABLES")
-    if value is not None:
-        os.environ["GLIBC_TUNABLES"] = value  # a caller's own value is what convert_to_pdf passes on
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("GLIBC_TUNABLES", None)
-        else:
-            os.environ["GLIBC_TUNABLES"] = before
-
-
 def page_texts(pdf: Path, fold: bool = True) -> list[str]:
     """Text per page, NFKC, whitespace folded away: pypdf adds a space where two glyphs sit a hair apart, and LibreOffice
     places glyphs a few thousandths of a point differently with the font subsets it makes for each document it lays out."""
@@ -234,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         # 256 MB when trimming (convert.ONE_SHOT_TUNABLES), which makes every small conversion cheaper, the naive
         # pipeline's included: that run is reported beside it, so the ratio of the architecture alone is there too.
         rates_naive = {}
-        for setting, tunables in (("stock", ""), ("tuned", None)):
-            with naive_tunables(tunables):
+        # a GLIBC_TUNABLES of the caller's own is what convert_to_pdf passes on: "" is glibc's defaults
+        for setting, tunables in (("stock", {"GLIBC_TUNABLES": ""}), ("tuned", {})):
+            with mock.patch.dict(os.environ, tunables):
                 started = time.perf_counter()
                 naive = [naive_pack(product, plan, work / f"naive-{setting}" / str(i)) for i, plan in zip(picks, plans, strict=True)]
                 rates_naive[setting] = len(plans) / (time.perf_counter() - started)
