@@ -88,12 +88,12 @@ def load(site: Site, product: str | None = None, *, lint: bool = True) -> Produc
     """Load, type-check and cross-check one product (the only one when ``product`` is None); lint its templates."""
     loaded = validate(load_product(_folder(site, product)))
     if lint:
-        from generator.compliance.check import lint_templates
+        from generator.documents.product_lint import lint_templates
 
         problems = lint_templates(loaded, site)
         if problems:
             raise ContentError(problems)
-    from generator.compliance.approval import for_build
+    from generator.compliance.in_force import for_build
 
     return for_build(site, loaded)  # with the approval number in force today, or as a draft (watermarked)
 

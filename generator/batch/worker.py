@@ -193,7 +193,7 @@ def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> Wor
     if product.digest() != spec.product_digest:
         raise ClusterError(f"{who} loads content {product.digest()} but the client sent {spec.product_digest}; refused: "
                            "the worker's docgen reads content differently (install the client's docgen version)")
-    # the approval in force is the client's (its database; generator.compliance.approval.for_build): a worker has none
+    # the approval in force is the client's (its database; generator.compliance.in_force.for_build): a worker has none
     product = dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=spec.approval))
     outputs = scratch / "outputs"
     cache = Path(os.environ.get("DOCGEN_CACHE") or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}")  # layout cache, per host

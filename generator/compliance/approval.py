@@ -1,4 +1,4 @@
-"""Approval of exact content versions: submit, approve or reject, correct; and which approval a build may print.
+"""Approval of exact content versions: submit, approve or reject, correct (which one a build prints: in_force).
 
 Pure functions over a SQLAlchemy session (no printing, no commits: the caller owns the transaction). A content
 version is ``Product.digest()``. Rules: only a compliance user decides, never on their own submission; a version
@@ -7,10 +7,8 @@ with a missing required disclosure cannot be approved; approvals are never edite
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import select
@@ -19,7 +17,6 @@ from sqlalchemy.orm import Session
 from generator.content.disclosures import missing_disclosures
 from generator.content.model import Product
 from generator.errors import ApprovalError
-from generator.site import Site
 from generator.store.accounts import User
 from generator.store.approvals import Approval, Submission
 from generator.store.audit import record
@@ -201,78 +198,3 @@ def correct(session: Session, old: Approval, user: User, *, number: str | None =
     record(session, user, "approve", f"{old.product}@{old.content_hash}",
            {"approval": new.approval_number, "supersedes": old.approval_number, "note": note})
     return new
-
-
-def apply(product: Product, approval: Approval | None) -> Product:
-    """``product`` printing ``approval``'s number (the content hash is unchanged: it hashes files, not meta).
-
-    None gives the product with no approval number: every document built from it is a draft.
-    """
-    if approval is not None and approval.content_hash != product.digest():
-        raise ApprovalError(f"approval {approval.approval_number} is for content {approval.content_hash}, not {product.digest()}")
-    number = approval.approval_number if approval is not None else ""
-    return dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=number))
-
-
-def is_draft(product: Product) -> bool:
-    """True when documents of ``product`` are drafts (no valid approval applied)."""
-    return not product.meta.approval_number
-
-
-def for_build(site: Site, product: Product, on: dt.date | None = None) -> Product:
-    """``product`` printing its approval valid ``on`` (default today) from the site's database, else as a draft.
-
-    No database yet (a fresh clone, CI) means no approvals: every document is a draft. The database is only read
-    here, never created or migrated: building documents must not need the portal set up.
-    """
-    from generator.store import db
-
-    url = db.database_url(site)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        return apply(product, None)
-    eng = db.engine(url)
-    try:
-        if "approvals" not in db.tables(eng):
-            return apply(product, None)
-        with db.session_factory(eng)() as session:
-            return apply(product, current_approval(session, product.key, product.digest(), on or dt.date.today()))
-    finally:
-        eng.dispose()
-
-
-def from_manifest(product: Product, manifest: dict) -> Product:
-    """A draft ``product`` printing the approval number a committed manifest records for this exact content hash.
-
-    This is what lets a fresh clone (CI, no database) rebuild approved published outputs byte for byte: the manifest is
-    committed with them, and a number recorded for another content hash never applies. A database approval wins.
-    """
-    if not is_draft(product):
-        return product
-    facts = manifest.get("facts", {}).get(product.key, {})
-    number = facts.get("approval", "")
-    if number and facts.get("content_hash") == product.digest():
-        return dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=number))
-    return product
-
-
-def approval_lines(products: list[Product], manifest: dict) -> list[str]:
-    """Whether the published outputs match an approved version, per product (for `docgen check`)."""
-    lines = []
-    for p in products:
-        facts = manifest.get("facts", {}).get(p.key, {})
-        number, built_hash = facts.get("approval", ""), facts.get("content_hash", "")
-        if number and built_hash != p.digest():
-            lines.append(f"{p.key}: published outputs were approved as {number} (content {built_hash}); content is now {p.digest()}, "
-                         f"which {'is approved as ' + p.meta.approval_number if not is_draft(p) else 'has no valid approval (drafts)'}")
-        elif number:
-            lines.append(f"{p.key}: published outputs match approval {number} (content {built_hash})")
-        else:
-            state = f"approved as {p.meta.approval_number}" if not is_draft(p) else "has no valid approval"
-            lines.append(f"{p.key}: published outputs are drafts (no approval recorded); content {p.digest()} {state}")
-    return lines
-
-
-def for_session(sessions, product: Product, on: dt.date | None = None) -> Product:  # type: ignore[no-untyped-def]
-    """:func:`for_build` on a given session factory (the portal's own database, wherever it is)."""
-    with sessions() as session:
-        return apply(product, current_approval(session, product.key, product.digest(), on or dt.date.today()))

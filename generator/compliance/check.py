@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -16,23 +15,21 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from generator import __version__, code_stamp
-from generator.batch.clients import ClientRequest, parse_client, read_client_rows
+from generator import __version__
+from generator.batch.clients import parse_client, read_client_rows
 from generator.batch.runner import build_packs, cached_brochure
-from generator.compliance.approval import approval_lines, from_manifest
 from generator.compliance.diff import diff_facts
+from generator.compliance.in_force import approval_lines, from_manifest
 from generator.content.facts import Cell, Clause, cells, clauses, documents_using
 from generator.content.load import display_path
 from generator.content.model import Product
 from generator.documents.brochure import build_brochure
-from generator.documents.context import brochure_context
 from generator.documents.fonts import missing_glyphs
-from generator.documents.lint import lint_template
 from generator.documents.proposal import plan_pack
 from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED, WORDING
-from generator.documents.render import docx_tables, docx_text, render_docx, write_atomic
-from generator.documents.wording import build_wording, wording_context
-from generator.errors import ContentError, DocgenError, DriftError, Problem, TemplateError
+from generator.documents.render import docx_tables, docx_text, write_atomic
+from generator.documents.wording import build_wording
+from generator.errors import ContentError, DriftError, Problem
 from generator.site import Site
 
 MANIFEST = "manifest.json"
@@ -62,57 +59,6 @@ def input_path(site: Site, key: str) -> Path:
     """The file a manifest input key names on this site."""
     name, _, rest = key.partition("/")
     return {"content": site.content, "templates": site.templates}.get(name, site.content) / rest
-
-
-def template_contexts(product: Product, site: Site) -> dict[Path, dict]:
-    """Every template with a real context for this product (a made-up client for the pack parts)."""
-    rates = product.rates
-    sample = ClientRequest(client="見本株式会社", contact="見本", industry=rates.classes[0].industries[0], revenue=rates.bands[0].up_to,
-                           limit=rates.limits[0], agent_name="見本代理店", agent_contact="担当：見本", date=product.meta.effective_date)
-    plan = plan_pack(product, sample, product.meta.effective_date, site.templates)
-    return {BROCHURE.template_path(site.templates): brochure_context(product), WORDING.template_path(site.templates): wording_context(product)} | {
-        d.template_path(site.templates): plan.contexts[d.id] for d in PERSONALISED
-    }
-
-
-def lint_templates(product: Product, site: Site) -> list[Problem]:
-    """Template problems: unknown variables and filters, split tags, and anything a real render trips over.
-
-    A template's verdict is a function of its bytes and its context: it is kept in the site cache, so each load of
-    unchanged content (every CLI command) does not lint and render all five templates again.
-    """
-    problems: list[Problem] = []
-    for template, context in template_contexts(product, site).items():
-        shown = display_path(template)
-        try:
-            data = template.read_bytes()
-        except OSError:
-            data = b""  # lint_template reports the missing file
-        stamp = [code_stamp(), _sha(data), context]
-        key = hashlib.sha256(json.dumps(stamp, sort_keys=True, ensure_ascii=False, default=repr).encode()).hexdigest()
-        messages: list[str] = []
-        if not _linted_clean(site, key):
-            messages = lint_template(template, set(context))
-            if not messages:
-                try:  # attribute typos ({{ quote.premum }}) only show when rendering with the real context
-                    with tempfile.TemporaryDirectory(prefix="docgen-lint-") as tmp:
-                        render_docx(template, context, Path(tmp) / template.name)
-                except TemplateError as exc:
-                    messages = [str(exc)]
-            if data and not messages:  # only a clean verdict is kept: a problem is looked at again, with fresh words
-                _keep_lint(site, key)
-        problems += [Problem(shown, 0, "", m.removeprefix(f"{shown}: ")) for m in messages]
-    return problems
-
-
-def _linted_clean(site: Site, key: str) -> bool:
-    """True when this template and context linted clean before on this site."""
-    return (site.cache / "lint" / key[:32]).is_file()
-
-
-def _keep_lint(site: Site, key: str) -> None:
-    with contextlib.suppress(DocgenError):  # a read-only cache costs speed only
-        write_atomic(site.cache / "lint" / key[:32], b"clean\n")
 
 
 def normalised_text(path: Path) -> list[str]:
@@ -179,7 +125,7 @@ def manifest_for(site: Site, products: list[Product], published: list[Published]
     facts = {
         p.key: {
             "content_hash": p.digest(),
-            "approval": p.meta.approval_number,  # empty: drafts; see generator.compliance.approval.from_manifest
+            "approval": p.meta.approval_number,  # empty: drafts; see generator.compliance.in_force.from_manifest
             "clauses": {cid: {"path": c.path, "label": c.label, "text": c.text} for cid, c in clauses(p).items()},
             "cells": {k: {"path": c.path, "label": c.label, "premium": c.premium} for k, c in cells(p).items()},
         }

@@ -201,7 +201,7 @@ __all__ = ["add_commands", "ApprovalError"]
 
 def draft_notice(out, products) -> None:  # type: ignore[no-untyped-def]
     """Say on stderr, on every build, which products' documents are drafts (no valid approval: watermarked)."""
-    from generator.compliance.approval import is_draft
+    from generator.compliance.in_force import is_draft
     from generator.compliance.watermark import DRAFT_TEXT
 
     for p in products:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -132,19 +131,10 @@ def reissue(session: Session, records: list[int], actor: User, today: dt.date) -
 
 def ledger_impact(site: Site, d: ContentDiff) -> list[AffectedPack] | None:
     """:func:`affected_packs` from the site's database; None when there is no portal database (no ledger) yet."""
-    from generator.store import db
+    from generator.store.existing import existing_session
 
-    url = db.database_url(site)
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        return None
-    eng = db.engine(url)
-    try:
-        if "pack_records" not in db.tables(eng):
-            return None
-        with db.session_factory(eng)() as session:
-            return affected_packs(session, d)
-    finally:
-        eng.dispose()
+    with existing_session(site, "pack_records") as session:
+        return None if session is None else affected_packs(session, d)
 
 
 def impact_lines(found: list[AffectedPack] | None) -> list[str]:

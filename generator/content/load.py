@@ -150,12 +150,25 @@ def _kind(node: yaml.Node) -> str:
 _OPTIONAL = {f.name for f in dataclasses.fields(Product) if f.default is None}
 
 
+MAX_FLOW_DEPTH = 200  # [ and { nested in one another; content nests a few levels, PyYAML's composer recurses ~3 frames a level
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader refusing flow collections nested deeper than MAX_FLOW_DEPTH: PyYAML's scanner is quadratic in that
+    depth (a file of 2,000 ``[`` took 1.5 s to reach the RecursionError, it now takes milliseconds)."""
+
+    def fetch_flow_collection_start(self, TokenClass) -> None:  # type: ignore[no-untyped-def]  # noqa: N803 (PyYAML's name)
+        if self.flow_level >= MAX_FLOW_DEPTH:
+            raise RecursionError(f"flow collections nested more than {MAX_FLOW_DEPTH} levels")
+        super().fetch_flow_collection_start(TokenClass)
+
+
 @functools.lru_cache(maxsize=64)
 def _compose(text: str) -> yaml.Node | None:
     """The YAML node tree of ``text``, parsed once per process for the same text (PyYAML's pure-Python parser is most of
     a product's load time; the portal reloads, and a test run loads the same files a hundred times). The builder only
     reads nodes, and the scalars built from them are immutable. A text that fails to parse raises every time."""
-    return yaml.compose(text, Loader=yaml.SafeLoader)
+    return yaml.compose(text, Loader=_Loader)
 
 
 def product_dirs(root: Path) -> list[Path]:
@@ -206,7 +219,7 @@ def load_product(folder: Path) -> Product:
             mark = getattr(exc, "problem_mark", None)
             problems.append(Problem(shown, mark.line + 1 if mark else 0, "", f"invalid YAML: {getattr(exc, 'problem', exc)}"))
             continue
-        except RecursionError:  # PyYAML composes nested collections recursively
+        except RecursionError:  # PyYAML composes nested collections recursively; _Loader stops deep [ and { early
             problems.append(Problem(shown, 0, "", "nested too deeply to be content (hundreds of levels of lists or mappings)"))
             continue
         if node is None:

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
-from collections.abc import Mapping
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from generator.site import Site
 from generator.store.base import Base
+from generator.store.existing import ENV_URL, SQLITE_NAME, database_url  # noqa: F401 (callers say db.database_url)
 
-ENV_URL = "DOCGEN_DATABASE_URL"
-SQLITE_NAME = "docgen.sqlite3"
 # "package:folder" lets an installed docgen (no checkout, no alembic.ini) find its migrations
 SCRIPT_LOCATION = "generator.store:migrations"
-
-
-def database_url(site: Site, environ: Mapping[str, str] | None = None) -> str:
-    """``DOCGEN_DATABASE_URL``, else a SQLite file in the site's storage folder (nothing to set up).
-
-    >>> database_url(Site.at(Path("/srv/docgen")), {})
-    'sqlite:////srv/docgen/storage/docgen.sqlite3'
-    >>> database_url(Site.at(Path("/srv/docgen")), {"DOCGEN_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:5432/d"})
-    'postgresql+psycopg://u@127.0.0.1:5432/d'
-    """
-    environ = os.environ if environ is None else environ
-    return environ.get(ENV_URL) or f"sqlite:///{Path(site.storage) / SQLITE_NAME}"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from generator import api
-from generator.compliance.approval import for_session
+from generator.compliance.in_force import for_session
 from generator.content.model import Product
 from generator.errors import DocgenError
 from generator.store import db as store

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import update
 
 from generator.compliance import approval as ap
+from generator.compliance.in_force import apply, is_draft
 from generator.content.disclosures import REQUIRED, missing_disclosures
 from generator.content.model import Product
 from generator.errors import ApprovalError, ContentError
@@ -72,9 +73,9 @@ def test_approval_binds_the_exact_version(session, people, complete: Product) ->
     assert ap.current_approval(session, complete.key, digest, dt.date(2026, 12, 2)).id == a.id
     assert ap.current_approval(session, complete.key, digest, dt.date(2026, 11, 30)) is None  # not yet valid
     assert ap.current_approval(session, complete.key, "0" * 12, dt.date(2026, 12, 2)) is None  # another version
-    stamped = ap.apply(complete, a)
+    stamped = apply(complete, a)
     assert stamped.meta.approval_number == a.approval_number and stamped.digest() == digest
-    assert ap.is_draft(complete) and not ap.is_draft(stamped)
+    assert is_draft(complete) and not is_draft(stamped)
     assert verify(session) == []
 
 

@@ -19,6 +19,7 @@ from generator import api
 from generator.compliance import approval as ap
 from generator.compliance.diff import segments
 from generator.compliance.impact import affected_packs, reissue
+from generator.compliance.in_force import is_draft
 from generator.compliance.versions import WORKING, Version, content_versions
 from generator.content.disclosures import missing_disclosures
 from generator.errors import DocgenError
@@ -129,7 +130,7 @@ def compare(request: Request, db: Db, user: Officer, old: Annotated[str, Query(m
                 "segments": segments(c.old.text if c.old else "", c.new.text if c.new else "")} for c in d.clauses]
     affected = affected_packs(db, d)
     current = _product(request)
-    can_reissue = bool(affected) and not ap.is_draft(current) and current.digest() == d.new.digest()
+    can_reissue = bool(affected) and not is_draft(current) and current.digest() == d.new.digest()
     return render(request, "compliance_compare.html", d=d, old=old, new=new, changes=changes, cells=[c.describe() for c in d.cells],
                   affected=affected, can_reissue=can_reissue, current=current)
 
@@ -160,7 +161,7 @@ def reissue_packs(request: Request, db: Db, user: Officer, form: FormFields) -> 
         raise HTTPException(400, "record: not a pack number") from None
     if not ids:
         raise HTTPException(400, "record: choose at least one pack to re-issue")
-    if ap.is_draft(_product(request)):
+    if is_draft(_product(request)):
         raise HTTPException(400, "the current content has no valid approval: approve it before re-issuing packs")
     done = reissue(db, ids, user, dt.date.today())
     db.commit()

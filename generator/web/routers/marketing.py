@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from generator.compliance import approval as ap
+from generator.compliance.in_force import is_draft
 from generator.store.accounts import User
 from generator.store.audit import record
 from generator.web import security
@@ -41,7 +42,7 @@ def marketing_home(request: Request, db: Db, user: Marketer) -> Response:
     product, current = _built(request)
     state = ap.version_state(db, product.key, product.digest(), dt.date.today())
     return render(request, "marketing.html", brochure=pdf.name if pdf else "", product=product, state=state, current=current,
-                  draft=ap.is_draft(product))
+                  draft=is_draft(product))
 
 
 @router.post("/build")
@@ -54,7 +55,7 @@ def build_current(request: Request, db: Db, user: Marketer) -> Response:
     if not hasattr(request.app.state, "current_brochures"):
         request.app.state.current_brochures = {}
     request.app.state.current_brochures[(product.digest(), product.meta.approval_number)] = pdf
-    record(db, user, "brochure.built", f"{product.key}@{product.digest()}", {"draft": ap.is_draft(product), "approval": product.meta.approval_number})
+    record(db, user, "brochure.built", f"{product.key}@{product.digest()}", {"draft": is_draft(product), "approval": product.meta.approval_number})
     db.commit()
     return RedirectResponse("/marketing#current", status_code=303)
 
