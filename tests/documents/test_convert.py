@@ -110,7 +110,7 @@ def test_real_corrupt_docx_is_an_error_not_a_text_import(tmp_path: Path, real_so
 
 # --- fake soffice -------------------------------------------------------------------------
 
-PRELUDE = f"""#!{sys.executable}
+PRELUDE = f"""#!{sys.executable} -S
 import os, pathlib, shutil, sys, urllib.parse
 args = sys.argv[1:]
 outdir = pathlib.Path(args[args.index("--outdir") + 1])
