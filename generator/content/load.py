@@ -109,9 +109,7 @@ class _Builder:
         if not isinstance(node, yaml.MappingNode):
             self.fail(node, path, f"expected a mapping of {tp.__name__} fields, got a {_kind(node)}")
             return None
-        hints = typing.get_type_hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp) if f.init and f.name in hints}
-        fields.pop("sources", None), fields.pop("file_hashes", None)
+        hints, fields = _fields_of(tp)
         values: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = key_node.value
@@ -140,6 +138,15 @@ class _Partial:
 
     tp: Any
     values: dict
+
+
+@functools.cache
+def _fields_of(tp: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+    """A content dataclass's resolved type hints and the fields a file may set (get_type_hints costs a third of a load)."""
+    hints = typing.get_type_hints(tp)
+    fields = {f.name: f for f in dataclasses.fields(tp) if f.init and f.name in hints}
+    fields.pop("sources", None), fields.pop("file_hashes", None)
+    return hints, fields
 
 
 def _kind(node: yaml.Node) -> str:
