@@ -1,8 +1,4 @@
-"""The approval a build prints: the one in force in the site's database, one a committed manifest records, or none.
-
-None makes every document a draft (watermarked). Only reading here, and SQLAlchemy only once a database exists: every
-CLI command loads its product through :func:`for_build`, and building documents must not need the portal set up.
-"""
+"""Which approval a build prints: the one in force in the site's database, one a committed manifest records, or none (a draft)."""
 
 from __future__ import annotations
 
@@ -41,6 +37,7 @@ def for_build(site: Site, product: Product, on: dt.date | None = None) -> Produc
     No database yet (a fresh clone, CI) means no approvals: every document is a draft. The database is only read
     here, never created or migrated: building documents must not need the portal set up.
     """
+    # every CLI command loads its product through here: SQLAlchemy and the models are imported only once a database exists
     with existing_session(site, "approvals") as session:
         if session is None:
             return apply(product, None)
