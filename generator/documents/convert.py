@@ -16,8 +16,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from pypdf import PdfReader
-
 from generator.errors import ConversionError, ConversionTimeout, InputError, SetupError
 
 SOFFICE_ENV = "DOCGEN_SOFFICE"
@@ -155,7 +153,13 @@ def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float 
 
 def pdf_text(pdf: Path) -> list[str]:
     """Return the extracted text of each page of ``pdf``."""
-    return [page.extract_text() or "" for page in PdfReader(pdf, strict=False).pages]
+    return [page.extract_text() or "" for page in _pages(pdf)]
+
+
+def _pages(pdf: Path) -> list:
+    from pypdf import PdfReader  # imported here: every CLI command imports this module (--timeout), few read a PDF
+
+    return PdfReader(pdf, strict=False).pages
 
 
 def _check_inputs(inputs: list[Path]) -> None:
@@ -271,7 +275,7 @@ def _verified(pdf: Path, source: Path, cmd: list[str], log: Path) -> Path:
     if not pdf.is_file():
         raise ConversionError(f"{source}: soffice wrote no PDF (expected {pdf.name}): {_show(cmd)}\n{_tail(log)}".rstrip())
     try:
-        pages = len(PdfReader(pdf, strict=False).pages)
+        pages = len(_pages(pdf))
     except Exception as exc:  # pypdf raises many types on garbage input
         raise ConversionError(f"{source}: soffice wrote an unreadable PDF: {exc}") from exc
     if pages < 1:
@@ -285,7 +289,7 @@ def _salvage(inputs: list[Path], staging: Path, out_dir: Path) -> list[Path]:
     for source in inputs:
         pdf = staging / f"{source.stem}.pdf"
         try:
-            if not pdf.is_file() or len(PdfReader(pdf, strict=False).pages) < 1:
+            if not pdf.is_file() or len(_pages(pdf)) < 1:
                 break
         except Exception:  # a PDF cut off by the kill: pypdf raises many types
             break
