@@ -156,7 +156,7 @@ def pdf_text(pdf: Path) -> list[str]:
     return [page.extract_text() or "" for page in _pages(pdf)]
 
 
-def _pages(pdf: Path) -> list:
+def _pages(pdf: Path) -> Sequence:
     from pypdf import PdfReader  # imported here: every CLI command imports this module (--timeout), few read a PDF
 
     return PdfReader(pdf, strict=False).pages

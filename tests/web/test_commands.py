@@ -6,7 +6,6 @@ import io
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from generator.cli import main
 from generator.store import db
 from generator.store.accounts import Agency, User
 from tests.dbkit import backends, fresh_database
+from tests.netkit import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "a throwaway password for this test"
@@ -90,9 +90,7 @@ def test_db_upgrade_migrates_an_empty_database(database_url: str, docgen_here) -
 
 
 def test_db_upgrade_reports_an_unreachable_database_in_one_line(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    port = free_port()  # nothing listens there
     r = docgen("db", "upgrade", "--database", f"postgresql+psycopg://nobody@127.0.0.1:{port}/none")
     assert r.returncode == 5 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
@@ -104,9 +102,7 @@ def test_serve_on_an_empty_sqlite_storage_then_log_in(tmp_path: Path) -> None:
     env.pop("DOCGEN_DATABASE_URL", None)
     assert docgen("users", "add", "--agency", "さくら保険サービス株式会社", "--role", "agent", "a@example.jp", stdin=PASSWORD, env=env).returncode == 0
     assert (tmp_path / "storage" / "docgen.sqlite3").is_file()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         server = subprocess.Popen([sys.executable, "-m", "generator", "serve", "--port", str(port)], cwd=REPO, env={**os.environ, **env},
