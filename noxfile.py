@@ -1,31 +1,68 @@
-"""Every project command in one place; dependencies come from pyproject.toml."""
+"""Every project command in one place; every environment installs from the lock (uv.lock, exported to .ci/lock/)."""
 
 from __future__ import annotations
 
-import tomllib
+import difflib
+import subprocess
 from pathlib import Path
 
 import nox
+from uv import find_uv_bin  # installed beside nox from the tasks lock (.ci/setup)
 
 nox.options.sessions = ["lint", "tests", "check"]
-nox.options.reuse_existing_virtualenvs = True
+nox.options.reuse_existing_virtualenvs = True  # reused, but always brought back to the lock's exact versions
 nox.options.default_venv_backend = "venv"
 
-PYPROJECT = tomllib.loads(Path(__file__).with_name("pyproject.toml").read_text(encoding="utf-8"))
-DEPS = PYPROJECT["project"]["dependencies"]
-EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+ROOT = Path(__file__).parent
+UV = find_uv_bin()
+LOCK_DIR = ROOT / ".ci" / "lock"
+# One requirements file per environment, exported from uv.lock with hashes: what pip installs with --require-hashes.
+# name -> the `uv export` options that select it (the project's extras and dependency groups in pyproject.toml).
+LOCKS: dict[str, tuple[str, ...]] = {
+    "docgen": (),  # the command line alone: what `pip install docgen` gives
+    "all": ("--extra", "all"),  # every face: portal, cluster, signing, PostgreSQL
+    "test": ("--extra", "all", "--group", "test"),
+    "lint": ("--extra", "all", "--group", "lint"),
+    "bench": ("--extra", "all", "--group", "bench"),
+    "tasks": ("--only-group", "tasks"),  # nox and uv themselves (.ci/setup)
+}
 
 
-def _install(session: nox.Session, *extras: str) -> None:
-    session.install(*DEPS, *(d for e in extras for d in EXTRAS[e]))
+def _export(name: str) -> list[str]:
+    return [UV, "export", "--frozen", "--format", "requirements-txt", "--no-emit-project", "--no-header", "--quiet", *LOCKS[name]]
+
+
+def _install(session: nox.Session, lock: str) -> None:
+    """The lock's exact versions (hashes checked), then docgen itself, editable."""
+    session.install("--require-hashes", "-r", str(LOCK_DIR / f"{lock}.txt"))
     session.install("--no-deps", "-e", ".")
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff over the package, tests and noxfile."""
-    session.install(*EXTRAS["lint"])
+    """Ruff over the package, tests and noxfile; the lock agrees with pyproject.toml and its exports."""
+    _install(session, "lint")
     session.run("ruff", "check", "generator", "tests", "templates", "noxfile.py")
+    # --offline: the check reads pyproject.toml and uv.lock, never the index
+    session.run(UV, "lock", "--check", "--offline", external=True)
+    stale = []
+    for name in LOCKS:
+        exported = subprocess.run(_export(name), cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        committed = (LOCK_DIR / f"{name}.txt").read_text(encoding="utf-8")
+        if exported != committed:
+            diff = difflib.unified_diff(committed.splitlines(), exported.splitlines(), f".ci/lock/{name}.txt", "uv export", lineterm="", n=0)
+            stale.append("\n".join(list(diff)[:20]))
+    if stale:
+        session.error("the exported locks differ from uv.lock; run nox -s lock\n" + "\n".join(stale))
+
+
+@nox.session(venv_backend="none")
+def lock(session: nox.Session) -> None:
+    """Refresh uv.lock on purpose (extra args go to `uv lock`, e.g. --upgrade or --upgrade-package NAME) and export it."""
+    session.run(UV, "lock", *session.posargs, external=True)
+    LOCK_DIR.mkdir(exist_ok=True)
+    for name in LOCKS:
+        session.run(*_export(name), "--output-file", str(LOCK_DIR / f"{name}.txt"), external=True)
 
 
 @nox.session
@@ -35,20 +72,34 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(name="tests-latest")
+def tests_latest(session: nox.Session) -> None:
+    """The fast suite on the newest versions pyproject.toml allows (not the lock): upstream drift seen before CI sees it.
+
+    Run it before `nox -s lock -- --upgrade`, and weekly; extra args go to pytest (default: -m "not libreoffice").
+    """
+    session.run(UV, "pip", "compile", "--quiet", "--upgrade", "--extra", "all", "--group", "pyproject.toml:test",
+                "pyproject.toml", "--output-file", f"{session.create_tmp()}/latest.txt", external=True)
+    session.install("-r", f"{session.create_tmp()}/latest.txt")
+    session.install("--no-deps", "-e", ".")
+    session.run("pip", "list", "--format", "freeze")
+    session.run("pytest", *(session.posargs or ["-m", "not libreoffice"]))
+
+
 @nox.session
 def serve(session: nox.Session) -> None:
     """The agent portal on 127.0.0.1:8000 (SQLite under storage/ unless DOCGEN_DATABASE_URL is set); args go to docgen serve.
 
     Create an account first: ``.nox/serve/bin/docgen users add --agency … --role agent EMAIL`` (password prompted).
     """
-    _install(session)
+    _install(session, "all")
     session.run("docgen", "serve", *session.posargs)
 
 
 @nox.session
 def build(session: nox.Session) -> None:
     """The main job: validate content, then build every published output into outputs/."""
-    _install(session)
+    _install(session, "docgen")
     session.run("docgen", "validate")
     session.run("docgen", "build", *session.posargs)
 
@@ -56,7 +107,7 @@ def build(session: nox.Session) -> None:
 @nox.session
 def check(session: nox.Session) -> None:
     """Regeneration check: committed outputs still match content, rates and templates."""
-    _install(session)
+    _install(session, "docgen")
     session.run("docgen", "check")
 
 

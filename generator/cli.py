@@ -12,7 +12,7 @@ from generator.batch import distributed
 from generator.cli_output import Output, Progress
 from generator.compliance.commands import add_commands as add_compliance_commands
 from generator.compliance.commands import disclosure_warnings, draft_notice
-from generator.errors import ContentError, DocgenError, InputError
+from generator.errors import ContentError, DocgenError, InputError, MissingExtra
 from generator.jpformat import format_yen, format_yen_units, parse_yen
 from generator.web.commands import add_commands as add_portal_commands
 
@@ -318,6 +318,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args: argparse.Namespace, out: Output) -> int:
+    try:
+        return int(args.func(args, out))
+    except ModuleNotFoundError as exc:  # a library of an extra this install left out: say which, exit 2
+        missing = MissingExtra.of(exc)
+        if missing is None:
+            raise
+        raise missing from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -327,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with timeout_option(getattr(args, "timeout", None)):
-            return guard(lambda: args.func(args, out), args.command, error=out.error)
+            return guard(lambda: _run(args, out), args.command, error=out.error)
     except ContentError as exc:
         for problem in exc.problems:
             out.error(str(problem))

@@ -193,3 +193,37 @@ class ClusterError(DocgenError):
     """Raised when the Dask cluster cannot be used, or a worker's content, templates or docgen differ from the client's."""
 
     exit_code = 5
+
+
+# The optional libraries of each face (pyproject.toml's extras): a command that imports one that is not installed
+# says which extra brings it instead of a traceback.
+EXTRA_OF_MODULE = {
+    "sqlalchemy": "portal", "alembic": "portal", "fastapi": "portal", "starlette": "portal", "uvicorn": "portal",
+    "multipart": "portal", "python_multipart": "portal", "pwdlib": "portal", "argon2": "portal",
+    "dask": "cluster", "distributed": "cluster", "fsspec": "cluster",
+    "pyhanko": "signing", "pyhanko_certvalidator": "signing",
+    "psycopg": "postgres",
+}
+
+
+class MissingExtra(DocgenError):
+    """Raised when a command needs a library of an extra (portal, cluster, signing, postgres) that is not installed."""
+
+    exit_code = 2
+
+    def __init__(self, extra: str, module: str):
+        self.field, self.value = "extra", extra
+        super().__init__(f"this needs docgen's {extra} extra ({module} is not installed): pip install 'docgen[{extra}]'")
+
+    @classmethod
+    def of(cls, exc: ModuleNotFoundError) -> MissingExtra | None:
+        """The extra whose library ``exc`` did not find, or None when that module belongs to no extra.
+
+        >>> MissingExtra.of(ModuleNotFoundError("No module named 'dask'", name="dask")).value
+        'cluster'
+        >>> MissingExtra.of(ModuleNotFoundError("No module named 'nonesuch'", name="nonesuch")) is None
+        True
+        """
+        top = (exc.name or "").partition(".")[0]
+        extra = EXTRA_OF_MODULE.get(top)
+        return cls(extra, top) if extra else None

@@ -14,6 +14,7 @@ silently unsigned pack.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,30 @@ from generator.errors import SignatureError
 ENV_KEY, ENV_CERT, ENV_CHAIN = "DOCGEN_SIGNING_KEY", "DOCGEN_SIGNING_CERT", "DOCGEN_SIGNING_CHAIN"
 ENV_P12, ENV_PASS, ENV_TRUST = "DOCGEN_SIGNING_PKCS12", "DOCGEN_SIGNING_PASSPHRASE", "DOCGEN_SIGNING_TRUST"
 FIELD = "DocgenSignature"
+
+
+def _pyhanko_quietly() -> None:
+    """Before pyHanko is first imported: silence the one deprecation it triggers, narrowly, so no user sees it.
+
+    pyHanko (0.38) imports ``dsa.DSAPrivateKey``, which cryptography 51 deprecates: the warning names pyHanko's
+    module and says nothing a docgen user can act on. Remove this when pyHanko stops importing it (pyHanko > 0.38).
+    """
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    warnings.filterwarnings("ignore", message="DSA is deprecated", category=CryptographyDeprecationWarning, module=r"pyhanko\.sign\.signers\.pdf_cms")
+
+
+def _signed(pdf: Path) -> bool:
+    """Whether ``pdf`` has a signature field (read with pypdf: an unsigned pack is verified without pyHanko)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        form = PdfReader(pdf).trailer["/Root"].get("/AcroForm")
+        fields = form.get_object().get("/Fields", []) if form is not None else []
+        return any(field.get_object().get("/FT") == "/Sig" for field in fields)
+    except PyPdfError:
+        return True  # pyHanko reads the file itself, or says why it cannot
 
 
 def _file(environ: Mapping[str, str], var: str) -> Path | None:
@@ -37,6 +62,7 @@ def _file(environ: Mapping[str, str], var: str) -> Path | None:
 
 def load_signer(environ: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
     """The configured pyHanko signer, or None when no signing key is configured."""
+    _pyhanko_quietly()
     from pyhanko.sign import signers
 
     environ = os.environ if environ is None else environ
@@ -61,6 +87,7 @@ def load_signer(environ: Mapping[str, str] | None = None):  # type: ignore[no-un
 
 def sign_pdf(pdf: Path, signer, *, reason: str, location: str = "") -> None:  # type: ignore[no-untyped-def]
     """Sign ``pdf`` in place (PAdES baseline B, SHA-256) as an incremental update; written next to it, then renamed."""
+    _pyhanko_quietly()
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
 
@@ -104,6 +131,9 @@ class SignatureCheck:
 
 def check_signature(pdf: Path, environ: Mapping[str, str] | None = None) -> SignatureCheck:
     """Verify every signature of ``pdf``: integrity, coverage of the whole file, and trust when a root is configured."""
+    if not _signed(pdf):
+        return SignatureCheck(signed=False)
+    _pyhanko_quietly()
     from pyhanko.keys import load_certs_from_pemder
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.validation import validate_pdf_signature

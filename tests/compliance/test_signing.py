@@ -9,6 +9,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +131,12 @@ def test_a_configured_key_that_is_missing_is_an_error_not_an_unsigned_pack(tmp_p
     with pytest.raises(SignatureError, match="both"):
         load_signer({ENV_CERT: __file__})
     assert load_signer({}) is None
+
+
+@pytest.mark.libreoffice
+def test_verify_of_a_signed_pack_prints_nothing_on_stderr(signed: dict) -> None:
+    # a fresh process with Python's own warning filters, as a user runs it: pyHanko's import warns nothing through docgen
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"} | {ENV_TRUST: str(signed["pki"]["ca"])}
+    done = subprocess.run([sys.executable, "-m", "generator", "verify", str(signed["pdf"])], capture_output=True, text=True, env=env, timeout=120)
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert "signature: valid, unaltered since signing" in done.stdout
