@@ -182,6 +182,7 @@ def _proposals_on_cluster(args: argparse.Namespace, out: Output) -> int:
     """``docgen proposals`` on Dask (generator/batch/distributed.py): the same report, --json records in row order."""
     import datetime as dt
 
+    distributed.check_options(args)  # a bad --scheduler says so before anything is loaded
     site = _site(args)
     product = api.load(site, args.product)
     draft_notice(out, [product])

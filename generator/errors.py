@@ -167,13 +167,69 @@ class Interrupted(KeyboardInterrupt):
 
 
 class ApprovalError(DocgenError):
-    """Raised when a submission or approval breaks the review rules (own submission, wrong role, missing disclosures)."""
+    """Raised when a submission or approval breaks the review rules (own submission, missing disclosures)."""
 
     status = "refused"
 
 
+class ApprovalOptionError(ApprovalError):
+    """Raised when an option of submit/approve names something that cannot be (unknown user, wrong role, dates in the wrong order).
+
+    A bad option (exit 2), not a refused review: the same command with a right value goes through.
+    """
+
+    exit_code = 2
+    status = "error"
+
+    def __init__(self, field: str, value: object, reason: str, allowed: str = ""):
+        self.field, self.value, self.reason, self.allowed = field, value, reason, allowed
+        super().__init__(f"{field}: {value}: {reason}" + (f"; allowed: {allowed}" if allowed else ""))
+
+    def __reduce__(self):
+        return type(self), (self.field, self.value, self.reason, self.allowed)
+
+
 class SignatureError(DocgenError):
     """Raised when a pack cannot be signed (no or unreadable key/certificate configured) or its signature does not verify."""
+
+
+class SigningSetupError(SignatureError):
+    """Raised when the signing settings (DOCGEN_SIGNING_*) name a missing or unreadable key or certificate: a bad setting (exit 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, field: str = ""):
+        self.field = field
+        super().__init__(message)
+
+
+class SettingError(DocgenError):
+    """Raised when an environment variable or a connection option is malformed, unsupported or names what is not there (exit 2).
+
+    ``field`` is the variable or option as the user set it (DOCGEN_DATABASE_URL, --database, --scheduler).
+    """
+
+    exit_code = 2
+
+    def __init__(self, field: str, reason: str, allowed: str = ""):
+        self.field, self.reason, self.allowed = field, reason, allowed
+        super().__init__(f"{field}: {reason}" + (f"; allowed: {allowed}" if allowed else ""))
+
+    def __reduce__(self):
+        return type(self), (self.field, self.reason, self.allowed)
+
+
+class ServiceUnavailable(DocgenError):
+    """Raised when a server a setting names (the database) does not answer: the setting may be right, the system is not (exit 5)."""
+
+    exit_code = 5
+
+    def __init__(self, field: str, reason: str):
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+    def __reduce__(self):
+        return type(self), (self.field, self.reason)
 
 
 class DriftError(DocgenError):

@@ -20,6 +20,7 @@ import hashlib
 import heapq
 import itertools
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -71,6 +72,41 @@ def wants_cluster(args: argparse.Namespace) -> bool:
     return bool(scheduler_address(args) or getattr(args, "workers", None))
 
 
+SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")  # the Dask comms a scheduler listens on across machines
+_ADDRESS = re.compile(r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>[0-9]{1,5})/?$")
+
+
+def check_scheduler(address: str, option: str = "--scheduler") -> str:
+    """``address`` if it is a Dask scheduler address (``[tcp://]HOST:PORT``); InputError (exit 2) naming ``option`` otherwise.
+
+    Checked before connecting: Dask's own parser raises ValueError, which would read as a crash.
+
+    >>> check_scheduler("tcp://10.0.0.5:8786"), check_scheduler("sched.example.jp:8786"), check_scheduler("tls://[::1]:8786")
+    ('tcp://10.0.0.5:8786', 'sched.example.jp:8786', 'tls://[::1]:8786')
+    >>> check_scheduler("not an address")
+    Traceback (most recent call last):
+    generator.errors.InputError: --scheduler: 'not an address': not a Dask scheduler address; allowed: [tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786
+    >>> check_scheduler("tcp://host:99999", "DOCGEN_SCHEDULER")
+    Traceback (most recent call last):
+    generator.errors.InputError: DOCGEN_SCHEDULER: 'tcp://host:99999': port 99999 is out of range; allowed: [tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786
+    """
+    allowed = "[tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    found = _ADDRESS.match(address.strip())
+    if found is None:
+        raise InputError(option, address, "not a Dask scheduler address", allowed=allowed)
+    scheme = (found["scheme"] or "tcp").lower()
+    if scheme not in SCHEMES:
+        raise InputError(option, address, f"unknown scheme {scheme!r}", allowed=f"{allowed} (schemes: {', '.join(SCHEMES)})")
+    if not 0 < int(found["port"]) < 65536:
+        raise InputError(option, address, f"port {int(found['port'])} is out of range", allowed=allowed)
+    return address.strip()
+
+
+def scheduler_option(args: argparse.Namespace) -> str:
+    """Which setting named the scheduler, for messages: --scheduler or DOCGEN_SCHEDULER."""
+    return "--scheduler" if getattr(args, "scheduler", None) else SCHEDULER_ENV
+
+
 def check_options(args: argparse.Namespace) -> None:
     if getattr(args, "workers", None) is not None and args.workers < 1:
         raise InputError("--workers", args.workers, "must be at least 1")
@@ -78,6 +114,8 @@ def check_options(args: argparse.Namespace) -> None:
         raise InputError("--chunk", args.chunk, "must be at least 1")
     if scheduler_address(args) and getattr(args, "workers", None):
         raise InputError("--workers", args.workers, "starts a cluster on this machine; it cannot go with --scheduler")
+    if scheduler_address(args):
+        check_scheduler(scheduler_address(args) or "", scheduler_option(args))
 
 
 @contextlib.contextmanager
@@ -92,6 +130,8 @@ def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_t
     if scheduler:
         try:
             client = Client(scheduler, timeout=30)
+        except ValueError as exc:  # an address Dask cannot parse that slipped past check_scheduler
+            raise InputError("--scheduler", scheduler, f"not a Dask scheduler address ({exc})", allowed="[tcp://]HOST:PORT") from None
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({exc}); is `dask scheduler` running there?") from None
         with client:

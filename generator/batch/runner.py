@@ -24,6 +24,7 @@ from generator.batch.assemble import MergeSpec, Pack, install_pack, is_up_to_dat
 from generator.batch.clients import ClientRequest, RowError, parse_client, read_client_rows
 from generator.batch.report import write_csv_report
 from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout
+from generator.compliance.signing import check_signing_settings
 from generator.content.model import Product
 from generator.crash import quiet_worker, stop_workers
 from generator.documents.convert import env_timeout
@@ -306,6 +307,8 @@ def run_rows(site: Site, product: Product, rows: Iterable[Row], *, out: Path, to
     summary = Summary(out, dry_run=dry_run)
     summary.planned = plan_rows(site, product, rows, today, summary)
     if not dry_run:
+        if summary.planned and product.meta.approval_number:  # issued packs are signed: a bad key setting stops the run before any pack
+            check_signing_settings()
         results, failures = build_packs(product, summary.planned, out, cached_brochure(product, site), cache=site.cache, jobs=jobs,
                                         progress=progress, executor=executor, timeout=timeout, converter=converter)
         summary.built = [r for r in results if not r.skipped]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from generator.content.disclosures import missing_disclosures
 from generator.content.model import Product
-from generator.errors import ApprovalError
+from generator.errors import ApprovalError, ApprovalOptionError
 from generator.store.accounts import User
 from generator.store.approvals import Approval, Submission
 from generator.store.audit import record
@@ -27,10 +27,10 @@ Status = Literal["approved", "expired", "not yet valid", "pending", "rejected", 
 
 
 def user_by_email(session: Session, email: str) -> User:
-    """The active portal user with this e-mail; ApprovalError naming the option otherwise."""
-    user = session.scalar(select(User).where(User.email == email))
+    """The active portal user with this e-mail; a bad option (exit 2) naming ``--user`` otherwise."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.active:
-        raise ApprovalError(f"--user: {email!r}: no active portal user with this e-mail")
+        raise ApprovalOptionError("--user", email, "no active portal user has this e-mail", allowed="the e-mail of an account made with docgen users add")
     return user
 
 
@@ -125,7 +125,7 @@ def pending_submission(session: Session, product: str, content_hash: str) -> Sub
 
 def _check_decider(sub: Submission, user: User) -> None:
     if user.role not in DECIDERS:
-        raise ApprovalError(f"--user: {user.email}: role {user.role!r} cannot approve or reject; allowed: {', '.join(DECIDERS)}")
+        raise ApprovalOptionError("--user", user.email, f"role {user.role!r} cannot approve or reject", allowed=f"a user of role {', '.join(DECIDERS)}")
     if user.id == sub.submitted_by_id:
         raise ApprovalError(f"--user: {user.email}: submitted this version (submission {sub.id}); another compliance user must decide")
 
@@ -143,21 +143,23 @@ def approve(session: Session, product: Product, user: User, *, number: str | Non
             valid_until: dt.date | None = None, note: str = "") -> Approval:
     """Approve the pending submission of ``product``'s exact version (its content as loaded now)."""
     digest = product.digest()
+    start = valid_from or product.meta.effective_date
+    if valid_until is not None and valid_until < start:  # the options first: they are wrong whatever the review state
+        raise ApprovalOptionError("--valid-until", valid_until, f"is before the first day of use {start} (--valid-from, else the effective date)",
+                                  allowed=f"{start} or later")
     sub = pending_submission(session, product.key, digest)
     _check_decider(sub, user)
     missing = missing_disclosures(product)
     if missing:
         raise ApprovalError(f"{product.key} {digest}: cannot be approved: {len(missing)} required disclosure item(s) missing:\n"
                             + "\n".join(f"  {p}" for p in missing))
-    start = valid_from or product.meta.effective_date
-    if valid_until is not None and valid_until < start:
-        raise ApprovalError(f"--valid-until: {valid_until}: before valid from {start}")
     number = (number or next_number(session, product, start)).strip()
     if not number:
-        raise ApprovalError("--number: empty approval number")
+        raise ApprovalOptionError("--number", "''", "the approval number is empty", allowed="a number such as CL-2026-001")
     taken = session.scalar(select(Approval).where(Approval.approval_number == number))
     if taken is not None:
-        raise ApprovalError(f"--number: {number!r}: already used by approval {taken.id} ({taken.product} {taken.content_hash})")
+        raise ApprovalOptionError("--number", repr(number), f"already used by approval {taken.id} ({taken.product} {taken.content_hash})",
+                                  allowed="a number not used before")
     now = utcnow()
     approval = Approval(product=product.key, content_hash=digest, content_version=product.meta.content_version, approval_number=number,
                         approver_id=user.id, approver=user, approved_at=now, valid_from=start, valid_until=valid_until,
@@ -175,7 +177,7 @@ def reject(session: Session, product: str, content_hash: str, user: User, reason
     sub = pending_submission(session, product, content_hash)
     _check_decider(sub, user)
     if not reason.strip():
-        raise ApprovalError("--reason: a rejection needs a reason the submitter can act on")
+        raise ApprovalOptionError("--reject", "''", "a rejection needs a reason the submitter can act on")
     sub.state, sub.decided_by_id, sub.decided_at, sub.reason = "rejected", user.id, utcnow(), reason.strip()
     session.flush()
     record(session, user, "reject", f"{product}@{content_hash}", {"submission": sub.id, "reason": sub.reason})
@@ -186,7 +188,7 @@ def correct(session: Session, old: Approval, user: User, *, number: str | None =
             valid_until: dt.date | None = None, note: str) -> Approval:
     """A correction of ``old`` (another number, dates, e.g. ending it early): a new row superseding it."""
     if user.role not in DECIDERS:
-        raise ApprovalError(f"--user: {user.email}: role {user.role!r} cannot correct approvals; allowed: {', '.join(DECIDERS)}")
+        raise ApprovalOptionError("--user", user.email, f"role {user.role!r} cannot correct approvals", allowed=f"a user of role {', '.join(DECIDERS)}")
     if old.id in superseded_ids(session):
         raise ApprovalError(f"approval {old.approval_number} is already superseded; correct the approval in force")
     new = Approval(product=old.product, content_hash=old.content_hash, content_version=old.content_version,

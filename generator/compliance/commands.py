@@ -36,6 +36,7 @@ def store_session(site) -> Iterator:  # type: ignore[no-untyped-def]
     from generator.store import db
 
     url = db.database_url(site)
+    db.check_database(url, db.setting_name(None))  # a bad DOCGEN_DATABASE_URL is a bad setting (2), a server that is down 5
     db.upgrade(url)
     eng = db.engine(url)
     try:

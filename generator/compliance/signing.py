@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import SignatureError
+from generator.errors import SigningSetupError
 
 ENV_KEY, ENV_CERT, ENV_CHAIN = "DOCGEN_SIGNING_KEY", "DOCGEN_SIGNING_CERT", "DOCGEN_SIGNING_CHAIN"
 ENV_P12, ENV_PASS, ENV_TRUST = "DOCGEN_SIGNING_PKCS12", "DOCGEN_SIGNING_PASSPHRASE", "DOCGEN_SIGNING_TRUST"
@@ -56,7 +56,7 @@ def _file(environ: Mapping[str, str], var: str) -> Path | None:
         return None
     path = Path(value).expanduser()
     if not path.is_file():
-        raise SignatureError(f"{var}: {value!r}: no such file; it must name a readable PEM/PKCS#12 file")
+        raise SigningSetupError(f"{var}: {value!r}: no such file; allowed: the path of a readable PEM or PKCS#12 file", var)
     return path
 
 
@@ -76,12 +76,13 @@ def load_signer(environ: Mapping[str, str] | None = None):  # type: ignore[no-un
         where = f"{ENV_P12}={p12}"
     else:
         if key is None or cert is None:
-            raise SignatureError(f"{ENV_KEY} and {ENV_CERT} must both be set (a PEM key and its certificate)")
+            raise SigningSetupError(f"{ENV_KEY} and {ENV_CERT} must both be set (a PEM key and its certificate), or {ENV_P12} alone",
+                                    ENV_CERT if key is not None else ENV_KEY)
         chain = _file(environ, ENV_CHAIN)
         signer = signers.SimpleSigner.load(str(key), str(cert), ca_chain_files=(str(chain),) if chain else None, key_passphrase=passphrase)
         where = f"{ENV_KEY}={key}, {ENV_CERT}={cert}"
     if signer is None:  # pyHanko logs the reason and returns None for a wrong passphrase or a damaged file
-        raise SignatureError(f"cannot read the signing key and certificate ({where}); check the files and {ENV_PASS}")
+        raise SigningSetupError(f"cannot read the signing key and certificate ({where}); check the files and {ENV_PASS}", ENV_PASS)
     return signer
 
 
@@ -141,7 +142,11 @@ def check_signature(pdf: Path, environ: Mapping[str, str] | None = None) -> Sign
 
     environ = os.environ if environ is None else environ
     trust = _file(environ, ENV_TRUST)
-    roots = list(load_certs_from_pemder([str(trust)])) if trust else []
+    try:
+        roots = list(load_certs_from_pemder([str(trust)])) if trust else []
+    except (ValueError, TypeError, OSError) as exc:  # asn1crypto and pyHanko say ValueError for a file that is no certificate
+        raise SigningSetupError(f"{ENV_TRUST}: {str(trust)!r}: not a readable PEM or DER certificate ({type(exc).__name__}); "
+                                "allowed: the path of the trusted root certificate", ENV_TRUST) from None
     try:
         with pdf.open("rb") as f:
             reader = PdfFileReader(f, strict=False)
@@ -164,6 +169,13 @@ def check_signature(pdf: Path, environ: Mapping[str, str] | None = None) -> Sign
 
 
 _SIGNERS: dict[tuple[str, ...], object] = {}
+
+
+def check_signing_settings() -> None:
+    """Read the configured signer once before a build issues anything: a bad DOCGEN_SIGNING_* stops the run (exit 2), not every pack."""
+    config = tuple(os.environ.get(v, "") for v in (ENV_KEY, ENV_CERT, ENV_CHAIN, ENV_P12, ENV_PASS))
+    if any(config) and config not in _SIGNERS:
+        _SIGNERS[config] = load_signer()
 
 
 def sign_issued(pdf: Path, approval_number: str, insurer: str) -> bool:

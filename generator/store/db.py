@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import re
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from generator.store.base import Base
@@ -25,6 +28,94 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+BACKENDS = {"sqlite": "pysqlite", "postgresql": "psycopg"}  # backend → the driver docgen ships (SQLite built in; psycopg: the postgres extra)
+ALLOWED_URLS = "sqlite:///PATH or postgresql+psycopg://USER@HOST[:PORT]/DB"
+CONNECT_TIMEOUT = 10  # seconds to wait for a database server before calling it unreachable
+# the driver's words for "no server answers there" (exit 5) as against a wrong name, password or database (exit 2)
+_UNREACHABLE = re.compile(r"connection refused|timed? ?out|timeout expired|no route to host|network is unreachable|"
+                          r"could not translate host name|name or service not known|temporary failure in name resolution|"
+                          r"server closed the connection|could not connect", re.IGNORECASE)
+
+
+def setting_name(url_option: str | None) -> str:
+    """What the user set to choose the database, for messages: --database, DOCGEN_DATABASE_URL or DOCGEN_STORAGE (the default file).
+
+    >>> setting_name("sqlite:///x"), setting_name(None) in ("DOCGEN_DATABASE_URL", "DOCGEN_STORAGE")
+    ('--database', True)
+    """
+    if url_option:
+        return "--database"
+    return ENV_URL if os.environ.get(ENV_URL) else "DOCGEN_STORAGE"
+
+
+def _shown(url: str | URL) -> str:
+    """The URL as the user wrote it, without its password."""
+    try:
+        return (url if isinstance(url, URL) else make_url(url)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return str(url)
+
+
+def checked_url(url: str, setting: str = ENV_URL) -> URL:
+    """``url`` parsed, of a backend and driver docgen supports; SettingError (exit 2) naming ``setting`` otherwise.
+
+    >>> checked_url("sqlite:////srv/docgen.sqlite3").get_backend_name()
+    'sqlite'
+    >>> checked_url("mysql://u@h/d")
+    Traceback (most recent call last):
+    generator.errors.SettingError: DOCGEN_DATABASE_URL: 'mysql://u@h/d': the mysql database is not supported; allowed: sqlite:///PATH or postgresql+psycopg://USER@HOST[:PORT]/DB
+    """
+    from generator.errors import MissingExtra, SettingError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SettingError(setting, f"{url!r} is not a database URL", allowed=ALLOWED_URLS) from None
+    backend = parsed.get_backend_name()
+    if backend not in BACKENDS:
+        raise SettingError(setting, f"{_shown(parsed)!r}: the {backend} database is not supported", allowed=ALLOWED_URLS) from None
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        raise SettingError(setting, f"{_shown(parsed)!r}: unknown database driver {parsed.get_driver_name()!r}", allowed=ALLOWED_URLS) from None
+    if dialect.driver != BACKENDS[backend]:
+        raise SettingError(setting, f"{_shown(parsed)!r}: the {dialect.driver} driver is not supported", allowed=ALLOWED_URLS)
+    try:
+        dialect.import_dbapi()
+    except ModuleNotFoundError as exc:
+        raise (MissingExtra.of(exc) or exc) from None
+    if backend == "sqlite" and parsed.database in (None, ""):
+        raise SettingError(setting, f"{_shown(parsed)!r}: an in-memory database keeps nothing", allowed=ALLOWED_URLS)
+    return parsed
+
+
+def check_database(url: str, setting: str = ENV_URL) -> None:
+    """Connect once and read the catalogue: a URL docgen cannot use is a bad setting (exit 2), a server that does not answer exit 5.
+
+    Called before a command migrates or reads, so a mistyped DOCGEN_DATABASE_URL, a file that is no database or a server
+    that is down reads as one line naming the setting, never as a crash.
+    """
+    from generator.errors import ServiceUnavailable, SettingError
+
+    parsed = checked_url(url, setting)
+    eng = engine(url)
+    try:
+        with eng.connect() as connection:
+            # SQLite opens any file lazily: reading its catalogue is what finds a file that is not a database
+            connection.execute(text("SELECT count(*) FROM sqlite_master" if parsed.get_backend_name() == "sqlite" else "SELECT 1"))
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None and str(exc.orig).strip() else type(exc.orig).__name__
+        shown = _shown(parsed)
+        if parsed.get_backend_name() == "sqlite":
+            what = "is not a SQLite database" if "not a database" in reason or "malformed" in reason else f"cannot be opened ({reason})"
+            raise SettingError(setting, f"{parsed.database!r} {what}", allowed="a SQLite database file (created when missing) in a writable folder") from None
+        if _UNREACHABLE.search(reason):
+            raise ServiceUnavailable(setting, f"{shown!r}: the database server does not answer ({reason})") from None
+        raise SettingError(setting, f"{shown!r}: the database refused the connection ({reason})") from None
+    finally:
+        eng.dispose()
+
+
 def engine(url: str) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created, foreign keys and WAL switched on."""
     parsed = make_url(url)
@@ -34,7 +125,8 @@ def engine(url: str) -> Engine:
         eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(eng, "connect", _sqlite_pragmas)
         return eng
-    return create_engine(url, pool_pre_ping=True)
+    connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def session_factory(eng: Engine) -> sessionmaker[Session]:
@@ -126,4 +218,5 @@ def tables(eng: Engine) -> set[str]:
     return set(inspect(eng).get_table_names())
 
 
-__all__ = ["Base", "database_url", "engine", "session_factory", "upgrade", "downgrade", "current", "heads", "prepare_database", "load_models"]
+__all__ = ["Base", "database_url", "check_database", "checked_url", "setting_name",
+           "engine", "session_factory", "upgrade", "downgrade", "current", "heads", "prepare_database", "load_models"]

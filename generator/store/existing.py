@@ -50,6 +50,7 @@ def existing_session(site: Site, table: str) -> Iterator[Session | None]:
         return
     from generator.store import db
 
+    db.check_database(url, db.setting_name(None))
     eng = db.engine(url)
     try:
         if table not in db.tables(eng):

@@ -32,12 +32,15 @@ def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-unt
     import uvicorn
 
     from generator.documents.warm import ConverterPool
+    from generator.store import db
     from generator.web.app import create_app
 
+    site = _site(args)
+    db.check_database(args.database or db.database_url(site), db.setting_name(args.database))  # before LibreOffice starts
     # one warm LibreOffice per core for the portal's jobs (an agent waits for the pack): pre-started here, closed on exit
     pool = ConverterPool()
     try:
-        app = create_app(_site(args), args.database, converter=pool)
+        app = create_app(site, args.database, converter=pool)
         print(f"docgen portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if getattr(args, "quiet", False) else "info")
     finally:
@@ -49,6 +52,7 @@ def cmd_db_upgrade(args: argparse.Namespace, out=None) -> int:  # type: ignore[n
     from generator.store import db
 
     url = args.database or db.database_url(_site(args))
+    db.check_database(url, db.setting_name(args.database))
     try:
         db.upgrade(url)
         eng = db.engine(url)
@@ -91,7 +95,9 @@ def cmd_users_add(args: argparse.Namespace, out=None) -> int:  # type: ignore[no
     if not agency_name or len(agency_name) > 200:
         raise InputError("--agency", args.agency, "must be 1-200 characters")
     password = read_password()
-    eng = prepare_database(args.database or db.database_url(_site(args)))
+    url = args.database or db.database_url(_site(args))
+    db.check_database(url, db.setting_name(args.database))
+    eng = prepare_database(url)
     try:
         with db.session_factory(eng)() as session:
             if session.scalar(select(User).where(User.email == email)):
