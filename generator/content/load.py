@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
-from generator.content.model import CONTENT_FILES, Product, Source
+from generator.content.model import CONTENT_FILES, Product, Source, text_limit
 from generator.errors import ContentError, Problem
 
 
@@ -94,6 +94,11 @@ class _Builder:
             # YAML turned the text into something else (NO → False, 0123 → 83): make it explicit.
             self.fail(node, path, f"expected text, got {type(value).__name__} {value!r}; quote it")
             return None
+        if tp is str:
+            kind, limit = text_limit(path.rpartition(".")[2].partition("[")[0])
+            if len(value) > limit:  # checked here, before any cross-check or template reads the text
+                self.fail(node, path, f"{len(value):,} characters is too long for {kind}; allowed: at most {limit:,} characters")
+                return None
         if tp is bool and not isinstance(value, bool):
             self.fail(node, path, f"expected true or false, got {value!r}")
             return None
@@ -115,7 +120,7 @@ class _Builder:
             key = key_node.value
             sub = f"{path}.{key}" if path else key
             if key not in fields:
-                hint = did_you_mean(key, fields)
+                hint = did_you_mean(key, fields) if len(key) <= 100 else ""  # difflib on a huge key costs seconds
                 more = f" (did you mean {hint!r}?)" if hint else ""
                 self.fail(key_node, sub, f"unknown key{more}; allowed: {', '.join(fields)}")
             elif key in values:
@@ -157,6 +162,7 @@ def _kind(node: yaml.Node) -> str:
 _OPTIONAL = {f.name for f in dataclasses.fields(Product) if f.default is None}
 
 
+MAX_FILE_BYTES = 16 * 2**20  # a content file is a few KB; beyond this it is refused unparsed (under 16 MB a field too long is named)
 MAX_FLOW_DEPTH = 200  # [ and { nested in one another; content nests a few levels, PyYAML's composer recurses ~3 frames a level
 
 
@@ -215,6 +221,10 @@ def load_product(folder: Path) -> Product:
             raw = path.read_bytes()
         except OSError as exc:  # unreadable (permissions), or vanished since
             problems.append(Problem(shown, 0, "", f"cannot read: {(exc.strerror or str(exc)).lower()}"))
+            continue
+        if len(raw) > MAX_FILE_BYTES:  # refused before parsing: PyYAML reads about 7 MB a second
+            problems.append(Problem(shown, 0, "", f"is {len(raw) / 2**20:.1f} MB; allowed: at most {MAX_FILE_BYTES // 2**20} MB "
+                                                  "(content files are a few KB)"))
             continue
         hashes[name] = hashlib.sha256(raw).hexdigest()
         try:

@@ -19,6 +19,40 @@ from generator.content.services import EmergencySupport, Exclusions, RiskService
 # cites and diffs by.
 
 
+# --- length limits ----------------------------------------------------------------------
+
+# Characters a text field may hold, by what it is. The longest fields of the product's content today: a title or name
+# 39 (emergency_support.features[0].title), a sentence 106 (a flow step's point), a paragraph 163 (a payment clause);
+# the printed brochure's longest line is 232. Each limit leaves a wide margin above those, and still stops a field that
+# could never print on a page (a 3.5-million-character paragraph) before any check or template reads it.
+NAME_LIMIT = 200  # titles, names, labels, IDs, versions, amounts as printed, list entries naming a thing
+SENTENCE_LIMIT = 1_000  # one sentence or note: a condition, an exclusion note, a list item, a greeting line
+PARAGRAPH_LIMIT = 5_000  # a narrative paragraph or clause text
+_PARAGRAPHS = frozenset({"text", "description", "intro", "paragraphs"})
+_SENTENCES = frozenset({"condition", "excluded_note", "exclusion_text", "note", "pending", "items", "points", "greeting", "closing_lines"})
+
+
+def text_limit(key: str) -> tuple[str, int]:
+    """What a text field named ``key`` is and the most characters it may hold; a field not listed is held as a sentence.
+
+    >>> text_limit("title"), text_limit("paragraphs"), text_limit("note")
+    (('a title or name', 200), ('a paragraph', 5000), ('a sentence', 1000))
+    """
+    if key in _PARAGRAPHS:
+        return "a paragraph", PARAGRAPH_LIMIT
+    if key in _SENTENCES:
+        return "a sentence", SENTENCE_LIMIT
+    if key in _NAMES:
+        return "a title or name", NAME_LIMIT
+    return "a sentence", SENTENCE_LIMIT
+
+
+_NAMES = frozenset({"id", "title", "name", "short_name", "display_name", "brochure_title", "premises_title", "label", "caption", "code", "slug",
+                    "content_version", "rates_version", "approval_number", "department", "address", "phone", "alias", "attack", "industry",
+                    "industries", "excluded_industries", "item", "limit", "deductibles", "mark", "menu", "partners", "functions", "services",
+                    "payment_method", "provider", "section", "source", "topic", "opening", "closing"})
+
+
 # --- product.yaml -----------------------------------------------------------------------
 
 
