@@ -38,7 +38,7 @@ def store_session(site) -> Iterator:  # type: ignore[no-untyped-def]
     url = db.database_url(site)
     db.check_database(url, db.setting_name(None))  # a bad DOCGEN_DATABASE_URL is a bad setting (2), a server that is down 5
     db.upgrade(url)
-    eng = db.engine(url)
+    eng = db.engine(url, audit_checkpoint=db.checkpoint_for(site.storage))
     try:
         with db.session_factory(eng)() as session:
             yield session
@@ -148,7 +148,7 @@ def cmd_approvals(args: argparse.Namespace, out) -> int:  # type: ignore[no-unty
 
 
 def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
-    from generator.store.audit import head, verify
+    from generator.store.audit import CHECKPOINT_NAME, head, verify
 
     site = _site(args)
     with store_session(site) as session:
@@ -161,7 +161,7 @@ def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-
                 out.error(f"docgen audit: the audit log is NOT intact: {len(breaks)} break(s)")
                 out.json({"status": "tampered", "breaks": [{"seq": b.seq, "reason": b.reason} for b in breaks]})
                 return 1
-            out.line(f"audit log intact: {seq} entries, head {digest}")
+            out.line(f"audit log intact: {seq} entries, head {digest} (matches the checkpoint {CHECKPOINT_NAME} in DOCGEN_STORAGE)")
             out.json({"status": "ok", "entries": seq, "head": digest})
             return 0
         raise InputError("audit", args.action, "unknown action", allowed="verify")

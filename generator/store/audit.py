@@ -1,27 +1,41 @@
 """The append-only audit log: who did what (login, approval, pack built, downloaded, re-issued), chained by hash.
 
 Each entry's hash covers its own fields and the previous entry's hash, so changing any stored field, or deleting an
-entry in the middle, breaks the chain where it happened; :func:`verify` finds it. (Deleting the newest entries leaves
-a shorter valid chain: anchor the head elsewhere, e.g. print it in a report, to catch that too.)
+entry in the middle, breaks the chain where it happened; :func:`verify` finds it. Deleting the newest entries would
+leave a shorter valid chain, so the head is also anchored outside the database: each commit that appended entries
+writes their newest (seq, hash) to a checkpoint file (``audit-head.json`` in DOCGEN_STORAGE, temp file then rename,
+never moved backwards), and :func:`verify` checks that the log still holds that entry with that hash — truncation and
+a rollback to an older copy of the database are found too.
 Routes call :func:`record` once per action; nothing else writes this table.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, select, text
+from sqlalchemy import JSON, ForeignKey, Integer, String, event, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from generator.store.accounts import User
 from generator.store.base import Base, UTCDateTime, utcnow
 
+log = logging.getLogger(__name__)
 GENESIS = "0" * 64
+CHECKPOINT_NAME = "audit-head.json"  # in DOCGEN_STORAGE, beside the files the ledger names
+CHECKPOINT_OPTION = "docgen_audit_checkpoint"  # the engine's execution option naming the checkpoint file (db.engine)
+_PENDING = "docgen_audit_head"  # session.info key: the newest entry this transaction appended
 ACTIONS = ("login", "logout", "submit", "approve", "reject", "pack.built", "pack.downloaded", "pack.sent", "reissue", "brochure.built")
 
 
@@ -84,14 +98,93 @@ def record(session: Session, actor: User | str | None, action: str, target: str 
             # pysqlite would COMMIT on a savepoint's RELEASE; a racing writer here fails on the unique seq instead of forking the chain
             session.add(entry)
             session.flush()
+            session.info[_PENDING] = (seq, entry.hash)
             return entry
         try:
             with session.begin_nested():
                 session.add(entry)
         except IntegrityError:
             continue
+        session.info[_PENDING] = (seq, entry.hash)
         return entry
     raise RuntimeError("audit log: could not append after 5 tries (concurrent writers)")
+
+
+# --- the head, anchored outside the database --------------------------------------------------
+
+
+def checkpoint_of(session: Session) -> Path | None:
+    """The checkpoint file the session's engine was opened with (db.engine(url, audit_checkpoint=…)), if any."""
+    value = session.get_bind().get_execution_options().get(CHECKPOINT_OPTION)
+    return Path(value) if value else None
+
+
+def read_checkpoint(path: Path) -> tuple[int, str] | None:
+    """(seq, hash) the checkpoint holds; None when there is no file; ValueError when it is not one docgen wrote."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"unreadable ({type(exc).__name__})") from None
+    seq, digest = data.get("seq") if isinstance(data, dict) else None, data.get("hash") if isinstance(data, dict) else None
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(digest, str) or len(digest) != 64:
+        raise ValueError("not a checkpoint docgen wrote (seq and hash)")
+    return seq, digest
+
+
+def write_checkpoint(path: Path, seq: int, digest: str, hash_at: Callable[[int], str | None] | None = None) -> bool:
+    """Record (seq, hash) as the newest known head: atomically (temp file, then rename), never backwards; True if written.
+
+    Two processes committing at once may finish in either order; a lock file serialises them and the lower seq loses.
+    ``hash_at(seq)`` reads the log: when it no longer holds the recorded head, the log was rolled back and rewritten,
+    and the checkpoint is kept as the evidence :func:`verify` reports instead of being moved onto the new chain.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            known = read_checkpoint(path)
+        except ValueError:
+            known = None  # damaged: verify has said so until now; the new head replaces it
+        if known is not None and (known[0] >= seq or (hash_at is not None and hash_at(known[0]) != known[1])):
+            return False
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"seq": seq, "hash": digest, "written_at": utcnow().isoformat(timespec="seconds")}, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return True
+
+
+@event.listens_for(Session, "after_commit")
+def _anchor_head(session: Session) -> None:
+    """After a commit that appended entries: their newest (seq, hash) goes to the engine's checkpoint file."""
+    pending = session.info.pop(_PENDING, None)
+    path = checkpoint_of(session) if pending else None
+    if pending and path is not None:
+        def hash_at(seq: int) -> str | None:
+            with session.get_bind().connect() as connection:
+                return connection.execute(select(AuditEntry.hash).where(AuditEntry.seq == seq)).scalar()
+
+        try:
+            written = write_checkpoint(path, *pending, hash_at=hash_at)
+        except OSError as exc:  # the entry is committed; a checkpoint left behind only weakens the anchor, so say so and go on
+            log.error("audit log: the head checkpoint %s could not be written: %s", path.name, exc.strerror or exc)
+            return
+        if not written:  # a concurrent commit got further, or the log no longer holds the recorded head (verify reports it)
+            log.info("audit log: head checkpoint kept (it records a newer entry, or one the log no longer holds)")
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_head(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)
@@ -105,10 +198,16 @@ class Break:
         return f"audit entry {self.seq}: {self.reason}"
 
 
-def verify(session: Session) -> list[Break]:
-    """Every break in the chain: an entry whose fields no longer match its hash, or a missing or re-linked entry."""
+def verify(session: Session, checkpoint: Path | None = None) -> list[Break]:
+    """Every break in the chain: an entry whose fields no longer match its hash, a missing or re-linked entry, and
+    newest entries deleted or rolled back behind the head the checkpoint file recorded.
+
+    ``checkpoint`` defaults to the engine's (the CLI and the portal open theirs with one); without any, only the chain
+    itself is checked.
+    """
     breaks: list[Break] = []
     prev_hash, expected_seq = GENESIS, 1
+    hashes: dict[int, str] = {}
     for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq)):
         if e.seq != expected_seq:
             breaks.append(Break(e.seq, f"entries {expected_seq}–{e.seq - 1} are missing (deleted)"))
@@ -116,8 +215,33 @@ def verify(session: Session) -> list[Break]:
             breaks.append(Break(e.seq, "does not follow the entry before it (an entry was deleted or replaced)"))
         if entry_hash(e.prev_hash, e.seq, e.at, e.actor, e.action, e.target, e.detail or {}) != e.hash:
             breaks.append(Break(e.seq, "its fields were altered after it was written (hash mismatch)"))
+        hashes[e.seq] = e.hash
         prev_hash, expected_seq = e.hash, e.seq + 1
-    return breaks
+    return breaks + _against_checkpoint(checkpoint or checkpoint_of(session), hashes, expected_seq - 1)
+
+
+def _against_checkpoint(path: Path | None, hashes: dict[int, str], last: int) -> list[Break]:
+    """What the recorded head says is missing or replaced in the log (``hashes`` by seq, ``last`` its newest seq)."""
+    if path is None:
+        return []
+    where = f"the head checkpoint ({CHECKPOINT_NAME} in DOCGEN_STORAGE)"
+    try:
+        known = read_checkpoint(path)
+    except ValueError as exc:
+        return [Break(last, f"{where} is damaged: {exc}; the newest entries cannot be checked")]
+    if known is None:
+        if last:
+            return [Break(last, f"{where} is missing, yet the log has {last} entries: it was deleted (or the log was copied here "
+                                "without it); the newest entries cannot be checked until the next entry writes it again")]
+        return []
+    seq, digest = known
+    if seq > last:
+        gone = f"entry {seq} is" if seq == last + 1 else f"entries {last + 1}–{seq} are"
+        return [Break(seq, f"{gone} missing: {where} records {seq} entries, the log ends at {last} (the newest were deleted, "
+                           "or the database was restored from an older copy)")]
+    if seq and hashes.get(seq) != digest:
+        return [Break(seq, f"is not the entry {where} recorded (hash {digest[:12]}…): the log was rolled back and rewritten from here")]
+    return []
 
 
 def head(session: Session) -> tuple[int, str]:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from generator.store.audit import CHECKPOINT_NAME
 from generator.store.base import Base
 from generator.store.existing import ENV_URL, SQLITE_NAME, database_url  # noqa: F401 (callers say db.database_url)
 
@@ -116,17 +117,27 @@ def check_database(url: str, setting: str = ENV_URL) -> None:
         eng.dispose()
 
 
-def engine(url: str) -> Engine:
-    """An engine for ``url``; a SQLite file's folder is created, foreign keys and WAL switched on."""
+def engine(url: str, *, audit_checkpoint: Path | None = None) -> Engine:
+    """An engine for ``url``; a SQLite file's folder is created, foreign keys and WAL switched on.
+
+    ``audit_checkpoint``: the file anchoring the audit log's head outside the database (generator.store.audit); the
+    CLI and the portal pass ``<DOCGEN_STORAGE>/audit-head.json`` (:func:`checkpoint_for`).
+    """
     parsed = make_url(url)
+    options = {"docgen_audit_checkpoint": str(audit_checkpoint)} if audit_checkpoint else {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, execution_options=options)
         event.listen(eng, "connect", _sqlite_pragmas)
         return eng
     connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, execution_options=options)
+
+
+def checkpoint_for(storage: Path) -> Path:
+    """Where the audit log's head is anchored for a site whose files live in ``storage``."""
+    return Path(storage) / CHECKPOINT_NAME
 
 
 def session_factory(eng: Engine) -> sessionmaker[Session]:
@@ -199,11 +210,11 @@ def is_current(eng: Engine) -> bool:
     return current(eng) in heads() and len(heads()) == 1
 
 
-def prepare_database(url: str, *, migrate: bool = True) -> Engine:
+def prepare_database(url: str, *, migrate: bool = True, audit_checkpoint: Path | None = None) -> Engine:
     """An engine on a database at the newest revision: an empty one is migrated, an outdated one refused."""
     from generator.errors import SetupError
 
-    eng = engine(url)
+    eng = engine(url, audit_checkpoint=audit_checkpoint)
     revision = current(eng)
     if revision is None and migrate:
         upgrade(eng)

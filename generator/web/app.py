@@ -74,7 +74,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
 
     site = site or api.Site.from_env()
     url = database_url or store.database_url(site)
-    eng = prepare_database(url)
+    eng = prepare_database(url, audit_checkpoint=store.checkpoint_for(site.storage))
     sessions = store.session_factory(eng)
     approvals = functools.partial(for_session, sessions)  # documents print the approval in force in this database
     products = ProductCache(site, lint=False, approvals=approvals)  # quotes and list checks read no template (as `docgen quote`)
