@@ -110,6 +110,8 @@ def _outline(pdf: Pdf, index: dict) -> list[tuple[str, int, list]]:
         out = []
         for item in items:
             dest = item.destination
+            if dest is None and item.action is not None and item.action.get("/S") == "/GoTo":
+                dest = item.action.get("/D")
             page = index.get(dest[0].objgen) if isinstance(dest, Array) and len(dest) and isinstance(dest[0], Dictionary) else None
             children = walk(item.children)
             if page is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -75,8 +76,8 @@ def _fonts(pdf: pikepdf.Pdf) -> list[str]:
                  for k in ("/FontFile", "/FontFile2", "/FontFile3") if k in d.FontDescriptor]
         if font.get("/Subtype") != "/Type3" and not files:
             problems.append(f"font {name} is not embedded")
-        if re.match(r"^/[A-Z]{6}\+", name):
-            programs[name].add(tuple(f.objgen for f in files))
+        if re.match(r"^/[A-Z]{6}\+", name):  # one name, one font program: copies of the same bytes are the same font
+            programs[name].add(tuple(hashlib.sha256(f.read_bytes()).hexdigest() for f in files))
     problems += [f"font subset name {name} is used by {len(found)} different font programs" for name, found in programs.items() if len(found) > 1]
     return problems
 

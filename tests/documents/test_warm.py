@@ -79,7 +79,8 @@ def test_converts_like_the_cold_path(tmp_path: Path) -> None:
 def test_options_reach_the_export_filter(tmp_path: Path) -> None:
     (src,) = _docs(tmp_path, 1)
     with ConverterPool(1) as pool:
-        (pdf,) = pool.convert([src], tmp_path / "out", options={"ExportBookmarks": False, "UseTaggedPDF": False})
+        (pdf,) = pool.convert([src], tmp_path / "out", options={"ExportBookmarks": False, "UseTaggedPDF": False,
+                                                                         "SelectPdfVersion": 0, "PDFUACompliance": False})
     reader = PdfReader(pdf)
     assert not reader.outline and "/StructTreeRoot" not in reader.trailer["/Root"]
 
