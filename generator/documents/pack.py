@@ -56,22 +56,34 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
     """
     readers = readers or {}
     draft = metadata.get("/DocgenDraft") == "true"
-    pieces, unstamped = [], []
+    pieces, unstamped, origins = [], [], []
     start = 0
     for part in parts:
         source = readers.get(part.pdf) or _read(part.pdf)
         pages = part.pages if part.pages is not None else range(len(source.pdf.pages))
         pieces.append(Piece(source, pages, part.title, part.nested))
-        if draft and str(source.pdf.docinfo.get("/DocgenDraft", "")) != "true":
+        stamp = draft and str(source.pdf.docinfo.get("/DocgenDraft", "")) != "true"
+        if stamp:
             unstamped += range(start, start + len(pages))
+        origins += [(source, n, stamp, part.shared) for n in pages]
         start += len(pages)
     pdf = merge(pieces)
     if unstamped:
         stamp_pages(pdf, unstamped)
-    hashes = [pike_page_hash(page) for page in pdf.pages]
+    hashes = [_hash(page, *origin) for page, origin in zip(pdf.pages, origins, strict=True)]
     finish(pdf, metadata | {PAGE_HASHES: " ".join(hashes)})  # last: the pages as they are written
     write_atomic(out, save(pdf))
     return len(pdf.pages)
+
+
+def _hash(page: pikepdf.Page, source: Source, n: int, stamped: bool, shared: bool) -> str:
+    """A page's hash; a shared page's (the same drawing in every pack: brochure, static pages) worked out once."""
+    if not shared:
+        return pike_page_hash(page)
+    key = (n, stamped)
+    if key not in source.hashes:
+        source.hashes[key] = pike_page_hash(page)
+    return source.hashes[key]
 
 
 def _read(path: Path) -> Source:

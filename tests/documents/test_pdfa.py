@@ -86,7 +86,7 @@ def test_each_part_is_a_titled_part_of_one_document_with_headings_and_table_head
             kinds.add(str(elem.S))
             for kid in elem.K if isinstance(elem.K, pikepdf.Array) else [elem.K]:
                 if isinstance(kid, pikepdf.Dictionary) and "/S" in kid:
-                    assert kid.P == elem  # every parent pointer fixed
+                    assert elem == kid.P  # every parent pointer fixed
                     walk(kid)
 
         walk(document)
