@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pikepdf
 from pypdf import PdfReader
 
-from generator.batch.layout import forget_destinations
 from generator.batch.typeset import Converter, Job, Layout, Typeset, typeset
 from generator.compliance.provenance import pdf_metadata
 from generator.compliance.signing import sign_issued
 from generator.content.model import Product
-from generator.documents.pack import Part, merge_pdfs
+from generator.documents.pack import Part, merge_pdfs, shared_source
+from generator.documents.pdfa import Source
 from generator.documents.proposal import PackPlan
 from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED
 from generator.documents.render import write_atomic
@@ -131,8 +132,8 @@ def typeset_and_merge(batch: Sequence[Job], folder: Path, layout: Layout, timeou
                       converter: Converter | None = None) -> list[Typeset]:
     """Typeset a batch, then merge each client's pack in ``folder``/packs: on the worker, so merging runs on every core."""
     results = typeset(batch, folder, layout, timeout, converter)
-    readers = {pdf: shared_reader(pdf) for pdf in {s.brochure for s in specs.values()}}
-    readers |= {s.pdf: shared_reader(s.pdf, forget=True) for s in layout.statics.values()}
+    readers = {pdf: shared_source(pdf) for pdf in {s.brochure for s in specs.values()}}
+    readers |= {s.pdf: shared_source(s.pdf) for s in layout.statics.values()}
     for done in results:
         if done.error:
             continue
@@ -144,34 +145,18 @@ def typeset_and_merge(batch: Sequence[Job], folder: Path, layout: Layout, timeou
     return results
 
 
-# Parsed once per worker process and thread (a reader is not safe to share between threads), for every batch it merges.
-_READERS: dict[tuple[int, str, int, int, bool], PdfReader] = {}
-
-
-def shared_reader(path: Path, forget: bool = False) -> PdfReader:
-    """A reader of a PDF every pack shares (brochure, static pages), parsed once per process and thread.
-
-    ``forget`` drops its named destinations (generator.batch.layout.forget_destinations): a static part's layout marks.
-    """
-    stat = path.stat()
-    key = (threading.get_ident(), str(path), stat.st_mtime_ns, stat.st_size, forget)
-    if key not in _READERS:
-        if len(_READERS) > 32:
-            _READERS.clear()
-        _READERS[key] = forget_destinations(PdfReader(path)) if forget else PdfReader(path)
-    return _READERS[key]
-
-
-def merge_pack(spec: MergeSpec, done: Typeset, readers: dict[Path, PdfReader], new: Path) -> int:
+def merge_pack(spec: MergeSpec, done: Typeset, readers: dict[Path, Source], new: Path) -> int:
     """Merge a typeset client's parts and the brochure into ``new``/PDF, signed when issued; move its Word files in.
 
-    ``readers`` gains the batch's layout PDFs as they are first read: the batch's other clients' pages are in them too.
+    ``readers`` gains the batch's layout PDFs as they are first read (and prepared: structure, fonts): the batch's other
+    clients' pages are in them too. Named destinations (the layout's marks, generator.batch.layout) stay behind: the
+    pack's catalog is its own.
     """
     parts = []
     for doc, pieces in zip(PERSONALISED, done.parts, strict=True):
         for n, piece in enumerate(pieces):
             if piece.pdf not in readers:
-                readers[piece.pdf] = forget_destinations(PdfReader(piece.pdf))
+                readers[piece.pdf] = Source.of(pikepdf.open(piece.pdf))
             parts.append(Part(doc.part_title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages, shared=piece.shared))
     parts.append(Part(BROCHURE.part_title, spec.brochure, nested=True, shared=True))
     new.mkdir(parents=True)
@@ -196,7 +181,7 @@ def install_pack(plan: PackPlan, done: Typeset, staging: Path, out_root: Path) -
     return Pack(plan, final, done.pages)
 
 
-def assemble(product: Product, plan: PackPlan, done: Typeset, metadata: dict[str, str], brochure_pdf: Path, readers: dict[Path, PdfReader],
+def assemble(product: Product, plan: PackPlan, done: Typeset, metadata: dict[str, str], brochure_pdf: Path, readers: dict[Path, Source],
               staging: Path, out_root: Path) -> Pack:
     """Merge and install one typeset client's pack (a worker that installs its own packs: generator.batch.worker)."""
     done.merged = staging / "packs" / plan.folder

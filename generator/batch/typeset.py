@@ -13,18 +13,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pypdf import PdfReader, PdfWriter
+import pikepdf
+from pypdf import PdfReader
 
 from generator import code_stamp
-from generator.batch.layout import STATIC_MARK, Piece, Source, compose, destination_pages, forget_destinations, locate
+from generator.batch.layout import STATIC_MARK, Piece, Source, compose, destination_pages, locate
 from generator.documents.convert import convert_to_pdf, find_soffice
 from generator.documents.fonts import check_fonts, gate, pdf_fonts
+from generator.documents.pdfa import Piece as PdfPiece
+from generator.documents.pdfa import Source as PdfSource
+from generator.documents.pdfa import merge
 from generator.documents.render import DocProperties, render_docx
 from generator.errors import ConversionError, ConversionTimeout, DocgenError, FontError, TemplateError
 
-# Word bookmarks become named destinations, how each document is found again. Headings need no outline and
-# the pages no tags here: merging into a pack keeps neither, and without them LibreOffice is faster.
-LAYOUT_OPTIONS = {"ExportBookmarksToPDFDestination": True, "ExportBookmarks": False, "UseTaggedPDF": False}
+# Word bookmarks become named destinations, how each document is found again. Headings need no outline here (a
+# personal part's bookmark is its title); the pages keep their tags, which the PDF/A merge (documents/pdfa.py) carries
+# into each client's pack.
+LAYOUT_OPTIONS = {"ExportBookmarksToPDFDestination": True, "ExportBookmarks": False}
 # ``convert_to_pdf``'s signature and contract (files, out_dir, *, timeout, options) -> PDFs in input order; the default
 # is that cold path, a generator.documents.warm.ConverterPool is the warm one the portal passes
 Converter = Callable[..., list[Path]]
@@ -366,10 +371,9 @@ def _save(new: Path, job: Job, splits: list, prints: list[str], pdfs: list[Path]
         saved["pages"][doc.key] = count
         if not start:
             continue
-        forget_destinations(reader)
-        writer = PdfWriter()
-        writer.append(reader, pages=(start, count), import_outline=False)
-        writer.write(new / f"{doc.key}-static.pdf")
+        # pikepdf, not pypdf: the tail keeps its structure tree (its tags go into every pack); not its named destinations
+        static = merge([PdfPiece(PdfSource.of(pikepdf.open(pdf)), range(start, count))])
+        static.save(new / f"{doc.key}-static.pdf", deterministic_id=True)
         try:
             check_fonts(new / f"{doc.key}-static.pdf")
         except FontError:

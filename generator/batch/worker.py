@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from distributed import WorkerPlugin
-from pypdf import PdfReader
 
 from generator import __version__
 from generator.batch.manifest import BATCH_DIR, STAGING, Manifest, worker_tag
@@ -255,8 +254,8 @@ def _still_there(dest: Destination, record: dict) -> bool:
 
 def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict], list[tuple]]:
     from generator.batch import assemble, runner
-    from generator.batch.layout import forget_destinations
     from generator.batch.typeset import learn_layout, typeset
+    from generator.documents.pack import shared_source
 
     timeout = spec.timeout or runner.DEFAULT_TIMEOUT
     summary = runner.Summary(Path(dest.show()))
@@ -283,7 +282,7 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
             layout = learn_layout(runner.layout_job(ctx.product, ctx.site.templates), ctx.site.cache, timeout, converter)
             done_list = typeset(todo, work / "typeset", layout, timeout, converter)
             plugin.conversions += 1
-            readers = {ctx.brochure: PdfReader(ctx.brochure)} | {s.pdf: forget_destinations(PdfReader(s.pdf)) for s in layout.statics.values()}
+            readers = {ctx.brochure: shared_source(ctx.brochure)} | {s.pdf: shared_source(s.pdf) for s in layout.statics.values()}
             for done in done_list:
                 plan = plans[done.index]
                 try:

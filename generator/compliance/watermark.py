@@ -12,18 +12,11 @@ import io
 import threading
 from collections.abc import Iterable
 
-from pypdf import PdfReader, PdfWriter
-from pypdf.generic import (
-    ArrayObject,
-    DecodedStreamObject,
-    DictionaryObject,
-    FloatObject,
-    IndirectObject,
-    NameObject,
-    RectangleObject,
-)
+import pikepdf
+from pikepdf import Array, Dictionary
 
 from generator.documents.fonts import font_file
+from generator.documents.pdfa import rename_subsets
 
 DRAFT_TEXT = "社内検討用・未承認 ─ お客さまへの提示不可"
 BANNER_TEXT = "【ドラフト・未承認】" + DRAFT_TEXT + "（承認番号なし）"
@@ -64,64 +57,44 @@ def _overlay(width: float, height: float) -> bytes:
     return buf.getvalue()
 
 
-@functools.cache
-def _overlay_page(width: float, height: float) -> tuple[bytes, DictionaryObject]:
-    """The overlay's drawing and resources, parsed once per process and page size (every pack re-uses them)."""
-    page = PdfReader(io.BytesIO(_overlay(width, height))).pages[0]
-    return page.get_contents().get_data(), page["/Resources"].get_object()
+_FORMS = threading.local()  # per thread: a pikepdf file is not shared between the portal's job threads
 
 
-_READING = threading.Lock()  # the cached overlay's reader is shared by the portal's job threads
+def _form(width: float, height: float) -> pikepdf.Object:
+    """The overlay of this page size as a Form XObject of its own file, made once per thread; copied into each PDF."""
+    forms = _FORMS.__dict__.setdefault("forms", {})
+    if (width, height) not in forms:
+        overlay = pikepdf.open(io.BytesIO(_overlay(width, height)))
+        rename_subsets(overlay)  # ReportLab names its subsets too
+        forms[(width, height)] = (overlay, overlay.pages[0].as_form_xobject())
+    return forms[(width, height)][1]
 
 
-def _cloned(resources: DictionaryObject, writer: PdfWriter) -> DictionaryObject:
-    with _READING:
-        return resources.clone(writer)
-
-
-def _form(writer: PdfWriter, width: float, height: float) -> IndirectObject:
-    """The overlay of this page size as one Form XObject in ``writer``: every stamped page of that size draws it."""
-    data, resources = _overlay_page(width, height)
-    form = DecodedStreamObject()
-    form.set_data(data)
-    form.update({NameObject("/Type"): NameObject("/XObject"), NameObject("/Subtype"): NameObject("/Form"),
-                 NameObject("/BBox"): ArrayObject(FloatObject(v) for v in (0, 0, width, height)),
-                 NameObject("/Resources"): _cloned(resources, writer)})
-    return writer._add_object(form.flate_encode(level=9))
-
-
-def stamp_pages(writer: PdfWriter, pages: Iterable[int] | None = None,
-                forms: dict[tuple[float, float], IndirectObject] | None = None) -> dict[tuple[float, float], IndirectObject]:
-    """Draw the draft watermark on ``pages`` (0-based; default: every page) of ``writer``, in place, before it is written.
+def stamp_pages(pdf: pikepdf.Pdf, pages: Iterable[int] | None = None) -> None:
+    """Draw the draft watermark on ``pages`` (0-based; default: every page) of ``pdf``, in place, before it is written.
 
     Drawn under the page's own content: the text stays readable for review and reads before it in text extraction, so
     a page's body and footer text come out as they would without the watermark. The overlay is one Form XObject per
-    page size, drawn by a short content stream put before the page's own: nothing of the page is parsed or rewritten
-    (merging the overlay page into each page parsed every content stream: most of a draft pack's assembly time).
-
-    ``forms`` are overlays by page size already in the writer, to draw instead of adding another; the overlays used
-    are returned.
+    page size, drawn by a short content stream put before the page's own, marked as an artifact so that screen readers
+    skip it (it is not part of the document's structure): nothing of the page is parsed or rewritten.
     """
-    forms = dict(forms or {})
-    draws: dict[tuple[float, float], IndirectObject] = {}
-    for index in pages if pages is not None else range(len(writer.pages)):
-        page = writer.pages[index]
-        box: RectangleObject = page.mediabox
-        size = (round(float(box.width), 2), round(float(box.height), 2))
+    forms: dict[tuple[float, float], pikepdf.Object] = {}
+    draws: dict[tuple[float, float], pikepdf.Object] = {}
+    for index in pages if pages is not None else range(len(pdf.pages)):
+        page = pdf.pages[index]
+        box = page.mediabox
+        left, bottom = float(box[0]), float(box[1])
+        size = (round(float(box[2]) - left, 2), round(float(box[3]) - bottom, 2))
         if size not in forms:
-            forms[size] = _form(writer, *size)
+            forms[size] = pdf.copy_foreign(_form(*size))
         # a page of its own resources: pages of one LibreOffice document share one resource dictionary
-        resources = DictionaryObject(page.get("/Resources", DictionaryObject()).get_object())
-        xobjects = DictionaryObject(resources.get("/XObject", DictionaryObject()).get_object())
-        xobjects[NameObject(MARK)] = forms[size]
-        resources[NameObject("/XObject")] = xobjects
-        page[NameObject("/Resources")] = resources
-        origin = (float(box.left), float(box.bottom))
-        if origin not in draws:
-            draw = DecodedStreamObject()
-            draw.set_data(f"q 1 0 0 1 {origin[0]:g} {origin[1]:g} cm {MARK} Do Q\n".encode())
-            draws[origin] = writer._add_object(draw)
-        contents = page.get("/Contents")
-        own = contents.get_object() if contents is not None else ArrayObject()
-        page[NameObject("/Contents")] = ArrayObject([draws[origin], *(own if isinstance(own, ArrayObject) else [contents])])
-    return forms
+        resources = Dictionary(dict(page.obj.get("/Resources", Dictionary()).items()))
+        xobjects = Dictionary(dict(resources.get("/XObject", Dictionary()).items()))
+        xobjects[MARK] = forms[size]
+        resources.XObject = xobjects
+        page.obj.Resources = resources
+        if (left, bottom) not in draws:
+            draws[(left, bottom)] = pdf.make_stream(f"/Artifact BMC q 1 0 0 1 {left:g} {bottom:g} cm {MARK} Do Q EMC\n".encode())
+        contents = page.obj.get("/Contents")
+        own = list(contents) if isinstance(contents, Array) else [] if contents is None else [contents]
+        page.obj.Contents = Array([draws[(left, bottom)], *own])

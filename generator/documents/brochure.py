@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pypdf import PdfReader, PdfWriter
+import pikepdf
+from pypdf import PdfReader
 
-from generator.compliance.provenance import page_hashes
+from generator.compliance.provenance import PAGE_HASHES, pike_page_hash
 from generator.compliance.provenance import pdf_metadata as document_pdf_metadata
 from generator.compliance.watermark import stamp_pages
 from generator.content.model import Product
@@ -20,6 +20,7 @@ from generator.documents.convert import convert_to_pdf, env_timeout
 from generator.documents.fonts import check_fonts
 from generator.documents.lint import lint_template
 from generator.documents.pagerefs import check_page_refs, section_pages, with_pages
+from generator.documents.pdfa import Piece, Source, finish, merge, save
 from generator.documents.registry import BROCHURE
 from generator.documents.render import DocProperties, render_docx, write_atomic
 from generator.errors import ConversionError
@@ -64,20 +65,15 @@ def lint_brochure(product: Product, templates: Path) -> list[str]:
 
 
 def rewrite_pdf(source: Path, metadata: dict[str, str]) -> bytes:
-    """The PDF re-written by a fresh writer: LibreOffice's random /ID and timestamps go, the outline stays."""
-    reader = PdfReader(source)
-    writer = PdfWriter()
-    writer.append(reader, import_outline=True)
-    if reader.outline and not writer.outline:
+    """LibreOffice's PDF as docgen publishes it: PDF/A-2b, tagged, /ID and XMP from its content, the outline kept."""
+    prepared = Source.of(pikepdf.open(source))
+    if prepared.pdf.Root.get("/Outlines") is not None and prepared.pdf.Root.Outlines.get("/First") is not None and not prepared.outline:
         raise ConversionError(f"{source}: the outline (bookmarks) was lost while rewriting the PDF")
-    writer.metadata = metadata  # replaces pypdf's default /Producer: only what we publish
+    pdf = merge([Piece(prepared, range(len(prepared.pdf.pages)), nested=True)])
     if metadata.get("/DocgenDraft") == "true":
-        stamp_pages(writer)
-    writer.add_metadata(page_hashes(writer.pages))  # after the watermark: the pages as they are written
-    writer.page_mode = "/UseOutlines"
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
+        stamp_pages(pdf)
+    finish(pdf, metadata | {PAGE_HASHES: " ".join(pike_page_hash(page) for page in pdf.pages)})  # the pages as written
+    return save(pdf)
 
 
 def build_brochure(product: Product, out_dir: Path, *, templates: Path, timeout: float | None = None) -> BrochureResult:

@@ -26,11 +26,15 @@ STDERR_TAIL_LINES = 20
 _EXIT_RESTART = 81
 
 _FLAGS = ("--headless", "--invisible", "--norestore", "--nolockcheck", "--nodefault", "--nologo", "--nofirststartwizard")
-_FILTER_OPTIONS = {
+_FILTER_OPTIONS: dict[str, bool | int] = {
     "ExportBookmarks": True,
     "ExportNotes": False,
     "UseTaggedPDF": True,
     "EmbedStandardFonts": True,
+    # PDF/A-2b and PDF/UA-1 (issue 26): a structure tree, /Lang from the templates' default language (ja-JP), every
+    # font embedded, no encryption. generator/documents/pdfa.py keeps both through the merge and fixes what 7.4 misses.
+    "SelectPdfVersion": 2,
+    "PDFUACompliance": True,
 }
 # Forcing the Word import filter makes a corrupt .docx fail to load; without it LibreOffice
 # falls back to plain-text import and "successfully" prints the zip bytes.
@@ -110,7 +114,7 @@ def timeout_option(seconds: float | None) -> Iterator[None]:
             os.environ[TIMEOUT_ENV] = before
 
 
-def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float | None = None, options: Mapping[str, bool] | None = None) -> list[Path]:
+def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float | None = None, options: Mapping[str, bool | int] | None = None) -> list[Path]:
     """Convert every file in one soffice run and return ``out_dir/<stem>.pdf`` in input order.
 
     ``timeout`` defaults to ``$DOCGEN_TIMEOUT`` or 120 seconds; past it soffice is killed and ConversionTimeout raised.
@@ -174,8 +178,9 @@ def _check_inputs(inputs: list[Path]) -> None:
             raise ConversionError(f"{path}: input file not found")
 
 
-def _filter_json(options: Mapping[str, bool]) -> str:
-    props = {k: {"type": "boolean", "value": "true" if v else "false"} for k, v in (_FILTER_OPTIONS | dict(options)).items()}
+def _filter_json(options: Mapping[str, bool | int]) -> str:
+    props = {k: {"type": "boolean", "value": "true" if v else "false"} if isinstance(v, bool) else {"type": "long", "value": str(v)}
+             for k, v in (_FILTER_OPTIONS | dict(options)).items()}
     return json.dumps(props, separators=(",", ":"))
 
 

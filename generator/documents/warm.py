@@ -125,7 +125,7 @@ class _Instance:
         """Its live processes: the helper, oosplash, soffice.bin."""
         return group_members(self.pgid)
 
-    def request(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool], timeout: float) -> dict:
+    def request(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool | int], timeout: float) -> dict:
         line = json.dumps({"jobs": jobs, "filter": filter_options, "in_filter": _IN_FILTER}) + "\n"
         try:
             self.proc.stdin.write(line.encode())
@@ -252,7 +252,7 @@ class ConverterPool:
             return [s.instance for s in self._slots if s.instance is not None]
 
     def convert(self, docx_files: Sequence[Path], out_dir: Path, *, timeout: float | None = None,
-                options: Mapping[str, bool] | None = None) -> list[Path]:
+                options: Mapping[str, bool | int] | None = None) -> list[Path]:
         """Convert every file and return ``out_dir/<stem>.pdf`` in input order (see :func:`convert_to_pdf`).
 
         On a hang the instance is killed and ConversionTimeout raised, its ``converted`` the PDFs finished before
@@ -278,7 +278,7 @@ class ConverterPool:
 
     __call__ = convert  # a pool is a drop-in ``converter`` for typeset()/build_packs()
 
-    def _run(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool], timeout: float) -> None:
+    def _run(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool | int], timeout: float) -> None:
         slots = self._acquire(len(jobs))
         chunks = _split(jobs, len(slots))
         if len(slots) == 1:
@@ -303,7 +303,7 @@ class ConverterPool:
         if first is not None:
             raise first
 
-    def _run_on(self, slot: _Slot, jobs: list[tuple[str, str]], filter_options: dict[str, bool], timeout: float) -> None:
+    def _run_on(self, slot: _Slot, jobs: list[tuple[str, str]], filter_options: dict[str, bool | int], timeout: float) -> None:
         """Convert ``jobs`` on this slot's instance (released afterwards); a crash is retried once on a fresh one."""
         try:
             for attempt in (1, 2):

@@ -34,6 +34,7 @@ from generator.batch.manifest import BATCH_DIR, STAGING
 from generator.batch.storage import Destination
 from generator.batch.worker import ChunkSpec, build_chunk, make_bundle
 from generator.compliance.provenance import PAGE_HASHES
+from generator.documents.pdfa_check import check as pdfa_check
 from generator.errors import ClusterError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -251,6 +252,9 @@ def test_folder_gets_the_packs_and_errors_of_a_local_run(client, site: api.Site,
     pdf_name = local_summary.built[0].plan.pdf_name
     for folder in theirs:
         same_pack(ours[folder], theirs[folder], pdf_name)
+    # PDF/A-2b, tagged, in Japanese from both paths: a worker's pack and the local batch path's (issue 26)
+    assert {folder: pdfa_check(out / folder / pdf_name) for folder in ours} == dict.fromkeys(ours, [])
+    assert {folder: pdfa_check(local_out / folder / pdf_name) for folder in theirs} == dict.fromkeys(theirs, [])
     # --json lines: one per pack, the local run's fields, this destination's paths
     local_lines = {p.folder.name: p.as_dict() for p in local_summary.built}
     assert sorted(Path(line["folder"]).name for line in lines) == sorted(local_lines)

@@ -20,9 +20,10 @@ from unittest import mock
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+import pikepdf  # noqa: E402
 from docxtpl import DocxTemplate  # noqa: E402
 from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
-from pypdf import PdfReader, PdfWriter  # noqa: E402
+from pypdf import PdfReader  # noqa: E402
 
 from generator import api  # noqa: E402
 from generator.compliance.watermark import stamp_pages  # noqa: E402
@@ -154,16 +155,16 @@ def naive_pack(product: Product, plan: PackPlan, work: Path) -> Path:
     work.mkdir(parents=True)
     sources = [(d.template_path(SITE.templates), plan.contexts[d.id], d.id) for d in PERSONALISED]
     sources.append((BROCHURE.template_path(SITE.templates), brochure_context(product), BROCHURE.id))
-    writer = PdfWriter()
+    merged = pikepdf.new()  # the watermark stamps a pikepdf file (the naive merge keeps no tags: it need not)
     for template, context, key in sources:
         doc = DocxTemplate(str(template))
         doc.render(context, jinja_env=SandboxedEnvironment(autoescape=True), autoescape=True)
         doc.save(str(work / f"{key}.docx"))
         (pdf,) = convert_to_pdf([work / f"{key}.docx"], work, timeout=300)
-        writer.append(PdfReader(pdf))
+        merged.pages.extend(pikepdf.open(pdf).pages)
     if not product.meta.approval_number:  # a draft: the same 社内検討用 watermark every draft page carries
-        stamp_pages(writer)
-    writer.write(work / "pack.pdf")
+        stamp_pages(merged)
+    merged.save(work / "pack.pdf")
     return work / "pack.pdf"
 
 

@@ -25,6 +25,7 @@ from generator import api
 from generator.cli import main
 from generator.compliance.signing import ENV_CERT, ENV_KEY, ENV_TRUST, check_signature
 from generator.content.model import Product
+from generator.documents.pdfa_check import check as pdfa_check
 from generator.errors import SignatureError
 from generator.site import Site
 
@@ -94,6 +95,8 @@ def test_pack_from_an_approved_version_is_signed_and_verifies(signed: dict, monk
     assert "signature: valid, unaltered since signing" in text and SIGNER_CN in text and "trusted signer" in text
     # still the pack docgen built: provenance intact under the signature
     assert PdfReader(signed["pdf"]).metadata["/DocgenApprovalNumber"] == "CL-SIGN-TEST-1"
+    # and still PDF/A-2b after the incremental update (the signed bytes are the whole file: whole_file above)
+    assert pdfa_check(signed["pdf"]) == []
 
 
 @pytest.mark.libreoffice

@@ -5,11 +5,13 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import pikepdf
 import pytest
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import NameObject, NumberObject
 
 from generator.documents.pack import Part, merge_pdfs, outline_titles
+from generator.documents.pdfa import Source
 
 
 def blank_pdf(path: Path, widths: list[int], outline: list[tuple[str, int, list[tuple[str, int]]]] = ()) -> Path:
@@ -88,7 +90,7 @@ def test_metadata_is_written_as_given(parts: list[Part], tmp_path: Path) -> None
 
 
 def test_a_shared_reader_is_used_instead_of_the_file(parts: list[Part], tmp_path: Path) -> None:
-    shared = PdfReader(parts[2].pdf)
+    shared = Source.of(pikepdf.open(parts[2].pdf))
     gone = tmp_path / "not-on-disk.pdf"  # only the reader knows this part: proves the file is not opened again
     merge_pdfs([parts[0], Part("パンフレット", gone)], tmp_path / "pack.pdf", METADATA, readers={gone: shared})
     assert tree(tmp_path / "pack.pdf")[1][:2] == ("パンフレット", 1)
@@ -173,7 +175,7 @@ def described(pdf: Path) -> dict:
 
 
 @pytest.fixture
-def tailed(tmp_path: Path) -> tuple[list[Part], dict[Path, PdfReader]]:
+def tailed(tmp_path: Path) -> tuple[list[Part], dict[Path, Source]]:
     """A letter of its own; a disclosure whose last two pages are every pack's; a brochure with bookmarks and a link."""
     letter = blank_pdf(tmp_path / "letter.pdf", [101])
     own = blank_pdf(tmp_path / "own.pdf", [252])  # the size of a static page: one overlay draws on both
@@ -181,7 +183,7 @@ def tailed(tmp_path: Path) -> tuple[list[Part], dict[Path, PdfReader]]:
     brochure = linked_pdf(tmp_path / "brochure.pdf", [301, 302, 303], link=(0, 2))
     parts = [Part("ご案内状", letter, nested=False), Part("重要事項説明書", own, nested=False),
              Part("", static, nested=False, pages=range(1, 3), shared=True), Part("パンフレット", brochure, nested=True, shared=True)]
-    return parts, {p.pdf: PdfReader(p.pdf) for p in parts}
+    return parts, {p.pdf: Source.of(pikepdf.open(p.pdf)) for p in parts}
 
 
 DRAFT = METADATA | {"/DocgenDraft": "true"}
@@ -206,7 +208,7 @@ def test_a_pack_with_a_tail_has_the_same_bytes_whether_the_tail_is_new_or_reused
     parts, readers = tailed
     merge_pdfs(parts, tmp_path / "first.pdf", DRAFT, readers=readers)
     merge_pdfs(parts, tmp_path / "second.pdf", DRAFT, readers=readers)
-    fresh = {path: PdfReader(path) for path in readers}  # new readers: the tail is made again
+    fresh = {path: Source.of(pikepdf.open(path)) for path in readers}  # new sources: the tail is prepared again
     merge_pdfs(parts, tmp_path / "third.pdf", DRAFT, readers=fresh)
     assert (tmp_path / "first.pdf").read_bytes() == (tmp_path / "second.pdf").read_bytes() == (tmp_path / "third.pdf").read_bytes()
 
@@ -215,7 +217,7 @@ def test_another_brochure_reader_is_never_served_the_old_tail(tailed: tuple, tmp
     parts, readers = tailed
     merge_pdfs(parts, tmp_path / "old.pdf", METADATA, readers=readers)
     linked_pdf(parts[3].pdf, [401, 402], link=(1, 0))  # the brochure rebuilt: a new reader of it
-    readers = readers | {parts[3].pdf: PdfReader(parts[3].pdf)}
+    readers = readers | {parts[3].pdf: Source.of(pikepdf.open(parts[3].pdf))}
     merge_pdfs(parts, tmp_path / "new.pdf", METADATA, readers=readers)
     new = described(tmp_path / "new.pdf")
     assert new["widths"] == [101, 252, 252, 253, 401, 402] and new["links"] == [(5, 4)]

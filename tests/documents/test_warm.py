@@ -17,6 +17,7 @@ from pypdf import PdfReader
 
 from generator.documents.convert import convert_to_pdf, pdf_text
 from generator.documents.fonts import ALLOWED_FONTS, check_fonts
+from generator.documents.pdfa_check import check as pdfa_check
 from generator.documents.warm import ConverterPool, find_uno_python, group_members
 from generator.errors import ConversionError, ConversionTimeout, SetupError
 from tests.documents.test_convert import BODY, HEADING, make_docx, squash
@@ -79,7 +80,8 @@ def test_converts_like_the_cold_path(tmp_path: Path) -> None:
 def test_options_reach_the_export_filter(tmp_path: Path) -> None:
     (src,) = _docs(tmp_path, 1)
     with ConverterPool(1) as pool:
-        (pdf,) = pool.convert([src], tmp_path / "out", options={"ExportBookmarks": False, "UseTaggedPDF": False})
+        (pdf,) = pool.convert([src], tmp_path / "out", options={"ExportBookmarks": False, "UseTaggedPDF": False,
+                                                                         "SelectPdfVersion": 0, "PDFUACompliance": False})
     reader = PdfReader(pdf)
     assert not reader.outline and "/StructTreeRoot" not in reader.trailer["/Root"]
 
@@ -283,4 +285,5 @@ def test_build_pack_with_the_pool_is_the_cold_pack(site, tmp_path: Path) -> None
     assert used >= 3  # the layout runs went to the pool (and the cold path started its own soffice)
     assert warm.premium == cold.premium == 149_000 and warm.pages == cold.pages  # README: 製造業, 4.5億, 1億 → 149,000円
     assert pdf_text(warm.pdf) == pdf_text(cold.pdf)
+    assert pdfa_check(warm.pdf) == [] and pdfa_check(cold.pdf) == []  # the portal's pack and `docgen proposal`'s: PDF/A-2b, tagged
     assert _has(warm.pdf, "有限会社 伸和企画 上 様") and _has(warm.pdf, "149,000円")

@@ -1,0 +1,348 @@
+"""PDF/A-2b, tagged: merge parts keeping their structure trees, and finish a PDF the way PDF/A and PDF/UA want it."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, OutlineItem, Pdf
+
+ICC_PROFILE = "sRGB IEC61966-2.1"
+_SUBSET = re.compile(r"^/?[A-Z]{6}\+")
+# what PDF/A-2 and PDF/UA want of the document info keys that have XMP equivalents (ISO 19005-2 6.6.2.3)
+_BARE_SPAN = {"/K", "/P", "/Pg", "/S", "/Type"}
+_XMP_KEYS = ("/Title", "/Author", "/Subject", "/Keywords", "/Creator", "/Producer")
+
+
+@dataclass
+class Source:
+    """A part's PDF made ready to merge once (per content version or batch): pruned structure, renamed fonts, outline.
+
+    ``elements`` are the structure elements under each top-level element of its tree, copies without a parent, with
+    the pages each draws on; ``marks`` the elements by MCID of each page, ``annots`` each page's tagged annotations.
+    """
+
+    pdf: Pdf
+    elements: list[tuple[Dictionary, frozenset[int]]] = field(default_factory=list)
+    marks: list[Array] = field(default_factory=list)
+    annots: list[list[tuple[int, Dictionary]]] = field(default_factory=list)
+    roles: dict[str, Name] = field(default_factory=dict)
+    outline: list[tuple[str, int, list]] = field(default_factory=list)
+    hashes: dict[tuple[int, bool], str] = field(default_factory=dict)  # page hashes as merged (generator.documents.pack)
+
+    @classmethod
+    def of(cls, pdf: Pdf) -> Source:
+        source = cls(pdf)
+        rename_subsets(pdf)
+        index = {page.objgen: n for n, page in enumerate(pdf.pages)}
+        source.marks = [pdf.make_indirect(Array()) for _ in pdf.pages]
+        source.annots = [[] for _ in pdf.pages]
+        annot_at = {a.objgen: (n, j) for n, page in enumerate(pdf.pages) for j, a in enumerate(page.obj.get("/Annots", ()))}
+        root = pdf.Root.get("/StructTreeRoot")
+        if root is not None:
+            source.roles = {str(k): v for k, v in root.get("/RoleMap", {}).items()}
+            tops = _kids(root)
+            if len(tops) == 1 and isinstance(tops[0], Dictionary) and tops[0].get("/S") == "/Document":
+                tops = _kids(tops[0])  # the pack's own /Document takes LibreOffice's place
+            if all(isinstance(t, Dictionary) and t.get("/S") == "/Part" and "/T" not in t for t in tops):
+                tops = [kid for top in tops for kid in _kids(top)]  # a file merge() wrote, not yet a pack: its pieces
+            for top in tops:
+                if isinstance(top, Dictionary) and "/S" in top:
+                    pages: set[int] = set()
+                    copy = source._copy(top, index, annot_at, pages)
+                    if copy is not None:
+                        source.elements.append((copy, frozenset(pages)))
+        source.outline = _outline(pdf, index)
+        return source
+
+    def _copy(self, elem: Dictionary, index: dict, annot_at: dict, pages: set[int]) -> Dictionary | None:
+        """A copy of ``elem`` and its subtree in the same file, without its parent; records MCIDs and annotations."""
+        new = self.pdf.make_indirect(Dictionary({k: v for k, v in elem.items() if k not in ("/K", "/P")}))
+        page = index.get(elem.Pg.objgen) if "/Pg" in elem else None
+        kids = Array()
+        for kid in _kids(elem):
+            if isinstance(kid, int) and page is not None:
+                self._mark(page, int(kid), new)
+                pages.add(page)
+                kids.append(kid)
+            elif isinstance(kid, Dictionary) and kid.get("/Type") == "/MCR":
+                where = index.get(kid.Pg.objgen) if "/Pg" in kid else page
+                if where is not None and "/Stm" not in kid:
+                    self._mark(where, int(kid.MCID), new)
+                    pages.add(where)
+                kids.append(kid)
+            elif isinstance(kid, Dictionary) and kid.get("/Type") == "/OBJR":
+                found = annot_at.get(kid.Obj.objgen)
+                if found is not None:
+                    self.annots[found[0]].append((found[1], new))
+                    pages.add(found[0])
+                kids.append(kid)
+            elif isinstance(kid, Dictionary) and kid.get("/S") == "/Span" and set(kid.keys()) <= _BARE_SPAN:
+                # LibreOffice's span per text portion says nothing (no attributes, language or alternate text): its
+                # content goes to the parent, and a pack copies half as many structure elements
+                where = index.get(kid.Pg.objgen) if "/Pg" in kid else page
+                for mcid in _kids(kid):
+                    if isinstance(mcid, int) and where is not None:
+                        self._mark(where, int(mcid), new)
+                        pages.add(where)
+                        kids.append(mcid if where == page else Dictionary(Type=Name.MCR, Pg=kid.Pg, MCID=mcid))
+                    elif isinstance(mcid, Dictionary) and "/S" in mcid:
+                        child = self._copy(mcid, index, annot_at, pages)
+                        if child is not None:
+                            child.P = new
+                            kids.append(child)
+                    else:  # a marked-content or object reference of its own: keep the span as it is
+                        child = self._copy(kid, index, annot_at, pages)
+                        if child is not None:
+                            child.P = new
+                            kids.append(child)
+                        break
+            elif isinstance(kid, Dictionary) and "/S" in kid:
+                child = self._copy(kid, index, annot_at, pages)
+                if child is not None:
+                    child.P = new
+                    kids.append(child)
+        if not kids and page is None:
+            return None
+        new.K = kids
+        return new
+
+    def _mark(self, page: int, mcid: int, elem: Dictionary) -> None:
+        marks = self.marks[page]
+        while len(marks) <= mcid:
+            marks.append(None)
+        marks[mcid] = elem
+
+
+def _kids(elem: Dictionary) -> list:
+    kids = elem.get("/K")
+    if kids is None:
+        return []
+    return list(kids) if isinstance(kids, Array) else [kids]
+
+
+def _outline(pdf: Pdf, index: dict) -> list[tuple[str, int, list]]:
+    def walk(items: Iterable[OutlineItem]) -> list[tuple[str, int, list]]:
+        out = []
+        for item in items:
+            dest = item.destination
+            if dest is None and item.action is not None and item.action.get("/S") == "/GoTo":
+                dest = item.action.get("/D")
+            page = index.get(dest[0].objgen) if isinstance(dest, Array) and len(dest) and isinstance(dest[0], Dictionary) else None
+            children = walk(item.children)
+            if page is not None:
+                out.append((str(item.title), page, children))
+            else:
+                out += children
+        return out
+
+    with pdf.open_outline() as outline:
+        return walk(outline.root)
+
+
+def rename_subsets(pdf: Pdf) -> None:
+    """Give every font subset a tag derived from its font program: LibreOffice names each file's subsets alike.
+
+    Two different subsets never share a name in a merged file, and the same inputs keep the same names.
+    """
+    seen: set[tuple[int, int]] = set()
+    for page in pdf.pages:
+        _rename_in(page.obj.get("/Resources"), seen)
+
+
+def _rename_in(res: Dictionary | None, seen: set) -> None:
+    if res is None or res.objgen in seen and res.objgen != (0, 0):
+        return
+    seen.add(res.objgen)
+    for font in res.get("/Font", {}).values():
+        if font.objgen in seen:
+            continue
+        seen.add(font.objgen)
+        fonts = [font, *font.get("/DescendantFonts", ())]
+        program = b""
+        for f in fonts:
+            desc = f.get("/FontDescriptor")
+            if desc is not None:
+                for key in ("/FontFile2", "/FontFile3", "/FontFile"):
+                    if key in desc:
+                        program = desc[key].read_raw_bytes()
+        tag = _tag(program + str(font.get("/BaseFont", "")).encode())
+        for f in fonts:
+            if _SUBSET.match(str(f.get("/BaseFont", ""))):
+                f.BaseFont = Name("/" + tag + str(f.BaseFont)[7:])
+            desc = f.get("/FontDescriptor")
+            if desc is not None and _SUBSET.match(str(desc.get("/FontName", ""))):
+                desc.FontName = Name("/" + tag + str(desc.FontName)[7:])
+    for xobject in res.get("/XObject", {}).values():
+        if xobject.get("/Subtype") == "/Form":
+            _rename_in(xobject.get("/Resources"), seen)
+
+
+def _tag(data: bytes) -> str:
+    digest = hashlib.sha256(data).digest()
+    return "".join(chr(ord("A") + b % 26) for b in digest[:6])
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Pages of a prepared source to merge, and the bookmark that opens them (no title: continues the piece before)."""
+
+    source: Source
+    pages: range
+    title: str = ""
+    nested: bool = False
+
+
+def merge(pieces: Sequence[Piece]) -> Pdf:
+    """One tagged PDF of ``pieces`` in order: their pages, a /Part per bookmarked piece under one /Document, outline."""
+    dest = Pdf.new()
+    tree = dest.make_indirect(Dictionary(Type=Name.StructTreeRoot))
+    document = dest.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document, P=tree, K=Array()))
+    tree.K = Array([document])
+    nums: list = []
+    roles: dict[str, Name] = {}
+    marks_by_page: list = []
+    annots_by_page: list = []
+    outline: list = []
+    part = None
+    for piece in pieces:
+        src, start = piece.source, len(dest.pages)
+        for n in piece.pages:
+            dest.pages.append(src.pdf.pages[n])
+        elements = []
+        for elem, pages in src.elements:
+            if pages and min(pages) in piece.pages:
+                if max(pages) not in piece.pages:  # it would take another document's pages along (another client's)
+                    raise ValueError(f"a structure element spans pages {min(pages) + 1}-{max(pages) + 1}, beyond pages "
+                                     f"{piece.pages.start + 1}-{piece.pages.stop} of its document")
+                elements.append(elem)
+        copied = dest.copy_foreign(src.pdf.make_indirect(Array([Array(elements), Array([src.marks[n] for n in piece.pages])])))
+        if piece.title or part is None:
+            part = dest.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Part, P=document, K=Array()))
+            if piece.title:
+                part.T = piece.title
+            document.K.append(part)
+        for elem in copied[0]:
+            elem.P = part
+            part.K.append(elem)
+        marks_by_page += list(copied[1])
+        annots_by_page += [src.annots[n] for n in piece.pages]
+        roles.update(src.roles)
+        own = [_shift(i, start - piece.pages.start) for i in src.outline if i[1] in piece.pages] if piece.nested else []
+        if piece.title:
+            outline.append((piece.title, start, own))
+        else:  # a document of its own (brochure, wording): its bookmarks are the outline
+            outline += own
+    for n, (page, marks) in enumerate(zip(dest.pages, marks_by_page, strict=True)):
+        page.obj.StructParents = n
+        nums += [n, marks]
+    key = len(dest.pages)
+    for page, annots in zip(dest.pages, annots_by_page, strict=True):
+        for j, elem in annots:
+            page.obj.Annots[j].StructParent = key
+            nums += [key, dest.copy_foreign(elem)]  # the copy made with the page's elements: same object
+            key += 1
+    tree.ParentTree = dest.make_indirect(Dictionary(Nums=Array(nums)))
+    tree.ParentTreeNextKey = key
+    if roles:
+        tree.RoleMap = Dictionary({k: v for k, v in sorted(roles.items())})
+    dest.Root.StructTreeRoot = tree
+    with dest.open_outline() as root:
+        root.root.extend(_item(dest, *entry) for entry in outline)
+    return dest
+
+
+def _shift(entry: tuple[str, int, list], by: int) -> tuple[str, int, list]:
+    title, page, children = entry
+    return title, page + by, [_shift(c, by) for c in children]
+
+
+def _item(pdf: Pdf, title: str, page: int, children: list) -> OutlineItem:
+    item = OutlineItem(title, page)
+    item.children.extend(_item(pdf, *c) for c in children if c[1] < len(pdf.pages))
+    return item
+
+
+def _xmp(info: dict[str, str], document_id: str) -> bytes:
+    e = lambda key: html.escape(info.get(key, ""), quote=False)  # noqa: E731
+    alt = lambda tag, key: f"<{tag}><rdf:Alt><rdf:li xml:lang=\"x-default\">{e(key)}</rdf:li></rdf:Alt></{tag}>" if info.get(key) else ""  # noqa: E731
+    props = [
+        "<pdfaid:part>2</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance><pdfuaid:part>1</pdfuaid:part>",
+        "<dc:format>application/pdf</dc:format>", alt("dc:title", "/Title"), alt("dc:description", "/Subject"),
+        f"<dc:creator><rdf:Seq><rdf:li>{e('/Author')}</rdf:li></rdf:Seq></dc:creator>" if info.get("/Author") else "",
+        f"<pdf:Keywords>{e('/Keywords')}</pdf:Keywords>" if info.get("/Keywords") else "",
+        f"<pdf:Producer>{e('/Producer')}</pdf:Producer>" if info.get("/Producer") else "",
+        f"<xmp:CreatorTool>{e('/Creator')}</xmp:CreatorTool>" if info.get("/Creator") else "",
+        f"<xmpMM:DocumentID>uuid:{document_id}</xmpMM:DocumentID>",
+        # PDF/A-2 admits only the schemas it names or ones described here: pdfuaid is not among them (6.6.2.3.2)
+        "<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType=\"Resource\">"
+        "<pdfaSchema:schema>PDF/UA Universal Accessibility Schema</pdfaSchema:schema>"
+        "<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>"
+        "<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>"
+        "<pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType=\"Resource\">"
+        "<pdfaProperty:name>part</pdfaProperty:name><pdfaProperty:valueType>Integer</pdfaProperty:valueType>"
+        "<pdfaProperty:category>internal</pdfaProperty:category>"
+        "<pdfaProperty:description>Indicates, which part of ISO 14289 standard is followed</pdfaProperty:description>"
+        "</rdf:li></rdf:Seq></pdfaSchema:property></rdf:li></rdf:Bag></pdfaExtension:schemas>",
+    ]
+    ns = {"pdfaid": "http://www.aiim.org/pdfa/ns/id/", "pdfuaid": "http://www.aiim.org/pdfua/ns/id/",
+          "dc": "http://purl.org/dc/elements/1.1/", "pdf": "http://ns.adobe.com/pdf/1.3/", "xmp": "http://ns.adobe.com/xap/1.0/",
+          "xmpMM": "http://ns.adobe.com/xap/1.0/mm/", "pdfaExtension": "http://www.aiim.org/pdfa/ns/extension/",
+          "pdfaSchema": "http://www.aiim.org/pdfa/ns/schema#", "pdfaProperty": "http://www.aiim.org/pdfa/ns/property#"}
+    declared = " ".join(f'xmlns:{k}="{v}"' for k, v in ns.items())
+    return ("<?xpacket begin=\"\ufeff\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n<x:xmpmeta xmlns:x=\"adobe:ns:meta/\">"
+            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">"
+            f"<rdf:Description rdf:about=\"\" {declared}>{''.join(props)}</rdf:Description></rdf:RDF></x:xmpmeta>\n"
+            "<?xpacket end=\"w\"?>").encode()
+
+
+@functools.cache
+def icc_profile() -> bytes:
+    """The sRGB profile shipped with docgen (Debian's icc-profiles-free, zlib licence: generator/documents/icc/LICENSE)."""
+    return resources.files("generator.documents").joinpath("icc/sRGB.icc").read_bytes()
+
+
+def finish(pdf: Pdf, info: dict[str, str]) -> None:
+    """Make ``pdf`` the PDF/A-2b + PDF/UA-1 file docgen writes: XMP, OutputIntent, /Lang, title shown, info, no actions.
+
+    The XMP's DocumentID comes from the document info (the content and the client), never from the clock; the file's
+    /ID comes from its bytes when saved (:func:`save`).
+    """
+    info = {k: v for k, v in info.items() if v or k not in _XMP_KEYS}
+    root = pdf.Root
+    for key in ("/OpenAction", "/AA", "/Names", "/AcroForm", "/Metadata", "/OutputIntents"):
+        if key in root:
+            del root[key]
+    root.Lang = pikepdf.String("ja-JP")
+    root.MarkInfo = Dictionary(Marked=True)
+    root.ViewerPreferences = Dictionary(DisplayDocTitle=True)
+    root.PageMode = Name.UseOutlines
+    profile = pdf.make_stream(icc_profile())
+    profile.N = 3
+    root.OutputIntents = Array([Dictionary(Type=Name.OutputIntent, S=Name.GTS_PDFA1, OutputConditionIdentifier=ICC_PROFILE,
+                                           Info=ICC_PROFILE, DestOutputProfile=profile)])
+    digest = hashlib.sha256("\n".join(f"{k}={v}" for k, v in sorted(info.items())).encode()).hexdigest()
+    document_id = f"{digest[:8]}-{digest[8:12]}-5{digest[13:16]}-a{digest[17:20]}-{digest[20:32]}"
+    meta = pdf.make_stream(_xmp(info, document_id))
+    meta.Type, meta.Subtype = Name.Metadata, Name.XML
+    root.Metadata = meta
+    pdf.trailer.Info = pdf.make_indirect(Dictionary({k: pikepdf.String(v) for k, v in info.items()}))
+
+
+def save(pdf: Pdf) -> bytes:
+    """The file's bytes: /ID from its content (same inputs, same bytes), PDF 1.7.
+
+    Object streams: the structure tree is thousands of small dictionaries; packed, a pack is a quarter smaller and
+    written in half the time (PDF/A-2 allows them; the XMP stream is a stream, never inside one).
+    """
+    buf = io.BytesIO()
+    pdf.save(buf, deterministic_id=True, force_version="1.7", compress_streams=True,
+             object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return buf.getvalue()
