@@ -22,7 +22,9 @@ from generator.store.accounts import User
 from generator.store.base import Base, UTCDateTime, utcnow
 
 GENESIS = "0" * 64
-ACTIONS = ("login", "logout", "submit", "approve", "reject", "pack.built", "pack.downloaded", "pack.sent", "reissue", "brochure.built")
+ACTIONS = ("login", "logout", "submit", "approve", "reject", "pack.built", "pack.downloaded", "pack.sent", "reissue", "brochure.built",
+           "agency.created", "user.created", "user.deactivated", "user.reactivated", "user.role_changed", "password.link_issued",
+           "password.reset", "password.changed", "verify")
 
 
 class AuditEntry(Base):
