@@ -111,11 +111,6 @@ def _keeps_an_admin(db: Session, target: User, what: str) -> None:
         raise AccountError("管理者", f"{target.email} は最後の有効な管理者です。{what}前に、別の管理者を作成してください")
 
 
-def _not_self(actor: User, target: User, what: str) -> None:
-    if actor.id == target.id:
-        raise AccountError("対象", f"自分自身を{what}ことはできません。別の管理者に依頼してください")
-
-
 def end_sessions(db: Session, user: User, keep: str | None = None) -> int:
     """Delete every server-side session of ``user`` (but the one whose token hash is ``keep``); how many ended."""
     stmt = delete(WebSession).where(WebSession.user_id == user.id)
@@ -133,7 +128,6 @@ def set_active(db: Session, actor: User, user: User, active: bool) -> None:
     if user.active == active:
         raise AccountError("状態", f"{user.email} は既に{'有効' if active else '無効'}です")
     if not active:
-        _not_self(actor, user, "無効にする")
         _keeps_an_admin(db, user, "無効にする")
         ended = end_sessions(db, user)
         _retire_links(db, user, utcnow())
@@ -147,7 +141,6 @@ def change_role(db: Session, actor: User, user: User, role: str) -> None:
         raise AccountError("権限", f"「{role[:20]}」は選べません。選べるもの：{'、'.join(ROLE_NAMES.values())}")
     if role == user.role:
         raise AccountError("権限", f"{user.email} は既に{ROLE_NAMES[role]}です")
-    _not_self(actor, user, "降格・変更する")
     if user.role == "admin":
         _keeps_an_admin(db, user, "降格する")
     old, user.role = user.role, role

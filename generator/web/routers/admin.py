@@ -84,32 +84,34 @@ def user_page(request: Request, db: Db, admin: Admin, user_id: int, done: str = 
     return _user_page(request, db, _target(db, user_id), done=DONE.get(done, ""))
 
 
-def _apply(request: Request, db: Session, target: User, change, done: str) -> Response:  # type: ignore[no-untyped-def]
+def _apply(request: Request, db: Session, admin: User, target: User, change, done: str) -> Response:  # type: ignore[no-untyped-def]
     try:
         change()
     except AccountError as exc:
         # nothing was added before the refusal; the request's session ends uncommitted
         return _user_page(request, db, target, 400, str(exc))
     db.commit()
+    if target.id == admin.id:  # an admin who stepped down (another admin remains) has no admin page to return to
+        return RedirectResponse("/", status_code=303)
     return RedirectResponse(f"/admin/users/{target.id}?done={done}", status_code=303)
 
 
 @router.post("/users/{user_id}/role")
 def change_role(request: Request, db: Db, admin: Admin, user_id: int, role: Annotated[str, Form(max_length=20)] = "") -> Response:
     target = _target(db, user_id)
-    return _apply(request, db, target, lambda: accounts.change_role(db, admin, target, role), "role")
+    return _apply(request, db, admin, target, lambda: accounts.change_role(db, admin, target, role), "role")
 
 
 @router.post("/users/{user_id}/deactivate")
 def deactivate(request: Request, db: Db, admin: Admin, user_id: int) -> Response:
     target = _target(db, user_id)
-    return _apply(request, db, target, lambda: accounts.set_active(db, admin, target, False), "deactivated")
+    return _apply(request, db, admin, target, lambda: accounts.set_active(db, admin, target, False), "deactivated")
 
 
 @router.post("/users/{user_id}/reactivate")
 def reactivate(request: Request, db: Db, admin: Admin, user_id: int) -> Response:
     target = _target(db, user_id)
-    return _apply(request, db, target, lambda: accounts.set_active(db, admin, target, True), "reactivated")
+    return _apply(request, db, admin, target, lambda: accounts.set_active(db, admin, target, True), "reactivated")
 
 
 @router.post("/users/{user_id}/reset")

@@ -11,15 +11,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import Response
-from starlette.datastructures import UploadFile
 
 from generator import api
 from generator.errors import InputError
 from generator.store.accounts import User
 from generator.store.audit import record
-from generator.web.deps import Db, FormFields, require_role
+from generator.web.deps import Db, require_role
 from generator.web.pages import render
 from generator.web.verdict import unreadable_ja, verdict
 
@@ -39,10 +38,9 @@ def _refuse(request: Request, status: int, message: str) -> Response:
 
 
 @router.post("")
-def verify_upload(request: Request, db: Db, user: Officer, form: FormFields) -> Response:
-    # a plain def (threadpool): the copy, the hashing and pypdf never block the event loop; the form was parsed by an async dependency
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile) or not upload.filename:
+def verify_upload(request: Request, db: Db, user: Officer, upload: Annotated[UploadFile | None, File(alias="file")] = None) -> Response:
+    # a plain def (threadpool): the copy, the hashing and pypdf never block the event loop; FastAPI closes the spooled upload after
+    if upload is None or not upload.filename:
         return _refuse(request, 400, "ファイル：検証する PDF を選んでください")
     limit = request.app.state.settings.verify_max_bytes
     digest, size = hashlib.sha256(), 0
