@@ -189,6 +189,16 @@ class ApprovalOptionError(ApprovalError):
         return type(self), (self.field, self.value, self.reason, self.allowed)
 
 
+class AccountError(DocgenError):
+    """Raised when an account change is refused: the last active admin, a used or expired password link, a wrong password."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, reason: str):
+        self.field, self.reason = field, reason
+        super().__init__(f"{field}: {reason}")
+
+
 class SignatureError(DocgenError):
     """Raised when a pack cannot be signed (no or unreadable key/certificate configured) or its signature does not verify."""
 

@@ -36,7 +36,9 @@ GENESIS = "0" * 64
 CHECKPOINT_NAME = "audit-head.json"  # in DOCGEN_STORAGE, beside the files the ledger names
 CHECKPOINT_OPTION = "docgen_audit_checkpoint"  # the engine's execution option naming the checkpoint file (db.engine)
 _PENDING = "docgen_audit_head"  # session.info key: the newest entry this transaction appended
-ACTIONS = ("login", "logout", "submit", "approve", "reject", "pack.built", "pack.downloaded", "pack.sent", "reissue", "brochure.built")
+ACTIONS = ("login", "logout", "submit", "approve", "reject", "pack.built", "pack.downloaded", "pack.sent", "reissue", "brochure.built",
+           "agency.created", "user.created", "user.deactivated", "user.reactivated", "user.role_changed", "password.link_issued",
+           "password.reset", "password.changed", "verify")
 
 
 class AuditEntry(Base):

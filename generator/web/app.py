@@ -27,6 +27,7 @@ from generator.web import security
 from generator.web.deps import CsrfFailed, LoginRequired, check_csrf
 from generator.web.jobs import Worker
 from generator.web.pages import render
+from generator.web.settings import portal_settings
 
 log = logging.getLogger("docgen.web")
 STATIC = Path(__file__).with_name("static")
@@ -70,8 +71,9 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
 
     ``converter``: the warm LibreOffice pool the jobs share (``docgen serve`` starts one; its caller closes it).
     """
-    from generator.web.routers import agents, auth, compliance, marketing
+    from generator.web.routers import account, admin, agents, auth, compliance, marketing, verify
 
+    settings = portal_settings()  # a bad DOCGEN_RESET_HOURS / DOCGEN_VERIFY_MAX_MB stops the start, naming it
     site = site or api.Site.from_env()
     url = database_url or store.database_url(site)
     eng = prepare_database(url, audit_checkpoint=store.checkpoint_for(site.storage))
@@ -94,6 +96,8 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app = FastAPI(title="docgen portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.site, app.state.engine, app.state.sessions = site, eng, sessions
     app.state.products, app.state.worker = products, worker
+    app.state.settings = settings
+    verify_body = settings.verify_max_bytes + 2**20  # the PDF plus the form around it
 
     @app.middleware("http")
     async def safety_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -102,9 +106,10 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
         request.state.web_session = None
         request.state.user = None
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY:  # refused before anything is parsed or spooled to disk
+        bound = verify_body if request.url.path == "/verify" else MAX_BODY
+        if length.isdigit() and int(length) > bound:  # refused before anything is parsed or spooled to disk
             response: Response = render(request, "error.html", 413, title="413",
-                                        message=f"送信データが大きすぎます (request body over {MAX_BODY // 2**20} MB)")
+                                        message=f"送信データが大きすぎます (request body over {bound // 2**20} MB)")
         else:
             response = await call_next(request)
         for name, value in security.HEADERS.items():
@@ -156,6 +161,9 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.include_router(agents.router, dependencies=csrf)
     app.include_router(marketing.router, dependencies=csrf)
     app.include_router(compliance.router, dependencies=csrf)
+    app.include_router(verify.router, dependencies=csrf)
+    app.include_router(admin.router, dependencies=csrf)
+    app.include_router(account.router, dependencies=csrf)
     return app
 
 

@@ -11,7 +11,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from generator.store.accounts import Agency
+from generator.store.accounts import Agency, User
 from generator.store.base import utcnow
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
@@ -26,6 +26,7 @@ BUILDERS = frozenset({"agent", "other_agent", "admin"})
 MARKETING = frozenset({"marketing", "admin"})
 OFFICERS = frozenset({"compliance", "admin"})
 SUBMITTERS = frozenset({"marketing", "compliance", "admin"})
+ADMINS = frozenset({"admin"})
 
 # (method, path) -> (who may use it, whether it shows one agency's object)
 TABLE: dict[tuple[str, str], tuple[frozenset[str], bool]] = {
@@ -64,6 +65,22 @@ TABLE: dict[tuple[str, str], tuple[frozenset[str], bool]] = {
     ("GET", "/compliance/compare.docx"): (OFFICERS, False),
     ("POST", "/compliance/reissue"): (OFFICERS, False),
     ("GET", "/compliance/audit"): (OFFICERS, False),
+    # issue 24: administration (admin only), everyone's own password, the one-time link (public), verify (officers)
+    ("GET", "/admin"): (ADMINS, False),
+    ("POST", "/admin/users"): (ADMINS, False),
+    ("GET", "/admin/users/{user_id}"): (ADMINS, False),
+    ("POST", "/admin/users/{user_id}/role"): (ADMINS, False),
+    ("POST", "/admin/users/{user_id}/deactivate"): (ADMINS, False),
+    ("POST", "/admin/users/{user_id}/reactivate"): (ADMINS, False),
+    ("POST", "/admin/users/{user_id}/reset"): (ADMINS, False),
+    ("GET", "/admin/agencies"): (ADMINS, False),
+    ("POST", "/admin/agencies"): (ADMINS, False),
+    ("GET", "/account/password"): (EVERYONE, False),
+    ("POST", "/account/password"): (EVERYONE, False),
+    ("GET", "/password/reset"): (PUBLIC, False),
+    ("POST", "/password/reset"): (PUBLIC, False),
+    ("GET", "/verify"): (OFFICERS, False),
+    ("POST", "/verify"): (OFFICERS, False),
 }
 # Routes an allowed user may also be refused by with a message, as this test calls them (empty forms, a draft pack, a
 # version with missing disclosures, a brochure not built yet): refused for what was sent, not for who sent it.
@@ -77,6 +94,17 @@ REFUSED_AS_SENT: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/compliance/approve"): (400,),
     ("POST", "/compliance/reject"): (400,),
     ("POST", "/compliance/reissue"): (400,),
+    # empty forms: no e-mail, no role, no name, no password, no file; the spare user is deactivated before it is reset
+    ("POST", "/admin/users"): (400,),
+    ("POST", "/admin/users/{user_id}/role"): (400,),
+    ("POST", "/admin/users/{user_id}/deactivate"): (400,),
+    ("POST", "/admin/users/{user_id}/reactivate"): (400,),
+    ("POST", "/admin/users/{user_id}/reset"): (400,),
+    ("POST", "/admin/agencies"): (400,),
+    ("POST", "/account/password"): (400,),
+    ("GET", "/password/reset"): (404,),  # no link given: "this link is not valid"
+    ("POST", "/password/reset"): (404,),
+    ("POST", "/verify"): (400,),
 }
 
 CSV = "会社名,担当者,業種,売上高,賠償保険金額\n有限会社 伸和企画,上,製造業,4.5億,1億\n".encode()
@@ -109,8 +137,10 @@ def objects(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
         record.storage_key = storage.archive_pack(root, record.id, pdf, [])
         storage.write_zip(root / f"jobs/{job.id}/packs.zip", [("a.pdf", pdf)])
         storage.write_bytes(root, f"jobs/{job.id}/errors.csv", b"row,column,value,reason\n")
+        spare = User(email="spare@example.jp", name="spare", password_hash="x", role="agent", agency_id=agency.id)  # what admin routes act on
+        s.add(spare)
         s.commit()
-        return {"pack_id": record.id, "job_id": job.id, "upload_id": upload.id}
+        return {"pack_id": record.id, "job_id": job.id, "upload_id": upload.id, "user_id": spare.id}
 
 
 @pytest.fixture(scope="module")
