@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,7 +142,7 @@ def send(settings: MailSettings, message: EmailMessage) -> None:
         raise MailError(f"メールサーバー {where} の認証に失敗しました (authentication failed: {exc.smtp_code} {_text(exc.smtp_error)})") from exc
     except smtplib.SMTPResponseException as exc:
         raise MailError(f"メールサーバー {where} が送信を受け付けませんでした ({exc.smtp_code} {_text(exc.smtp_error)})") from exc
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         raise MailError(f"メールサーバー {where} が {settings.timeout:g} 秒以内に応答しませんでした (timeout)") from exc
     except ssl.SSLError as exc:
         raise MailError(f"メールサーバー {where} との TLS 接続に失敗しました（証明書を確認してください） (TLS: {exc.reason or exc})") from exc

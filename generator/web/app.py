@@ -16,8 +16,10 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from generator import api
+from generator.compliance.delivery import DeliverySettings
 from generator.compliance.in_force import for_session
 from generator.content.model import Product
 from generator.errors import DocgenError
@@ -65,12 +67,17 @@ class ProductCache:
 
 
 def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,
-               timeout: float | None = None, recover: bool = True, converter: api.Converter | None = None) -> FastAPI:
+               timeout: float | None = None, recover: bool = True, converter: api.Converter | None = None,
+               delivery: DeliverySettings | None = None) -> FastAPI:
     """The portal for ``site`` on ``database_url`` (default: ``DOCGEN_DATABASE_URL`` or SQLite under storage).
 
     ``converter``: the warm LibreOffice pool the jobs share (``docgen serve`` starts one; its caller closes it).
+    ``delivery``: the SMTP relay and link settings (default: ``DOCGEN_SMTP_URL`` and friends, read now; a bad one stops here).
     """
-    from generator.web.routers import agents, auth, compliance, marketing
+    from generator.web.routers import agents, auth, clients, compliance, download, marketing
+    from generator.web.routers import delivery as delivery_router
+
+    delivery = delivery or DeliverySettings.from_env()
 
     site = site or api.Site.from_env()
     url = database_url or store.database_url(site)
@@ -94,6 +101,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app = FastAPI(title="docgen portal", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.site, app.state.engine, app.state.sessions = site, eng, sessions
     app.state.products, app.state.worker = products, worker
+    app.state.delivery = delivery
 
     @app.middleware("http")
     async def safety_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -127,8 +135,8 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
         return render(request, "error.html", 403, title="403",
                       message="フォームの有効期限が切れました。ページを開き直してください (missing or wrong CSRF token)")
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)  # also the router's own 404 for a URL no route matches (e.g. a mangled link)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if exc.status_code != 404 else "見つかりません (not found)"
         return render(request, "error.html", exc.status_code, headers=exc.headers, title=str(exc.status_code), message=message)
 
@@ -156,6 +164,9 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.include_router(agents.router, dependencies=csrf)
     app.include_router(marketing.router, dependencies=csrf)
     app.include_router(compliance.router, dependencies=csrf)
+    app.include_router(clients.router, dependencies=csrf)
+    app.include_router(delivery_router.router, dependencies=csrf)
+    app.include_router(download.router)  # the client's link: GET only, no session, no form
     return app
 
 
