@@ -43,7 +43,7 @@ def own(db: Session, model: type, object_id: int, user: User):  # type: ignore[n
     """The row if it belongs to the user's own agency: 404 when hidden, 403 when only readable (compliance, admin)."""
     found = one(db, model, object_id, user)
     if found.agency_id != user.agency_id:
-        raise HTTPException(403, "他の代理店のお客さま・提案書は変更できません (only the agency's own staff act on its clients)")
+        raise HTTPException(403, "他の代理店のお客さま・提案書を変更する権限はありません (only the agency's own staff act on its clients)")
     return found
 
 
