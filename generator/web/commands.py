@@ -31,13 +31,15 @@ def _port(text: str) -> int:
 def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
     import uvicorn
 
+    from generator.compliance.delivery import DeliverySettings
     from generator.documents.warm import ConverterPool
     from generator.web.app import create_app
 
+    delivery = DeliverySettings.from_env()  # a bad DOCGEN_SMTP_URL (or friend) stops here, before LibreOffice starts
     # one warm LibreOffice per core for the portal's jobs (an agent waits for the pack): pre-started here, closed on exit
     pool = ConverterPool()
     try:
-        app = create_app(_site(args), args.database, converter=pool)
+        app = create_app(_site(args), args.database, converter=pool, delivery=delivery)
         print(f"docgen portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if getattr(args, "quiet", False) else "info")
     finally:

@@ -81,6 +81,6 @@ def delivery_page(request: Request, delivery_id: int, db: ScopedDb, user: Viewer
     delivery = one(db, Delivery, delivery_id, user)
     pack = one(db, PackRecord, delivery.pack_id, user)
     consent = db.get(Consent, delivery.consent_id)
-    return render(request, "delivery.html", 400 if delivery.status == "failed" else 200, delivery=delivery, pack=pack, consent=consent,
+    return render(request, "delivery.html", delivery=delivery, pack=pack, consent=consent,
                   downloads=dl.downloads_of(db, delivery.id), DELIVERY_STATES=DELIVERY_STATES, JST=JST,
                   acts=user.role in ("agent", "admin") and user.agency_id == pack.agency_id)
