@@ -45,5 +45,6 @@ def render(request: Request, name: str, status_code: int = 200, headers: dict[st
     """A template as an HTML response; every page gets the user, the CSRF token and the request path."""
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("message", "")
+    context.setdefault("notice", "")  # a success, said plainly (a message is a refusal)
     html = env.get_template(name).render(request=request, csrf_token=csrf_token(request), path=request.url.path, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)

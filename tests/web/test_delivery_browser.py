@@ -257,7 +257,7 @@ def test_agent_registers_a_client_list(server, browser, tmp_path: Path) -> None:
     browser.find_element(By.ID, "upload").click()
     wait(browser).until(lambda d: d.find_elements(By.ID, "register-clients"))
     browser.find_element(By.ID, "register-clients").click()
-    wait(browser).until(lambda d: "顧客を 2 件登録しました" in d.find_element(By.ID, "message").text)
+    wait(browser).until(lambda d: "顧客を 2 件登録しました" in d.find_element(By.ID, "notice").text)
     shot(browser, "19_list_clients_registered")
     browser.get(f"{base}/clients")
     table = browser.find_element(By.ID, "clients").text

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
-from generator.jpformat import parse_yen
+from generator.jpformat import format_yen_units, parse_yen
 from generator.store.accounts import User
 from generator.store.audit import record as audit
 from generator.store.base import utcnow
@@ -83,7 +83,7 @@ def quote_page(request: Request, db: ScopedDb, user: Viewer, industry: str = "",
                client_id: str = "") -> Response:
     picked = _picked(db, user, client_id) if user.role in ("agent", "admin") else None
     if picked is not None and not industry.strip() and not revenue.strip():  # a client just picked: quote its figures
-        industry, revenue = picked.industry, str(picked.revenue) if picked.revenue else ""
+        industry, revenue = picked.industry, format_yen_units(picked.revenue) if picked.revenue else ""
     view = ladder(request, industry, revenue, limit)
     view["client"] = picked
     product = request.app.state.products()
@@ -123,7 +123,7 @@ def pack_form(request: Request, db: ScopedDb, user: Builder, industry: str = "",
     values = {"client": "", "contact": "", "industry": industry, "revenue": revenue, "limit": limit, "client_id": ""}
     if picked is not None:  # prefilled from the record; what the quote link carried wins over the record's figures
         values.update(client=picked.name, contact=picked.contact, client_id=str(picked.id), industry=industry or picked.industry,
-                      revenue=revenue or (str(picked.revenue) if picked.revenue else ""))
+                      revenue=revenue or (format_yen_units(picked.revenue) if picked.revenue else ""))
     return render(request, "pack_new.html", values=values, clients=agency_clients(db, user))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from generator import api
 from generator.compliance import clients as cl
 from generator.errors import DocgenError
-from generator.jpformat import parse_yen
+from generator.jpformat import format_yen_units, parse_yen
 from generator.store.accounts import User
 from generator.store.clients import CLIENT_SOURCES, Client
 from generator.store.ledger import PackRecord, Upload
@@ -95,7 +95,8 @@ def client_create(request: Request, db: ScopedDb, user: Builder, name: Short = "
 
 def _client_page(request: Request, db: Session, client: Client, status: int = 200, message: str = "", values: dict | None = None) -> Response:
     product = request.app.state.products()
-    shown = values or _form_values(client.name, client.contact, client.industry, str(client.revenue or ""), client.email, client.postal_address)
+    revenue = format_yen_units(client.revenue) if client.revenue else ""
+    shown = values or _form_values(client.name, client.contact, client.industry, revenue, client.email, client.postal_address)
     return render(request, "client.html", status, client=client, history=cl.history(db, client), values=shown, message=message,
                   industries=industries(request), limits=product.rates.limits, SOURCES=CLIENT_SOURCES, JST=JST)
 
@@ -148,7 +149,7 @@ def clients_from_upload(request: Request, upload_id: int, db: ScopedDb, user: Bu
     checked = check_list(request.app.state.products(), request.app.state.site.storage / upload.storage_key)
     created, existing = cl.clients_from_requests(db, user, checked.requests)
     db.commit()
-    return render(request, "upload.html", upload=upload, message=f"顧客を {created} 件登録しました（登録済み {existing} 件）",
+    return render(request, "upload.html", upload=upload, notice=f"顧客を {created} 件登録しました（登録済み {existing} 件）",
                   registered=True)
 
 
