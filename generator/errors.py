@@ -242,6 +242,30 @@ class ServiceUnavailable(DocgenError):
         return type(self), (self.field, self.reason)
 
 
+class MailError(DocgenError):
+    """Raised when the SMTP relay cannot be reached or refuses a message; ``reason`` says why in Japanese."""
+
+    exit_code = 5
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(reason)
+
+
+class DeliveryError(DocgenError):
+    """Raised when a pack cannot be delivered to a client (a draft, no consent recorded, a bad recipient address)."""
+
+    status = "refused"
+
+
+class LinkError(DocgenError):
+    """Raised when a client's download link is unknown or altered (``status_code`` 404) or has expired (410)."""
+
+    def __init__(self, message: str, status_code: int):
+        self.status_code = status_code
+        super().__init__(message)
+
+
 class DriftError(DocgenError):
     """Raised when published outputs differ from what the current content regenerates."""
 

@@ -141,7 +141,11 @@ def checkpoint_for(storage: Path) -> Path:
 
 
 def session_factory(eng: Engine) -> sessionmaker[Session]:
-    """Sessions whose objects stay readable after commit (pages render them after the transaction)."""
+    """Sessions whose objects stay readable after commit (pages render them after the transaction).
+
+    Every model is imported first: tables refer to each other by name across modules (pack_records.client_id → clients).
+    """
+    load_models()
     return sessionmaker(eng, expire_on_commit=False)
 
 

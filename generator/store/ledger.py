@@ -67,6 +67,7 @@ class PackRecord(AgencyScoped, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True, index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), nullable=True, index=True)  # the agency's client record
     client: Mapped[str] = mapped_column(String(200), index=True)
     contact: Mapped[str] = mapped_column(String(200), default="")
     industry: Mapped[str] = mapped_column(String(100), default="")

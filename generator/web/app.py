@@ -12,12 +12,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote as urlquote
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from generator import api
+from generator.compliance.delivery import DeliverySettings
 from generator.compliance.in_force import for_session
 from generator.content.model import Product
 from generator.errors import DocgenError
@@ -66,12 +68,17 @@ class ProductCache:
 
 
 def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,
-               timeout: float | None = None, recover: bool = True, converter: api.Converter | None = None) -> FastAPI:
+               timeout: float | None = None, recover: bool = True, converter: api.Converter | None = None,
+               delivery: DeliverySettings | None = None) -> FastAPI:
     """The portal for ``site`` on ``database_url`` (default: ``DOCGEN_DATABASE_URL`` or SQLite under storage).
 
     ``converter``: the warm LibreOffice pool the jobs share (``docgen serve`` starts one; its caller closes it).
+    ``delivery``: the SMTP relay and link settings (default: ``DOCGEN_SMTP_URL`` and friends, read now; a bad one stops here).
     """
-    from generator.web.routers import account, admin, agents, auth, compliance, marketing, verify
+    from generator.web.routers import account, admin, agents, auth, clients, compliance, download, marketing, verify
+    from generator.web.routers import delivery as delivery_router
+
+    delivery = delivery or DeliverySettings.from_env()
 
     settings = portal_settings()  # a bad DOCGEN_RESET_HOURS / DOCGEN_VERIFY_MAX_MB stops the start, naming it
     site = site or api.Site.from_env()
@@ -97,6 +104,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.state.site, app.state.engine, app.state.sessions = site, eng, sessions
     app.state.products, app.state.worker = products, worker
     app.state.settings = settings
+    app.state.delivery = delivery
     verify_body = settings.verify_max_bytes + 2**20  # the PDF plus the form around it
 
     @app.middleware("http")
@@ -132,8 +140,8 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
         return render(request, "error.html", 403, title="403",
                       message="フォームの有効期限が切れました。ページを開き直してください (missing or wrong CSRF token)")
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)  # also the router's own 404 for a URL no route matches (e.g. a mangled link)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if exc.status_code != 404 else "見つかりません (not found)"
         return render(request, "error.html", exc.status_code, headers=exc.headers, title=str(exc.status_code), message=message)
 
@@ -164,6 +172,9 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.include_router(verify.router, dependencies=csrf)
     app.include_router(admin.router, dependencies=csrf)
     app.include_router(account.router, dependencies=csrf)
+    app.include_router(clients.router, dependencies=csrf)
+    app.include_router(delivery_router.router, dependencies=csrf)
+    app.include_router(download.router)  # the client's link: GET only, no session, no form
     return app
 
 

@@ -31,16 +31,18 @@ def _port(text: str) -> int:
 def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
     import uvicorn
 
+    from generator.compliance.delivery import DeliverySettings
     from generator.documents.warm import ConverterPool
     from generator.store import db
     from generator.web.app import create_app
 
     site = _site(args)
     db.check_database(args.database or db.database_url(site), db.setting_name(args.database))  # before LibreOffice starts
+    delivery = DeliverySettings.from_env()  # a bad DOCGEN_SMTP_URL (or friend) stops here, before LibreOffice starts
     # one warm LibreOffice per core for the portal's jobs (an agent waits for the pack): pre-started here, closed on exit
     pool = ConverterPool()
     try:
-        app = create_app(site, args.database, converter=pool)
+        app = create_app(site, args.database, converter=pool, delivery=delivery)
         print(f"docgen portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if getattr(args, "quiet", False) else "info")
     finally:

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from generator import api
 from generator.batch.clients import ClientRequest
+from generator.compliance.clients import find_client
 from generator.content.model import Product
 from generator.errors import DocgenError
 from generator.store.accounts import User
 from generator.store.audit import record as audit
 from generator.store.base import utcnow
+from generator.store.clients import Client
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
 from generator.web.uploads import check_list
@@ -206,6 +208,10 @@ class Worker:
                 draft=number is None or prov.get("/DocgenDraft") == "true", quote_number=pack.quote_number,
                 premium=int(pack.premium), pdf_sha256=storage.sha256(pack.pdf), clauses=clauses(prov), created_at=utcnow(),
             )
+            # the client on file: the one picked on the form, else the agency's record with this name and contact person
+            picked = (job.params or {}).get("client_id")
+            found = db.get(Client, picked) if picked else find_client(db, job.agency_id, request.client, request.contact)
+            record.client_id = found.id if found is not None and found.agency_id == job.agency_id else None
             db.add(record)
             db.flush()
             key = storage.archive_pack(self.site.storage, record.id, pack.pdf, pack.docx)

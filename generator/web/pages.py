@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from generator.jpformat import format_yen, format_yen_units
+from generator.store.delivery import DELIVERY_STATES
 
 TEMPLATES = Path(__file__).with_name("templates")
+JST = ZoneInfo("Asia/Tokyo")  # every time on a page is Japan's
 STATE_LABELS = {"queued": "待機中", "running": "作成中", "done": "完了", "failed": "失敗"}
 ROLE_LABELS = {"agent": "代理店", "compliance": "コンプライアンス", "marketing": "マーケティング", "admin": "管理者"}
 
@@ -26,6 +29,8 @@ env.filters["yen"] = format_yen
 env.filters["yen_units"] = format_yen_units
 env.globals["STATE_LABELS"] = STATE_LABELS
 env.globals["ROLE_LABELS"] = ROLE_LABELS
+env.globals["JST"] = JST
+env.globals["DELIVERY_STATES"] = DELIVERY_STATES
 
 
 def csrf_token(request: Request) -> str:
@@ -40,5 +45,6 @@ def render(request: Request, name: str, status_code: int = 200, headers: dict[st
     """A template as an HTML response; every page gets the user, the CSRF token and the request path."""
     context.setdefault("user", getattr(request.state, "user", None))
     context.setdefault("message", "")
+    context.setdefault("notice", "")  # a success, said plainly (a message is a refusal)
     html = env.get_template(name).render(request=request, csrf_token=csrf_token(request), path=request.url.path, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)

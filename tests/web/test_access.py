@@ -6,13 +6,18 @@ table lacks fails ``test_every_route_is_in_the_table`` — a new route cannot be
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
+import secrets
 
 import pytest
 from sqlalchemy import select
 
 from generator.store.accounts import Agency, User
 from generator.store.base import utcnow
+from generator.store.clients import Client
+from generator.store.delivery import Consent, Delivery
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
 from generator.web.app import route_table
@@ -27,6 +32,7 @@ MARKETING = frozenset({"marketing", "admin"})
 OFFICERS = frozenset({"compliance", "admin"})
 SUBMITTERS = frozenset({"marketing", "compliance", "admin"})
 ADMINS = frozenset({"admin"})
+OWN_AGENCY = frozenset({"agent", "other_agent"})  # the object's own agency acts (other_agent: 404), nobody else (403)
 
 # (method, path) -> (who may use it, whether it shows one agency's object)
 TABLE: dict[tuple[str, str], tuple[frozenset[str], bool]] = {
@@ -81,6 +87,25 @@ TABLE: dict[tuple[str, str], tuple[frozenset[str], bool]] = {
     ("POST", "/password/reset"): (PUBLIC, False),
     ("GET", "/verify"): (OFFICERS, False),
     ("POST", "/verify"): (OFFICERS, False),
+    # issue 24: clients, 意向把握, delivery. Acting on an agency's client or pack is for that agency's own staff: the
+    # insurer's admin reads them (like compliance) but is refused (403) when it would act for the agency.
+    ("GET", "/clients"): (READERS, False),
+    ("GET", "/clients/new"): (BUILDERS, False),
+    ("POST", "/clients"): (BUILDERS, False),
+    ("GET", "/clients/{client_id}"): (READERS, True),
+    ("POST", "/clients/{client_id}"): (OWN_AGENCY, True),
+    ("POST", "/clients/{client_id}/quotes"): (OWN_AGENCY, True),
+    ("POST", "/packs/{pack_id}/client"): (OWN_AGENCY, True),
+    ("POST", "/uploads/{upload_id}/clients"): (OWN_AGENCY, True),
+    ("POST", "/packs/{pack_id}/intent"): (OWN_AGENCY, True),
+    ("POST", "/packs/{pack_id}/consent"): (OWN_AGENCY, True),
+    ("POST", "/packs/{pack_id}/deliveries"): (OWN_AGENCY, True),
+    ("POST", "/deliveries/{delivery_id}/retry"): (OWN_AGENCY, True),
+    ("GET", "/deliveries/{delivery_id}"): (READERS, True),
+    # the client's link: no login; the token is the key (an unknown one is a Japanese 404 page, as for anyone)
+    ("GET", "/d/{token}"): (PUBLIC, False),
+    ("GET", "/d/{token}/pdf"): (PUBLIC, False),
+    ("GET", "/d/{rest:path}"): (PUBLIC, False),
 }
 # Routes an allowed user may also be refused by with a message, as this test calls them (empty forms, a draft pack, a
 # version with missing disclosures, a brochure not built yet): refused for what was sent, not for who sent it.
@@ -105,6 +130,14 @@ REFUSED_AS_SENT: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/password/reset"): (404,),  # no link given: "this link is not valid"
     ("POST", "/password/reset"): (404,),
     ("POST", "/verify"): (400,),
+    ("POST", "/clients"): (400,),  # an empty form
+    ("POST", "/clients/{client_id}"): (400,),
+    ("POST", "/clients/{client_id}/quotes"): (400,),
+    ("POST", "/packs/{pack_id}/intent"): (400,),
+    ("POST", "/packs/{pack_id}/consent"): (400,),  # this pack has no approval: a draft is never delivered
+    ("POST", "/packs/{pack_id}/deliveries"): (400,),
+    ("POST", "/deliveries/{delivery_id}/retry"): (400,),
+    ("GET", "/d/{rest:path}"): (404,),  # a mangled link
 }
 
 CSV = "会社名,担当者,業種,売上高,賠償保険金額\n有限会社 伸和企画,上,製造業,4.5億,1億\n".encode()
@@ -131,7 +164,8 @@ def objects(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
         pdf.parent.mkdir(parents=True, exist_ok=True)
         pdf.write_bytes(b"%PDF-1.4 access test\n")
         record = PackRecord(agency_id=agency.id, agent_id=agent.id, job_id=job.id, client="有限会社 伸和企画", contact="上", product="cyber_lite",
-                            content_version="1", content_hash="h", quote_number="Q-ACCESS", premium=149_000, pdf_sha256="0" * 64, clauses={})
+                            content_version="1", content_hash="h", quote_number="Q-ACCESS", premium=149_000,
+                            pdf_sha256=hashlib.sha256(pdf.read_bytes()).hexdigest(), clauses={})
         s.add(record)
         s.flush()
         record.storage_key = storage.archive_pack(root, record.id, pdf, [])
@@ -141,6 +175,20 @@ def objects(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
         s.add(spare)
         s.commit()
         return {"pack_id": record.id, "job_id": job.id, "upload_id": upload.id, "user_id": spare.id}
+        client = Client(agency_id=agency.id, name="有限会社 伸和企画", contact="上", created_by_id=agent.id)
+        s.add(client)
+        s.flush()
+        consent = Consent(agency_id=agency.id, pack_id=record.id, consented_by="上", consented_at=utcnow(), method="書面", recorded_by_id=agent.id)
+        s.add(consent)
+        s.flush()
+        token = secrets.token_urlsafe(32)
+        delivery = Delivery(agency_id=agency.id, pack_id=record.id, consent_id=consent.id, recipient_email="kami@example.co.jp",
+                            token_hash=hashlib.sha256(token.encode()).hexdigest(), pdf_sha256=record.pdf_sha256, status="sent",
+                            expires_at=utcnow() + dt.timedelta(days=1), sent_at=utcnow(), created_by_id=agent.id)
+        s.add(delivery)
+        s.commit()
+        return {"pack_id": record.id, "job_id": job.id, "upload_id": upload.id, "client_id": client.id, "delivery_id": delivery.id,
+                "token": token, "rest": "cut/off"}
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +203,7 @@ def test_every_route_is_in_the_table(portal) -> None:  # type: ignore[no-untyped
 
 
 def _request(client, method: str, path: str, objects: dict[str, int], who: str):  # type: ignore[no-untyped-def]
-    url = re.sub(r"\{(\w+)\}", lambda m: str(objects[m.group(1)]), path)
+    url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(objects[m.group(1)]), path)
     if method == "GET":
         params = {"industry": "製造業", "revenue": "4.5億", "limit": "100000000"} if path.startswith("/quote") else None
         if path.startswith("/compliance/compare"):

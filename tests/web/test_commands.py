@@ -95,6 +95,15 @@ def test_db_upgrade_reports_an_unreachable_database_in_one_line(tmp_path: Path) 
     assert r.returncode == 5 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
+def test_serve_refuses_a_bad_mail_setting_naming_it_before_starting_anything(tmp_path: Path) -> None:
+    env = {"DOCGEN_STORAGE": str(tmp_path / "storage"), "DOCGEN_SMTP_URL": "smtp://agency:s3cret@relay:25?starttls=off",
+           "DOCGEN_MAIL_FROM": "docgen@example.jp"}
+    r = docgen("serve", "--port", str(free_port()), env=env)
+    assert r.returncode == 2 and "DOCGEN_SMTP_URL" in r.stderr and "without TLS" in r.stderr, r.stderr
+    assert "s3cret" not in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "storage").exists()  # refused before the database or LibreOffice was touched
+
+
 @pytest.mark.libreoffice  # docgen serve starts its warm LibreOffice pool before it answers
 def test_serve_on_an_empty_sqlite_storage_then_log_in(tmp_path: Path) -> None:
     """The README's path: users add, serve, log in — SQLite under DOCGEN_STORAGE, nothing else set up."""

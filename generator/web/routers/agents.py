@@ -17,15 +17,16 @@ from sqlalchemy.orm import Session
 
 from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
-from generator.jpformat import parse_yen
+from generator.jpformat import format_yen_units, parse_yen
 from generator.store.accounts import User
-from generator.store.audit import AuditEntry
 from generator.store.audit import record as audit
 from generator.store.base import utcnow
+from generator.store.clients import Client
 from generator.store.ledger import Job, PackRecord, Upload
-from generator.web import security, storage
+from generator.web import packview, security, storage
 from generator.web.deps import CurrentUser, ScopedDb, require_role, visible
 from generator.web.pages import render
+from generator.web.routers.clients import agency_clients
 from generator.web.uploads import MAX_BYTES, check_list, safe_suffix
 
 router = APIRouter(tags=["agents"])
@@ -57,7 +58,7 @@ def home(user: CurrentUser) -> Response:
 def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
     """The premium for every published limit, or the sentence the CLI prints when there is none."""
     product = request.app.state.products()
-    view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit}
+    view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit, "client": None}
     if not industry.strip() or not revenue.strip():
         return view
     try:
@@ -78,41 +79,69 @@ def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
 
 
 @router.get("/quote")
-def quote_page(request: Request, user: Viewer, industry: str = "", revenue: str = "", limit: str = "") -> Response:
+def quote_page(request: Request, db: ScopedDb, user: Viewer, industry: str = "", revenue: str = "", limit: str = "",
+               client_id: str = "") -> Response:
+    picked = _picked(db, user, client_id) if user.role in ("agent", "admin") else None
+    if picked is not None and not industry.strip() and not revenue.strip():  # a client just picked: quote its figures
+        industry, revenue = picked.industry, format_yen_units(picked.revenue) if picked.revenue else ""
     view = ladder(request, industry, revenue, limit)
+    view["client"] = picked
     product = request.app.state.products()
     industries = [name for c in product.rates.classes for name in c.industries]
+    clients = agency_clients(db, user) if user.role in ("agent", "admin") else []
     return render(request, "quote.html", 200 if not view["message"] else 400, view=view, industries=industries,
-                  limits=product.rates.limits)
+                  limits=product.rates.limits, clients=clients)
 
 
 @router.get("/quote/ladder")
-def quote_ladder(request: Request, user: Viewer, industry: str = "", revenue: str = "", limit: str = "") -> Response:
-    return render(request, "_ladder.html", view=ladder(request, industry, revenue, limit))
+def quote_ladder(request: Request, db: ScopedDb, user: Viewer, industry: str = "", revenue: str = "", limit: str = "",
+                 client_id: str = "") -> Response:
+    view = ladder(request, industry, revenue, limit)
+    view["client"] = _picked(db, user, client_id) if user.role in ("agent", "admin") else None
+    return render(request, "_ladder.html", view=view)
 
 
 # --- one pack ----------------------------------------------------------------------------------
 
 
+def _picked(db: Session, user: User, client_id: str) -> Client | None:
+    """The client picked on a form: one of the user's own agency's (404 otherwise), or None when none was picked."""
+    if not client_id.strip():
+        return None
+    if not client_id.strip().isdigit() or len(client_id.strip()) > 12:
+        raise HTTPException(404)
+    found = db.scalar(select(Client).where(Client.id == int(client_id), Client.agency_id == user.agency_id))
+    if found is None:
+        raise HTTPException(404)
+    return found
+
+
 @router.get("/packs/new")
-def pack_form(request: Request, user: Builder, industry: str = "", revenue: str = "", limit: str = "") -> Response:
-    values = {"client": "", "contact": "", "industry": industry, "revenue": revenue, "limit": limit}
-    return render(request, "pack_new.html", values=values)
+def pack_form(request: Request, db: ScopedDb, user: Builder, industry: str = "", revenue: str = "", limit: str = "",
+              client_id: str = "") -> Response:
+    picked = _picked(db, user, client_id)
+    values = {"client": "", "contact": "", "industry": industry, "revenue": revenue, "limit": limit, "client_id": ""}
+    if picked is not None:  # prefilled from the record; what the quote link carried wins over the record's figures
+        values.update(client=picked.name, contact=picked.contact, client_id=str(picked.id), industry=industry or picked.industry,
+                      revenue=revenue or (format_yen_units(picked.revenue) if picked.revenue else ""))
+    return render(request, "pack_new.html", values=values, clients=agency_clients(db, user))
 
 
 @router.post("/packs")
 def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated[str, Form(max_length=400)] = "",
                 contact: Annotated[str, Form(max_length=400)] = "", industry: Annotated[str, Form(max_length=100)] = "",
-                revenue: Annotated[str, Form(max_length=40)] = "", limit: Annotated[str, Form(max_length=40)] = "") -> Response:
+                revenue: Annotated[str, Form(max_length=40)] = "", limit: Annotated[str, Form(max_length=40)] = "",
+                client_id: Annotated[str, Form(max_length=20)] = "") -> Response:
+    picked = _picked(db, user, client_id)
     values = {"client": client, "contact": contact, "industry": industry, "revenue": revenue, "limit": limit}
     raw = {**values, "agent_name": user.agency.name, "agent_contact": f"担当：{user.name}" if user.name else ""}
     try:
         request_ = api.client_request(**raw)
         api.quote_request(request.app.state.products(), request_)  # 要見積 / 引受不可: no job, the reason on the form
     except DocgenError as exc:
-        return render(request, "pack_new.html", 400, values=values, message=str(exc))
-    job = Job(kind="pack", state="queued", agency_id=user.agency_id, user_id=user.id, params={"request": raw, "today": _today().isoformat()},
-              total=1, result={})
+        return render(request, "pack_new.html", 400, values={**values, "client_id": client_id}, message=str(exc), clients=agency_clients(db, user))
+    params = {"request": raw, "today": _today().isoformat(), **({"client_id": picked.id} if picked else {})}
+    job = Job(kind="pack", state="queued", agency_id=user.agency_id, user_id=user.id, params=params, total=1, result={})
     db.add(job)
     db.commit()
     request.app.state.worker.submit(job.id)
@@ -121,10 +150,7 @@ def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated
 
 @router.get("/packs/{pack_id}")
 def pack_page(request: Request, pack_id: int, db: ScopedDb, user: Viewer) -> Response:
-    record = _one(db, PackRecord, pack_id, user)
-    job = _one(db, Job, record.job_id, user) if record.job_id else None
-    sent = db.scalar(select(AuditEntry).where(AuditEntry.action == "pack.sent", AuditEntry.target == f"pack {record.id}").limit(1))
-    return render(request, "pack.html", pack=record, created=record.created_at.astimezone(JST), note=job.reason if job else "", sent=sent, jst=JST)
+    return packview.pack_page(request, db, _one(db, PackRecord, pack_id, user))
 
 
 @router.post("/packs/{pack_id}/sent")
