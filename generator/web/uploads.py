@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import api
+from generator.api import IssuingPolicy
 from generator.batch.clients import ClientRequest, parse_client, read_client_rows
 from generator.content.model import Product
 from generator.errors import InputError, QuoteRefused, ReferralRequired
@@ -26,13 +27,16 @@ def bad_row(row: int | None, column: str, value: object, reason: str) -> dict[st
     return {"row": row, "column": column, "value": "" if value is None else str(value), "reason": reason}
 
 
-def check_list(product: Product, path: Path) -> Checked:
-    """Parse every row of a .csv/.xlsx list and quote it; ClientListError when the file cannot be read at all."""
+def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str) -> Checked:
+    """Parse every row of a .csv/.xlsx list, hold it to the issuing policy and quote it; ClientListError when the file
+    cannot be read at all (naming the file ``name``, as the agent uploaded it)."""
     from generator.documents.fonts import missing_glyphs
 
     checked = Checked()
-    for row, values in read_client_rows(path):
+    for row, values in read_client_rows(path, name=name):
         request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
+        if request is not None:
+            request, errors = policy.apply(request)
         if request is None:
             checked.bad += [bad_row(e.row, e.column, e.value, e.reason) for e in errors]
             continue

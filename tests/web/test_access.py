@@ -83,7 +83,7 @@ CSV = "会社名,担当者,業種,売上高,賠償保険金額\n有限会社 伸
 
 
 @pytest.fixture(scope="module")
-def objects(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def objects(portal) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """One pack, one finished list job and one upload of agency A, with their files in storage."""
     root = portal.site.storage
     agent = portal.user("agent")
@@ -110,7 +110,7 @@ def objects(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
         storage.write_zip(root / f"jobs/{job.id}/packs.zip", [("a.pdf", pdf)])
         storage.write_bytes(root, f"jobs/{job.id}/errors.csv", b"row,column,value,reason\n")
         s.commit()
-        return {"pack_id": record.id, "job_id": job.id, "upload_id": upload.id}
+        return {"pack_id": record.public_id, "job_id": job.public_id, "upload_id": upload.public_id}
 
 
 @pytest.fixture(scope="module")
