@@ -26,9 +26,11 @@ from generator.store.audit import record as audit
 from generator.store.base import utcnow
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
+from generator.web.pages import without_paths
 from generator.web.uploads import check_list
 
 log = logging.getLogger("docgen.web.jobs")
+ISSUED_BY_POLICY = ("agent_name", "agent_contact", "date")
 RESUMED = "サーバーの再起動で中断したため、最初からやり直しました (resumed after a server restart; no half-written pack was kept)"
 INTERNAL = "内部エラーで作成できませんでした (internal error; the administrator can see the details in the server log)"
 
@@ -131,7 +133,7 @@ class Worker:
             else:
                 self._run_list(job_id, product, params)
         except DocgenError as exc:
-            self._update(job_id, state="failed", reason=str(exc))
+            self._update(job_id, state="failed", reason=without_paths(str(exc)))
         except Exception:
             log.exception("job %s failed", job_id)
             self._update(job_id, state="failed", reason=INTERNAL)
@@ -154,7 +156,8 @@ class Worker:
     def _run_pack(self, job_id: int, product: Product, params: dict[str, Any]) -> None:
         today = dt.date.fromisoformat(params["today"])
         policy = self._policy(job_id, today)
-        request = api.client_request(**params["request"])
+        # agency, contact and date come from the policy alone (older jobs stored the agency's name beside the client's)
+        request = api.client_request(**{k: v for k, v in params["request"].items() if k not in ISSUED_BY_POLICY})
         self._update(job_id, total=1)
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
         try:

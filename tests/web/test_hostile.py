@@ -324,3 +324,35 @@ def test_long_input_keeps_the_form_and_says_the_limit(portal, field: str, label:
     for k, v in kept.items():
         assert f'value="{v}"' in r.text, k  # what was typed is still there
 
+
+
+def test_a_failed_jobs_reason_shows_no_server_path(portal, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from generator import api
+    from generator.errors import ConversionError
+
+    storage_dir = portal.site.storage
+
+    def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise ConversionError(f"LibreOffice stopped on {storage_dir}/tmp/job-1/株式会社 経路/01_ご案内状.docx (exit 81)")
+
+    monkeypatch.setattr(api, "build_pack", crash)
+    agent = portal.user("agent")
+    with portal.sessions() as s:
+        job = Job(kind="pack", state="queued", agency_id=agent.agency_id, user_id=agent.id, total=1, result={},
+                  params={"request": {"client": "株式会社 経路", "industry": "製造業", "revenue": "4.5億", "limit": "1億"}, "today": "2026-12-06"})
+        s.add(job)
+        s.commit()
+        job_id, public = job.id, job.public_id
+    worker = Worker(portal.site, portal.app.state.sessions, portal.app.state.products, threads=1)
+    try:
+        worker._run(job_id)
+    finally:
+        worker.shutdown()
+    page = portal.client("agent").get(f"/jobs/{public}").text
+    assert "01_ご案内状.docx (exit 81)" in page and str(storage_dir) not in page and "/tmp/" not in page
+
+
+@pytest.mark.parametrize("query", ["\\", "a\\", "%", "_", "\\%", "'", '"', "\x1f"])
+def test_search_with_like_special_characters_is_not_an_error(portal, searchable, query: str) -> None:  # type: ignore[no-untyped-def]
+    r = portal.client("agent").get("/history", params={"q": query})
+    assert r.status_code == 200

@@ -27,7 +27,7 @@ from generator.store.base import utcnow
 from generator.store.ledger import PUBLIC_ID, SEPARATOR, Job, PackRecord, Upload
 from generator.web import security, storage
 from generator.web.deps import CurrentUser, ScopedDb, require_role, visible
-from generator.web.pages import render
+from generator.web.pages import render, without_paths
 from generator.web.uploads import MAX_BYTES, check_list, safe_suffix
 
 router = APIRouter(tags=["agents"])
@@ -280,7 +280,7 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
     except DocgenError as exc:  # not a readable list at all (format, missing columns): nothing kept
         db.rollback()
         path.unlink(missing_ok=True)
-        return render(request, "upload_new.html", 400, message=str(exc))
+        return render(request, "upload_new.html", 400, message=without_paths(str(exc)))
     upload.rows, upload.errors = len(checked.requests), checked.bad
     db.commit()
     return RedirectResponse(f"/uploads/{upload.public_id}", status_code=303)
@@ -323,7 +323,8 @@ def history(request: Request, db: ScopedDb, user: Viewer, q: str = "", date: str
     message = ""
     # the folded key (jptext.fold: NFKC, no spaces, 異体字) stored with each pack: 高崎 finds 髙﨑 on any database,
     # and the query stays an indexed-table LIKE scoped to the agency rather than every row read into Python
-    words = fold(q[:200]).replace("%", "").replace("_", "").replace(SEPARATOR, "")
+    # LIKE's wildcards and PostgreSQL's default escape character are dropped: the words are matched as typed
+    words = fold(q[:200]).replace("%", "").replace("_", "").replace("\\", "").replace(SEPARATOR, "")
     if words:
         stmt = stmt.where(PackRecord.search_key.like(f"%{words}%"))
     if date.strip():
