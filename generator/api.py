@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator.batch.clients import ClientRequest, parse_client
+from generator.batch.policy import IssuingPolicy
 from generator.content.load import load_product, product_dirs
 from generator.content.model import Product
 from generator.content.validate import validate
@@ -56,7 +57,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "Site", "Pack", "Summary", "Converter", "load", "load_all", "products", "client_request", "quote", "quote_request",
+    "Site", "IssuingPolicy", "Pack", "Summary", "Converter", "load", "load_all", "products", "client_request", "quote", "quote_request",
     "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "build", "check", "diff", "diff_report", "verify",
 ]
 
@@ -135,6 +136,14 @@ def client_request(**values: str | None) -> ClientRequest:
     return request
 
 
+def issuing_policy(*, agency: str | None = None, agent: str = "", today: dt.date | None = None) -> IssuingPolicy:
+    """The issuing policy for the person asking: with ``agency``, a portal agent's (their agency and name, dated
+    ``today``); without, the agency operator's (the CLI: what the request says is printed)."""
+    if agency is None:
+        return IssuingPolicy.operator()
+    return IssuingPolicy.for_agent(agency, agent, today or dt.date.today())
+
+
 def quote(product: Product, industry: str, revenue: int, limit: int, *, deductible: int = 0, options: tuple[str, ...] = (),
           payment: str | None = None) -> Quote:
     """Price one risk from the published table; QuoteRefused (引受不可) or ReferralRequired (要見積) otherwise."""
@@ -156,13 +165,15 @@ def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date
 
 
 def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Path | None = None, today: dt.date | None = None,
-               timeout: float | None = None, executor: Executor | None = None, converter: Converter | None = None) -> Pack:
+               timeout: float | None = None, executor: Executor | None = None, converter: Converter | None = None,
+               policy: IssuingPolicy | None = None) -> Pack:
     """Build (or find up to date) one client's pack under ``out`` (default: the site's proposals folder).
 
     ``converter`` turns .docx into PDF like ``convert_to_pdf`` (the default, a cold LibreOffice per run); the portal
     passes its :class:`generator.documents.warm.ConverterPool`.
     """
-    summary = build_packs(site, product, [request], out=out, today=today, jobs=1, timeout=timeout, executor=executor, converter=converter)
+    summary = build_packs(site, product, [request], out=out, today=today, jobs=1, timeout=timeout, executor=executor, converter=converter,
+                          policy=policy)
     if summary.errors:
         raise summary.errors[0].as_error()
     return (summary.built or summary.skipped)[0]
@@ -170,8 +181,10 @@ def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Pat
 
 def build_packs(site: Site, product: Product, requests: Iterable[ClientRequest], *, out: Path | None = None,
                 today: dt.date | None = None, jobs: int = 2, executor: Executor | None = None, progress: Progress | None = None,
-                timeout: float | None = None, converter: Converter | None = None) -> Summary:
+                timeout: float | None = None, converter: Converter | None = None, policy: IssuingPolicy | None = None) -> Summary:
     """Build every request's pack; a request that is refused, referred or fails is an error row, the rest go on.
+
+    ``policy`` (:func:`issuing_policy`) is the agency, contact and dates the asker may put on a document.
 
     ``executor`` (any ``concurrent.futures.Executor``) runs the LibreOffice batches; by default ``jobs`` worker processes,
     or ``jobs`` threads sharing ``converter`` (a warm pool) when one is given.
@@ -179,12 +192,12 @@ def build_packs(site: Site, product: Product, requests: Iterable[ClientRequest],
     from generator.batch.runner import run_requests
 
     return run_requests(site, product, requests, out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
-                        executor=executor, progress=progress, timeout=timeout, converter=converter)
+                        executor=executor, progress=progress, timeout=timeout, converter=converter, policy=policy)
 
 
 def build_list(site: Site, product: Product, path: Path, *, out: Path | None = None, today: dt.date | None = None, jobs: int = 2,
                executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None,
-               dry_run: bool = False, converter: Converter | None = None) -> Summary:
+               dry_run: bool = False, converter: Converter | None = None, policy: IssuingPolicy | None = None) -> Summary:
     """Every row of a client list (.csv/.xlsx): bad rows reported with row, column and reason; the rest get packs.
 
     ``dry_run`` checks and quotes every row and totals the premiums without LibreOffice and without writing anything.
@@ -192,7 +205,7 @@ def build_list(site: Site, product: Product, path: Path, *, out: Path | None = N
     from generator.batch.runner import run_client_list
 
     return run_client_list(site, product, Path(path), out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
-                           executor=executor, progress=progress, timeout=timeout, dry_run=dry_run, converter=converter)
+                           executor=executor, progress=progress, timeout=timeout, dry_run=dry_run, converter=converter, policy=policy)
 
 
 # --- published documents and compliance -------------------------------------------------------

@@ -147,7 +147,8 @@ def cmd_proposal(args: argparse.Namespace, out: Output) -> int:
     except InputError as exc:  # named as the option typed on the command line: --agent-name, not agent_name
         raise InputError(f"--{exc.field.replace('_', '-')}", exc.value, exc.reason) from None
     draft_notice(out, [product])
-    pack = api.build_pack(site, product, request, out=_path(args.out), timeout=args.timeout)
+    # a CLI user is the agency operator: what the options say (agency, contact, date) is printed
+    pack = api.build_pack(site, product, request, out=_path(args.out), timeout=args.timeout, policy=api.issuing_policy())
     state = "up to date" if pack.skipped else "built"
     out.line(f"{state}: {pack.pdf} ({pack.pages} pages; premium {pack.premium:,}円; Word files beside it)")
     out.json(pack.as_dict())
@@ -162,7 +163,7 @@ def cmd_proposals(args: argparse.Namespace, out: Output) -> int:
     draft_notice(out, [product])
     progress = None if args.dry_run or out.json_mode else Progress(out, "packs")
     summary = api.build_list(site, product, Path(args.file), out=_path(args.out), jobs=args.jobs, progress=progress,
-                             timeout=args.timeout, dry_run=args.dry_run)
+                             timeout=args.timeout, dry_run=args.dry_run, policy=api.issuing_policy())
     if progress:
         progress.close()
     for error in summary.errors:

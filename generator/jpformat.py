@@ -17,6 +17,7 @@ DATE_FORMS = "2026-11-26, 2026/11/26, 2026年11月26日, 令和8年11月26日, �
 # Largest first; 京 is left out on purpose so huge amounts read as "10,000兆円", not a rare unit.
 UNITS: tuple[tuple[str, int], ...] = (("兆", 10**12), ("億", 10**8), ("万", 10**4))
 _UNIT_SIZE = dict(UNITS)
+MAX_YEN_TEXT = 40  # characters of a typed amount: "1,000,000,000,000円" is 18; 4.5億 in full width with spaces fits
 
 # Newest first, so the first era starting on or before a date is its era.
 ERAS: tuple[tuple[datetime.date, str], ...] = (
@@ -130,6 +131,10 @@ def parse_yen(text: str, field: str = "amount") -> int:
     55000
     >>> parse_yen("1億2,345万6,789円")
     123456789
+    >>> parse_yen("9" * 5000)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    generator.errors.AmountError: amount: '99999999999999999999…': 5,000 文字は長すぎます。金額は 40 文字まで...
     >>> parse_yen("1.5")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -137,6 +142,8 @@ def parse_yen(text: str, field: str = "amount") -> int:
     """
     if not isinstance(text, str):
         return as_yen(text, field)
+    if len(text) > MAX_YEN_TEXT:  # before any parsing: int() of thousands of digits raises, printing one does too
+        raise _yen_error(field, text[:20] + "…", f"{len(text):,} 文字は長すぎます。金額は {MAX_YEN_TEXT} 文字まで（例: 4.5億、450,000,000）")
     s = unicodedata.normalize("NFKC", text).strip()
     if not s:
         raise _yen_error(field, text, "empty")

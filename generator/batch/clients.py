@@ -166,31 +166,33 @@ def map_headers(headers: list[str], source: str) -> dict[int, str]:
     return mapping
 
 
-def read_client_rows(path: Path, max_rows: int = MAX_ROWS) -> Iterator[tuple[int, dict[str, str]]]:
+def read_client_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """(spreadsheet row number, {column key: raw text}) for every non-empty row of a CSV or .xlsx.
 
     Both are streamed: memory stays flat however long the file; a list over ``max_rows`` rows is refused
-    (a cluster run, generator.batch.distributed, allows longer lists).
+    (a cluster run, generator.batch.distributed, allows longer lists). Messages name the file ``name`` (the portal: the
+    name the agent uploaded it under, never the server's path), by default ``path``.
     """
+    shown = name if name is not None else str(path)
     suffix = path.suffix.lower()
     if path.is_dir():
-        raise ClientListError(f"{path}: is a folder; give the client list file (.csv or .xlsx)")
+        raise ClientListError(f"{shown}: is a folder; give the client list file (.csv or .xlsx)")
     if not path.is_file():
-        raise ClientListError(f"{path}: no such file")
+        raise ClientListError(f"{shown}: no such file")
     if suffix == ".csv":
-        rows = _csv_rows(path)
+        rows = _csv_rows(path, shown)
     elif suffix == ".xlsx":
         from generator.batch.xlsx import xlsx_rows  # openpyxl is imported for a workbook only
 
-        rows = xlsx_rows(path, max_rows)
+        rows = xlsx_rows(path, max_rows, name=shown)
     else:
-        raise ClientListError(f"{path}: unsupported file type {suffix!r}; use .csv (UTF-8 or Shift_JIS) or .xlsx")
+        raise ClientListError(f"{shown}: unsupported file type {suffix!r}; use .csv (UTF-8 or Shift_JIS) or .xlsx")
     with contextlib.closing(rows):
         header = next(rows, None)
         if header is None:
-            raise ClientListError(f"{path}: the file is empty; the first row must be the column headers")
+            raise ClientListError(f"{shown}: the file is empty; the first row must be the column headers")
         header_row, headers = header
-        mapping = map_headers([_text(h) for h in headers[:MAX_COLUMNS]], str(path))
+        mapping = map_headers([_text(h) for h in headers[:MAX_COLUMNS]], shown)
         count = 0
         for number, cells in rows:
             values = {key: _text(cells[i] if i < len(cells) else None) for i, key in mapping.items()}
@@ -198,7 +200,7 @@ def read_client_rows(path: Path, max_rows: int = MAX_ROWS) -> Iterator[tuple[int
                 continue
             count += 1
             if count > max_rows:
-                raise ClientListError(f"{path}: more than {max_rows:,} client rows (row {number}); split the list into files of at most {max_rows:,} rows")
+                raise ClientListError(f"{shown}: more than {max_rows:,} client rows (row {number}); split the list into files of at most {max_rows:,} rows")
             yield number, values
 
 
@@ -223,8 +225,8 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
-    encoding = _csv_encoding(path)
+def _csv_rows(path: Path, shown: str) -> Iterator[tuple[int, list[str]]]:
+    encoding = _csv_encoding(path, shown)
     with path.open(encoding=encoding, newline="") as fh:
         reader = csv.reader(fh, strict=True)
         record, start = 0, 1
@@ -235,7 +237,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
                 return
             except csv.Error as exc:
                 raise ClientListError(
-                    f"{path}: line {start}: {_csv_reason(exc)}; a field that starts with a double quote must end with one "
+                    f"{shown}: line {start}: {_csv_reason(exc)}; a field that starts with a double quote must end with one "
                     f'(write a quote inside a field as "")'
                 ) from None
             record += 1
@@ -250,7 +252,7 @@ def _csv_reason(exc: csv.Error) -> str:
     return f"malformed CSV ({text})"
 
 
-def _csv_encoding(path: Path) -> str:
+def _csv_encoding(path: Path, shown: str) -> str:
     """utf-8-sig or cp932 (Japanese Excel saves CSV as Shift_JIS), checked over the whole file in bounded memory."""
     for encoding in ("utf-8-sig", "cp932"):
         decoder = codecs.getincrementaldecoder(encoding)()
@@ -262,7 +264,7 @@ def _csv_encoding(path: Path) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise ClientListError(f"{path}: not UTF-8 or Shift_JIS text; save the sheet as 'CSV UTF-8'")
+    raise ClientListError(f"{shown}: not UTF-8 or Shift_JIS text; save the sheet as 'CSV UTF-8'")
 
 
 def excel_serial_date(text: str) -> dt.date | None:

@@ -22,6 +22,7 @@ from pypdf import PdfReader
 from generator import code_stamp
 from generator.batch.assemble import MergeSpec, Pack, install_pack, is_up_to_date, merge_spec, pack_metadata, typeset_and_merge
 from generator.batch.clients import ClientRequest, RowError, parse_client, read_client_rows
+from generator.batch.policy import IssuingPolicy
 from generator.batch.report import write_csv_report
 from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout
 from generator.compliance.signing import check_signing_settings
@@ -271,8 +272,13 @@ Row = tuple[int | None, dict[str, str] | ClientRequest]  # (spreadsheet row, raw
 
 
 def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
-              summary: Summary) -> list[PackPlan]:
-    """Check and quote every row: a bad value, a refusal or a referral becomes an error row; the rest are planned."""
+              summary: Summary, policy: IssuingPolicy | None = None) -> list[PackPlan]:
+    """Check and quote every row: a bad value, a refusal or a referral becomes an error row; the rest are planned.
+
+    ``policy`` (default: the operator's, which prints what the row says) decides the agency, contact and date each
+    document may carry; a row it refuses is an error row.
+    """
+    policy = policy or IssuingPolicy.operator()
     plans: list[PackPlan] = []
     seen: dict[str, int | None] = {}
     for row, values in rows:
@@ -283,6 +289,10 @@ def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
             if request is None:
                 summary.errors += errors
                 continue
+        request, refused = policy.apply(request)
+        if request is None:
+            summary.errors += refused
+            continue
         try:
             plan = plan_pack(product, request, today, site.templates)
         except (QuoteRefused, ReferralRequired, InputError) as exc:
@@ -301,11 +311,11 @@ def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
 
 def run_rows(site: Site, product: Product, rows: Iterable[Row], *, out: Path, today: dt.date,
              jobs: int = 2, executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None,
-             converter: Converter | None = None,
+             converter: Converter | None = None, policy: IssuingPolicy | None = None,
              dry_run: bool = False, errors_file: bool = True) -> Summary:
     """Plan every row, then build the packs (unless ``dry_run``); errors.csv in ``out`` lists the bad rows."""
     summary = Summary(out, dry_run=dry_run)
-    summary.planned = plan_rows(site, product, rows, today, summary)
+    summary.planned = plan_rows(site, product, rows, today, summary, policy)
     if not dry_run:
         if summary.planned and product.meta.approval_number:  # issued packs are signed: a bad key setting stops the run before any pack
             check_signing_settings()

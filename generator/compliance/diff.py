@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 import subprocess
 import tarfile
@@ -11,10 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.compliance.versions import WORKING, Version
 from generator.content.facts import Cell, Clause, cells, clauses, describe_cell_change, documents_using
 from generator.content.load import load_product
 from generator.content.model import Product
-from generator.errors import InputError
+from generator.errors import DocgenError, InputError
 from generator.site import Site
 
 
@@ -172,6 +174,24 @@ def content_root(spec: str, content: Path):
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(tmp, filter="data")
         yield Path(tmp) / inside
+
+
+@functools.lru_cache(maxsize=512)
+def _loads(content: str, spec: str, product: str, digest: str) -> bool:
+    """Whether version ``spec`` (whose files hash to ``digest``: the cache key) loads with this docgen's content model."""
+    try:
+        with content_root(spec, Path(content)) as root:
+            load_product(root / product)
+    except DocgenError:
+        return False
+    return True
+
+
+def comparable(site: Site, product: str, versions: list[Version]) -> tuple[list[Version], int]:
+    """The versions :func:`load_pair` can compare, and how many others there are: commits written for an older content
+    model (a key it has since required or dropped) do not load, and are not offered for comparison."""
+    kept = [v for v in versions if _loads(str(site.content), str(site.content) if v.spec == WORKING else v.spec, product, v.digest)]
+    return kept, len(versions) - len(kept)
 
 
 def load_pair(site: Site, old_spec: str, new_spec: str, product: str | None) -> tuple[Product, Product]:

@@ -7,13 +7,34 @@ path a user typed; the ledger is what compliance queries ("which clients receive
 from __future__ import annotations
 
 import datetime as dt
+import re
+import secrets
 from typing import Any, Literal
 
-from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from generator.jptext import fold
 from generator.store.accounts import AgencyScoped
 from generator.store.base import Base, UTCDateTime, utcnow
+
+SEPARATOR = "\x1f"  # unit separator: a control character, never in a folded name (names refuse control characters)
+PUBLIC_ID = re.compile(r"[0-9a-f]{32}")  # what a URL may carry where an object is named
+
+
+def new_public_id() -> str:
+    """A random 128-bit id for URLs: ids reveal neither order nor any agency's volume, and cannot be guessed."""
+    return secrets.token_hex(16)
+
+
+def search_key(*texts: str | None) -> str:
+    """What history search matches a pack by: client, contact and quote number, folded (generator.jptext.fold),
+    separated by a character no folded text holds, so a search never matches across two of them.
+
+    >>> search_key("髙﨑 商店", "上", "Q-1").split(SEPARATOR)
+    ['高崎商店', '上', 'q-1']
+    """
+    return SEPARATOR.join(fold(t or "") for t in texts)
 
 JobState = Literal["queued", "running", "done", "failed"]
 JOB_STATES: tuple[JobState, ...] = ("queued", "running", "done", "failed")
@@ -30,6 +51,7 @@ class Job(AgencyScoped, Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     kind: Mapped[str] = mapped_column(String(10))
     state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
     done: Mapped[int] = mapped_column(Integer, default=0)
@@ -49,6 +71,7 @@ class Upload(AgencyScoped, Base):
     __tablename__ = "uploads"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     filename: Mapped[str] = mapped_column(String(255))  # as the agent named it: shown, never used as a path
     suffix: Mapped[str] = mapped_column(String(8))  # ".csv" or ".xlsx", checked
@@ -65,6 +88,7 @@ class PackRecord(AgencyScoped, Base):
     __tablename__ = "pack_records"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)
     agent_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True, index=True)
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), nullable=True, index=True)  # the agency's client record
@@ -84,3 +108,11 @@ class PackRecord(AgencyScoped, Base):
     clauses: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # clause id -> hash
     storage_key: Mapped[str] = mapped_column(String(255), default="")  # folder under Site.storage
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # history search matches this, never the printed names: 高崎 finds 髙﨑, 青葉 商店 finds 青葉商店 (jptext.fold)
+    search_key: Mapped[str] = mapped_column(Text, default="")
+
+
+@event.listens_for(PackRecord, "before_insert")
+@event.listens_for(PackRecord, "before_update")
+def _fold_for_search(mapper: object, connection: object, record: PackRecord) -> None:
+    record.search_key = search_key(record.client, record.contact, record.quote_number)

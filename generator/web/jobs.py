@@ -28,9 +28,11 @@ from generator.store.base import utcnow
 from generator.store.clients import Client
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
+from generator.web.pages import without_paths
 from generator.web.uploads import check_list
 
 log = logging.getLogger("docgen.web.jobs")
+ISSUED_BY_POLICY = ("agent_name", "agent_contact", "date")
 RESUMED = "サーバーの再起動で中断したため、最初からやり直しました (resumed after a server restart; no half-written pack was kept)"
 INTERNAL = "内部エラーで作成できませんでした (internal error; the administrator can see the details in the server log)"
 
@@ -133,7 +135,7 @@ class Worker:
             else:
                 self._run_list(job_id, product, params)
         except DocgenError as exc:
-            self._update(job_id, state="failed", reason=str(exc))
+            self._update(job_id, state="failed", reason=without_paths(str(exc)))
         except Exception:
             log.exception("job %s failed", job_id)
             self._update(job_id, state="failed", reason=INTERNAL)
@@ -144,13 +146,25 @@ class Worker:
     def _progress(self, job_id: int) -> Callable[[int, int], None]:
         return lambda done, total: self._update(job_id, done=done, total=total)
 
+    def _policy(self, job_id: int, today: dt.date) -> api.IssuingPolicy:
+        """The issuing policy of the agent who asked: their agency and name, dated the day they asked."""
+        with self.sessions() as db:
+            job = db.get(Job, job_id)
+            agent = db.get(User, job.user_id) if job else None
+            if job is None or agent is None:
+                raise DocgenError("the job or its agent was deleted while it ran")
+            return api.issuing_policy(agency=agent.agency.name, agent=agent.name or "", today=today)
+
     def _run_pack(self, job_id: int, product: Product, params: dict[str, Any]) -> None:
-        request = api.client_request(**params["request"])
         today = dt.date.fromisoformat(params["today"])
+        policy = self._policy(job_id, today)
+        # agency, contact and date come from the policy alone (older jobs stored the agency's name beside the client's)
+        request = api.client_request(**{k: v for k, v in params["request"].items() if k not in ISSUED_BY_POLICY})
         self._update(job_id, total=1)
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
         try:
-            pack = api.build_pack(self.site, product, request, out=out, today=today, timeout=self.timeout, converter=self.converter)
+            pack = api.build_pack(self.site, product, request, out=out, today=today, timeout=self.timeout, converter=self.converter,
+                                  policy=policy)
             record_id = self._record(job_id, product, request, pack)
         finally:
             storage.remove(self.site.storage, f"tmp/job-{job_id}")
@@ -161,15 +175,16 @@ class Worker:
             upload = db.get(Upload, params["upload_id"])
             if upload is None:
                 raise DocgenError("the uploaded list is gone")
-            path = self.site.storage / upload.storage_key
+            path, name = self.site.storage / upload.storage_key, upload.filename
             first_errors = list(upload.errors)
-        checked = check_list(product, path)
         today = dt.date.fromisoformat(params["today"])
+        policy = self._policy(job_id, today)
+        checked = check_list(product, path, policy, name)
         self._update(job_id, total=len(checked.requests))
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
         try:
             summary = api.build_packs(self.site, product, checked.requests, out=out, today=today, jobs=self.build_jobs,
-                                      progress=self._progress(job_id), timeout=self.timeout, converter=self.converter)
+                                      progress=self._progress(job_id), timeout=self.timeout, converter=self.converter, policy=policy)
             by_addressee = {r.addressee: r for r in checked.requests}
             records = [self._record(job_id, product, request_of(p, by_addressee), p) for p in (*summary.built, *summary.skipped)]
             failed = [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason} for e in summary.errors]
@@ -183,12 +198,10 @@ class Worker:
         root = self.site.storage
         with self.sessions() as db:
             rows = list(db.scalars(select(PackRecord).where(PackRecord.id.in_(records)).order_by(PackRecord.id)))
-        members = []
-        for rec in rows:
-            folder = f"{rec.id:05d}_{rec.client}" + (f"_{rec.contact}" if rec.contact else "")
-            members.append((f"{folder}/{storage.PACK_PDF}", root / rec.storage_key / storage.PACK_PDF))
-            members.append((f"{folder}/{storage.PACK_ZIP}", root / rec.storage_key / storage.PACK_ZIP))
-        storage.write_zip(root / f"jobs/{job_id}/packs.zip", members)
+        # one folder per pack holding its files (the PDF and the Word files of its pack.zip), not a zip in the zip
+        folders = storage.member_names([rec.client + (f" {rec.contact}" if rec.contact else "") for rec in rows])
+        packs = [(folder, root / rec.storage_key / storage.PACK_ZIP) for folder, rec in zip(folders, rows, strict=True)]
+        storage.write_packs_zip(root / f"jobs/{job_id}/packs.zip", packs)
         storage.write_bytes(root, f"jobs/{job_id}/errors.csv", errors_csv(errors))
 
     def _record(self, job_id: int, product: Product, request: ClientRequest, pack: api.Pack) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,22 @@ env.globals["STATE_LABELS"] = STATE_LABELS
 env.globals["ROLE_LABELS"] = ROLE_LABELS
 env.globals["JST"] = JST
 env.globals["DELIVERY_STATES"] = DELIVERY_STATES
+
+
+_PATH = re.compile(r"(?<![^\s'\"(=])(?:/[^\s/'\"():,;]+){2,}/?")  # two or more /parts, not inside a word
+
+
+def without_paths(message: str) -> str:
+    """A failure's message as the agent may read it: every absolute server path reduced to its last part.
+
+    >>> without_paths("LibreOffice failed on /tmp/docgen-x1/job-3/01_ご案内状.docx (exit 81)")
+    'LibreOffice failed on 01_ご案内状.docx (exit 81)'
+    >>> without_paths("client: 'A/B/C': ok; file '/work/app/storage/uploads/4.csv'")
+    "client: 'A/B/C': ok; file '4.csv'"
+    >>> without_paths("売上高: '4.5億/年': not a yen amount")
+    "売上高: '4.5億/年': not a yen amount"
+    """
+    return _PATH.sub(lambda m: m.group(0).rstrip("/").rsplit("/", 1)[-1], message)
 
 
 def csrf_token(request: Request) -> str:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +20,59 @@ from pathlib import Path
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed, so that the same files give the same zip bytes
 PACK_PDF = "pack.pdf"
 PACK_ZIP = "pack.zip"
+# what Windows cannot hold in a file name (plus both separators); and the device names it reserves, with any extension
+_UNSAFE = re.compile(r'[<>:"/\\|?*]')
+_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?", re.IGNORECASE)
+MAX_MEMBER = 100  # characters of one path part: Windows' 260-character paths leave room for the extraction folder
+
+
+def safe_part(name: str) -> str:
+    r"""One path part of a zip member from any text (a client's name): extracts as itself on Windows, macOS and Linux.
+
+    Separators, ``<>:"|?*``, control and format characters become ``_``; a run of dots becomes one (no ``..``); dots
+    and spaces are trimmed at both ends (no hidden file, nothing Windows drops); reserved device names get a ``_`` in
+    front; long names are cut.
+
+    >>> safe_part("x/../../../../x"), safe_part('A<B>:"C"|?*'), safe_part("..\\..\\boot"), safe_part("CON.txt")
+    ('x_._._._._x', 'A_B___C____', '_._boot', '_CON.txt')
+    >>> safe_part("有限会社 伸和企画 上"), safe_part(" .. "), safe_part("a\x00b\u202ec"), safe_part("nul")
+    ('有限会社 伸和企画 上', '_', 'a_b_c', '_nul')
+    """
+    text = unicodedata.normalize("NFC", name)
+    text = "".join("_" if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") else ch for ch in text)
+    text = re.sub(r"\.{2,}", ".", _UNSAFE.sub("_", text)).strip(" .")[:MAX_MEMBER].strip(" .")
+    if not text:
+        return "_"
+    if _RESERVED.fullmatch(text):
+        text = "_" + text
+    return text
+
+
+def member_names(names: Iterable[str]) -> list[str]:
+    """:func:`safe_part` of each name, made unique as Windows and macOS compare names (case and NFKC folded).
+
+    >>> member_names(["A社", "a社", "A社", "x/y"])
+    ['A社', 'a社 (2)', 'A社 (3)', 'x_y']
+    """
+    seen: set[str] = set()
+    out: list[str] = []
+    for name in names:
+        base = safe_part(name)
+        candidate, n = base, 1
+        while unicodedata.normalize("NFKC", candidate).casefold() in seen:
+            n += 1
+            candidate = f"{base} ({n})"
+        seen.add(unicodedata.normalize("NFKC", candidate).casefold())
+        out.append(candidate)
+    return out
+
+
+def check_member(name: str) -> str:
+    """``name`` if every part of it is already a safe part (what :func:`write_zip` writes); ValueError otherwise."""
+    parts = name.split("/")
+    if not name or any(part != safe_part(part) for part in parts):
+        raise ValueError(f"unsafe zip member name {name!r}")
+    return name
 
 
 def sha256(path: Path) -> str:
@@ -42,11 +97,34 @@ def write_zip(path: Path, members: Iterable[tuple[str, Path]]) -> Path:
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
             for name, source in members:
-                info = zipfile.ZipInfo(name, ZIP_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
                 with open(source, "rb") as f:
-                    archive.writestr(info, f.read())
+                    _add(archive, name, f.read())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(check_member(name), ZIP_TIME)  # a name that could climb out or not extract is a bug here
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data)
+
+
+def write_packs_zip(path: Path, packs: Iterable[tuple[str, Path]]) -> Path:
+    """The all-packs zip of a list: per ``(folder, pack.zip)`` the pack's own files under ``folder/`` (no zip in a zip);
+    written whole or not at all. ``folder`` comes from :func:`member_names`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".zip-", dir=path.parent)
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            for folder, pack_zip in packs:
+                with zipfile.ZipFile(pack_zip) as pack:
+                    for member in pack.infolist():
+                        _add(archive, f"{folder}/{safe_part(member.filename.rsplit('/', 1)[-1])}", pack.read(member))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

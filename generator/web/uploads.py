@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import api
+from generator.api import IssuingPolicy
 from generator.batch.clients import ClientRequest, parse_client, read_client_rows
 from generator.content.model import Product
 from generator.errors import InputError, QuoteRefused, ReferralRequired
@@ -22,19 +23,31 @@ class Checked:
     bad: list[dict[str, object]] = field(default_factory=list)
 
 
+MAX_SHOWN = 200  # characters of a bad value kept for the table and errors.csv; its reason gives its length
+
+
 def bad_row(row: int | None, column: str, value: object, reason: str) -> dict[str, object]:
-    return {"row": row, "column": column, "value": "" if value is None else str(value), "reason": reason}
+    """One bad value as the upload page and errors.csv show it.
+
+    >>> bad_row(3, "client", "長" * 10_000, "too long")["value"][-3:]
+    '長長…'
+    """
+    text = "" if value is None else str(value)
+    return {"row": row, "column": column, "value": text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…", "reason": reason}
 
 
-def check_list(product: Product, path: Path) -> Checked:
-    """Parse every row of a .csv/.xlsx list and quote it; ClientListError when the file cannot be read at all."""
+def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str) -> Checked:
+    """Parse every row of a .csv/.xlsx list, hold it to the issuing policy and quote it; ClientListError when the file
+    cannot be read at all (naming the file ``name``, as the agent uploaded it)."""
     from generator.documents.fonts import missing_glyphs
 
     checked = Checked()
-    for row, values in read_client_rows(path):
+    for row, values in read_client_rows(path, name=name):
         request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
-        if request is None:
-            checked.bad += [bad_row(e.row, e.column, e.value, e.reason) for e in errors]
+        if request is not None:
+            request, errors = policy.apply(request)
+        if request is None:  # each value as the cell holds it (平成31年4月1日, not the date it reads as)
+            checked.bad += [bad_row(e.row, e.column, values.get(e.column) or e.value, e.reason) for e in errors]
             continue
         try:
             api.quote_request(product, request)

@@ -106,3 +106,35 @@ def write_xlsx(path: Path, strings: list[str | tuple[str, str]], rows: Iterable[
                 for chunk in sheet_xml(rows, dimension):
                     out.write(chunk.encode("utf-8"))
     return path
+
+
+def bomb_xlsx(path: Path, unpacked: int, part: str = "xl/worksheets/sheet1.xml") -> Path:
+    """A valid-looking workbook whose ``part`` (the sheet, or the shared strings) inflates to about ``unpacked`` bytes of
+    XML from a few tens of KB: the same row (or string) repeated, packed at the highest level."""
+    header = row_xml(1, [("s", 0), ("s", 1), ("s", 2), ("s", 3)])
+    filler_row = '<row><c t="inlineStr"><is><t>株式会社 展開</t></is></c><c><v>1</v></c></row>'
+    strings = ["会社名", "業種", "売上高", "賠償保険金額"]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("[Content_Types].xml", CONTENT_TYPES)
+        zf.writestr("_rels/.rels", ROOT_RELS)
+        zf.writestr("xl/workbook.xml", workbook_xml())
+        zf.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
+        zf.writestr("xl/styles.xml", STYLES)
+        with zf.open("xl/sharedStrings.xml", "w") as out:
+            if part == "xl/sharedStrings.xml":
+                sst = shared_strings(strings)
+                head, tail = sst.rsplit("</sst>", 1)
+                out.write(head.encode())
+                item = "<si><t>株式会社 展開</t></si>".encode()
+                for _ in range(unpacked // len(item)):
+                    out.write(item)
+                out.write(("</sst>" + tail).encode())
+            else:
+                out.write(shared_strings(strings).encode())
+        with zf.open("xl/worksheets/sheet1.xml", "w") as out:
+            rows = [header]
+            if part == "xl/worksheets/sheet1.xml":
+                rows.append(filler_row * (unpacked // len(filler_row.encode())))
+            for chunk in sheet_xml(rows):
+                out.write(chunk.encode("utf-8"))
+    return path

@@ -168,16 +168,19 @@ def live_portal(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             made.app.state.worker.shutdown(wait=True)  # type: ignore[attr-defined]
 
 
-def wait_for_job(portal: Portal, job_id: int, timeout: float = 240.0):  # type: ignore[no-untyped-def]
-    """Poll the job row until it is done or failed (bounded: a hung build fails the test, it does not hang it)."""
+def wait_for_job(portal: Portal, job_id: int | str, timeout: float = 240.0):  # type: ignore[no-untyped-def]
+    """Poll the job row (its database id, or the public id its URL carries) until it is done or failed (bounded: a hung
+    build fails the test, it does not hang it)."""
     import time
+
+    from sqlalchemy import select
 
     from generator.store.ledger import Job
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with portal.sessions() as s:
-            job = s.get(Job, job_id)
+            job = s.get(Job, job_id) if isinstance(job_id, int) else s.scalar(select(Job).where(Job.public_id == job_id))
             if job.state in ("done", "failed"):
                 return job
         time.sleep(0.25)

@@ -144,7 +144,7 @@ CSV = "会社名,担当者,業種,売上高,賠償保険金額\n有限会社 伸
 
 
 @pytest.fixture(scope="module")
-def objects(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def objects(portal) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """One pack, one finished list job and one upload of agency A, with their files in storage."""
     root = portal.site.storage
     agent = portal.user("agent")
@@ -174,7 +174,6 @@ def objects(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
         spare = User(email="spare@example.jp", name="spare", password_hash="x", role="agent", agency_id=agency.id)  # what admin routes act on
         s.add(spare)
         s.commit()
-        return {"pack_id": record.id, "job_id": job.id, "upload_id": upload.id, "user_id": spare.id}
         client = Client(agency_id=agency.id, name="有限会社 伸和企画", contact="上", created_by_id=agent.id)
         s.add(client)
         s.flush()
@@ -187,7 +186,7 @@ def objects(portal) -> dict[str, int]:  # type: ignore[no-untyped-def]
                             expires_at=utcnow() + dt.timedelta(days=1), sent_at=utcnow(), created_by_id=agent.id)
         s.add(delivery)
         s.commit()
-        return {"pack_id": record.id, "job_id": job.id, "upload_id": upload.id, "client_id": client.id, "delivery_id": delivery.id,
+        return {"pack_id": record.public_id, "job_id": job.public_id, "upload_id": upload.public_id, "user_id": spare.id, "client_id": client.id, "delivery_id": delivery.id,
                 "token": token, "rest": "cut/off"}
 
 

@@ -105,7 +105,7 @@ def test_build_a_pack_and_download_it(server, browser) -> None:  # type: ignore[
     wait(browser, 10).until(lambda d: "/jobs/" in d.current_url or "/packs/" in d.current_url)
     if "/jobs/" in browser.current_url:
         shot(browser, "08_job_progress")
-    wait(browser, 240).until(lambda d: re.search(r"/packs/\d+$", d.current_url))  # htmx polls, then goes to the pack
+    wait(browser, 240).until(lambda d: re.search(r"/packs/[0-9a-f]{32}$", d.current_url))  # htmx polls, then goes to the pack
     premium = f"{seed_premium('D01', 450_000_000, OKU):,}円"
     assert browser.find_element(By.ID, "pack-premium").text == premium
     assert browser.find_element(By.ID, "pack-client").text == f"{CLIENT} {CONTACT} 様"
@@ -196,6 +196,6 @@ def test_pages_work_without_javascript(server, browser_without_js) -> None:  # t
     driver.find_element(By.ID, "client").send_keys("株式会社 スクリプトなし")
     driver.find_element(By.ID, "build").click()
     # the job page refreshes itself with <noscript><meta refresh> until the pack is there
-    wait(driver, 240).until(lambda d: re.search(r"/packs/\d+$", d.current_url))
+    wait(driver, 240).until(lambda d: re.search(r"/packs/[0-9a-f]{32}$", d.current_url))
     assert driver.find_element(By.ID, "pack-client").text == "株式会社 スクリプトなし 御中"
     shot(driver, "17_nojs_pack")

@@ -56,10 +56,10 @@ def build_pack(driver, base: str, portal, client: str) -> Path:  # type: ignore[
     for field, value in {"client": client, "contact": "上", "industry": "製造業", "revenue": "4.5億", "limit": "1億"}.items():
         driver.find_element(By.ID, field).send_keys(value)
     driver.find_element(By.ID, "build").click()
-    wait(driver, 300).until(lambda d: re.search(r"/packs/\d+$", d.current_url))
-    pack_id = int(driver.current_url.rsplit("/", 1)[1])
+    wait(driver, 300).until(lambda d: re.search(r"/packs/[0-9a-f]{32}$", d.current_url))
+    pack_id = driver.current_url.rsplit("/", 1)[1]
     with portal.sessions() as s:
-        rec = s.get(PackRecord, pack_id)
+        rec = s.scalars(select(PackRecord).where(PackRecord.public_id == pack_id)).one()
         return portal.site.storage / rec.storage_key / "pack.pdf"
 
 

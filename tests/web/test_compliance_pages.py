@@ -127,7 +127,7 @@ def _ledger_pack(portal: Portal, *, approval: str | None) -> int:
                          pdf_sha256="0" * 64, clauses={})
         s.add(rec)
         s.commit()
-        return rec.id
+        return rec.public_id
 
 
 def test_the_portal_never_marks_a_draft_as_sent(portal: Portal) -> None:

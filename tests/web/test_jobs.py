@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from generator.store.ledger import Job, PackRecord
+from generator.store.ledger import Job, PackRecord, Upload
 from generator.web.jobs import RESUMED
 from tests.seed import seed_limits, seed_tables
 from tests.web.conftest import AGENCY_A, make_portal, wait_for_job
@@ -51,7 +51,7 @@ def test_build_one_pack_preview_and_downloads(live_portal, tmp_path: Path) -> No
     r = client.post("/packs", data=form)
     assert r.status_code == 303, r.text  # the request returns at once: the build is a job
     job_url = r.headers["location"]
-    job_id = int(job_url.rsplit("/", 1)[1])
+    job_id = job_url.rsplit("/", 1)[1]
     assert client.get(job_url).status_code in (200, 303)
     job = wait_for_job(live_portal, job_id)
     assert job.state == "done", job.reason
@@ -59,7 +59,7 @@ def test_build_one_pack_preview_and_downloads(live_portal, tmp_path: Path) -> No
     r = client.get(job_url)
     assert r.status_code == 303 and r.headers["location"].startswith("/packs/")
     page = client.get(r.headers["location"])
-    pack_id = int(r.headers["location"].rsplit("/", 1)[1])
+    pack_id = r.headers["location"].rsplit("/", 1)[1]
     premium = seed_premium("D01", 450_000_000, OKU)
     assert page.status_code == 200 and CLIENT in page.text and yen(premium) in page.text
     assert f'src="/packs/{pack_id}/pdf"' in page.text  # the preview frames the very file that is downloaded
@@ -73,7 +73,7 @@ def test_build_one_pack_preview_and_downloads(live_portal, tmp_path: Path) -> No
     assert squash(f"{CLIENT} {CONTACT} 様") in text and yen(premium) in text
 
     with live_portal.sessions() as s:
-        record = s.get(PackRecord, pack_id)
+        record = s.scalars(select(PackRecord).where(PackRecord.public_id == pack_id)).one()
     assert hashlib.sha256(download.content).hexdigest() == record.pdf_sha256
     assert (record.client, record.contact, record.premium, record.limit, record.revenue) == (CLIENT, CONTACT, premium, OKU, 450_000_000)
     assert record.quote_number in text and record.clauses and record.content_hash
@@ -118,7 +118,7 @@ def test_client_list_bad_rows_first_then_a_job(live_portal, tmp_path: Path) -> N
     r = client.post("/uploads", data={"csrf_token": client.csrf}, files={"file": ("顧客一覧.csv", LIST.encode("utf-8"), "text/csv")})
     assert r.status_code == 303, r.text
     page = client.get(r.headers["location"])
-    upload_id = int(r.headers["location"].rsplit("/", 1)[1])
+    upload_id = r.headers["location"].rsplit("/", 1)[1]
     assert page.status_code == 200
     table = page.text.split('id="errors-table"', 1)[1].split("</table>", 1)[0]
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", table, re.S) if "<td" in tr]
@@ -126,11 +126,12 @@ def test_client_list_bad_rows_first_then_a_job(live_portal, tmp_path: Path) -> N
     assert "要見積" in rows[1][3]
     assert re.search(r'id="good-rows">2<', page.text)
     with live_portal.sessions() as s:
-        assert s.scalars(select(Job).where(Job.upload_id == upload_id)).all() == []  # nothing built before the agent says so
+        # nothing built before the agent says so
+        assert s.scalars(select(Job).join(Upload, Job.upload_id == Upload.id).where(Upload.public_id == upload_id)).all() == []
 
     r = client.post(f"/uploads/{upload_id}/build", data={"csrf_token": client.csrf})
     assert r.status_code == 303
-    job_id = int(r.headers["location"].rsplit("/", 1)[1])
+    job_id = r.headers["location"].rsplit("/", 1)[1]
     job = wait_for_job(live_portal, job_id)
     assert job.state == "done", job.reason
     result = client.get(f"/jobs/{job_id}").text
@@ -170,7 +171,7 @@ def test_restart_mid_job_resumes_and_tells_the_agent(live_portal) -> None:  # ty
                   total=1, done=0, result={})
         s.add(job)
         s.commit()
-        job_id = job.id
+        job_id, public = job.id, job.public_id
     half = root / "tmp" / f"job-{job_id}" / "half"
     half.mkdir(parents=True)
     (half / "サイバーLite_ご提案書.pdf").write_bytes(b"%PDF-1.4 truncated")
@@ -179,7 +180,7 @@ def test_restart_mid_job_resumes_and_tells_the_agent(live_portal) -> None:  # ty
     with TestClient(restarted.app):  # runs the app's startup, which resumes the job
         job = wait_for_job(restarted, job_id)
     assert job.state == "done" and job.reason == RESUMED
-    page = live_portal.client("agent").get(f"/jobs/{job_id}")
+    page = live_portal.client("agent").get(f"/jobs/{public}")
     assert page.status_code == 303  # done: on to its pack
     with live_portal.sessions() as s:
         record = s.scalars(select(PackRecord).where(PackRecord.job_id == job_id)).one()
@@ -200,14 +201,14 @@ def test_a_failed_job_shows_its_reason_and_leaves_no_pack(live_portal) -> None: 
                   total=1, result={})
         s.add(job)
         s.commit()
-        job_id = job.id
+        job_id, public = job.id, job.public_id
     live_portal.app.state.worker.submit(job_id)
     job = wait_for_job(live_portal, job_id)
     assert job.state == "failed" and "control character U+0007" in job.reason
-    page = live_portal.client("agent").get(f"/jobs/{job_id}")
+    page = live_portal.client("agent").get(f"/jobs/{public}")
     assert page.status_code == 200 and "control character U+0007" in page.text and 'data-state="failed"' in page.text
     with live_portal.sessions() as s:
         assert s.scalars(select(PackRecord).where(PackRecord.job_id == job_id)).all() == []
     # the agent finds it again from the history page, another agency does not
-    assert f'href="/jobs/{job_id}"' in live_portal.client("agent").get("/history").text
-    assert f'href="/jobs/{job_id}"' not in live_portal.client("other_agent").get("/history").text
+    assert f'href="/jobs/{public}"' in live_portal.client("agent").get("/history").text
+    assert f'href="/jobs/{public}"' not in live_portal.client("other_agent").get("/history").text

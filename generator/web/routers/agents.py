@@ -7,25 +7,27 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
 from generator.jpformat import format_yen_units, parse_yen
+from generator.jptext import fold
 from generator.store.accounts import User
 from generator.store.audit import record as audit
 from generator.store.base import utcnow
 from generator.store.clients import Client
-from generator.store.ledger import Job, PackRecord, Upload
+from generator.store.ledger import PUBLIC_ID, SEPARATOR, Job, PackRecord, Upload
 from generator.web import packview, security, storage
 from generator.web.deps import CurrentUser, ScopedDb, require_role, visible
-from generator.web.pages import render
+from generator.web.pages import render, without_paths
 from generator.web.routers.clients import agency_clients
 from generator.web.uploads import MAX_BYTES, check_list, safe_suffix
 
@@ -34,10 +36,29 @@ JST = ZoneInfo("Asia/Tokyo")
 Builder = Annotated[User, Depends(require_role("agent", "admin"))]  # builds packs for its own agency
 Viewer = Annotated[User, Depends(require_role("agent", "compliance", "admin"))]  # reads client data (scoped)
 FIELDS = ("client", "contact", "industry", "revenue", "limit")
+# what each form field may hold, as the page labels it: checked before anything parses the value
+LIMITS = {"client": ("お客様名（会社名）", 200), "contact": ("ご担当者", 200), "industry": ("業種", 100),
+          "revenue": ("売上高", 40), "limit": ("賠償保険金額", 40)}
+FIRST_DAY = dt.date(2000, 1, 1)  # history search: no pack is older; later than LAST_DAY is no date anyone means
+LAST_DAY = dt.date(2099, 12, 31)
 
 
-def _one(db: Session, model: type, object_id: int, user: User):  # type: ignore[no-untyped-def]
-    found = db.scalar(visible(select(model).where(model.id == object_id), model, user))  # type: ignore[attr-defined]
+def too_long(values: dict[str, str]) -> dict[str, str]:
+    """Per field, the sentence shown beside it when it holds more than its limit (in characters).
+
+    >>> too_long({"client": "あ" * 10_000, "revenue": "4.5億"})
+    {'client': 'お客様名（会社名）は 200 文字までです（10,000 文字入力されています）'}
+    """
+    return {name: f"{LIMITS[name][0]}は {LIMITS[name][1]:,} 文字までです（{len(value):,} 文字入力されています）"
+            for name, value in values.items() if name in LIMITS and len(value) > LIMITS[name][1]}
+
+
+def _one(db: Session, model: type, public_id: str, user: User):  # type: ignore[no-untyped-def]
+    """The object of ``model`` named by a URL's public id, if the user may see it; 404 for anything else (an old
+    integer id, another agency's object, a string that is no id at all)."""
+    if not PUBLIC_ID.fullmatch(public_id):
+        raise HTTPException(404)
+    found = db.scalar(visible(select(model).where(model.public_id == public_id), model, user))  # type: ignore[attr-defined]
     if found is None:
         raise HTTPException(404)
     return found
@@ -60,6 +81,10 @@ def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
     product = request.app.state.products()
     view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit, "client": None}
     if not industry.strip() or not revenue.strip():
+        return view
+    long = too_long({"industry": industry, "revenue": revenue, "limit": limit})
+    if long:
+        view["message"] = " ".join(long.values())
         return view
     try:
         revenue_yen = parse_yen(revenue, field="revenue")
@@ -127,34 +152,48 @@ def pack_form(request: Request, db: ScopedDb, user: Builder, industry: str = "",
     return render(request, "pack_new.html", values=values, clients=agency_clients(db, user))
 
 
+def policy_for(user: User, today: dt.date) -> api.IssuingPolicy:
+    """What a portal user may put on a document: their agency, their name, today (every path: form and list)."""
+    return api.issuing_policy(agency=user.agency.name, agent=user.name or "", today=today)
+
+
+# The body-size limit (app.MAX_BODY) bounds what reaches here; the per-field limits are checked below, so that a long
+# value keeps the form, the values typed and the limit beside the field (not a bare error page).
 @router.post("/packs")
-def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated[str, Form(max_length=400)] = "",
-                contact: Annotated[str, Form(max_length=400)] = "", industry: Annotated[str, Form(max_length=100)] = "",
-                revenue: Annotated[str, Form(max_length=40)] = "", limit: Annotated[str, Form(max_length=40)] = "",
-                client_id: Annotated[str, Form(max_length=20)] = "") -> Response:
+def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated[str, Form()] = "",
+                contact: Annotated[str, Form()] = "", industry: Annotated[str, Form()] = "",
+                revenue: Annotated[str, Form()] = "", limit: Annotated[str, Form()] = "",
+                client_id: Annotated[str, Form(max_length=40)] = "") -> Response:
     picked = _picked(db, user, client_id)
     values = {"client": client, "contact": contact, "industry": industry, "revenue": revenue, "limit": limit}
-    raw = {**values, "agent_name": user.agency.name, "agent_contact": f"担当：{user.name}" if user.name else ""}
+    errors = too_long(values)
+    if errors:
+        return render(request, "pack_new.html", 400, values=values, errors=errors, message="入力に誤りがあります。各欄の説明をご確認ください")
+    today = _today()
     try:
-        request_ = api.client_request(**raw)
+        request_, refused = policy_for(user, today).apply(api.client_request(**values))
+        if request_ is None:
+            raise InputError(refused[0].column, refused[0].value, refused[0].reason)
         api.quote_request(request.app.state.products(), request_)  # 要見積 / 引受不可: no job, the reason on the form
     except DocgenError as exc:
-        return render(request, "pack_new.html", 400, values={**values, "client_id": client_id}, message=str(exc), clients=agency_clients(db, user))
-    params = {"request": raw, "today": _today().isoformat(), **({"client_id": picked.id} if picked else {})}
+        field = getattr(exc, "field", "")
+        return render(request, "pack_new.html", 400, values={**values, "client_id": client_id}, errors={field: str(exc)} if field in values else {},
+                      message=str(exc), clients=agency_clients(db, user))
+    params = {"request": values, "today": today.isoformat(), **({"client_id": picked.id} if picked else {})}
     job = Job(kind="pack", state="queued", agency_id=user.agency_id, user_id=user.id, params=params, total=1, result={})
     db.add(job)
     db.commit()
     request.app.state.worker.submit(job.id)
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    return RedirectResponse(f"/jobs/{job.public_id}", status_code=303)
 
 
 @router.get("/packs/{pack_id}")
-def pack_page(request: Request, pack_id: int, db: ScopedDb, user: Viewer) -> Response:
+def pack_page(request: Request, pack_id: str, db: ScopedDb, user: Viewer) -> Response:
     return packview.pack_page(request, db, _one(db, PackRecord, pack_id, user))
 
 
 @router.post("/packs/{pack_id}/sent")
-def pack_sent(request: Request, pack_id: int, db: ScopedDb, user: Builder) -> Response:
+def pack_sent(request: Request, pack_id: str, db: ScopedDb, user: Builder) -> Response:
     """The agent records that this pack went to the client; never a draft (no valid approval: not for clients)."""
     record = _one(db, PackRecord, pack_id, user)
     if record.draft or not record.approval_number:
@@ -162,7 +201,7 @@ def pack_sent(request: Request, pack_id: int, db: ScopedDb, user: Builder) -> Re
     audit(db, user, "pack.sent", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number,
                                                        "approval": record.approval_number})
     db.commit()
-    return RedirectResponse(f"/packs/{record.id}", status_code=303)
+    return RedirectResponse(f"/packs/{record.public_id}", status_code=303)
 
 
 def _pack_file(request: Request, record: PackRecord, name: str):  # type: ignore[no-untyped-def]
@@ -173,7 +212,7 @@ def _pack_file(request: Request, record: PackRecord, name: str):  # type: ignore
 
 
 @router.get("/packs/{pack_id}/pdf")
-def pack_pdf(request: Request, pack_id: int, db: ScopedDb, user: Viewer, download: bool = False) -> Response:
+def pack_pdf(request: Request, pack_id: str, db: ScopedDb, user: Viewer, download: bool = False) -> Response:
     record = _one(db, PackRecord, pack_id, user)
     path = _pack_file(request, record, storage.PACK_PDF)
     if download:
@@ -185,7 +224,7 @@ def pack_pdf(request: Request, pack_id: int, db: ScopedDb, user: Viewer, downloa
 
 
 @router.get("/packs/{pack_id}/zip")
-def pack_zip(request: Request, pack_id: int, db: ScopedDb, user: Viewer) -> Response:
+def pack_zip(request: Request, pack_id: str, db: ScopedDb, user: Viewer) -> Response:
     record = _one(db, PackRecord, pack_id, user)
     path = _pack_file(request, record, storage.PACK_ZIP)
     audit(db, user, "pack.downloaded", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number, "file": "zip"})
@@ -202,18 +241,18 @@ def _job_packs(db: Session, job: Job, user: User) -> list[PackRecord]:
 
 
 @router.get("/jobs/{job_id}")
-def job_page(request: Request, job_id: int, db: ScopedDb, user: Viewer) -> Response:
+def job_page(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
     job = _one(db, Job, job_id, user)
     packs = _job_packs(db, job, user) if job.state == "done" else []
     if job.kind == "pack" and job.state == "done" and packs:
-        return RedirectResponse(f"/packs/{packs[0].id}", status_code=303)
+        return RedirectResponse(f"/packs/{packs[0].public_id}", status_code=303)
     return render(request, "job.html", job=job, packs=packs, errors=(job.result or {}).get("errors", []))
 
 
 @router.get("/jobs/{job_id}/progress")
-def job_progress(request: Request, job_id: int, db: ScopedDb, user: Viewer) -> Response:
+def job_progress(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
     job = _one(db, Job, job_id, user)
-    headers = {"HX-Redirect": f"/jobs/{job.id}"} if job.state in ("done", "failed") else None
+    headers = {"HX-Redirect": f"/jobs/{job.public_id}"} if job.state in ("done", "failed") else None
     return render(request, "_progress.html", headers=headers, job=job)
 
 
@@ -225,15 +264,15 @@ def _job_file(request: Request, job: Job, name: str):  # type: ignore[no-untyped
 
 
 @router.get("/jobs/{job_id}/zip")
-def job_zip(request: Request, job_id: int, db: ScopedDb, user: Viewer) -> Response:
+def job_zip(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
     job = _one(db, Job, job_id, user)
-    return FileResponse(_job_file(request, job, "packs.zip"), media_type="application/zip", filename=f"packs_{job.id}.zip")
+    return FileResponse(_job_file(request, job, "packs.zip"), media_type="application/zip", filename=f"packs_{job.public_id[:12]}.zip")
 
 
 @router.get("/jobs/{job_id}/errors.csv")
-def job_errors(request: Request, job_id: int, db: ScopedDb, user: Viewer) -> Response:
+def job_errors(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
     job = _one(db, Job, job_id, user)
-    return FileResponse(_job_file(request, job, "errors.csv"), media_type="text/csv; charset=utf-8", filename=f"errors_{job.id}.csv")
+    return FileResponse(_job_file(request, job, "errors.csv"), media_type="text/csv; charset=utf-8", filename=f"errors_{job.public_id[:12]}.csv")
 
 
 # --- client lists ------------------------------------------------------------------------------
@@ -254,6 +293,7 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
             raise InputError("file", file.filename, f"is larger than {MAX_BYTES // (1024 * 1024)} MB")
         if not data:
             raise InputError("file", file.filename, "is empty")
+        name = Path(file.filename or "").name[:255]  # shown in messages as the agent named it; never a path here
     except InputError as exc:
         return render(request, "upload_new.html", 400, message=str(exc))
     upload = Upload(agency_id=user.agency_id, user_id=user.id, filename=(file.filename or "")[:255], suffix=suffix,
@@ -263,33 +303,33 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
     upload.storage_key = f"uploads/{upload.id}{suffix}"
     path = storage.write_bytes(request.app.state.site.storage, upload.storage_key, data)
     try:
-        checked = check_list(request.app.state.products(), path)
+        checked = check_list(request.app.state.products(), path, policy_for(user, _today()), name)
     except DocgenError as exc:  # not a readable list at all (format, missing columns): nothing kept
         db.rollback()
         path.unlink(missing_ok=True)
-        return render(request, "upload_new.html", 400, message=str(exc))
+        return render(request, "upload_new.html", 400, message=without_paths(str(exc)))
     upload.rows, upload.errors = len(checked.requests), checked.bad
     db.commit()
-    return RedirectResponse(f"/uploads/{upload.id}", status_code=303)
+    return RedirectResponse(f"/uploads/{upload.public_id}", status_code=303)
 
 
 @router.get("/uploads/{upload_id}")
-def upload_page(request: Request, upload_id: int, db: ScopedDb, user: Viewer) -> Response:
+def upload_page(request: Request, upload_id: str, db: ScopedDb, user: Viewer) -> Response:
     upload = _one(db, Upload, upload_id, user)
     return render(request, "upload.html", upload=upload)
 
 
 @router.get("/uploads/{upload_id}/errors.csv")
-def upload_errors(request: Request, upload_id: int, db: ScopedDb, user: Viewer) -> Response:
+def upload_errors(request: Request, upload_id: str, db: ScopedDb, user: Viewer) -> Response:
     from generator.web.jobs import errors_csv
 
     upload = _one(db, Upload, upload_id, user)
     return Response(errors_csv(upload.errors), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="errors_upload_{upload.id}.csv"'})
+                    headers={"Content-Disposition": f'attachment; filename="errors_upload_{upload.public_id[:12]}.csv"'})
 
 
 @router.post("/uploads/{upload_id}/build")
-def upload_build(request: Request, upload_id: int, db: ScopedDb, user: Builder) -> Response:
+def upload_build(request: Request, upload_id: str, db: ScopedDb, user: Builder) -> Response:
     upload = _one(db, Upload, upload_id, user)
     if upload.rows == 0:
         return render(request, "upload.html", 400, upload=upload, message="作成できる行がありません (no row can be built)")
@@ -298,7 +338,7 @@ def upload_build(request: Request, upload_id: int, db: ScopedDb, user: Builder) 
     db.add(job)
     db.commit()
     request.app.state.worker.submit(job.id)
-    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    return RedirectResponse(f"/jobs/{job.public_id}", status_code=303)
 
 
 # --- history -----------------------------------------------------------------------------------
@@ -308,16 +348,23 @@ def upload_build(request: Request, upload_id: int, db: ScopedDb, user: Builder) 
 def history(request: Request, db: ScopedDb, user: Viewer, q: str = "", date: str = "") -> Response:
     stmt = visible(select(PackRecord), PackRecord, user)
     message = ""
-    if q.strip():
-        like = f"%{q.strip().replace('%', '').replace('_', '')}%"
-        stmt = stmt.where(or_(PackRecord.client.like(like), PackRecord.contact.like(like), PackRecord.quote_number.like(like)))
+    # the folded key (jptext.fold: NFKC, no spaces, 異体字) stored with each pack: 高崎 finds 髙﨑 on any database,
+    # and the query stays an indexed-table LIKE scoped to the agency rather than every row read into Python
+    # LIKE's wildcards and PostgreSQL's default escape character are dropped: the words are matched as typed
+    words = fold(q[:200]).replace("%", "").replace("_", "").replace("\\", "").replace(SEPARATOR, "")
+    if words:
+        stmt = stmt.where(PackRecord.search_key.like(f"%{words}%"))
     if date.strip():
         try:
-            day = dt.date.fromisoformat(date.strip())
+            day = dt.date.fromisoformat(date.strip()[:10])
+        except ValueError:
+            day = None
+        if day is None or not FIRST_DAY <= day <= LAST_DAY:
+            message = (f"作成日: 「{date[:20]}」は検索できません。{FIRST_DAY.isoformat()} から {LAST_DAY.isoformat()} までの日付"
+                       "（例: 2026-12-01）を入力してください")
+        else:
             start = dt.datetime.combine(day, dt.time(), JST)
             stmt = stmt.where(PackRecord.created_at >= start, PackRecord.created_at < start + dt.timedelta(days=1))
-        except ValueError:
-            message = f"date: {date!r}: is not a date; allowed: YYYY-MM-DD"
     packs = list(db.scalars(stmt.order_by(PackRecord.created_at.desc(), PackRecord.id.desc()).limit(500)))
     # jobs still running or that failed, so that an agent who left the progress page finds them again
     open_jobs = visible(select(Job).where(Job.state.in_(("queued", "running", "failed"))), Job, user)

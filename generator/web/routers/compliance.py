@@ -7,6 +7,7 @@ listed (a spec from the page, never a path a user typed). Approval applies to th
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +18,7 @@ from sqlalchemy import select
 
 from generator import api
 from generator.compliance import approval as ap
-from generator.compliance.diff import segments
+from generator.compliance.diff import comparable, segments
 from generator.compliance.impact import affected_packs, reissue
 from generator.compliance.in_force import is_draft
 from generator.compliance.versions import WORKING, Version, content_versions
@@ -25,10 +26,12 @@ from generator.content.disclosures import missing_disclosures
 from generator.errors import DocgenError
 from generator.store.accounts import User
 from generator.store.audit import AuditEntry, verify
+from generator.store.ledger import Job
 from generator.web.deps import Db, FormFields, require_role
 from generator.web.pages import render
 
 router = APIRouter(prefix="/compliance", tags=["compliance"])
+log = logging.getLogger("docgen.web.compliance")
 Officer = Annotated[User, Depends(require_role("compliance", "admin"))]
 Submitter = Annotated[User, Depends(require_role("marketing", "compliance", "admin"))]
 AUDIT_PAGE = 200
@@ -39,8 +42,14 @@ def _product(request: Request):  # type: ignore[no-untyped-def]
 
 
 def _versions(request: Request) -> list[Version]:
+    """The versions the page lists: only those that can be compared (see diff.comparable)."""
+    return _listed(request)[0]
+
+
+def _listed(request: Request) -> tuple[list[Version], int]:
     product = _product(request)
-    return content_versions(request.app.state.site.content, product.key)
+    site = request.app.state.site
+    return comparable(site, product.key, content_versions(site.content, product.key))
 
 
 def _spec(request: Request, versions: list[Version], spec: str) -> str:
@@ -62,10 +71,10 @@ def refresh_products(request: Request) -> None:
 def versions_page(request: Request, db: Db, user: Officer) -> Response:
     product = _product(request)
     today = dt.date.today()
-    versions = _versions(request)
+    versions, hidden = _listed(request)
     rows = [{"v": v, "state": ap.version_state(db, product.key, v.digest, today)} for v in versions]
     current = rows[0]["state"]
-    return render(request, "compliance.html", product=product, rows=rows, current=current, missing=missing_disclosures(product),
+    return render(request, "compliance.html", product=product, rows=rows, hidden=hidden, current=current, missing=missing_disclosures(product),
                   today=today.isoformat(), default_number=ap.next_number(db, product, product.meta.effective_date))
 
 
@@ -118,7 +127,11 @@ def _pair(request: Request, old: str, new: str):  # type: ignore[no-untyped-def]
     versions = _versions(request)
     site = request.app.state.site
     product = _product(request)
-    return api.diff(site, _spec(request, versions, old), _spec(request, versions, new), product.key), versions
+    try:
+        return api.diff(site, _spec(request, versions, old), _spec(request, versions, new), product.key), versions
+    except DocgenError:  # its messages name temporary folders: never shown; listed versions load (diff.comparable)
+        log.exception("comparing %s with %s failed", old, new)
+        raise HTTPException(400, "この2つの版は比較できませんでした。バージョン一覧から選び直してください") from None
 
 
 @router.get("/compare")
@@ -156,7 +169,7 @@ def _quote(name: str) -> str:
 def reissue_packs(request: Request, db: Db, user: Officer, form: FormFields) -> Response:
     # a plain def (threadpool) with the form parsed by an async dependency: the queries never block the event loop
     try:
-        ids = sorted({int(v) for v in form.getlist("record") if isinstance(v, str)})
+        ids = sorted({int(v) for v in form.getlist("record") if isinstance(v, str) and len(v) <= 18})  # < 2**63: a database id
     except ValueError:
         raise HTTPException(400, "record: not a pack number") from None
     if not ids:
@@ -167,7 +180,8 @@ def reissue_packs(request: Request, db: Db, user: Officer, form: FormFields) -> 
     db.commit()
     for job_id in done.jobs:
         request.app.state.worker.submit(job_id)
-    return render(request, "compliance_reissued.html", jobs=done.jobs)
+    jobs = list(db.scalars(select(Job.public_id).where(Job.id.in_(done.jobs)).order_by(Job.id))) if done.jobs else []
+    return render(request, "compliance_reissued.html", jobs=jobs)
 
 
 @router.get("/audit")

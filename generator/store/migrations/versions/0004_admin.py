@@ -1,7 +1,7 @@
 """Administration: one-time password links an admin issues (only the token's SHA-256 is stored).
 
 Revision ID: 0004_admin
-Revises: 0002_compliance
+Revises: 0004_public_ids
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from generator.store.base import UTCDateTime
 
 revision = "0004_admin"
-down_revision = "0002_compliance"
+down_revision = "0004_public_ids"
 branch_labels = None
 depends_on = None
 

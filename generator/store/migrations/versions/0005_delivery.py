@@ -1,7 +1,7 @@
 """Clients, 意向把握, and electronic delivery of packs (consent, e-mails with download links, downloads).
 
 Revision ID: 0005_delivery
-Revises: 0002_compliance
+Revises: 0004_admin
 Create Date: 2026-12-06
 """
 
