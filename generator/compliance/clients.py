@@ -180,6 +180,10 @@ class History:
     deliveries: list[Delivery]
     receipts: dict[int, DeliveryDownload]  # delivery id -> its first download
 
+    def pack(self, pack_id: int) -> PackRecord:
+        """The pack an intent or a delivery of this history belongs to (they are found through the client's packs)."""
+        return next(p for p in self.packs if p.id == pack_id)
+
 
 def first_downloads(db: Session, delivery_ids: list[int]) -> dict[int, DeliveryDownload]:
     """The first download of each delivery that has one: the client's receipt."""

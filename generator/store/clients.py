@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from generator.store.accounts import AgencyScoped
 from generator.store.base import Base, UTCDateTime, utcnow
+from generator.store.ledger import new_public_id
 
 CLIENT_SOURCES = {"manual": "手入力", "quote": "見積り", "pack": "提案書", "list": "顧客リスト"}
 
@@ -19,6 +20,7 @@ class Client(AgencyScoped, Base):
     __tablename__ = "clients"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)  # what URLs carry (issue 23)
     name: Mapped[str] = mapped_column(String(200), index=True)  # the company, as the letter prints it
     contact: Mapped[str] = mapped_column(String(200), default="")  # the person, printed "… 様"
     industry: Mapped[str] = mapped_column(String(100), default="")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from generator.store.accounts import AgencyScoped
 from generator.store.base import Base, UTCDateTime, utcnow
+from generator.store.ledger import new_public_id
 
 CONSENT_METHODS = ("書面", "口頭", "電子メール", "その他")
 DELIVERY_STATES = {"sending": "送信中", "sent": "送信済み", "failed": "送信失敗"}
@@ -37,6 +38,7 @@ class Delivery(AgencyScoped, Base):
     __table_args__ = (CheckConstraint("status IN ('sending', 'sent', 'failed')", name="status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=new_public_id)  # what URLs carry (issue 23)
     pack_id: Mapped[int] = mapped_column(ForeignKey("pack_records.id"), index=True)
     consent_id: Mapped[int] = mapped_column(ForeignKey("delivery_consents.id"))
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"), nullable=True, index=True)

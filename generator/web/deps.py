@@ -6,12 +6,13 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import Select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from generator.store import tenancy
 from generator.store.accounts import User, WebSession
+from generator.store.ledger import PUBLIC_ID
 from generator.web import security
 
 
@@ -128,3 +129,33 @@ def visible(stmt: Select, model: type, user: User) -> Select:
     if user.sees_all_agencies:
         return stmt
     return stmt.where(model.agency_id == user.agency_id)  # type: ignore[attr-defined]
+
+
+def visible_one(db: Session, model: type, public_id: str, user: User):  # type: ignore[no-untyped-def]
+    """The row of ``model`` a URL names by its public id, if the user may see it; 404 for anything else (an old
+    integer id, another agency's row, a string that is no id at all)."""
+    if not PUBLIC_ID.fullmatch(public_id):
+        raise HTTPException(404)
+    found = db.scalar(visible(select(model).where(model.public_id == public_id), model, user))  # type: ignore[attr-defined]
+    if found is None:
+        raise HTTPException(404)
+    return found
+
+
+def own_one(db: Session, model: type, public_id: str, user: User):  # type: ignore[no-untyped-def]
+    """The row if it belongs to the user's own agency: 404 when hidden, 403 when only readable (compliance, admin)."""
+    return _own(visible_one(db, model, public_id, user), user)
+
+
+def own_row(db: Session, model: type, row_id: int, user: User):  # type: ignore[no-untyped-def]
+    """Like ``own_one`` for a row another row points at (its primary key, never from a URL)."""
+    found = db.scalar(visible(select(model).where(model.id == row_id), model, user))  # type: ignore[attr-defined]
+    if found is None:
+        raise HTTPException(404)
+    return _own(found, user)
+
+
+def _own(found, user: User):  # type: ignore[no-untyped-def]
+    if found.agency_id != user.agency_id:
+        raise HTTPException(403, "他の代理店のお客さま・提案書を変更する権限はありません (only the agency's own staff act on its clients)")
+    return found

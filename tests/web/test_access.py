@@ -186,7 +186,8 @@ def objects(portal) -> dict[str, str]:  # type: ignore[no-untyped-def]
                             expires_at=utcnow() + dt.timedelta(days=1), sent_at=utcnow(), created_by_id=agent.id)
         s.add(delivery)
         s.commit()
-        return {"pack_id": record.public_id, "job_id": job.public_id, "upload_id": upload.public_id, "user_id": spare.id, "client_id": client.id, "delivery_id": delivery.id,
+        return {"pack_id": record.public_id, "job_id": job.public_id, "upload_id": upload.public_id, "user_id": spare.id,
+                "client_id": client.public_id, "delivery_id": delivery.public_id,
                 "token": token, "rest": "cut/off"}
 
 

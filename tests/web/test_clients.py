@@ -30,7 +30,7 @@ def new_client(client, **fields: str):  # type: ignore[no-untyped-def]
 
 def client_id(response) -> int:  # type: ignore[no-untyped-def]
     assert response.status_code == 303, response.text[:500]
-    return int(re.fullmatch(r"/clients/(\d+)", response.headers["location"]).group(1))
+    return re.fullmatch(r"/clients/([0-9a-f]{32})", response.headers["location"]).group(1)
 
 
 def test_a_client_by_hand_is_checked_and_listed_for_its_agency_only(portal: Portal) -> None:
@@ -67,7 +67,7 @@ def test_a_quote_picks_the_client_and_is_kept_in_its_history(portal: Portal) -> 
     assert 'id="save-quote"' in ladder and f"client_id={cid}" in ladder  # the pack link carries the client
     assert post(agent, f"/clients/{cid}/quotes", industry="製造業", revenue="4.5億", limit=str(OKU)).status_code == 303
     with portal.sessions() as s:
-        [saved] = s.scalars(select(ClientQuote).where(ClientQuote.client_id == cid))
+        [saved] = s.scalars(select(ClientQuote).join(Client, Client.id == ClientQuote.client_id).where(Client.public_id == cid))
     assert (saved.revenue, saved.limit, saved.premium, saved.class_code) == (450_000_000, OKU, seed_premium("D01", 450_000_000, OKU), "D01")
     history = agent.get(f"/clients/{cid}").text
     assert f"{seed_premium('D01', 450_000_000, OKU):,}円" in history
@@ -86,12 +86,13 @@ def test_a_pack_is_built_for_a_picked_client(portal: Portal) -> None:
     form = agent.get("/packs/new", params={"client_id": cid, "limit": "1億"}).text
     assert 'value="株式会社 提案先"' in form and 'value="佐藤"' in form and 'value="製造業"' in form
     assert f'name="client_id" id="client_id" value="{cid}"' in form
-    fields = {"client": "株式会社 提案先", "contact": "佐藤", "industry": "製造業", "revenue": "4.5億", "limit": "1億", "client_id": str(cid)}
+    fields = {"client": "株式会社 提案先", "contact": "佐藤", "industry": "製造業", "revenue": "4.5億", "limit": "1億", "client_id": cid}
     r = agent.post("/packs", data={"csrf_token": agent.csrf, **fields})
     assert r.status_code == 303
-    job_id = int(r.headers["location"].rsplit("/", 1)[1])
+    job_id = r.headers["location"].rsplit("/", 1)[1]
     with portal.sessions() as s:
-        assert s.get(Job, job_id).params["client_id"] == cid  # the worker links the built pack to this client
+        client = s.scalar(select(Client).where(Client.public_id == cid))
+        assert s.scalar(select(Job).where(Job.public_id == job_id)).params["client_id"] == client.id  # the worker links the built pack to this client
     other = portal.client("other_agent")
     assert other.get("/packs/new", params={"client_id": cid}).status_code == 404
     forged = other.post("/packs", data={"csrf_token": other.csrf, **fields})
@@ -101,18 +102,19 @@ def test_a_pack_is_built_for_a_picked_client(portal: Portal) -> None:
 def test_a_client_from_a_pack_and_from_a_list(portal: Portal) -> None:
     agent = portal.client("agent")
     pack = issued_pack(portal, approval="CL-CLIENTS-1", client="株式会社 台帳から")
-    r = post(agent, f"/packs/{pack.id}/client")
-    cid = int(r.headers["location"].rsplit("/", 1)[1])
+    r = post(agent, f"/packs/{pack.public_id}/client")
+    cid = r.headers["location"].rsplit("/", 1)[1]
     again = issued_pack(portal, approval="CL-CLIENTS-2", client="株式会社 台帳から")
-    assert int(post(agent, f"/packs/{again.id}/client").headers["location"].rsplit("/", 1)[1]) == cid  # same name and contact: same client
+    assert post(agent, f"/packs/{again.public_id}/client").headers["location"].rsplit("/", 1)[1] == cid  # same name and contact: same client
     with portal.sessions() as s:
-        assert {p.client_id for p in s.scalars(select(PackRecord).where(PackRecord.id.in_((pack.id, again.id))))} == {cid}
-        assert s.get(Client, cid).source == "pack"
+        client = s.scalar(select(Client).where(Client.public_id == cid))
+        assert {p.client_id for p in s.scalars(select(PackRecord).where(PackRecord.id.in_((pack.id, again.id))))} == {client.id}
+        assert client.source == "pack"
     assert "Q-CL-CLIENTS-1" in agent.get(f"/clients/{cid}").text and "Q-CL-CLIENTS-2" in agent.get(f"/clients/{cid}").text
     csv = ("会社名,担当者,業種,売上高,賠償保険金額\n株式会社 リスト一,田中,製造業,4.5億,1億\n株式会社 リスト二,,小売業,2億,5000万\n"
            "株式会社 不明,,宇宙産業,1億,1億\n")
     up = agent.post("/uploads", data={"csrf_token": agent.csrf}, files={"file": ("list.csv", csv.encode(), "text/csv")})
-    upload_id = int(up.headers["location"].rsplit("/", 1)[1])
+    upload_id = up.headers["location"].rsplit("/", 1)[1]
     assert 'id="register-clients"' in agent.get(f"/uploads/{upload_id}").text
     done = post(agent, f"/uploads/{upload_id}/clients")
     assert done.status_code == 200 and "顧客を 2 件登録しました" in done.text
@@ -125,23 +127,24 @@ def test_a_client_from_a_pack_and_from_a_list(portal: Portal) -> None:
 def test_intent_is_kept_with_the_pack_and_shown_in_the_clients_history(portal: Portal) -> None:
     agent = portal.client("agent")
     pack = issued_pack(portal, approval="CL-INTENT-1", client="株式会社 意向")
-    cid = int(post(agent, f"/packs/{pack.id}/client").headers["location"].rsplit("/", 1)[1])
-    page = agent.get(f"/packs/{pack.id}").text
+    cid = post(agent, f"/packs/{pack.public_id}/client").headers["location"].rsplit("/", 1)[1]
+    page = agent.get(f"/packs/{pack.public_id}").text
     assert 'id="no-intent"' in page and 'id="intent-form-slot"' in page and "保険会社" in page  # the printed form is the insurer's
-    r = post(agent, f"/packs/{pack.id}/intent", needs="取引先から個人情報漏えいへの備えを求められている",
+    r = post(agent, f"/packs/{pack.public_id}/intent", needs="取引先から個人情報漏えいへの備えを求められている",
              reason="売上高4.5億円・製造業で、\n賠償1億円が取引先の求める水準", chosen_limit=str(OKU))
     assert r.status_code == 303
-    page = agent.get(f"/packs/{pack.id}").text
+    page = agent.get(f"/packs/{pack.public_id}").text
     assert "取引先から個人情報漏えいへの備えを求められている" in page and "1億円" in page
     assert "取引先から個人情報漏えいへの備えを求められている" in agent.get(f"/clients/{cid}").text
-    missing = post(agent, f"/packs/{pack.id}/intent", needs="", reason="理由", chosen_limit=str(OKU))
+    missing = post(agent, f"/packs/{pack.public_id}/intent", needs="", reason="理由", chosen_limit=str(OKU))
     assert missing.status_code == 400 and "お客さまのご意向" in missing.text and 'value="理由"' not in missing.text and ">理由</textarea>" in missing.text
-    odd = post(agent, f"/packs/{pack.id}/intent", needs="備え", reason="理由", chosen_limit="1億5000万")
+    odd = post(agent, f"/packs/{pack.public_id}/intent", needs="備え", reason="理由", chosen_limit="1億5000万")
     assert odd.status_code == 400 and "選択された賠償保険金額" in odd.text
-    assert post(portal.client("other_agent"), f"/packs/{pack.id}/intent", needs="x", reason="y", chosen_limit=str(OKU)).status_code == 404
-    assert post(portal.client("compliance"), f"/packs/{pack.id}/intent", needs="x", reason="y", chosen_limit=str(OKU)).status_code == 403
+    assert post(portal.client("other_agent"), f"/packs/{pack.public_id}/intent", needs="x", reason="y", chosen_limit=str(OKU)).status_code == 404
+    assert post(portal.client("compliance"), f"/packs/{pack.public_id}/intent", needs="x", reason="y", chosen_limit=str(OKU)).status_code == 403
     with portal.sessions() as s:
         [kept] = s.scalars(select(Intent).where(Intent.pack_id == pack.id))
         entry = s.scalar(select(AuditEntry).where(AuditEntry.action == "intent.recorded", AuditEntry.target == f"pack {pack.id}"))
-    assert kept.client_id == cid and kept.chosen_limit == OKU and "改行" not in kept.reason and "\n" in kept.reason
+        client_key = s.scalar(select(Client.id).where(Client.public_id == cid))
+    assert kept.client_id == client_key and kept.chosen_limit == OKU and "改行" not in kept.reason and "\n" in kept.reason
     assert entry is not None and entry.detail["needs"] == kept.needs  # in the hash-chained ledger, word for word

@@ -64,7 +64,7 @@ def post(client, url: str, **data):  # type: ignore[no-untyped-def]
     return client.post(url, data={"csrf_token": client.csrf, **data})
 
 
-def consent(client, pack_id: int):  # type: ignore[no-untyped-def]
+def consent(client, pack_id: str):  # type: ignore[no-untyped-def]
     return post(client, f"/packs/{pack_id}/consent", consented_by="上 太郎", consented_at="2026-12-01T10:30", method="書面",
                 note="同意書を事務所で保管")
 
@@ -82,12 +82,12 @@ def downloads(portal: Portal, delivery_id: int) -> list[DeliveryDownload]:
 def test_delivered_pack_reaches_the_mailbox_and_its_link_serves_the_ledger_bytes(portal: Portal, mailing: Relay) -> None:
     pack = issued_pack(portal)
     agent = portal.client("agent")
-    page = agent.get(f"/packs/{pack.id}").text
+    page = agent.get(f"/packs/{pack.public_id}").text
     assert 'id="no-consent"' in page and 'id="send"' not in page  # consent first
-    assert consent(agent, pack.id).status_code == 303
-    page = agent.get(f"/packs/{pack.id}").text
+    assert consent(agent, pack.public_id).status_code == 303
+    page = agent.get(f"/packs/{pack.public_id}").text
     assert "上 太郎" in page and "2026-12-01 10:30" in page and "書面" in page and 'id="send"' in page
-    r = post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp", recipient_name="有限会社 伸和企画 上 様")
+    r = post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp", recipient_name="有限会社 伸和企画 上 様")
     assert r.status_code == 303 and r.headers["location"].startswith("/deliveries/")
     [msg] = mailing.mailbox.messages
     assert mailing.mailbox.envelopes == [(SENDER, ["kami@shinwa.example.co.jp"])]
@@ -113,9 +113,9 @@ def test_delivered_pack_reaches_the_mailbox_and_its_link_serves_the_ledger_bytes
     assert anonymous.get(f"/d/{token}/pdf").status_code == 200
     first, second = downloads(portal, sent.id)
     assert first.at <= second.at
-    receipt = agent.get(f"/deliveries/{sent.id}").text
+    receipt = agent.get(f"/deliveries/{sent.public_id}").text
     assert 'id="receipt"' in receipt and first.at.astimezone(dt.timezone(dt.timedelta(hours=9))).strftime("%Y-%m-%d %H:%M:%S") in receipt
-    assert "未受領" not in agent.get(f"/packs/{pack.id}").text
+    assert "未受領" not in agent.get(f"/packs/{pack.public_id}").text
     with portal.sessions() as s:
         actions = [e.action for e in s.scalars(select(AuditEntry).where(AuditEntry.target == f"pack {pack.id}").order_by(AuditEntry.seq))]
     assert actions == ["delivery.consent", "delivery.sent", "delivery.downloaded", "delivery.downloaded"]
@@ -124,10 +124,10 @@ def test_delivered_pack_reaches_the_mailbox_and_its_link_serves_the_ledger_bytes
 def test_resend_mails_a_new_link_to_the_same_bytes(portal: Portal, mailing: Relay) -> None:
     pack = issued_pack(portal, approval="CL-DELIVERY-2")
     agent = portal.client("agent")
-    consent(agent, pack.id)
-    post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp", recipient_name="")
+    consent(agent, pack.public_id)
+    post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp", recipient_name="")
     first = deliveries(portal, pack.id)[0]
-    assert post(agent, f"/deliveries/{first.id}/retry").status_code == 303
+    assert post(agent, f"/deliveries/{first.public_id}/retry").status_code == 303
     old, new = (LINK.search(m.get_content()).group(1) for m in mailing.mailbox.messages)
     assert old != new and deliveries(portal, pack.id)[1].retry_of_id == first.id
     anonymous = portal.client()
@@ -138,8 +138,8 @@ def test_resend_mails_a_new_link_to_the_same_bytes(portal: Portal, mailing: Rela
 def test_expired_and_altered_links_answer_a_japanese_page(portal: Portal, mailing: Relay) -> None:
     pack = issued_pack(portal, approval="CL-DELIVERY-3")
     agent = portal.client("agent")
-    consent(agent, pack.id)
-    post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
+    consent(agent, pack.public_id)
+    post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
     token = LINK.search(mailing.mailbox.messages[-1].get_content()).group(1)
     anonymous = portal.client()
     altered = token[:-1] + ("A" if token[-1] != "A" else "B")
@@ -160,11 +160,11 @@ def test_expired_and_altered_links_answer_a_japanese_page(portal: Portal, mailin
 def test_a_draft_is_never_sent(portal: Portal, mailing: Relay) -> None:
     draft = issued_pack(portal, approval=None)
     agent = portal.client("agent")
-    page = agent.get(f"/packs/{draft.id}").text
+    page = agent.get(f"/packs/{draft.public_id}").text
     assert 'id="draft-banner"' in page and 'id="delivery"' not in page
-    r = consent(agent, draft.id)
+    r = consent(agent, draft.public_id)
     assert r.status_code == 400 and "ドラフト" in r.text
-    r = post(agent, f"/packs/{draft.id}/deliveries", recipient_email="kami@shinwa.example.co.jp")  # forged: no form offers it
+    r = post(agent, f"/packs/{draft.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp")  # forged: no form offers it
     assert r.status_code == 400 and "ドラフト" in r.text
     assert deliveries(portal, draft.id) == [] and mailing.mailbox.messages == []
 
@@ -172,16 +172,16 @@ def test_a_draft_is_never_sent(portal: Portal, mailing: Relay) -> None:
 def test_no_send_without_consent_nor_to_a_bad_address(portal: Portal, mailing: Relay) -> None:
     pack = issued_pack(portal, approval="CL-DELIVERY-4")
     agent = portal.client("agent")
-    r = post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
+    r = post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
     assert r.status_code == 400 and "同意が記録されていません" in r.text
-    bad = post(agent, f"/packs/{pack.id}/consent", consented_by="", consented_at="2026-12-01T10:30", method="書面")
+    bad = post(agent, f"/packs/{pack.public_id}/consent", consented_by="", consented_at="2026-12-01T10:30", method="書面")
     assert bad.status_code == 400 and "同意された方" in bad.text
-    future = post(agent, f"/packs/{pack.id}/consent", consented_by="上", consented_at="2099-01-01T00:00", method="書面")
+    future = post(agent, f"/packs/{pack.public_id}/consent", consented_by="上", consented_at="2099-01-01T00:00", method="書面")
     assert future.status_code == 400 and "未来" in future.text
-    odd = post(agent, f"/packs/{pack.id}/consent", consented_by="上", consented_at="2026-12-01T10:30", method="FAX")
+    odd = post(agent, f"/packs/{pack.public_id}/consent", consented_by="上", consented_at="2026-12-01T10:30", method="FAX")
     assert odd.status_code == 400 and "同意の方法" in odd.text
-    consent(agent, pack.id)
-    r = post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa\r\nBcc: x@evil.example")
+    consent(agent, pack.public_id)
+    r = post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa\r\nBcc: x@evil.example")
     assert r.status_code == 400 and "送付先メールアドレス" in r.text
     assert deliveries(portal, pack.id) == [] and mailing.mailbox.messages == []
 
@@ -189,34 +189,34 @@ def test_no_send_without_consent_nor_to_a_bad_address(portal: Portal, mailing: R
 def test_a_failed_send_is_kept_with_its_reason_and_retried(portal: Portal, mailing: Relay) -> None:
     pack = issued_pack(portal, approval="CL-DELIVERY-5")
     agent = portal.client("agent")
-    consent(agent, pack.id)
-    post(agent, f"/packs/{pack.id}/deliveries", recipient_email="refused@shinwa.example.co.jp")
+    consent(agent, pack.public_id)
+    post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="refused@shinwa.example.co.jp")
     [refused] = deliveries(portal, pack.id)
     assert refused.status == "failed" and "拒否されました" in refused.reason and "550" in refused.reason
-    page = agent.get(f"/deliveries/{refused.id}")
+    page = agent.get(f"/deliveries/{refused.public_id}")
     assert page.status_code == 200 and "拒否されました" in page.text and 'id="retry"' in page.text and 'id="delivery-expires"' not in page.text
     dead = DeliverySettings(MailSettings("smtp", "127.0.0.1", free_port(), SENDER, starttls=False, timeout=5))
     portal.app.state.delivery = dead  # type: ignore[attr-defined]
-    post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
+    post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
     down = deliveries(portal, pack.id)[-1]
     assert down.status == "failed" and "接続できません" in down.reason
-    assert "接続できません" in agent.get(f"/packs/{pack.id}").text  # the agent sees why on the pack page
+    assert "接続できません" in agent.get(f"/packs/{pack.public_id}").text  # the agent sees why on the pack page
     portal.app.state.delivery = DeliverySettings(MailSettings("smtp", mailing.host, mailing.port, SENDER, starttls=False))  # type: ignore[attr-defined]
-    assert post(agent, f"/deliveries/{down.id}/retry").status_code == 303  # the relay is back: the agent retries
+    assert post(agent, f"/deliveries/{down.public_id}/retry").status_code == 303  # the relay is back: the agent retries
     *_, retried = deliveries(portal, pack.id)
     assert retried.status == "sent" and retried.retry_of_id == down.id and retried.recipient_email == "kami@shinwa.example.co.jp"
     assert [d.status for d in deliveries(portal, pack.id)] == ["failed", "failed", "sent"]  # nothing lost
     assert len(mailing.mailbox.messages) == 1
     portal.app.state.delivery = DeliverySettings()  # type: ignore[attr-defined]  # no relay configured at all
-    post(agent, f"/deliveries/{retried.id}/retry")
+    post(agent, f"/deliveries/{retried.public_id}/retry")
     assert "DOCGEN_SMTP_URL" in deliveries(portal, pack.id)[-1].reason
 
 
 def test_archived_bytes_that_differ_from_the_ledger_are_never_sent_nor_served(portal: Portal, mailing: Relay) -> None:
     pack = issued_pack(portal, approval="CL-DELIVERY-6")
     agent = portal.client("agent")
-    consent(agent, pack.id)
-    post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
+    consent(agent, pack.public_id)
+    post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
     token = LINK.search(mailing.mailbox.messages[-1].get_content()).group(1)
     path = portal.site.storage / pack.storage_key / "pack.pdf"
     good = path.read_bytes()
@@ -224,7 +224,7 @@ def test_archived_bytes_that_differ_from_the_ledger_are_never_sent_nor_served(po
     try:
         r = portal.client().get(f"/d/{token}/pdf")
         assert r.status_code == 503 and "一致しません" in r.text and b"%PDF" not in r.content
-        r = post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
+        r = post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
         assert r.status_code == 400 and "一致しません" in r.text and len(mailing.mailbox.messages) == 1
     finally:
         path.write_bytes(good)
@@ -233,32 +233,32 @@ def test_archived_bytes_that_differ_from_the_ledger_are_never_sent_nor_served(po
 def test_only_the_packs_own_agency_acts_on_its_delivery(portal: Portal, mailing: Relay) -> None:
     pack = issued_pack(portal, approval="CL-DELIVERY-7")
     agent = portal.client("agent")
-    consent(agent, pack.id)
-    post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
+    consent(agent, pack.public_id)
+    post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp")
     [sent] = deliveries(portal, pack.id)
     other = portal.client("other_agent")
-    assert consent(other, pack.id).status_code == 404
-    assert post(other, f"/packs/{pack.id}/deliveries", recipient_email="x@example.jp").status_code == 404
-    assert post(other, f"/deliveries/{sent.id}/retry").status_code == 404
-    assert other.get(f"/deliveries/{sent.id}").status_code == 404
+    assert consent(other, pack.public_id).status_code == 404
+    assert post(other, f"/packs/{pack.public_id}/deliveries", recipient_email="x@example.jp").status_code == 404
+    assert post(other, f"/deliveries/{sent.public_id}/retry").status_code == 404
+    assert other.get(f"/deliveries/{sent.public_id}").status_code == 404
     compliance = portal.client("compliance")  # reads every agency's deliveries, sends none
-    page = compliance.get(f"/deliveries/{sent.id}")
+    page = compliance.get(f"/deliveries/{sent.public_id}")
     assert page.status_code == 200 and 'id="retry"' not in page.text
-    assert 'id="send"' not in compliance.get(f"/packs/{pack.id}").text
-    assert consent(compliance, pack.id).status_code == 403
+    assert 'id="send"' not in compliance.get(f"/packs/{pack.public_id}").text
+    assert consent(compliance, pack.public_id).status_code == 403
     admin = portal.client("admin")  # the insurer's admin is not the agency: it cannot send the agency's packs
-    assert post(admin, f"/packs/{pack.id}/deliveries", recipient_email="x@example.jp").status_code == 403
-    assert portal.client("marketing").get(f"/deliveries/{sent.id}").status_code == 403
+    assert post(admin, f"/packs/{pack.public_id}/deliveries", recipient_email="x@example.jp").status_code == 403
+    assert portal.client("marketing").get(f"/deliveries/{sent.public_id}").status_code == 403
     assert len(deliveries(portal, pack.id)) == 1 and len(mailing.mailbox.messages) == 1
 
 
 def test_every_delivery_form_needs_the_csrf_token(portal: Portal, mailing: Relay) -> None:
     pack = issued_pack(portal, approval="CL-DELIVERY-8")
     agent = portal.client("agent")
-    r = agent.post(f"/packs/{pack.id}/consent", data={"consented_by": "上", "consented_at": "2026-12-01T10:30", "method": "書面"})
+    r = agent.post(f"/packs/{pack.public_id}/consent", data={"consented_by": "上", "consented_at": "2026-12-01T10:30", "method": "書面"})
     assert r.status_code == 403
-    consent(agent, pack.id)
-    r = agent.post(f"/packs/{pack.id}/deliveries", data={"recipient_email": "kami@shinwa.example.co.jp", "csrf_token": "forged"})
+    consent(agent, pack.public_id)
+    r = agent.post(f"/packs/{pack.public_id}/deliveries", data={"recipient_email": "kami@shinwa.example.co.jp", "csrf_token": "forged"})
     assert r.status_code == 403 and deliveries(portal, pack.id) == [] and mailing.mailbox.messages == []
 
 

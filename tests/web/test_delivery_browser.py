@@ -67,6 +67,12 @@ def server(db_kind: str, relay: Relay, tmp_path_factory: pytest.TempPathFactory)
         yield base, portal
 
 
+def portal_pack_id(portal, public_id: str) -> int:  # type: ignore[no-untyped-def]
+    """The ledger row behind a pack URL's public id."""
+    with portal.sessions() as s:
+        return s.scalar(select(PackRecord.id).where(PackRecord.public_id == public_id))
+
+
 def shot(driver: webdriver.Chrome, name: str) -> None:
     driver.save_screenshot(str(SHOTS / f"{name}.png"))
 
@@ -91,7 +97,7 @@ def test_agent_keeps_a_client(server, browser) -> None:  # type: ignore[no-untyp
     shot(browser, "02_client_form_refused")
     fill(browser, {"email": EMAIL, "postal_address": "東京都千代田区丸の内1-1-1"})
     browser.find_element(By.ID, "save-client").click()
-    wait(browser).until(lambda d: re.search(r"/clients/\d+$", d.current_url))
+    wait(browser).until(lambda d: re.search(r"/clients/[0-9a-f]{32}$", d.current_url))
     assert browser.find_element(By.ID, "client-name").text == f"{CLIENT} {CONTACT} 様"
     assert browser.find_element(By.ID, "client-email").text == EMAIL
     STATE["client_url"] = browser.current_url
@@ -124,9 +130,9 @@ def test_agent_builds_an_approved_pack_for_the_client(server, browser) -> None: 
     fill(browser, {"limit": "1億"})
     shot(browser, "06_pack_form_prefilled")
     browser.find_element(By.ID, "build").click()
-    wait(browser, 300).until(lambda d: re.search(r"/packs/\d+$", d.current_url))
+    wait(browser, 300).until(lambda d: re.search(r"/packs/[0-9a-f]{32}$", d.current_url))
     STATE["pack_url"] = browser.current_url
-    STATE["pack_id"] = int(browser.current_url.rsplit("/", 1)[1])
+    STATE["pack_id"] = portal_pack_id(portal, browser.current_url.rsplit("/", 1)[1])
     assert not browser.find_elements(By.ID, "draft-banner")
     assert browser.find_element(By.ID, "pack-client-link").text == f"{CLIENT} {CONTACT}"  # the worker linked it to the client
     with portal.sessions() as s:
@@ -158,7 +164,7 @@ def test_agent_records_consent_and_mails_the_pack(server, browser, relay: Relay)
     assert browser.find_element(By.ID, "recipient_email").get_attribute("value") == EMAIL  # from the client record
     browser.find_element(By.ID, "delivery").screenshot(str(SHOTS / "09_send_form.png"))
     browser.find_element(By.ID, "send").click()
-    wait(browser, 60).until(lambda d: re.search(r"/deliveries/\d+$", d.current_url))
+    wait(browser, 60).until(lambda d: re.search(r"/deliveries/[0-9a-f]{32}$", d.current_url))
     assert browser.find_element(By.ID, "delivery-status").text == "送信済み"
     assert browser.find_elements(By.ID, "no-downloads")
     shot(browser, "10_delivery_sent")
@@ -225,7 +231,7 @@ def test_a_relay_that_is_down_fails_with_its_reason_and_the_agent_retries(server
     try:
         browser.get(STATE["pack_url"])
         browser.find_element(By.ID, "send").click()
-        wait(browser, 60).until(lambda d: re.search(r"/deliveries/\d+$", d.current_url))
+        wait(browser, 60).until(lambda d: re.search(r"/deliveries/[0-9a-f]{32}$", d.current_url))
         assert browser.find_element(By.ID, "delivery-status").text == "送信失敗"
         assert "接続できません" in browser.find_element(By.ID, "delivery-reason").text
         shot(browser, "16_send_failed")
@@ -243,7 +249,7 @@ def test_a_relay_that_is_down_fails_with_its_reason_and_the_agent_retries(server
 def test_a_draft_offers_no_delivery(server, browser) -> None:  # type: ignore[no-untyped-def]
     base, portal = server
     draft = issued_pack(portal, approval=None, client="株式会社 ドラフト")
-    browser.get(f"{base}/packs/{draft.id}")
+    browser.get(f"{base}/packs/{draft.public_id}")
     assert browser.find_elements(By.ID, "draft-banner") and not browser.find_elements(By.ID, "delivery")
     shot(browser, "18_draft_no_delivery")
 
@@ -299,10 +305,10 @@ def test_pages_work_without_javascript(server, browser_without_js, relay: Relay)
     driver = browser_without_js
     log_in(driver, base, portal, "agent")
     pack = issued_pack(portal, approval=NUMBER, client="株式会社 スクリプトなし")
-    driver.get(f"{base}/packs/{pack.id}")
+    driver.get(f"{base}/packs/{pack.public_id}")
     driver.find_element(By.ID, "client-from-pack").click()
-    wait(driver).until(lambda d: re.search(r"/clients/\d+$", d.current_url))
-    driver.get(f"{base}/packs/{pack.id}")
+    wait(driver).until(lambda d: re.search(r"/clients/[0-9a-f]{32}$", d.current_url))
+    driver.get(f"{base}/packs/{pack.public_id}")
     fill(driver, {"needs": "備えたい", "reason": "規模に合う"})
     driver.find_element(By.ID, "save-intent").click()
     wait(driver).until(lambda d: d.find_elements(By.ID, "intents"))
@@ -312,7 +318,7 @@ def test_pages_work_without_javascript(server, browser_without_js, relay: Relay)
     fill(driver, {"recipient_email": "nojs@example.co.jp"})
     before = len(relay.mailbox.messages)
     driver.find_element(By.ID, "send").click()
-    wait(driver, 60).until(lambda d: re.search(r"/deliveries/\d+$", d.current_url))
+    wait(driver, 60).until(lambda d: re.search(r"/deliveries/[0-9a-f]{32}$", d.current_url))
     assert driver.find_element(By.ID, "delivery-status").text == "送信済み" and len(relay.mailbox.messages) == before + 1
     shot(driver, "24_nojs_delivery_sent")
     link = re.search(r"(http://127\.0\.0\.1:\d+/d/[A-Za-z0-9_-]{43})", relay.mailbox.messages[-1].get_content()).group(1)

@@ -26,7 +26,7 @@ from generator.store.base import utcnow
 from generator.store.clients import Client
 from generator.store.ledger import PUBLIC_ID, SEPARATOR, Job, PackRecord, Upload
 from generator.web import packview, security, storage
-from generator.web.deps import CurrentUser, ScopedDb, require_role, visible
+from generator.web.deps import CurrentUser, ScopedDb, require_role, visible, visible_one
 from generator.web.pages import render, without_paths
 from generator.web.routers.clients import agency_clients
 from generator.web.uploads import MAX_BYTES, check_list, safe_suffix
@@ -51,17 +51,6 @@ def too_long(values: dict[str, str]) -> dict[str, str]:
     """
     return {name: f"{LIMITS[name][0]}は {LIMITS[name][1]:,} 文字までです（{len(value):,} 文字入力されています）"
             for name, value in values.items() if name in LIMITS and len(value) > LIMITS[name][1]}
-
-
-def _one(db: Session, model: type, public_id: str, user: User):  # type: ignore[no-untyped-def]
-    """The object of ``model`` named by a URL's public id, if the user may see it; 404 for anything else (an old
-    integer id, another agency's object, a string that is no id at all)."""
-    if not PUBLIC_ID.fullmatch(public_id):
-        raise HTTPException(404)
-    found = db.scalar(visible(select(model).where(model.public_id == public_id), model, user))  # type: ignore[attr-defined]
-    if found is None:
-        raise HTTPException(404)
-    return found
 
 
 def _today() -> dt.date:
@@ -133,9 +122,9 @@ def _picked(db: Session, user: User, client_id: str) -> Client | None:
     """The client picked on a form: one of the user's own agency's (404 otherwise), or None when none was picked."""
     if not client_id.strip():
         return None
-    if not client_id.strip().isdigit() or len(client_id.strip()) > 12:
+    if not PUBLIC_ID.fullmatch(client_id.strip()):
         raise HTTPException(404)
-    found = db.scalar(select(Client).where(Client.id == int(client_id), Client.agency_id == user.agency_id))
+    found = db.scalar(select(Client).where(Client.public_id == client_id.strip(), Client.agency_id == user.agency_id))
     if found is None:
         raise HTTPException(404)
     return found
@@ -147,7 +136,7 @@ def pack_form(request: Request, db: ScopedDb, user: Builder, industry: str = "",
     picked = _picked(db, user, client_id)
     values = {"client": "", "contact": "", "industry": industry, "revenue": revenue, "limit": limit, "client_id": ""}
     if picked is not None:  # prefilled from the record; what the quote link carried wins over the record's figures
-        values.update(client=picked.name, contact=picked.contact, client_id=str(picked.id), industry=industry or picked.industry,
+        values.update(client=picked.name, contact=picked.contact, client_id=picked.public_id, industry=industry or picked.industry,
                       revenue=revenue or (format_yen_units(picked.revenue) if picked.revenue else ""))
     return render(request, "pack_new.html", values=values, clients=agency_clients(db, user))
 
@@ -168,7 +157,8 @@ def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated
     values = {"client": client, "contact": contact, "industry": industry, "revenue": revenue, "limit": limit}
     errors = too_long(values)
     if errors:
-        return render(request, "pack_new.html", 400, values=values, errors=errors, message="入力に誤りがあります。各欄の説明をご確認ください")
+        return render(request, "pack_new.html", 400, values={**values, "client_id": client_id}, errors=errors,
+                      message="入力に誤りがあります。各欄の説明をご確認ください", clients=agency_clients(db, user))
     today = _today()
     try:
         request_, refused = policy_for(user, today).apply(api.client_request(**values))
@@ -189,13 +179,13 @@ def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated
 
 @router.get("/packs/{pack_id}")
 def pack_page(request: Request, pack_id: str, db: ScopedDb, user: Viewer) -> Response:
-    return packview.pack_page(request, db, _one(db, PackRecord, pack_id, user))
+    return packview.pack_page(request, db, visible_one(db, PackRecord, pack_id, user))
 
 
 @router.post("/packs/{pack_id}/sent")
 def pack_sent(request: Request, pack_id: str, db: ScopedDb, user: Builder) -> Response:
     """The agent records that this pack went to the client; never a draft (no valid approval: not for clients)."""
-    record = _one(db, PackRecord, pack_id, user)
+    record = visible_one(db, PackRecord, pack_id, user)
     if record.draft or not record.approval_number:
         raise HTTPException(400, "この提案書は未承認のドラフトのため、お客さまに送付できません (a draft is never marked as sent)")
     audit(db, user, "pack.sent", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number,
@@ -213,7 +203,7 @@ def _pack_file(request: Request, record: PackRecord, name: str):  # type: ignore
 
 @router.get("/packs/{pack_id}/pdf")
 def pack_pdf(request: Request, pack_id: str, db: ScopedDb, user: Viewer, download: bool = False) -> Response:
-    record = _one(db, PackRecord, pack_id, user)
+    record = visible_one(db, PackRecord, pack_id, user)
     path = _pack_file(request, record, storage.PACK_PDF)
     if download:
         audit(db, user, "pack.downloaded", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number, "file": "pdf"})
@@ -225,7 +215,7 @@ def pack_pdf(request: Request, pack_id: str, db: ScopedDb, user: Viewer, downloa
 
 @router.get("/packs/{pack_id}/zip")
 def pack_zip(request: Request, pack_id: str, db: ScopedDb, user: Viewer) -> Response:
-    record = _one(db, PackRecord, pack_id, user)
+    record = visible_one(db, PackRecord, pack_id, user)
     path = _pack_file(request, record, storage.PACK_ZIP)
     audit(db, user, "pack.downloaded", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number, "file": "zip"})
     db.commit()
@@ -242,7 +232,7 @@ def _job_packs(db: Session, job: Job, user: User) -> list[PackRecord]:
 
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
-    job = _one(db, Job, job_id, user)
+    job = visible_one(db, Job, job_id, user)
     packs = _job_packs(db, job, user) if job.state == "done" else []
     if job.kind == "pack" and job.state == "done" and packs:
         return RedirectResponse(f"/packs/{packs[0].public_id}", status_code=303)
@@ -251,7 +241,7 @@ def job_page(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Respo
 
 @router.get("/jobs/{job_id}/progress")
 def job_progress(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
-    job = _one(db, Job, job_id, user)
+    job = visible_one(db, Job, job_id, user)
     headers = {"HX-Redirect": f"/jobs/{job.public_id}"} if job.state in ("done", "failed") else None
     return render(request, "_progress.html", headers=headers, job=job)
 
@@ -265,13 +255,13 @@ def _job_file(request: Request, job: Job, name: str):  # type: ignore[no-untyped
 
 @router.get("/jobs/{job_id}/zip")
 def job_zip(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
-    job = _one(db, Job, job_id, user)
+    job = visible_one(db, Job, job_id, user)
     return FileResponse(_job_file(request, job, "packs.zip"), media_type="application/zip", filename=f"packs_{job.public_id[:12]}.zip")
 
 
 @router.get("/jobs/{job_id}/errors.csv")
 def job_errors(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
-    job = _one(db, Job, job_id, user)
+    job = visible_one(db, Job, job_id, user)
     return FileResponse(_job_file(request, job, "errors.csv"), media_type="text/csv; charset=utf-8", filename=f"errors_{job.public_id[:12]}.csv")
 
 
@@ -315,7 +305,7 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
 
 @router.get("/uploads/{upload_id}")
 def upload_page(request: Request, upload_id: str, db: ScopedDb, user: Viewer) -> Response:
-    upload = _one(db, Upload, upload_id, user)
+    upload = visible_one(db, Upload, upload_id, user)
     return render(request, "upload.html", upload=upload)
 
 
@@ -323,14 +313,14 @@ def upload_page(request: Request, upload_id: str, db: ScopedDb, user: Viewer) ->
 def upload_errors(request: Request, upload_id: str, db: ScopedDb, user: Viewer) -> Response:
     from generator.web.jobs import errors_csv
 
-    upload = _one(db, Upload, upload_id, user)
+    upload = visible_one(db, Upload, upload_id, user)
     return Response(errors_csv(upload.errors), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="errors_upload_{upload.public_id[:12]}.csv"'})
 
 
 @router.post("/uploads/{upload_id}/build")
 def upload_build(request: Request, upload_id: str, db: ScopedDb, user: Builder) -> Response:
-    upload = _one(db, Upload, upload_id, user)
+    upload = visible_one(db, Upload, upload_id, user)
     if upload.rows == 0:
         return render(request, "upload.html", 400, upload=upload, message="作成できる行がありません (no row can be built)")
     job = Job(kind="list", state="queued", agency_id=upload.agency_id, user_id=user.id, upload_id=upload.id,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,8 @@ from generator.store.accounts import User
 from generator.store.clients import CLIENT_SOURCES, Client
 from generator.store.ledger import PackRecord, Upload
 from generator.web.deps import ScopedDb, require_role, visible
+from generator.web.deps import own_one as own
+from generator.web.deps import visible_one as one
 from generator.web.packview import pack_page
 from generator.web.pages import JST, render
 from generator.web.uploads import check_list
@@ -29,22 +31,6 @@ Builder = Annotated[User, Depends(require_role("agent", "admin"))]
 Viewer = Annotated[User, Depends(require_role("agent", "compliance", "admin"))]
 Text = Annotated[str, Form(max_length=5000)]
 Short = Annotated[str, Form(max_length=400)]
-
-
-def one(db: Session, model: type, object_id: int, user: User):  # type: ignore[no-untyped-def]
-    """The row if the user may see it, else 404."""
-    found = db.scalar(visible(select(model).where(model.id == object_id), model, user))  # type: ignore[attr-defined]
-    if found is None:
-        raise HTTPException(404)
-    return found
-
-
-def own(db: Session, model: type, object_id: int, user: User):  # type: ignore[no-untyped-def]
-    """The row if it belongs to the user's own agency: 404 when hidden, 403 when only readable (compliance, admin)."""
-    found = one(db, model, object_id, user)
-    if found.agency_id != user.agency_id:
-        raise HTTPException(403, "他の代理店のお客さま・提案書を変更する権限はありません (only the agency's own staff act on its clients)")
-    return found
 
 
 def industries(request: Request) -> list[str]:
@@ -90,7 +76,7 @@ def client_create(request: Request, db: ScopedDb, user: Builder, name: Short = "
                       source=source if source in ("manual", "quote") else "manual")
     client = cl.create_client(db, user, checked, source if source in ("manual", "quote") else "manual")
     db.commit()
-    return RedirectResponse(f"/clients/{client.id}", status_code=303)
+    return RedirectResponse(f"/clients/{client.public_id}", status_code=303)
 
 
 def _client_page(request: Request, db: Session, client: Client, status: int = 200, message: str = "", values: dict | None = None) -> Response:
@@ -102,12 +88,12 @@ def _client_page(request: Request, db: Session, client: Client, status: int = 20
 
 
 @router.get("/clients/{client_id}")
-def client_page(request: Request, client_id: int, db: ScopedDb, user: Viewer) -> Response:
+def client_page(request: Request, client_id: str, db: ScopedDb, user: Viewer) -> Response:
     return _client_page(request, db, one(db, Client, client_id, user))
 
 
 @router.post("/clients/{client_id}")
-def client_update(request: Request, client_id: int, db: ScopedDb, user: Builder, name: Short = "", contact: Short = "", industry: Short = "",
+def client_update(request: Request, client_id: str, db: ScopedDb, user: Builder, name: Short = "", contact: Short = "", industry: Short = "",
                   revenue: Short = "", email: Short = "", postal_address: Text = "") -> Response:
     client = own(db, Client, client_id, user)
     values = _form_values(name, contact, industry, revenue, email, postal_address)
@@ -116,11 +102,11 @@ def client_update(request: Request, client_id: int, db: ScopedDb, user: Builder,
     except DocgenError as exc:
         return _client_page(request, db, client, 400, str(exc), values)
     db.commit()
-    return RedirectResponse(f"/clients/{client.id}", status_code=303)
+    return RedirectResponse(f"/clients/{client.public_id}", status_code=303)
 
 
 @router.post("/clients/{client_id}/quotes")
-def client_quote(request: Request, client_id: int, db: ScopedDb, user: Builder, industry: Short = "", revenue: Short = "",
+def client_quote(request: Request, client_id: str, db: ScopedDb, user: Builder, industry: Short = "", revenue: Short = "",
                  limit: Short = "") -> Response:
     """Keep a priced quote in the client's history (要見積 and 引受不可 are not quotes: the reason is shown instead)."""
     client = own(db, Client, client_id, user)
@@ -130,20 +116,20 @@ def client_quote(request: Request, client_id: int, db: ScopedDb, user: Builder, 
         return _client_page(request, db, client, 400, str(exc))
     cl.save_quote(db, user, client, q)
     db.commit()
-    return RedirectResponse(f"/clients/{client.id}#quotes", status_code=303)
+    return RedirectResponse(f"/clients/{client.public_id}#quotes", status_code=303)
 
 
 @router.post("/packs/{pack_id}/client")
-def client_from_pack(request: Request, pack_id: int, db: ScopedDb, user: Builder) -> Response:
+def client_from_pack(request: Request, pack_id: str, db: ScopedDb, user: Builder) -> Response:
     """The pack's client on file (found by name and contact, or made from the pack), linked to the pack."""
     pack = own(db, PackRecord, pack_id, user)
     client, _created = cl.client_from_pack(db, user, pack)
     db.commit()
-    return RedirectResponse(f"/clients/{client.id}", status_code=303)
+    return RedirectResponse(f"/clients/{client.public_id}", status_code=303)
 
 
 @router.post("/uploads/{upload_id}/clients")
-def clients_from_upload(request: Request, upload_id: int, db: ScopedDb, user: Builder) -> Response:
+def clients_from_upload(request: Request, upload_id: str, db: ScopedDb, user: Builder) -> Response:
     """A client record for every good row of a checked list not already on file."""
     upload = own(db, Upload, upload_id, user)
     checked = check_list(request.app.state.products(), request.app.state.site.storage / upload.storage_key)
@@ -154,7 +140,7 @@ def clients_from_upload(request: Request, upload_id: int, db: ScopedDb, user: Bu
 
 
 @router.post("/packs/{pack_id}/intent")
-def intent_record(request: Request, pack_id: int, db: ScopedDb, user: Builder, needs: Text = "", reason: Text = "",
+def intent_record(request: Request, pack_id: str, db: ScopedDb, user: Builder, needs: Text = "", reason: Text = "",
                   chosen_limit: Short = "") -> Response:
     """意向把握: the client's stated needs and why this plan was recommended, kept with the pack (and the client's history)."""
     pack = own(db, PackRecord, pack_id, user)
@@ -165,4 +151,4 @@ def intent_record(request: Request, pack_id: int, db: ScopedDb, user: Builder, n
         db.rollback()
         return pack_page(request, db, pack, 400, str(exc), intent_form={"needs": needs, "reason": reason, "chosen_limit": chosen_limit})
     db.commit()
-    return RedirectResponse(f"/packs/{pack.id}#intent", status_code=303)
+    return RedirectResponse(f"/packs/{pack.public_id}#intent", status_code=303)

@@ -35,6 +35,7 @@ def upgrade() -> None:
     op.create_table(
         "clients",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(32), nullable=False, unique=True),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("contact", sa.String(200), nullable=False),
         sa.Column("industry", sa.String(100), nullable=False),
@@ -113,6 +114,7 @@ def upgrade() -> None:
     op.create_table(
         "deliveries",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(32), nullable=False, unique=True),
         sa.Column("pack_id", sa.Integer(), nullable=False),
         sa.Column("consent_id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=True),
