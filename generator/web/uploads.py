@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from generator.api import IssuingPolicy
 from generator.batch.clients import ClientRequest, parse_client, read_client_rows
 from generator.content.model import Product
 from generator.errors import InputError, QuoteRefused, ReferralRequired
+from generator.store.accounts import User
 
 SUFFIXES = (".csv", ".xlsx")
 MAX_BYTES = 5 * 1024 * 1024  # a list of a few thousand clients is well under this
@@ -34,6 +36,11 @@ def bad_row(row: int | None, column: str, value: object, reason: str) -> dict[st
     """
     text = "" if value is None else str(value)
     return {"row": row, "column": column, "value": text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…", "reason": reason}
+
+
+def policy_for(user: User, today: dt.date) -> api.IssuingPolicy:
+    """What a portal user may put on a document: their agency, their name, today (every path: form and list)."""
+    return api.issuing_policy(agency=user.agency.name, agent=user.name or "", today=today)
 
 
 def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str) -> Checked:

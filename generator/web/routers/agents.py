@@ -29,7 +29,7 @@ from generator.web import packview, security, storage
 from generator.web.deps import CurrentUser, ScopedDb, require_role, visible, visible_one
 from generator.web.pages import render, without_paths
 from generator.web.routers.clients import agency_clients
-from generator.web.uploads import MAX_BYTES, check_list, safe_suffix
+from generator.web.uploads import MAX_BYTES, check_list, policy_for, safe_suffix
 
 router = APIRouter(tags=["agents"])
 JST = ZoneInfo("Asia/Tokyo")
@@ -139,11 +139,6 @@ def pack_form(request: Request, db: ScopedDb, user: Builder, industry: str = "",
         values.update(client=picked.name, contact=picked.contact, client_id=picked.public_id, industry=industry or picked.industry,
                       revenue=revenue or (format_yen_units(picked.revenue) if picked.revenue else ""))
     return render(request, "pack_new.html", values=values, clients=agency_clients(db, user))
-
-
-def policy_for(user: User, today: dt.date) -> api.IssuingPolicy:
-    """What a portal user may put on a document: their agency, their name, today (every path: form and list)."""
-    return api.issuing_policy(agency=user.agency.name, agent=user.name or "", today=today)
 
 
 # The body-size limit (app.MAX_BODY) bounds what reaches here; the per-field limits are checked below, so that a long

@@ -5,6 +5,7 @@ Reading follows ``visible`` (compliance and admin read every agency's); changing
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -24,7 +25,7 @@ from generator.web.deps import own_one as own
 from generator.web.deps import visible_one as one
 from generator.web.packview import pack_page
 from generator.web.pages import JST, render
-from generator.web.uploads import check_list
+from generator.web.uploads import check_list, policy_for
 
 router = APIRouter(tags=["clients"])
 Builder = Annotated[User, Depends(require_role("agent", "admin"))]
@@ -132,7 +133,8 @@ def client_from_pack(request: Request, pack_id: str, db: ScopedDb, user: Builder
 def clients_from_upload(request: Request, upload_id: str, db: ScopedDb, user: Builder) -> Response:
     """A client record for every good row of a checked list not already on file."""
     upload = own(db, Upload, upload_id, user)
-    checked = check_list(request.app.state.products(), request.app.state.site.storage / upload.storage_key)
+    checked = check_list(request.app.state.products(), request.app.state.site.storage / upload.storage_key,
+                         policy_for(user, dt.datetime.now(JST).date()), upload.filename)
     created, existing = cl.clients_from_requests(db, user, checked.requests)
     db.commit()
     return render(request, "upload.html", upload=upload, notice=f"顧客を {created} 件登録しました（登録済み {existing} 件）",
