@@ -37,8 +37,8 @@ def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-unt
     from generator.web.app import create_app
 
     site = _site(args)
+    delivery = DeliverySettings.from_env()  # a bad DOCGEN_SMTP_URL (or friend) stops here, before the database or LibreOffice
     db.check_database(args.database or db.database_url(site), db.setting_name(args.database))  # before LibreOffice starts
-    delivery = DeliverySettings.from_env()  # a bad DOCGEN_SMTP_URL (or friend) stops here, before LibreOffice starts
     # one warm LibreOffice per core for the portal's jobs (an agent waits for the pack): pre-started here, closed on exit
     pool = ConverterPool()
     try:
