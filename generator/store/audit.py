@@ -22,7 +22,9 @@ from generator.store.accounts import User
 from generator.store.base import Base, UTCDateTime, utcnow
 
 GENESIS = "0" * 64
-ACTIONS = ("login", "logout", "submit", "approve", "reject", "pack.built", "pack.downloaded", "pack.sent", "reissue", "brochure.built")
+ACTIONS = ("login", "logout", "submit", "approve", "reject", "pack.built", "pack.downloaded", "pack.sent", "reissue", "brochure.built",
+           "client.created", "client.updated", "quote.saved", "intent.recorded", "delivery.consent", "delivery.sent", "delivery.failed",
+           "delivery.downloaded")
 
 
 class AuditEntry(Base):
