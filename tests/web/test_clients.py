@@ -11,8 +11,7 @@ from generator.store.audit import AuditEntry
 from generator.store.clients import Client, ClientQuote, Intent
 from generator.store.ledger import Job, PackRecord
 from tests.seed import seed_limits, seed_tables
-from tests.web.conftest import Portal
-from tests.web.test_delivery import issued_pack, post
+from tests.web.conftest import Portal, issued_pack, post
 
 OKU = 100_000_000
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -16,14 +15,12 @@ from generator.compliance.delivery import DeliverySettings
 from generator.mail import MailSettings
 from generator.store.audit import AuditEntry
 from generator.store.delivery import Delivery, DeliveryDownload
-from generator.store.ledger import PackRecord
 from tests.mailkit import Relay, smtp_server
 from tests.netkit import free_port
-from tests.web.conftest import REPO, Portal
+from tests.web.conftest import Portal, issued_pack, post
 
 SENDER = "docgen@sakura-hoken.example.jp"
 LINK = re.compile(r"http://127\.0\.0\.1/d/([A-Za-z0-9_-]{43})")
-PDF = REPO / "outputs" / "sample-pack" / "サイバーLite_ご提案書.pdf"  # a real docgen PDF stands in for an archived pack
 
 
 @pytest.fixture(scope="module")
@@ -38,30 +35,6 @@ def mailing(portal: Portal, relay: Relay) -> Iterator[Relay]:
     relay.mailbox.messages.clear()
     portal.app.state.delivery = DeliverySettings(MailSettings("smtp", relay.host, relay.port, SENDER, starttls=False, timeout=10))  # type: ignore[attr-defined]
     yield relay
-
-
-def issued_pack(portal: Portal, *, approval: str | None = "CL-DELIVERY-1", who: str = "agent", client: str = "有限会社 伸和企画") -> PackRecord:
-    """A ledger row with archived bytes (a copy of a real docgen PDF) and their SHA-256, as the job worker leaves it."""
-    source = next(p for p in sorted((REPO / "outputs").rglob("*.pdf")))
-    data = (PDF if PDF.is_file() else source).read_bytes()
-    agent = portal.user(who)
-    with portal.sessions() as s:
-        rec = PackRecord(agency_id=agent.agency_id, agent_id=agent.id, client=client, contact="上", industry="製造業", revenue=450_000_000,
-                         limit=100_000_000, product="cyber_lite", content_version="1.0.0", content_hash="0" * 12, approval_number=approval,
-                         draft=approval is None, quote_number=f"Q-{approval or 'DRAFT'}", premium=149000,
-                         pdf_sha256=hashlib.sha256(data).hexdigest(), clauses={})
-        s.add(rec)
-        s.flush()
-        rec.storage_key = f"packs/{rec.id}"
-        folder = portal.site.storage / rec.storage_key
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "pack.pdf").write_bytes(data)
-        s.commit()
-        return rec
-
-
-def post(client, url: str, **data):  # type: ignore[no-untyped-def]
-    return client.post(url, data={"csrf_token": client.csrf, **data})
 
 
 def consent(client, pack_id: int):  # type: ignore[no-untyped-def]
@@ -270,9 +243,3 @@ def test_delivery_settings_from_the_environment() -> None:
         with pytest.raises(InputError) as exc:
             DeliverySettings.from_env(bad)
         assert exc.value.field == next(iter(bad))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _restore_storage(portal: Portal) -> Iterator[None]:
-    yield
-    shutil.rmtree(portal.site.storage / "packs", ignore_errors=True)

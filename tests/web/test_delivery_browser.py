@@ -29,8 +29,7 @@ from generator.store.ledger import PackRecord
 from tests.mailkit import Relay, smtp_server
 from tests.netkit import free_port
 from tests.seed import seed_limits, seed_tables
-from tests.web.conftest import approvable_site, log_in, served_portal, start_chromium, wait
-from tests.web.test_delivery import issued_pack
+from tests.web.conftest import approvable_site, issued_pack, log_in, served_portal, start_chromium, wait
 
 pytestmark = pytest.mark.libreoffice  # the approved pack is built by the real LibreOffice
 SHOTS = Path("/tmp/delivery-shots")
