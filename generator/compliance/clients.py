@@ -44,13 +44,20 @@ def check_email(field: str, value: str, *, required: bool) -> str:
     return value
 
 
-def check_text(field: str, value: str, *, required: bool, limit: int = MAX_TEXT) -> str:
-    """Free text (line breaks and tabs allowed, other control characters not), trimmed; InputError naming ``field``.
+def check_text(field: str, value: str, *, required: bool, limit: int = MAX_TEXT, one_line: bool = False) -> str:
+    """Free text (line breaks and tabs allowed unless ``one_line``, other control characters never), trimmed; InputError
+    naming ``field``.
 
     >>> check_text("ご意向", "  情報漏えいに備えたい\\n", required=True)
     '情報漏えいに備えたい'
+    >>> check_text("宛名", "上 様\\nBcc: x@example.jp", required=False, one_line=True)
+    Traceback (most recent call last):
+    ...
+    generator.errors.InputError: 宛名: '上 様\\nBcc: x@example.jp': は1行で入力してください (line breaks are not allowed here)
     """
     value = value.replace("\r\n", "\n").strip()
+    if one_line and ("\n" in value or "\r" in value):
+        raise InputError(field, value[:40], "は1行で入力してください (line breaks are not allowed here)")
     if required and not value:
         raise InputError(field, value, "を入力してください (required)")
     if len(value) > limit:

@@ -114,7 +114,7 @@ def parse_consent_time(value: str, now: dt.datetime | None = None) -> dt.datetim
 def record_consent(db: Session, user: User, pack: PackRecord, *, consented_by: str, consented_at: str, method: str, note: str) -> Consent:
     """The client's consent to electronic delivery of this pack's 重要事項説明書 (a new consent replaces none: all are kept)."""
     check_deliverable(pack)
-    who = check_text("同意された方", consented_by, required=True, limit=200)
+    who = check_text("同意された方", consented_by, required=True, limit=200, one_line=True)
     if method not in CONSENT_METHODS:
         raise InputError("同意の方法", method, "は選択肢にありません (not one of the methods)", allowed="、".join(CONSENT_METHODS))
     consent = Consent(agency_id=pack.agency_id, pack_id=pack.id, consented_by=who, consented_at=parse_consent_time(consented_at), method=method,
@@ -143,7 +143,8 @@ class Letter:
 def compose(settings: mail.MailSettings | None, pack: PackRecord, delivery: Delivery, link: str, letter: Letter) -> EmailMessage:
     """The Japanese e-mail (UTF-8) with the download link; Reply-To is the agent."""
     msg = EmailMessage()
-    msg["Subject"] = f"【{letter.product_name}】ご提案書（重要事項説明書を含む）のご送付 ─ {letter.agency}"
+    agency = " ".join(letter.agency.split())  # one line whatever the agency's record holds: headers never break
+    msg["Subject"] = f"【{letter.product_name}】ご提案書（重要事項説明書を含む）のご送付 ─ {agency}"
     msg["From"] = settings.sender if settings else "docgen@localhost"
     msg["To"] = formataddr((delivery.recipient_name, delivery.recipient_email)) if delivery.recipient_name else delivery.recipient_email
     msg["Reply-To"] = formataddr((letter.agent_name, letter.agent_email)) if letter.agent_name else letter.agent_email
@@ -180,7 +181,7 @@ def send_pack(db: Session, settings: DeliverySettings, storage: Path, user: User
     if consent is None:
         raise DeliveryError("電子交付へのお客さまの同意が記録されていません。先に同意を記録してください (record the client's consent first)")
     email = check_email("送付先メールアドレス", recipient_email, required=True)
-    name = check_text("宛名", recipient_name, required=False, limit=200)
+    name = check_text("宛名", recipient_name, required=False, limit=200, one_line=True)  # it goes into the To header
     archived_pdf(storage, pack)  # the bytes the link will serve are the ledger's, before anything is promised
     token = secrets.token_urlsafe(32)
     now = utcnow()

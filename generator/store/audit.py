@@ -38,7 +38,9 @@ CHECKPOINT_OPTION = "docgen_audit_checkpoint"  # the engine's execution option n
 _PENDING = "docgen_audit_head"  # session.info key: the newest entry this transaction appended
 ACTIONS = ("login", "logout", "submit", "approve", "reject", "pack.built", "pack.downloaded", "pack.sent", "reissue", "brochure.built",
            "agency.created", "user.created", "user.deactivated", "user.reactivated", "user.role_changed", "password.link_issued",
-           "password.reset", "password.changed", "verify")
+           "password.reset", "password.changed", "verify",
+           "client.created", "client.updated", "quote.saved", "intent.recorded", "delivery.consent", "delivery.sent", "delivery.failed",
+           "delivery.downloaded")
 
 
 class AuditEntry(Base):

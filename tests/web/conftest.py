@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import re
 import secrets
@@ -23,6 +24,7 @@ from fastapi.testclient import TestClient
 
 from generator.site import Site
 from generator.store.accounts import Agency, User
+from generator.store.ledger import PackRecord
 from generator.web.security import hash_password
 from tests.dbkit import backends, fresh_database
 from tests.netkit import free_port
@@ -185,6 +187,33 @@ def wait_for_job(portal: Portal, job_id: int | str, timeout: float = 240.0):  # 
                 return job
         time.sleep(0.25)
     raise AssertionError(f"job {job_id} still {job.state} after {timeout} s")
+
+
+# --- ledger rows and forms -----------------------------------------------------------------------------------------
+
+
+def issued_pack(portal: Portal, *, approval: str | None = "CL-DELIVERY-1", who: str = "agent", client: str = "有限会社 伸和企画") -> PackRecord:
+    """A ledger row with archived bytes (a copy of a real docgen PDF) and their SHA-256, as the job worker leaves it."""
+    data = next(iter(sorted((REPO / "outputs").rglob("*.pdf")))).read_bytes()  # a real docgen PDF stands in for the pack's
+    agent = portal.user(who)
+    with portal.sessions() as s:
+        rec = PackRecord(agency_id=agent.agency_id, agent_id=agent.id, client=client, contact="上", industry="製造業", revenue=450_000_000,
+                         limit=100_000_000, product="cyber_lite", content_version="1.0.0", content_hash="0" * 12, approval_number=approval,
+                         draft=approval is None, quote_number=f"Q-{approval or 'DRAFT'}", premium=149000,
+                         pdf_sha256=hashlib.sha256(data).hexdigest(), clauses={})
+        s.add(rec)
+        s.flush()
+        rec.storage_key = f"packs/{rec.id}"
+        folder = portal.site.storage / rec.storage_key
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "pack.pdf").write_bytes(data)
+        s.commit()
+        return rec
+
+
+def post(client, url: str, **data):  # type: ignore[no-untyped-def]
+    return client.post(url, data={"csrf_token": client.csrf, **data})
+
 
 
 # --- the portal in a real browser ----------------------------------------------------------------------------------

@@ -11,8 +11,7 @@ from generator.store.audit import AuditEntry
 from generator.store.clients import Client, ClientQuote, Intent
 from generator.store.ledger import Job, PackRecord
 from tests.seed import seed_limits, seed_tables
-from tests.web.conftest import Portal
-from tests.web.test_delivery import issued_pack, post
+from tests.web.conftest import Portal, issued_pack, post
 
 OKU = 100_000_000
 
@@ -52,6 +51,8 @@ def test_a_client_by_hand_is_checked_and_listed_for_its_agency_only(portal: Port
     assert portal.client("marketing").get("/clients").status_code == 403
     compliance = portal.client("compliance")
     assert compliance.get(f"/clients/{cid}").status_code == 200 and 'id="save-client"' not in compliance.get(f"/clients/{cid}").text
+    forged = agent.post(f"/clients/{cid}", data={"name": "乗っ取り", "csrf_token": "forged"})
+    assert forged.status_code == 403 and agent.post("/clients", data={"name": "株式会社 偽造"}).status_code == 403  # CSRF
     changed = post(agent, f"/clients/{cid}", name="株式会社 テスト & 商会", contact="髙橋", industry="製造業", revenue="5億",
                    email="new@test.example.co.jp", postal_address="")
     assert changed.status_code == 303 and "new@test.example.co.jp" in agent.get(f"/clients/{cid}").text

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -16,14 +15,12 @@ from generator.compliance.delivery import DeliverySettings
 from generator.mail import MailSettings
 from generator.store.audit import AuditEntry
 from generator.store.delivery import Delivery, DeliveryDownload
-from generator.store.ledger import PackRecord
 from tests.mailkit import Relay, smtp_server
 from tests.netkit import free_port
-from tests.web.conftest import REPO, Portal
+from tests.web.conftest import Portal, issued_pack, post
 
 SENDER = "docgen@sakura-hoken.example.jp"
 LINK = re.compile(r"http://127\.0\.0\.1/d/([A-Za-z0-9_-]{43})")
-PDF = REPO / "outputs" / "sample-pack" / "サイバーLite_ご提案書.pdf"  # a real docgen PDF stands in for an archived pack
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +180,8 @@ def test_no_send_without_consent_nor_to_a_bad_address(portal: Portal, mailing: R
     consent(agent, pack.public_id)
     r = post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa\r\nBcc: x@evil.example")
     assert r.status_code == 400 and "送付先メールアドレス" in r.text
+    r = post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp", recipient_name="上 様\r\nBcc: x@evil.example")
+    assert r.status_code == 400 and "宛名" in r.text and "1行" in r.text
     assert deliveries(portal, pack.id) == [] and mailing.mailbox.messages == []
 
 
@@ -270,9 +269,3 @@ def test_delivery_settings_from_the_environment() -> None:
         with pytest.raises(InputError) as exc:
             DeliverySettings.from_env(bad)
         assert exc.value.field == next(iter(bad))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _restore_storage(portal: Portal) -> Iterator[None]:
-    yield
-    shutil.rmtree(portal.site.storage / "packs", ignore_errors=True)

@@ -29,8 +29,7 @@ from generator.store.ledger import PackRecord
 from tests.mailkit import Relay, smtp_server
 from tests.netkit import free_port
 from tests.seed import seed_limits, seed_tables
-from tests.web.conftest import approvable_site, log_in, served_portal, start_chromium, wait
-from tests.web.test_delivery import issued_pack
+from tests.web.conftest import approvable_site, issued_pack, log_in, served_portal, start_chromium, wait
 
 pytestmark = pytest.mark.libreoffice  # the approved pack is built by the real LibreOffice
 SHOTS = Path("/tmp/delivery-shots")
@@ -265,10 +264,16 @@ def test_agent_registers_a_client_list(server, browser, tmp_path: Path) -> None:
     browser.find_element(By.ID, "register-clients").click()
     wait(browser).until(lambda d: "顧客を 2 件登録しました" in d.find_element(By.ID, "notice").text)
     shot(browser, "19_list_clients_registered")
+    browser.find_element(By.ID, "build-list").click()  # the packs of the list land in those clients' histories
+    wait(browser, 300).until(lambda d: d.find_elements(By.ID, "job-packs"))
     browser.get(f"{base}/clients")
     table = browser.find_element(By.ID, "clients").text
     assert "株式会社 一覧一" in table and "株式会社 一覧二" in table and CLIENT in table
     shot(browser, "20_clients_list")
+    browser.find_element(By.LINK_TEXT, "株式会社 一覧二").click()
+    packs = browser.find_element(By.ID, "client-packs").text
+    assert "5,000万円" in packs and f"{seed_premium('D01', 200_000_000, 50_000_000):,}円" in packs
+    shot(browser, "20b_list_client_history")
 
 
 def test_other_roles_and_agencies(server, browser) -> None:  # type: ignore[no-untyped-def]
