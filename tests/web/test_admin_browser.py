@@ -149,6 +149,34 @@ def test_admin_reactivates_changes_a_role_and_cannot_remove_the_last_admin(serve
     shot(driver, "09_admin_last_admin_refused")
 
 
+def test_a_user_sets_a_password_with_the_code(server, driver) -> None:  # type: ignore[no-untyped-def]
+    base, portal = server
+    log_in(driver, base, portal, "admin")
+    driver.get(f"{base}/admin/users/{portal.user('other_agent').id}")
+    submit(driver, "issue-reset")
+    assert "パスワード再設定リンクを発行しました" in driver.find_element(By.TAG_NAME, "h1").text
+    code = text(driver, "reset-code")
+    driver.delete_all_cookies()  # the user, on their own machine
+    driver.get(f"{base}/password/reset")
+    assert not driver.find_elements(By.ID, "link-problem")
+    driver.find_element(By.ID, "code").send_keys(code)
+    submit(driver, "use-code")
+    assert text(driver, "reset-email") == portal.emails["other_agent"]
+    driver.find_element(By.ID, "new-password").send_keys(NEW_PASSWORD)
+    driver.find_element(By.ID, "confirm").send_keys("ちがう確認用の入力です")
+    submit(driver, "set-password")
+    assert "確認のための入力と一致しません" in text(driver, "message")
+    shot(driver, "17_reset_by_code_mismatch")
+    driver.find_element(By.ID, "new-password").send_keys(NEW_PASSWORD)
+    driver.find_element(By.ID, "confirm").send_keys(NEW_PASSWORD)
+    submit(driver, "set-password")
+    driver.get(f"{base}/login")
+    driver.find_element(By.ID, "email").send_keys(portal.emails["other_agent"])
+    driver.find_element(By.ID, "password").send_keys(NEW_PASSWORD)
+    submit(driver, "login")
+    assert "ひまわり保険代理店" in driver.find_element(By.CSS_SELECTOR, ".who").text
+
+
 @pytest.mark.parametrize(("who", "path"), [("agent", "/admin"), ("compliance", "/admin/agencies"), ("marketing", "/admin"),
                                            ("agent", "/verify"), ("marketing", "/verify")])
 def test_other_roles_cannot_open_these_pages(server, driver, who: str, path: str) -> None:  # type: ignore[no-untyped-def]
