@@ -127,8 +127,7 @@ REFUSED_AS_SENT: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/admin/users/{user_id}/reset"): (400,),
     ("POST", "/admin/agencies"): (400,),
     ("POST", "/account/password"): (400,),
-    ("GET", "/password/reset"): (404,),  # no link given: "this link is not valid"
-    ("POST", "/password/reset"): (404,),
+    ("POST", "/password/reset"): (404,),  # no link given: "this link is not valid"
     ("POST", "/verify"): (400,),
     ("POST", "/clients"): (400,),  # an empty form
     ("POST", "/clients/{client_id}"): (400,),

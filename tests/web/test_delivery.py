@@ -180,7 +180,7 @@ def test_no_send_without_consent_nor_to_a_bad_address(portal: Portal, mailing: R
     consent(agent, pack.public_id)
     r = post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa\r\nBcc: x@evil.example")
     assert r.status_code == 400 and "送付先メールアドレス" in r.text
-    r = post(agent, f"/packs/{pack.id}/deliveries", recipient_email="kami@shinwa.example.co.jp", recipient_name="上 様\r\nBcc: x@evil.example")
+    r = post(agent, f"/packs/{pack.public_id}/deliveries", recipient_email="kami@shinwa.example.co.jp", recipient_name="上 様\r\nBcc: x@evil.example")
     assert r.status_code == 400 and "宛名" in r.text and "1行" in r.text
     assert deliveries(portal, pack.id) == [] and mailing.mailbox.messages == []
 

@@ -42,6 +42,8 @@ def _status(problem: str) -> int:
 
 @router.get("/password/reset")
 def reset_page(request: Request, db: Db, _s: Anyone, token: Annotated[str, Query(max_length=200)] = "") -> Response:
+    if not token:  # someone with a code from the admin: the form to type it in
+        return render(request, "password_reset.html", token="", email="", problem="")
     found, problem = accounts.find_reset(db, token)
     if found is None:
         return render(request, "password_reset.html", _status(problem), token="", email="", problem=problem)
