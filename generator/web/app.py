@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -32,6 +33,29 @@ from generator.web.pages import render
 from generator.web.settings import portal_settings
 
 log = logging.getLogger("docgen.web")
+_SECRET_IN_PATH = re.compile(r"^(/d/)[^/?#]+|([?&]token=)[^&#]+")
+
+
+def hide_secrets(path: str) -> str:
+    """A request path as the access log may show it: a client's download link and a password link are secrets.
+
+    >>> hide_secrets("/d/3q2-Zx_9abc?x=1"), hide_secrets("/password/reset?token=abc&y=2"), hide_secrets("/packs/1f2e")
+    ('/d/…?x=1', '/password/reset?token=…&y=2', '/packs/1f2e')
+    """
+    return _SECRET_IN_PATH.sub(lambda m: (m.group(1) or m.group(2)) + "…", path)
+
+
+class _HideSecrets(logging.Filter):
+    """uvicorn's access log line names the request path (its third argument): logged without the link tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], hide_secrets(args[2]), *args[3:])
+        return True
+
+
+HIDE_SECRETS = _HideSecrets()
 STATIC = Path(__file__).with_name("static")
 MAX_BODY = 8 * 2**20  # a client list is at most 5 MB (generator.web.uploads.MAX_BYTES) plus the form around it
 
@@ -92,6 +116,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        logging.getLogger("uvicorn.access").addFilter(HIDE_SECRETS)  # uvicorn has configured its loggers by now
         if recover:
             resumed = worker.recover()
             if resumed:

@@ -134,9 +134,15 @@ def test_serve_on_an_empty_sqlite_storage_then_log_in(tmp_path: Path) -> None:
             assert r.status_code == 303 and r.headers["location"] == "/"
             quote = browser.get("/quote", params={"industry": "製造業", "revenue": "4.5億", "limit": "100000000"})
             assert quote.status_code == 200 and "149,000円" in quote.text  # README: 製造業 4.5億 1億 → 149,000円
+            # link tokens are secrets: the access log names these requests without them
+            assert browser.get("/d/SECRET-LINK-TOKEN-1").status_code == 404
+            assert browser.get("/password/reset", params={"token": "SECRET-RESET-TOKEN-2"}).status_code in (404, 410)
         assert server.poll() is None, "docgen serve stopped by itself:\n" + log.read_text(encoding="utf-8")
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)  # the server this test started, and only it
         server.wait(timeout=30)
-    assert "Traceback" not in log.read_text(encoding="utf-8")
+    logged = log.read_text(encoding="utf-8")
+    assert "Traceback" not in logged
+    assert "GET /d/… HTTP" in logged and "/password/reset?token=… HTTP" in logged, logged
+    assert "SECRET-LINK-TOKEN-1" not in logged and "SECRET-RESET-TOKEN-2" not in logged
