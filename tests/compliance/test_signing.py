@@ -137,9 +137,12 @@ def test_a_configured_key_that_is_missing_is_an_error_not_an_unsigned_pack(tmp_p
 
 
 @pytest.mark.libreoffice
-def test_verify_of_a_signed_pack_prints_nothing_on_stderr(signed: dict) -> None:
-    # a fresh process with Python's own warning filters, as a user runs it: pyHanko's import warns nothing through docgen
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"} | {ENV_TRUST: str(signed["pki"]["ca"])}
+@pytest.mark.parametrize("trusted", [True, False], ids=["trust-root", "no-trust-root"])
+def test_verify_of_a_signed_pack_prints_nothing_on_stderr(signed: dict, trusted: bool) -> None:
+    # a fresh process with Python's own warning filters, as a user runs it: pyHanko warns nothing through docgen,
+    # with or without a configured trust root
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", ENV_TRUST)} | ({ENV_TRUST: str(signed["pki"]["ca"])} if trusted else {})
     done = subprocess.run([sys.executable, "-m", "generator", "verify", str(signed["pdf"])], capture_output=True, text=True, env=env, timeout=120)
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     assert "signature: valid, unaltered since signing" in done.stdout
+    assert ("trusted signer" in done.stdout) == trusted

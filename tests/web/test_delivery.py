@@ -37,30 +37,6 @@ def mailing(portal: Portal, relay: Relay) -> Iterator[Relay]:
     yield relay
 
 
-def issued_pack(portal: Portal, *, approval: str | None = "CL-DELIVERY-1", who: str = "agent", client: str = "有限会社 伸和企画") -> PackRecord:
-    """A ledger row with archived bytes (a copy of a real docgen PDF) and their SHA-256, as the job worker leaves it."""
-    source = next(p for p in sorted((REPO / "outputs").rglob("*.pdf")))
-    data = (PDF if PDF.is_file() else source).read_bytes()
-    agent = portal.user(who)
-    with portal.sessions() as s:
-        rec = PackRecord(agency_id=agent.agency_id, agent_id=agent.id, client=client, contact="上", industry="製造業", revenue=450_000_000,
-                         limit=100_000_000, product="cyber_lite", content_version="1.0.0", content_hash="0" * 12, approval_number=approval,
-                         draft=approval is None, quote_number=f"Q-{approval or 'DRAFT'}", premium=149000,
-                         pdf_sha256=hashlib.sha256(data).hexdigest(), clauses={})
-        s.add(rec)
-        s.flush()
-        rec.storage_key = f"packs/{rec.id}"
-        folder = portal.site.storage / rec.storage_key
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "pack.pdf").write_bytes(data)
-        s.commit()
-        return rec
-
-
-def post(client, url: str, **data):  # type: ignore[no-untyped-def]
-    return client.post(url, data={"csrf_token": client.csrf, **data})
-
-
 def consent(client, pack_id: str):  # type: ignore[no-untyped-def]
     return post(client, f"/packs/{pack_id}/consent", consented_by="上 太郎", consented_at="2026-12-01T10:30", method="書面",
                 note="同意書を事務所で保管")
