@@ -13,6 +13,7 @@ silently unsigned pack.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Mapping
@@ -35,6 +36,9 @@ def _pyhanko_quietly() -> None:
     from cryptography.utils import CryptographyDeprecationWarning
 
     warnings.filterwarnings("ignore", message="DSA is deprecated", category=CryptographyDeprecationWarning, module=r"pyhanko\.sign\.signers\.pdf_cms")
+    # pyHanko logs every chain it cannot build (a signer no configured root vouches for) as a warning with a traceback;
+    # docgen's verdict says the same in one line ("signer not checked against a trust root"), so only errors get through
+    logging.getLogger("pyhanko.sign.validation.generic_cms").setLevel(logging.ERROR)
 
 
 def _signed(pdf: Path) -> bool:
