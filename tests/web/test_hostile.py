@@ -184,7 +184,7 @@ def test_every_listed_content_version_compares_without_paths(portal) -> None:  #
 # --- 4. zip slip ----------------------------------------------------------------------------------------------------
 
 HOSTILE_NAMES = ["x/../../../../x", "..", "/etc/passwd", "..\\..\\boot.ini", 'A<B>:"C"|?*', "CON", "aux.txt", "com1", "a\tb",
-                 "名前 ", "名前", "名前", "ＡＢＣ", "abc", "ABC", "x" * 300, "..." + "/" * 5, "\u202etxt.exe"]
+                 "名前 ", "名前", "名前", "ＡＢＣ", "abc", "ABC", "x" * 200, "..." + "/" * 5, "\u202etxt.exe"]
 
 
 def test_all_packs_zip_has_safe_unique_member_names_and_no_zip_inside(portal, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
