@@ -356,3 +356,9 @@ def test_a_failed_jobs_reason_shows_no_server_path(portal, monkeypatch) -> None:
 def test_search_with_like_special_characters_is_not_an_error(portal, searchable, query: str) -> None:  # type: ignore[no-untyped-def]
     r = portal.client("agent").get("/history", params={"q": query})
     assert r.status_code == 200
+
+
+def test_a_very_long_file_name_keeps_the_upload_form(portal) -> None:  # type: ignore[no-untyped-def]
+    name = "顧" * 300 + ".pdf"  # (a name past the multipart parser's header limit is refused before the route)
+    r = _upload(portal.client("agent"), name, b"%PDF-1.4")
+    assert r.status_code == 400 and 'id="file"' in r.text and ".csv, .xlsx" in r.text and name not in r.text
