@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pkgutil
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from generator.store.audit import CHECKPOINT_NAME
@@ -167,13 +169,38 @@ def _config(eng: Engine, connection=None):  # type: ignore[no-untyped-def]
     return cfg
 
 
+@contextlib.contextmanager
+def _migrating(eng: Engine) -> Iterator[Connection]:
+    """A connection in a transaction for migrations.
+
+    On SQLite, foreign keys are off meanwhile (Alembic's recipe for batch mode): altering a table there copies it, drops
+    the original and renames the copy, which SQLite refuses while another table's rows point into it. Every key is
+    checked before the commit, and they are on again afterwards.
+    """
+    sqlite = eng.dialect.name == "sqlite"
+    with eng.connect() as connection:
+        if sqlite:  # a PRAGMA inside a transaction does nothing: this one runs before it
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                yield connection
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall() if sqlite else []
+                if broken:
+                    raise IntegrityError("PRAGMA foreign_key_check", None, Exception(f"migration left rows without their parent: {broken[:5]}"))
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+
+
 def upgrade(url: str | Engine, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (default: the newest); an empty database gets every table."""
     from alembic import command
 
     eng = url if isinstance(url, Engine) else engine(url)
     try:
-        with eng.begin() as connection:
+        with _migrating(eng) as connection:
             command.upgrade(_config(eng, connection), revision)
     finally:
         if not isinstance(url, Engine):
@@ -186,7 +213,7 @@ def downgrade(url: str | Engine, revision: str) -> None:
 
     eng = url if isinstance(url, Engine) else engine(url)
     try:
-        with eng.begin() as connection:
+        with _migrating(eng) as connection:
             command.downgrade(_config(eng, connection), revision)
     finally:
         if not isinstance(url, Engine):

@@ -66,7 +66,7 @@ def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str) -
     return checked
 
 
-def safe_suffix(filename: str) -> str:
+def safe_suffix(filename: str, shown: str | None = None) -> str:
     """The list format from the uploaded name, or InputError; the name itself is never used as a path.
 
     >>> safe_suffix("顧客一覧.XLSX")
@@ -78,5 +78,5 @@ def safe_suffix(filename: str) -> str:
     """
     suffix = Path(filename or "").suffix.lower()
     if suffix not in SUFFIXES:
-        raise InputError("file", filename, "is not a client list", allowed=", ".join(SUFFIXES))
+        raise InputError("file", filename if shown is None else shown, "is not a client list", allowed=", ".join(SUFFIXES))
     return suffix

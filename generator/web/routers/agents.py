@@ -271,17 +271,19 @@ def upload_form(request: Request, user: Builder) -> Response:
 @router.post("/uploads")
 def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFile) -> Response:
     # a plain def (threadpool): the list check and the queries below block, the event loop must not
+    # the file as the agent named it, for messages (a long name shortened); never used as a path
+    full = Path(file.filename or "").name
+    name = full if len(full) <= 100 else f"{full[:60]}…{full[-20:]}"
     try:
-        suffix = safe_suffix(file.filename or "")
+        suffix = safe_suffix(full, shown=name)
         data = file.file.read(MAX_BYTES + 1)  # already spooled by the form parser
         if len(data) > MAX_BYTES:
-            raise InputError("file", file.filename, f"is larger than {MAX_BYTES // (1024 * 1024)} MB")
+            raise InputError("file", name, f"is larger than {MAX_BYTES // (1024 * 1024)} MB")
         if not data:
-            raise InputError("file", file.filename, "is empty")
-        name = Path(file.filename or "").name[:255]  # shown in messages as the agent named it; never a path here
+            raise InputError("file", name, "is empty")
     except InputError as exc:
         return render(request, "upload_new.html", 400, message=str(exc))
-    upload = Upload(agency_id=user.agency_id, user_id=user.id, filename=(file.filename or "")[:255], suffix=suffix,
+    upload = Upload(agency_id=user.agency_id, user_id=user.id, filename=name, suffix=suffix,
                     sha256=hashlib.sha256(data).hexdigest(), storage_key="", rows=0, errors=[], created_at=utcnow())
     db.add(upload)
     db.flush()
