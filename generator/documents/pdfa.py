@@ -10,9 +10,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, OutlineItem, Pdf
+
+from generator.errors import ConversionError
 
 ICC_PROFILE = "sRGB IEC61966-2.1"
 _SUBSET = re.compile(r"^/?[A-Z]{6}\+")
@@ -37,6 +40,11 @@ class Source:
     outline: list[tuple[str, int, list]] = field(default_factory=list)
     hashes: dict[tuple[int, bool], str] = field(default_factory=dict)  # page hashes as merged (generator.documents.pack)
     _taken: dict[tuple[int, int], Array] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The file's name, for messages."""
+        return Path(self.pdf.filename).name
 
     @classmethod
     def of(cls, pdf: Pdf) -> Source:
@@ -75,10 +83,10 @@ class Source:
             for elem, used in self.elements:
                 if used and min(used) in pages:
                     if max(used) not in pages:  # it would take another document's pages along (another client's)
-                        raise ValueError(f"a structure element spans pages {min(used) + 1}-{max(used) + 1}, beyond pages "
+                        raise ConversionError(f"{self.name}: a structure element spans pages {min(used) + 1}-{max(used) + 1}, beyond pages "
                                          f"{pages.start + 1}-{pages.stop} of its document")
                     if "/P" in elem:  # its parent is one group: its MCIDs point at it from the ParentTree
-                        raise ValueError(f"pages {pages.start + 1}-{pages.stop} overlap pages taken before from the same prepared PDF")
+                        raise ConversionError(f"{self.name}: pages {pages.start + 1}-{pages.stop} overlap pages taken before from the same prepared PDF")
                     elem.P = group
                     group.K.append(elem)
             self._taken[key] = self.pdf.make_indirect(Array([group, Array([self.marks[n] for n in pages])]))
