@@ -164,16 +164,6 @@ def destination_pages(reader: PdfReader) -> dict[str, int]:
     return found
 
 
-def forget_destinations(reader: PdfReader) -> PdfReader:
-    """Drop the named destinations of ``reader`` (in memory): pypdf would copy them into every document made from it."""
-    root = reader.root_object
-    root.pop("/Dests", None)
-    names = root.get("/Names")
-    if names is not None:
-        names.get_object().pop("/Dests", None)
-    return reader
-
-
 def _mark_first_paragraph(blocks: list[etree._Element], name: str, ident: int) -> None:
     first = next((p for b in blocks for p in b.iter(_w("p"))), None)
     if first is None:

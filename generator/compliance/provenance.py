@@ -102,7 +102,7 @@ def pdf_metadata(product: Product, documents: list[str], *, title: str, subject:
         "/Keywords": f"content {m.content_version}; rates {product.rates.rates_version}; approval {m.approval_number or '未取得'}; "
                      f"content-hash {product.digest()}",
         "/Creator": "docgen",
-        "/Producer": "docgen (LibreOffice, pypdf)",
+        "/Producer": "docgen (LibreOffice, pikepdf)",
     } | provenance_metadata(product, documents)
     if pack:
         unknown = set(pack) - set(PACK_KEYS)

@@ -10,9 +10,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, OutlineItem, Pdf
+
+from generator.errors import ConversionError
 
 ICC_PROFILE = "sRGB IEC61966-2.1"
 _SUBSET = re.compile(r"^/?[A-Z]{6}\+")
@@ -36,6 +39,12 @@ class Source:
     roles: dict[str, Name] = field(default_factory=dict)
     outline: list[tuple[str, int, list]] = field(default_factory=list)
     hashes: dict[tuple[int, bool], str] = field(default_factory=dict)  # page hashes as merged (generator.documents.pack)
+    _taken: dict[tuple[int, int], Array] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The file's name, for messages."""
+        return Path(self.pdf.filename).name
 
     @classmethod
     def of(cls, pdf: Pdf) -> Source:
@@ -61,6 +70,27 @@ class Source:
                         source.elements.append((copy, frozenset(pages)))
         source.outline = _outline(pdf, index)
         return source
+
+    def taken(self, pages: range) -> Array:
+        """The structure elements starting on ``pages`` under one group element, and the pages' MCID arrays; made once.
+
+        An indirect array of this file, copied into a pack in one call (qpdf, in C++): the group becomes the pack's
+        /Part of these pages, its elements' parent already set.
+        """
+        key = (pages.start, pages.stop)
+        if key not in self._taken:
+            group = self.pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Part, K=Array()))
+            for elem, used in self.elements:
+                if used and min(used) in pages:
+                    if max(used) not in pages:  # it would take another document's pages along (another client's)
+                        raise ConversionError(f"{self.name}: a structure element spans pages {min(used) + 1}-{max(used) + 1}, beyond pages "
+                                         f"{pages.start + 1}-{pages.stop} of its document")
+                    if "/P" in elem:  # its parent is one group: its MCIDs point at it from the ParentTree
+                        raise ConversionError(f"{self.name}: pages {pages.start + 1}-{pages.stop} overlap pages taken before from the same prepared PDF")
+                    elem.P = group
+                    group.K.append(elem)
+            self._taken[key] = self.pdf.make_indirect(Array([group, Array([self.marks[n] for n in pages])]))
+        return self._taken[key]
 
     def _copy(self, elem: Dictionary, index: dict, annot_at: dict, pages: set[int]) -> Dictionary | None:
         """A copy of ``elem`` and its subtree in the same file, without its parent; records MCIDs and annotations."""
@@ -216,23 +246,17 @@ def merge(pieces: Sequence[Piece]) -> Pdf:
         src, start = piece.source, len(dest.pages)
         for n in piece.pages:
             dest.pages.append(src.pdf.pages[n])
-        elements = []
-        for elem, pages in src.elements:
-            if pages and min(pages) in piece.pages:
-                if max(pages) not in piece.pages:  # it would take another document's pages along (another client's)
-                    raise ValueError(f"a structure element spans pages {min(pages) + 1}-{max(pages) + 1}, beyond pages "
-                                     f"{piece.pages.start + 1}-{piece.pages.stop} of its document")
-                elements.append(elem)
-        copied = dest.copy_foreign(src.pdf.make_indirect(Array([Array(elements), Array([src.marks[n] for n in piece.pages])])))
+        group, marks = dest.copy_foreign(src.taken(piece.pages))  # the pages' elements under one group, their MCIDs
         if piece.title or part is None:
-            part = dest.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Part, P=document, K=Array()))
+            part = group  # a bookmarked document: its own /Part of the pack's /Document
+            group.P = document
             if piece.title:
-                part.T = piece.title
-            document.K.append(part)
-        for elem in copied[0]:
-            elem.P = part
-            part.K.append(elem)
-        marks_by_page += list(copied[1])
+                group.T = piece.title
+            document.K.append(group)
+        else:  # pages that continue the document before (the static 重要事項説明書 pages): a division of its part
+            group.S, group.P = Name.Div, part
+            part.K.append(group)
+        marks_by_page += list(marks)
         annots_by_page += [src.annots[n] for n in piece.pages]
         roles.update(src.roles)
         own = [_shift(i, start - piece.pages.start) for i in src.outline if i[1] in piece.pages] if piece.nested else []
@@ -333,7 +357,9 @@ def finish(pdf: Pdf, info: dict[str, str]) -> None:
     meta = pdf.make_stream(_xmp(info, document_id))
     meta.Type, meta.Subtype = Name.Metadata, Name.XML
     root.Metadata = meta
-    pdf.trailer.Info = pdf.make_indirect(Dictionary({k: pikepdf.String(v) for k, v in info.items()}))
+    # the producer is said in XMP only: pyHanko, signing an approved pack, appends itself to an info /Producer but
+    # replaces the XMP one, and PDF/A wants the two equal; with none in the info it changes only the XMP's
+    pdf.trailer.Info = pdf.make_indirect(Dictionary({k: pikepdf.String(v) for k, v in info.items() if k != "/Producer"}))
 
 
 def save(pdf: Pdf) -> bytes:

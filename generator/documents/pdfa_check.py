@@ -45,7 +45,8 @@ def _identification(pdf: pikepdf.Pdf) -> list[str]:
     if meta.get("pdfaid:conformance") != "B":
         problems.append(f"XMP pdfaid:conformance is {meta.get('pdfaid:conformance')!r}, not B")
     xml = pdf.Root.Metadata.read_bytes()
-    if b"http://www.aiim.org/pdfua/ns/id/" in xml and b"<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/" not in xml:
+    described = re.search(rb'<pdfaSchema:namespaceURI(>| rdf:resource=")http://www.aiim.org/pdfua/ns/id/', xml)  # pyHanko writes the 2nd
+    if b"http://www.aiim.org/pdfua/ns/id/" in xml and not described:
         problems.append("XMP uses pdfuaid without the PDF/A extension schema describing it")
     info = pdf.trailer.get("/Info", Dictionary())
     for key, prop in _XMP_MATCH.items():

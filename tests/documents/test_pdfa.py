@@ -14,8 +14,9 @@ from pypdf import PdfReader, PdfWriter
 
 from generator.compliance.provenance import page_hash
 from generator.documents.pack import Part, merge_pdfs
-from generator.documents.pdfa import icc_profile
+from generator.documents.pdfa import Source, icc_profile
 from generator.documents.pdfa_check import check
+from generator.errors import ConversionError
 
 REPO = Path(__file__).resolve().parents[2]
 BROCHURE = REPO / "outputs" / "brochure" / "cyber-lite_brochure.pdf"
@@ -181,3 +182,13 @@ def test_check_finds_encryption(merged: Path, tmp_path: Path) -> None:
     with pikepdf.open(merged) as pdf:
         pdf.save(tmp_path / "locked.pdf", encryption=pikepdf.Encryption(owner="o", user="", R=6))
     assert check(tmp_path / "locked.pdf") == ["encrypted (PDF/A forbids encryption)"]
+
+
+def test_pages_cut_through_a_structure_element_are_an_error_not_a_leak() -> None:
+    """A batch layout PDF holds many clients: an element running past a client's pages would carry the next one's along."""
+    source = Source.of(pikepdf.open(WORDING))
+    elem, pages = source.elements[0]
+    source.elements[0] = (elem, pages | {max(pages) + 1})  # as a table running onto the next client's first page would
+    with pytest.raises(ConversionError, match="spans pages"):
+        source.taken(range(min(pages), max(pages) + 1))
+    assert source.taken(range(min(pages), max(pages) + 2))  # the whole of it: taken
