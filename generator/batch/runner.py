@@ -27,7 +27,7 @@ from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_
 from generator.compliance.signing import check_signing_settings
 from generator.content.model import Product
 from generator.crash import quiet_worker, stop_workers
-from generator.documents.convert import env_timeout
+from generator.documents.convert import given_timeout
 from generator.documents.fonts import missing_glyphs
 from generator.documents.proposal import PackPlan, plan_pack
 from generator.documents.registry import BROCHURE, PERSONALISED
@@ -43,9 +43,6 @@ MIN_BATCH = 4  # fewer clients than this per LibreOffice run: its start-up outwe
 # in batches of 100 than of 50.
 DEFAULT_CHUNK = 100
 Progress = Callable[[int, int], None]
-
-
-DEFAULT_TIMEOUT = 120.0  # seconds for one LibreOffice run of a batch
 
 
 def build_packs(
@@ -65,11 +62,12 @@ def build_packs(
     """Build every plan's pack under ``out_root``; a failing client is reported and the rest go on.
 
     Clients are typeset in batches of at most ``chunk`` (generator.batch.typeset), ``jobs`` batches at once in worker
-    processes (or on ``executor``), each batch one LibreOffice run of ``timeout`` seconds at most; a pack is merged and
+    processes (or on ``executor``), each batch one LibreOffice run of ``timeout`` seconds at most (default: sized to the
+    run's documents, generator.documents.convert.sized_timeout); a pack is merged and
     installed here as soon as its batch is back. One client or many, every pack is made the same way. ``cache`` holds
     the layout learnt once per content version (generator.batch.typeset.learn_layout).
     """
-    timeout = timeout or env_timeout(DEFAULT_TIMEOUT)  # --timeout, else $DOCGEN_TIMEOUT, else two minutes
+    timeout = given_timeout(timeout)  # --timeout, else $DOCGEN_TIMEOUT, else None: each run's own sized default
     if not plans:  # nothing to build (every row refused or bad): leave no folder behind
         return [], []
     out_root.mkdir(parents=True, exist_ok=True)
@@ -149,7 +147,7 @@ def _specs(specs: dict[int, MergeSpec], batch: Sequence[Job]) -> dict[int, Merge
     return {job.index: specs[job.index] for job in batch}  # a worker is sent its own clients' specs only
 
 
-def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float, specs: dict[int, MergeSpec],
+def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float | None, specs: dict[int, MergeSpec],
                      executor: Executor | None = None, converter: Converter | None = None) -> Iterator[tuple[Path, list[Typeset]]]:
     """(work folder, results) per batch as each finishes, packs merged; on ``executor`` or in worker processes when there is more than one batch.
 
