@@ -271,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         talk.add_argument("-q", "--quiet", action="store_true", help="only errors")
         talk.add_argument("-v", "--verbose", action="store_true", help="say what is being done, step by step")
         if converts:
-            p.add_argument("--timeout", type=positive_seconds, help="seconds LibreOffice may take per run before it is killed")
+            p.add_argument("--timeout", type=positive_seconds, help="seconds LibreOffice may take per run before it is killed (default: $DOCGEN_TIMEOUT, "
+                           "else 20 + 1 per document of the run, 30 to 300; 180 for the brochure and wording)")
         return p
 
     add("validate", cmd_validate, "check all content, rates and templates; report every problem")

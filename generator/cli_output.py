@@ -22,6 +22,9 @@ class Output:
         root.handlers[:] = [handler]
         root.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
         root.propagate = False
+        # pypdf logs what it repairs in a damaged PDF ("EOF marker not found") as warnings; docgen says in its own words
+        # what it could not read, so those lines would only be third-party noise on the user's terminal
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
 
     def line(self, text: str) -> None:
         if not (self.json_mode or self.quiet):

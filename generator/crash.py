@@ -26,10 +26,12 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from generator import __version__
 from generator.errors import DiskFullError, Interrupted, OutputError
 
+T = TypeVar("T")
 CRASH_EXIT = 70  # sysexits.h EX_SOFTWARE: an internal error
 CRASH_DIR_ENV = "DOCGEN_CRASH_DIR"
 _SYSTEM = {errno.ENOSPC, errno.EDQUOT, errno.ENOMEM, errno.EMFILE, errno.ENFILE}
@@ -88,11 +90,67 @@ def write_crash_log(exc: BaseException, command: str, argv: list[str] | None = N
     return Path(name)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_stopped: list[int] = []  # the signal this process has reported stopping for: it is said once, whatever follows
+
+
+def stop_message(command: str, signum: int) -> str:
+    """The one line a stopped command leaves on the terminal.
+
+    >>> stop_message("proposals", signal.SIGTERM)
+    'docgen proposals: stopped by SIGTERM; unfinished work and staging folders were removed'
+    """
+    return f"docgen {command}: stopped by {signal.Signals(signum).name}; unfinished work and staging folders were removed"
+
+
+def _say_stopped(command: str, signum: int) -> None:
+    """Write the stop line straight to file descriptor 2: from a signal handler, a buffered ``print`` may be re-entered."""
+    if not _stopped:
+        _stopped.append(signum)
+        with contextlib.suppress(OSError):
+            os.write(2, (stop_message(command, signum) + "\n").encode())
+
+
+def command_of(argv: list[str]) -> str:
+    """The docgen command named in ``argv`` (before the parser exists): the first word that is not an option or its value.
+
+    >>> command_of(["--content", "c", "proposals", "list.csv"]), command_of(["-h"]), command_of(["audit", "verify"])
+    ('proposals', 'docgen', 'audit')
+    """
+    takes_value = {"--content", "--templates", "--outputs", "--cache"}
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in takes_value:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return "docgen"
+
+
+def stop_from_the_start(argv: list[str] | None = None) -> None:
+    """From the first instant of the docgen command: SIGINT or SIGTERM prints the one stop line and exits 130 / 143.
+
+    Installed by the entry point before the CLI is even imported. Until :func:`stop_on_signals` takes over there is
+    nothing to clean up (no file written, no process started), and once a command has finished there is nothing left
+    either: a Ctrl-C while Python imports or shuts down ends quietly instead of with a KeyboardInterrupt traceback.
+    """
+    command = command_of(list(sys.argv[1:] if argv is None else argv))
+
+    def handler(signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
+        _say_stopped(command, signum)
+        os._exit(128 + signum)
+
+    for s in STOP_SIGNALS:
+        signal.signal(s, handler)
+
+
 @contextlib.contextmanager
-def stop_on_signals() -> Iterator[None]:
+def stop_on_signals(command: str = "docgen") -> Iterator[None]:
     """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread, so every ``finally`` cleans up.
 
-    While that cleanup runs, a second signal ends the process at once (the user insists).
+    While that cleanup runs, a second signal ends the process at once (the user insists), with the same one line.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -101,11 +159,12 @@ def stop_on_signals() -> Iterator[None]:
 
     def handler(signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
         if received:
-            os._exit(128 + signum)
+            _say_stopped(command, received[0])
+            os._exit(128 + received[0])
         received.append(signum)
         raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
     try:
         yield
     finally:
@@ -113,19 +172,62 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (blocked) while worker processes are forked, so none starts with the main process's handler.
+
+    A fork copies the main process's Python handler, which would raise in the new worker before :func:`quiet_worker`
+    has replaced it. A signal that arrives meanwhile is delivered here when the block ends; the workers unblock their
+    own copy of the mask once their handlers are installed.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+_busy: list[bool] = []  # in a worker process: a batch is running (there is LibreOffice and a work folder to clean up)
+
+
 def quiet_worker() -> None:
     """Initialiser of worker processes: Ctrl-C is the main process's to handle; SIGTERM unwinds quietly.
 
     The terminal sends Ctrl-C to every process of the group; a worker would print its own traceback. The main
-    process stops the workers itself (:func:`stop_workers`), and their ``finally`` clauses kill LibreOffice.
+    process stops the workers itself (:func:`stop_workers`). A worker in the middle of a batch unwinds (its ``finally``
+    clauses kill LibreOffice and remove its files; the exception goes back to the main process, never to the terminal);
+    a worker waiting for work, or still starting, has nothing to clean up and exits at once, silently: an exception
+    raised there would reach multiprocessing's own traceback printing.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def handler(signum: int, frame) -> None:  # noqa: ANN001
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise Interrupted(signum)
+        # ignored from now on: the pool sends every worker SIGTERM again when one exits, which must not cut a cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if _busy:
+            raise Interrupted(signum)
+        os._exit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # held while this process was forked (signals_held)
+
+
+def in_worker(fn: Callable[..., T], *args: object) -> T:
+    """Run ``fn(*args)`` in a worker process as a batch: SIGTERM meanwhile unwinds it, then ends the process.
+
+    The main process is stopping and wants no result; once the batch's ``finally`` clauses have killed LibreOffice and
+    removed its files, the worker exits at once rather than wait for more work on queues a sibling may have left locked.
+    """
+    _busy.append(True)
+    try:
+        return fn(*args)
+    except Interrupted as exc:
+        os._exit(128 + exc.signum)
+    finally:
+        _busy.pop()
 
 
 def stop_workers(pool: object) -> None:
@@ -140,12 +242,13 @@ def guard(run: Callable[[], int], command: str, *, error: Callable[[str], None] 
     """Run one CLI command; docgen's own errors propagate, everything else ends as one line and an exit code."""
     say = error or (lambda line: print(line, file=sys.stderr, flush=True))
     try:
-        with stop_on_signals():
+        with stop_on_signals(command):
             return run()
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
-        name = signal.Signals(signum).name
-        say(f"docgen {command}: stopped by {name}; unfinished work and staging folders were removed")
+        if not _stopped:
+            _stopped.append(signum)
+            say(stop_message(command, signum))
         return 128 + signum
     except OSError as exc:
         say(f"docgen {command}: {describe_os_error(exc)}")

@@ -128,7 +128,7 @@ def merge_spec(product: Product, plan: PackPlan, metadata: dict[str, str], broch
     return MergeSpec(plan.pdf_name, metadata, brochure_pdf, product.meta.approval_number, product.meta.insurer.name)
 
 
-def typeset_and_merge(batch: Sequence[Job], folder: Path, layout: Layout, timeout: float, specs: dict[int, MergeSpec],
+def typeset_and_merge(batch: Sequence[Job], folder: Path, layout: Layout, timeout: float | None, specs: dict[int, MergeSpec],
                       converter: Converter | None = None) -> list[Typeset]:
     """Typeset a batch, then merge each client's pack in ``folder``/packs: on the worker, so merging runs on every core."""
     results = typeset(batch, folder, layout, timeout, converter)

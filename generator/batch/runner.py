@@ -27,8 +27,8 @@ from generator.batch.report import write_csv_report
 from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout
 from generator.compliance.signing import check_signing_settings
 from generator.content.model import Product
-from generator.crash import quiet_worker, stop_workers
-from generator.documents.convert import env_timeout
+from generator.crash import in_worker, quiet_worker, signals_held, stop_workers
+from generator.documents.convert import given_timeout
 from generator.documents.fonts import missing_glyphs
 from generator.documents.proposal import PackPlan, plan_pack
 from generator.documents.registry import BROCHURE, PERSONALISED
@@ -44,9 +44,6 @@ MIN_BATCH = 4  # fewer clients than this per LibreOffice run: its start-up outwe
 # in batches of 100 than of 50.
 DEFAULT_CHUNK = 100
 Progress = Callable[[int, int], None]
-
-
-DEFAULT_TIMEOUT = 120.0  # seconds for one LibreOffice run of a batch
 
 
 def build_packs(
@@ -66,11 +63,12 @@ def build_packs(
     """Build every plan's pack under ``out_root``; a failing client is reported and the rest go on.
 
     Clients are typeset in batches of at most ``chunk`` (generator.batch.typeset), ``jobs`` batches at once in worker
-    processes (or on ``executor``), each batch one LibreOffice run of ``timeout`` seconds at most; a pack is merged and
+    processes (or on ``executor``), each batch one LibreOffice run of ``timeout`` seconds at most (default: sized to the
+    run's documents, generator.documents.convert.sized_timeout); a pack is merged and
     installed here as soon as its batch is back. One client or many, every pack is made the same way. ``cache`` holds
     the layout learnt once per content version (generator.batch.typeset.learn_layout).
     """
-    timeout = timeout or env_timeout(DEFAULT_TIMEOUT)  # --timeout, else $DOCGEN_TIMEOUT, else two minutes
+    timeout = given_timeout(timeout)  # --timeout, else $DOCGEN_TIMEOUT, else None: each run's own sized default
     if not plans:  # nothing to build (every row refused or bad): leave no folder behind
         return [], []
     out_root.mkdir(parents=True, exist_ok=True)
@@ -150,7 +148,7 @@ def _specs(specs: dict[int, MergeSpec], batch: Sequence[Job]) -> dict[int, Merge
     return {job.index: specs[job.index] for job in batch}  # a worker is sent its own clients' specs only
 
 
-def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float, specs: dict[int, MergeSpec],
+def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float | None, specs: dict[int, MergeSpec],
                      executor: Executor | None = None, converter: Converter | None = None) -> Iterator[tuple[Path, list[Typeset]]]:
     """(work folder, results) per batch as each finishes, packs merged; on ``executor`` or in worker processes when there is more than one batch.
 
@@ -166,36 +164,51 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
         return
     # fork: workers start at once with the modules and compiled templates already loaded
     # quiet_worker: Ctrl-C reaches the whole process group, but only this process reports it and stops the workers
+    forked = executor is None and converter is None
     if executor is None and converter is not None:  # a warm pool lives in this process: threads share it, a fork would copy it
         pool: Executor = ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="docgen-typeset")
     else:
         pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("fork"),
                                                initializer=quiet_worker)
+
+    def submit(batch: Sequence[Job], folder: Path):  # type: ignore[no-untyped-def]
+        args = (batch, folder, layout, timeout, _specs(specs, batch), converter)
+        # in a worker process of ours, SIGTERM unwinds a running batch and ends an idle worker silently (generator.crash)
+        return pool.submit(in_worker, typeset_and_merge, *args) if forked else pool.submit(typeset_and_merge, *args)
+
     left = dict(batches)
     pending: dict = {}
+    finished_all = False
     try:
         queue = iter(batches)
-        for folder, batch in itertools.islice(queue, 2 * workers):  # a few ahead, not all: results stream, staging stays small
-            pending[pool.submit(typeset_and_merge, batch, folder, layout, timeout, _specs(specs, batch), converter)] = folder
+        with signals_held():  # the first submit forks the workers: none may start with this process's signal handler
+            for folder, batch in itertools.islice(queue, 2 * workers):  # a few ahead, not all: results stream, staging stays small
+                pending[submit(batch, folder)] = folder
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:
                 folder = pending.pop(future)
                 for next_folder, batch in itertools.islice(queue, 1):
-                    pending[pool.submit(typeset_and_merge, batch, next_folder, layout, timeout, _specs(specs, batch), converter)] = next_folder
+                    pending[submit(batch, next_folder)] = next_folder
                 done = future.result()
                 del left[folder]
                 yield folder, done
+        finished_all = True
     except BrokenProcessPool:
         # a worker died (killed, out of memory): what it and the others had not finished is done here instead
         log.warning("a worker process died; its unfinished batches are built in this process")
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (generator.crash): don't wait for the workers' batches
-        if executor is None:
-            stop_workers(pool)
-        raise
     finally:
         if executor is None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Ctrl-C or SIGTERM (generator.crash), here or while the caller installed a pack (which closes this generator):
+            # don't wait for the workers' batches. Once only: a second SIGTERM would end a worker before its cleanup.
+            if not finished_all:
+                stop_workers(pool)
+            try:
+                pool.shutdown(wait=True, cancel_futures=True)
+            except KeyboardInterrupt:  # the signal came while the finished pool was closing: stop what is left of it
+                stop_workers(pool)
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         else:
             for future in pending:
                 future.cancel()

@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from generator import code_stamp
 from generator.batch.layout import STATIC_MARK, Piece, Source, compose, destination_pages, locate
-from generator.documents.convert import convert_to_pdf, find_soffice
+from generator.documents.convert import convert_to_pdf, find_soffice, run_timeout
 from generator.documents.fonts import check_fonts, gate, pdf_fonts
 from generator.documents.pdfa import Piece as PdfPiece
 from generator.documents.pdfa import Source as PdfSource
@@ -92,6 +92,7 @@ class Layout:
 
     pages: dict[str, int] = field(default_factory=dict)
     statics: dict[str, Static] = field(default_factory=dict)
+    hung: bool = False  # LibreOffice timed out on the made-up client's documents: that was a document's first timeout
 
 
 @dataclass
@@ -118,10 +119,11 @@ class _Group:
     members: list[tuple[_Entry, Piece]]
 
 
-def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float, converter: Converter | None = None) -> list[Typeset]:
+def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float | None, converter: Converter | None = None) -> list[Typeset]:
     """Typeset every job in ``work``: a client's failure is its own, the others' documents still come back.
 
     ``converter`` converts .docx to PDF like :func:`convert_to_pdf` (the default), e.g. a warm ConverterPool.
+    ``timeout``: seconds per LibreOffice run, or None for a default sized to the run's documents (convert.sized_timeout).
     """
     work.mkdir(parents=True, exist_ok=True)
     out = {job.index: Typeset(job.index) for job in jobs}
@@ -139,7 +141,7 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float, con
     alone: list[_Entry] = []
     for entry in entries:
         source = Source.read(entry.path)
-        if not source.combinable():
+        if layout.hung or not source.combinable():  # after a hang on the same templates, no run of everything at once
             alone.append(entry)
             continue
         split = source.split_static()
@@ -162,7 +164,8 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float, con
         entry.pages = [found]
         if entry.static:
             entry.pages.append(Pages(entry.static.pdf, range(entry.static.total - entry.static.personal), shared=True))
-    _convert_alone(alone, work / f"alone-{next(counter)}", timeout, converter)
+    # a hang while learning the layout was the first of two timeouts in a row (generator.batch.typeset.STUCK_AFTER)
+    _convert_alone(alone, work / f"alone-{next(counter)}", timeout, converter, stuck=int(layout.hung))
     for entry in entries:
         result = out[entry.job]
         if entry.error and not result.error:
@@ -172,14 +175,14 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float, con
     return [out[job.index] for job in jobs]
 
 
-def _lay_out(groups: list[_Group], work: Path, timeout: float, counter: itertools.count, alone: list[_Entry],
+def _lay_out(groups: list[_Group], work: Path, timeout: float | None, counter: itertools.count, alone: list[_Entry],
              converter: Converter | None = None) -> list[tuple[_Entry, Pages]]:
     """Convert the groups in one LibreOffice run; on failure narrow it down, down to documents laid out on their own."""
     if not groups:
         return []
     docs = [compose(g.frame, [p for _, p in g.members], g.total, work / f"layout-{next(counter)}.docx") for g in groups]
     try:
-        pdfs = _convert(docs, work / "pdf", timeout, LAYOUT_OPTIONS, converter)
+        pdfs = _convert(docs, work / "pdf", timeout, LAYOUT_OPTIONS, converter, documents=sum(len(g.members) for g in groups))
         found = []
         for group, pdf in zip(groups, pdfs, strict=True):
             ranges = locate(pdf, [p.name for _, p in group.members])
@@ -207,11 +210,11 @@ def _lay_out(groups: list[_Group], work: Path, timeout: float, counter: itertool
     return [hit for half in halves for hit in _lay_out(half, work, timeout, counter, alone, converter)]
 
 
-def _convert_alone(entries: list[_Entry], out: Path, timeout: float, converter: Converter | None = None) -> None:
+def _convert_alone(entries: list[_Entry], out: Path, timeout: float | None, converter: Converter | None = None, stuck: int = 0) -> None:
     """Each .docx as it is (its own page count fields); one that fails even alone is its client's error."""
     if not entries:
         return
-    pdfs = _convert_in_order(entries, out, timeout, converter)
+    pdfs = _convert_in_order(entries, out, timeout, converter, stuck)
     for entry in entries:
         pdf = pdfs.get(id(entry))
         if pdf is None:
@@ -223,14 +226,14 @@ def _convert_alone(entries: list[_Entry], out: Path, timeout: float, converter: 
             entry.error = exc
 
 
-def _convert_in_order(entries: list[_Entry], out: Path, timeout: float, converter: Converter | None) -> dict[int, Path]:
+def _convert_in_order(entries: list[_Entry], out: Path, timeout: float | None, converter: Converter | None, stuck: int = 0) -> dict[int, Path]:
     """PDFs by id(entry), in one LibreOffice run while it works; a failing document is its entry's error.
 
     On a hang, what was converted before it is kept, the document it hung on fails, and the rest go on in a new run.
     A converter that cannot say how far it got (``converted`` is None), or a crash, means one run per document.
     """
     pdfs: dict[int, Path] = {}
-    todo, stuck, one_by_one = list(entries), 0, False
+    todo, one_by_one = list(entries), False
     while todo:
         if stuck >= STUCK_AFTER:  # LibreOffice hangs on everything: fail the rest now
             for entry in todo:
@@ -261,16 +264,21 @@ def _convert_in_order(entries: list[_Entry], out: Path, timeout: float, converte
     return pdfs
 
 
-def _convert(files: list[Path], out: Path, timeout: float, options: dict | None = None, converter: Converter | None = None) -> list[Path]:
+def _convert(files: list[Path], out: Path, timeout: float | None, options: dict | None = None, converter: Converter | None = None,
+             *, documents: int | None = None) -> list[Path]:
     """A LibreOffice that crashed or wrote no PDF is started afresh once for the same files; one that hung is not
-    (the same input would hang again: a timeout is the costly failure, so it is never repeated)."""
+    (the same input would hang again: a timeout is the costly failure, so it is never repeated).
+
+    Without a ``timeout`` the run gets one sized to its ``documents`` (client documents; default: one per file).
+    """
     run = converter or convert_to_pdf
+    seconds = run_timeout(timeout, len(files) if documents is None else documents)
     try:
-        return run(files, out, timeout=timeout, options=options)
+        return run(files, out, timeout=seconds, options=options)
     except ConversionTimeout:
         raise
     except ConversionError:
-        return run(files, out, timeout=timeout, options=options)
+        return run(files, out, timeout=seconds, options=options)
 
 
 def _gate_passes(pdf: Path) -> bool:
@@ -304,7 +312,7 @@ def _why(exc: ConversionError, entry: _Entry) -> str:
 _LEARNT: dict[str, Layout] = {}
 
 
-def learn_layout(job: Job, cache_root: Path, timeout: float, converter: Converter | None = None) -> Layout:
+def learn_layout(job: Job, cache_root: Path, timeout: float | None, converter: Converter | None = None) -> Layout:
     """Page counts and static tails of this content's documents, from one client's documents, cached on disk.
 
     A failure here only costs speed: without a layout every document is checked and, if need be, laid out alone.
@@ -321,7 +329,7 @@ def learn_layout(job: Job, cache_root: Path, timeout: float, converter: Converte
     return layout
 
 
-def _learn_layout(job: Job, cache_root: Path, timeout: float, converter: Converter | None) -> Layout:
+def _learn_layout(job: Job, cache_root: Path, timeout: float | None, converter: Converter | None) -> Layout:
     with tempfile.TemporaryDirectory(prefix="docgen-learn-") as tmp:
         work = Path(tmp)
         try:
@@ -343,6 +351,8 @@ def _learn_layout(job: Job, cache_root: Path, timeout: float, converter: Convert
             pass
         try:
             pdfs = _convert(paths, work / "pdf", timeout, LAYOUT_OPTIONS, converter)
+        except ConversionTimeout:  # not cached: the next run tries again
+            return Layout(hung=True)
         except ConversionError:
             return Layout()
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -255,9 +255,10 @@ def _still_there(dest: Destination, record: dict) -> bool:
 def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict], list[tuple]]:
     from generator.batch import assemble, runner
     from generator.batch.typeset import learn_layout, typeset
+    from generator.documents.convert import given_timeout
     from generator.documents.pack import shared_source
 
-    timeout = spec.timeout or runner.DEFAULT_TIMEOUT
+    timeout = given_timeout(spec.timeout)  # None: each LibreOffice run's default is sized to its documents
     summary = runner.Summary(Path(dest.show()))
     plans = runner.plan_rows(ctx.site, ctx.product, list(spec.rows), spec.today, summary)
     errors = [(e.row, e.column, e.value, e.reason) for e in summary.errors]

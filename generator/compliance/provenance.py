@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pikepdf
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf.errors import PyPdfError
 
 from generator.compliance.signing import SignatureCheck, check_signature
 from generator.content.facts import cells, clauses, documents_using
@@ -185,9 +185,11 @@ class Verification:
 def verify_pdf(pdf: Path, product: Product) -> Verification:
     """Compare the clause and premium stamps in ``pdf`` with ``product`` as it is now."""
     try:
-        info = PdfReader(pdf).metadata or {}
-    except (OSError, PdfReadError) as exc:
-        raise InputError("FILE", str(pdf), f"cannot read as PDF: {exc}") from None
+        reader = PdfReader(pdf)
+        info = reader.metadata or {}
+    except (OSError, PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:
+        # pypdf raises many types on a damaged file: each is a file that cannot be read, not a docgen bug
+        raise InputError("FILE", str(pdf), f"cannot read as PDF: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
     stamped = str(info.get("/DocgenClauses", ""))
     if not stamped:
         raise InputError("FILE", str(pdf), "has no docgen provenance (not built by docgen, or built before provenance stamps)")
@@ -205,7 +207,10 @@ def verify_pdf(pdf: Path, product: Product) -> Verification:
         cell = current_cells.get(key)
         if cell is None or str(cell.premium) != premium:
             result.premiums.append(f"{cell.label if cell else key}: {int(premium):,}円 → {f'{cell.premium:,}円' if cell else 'removed'}")
-    result.altered = altered_pages(PdfReader(pdf), info)
+    try:
+        result.altered = altered_pages(reader, info)
+    except (PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:
+        raise InputError("FILE", str(pdf), f"its pages cannot be read: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
     result.signature = check_signature(pdf)
     return result
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from docx import Document
+from pypdf import PdfWriter
 
 from generator.batch.layout import Source
 from generator.batch.typeset import STUCK_AFTER, Doc, Job, Layout, typeset
@@ -164,3 +165,55 @@ def test_the_brochure_honours_docgen_timeout(site, product, tmp_path, runs, monk
     with pytest.raises(ConversionTimeout, match=r"timed out after 0\.5s"):
         build_brochure(product, tmp_path / "out", templates=site.templates)
     assert time.monotonic() - start < 30 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("clients", [1, 3])
+def test_a_libreoffice_that_hangs_on_everything_costs_a_pack_two_timeouts(site, product, tmp_path, runs, monkeypatch, clients):
+    # the whole run, as `docgen proposal` / `proposals` make it: the layout learnt from content, then the batch
+    import datetime as dt
+
+    from generator.batch.clients import ClientRequest
+    from generator.batch.runner import build_packs
+    from generator.documents.proposal import plan_pack
+
+    monkeypatch.setenv("FAKE_SOFFICE_ALL", "hang")
+    rates = product.rates
+    plans = [plan_pack(product, ClientRequest(client=f"株式会社 停滞{n}", contact="", industry=rates.classes[0].industries[0],
+                                              revenue=rates.bands[0].up_to, limit=rates.limits[0]), dt.date(2026, 12, 2), site.templates)
+             for n in range(clients)]
+    brochure = PdfWriter()
+    brochure.add_blank_page(595, 842)
+    brochure.write(tmp_path / "brochure.pdf")  # merged in last: never reached here
+    start = time.monotonic()
+    built, failed = build_packs(product, plans, tmp_path / "out", tmp_path / "brochure.pdf", cache=tmp_path / "cache", jobs=1, timeout=TIMEOUT)
+    # learning the layout hung (one), so the documents go straight to the run that converts them in order (two): stuck
+    assert logged(runs).count("hang") == 2, logged(runs)
+    assert time.monotonic() - start < 2 * TIMEOUT + 20
+    assert built == [] and len(failed) == clients
+    assert "timed out after 1s" in failed[0][1].reason
+    assert all("seems stuck" in error.reason for _, error in failed[1:])
+
+
+def test_the_default_timeout_is_sized_to_the_documents_of_the_run(tmp_path, runs, monkeypatch):
+    from generator.documents.convert import RUN_CAP, RUN_FLOOR, sized_timeout
+
+    seen: list[tuple[int, float]] = []
+
+    def recording(files, out, *, timeout, options=None):  # the cold converter, noting what each run was allowed
+        seen.append((len(files), timeout))
+        return convert_to_pdf(files, out, timeout=30, options=options)
+
+    jobs = jobs_for(tmp_path, [f"株式会社 {n}" for n in range(40)])
+    results = typeset(jobs, tmp_path / "work", Layout(), None, recording)
+    assert all(r.error is None for r in results)
+    assert seen == [(1, sized_timeout(120))]  # 40 clients' 120 documents laid out in one file, in one run
+    assert sized_timeout(120) == 140.0 and sized_timeout(3) == RUN_FLOOR and sized_timeout(10_000) == RUN_CAP
+    # one pack: a hung run is given up after half a minute, not two
+    seen.clear()
+    typeset(jobs[:1], tmp_path / "work1", Layout(), None, recording)
+    assert seen == [(1, 30.0)]
+    # --timeout / DOCGEN_TIMEOUT still set every run
+    monkeypatch.setenv("DOCGEN_TIMEOUT", "7")
+    seen.clear()
+    typeset(jobs[:2], tmp_path / "work2", Layout(), None, recording)
+    assert seen == [(1, 7.0)]

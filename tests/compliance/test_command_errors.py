@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -219,3 +221,17 @@ def test_a_trust_root_that_is_not_a_certificate_is_a_bad_setting(storage, monkey
     with pytest.raises(SigningSetupError, match=ENV_TRUST) as stop:
         check_signature(pdf, {ENV_TRUST: str(junk)})
     assert stop.value.exit_code == 2
+
+
+# --- verify --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("content", [b"not a pdf\n", "truncated", b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"])
+def test_verify_of_a_file_that_is_not_a_readable_pdf_is_one_line_and_exit_2(tmp_path, content) -> None:
+    pdf = tmp_path / "sent-by-an-agent.pdf"
+    brochure = REPO / "outputs" / "brochure" / "cyber-lite_brochure.pdf"
+    pdf.write_bytes(brochure.read_bytes()[:3000] if content == "truncated" else content)
+    # a real process: pytest's own logging handler would hide what pypdf logs on a user's terminal
+    done = subprocess.run([sys.executable, "-m", "generator", "verify", str(pdf)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 2, done.stderr
+    assert_one_line(done.stderr, str(pdf), "cannot read as PDF")  # and none of pypdf's own repair warnings
+    assert done.stdout == ""
