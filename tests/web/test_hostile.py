@@ -119,9 +119,9 @@ def test_huge_amounts_are_a_form_error_not_a_500(portal, field: str) -> None:  #
     params = {"industry": "製造業", "revenue": "4.5億", "limit": "100000000"} | {field: HUGE}
     page = client.get("/quote", params=params)
     message = re.search(r'id="quote-message">(.*?)</p>', page.text).group(1)
-    assert page.status_code == 400 and label in message and "40 文字まで" in message and "999999" not in message
+    assert page.status_code == 400 and label in message and "64 文字まで" in message and "999999" not in message
     ladder = client.get("/quote/ladder", params=params)
-    assert ladder.status_code == 200 and label in ladder.text and "40 文字まで" in ladder.text
+    assert ladder.status_code == 200 and label in ladder.text and "64 文字まで" in ladder.text
     form = {"csrf_token": client.csrf, "client": "株式会社 桁", "industry": "製造業", "revenue": "4.5億", "limit": "1億"} | {field: HUGE}
     r = client.post("/packs", data=form)
     assert r.status_code == 400 and f'id="{field}-error"' in r.text and label in r.text
@@ -129,7 +129,7 @@ def test_huge_amounts_are_a_form_error_not_a_500(portal, field: str) -> None:  #
     r = _upload(client, "桁.csv", (HEADER + row.format(HUGE)).encode())
     assert r.status_code == 303
     (error,) = _errors(portal, r.headers["location"])
-    assert error["column"] == field and "40 文字まで" in error["reason"]
+    assert error["column"] == field and "64 文字まで" in error["reason"]
     assert client.get(r.headers["location"]).status_code == 200
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
-from generator.jpformat import format_yen_units, parse_yen
+from generator.jpformat import MAX_YEN_TEXT, format_yen_units, parse_yen
 from generator.jptext import fold
 from generator.store.accounts import User
 from generator.store.audit import record as audit
@@ -38,7 +38,7 @@ Viewer = Annotated[User, Depends(require_role("agent", "compliance", "admin"))] 
 FIELDS = ("client", "contact", "industry", "revenue", "limit")
 # what each form field may hold, as the page labels it: checked before anything parses the value
 LIMITS = {"client": ("お客様名（会社名）", 200), "contact": ("ご担当者", 200), "industry": ("業種", 100),
-          "revenue": ("売上高", 40), "limit": ("賠償保険金額", 40)}
+          "revenue": ("売上高", MAX_YEN_TEXT), "limit": ("賠償保険金額", MAX_YEN_TEXT)}
 FIRST_DAY = dt.date(2000, 1, 1)  # history search: no pack is older; later than LAST_DAY is no date anyone means
 LAST_DAY = dt.date(2099, 12, 31)
 
