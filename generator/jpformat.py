@@ -17,7 +17,9 @@ DATE_FORMS = "2026-11-26, 2026/11/26, 2026年11月26日, 令和8年11月26日, �
 # Largest first; 京 is left out on purpose so huge amounts read as "10,000兆円", not a rare unit.
 UNITS: tuple[tuple[str, int], ...] = (("兆", 10**12), ("億", 10**8), ("万", 10**4))
 _UNIT_SIZE = dict(UNITS)
-MAX_YEN_TEXT = 64  # characters of a typed amount: every form docgen prints of any amount below 10**40 fits (a property test reads them back), "1,000,000,000,000円" is 18
+# characters of a typed amount: every form docgen prints of any amount below 10**40 fits (a property test reads them
+# all back); "1,000,000,000,000円" is 18
+MAX_YEN_TEXT = 64
 
 # Newest first, so the first era starting on or before a date is its era.
 ERAS: tuple[tuple[datetime.date, str], ...] = (
