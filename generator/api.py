@@ -60,7 +60,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "Site", "Pack", "Summary", "Converter", "load", "load_all", "products", "schedule", "revision_for", "start_revision",
     "client_request", "quote", "quote_request",
-    "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "build", "check", "diff", "diff_report", "verify",
+    "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "published", "build", "check", "diff", "diff_report", "verify",
 ]
 
 Progress = Callable[[int, int], None]
@@ -124,7 +124,7 @@ def schedule(site: Site, product: str | None = None, *, lint: bool = True, today
     if problems:
         raise ContentError(problems)
     approved = {r.name: r.product.meta.approval_number for r in checked if r.product.meta.approval_number}
-    problems = timeline_problems(checked, approved)
+    problems = timeline_problems(checked, approved, today)
     if problems:
         raise ContentError(problems)
     return Schedule(checked[0].product.key, tuple(sorted(checked, key=lambda r: r.effective)))
@@ -266,6 +266,38 @@ def wording(site: Site, product: Product, *, out: Path | None = None, timeout: f
     from generator.documents.wording import build_wording
 
     return build_wording(product, out or site.outputs / "wording", templates=site.templates, timeout=timeout)
+
+
+def published(site: Site, product: str | None = None, *, today: dt.date | None = None) -> list[Product]:
+    """The product revisions whose outputs are published: the one in force today and every later one already approved
+    (in the site's database on its effective date, or as the committed manifest records for its exact content) or
+    published before (a change to it is then drift, named with its file:line)."""
+    import json
+
+    from generator.compliance.check import MANIFEST
+    from generator.compliance.in_force import from_manifest, is_draft
+
+    path = site.outputs / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    keys = [product] if product else products(site)
+    if not keys:
+        raise InputError("--content", str(site.content), "holds no product (a product is a folder with product.yaml)")
+    found: list[Product] = []
+    problems: list[Problem] = []
+    for key in keys:
+        try:
+            sched = schedule(site, key, today=today)
+        except ContentError as exc:
+            problems += exc.problems
+            continue
+        current = revision_for(sched, today=today)
+        later = sched.revisions[sched.revisions.index(current) + 1 :]
+        # a later revision once published stays in the check after a change, so the drift is named, not just dropped
+        known = manifest.get("facts", {})
+        found += [current.product] + [p for p in (from_manifest(r.product, manifest) for r in later) if not is_draft(p) or p.manifest_key in known]
+    if problems:
+        raise ContentError(problems)
+    return found
 
 
 def build(site: Site, products: list[Product]):

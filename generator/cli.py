@@ -75,7 +75,7 @@ def cmd_wording(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_build(args: argparse.Namespace, out: Output) -> int:
-    products = _products(args)
+    products = api.published(_site(args), args.product)  # the revision in force and every approved later one
     draft_notice(out, products)
     published, manifest = api.build(_site(args), products)
     for item in published:
@@ -86,7 +86,7 @@ def cmd_build(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: Output) -> int:
-    message = api.check(_site(args), _products(args))
+    message = api.check(_site(args), api.published(_site(args), args.product))
     out.line(message)
     out.json({"status": "ok", "message": message})
     return 0
@@ -132,6 +132,11 @@ def _revision_json(sched, rev, start, renewal: bool) -> dict:  # noqa: ANN001
             "start": start.isoformat() if start else None, "renewal": renewal}
 
 
+def _from_today(sched) -> list:  # noqa: ANN001 - the revisions a list may be built from: in force today and later
+    revs = sched.revisions
+    return [r.product for r in revs[revs.index(api.revision_for(sched)) :]]
+
+
 def cmd_quote(args: argparse.Namespace, out: Output) -> int:
     start = _start(args)
     sched = api.schedule(_site(args), args.product, lint=False)  # reads no template
@@ -172,7 +177,7 @@ def cmd_proposal(args: argparse.Namespace, out: Output) -> int:
         request = api.client_request(**_client_values(args))
     except InputError as exc:  # named as the option typed on the command line: --agent-name, not agent_name
         raise InputError(f"--{exc.field.replace('_', '-')}", exc.value, exc.reason) from None
-    draft_notice(out, [product])
+    draft_notice(out, [api.revision_for(sched, request.start, renewal=request.renewal).product])  # the revision the pack is built from
     pack = api.build_pack(site, product, request, out=_path(args.out), timeout=args.timeout, schedule=sched)
     state = "up to date" if pack.skipped else "built"
     out.line(f"{state}: {pack.pdf} ({pack.pages} pages; premium {pack.premium:,}円; Word files beside it)")
@@ -186,7 +191,7 @@ def cmd_proposals(args: argparse.Namespace, out: Output) -> int:
     site = _site(args)
     sched = api.schedule(site, args.product)
     product = api.revision_for(sched).product
-    draft_notice(out, [product])
+    draft_notice(out, _from_today(sched))
     progress = None if args.dry_run or out.json_mode else Progress(out, "packs")
     summary = api.build_list(site, product, Path(args.file), out=_path(args.out), jobs=args.jobs, progress=progress,
                              timeout=args.timeout, dry_run=args.dry_run, schedule=sched, start=_start(args), renewal=args.renewal)
@@ -212,7 +217,7 @@ def _proposals_on_cluster(args: argparse.Namespace, out: Output) -> int:
     site = _site(args)
     sched = api.schedule(site, args.product)
     product = api.revision_for(sched).product
-    draft_notice(out, [product])
+    draft_notice(out, _from_today(sched))
     progress = None if out.json_mode else Progress(out, "packs")
     summary = distributed.run_command(args, site, product, today=dt.date.today(), progress=progress, schedule=sched,
                                       start=_start(args), renewal=args.renewal,

@@ -79,10 +79,6 @@ def quote(b: Builder) -> None:
     row = b.row(t, ["年間保険料", "{{ quote.premium }}"], styles=["Table Label", "Premium"])
     b.shade(row.cells[0], BRAND_LIGHT)
     b.p("見積有効期限：{{ quote.valid_until }}", "Right Small")
-    b.tag("{%p if quote.start %}")  # only when the agent gave a 保険始期日: a quote without one prints as before revisions
-    b.p("保険始期日：{{ quote.start }}　適用改定：{{ quote.revision }}（{{ quote.revision_effective }}以降始期）　承認番号：{{ footer.approval }}",
-        "Right Small")
-    b.tag("{%p endif %}")
 
     b.p("賠償保険金額別の年間保険料（{{ quote.class_code }}・{{ quote.band }}）", "heading 2")
     t = b.table([2600, 2600, 2600, TEXT_W - 7800], ["賠償保険金額", "費用保険金額", "年間保険料", ""])

@@ -205,11 +205,12 @@ def draft_notice(out, products) -> None:  # type: ignore[no-untyped-def]
     from generator.compliance.watermark import DRAFT_TEXT
 
     for p in products:
+        name = f"{p.key} revision {p.revision}" if p.revision_path else p.key  # the first revision is named as before revisions
         if is_draft(p):
-            out.error(f"docgen: DRAFT: {p.key} content {p.meta.content_version} ({p.digest()}) has no valid approval; every page carries "
+            out.error(f"docgen: DRAFT: {name} content {p.meta.content_version} ({p.digest()}) has no valid approval; every page carries "
                       f"「{DRAFT_TEXT}」 (docgen submit, then docgen approve)")
         else:
-            out.error(f"docgen: approved: {p.key} content {p.digest()} prints approval number {p.meta.approval_number}")
+            out.error(f"docgen: approved: {name} content {p.digest()} prints approval number {p.meta.approval_number}")
 
 
 def disclosure_warnings(out, products) -> None:  # type: ignore[no-untyped-def]

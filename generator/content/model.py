@@ -122,6 +122,13 @@ class Product:
     file_hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
     # the revision this is (content/<product>/revisions/<name>/, or the product folder's own name for the first)
     revision: str = field(default="", compare=False)
+    # where it lives under content/<product>/ and publishes under outputs/: "" for the first, "revisions/<name>" after
+    revision_path: str = field(default="", compare=False)
+
+    @property
+    def manifest_key(self) -> str:
+        """How outputs/manifest.json names this revision's facts: the product key for the first, ``key@name`` after."""
+        return f"{self.key}@{self.revision}" if self.revision_path else self.key
 
     def digest(self) -> str:
         """Short hash of every content file's bytes: printed on documents so a copy can be traced."""

@@ -123,7 +123,7 @@ def load_revisions(folder: Path, first: Product | None = None) -> list[Revision]
             problems.append(Problem(display_path(sub), 0, "", "a revision folder is named by the month it takes effect; allowed: 2027-04 or 2027-04-15"))
             continue
         try:
-            loaded = load_product(sub, key=product.key, revision=sub.name)
+            loaded = dataclasses.replace(load_product(sub, key=product.key, revision=sub.name), revision_path=f"{REVISIONS}/{sub.name}")
         except ContentError as exc:
             problems += exc.problems
             continue
@@ -138,10 +138,11 @@ def _with_revision(product: Product, name: str) -> Product:
     return product if product.revision == name else dataclasses.replace(product, revision=name)
 
 
-def timeline_problems(revisions: Iterable[Revision], approved: dict[str, str] | None = None) -> list[Problem]:
-    """Overlaps, gaps, misnamed and out-of-order revisions, and a revision dated before an approved one, with file:line.
+def timeline_problems(revisions: Iterable[Revision], approved: dict[str, str] | None = None, today: dt.date | None = None) -> list[Problem]:
+    """Overlaps, gaps, misnamed and out-of-order revisions, and a new revision dated before an approved one, with file:line.
 
-    ``approved``: revision name → approval number of the revisions approved (the caller knows; content does not).
+    ``approved``: revision name → approval number of the revisions approved (the caller knows; content does not). A
+    revision is new until it takes effect (after ``today``): one in force or past is history, approved or not.
     """
     revs = list(revisions)
     problems: list[Problem] = []
@@ -188,7 +189,7 @@ def timeline_problems(revisions: Iterable[Revision], approved: dict[str, str] | 
             at(cur, "renewal_effective_date", f"renewals from {cur.renewal_effective} {kind} revision {prev.name}, which ends on {end}; "
                                               f"allowed: {end + ONE_DAY}")
     for r in ordered:
-        if approved and r.name not in approved:
+        if approved and r.name not in approved and (today is None or r.effective > today):
             later = [a for a in ordered if a.name in approved and a.effective > r.effective]
             if later:
                 a = later[0]

@@ -12,7 +12,7 @@ from pathlib import Path
 from generator import __version__
 from generator.batch.clients import ClientRequest
 from generator.content.model import Product
-from generator.documents.context import class_label, coverage_context, exclusions_context, footer_context, letter_context, required_context
+from generator.documents.context import NO_APPROVAL, class_label, coverage_context, exclusions_context, footer_context, letter_context, required_context
 from generator.documents.registry import PERSONALISED
 from generator.errors import InputError
 from generator.jpformat import ERAS, format_date, format_yen, format_yen_units
@@ -170,8 +170,10 @@ def quote_context(product: Product, q: Quote, issued: dt.date, *, number: str, s
     ratio = product.rates.expense_ratio_percent
     return {
         "number": number,
-        "valid_until": format_date(valid_until),
-        # 保険始期日 and the revision pricing it, printed when the agent gave a start date
+        # with a 保険始期日 the line also names it, the revision pricing it and that revision's 承認番号; it rides on this
+        # line rather than a template paragraph of its own so that quote.docx (an input of every pack's hash, published
+        # sample pack included) stays as it was: a quote without a start date prints byte for byte as before revisions
+        "valid_until": format_date(valid_until) + (start_line(product, start) if start else ""),
         "start": format_date(start) if start else "",
         "revision": product.revision,
         "revision_effective": format_date(product.meta.effective_date),
@@ -195,6 +197,17 @@ def quote_context(product: Product, q: Quote, issued: dt.date, *, number: str, s
         "premises": list(q.premises),
         "notes": [n.text for n in product.rates.notes],
     }
+
+
+def start_line(product: Product, start: dt.date) -> str:
+    """What the お見積書 adds after its validity date when the agent gave a 保険始期日.
+
+    >>> from types import SimpleNamespace as NS
+    >>> p = NS(revision="2027-04", meta=NS(approval_number=""))
+    >>> start_line(p, dt.date(2027, 4, 1))
+    '　保険始期日：令和9年4月1日（改定 2027-04、承認番号 未取得）'
+    """
+    return f"　保険始期日：{format_date(start)}（改定 {product.revision}、承認番号 {product.meta.approval_number or NO_APPROVAL}）"
 
 
 def disclosure_context(product: Product, q: Quote) -> dict:

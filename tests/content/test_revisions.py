@@ -209,7 +209,7 @@ def test_a_quote_is_never_valid_past_its_revision(two: api.Site) -> None:
                                  date="2027-03-01", start="2027-03-15")
     plan = api.plan(two, sched.revisions[0].product, request, today=TODAY, schedule=sched)
     # 90 days from 2027-03-01 would be 2027-05-30; the revision prices starts until 2027-03-31
-    assert plan.contexts["quote"]["quote"]["valid_until"] == "令和9年3月31日"
+    assert plan.contexts["quote"]["quote"]["valid_until"].startswith("令和9年3月31日　保険始期日：令和9年3月15日（改定 2026-12、承認番号 未取得）")
     assert plan.revision == "2026-12"
     with pytest.raises(InputError, match="start: '2026-01-01'"):
         api.plan(two, sched.revisions[0].product, api.client_request(client="A", industry="製造業", revenue="1億", limit="1億",
