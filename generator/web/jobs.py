@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from generator import api
 from generator.batch.clients import ClientRequest
 from generator.content.model import Product
+from generator.content.revisions import Schedule
 from generator.errors import DocgenError
 from generator.store.accounts import User
 from generator.store.audit import record as audit
@@ -139,6 +140,11 @@ class Worker:
             with self._lock:
                 self._active.discard(job_id)
 
+    def _schedule(self) -> Schedule | None:
+        """The product's revisions as the portal loaded them (the ProductCache), None for a plain product callable."""
+        loader = getattr(self.product, "schedule", None)
+        return loader() if loader is not None else None
+
     def _progress(self, job_id: int) -> Callable[[int, int], None]:
         return lambda done, total: self._update(job_id, done=done, total=total)
 
@@ -148,7 +154,8 @@ class Worker:
         self._update(job_id, total=1)
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
         try:
-            pack = api.build_pack(self.site, product, request, out=out, today=today, timeout=self.timeout, converter=self.converter)
+            pack = api.build_pack(self.site, product, request, out=out, today=today, timeout=self.timeout, converter=self.converter,
+                                  schedule=self._schedule())
             record_id = self._record(job_id, product, request, pack)
         finally:
             storage.remove(self.site.storage, f"tmp/job-{job_id}")
@@ -161,13 +168,14 @@ class Worker:
                 raise DocgenError("the uploaded list is gone")
             path = self.site.storage / upload.storage_key
             first_errors = list(upload.errors)
-        checked = check_list(product, path)
         today = dt.date.fromisoformat(params["today"])
+        schedule = self._schedule()  # once per list: each row's revision is then a lookup
+        checked = check_list(product, path, schedule, today)
         self._update(job_id, total=len(checked.requests))
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
         try:
             summary = api.build_packs(self.site, product, checked.requests, out=out, today=today, jobs=self.build_jobs,
-                                      progress=self._progress(job_id), timeout=self.timeout, converter=self.converter)
+                                      progress=self._progress(job_id), timeout=self.timeout, converter=self.converter, schedule=schedule)
             by_addressee = {r.addressee: r for r in checked.requests}
             records = [self._record(job_id, product, request_of(p, by_addressee), p) for p in (*summary.built, *summary.skipped)]
             failed = [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason} for e in summary.errors]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import api
 from generator.batch.clients import ClientRequest, parse_client, read_client_rows
 from generator.content.model import Product
+from generator.content.revisions import Schedule
 from generator.errors import InputError, QuoteRefused, ReferralRequired
 
 SUFFIXES = (".csv", ".xlsx")
@@ -26,8 +28,11 @@ def bad_row(row: int | None, column: str, value: object, reason: str) -> dict[st
     return {"row": row, "column": column, "value": "" if value is None else str(value), "reason": reason}
 
 
-def check_list(product: Product, path: Path) -> Checked:
-    """Parse every row of a .csv/.xlsx list and quote it; ClientListError when the file cannot be read at all."""
+def check_list(product: Product, path: Path, schedule: Schedule | None = None, today: dt.date | None = None) -> Checked:
+    """Parse every row of a .csv/.xlsx list and quote it; ClientListError when the file cannot be read at all.
+
+    With a ``schedule``, each row is quoted by the revision in force on its 保険始期日 (a date none prices is a bad row).
+    """
     from generator.documents.fonts import missing_glyphs
 
     checked = Checked()
@@ -37,7 +42,8 @@ def check_list(product: Product, path: Path) -> Checked:
             checked.bad += [bad_row(e.row, e.column, e.value, e.reason) for e in errors]
             continue
         try:
-            api.quote_request(product, request)
+            own = api.revision_for(schedule, request.start, renewal=request.renewal, today=today).product if schedule else product
+            api.quote_request(own, request)
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             # the same sentence the CLI prints for this client (要見積 / 引受不可 and why)
             checked.bad.append(bad_row(row, exc.field.lstrip("-"), values.get(exc.field.lstrip("-"), exc.value), str(exc)))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
-from generator.jpformat import parse_yen
+from generator.jpformat import parse_date, parse_yen
 from generator.store.accounts import User
 from generator.store.audit import AuditEntry
 from generator.store.audit import record as audit
@@ -54,10 +54,26 @@ def home(user: CurrentUser) -> Response:
 # --- quote -------------------------------------------------------------------------------------
 
 
-def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
+def _revision(request: Request, start: str, renewal: bool):  # type: ignore[no-untyped-def]
+    """The revision in force on the 保険始期日 typed (none: today's); InputError naming 保険始期日 when none prices it."""
+    sched = request.app.state.products.schedule()
+    day = parse_date(start.strip(), field="保険始期日") if start.strip() else None
+    rev = api.revision_for(sched, day, renewal=renewal, today=_today())
+    last = sched.last_day(rev, renewal)
+    return rev, {"name": rev.name, "effective": rev.starts(renewal), "last_day": last, "start": day, "renewal": renewal,
+                 "approval": rev.product.meta.approval_number, "several": not sched.single}
+
+
+def ladder(request: Request, industry: str, revenue: str, limit: str, start: str = "", renewal: bool = False) -> dict:
     """The premium for every published limit, or the sentence the CLI prints when there is none."""
-    product = request.app.state.products()
-    view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit}
+    view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit, "start": start,
+                  "renewal": renewal, "revision": None}
+    try:
+        rev, view["revision"] = _revision(request, start, renewal)
+    except InputError as exc:
+        view["message"] = str(exc)
+        return view
+    product = rev.product
     if not industry.strip() or not revenue.strip():
         return view
     try:
@@ -78,8 +94,9 @@ def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
 
 
 @router.get("/quote")
-def quote_page(request: Request, user: Viewer, industry: str = "", revenue: str = "", limit: str = "") -> Response:
-    view = ladder(request, industry, revenue, limit)
+def quote_page(request: Request, user: Viewer, industry: str = "", revenue: str = "", limit: str = "", start: str = "",
+               renewal: bool = False) -> Response:
+    view = ladder(request, industry, revenue, limit, start, renewal)
     product = request.app.state.products()
     industries = [name for c in product.rates.classes for name in c.industries]
     return render(request, "quote.html", 200 if not view["message"] else 400, view=view, industries=industries,
@@ -87,28 +104,34 @@ def quote_page(request: Request, user: Viewer, industry: str = "", revenue: str 
 
 
 @router.get("/quote/ladder")
-def quote_ladder(request: Request, user: Viewer, industry: str = "", revenue: str = "", limit: str = "") -> Response:
-    return render(request, "_ladder.html", view=ladder(request, industry, revenue, limit))
+def quote_ladder(request: Request, user: Viewer, industry: str = "", revenue: str = "", limit: str = "", start: str = "",
+                 renewal: bool = False) -> Response:
+    return render(request, "_ladder.html", view=ladder(request, industry, revenue, limit, start, renewal))
 
 
 # --- one pack ----------------------------------------------------------------------------------
 
 
 @router.get("/packs/new")
-def pack_form(request: Request, user: Builder, industry: str = "", revenue: str = "", limit: str = "") -> Response:
-    values = {"client": "", "contact": "", "industry": industry, "revenue": revenue, "limit": limit}
+def pack_form(request: Request, user: Builder, industry: str = "", revenue: str = "", limit: str = "", start: str = "",
+              renewal: bool = False) -> Response:
+    values = {"client": "", "contact": "", "industry": industry, "revenue": revenue, "limit": limit, "start": start, "renewal": renewal}
     return render(request, "pack_new.html", values=values)
 
 
 @router.post("/packs")
 def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated[str, Form(max_length=400)] = "",
                 contact: Annotated[str, Form(max_length=400)] = "", industry: Annotated[str, Form(max_length=100)] = "",
-                revenue: Annotated[str, Form(max_length=40)] = "", limit: Annotated[str, Form(max_length=40)] = "") -> Response:
-    values = {"client": client, "contact": contact, "industry": industry, "revenue": revenue, "limit": limit}
-    raw = {**values, "agent_name": user.agency.name, "agent_contact": f"担当：{user.name}" if user.name else ""}
+                revenue: Annotated[str, Form(max_length=40)] = "", limit: Annotated[str, Form(max_length=40)] = "",
+                start: Annotated[str, Form(max_length=40)] = "", renewal: Annotated[str, Form(max_length=10)] = "") -> Response:
+    values = {"client": client, "contact": contact, "industry": industry, "revenue": revenue, "limit": limit, "start": start,
+              "renewal": bool(renewal)}
+    raw = {**values, "renewal": "更新" if renewal else "", "agent_name": user.agency.name,
+           "agent_contact": f"担当：{user.name}" if user.name else ""}
     try:
         request_ = api.client_request(**raw)
-        api.quote_request(request.app.state.products(), request_)  # 要見積 / 引受不可: no job, the reason on the form
+        rev, _ = _revision(request, start, bool(renewal))  # a 保険始期日 no revision prices: no job, the dates there are
+        api.quote_request(rev.product, request_)  # 要見積 / 引受不可: no job, the reason on the form
     except DocgenError as exc:
         return render(request, "pack_new.html", 400, values=values, message=str(exc))
     job = Job(kind="pack", state="queued", agency_id=user.agency_id, user_id=user.id, params={"request": raw, "today": _today().isoformat()},
@@ -237,7 +260,7 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
     upload.storage_key = f"uploads/{upload.id}{suffix}"
     path = storage.write_bytes(request.app.state.site.storage, upload.storage_key, data)
     try:
-        checked = check_list(request.app.state.products(), path)
+        checked = check_list(request.app.state.products(), path, request.app.state.products.schedule(), _today())
     except DocgenError as exc:  # not a readable list at all (format, missing columns): nothing kept
         db.rollback()
         path.unlink(missing_ok=True)
