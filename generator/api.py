@@ -314,12 +314,24 @@ def check(site: Site, products: list[Product]) -> str:
     return run_check(site, products)
 
 
-def diff(site: Site, old: str, new: str, product: str | None = None):
-    """Clause and premium changes between two versions (git revisions or content folders), with the documents they reach."""
+def diff(site: Site, old: str, new: str, product: str | None = None, *, revision: str | None = None):
+    """Clause and premium changes between two versions (git revisions or content folders) of one revision (``revision``,
+    default the first), or between two revisions named as ``docgen revisions`` lists them (``2026-12 2027-04``)."""
     from generator.compliance.diff import compare, load_pair
 
-    a, b = load_pair(site, old, new, product)
+    revs = {r.name: r for r in load_revisions(_folder(site, product))}
+    if old in revs and new in revs:
+        return compare(revs[old].product, revs[new].product, old, new)
+    if revision is not None and revision not in revs:
+        raise InputError("--revision", revision, "no such revision", allowed=", ".join(revs))
+    a, b = load_pair(site, old, new, product, revs[revision].product.revision_path if revision else "")
     return compare(a, b, old, new)
+
+
+def other_revisions(site: Site, d, product: str | None = None) -> frozenset[str]:
+    """Content hashes of the product's current revisions other than the one ``d`` compares (its ledger impact skips them)."""
+    revs = load_revisions(_folder(site, product))
+    return frozenset(r.product.digest() for r in revs if r.name != (d.new.revision or revs[0].name)) - {d.old.digest()}
 
 
 def diff_report(site: Site, d, *, out: Path, author: str = "docgen") -> tuple[Path, Path]:
@@ -339,3 +351,15 @@ def verify(product: Product, pdf: Path):
     from generator.compliance.provenance import verify_pdf
 
     return verify_pdf(Path(pdf), product)
+
+
+def built_from(sched: Schedule, pdf: Path, *, today: dt.date | None = None) -> Revision:
+    """The revision a PDF docgen made was built from (its stamped content hash), so it verifies against that revision
+    also after a later one took effect; a hash no current revision has (older content): the revision in force today."""
+    from generator.compliance.provenance import stamped_content_hash
+
+    digest = stamped_content_hash(Path(pdf))
+    for rev in sched.revisions:
+        if rev.product.digest() == digest:
+            return rev
+    return revision_for(sched, today=today)

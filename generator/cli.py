@@ -94,15 +94,20 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_diff(args: argparse.Namespace, out: Output) -> int:
     site = _site(args)
-    d = api.diff(site, args.old, args.new, args.product)
+    d = api.diff(site, args.old, args.new, args.product, revision=args.revision)
     md, redline = api.diff_report(site, d, out=_path(args.out) or site.outputs / "diff", author=args.author)
     for line in d.summary_lines():
         out.line(line)
     from generator.compliance.impact import impact_lines, ledger_impact  # the ledger (SQLAlchemy) only for diff
 
-    affected = ledger_impact(site, d)  # packs already issued with the old wording or premiums
-    for line in impact_lines(affected):
-        out.line(line)
+    if d.old.revision and d.new.revision and d.old.revision != d.new.revision:  # two revisions: neither changed
+        affected: list | None = []
+        out.line(f"issued packs: none affected; each stays with the revision it was built from ({d.new.revision} applies to "
+                 f"policies starting from {d.new.meta.effective_date})")
+    else:
+        affected = ledger_impact(site, d, api.other_revisions(site, d, args.product))  # packs of this revision with the old wording
+        for line in impact_lines(affected):
+            out.line(line)
     out.line(f"written: {md} and {redline} (tracked changes)")
     out.json({"status": "ok", **d.as_dict(), "markdown": str(md), "redline": str(redline),
               "affected_packs": None if affected is None else [p.as_dict() for p in affected]})
@@ -110,10 +115,13 @@ def cmd_diff(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, out: Output) -> int:
-    product = _product(args, lint=False)  # reads no template
+    sched = api.schedule(_site(args), args.product, lint=False)  # reads no template
     failed = 0
     for pdf in args.files:
-        result = api.verify(product, Path(pdf))
+        rev = api.built_from(sched, Path(pdf))  # the revision it was built from, also once a later one took effect
+        result = api.verify(rev.product, Path(pdf))
+        if not sched.single:
+            out.line(f"{pdf}: verified against revision {rev.name} (from {rev.effective})")
         for line in result.lines():
             out.line(line)
         out.json(result.as_dict())
@@ -295,7 +303,7 @@ EXAMPLES = {
     "wording": "docgen wording",
     "build": "docgen build          # then commit content/ and outputs/ together",
     "check": "docgen check          # exit 1 names each stale output, the clause or premium and its file:line",
-    "diff": "docgen diff HEAD~1 content\n  docgen diff v1.0.0 HEAD --json",
+    "diff": "docgen diff HEAD~1 content\n  docgen diff v1.0.0 HEAD --json\n  docgen diff 2026-12 2027-04   # two revisions by name",
     "verify": "docgen verify 'outputs/proposals/有限会社 伸和企画 上/サイバーLite_ご提案書.pdf'",
     "quote": "docgen quote --industry 製造業 --revenue 4.5億 --limit 1億\n  docgen quote --industry D02 --revenue 12億 --limit 3000万 --json",
     "proposal": "docgen proposal --client '有限会社 伸和企画' --contact 上 --industry 製造業 --revenue 4.5億 --limit 1億",
@@ -357,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("new", help="new version: a git revision or a content folder (e.g. content)")
     df.add_argument("--out", help="where the summary and the redline go (default: outputs/diff)")
     df.add_argument("--author", default="docgen", help="author of the tracked changes (default: %(default)s)")
+    df.add_argument("--revision", help="compare this revision's folder in both versions (default: the first); "
+                                       "or give two revision names as OLD and NEW (docgen diff 2026-12 2027-04)")
     vf = add("verify", cmd_verify, "does a PDF docgen made (e.g. one an agent sent) still match the current content?")
     vf.add_argument("files", nargs="+", help="PDF files")
 

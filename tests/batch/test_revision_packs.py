@@ -85,3 +85,26 @@ def test_dask_local_cluster_builds_each_pack_from_its_revision(two: api.Site, li
     assert [(r["row"], r["revision"], r["premium"]) for r in lines] == [(i, rev, p) for i, (_, _, _, rev, p) in enumerate(ROWS, 2)]
     for (_client, start, _renewal, revision, premium), line in zip(ROWS, lines, strict=True):
         check_pack(two, Path(line["folder"]), revision, premium, STARTS[start])
+
+
+def test_each_pack_verifies_against_its_revision_also_after_the_next_took_effect(
+        two: api.Site, listing: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "packs"
+    argv = ["--content", str(two.content), "--templates", str(two.templates), "--cache", str(tmp_path / "cache")]
+    assert main([*argv, "proposals", str(listing), "--out", str(out), "-q"]) == 0
+    capsys.readouterr()
+
+    class Later(dt.date):  # 2027-05-01: the second revision is in force for new business and renewals
+        @classmethod
+        def today(cls) -> dt.date:
+            return dt.date(2027, 5, 1)
+
+    import generator.api
+
+    monkeypatch.setattr(generator.api.dt, "date", Later)
+    pdfs = [str(next((out / folder).glob("*.pdf"))) for folder in sorted(p.name for p in out.iterdir() if p.is_dir())]
+    assert main([*argv, "verify", "--json", *pdfs]) == 0
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    sched = api.schedule(two, lint=False, today=TODAY)
+    assert sorted(r["current"] for r in results) == sorted(sched.by_name(rev).product.digest() for *_, rev, _ in ROWS)
+    assert all(r["status"] == "matches" and r["built_from"] == r["current"] and not r["premiums"] for r in results), results

@@ -214,3 +214,27 @@ def test_a_quote_is_never_valid_past_its_revision(two: api.Site) -> None:
     with pytest.raises(InputError, match="start: '2026-01-01'"):
         api.plan(two, sched.revisions[0].product, api.client_request(client="A", industry="製造業", revenue="1億", limit="1億",
                                                                      start="2026-01-01"), today=TODAY, schedule=sched)
+
+
+def test_diff_compares_two_revisions_by_name(two: api.Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = docgen(two, "diff", "2026-12", SECOND, "--out", str(tmp_path / "diff"), "--json", capsys=capsys)
+    assert code == 0, err
+    got = json.loads(out)
+    assert [(c["key"], c["old"], c["new"]) for c in got["cells"]] == [("D01/B1/100000000", SEED_PREMIUM, NEW_PREMIUM)]
+    assert [c["id"] for c in got["clauses"]] == ["RATE"] and got["affected_packs"] == []  # the table (and its rates_version)
+    assert (got["old_content_hash"], got["new_content_hash"]) == tuple(r.product.digest() for r in api.schedule(two, lint=False).revisions)
+    assert Path(got["redline"]).is_file()
+    # a revision's own history: its folder in two versions (here two content folders)
+    before = tmp_path / "before"
+    import shutil
+
+    shutil.copytree(two.content, before)
+    exclusions = two.content / "cyber_lite" / "revisions" / SECOND / "exclusions.yaml"
+    text = exclusions.read_text(encoding="utf-8")
+    first_text = next(line for line in text.splitlines() if line.strip().startswith("text:"))
+    exclusions.write_text(text.replace(first_text, first_text + "（改定）", 1), encoding="utf-8")
+    code, out, _ = docgen(two, "diff", str(before), str(two.content), "--revision", SECOND, "--out", str(tmp_path / "d2"), "--json", capsys=capsys)
+    got = json.loads(out)
+    assert code == 0 and [c["change"] for c in got["clauses"]] == ["changed"] and got["cells"] == []
+    code, out, _ = docgen(two, "diff", str(before), str(two.content), "--out", str(tmp_path / "d3"), "--json", capsys=capsys)
+    assert json.loads(out)["clauses"] == []  # the first revision did not change

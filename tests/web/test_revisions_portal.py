@@ -105,3 +105,36 @@ def test_compliance_lists_revisions_with_dates_and_approval_state(two_portal: Po
         ["2026-12", "令和8年12月1日〜令和9年3月31日", "令和8年12月1日〜令和9年3月31日", "適用中", "2026-12", sched.revisions[0].product.digest(), "draft"],
         [SECOND, "令和9年4月1日〜", "令和9年4月1日〜", "適用予定", SECOND, sched.revisions[1].product.digest(), "draft"],
     ]
+
+
+@pytest.mark.libreoffice
+def test_the_ledger_impact_of_a_wording_change_is_per_revision(two_portal: Portal, tmp_path: Path) -> None:
+    """A revision starts as a copy, so both revisions' packs print the same clause stamps: a change to 2027-04's wording
+    reaches only the packs built from 2027-04."""
+    import shutil
+
+    from generator.compliance.impact import affected_packs
+
+    client = two_portal.client("agent")
+    for name, start in (("有限会社 影響前", "2027-03-31"), ("株式会社 影響後", "2027-04-01")):
+        r = client.post("/packs", data={"client": name, "industry": "製造業", "revenue": "4.5億", "limit": "1億", "start": start,
+                                        "csrf_token": client.csrf})
+        assert r.status_code == 303, r.text
+        job = wait_for_job(two_portal, int(r.headers["location"].rsplit("/", 1)[1]))
+        assert job.state == "done", job.reason
+    before = tmp_path / "before"
+    shutil.copytree(two_portal.site.content, before)
+    exclusions = two_portal.site.content / "cyber_lite" / "revisions" / SECOND / "exclusions.yaml"
+    text = exclusions.read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.strip().startswith("text:"))
+    exclusions.write_text(text.replace(line, line + "（改定）", 1), encoding="utf-8")
+    try:
+        d = api.diff(two_portal.site, str(before), str(two_portal.site.content), revision=SECOND)
+        others = api.other_revisions(two_portal.site, d)
+        with two_portal.sessions() as s:
+            hit = {p.client for p in affected_packs(s, d, others)}
+            everyone = {p.client for p in affected_packs(s, d)}
+    finally:
+        exclusions.write_text(text, encoding="utf-8")
+    assert "株式会社 影響後" in hit and "有限会社 影響前" not in hit
+    assert "有限会社 影響前" in everyone  # what a search by clause stamps alone would have listed
