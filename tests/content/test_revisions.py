@@ -238,3 +238,34 @@ def test_diff_compares_two_revisions_by_name(two: api.Site, tmp_path: Path, caps
     assert code == 0 and [c["change"] for c in got["clauses"]] == ["changed"] and got["cells"] == []
     code, out, _ = docgen(two, "diff", str(before), str(two.content), "--out", str(tmp_path / "d3"), "--json", capsys=capsys)
     assert json.loads(out)["clauses"] == []  # the first revision did not change
+
+
+def test_submit_and_approve_a_revision_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The approval attaches to the named revision's content hash; the revision in force today stays a draft."""
+    from generator.store import db
+    from tests.compliance.conftest import add_user
+    from tests.compliance.disclosure_helpers import fill_pending
+
+    site = copy_site(tmp_path)
+    fill_pending(site.content / "cyber_lite" / "disclosures.yaml")  # the insurer's wording (test text): approvable
+    add_second_revision(site)
+    monkeypatch.setenv("DOCGEN_STORAGE", str(site.storage))
+    monkeypatch.delenv("DOCGEN_DATABASE_URL", raising=False)
+    url = f"sqlite:///{site.storage / 'docgen.sqlite3'}"
+    site.storage.mkdir()
+    db.upgrade(url)
+    eng = db.engine(url)
+    with db.session_factory(eng)() as s:
+        add_user(s, "marketing@example.jp", "marketing")
+        add_user(s, "compliance@example.jp", "compliance")
+        s.commit()
+    eng.dispose()
+    assert docgen(site, "submit", "--user", "marketing@example.jp", "--product-revision", SECOND, capsys=capsys)[0] == 0
+    code, out, err = docgen(site, "approve", "--user", "compliance@example.jp", "--product-revision", SECOND, "--number", "CL-2027-001",
+                            "--json", capsys=capsys)
+    assert code == 0, err
+    approved = json.loads(out)
+    sched = api.schedule(site, lint=False)
+    assert approved["content_hash"] == sched.by_name(SECOND).product.digest() and approved["valid_from"] == "2027-04-01"
+    code, out, _ = docgen(site, "revisions", "--json", capsys=capsys)
+    assert [(r["revision"], r["approval"]) for r in map(json.loads, out.splitlines())] == [("2026-12", None), (SECOND, "CL-2027-001")]
