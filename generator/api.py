@@ -21,6 +21,7 @@ Building one client's pack from Python:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -29,8 +30,9 @@ from typing import TYPE_CHECKING
 
 from generator.batch.clients import ClientRequest, parse_client
 from generator.batch.policy import IssuingPolicy
-from generator.content.load import load_product, product_dirs
+from generator.content.load import product_dirs
 from generator.content.model import Product
+from generator.content.revisions import Revision, Schedule, load_revisions, new_revision, timeline_problems
 from generator.content.validate import validate
 from generator.errors import ContentError, InputError, Problem
 from generator.rating.rate import Quote
@@ -57,8 +59,9 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "Site", "IssuingPolicy", "Pack", "Summary", "Converter", "load", "load_all", "products", "client_request", "quote", "quote_request",
-    "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "build", "check", "diff", "diff_report", "verify",
+    "Site", "IssuingPolicy", "Pack", "Summary", "Converter", "load", "load_all", "products", "schedule", "revision_for", "start_revision",
+    "client_request", "quote", "quote_request",
+    "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "published", "build", "check", "diff", "diff_report", "verify",
 ]
 
 Progress = Callable[[int, int], None]
@@ -85,18 +88,58 @@ def _folder(site: Site, key: str | None) -> Path:
     return site.content / key
 
 
-def load(site: Site, product: str | None = None, *, lint: bool = True) -> Product:
-    """Load, type-check and cross-check one product (the only one when ``product`` is None); lint its templates."""
-    loaded = validate(load_product(_folder(site, product)))
-    if lint:
-        from generator.documents.product_lint import lint_templates
+def load(site: Site, product: str | None = None, *, lint: bool = True, start: dt.date | None = None, renewal: bool = False,
+         today: dt.date | None = None) -> Product:
+    """Load, type-check and cross-check one product (the only one when ``product`` is None); lint its templates.
 
-        problems = lint_templates(loaded, site)
-        if problems:
-            raise ContentError(problems)
+    Returns the revision in force on ``start`` (for a renewal when ``renewal``), by default the one in force today;
+    InputError (``start``) when no revision prices that date. Every revision is validated.
+    """
+    return revision_for(schedule(site, product, lint=lint, today=today), start, renewal=renewal, today=today).product
+
+
+def schedule(site: Site, product: str | None = None, *, lint: bool = True, today: dt.date | None = None) -> Schedule:
+    """Every revision of one product, validated, linted, each printing the approval it has on the day it is used
+    (today, or its effective date for a revision still to come); overlaps, gaps and a draft dated before an approved
+    revision are ContentError with file:line. Load it once per list: picking a revision is then a lookup."""
     from generator.compliance.in_force import for_build
 
-    return for_build(site, loaded)  # with the approval number in force today, or as a draft (watermarked)
+    today = today or dt.date.today()
+    folder = _folder(site, product)
+    problems: list[Problem] = []
+    checked: list[Revision] = []
+    for rev in load_revisions(folder):
+        try:
+            loaded = validate(rev.product)
+            if lint:  # the documents stage costs a quote half a second to import: only when templates are linted
+                from generator.documents.product_lint import lint_templates
+
+                found = lint_templates(loaded, rev.on_site(site))
+                if found:
+                    raise ContentError(found)
+        except ContentError as exc:
+            problems += exc.problems
+            continue
+        # documents print the approval valid on the day they are used: today, or the day a later revision takes effect
+        checked.append(dataclasses.replace(rev, product=for_build(site, loaded, max(today, rev.effective))))
+    if problems:
+        raise ContentError(problems)
+    approved = {r.name: r.product.meta.approval_number for r in checked if r.product.meta.approval_number}
+    problems = timeline_problems(checked, approved, today)
+    if problems:
+        raise ContentError(problems)
+    return Schedule(checked[0].product.key, tuple(sorted(checked, key=lambda r: r.effective)))
+
+
+def revision_for(sched: Schedule, start: dt.date | None = None, *, renewal: bool = False, today: dt.date | None = None) -> Revision:
+    """The revision in force on ``start`` (a renewal's when ``renewal``); without one, the one in force today."""
+    return sched.pick(start, renewal, today or dt.date.today())
+
+
+def start_revision(site: Site, effective: dt.date, *, renewal_effective: dt.date | None = None, product: str | None = None,
+                   today: dt.date | None = None) -> Path:
+    """``docgen revision new``: the next revision as a copy of the latest, effective ``effective``; its folder."""
+    return new_revision(load_revisions(_folder(site, product)), effective, renewal_effective, today=today or dt.date.today())
 
 
 def load_all(site: Site, *, lint: bool = True) -> list[Product]:
@@ -157,23 +200,31 @@ def quote_request(product: Product, request: ClientRequest) -> Quote:
     return quote(product, request.industry, request.revenue, request.limit)
 
 
-def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date | None = None):
-    """Everything one pack is built from (quote, contexts, folder, digest), decided before anything is written."""
+def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date | None = None, schedule: Schedule | None = None):
+    """Everything one pack is built from (quote, contexts, folder, digest), decided before anything is written.
+
+    With a ``schedule``, the revision in force on the request's start date plans it (InputError ``start`` when none is).
+    """
     from generator.documents.proposal import plan_pack
 
-    return plan_pack(product, request, today or dt.date.today(), site.templates)
+    today = today or dt.date.today()
+    if schedule is None:
+        return plan_pack(product, request, today, site.templates)
+    rev = schedule.pick(request.start, request.renewal, today)
+    return plan_pack(rev.product, request, today, rev.on_site(site).templates, last_day=schedule.last_day(rev, request.renewal))
 
 
 def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Path | None = None, today: dt.date | None = None,
                timeout: float | None = None, executor: Executor | None = None, converter: Converter | None = None,
-               policy: IssuingPolicy | None = None) -> Pack:
+               policy: IssuingPolicy | None = None, schedule: Schedule | None = None) -> Pack:
     """Build (or find up to date) one client's pack under ``out`` (default: the site's proposals folder).
 
     ``converter`` turns .docx into PDF like ``convert_to_pdf`` (the default, a cold LibreOffice per run); the portal
-    passes its :class:`generator.documents.warm.ConverterPool`.
+    passes its :class:`generator.documents.warm.ConverterPool`. With a ``schedule`` (:func:`schedule`), the revision in
+    force on the request's start date builds it; ``product`` is then the one for requests without a start date.
     """
     summary = build_packs(site, product, [request], out=out, today=today, jobs=1, timeout=timeout, executor=executor, converter=converter,
-                          policy=policy)
+                          policy=policy, schedule=schedule)
     if summary.errors:
         raise summary.errors[0].as_error()
     return (summary.built or summary.skipped)[0]
@@ -181,7 +232,8 @@ def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Pat
 
 def build_packs(site: Site, product: Product, requests: Iterable[ClientRequest], *, out: Path | None = None,
                 today: dt.date | None = None, jobs: int = 2, executor: Executor | None = None, progress: Progress | None = None,
-                timeout: float | None = None, converter: Converter | None = None, policy: IssuingPolicy | None = None) -> Summary:
+                timeout: float | None = None, converter: Converter | None = None, policy: IssuingPolicy | None = None,
+                schedule: Schedule | None = None) -> Summary:
     """Build every request's pack; a request that is refused, referred or fails is an error row, the rest go on.
 
     ``policy`` (:func:`issuing_policy`) is the agency, contact and dates the asker may put on a document.
@@ -192,20 +244,23 @@ def build_packs(site: Site, product: Product, requests: Iterable[ClientRequest],
     from generator.batch.runner import run_requests
 
     return run_requests(site, product, requests, out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
-                        executor=executor, progress=progress, timeout=timeout, converter=converter, policy=policy)
+                        executor=executor, progress=progress, timeout=timeout, converter=converter, policy=policy, schedule=schedule)
 
 
 def build_list(site: Site, product: Product, path: Path, *, out: Path | None = None, today: dt.date | None = None, jobs: int = 2,
                executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None,
-               dry_run: bool = False, converter: Converter | None = None, policy: IssuingPolicy | None = None) -> Summary:
+               dry_run: bool = False, converter: Converter | None = None, policy: IssuingPolicy | None = None,
+               schedule: Schedule | None = None, start: dt.date | None = None, renewal: bool = False) -> Summary:
     """Every row of a client list (.csv/.xlsx): bad rows reported with row, column and reason; the rest get packs.
 
     ``dry_run`` checks and quotes every row and totals the premiums without LibreOffice and without writing anything.
+    ``schedule``: each row is built from the revision in force on its 保険始期日 (its ``start`` cell, else ``start``).
     """
     from generator.batch.runner import run_client_list
 
     return run_client_list(site, product, Path(path), out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
-                           executor=executor, progress=progress, timeout=timeout, dry_run=dry_run, converter=converter, policy=policy)
+                           executor=executor, progress=progress, timeout=timeout, dry_run=dry_run, converter=converter, policy=policy,
+                           schedule=schedule, start=start, renewal=renewal)
 
 
 # --- published documents and compliance -------------------------------------------------------
@@ -225,6 +280,38 @@ def wording(site: Site, product: Product, *, out: Path | None = None, timeout: f
     return build_wording(product, out or site.outputs / "wording", templates=site.templates, timeout=timeout)
 
 
+def published(site: Site, product: str | None = None, *, today: dt.date | None = None) -> list[Product]:
+    """The product revisions whose outputs are published: the one in force today and every later one already approved
+    (in the site's database on its effective date, or as the committed manifest records for its exact content) or
+    published before (a change to it is then drift, named with its file:line)."""
+    import json
+
+    from generator.compliance.check import MANIFEST
+    from generator.compliance.in_force import from_manifest, is_draft
+
+    path = site.outputs / MANIFEST
+    manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    keys = [product] if product else products(site)
+    if not keys:
+        raise InputError("--content", str(site.content), "holds no product (a product is a folder with product.yaml)")
+    found: list[Product] = []
+    problems: list[Problem] = []
+    for key in keys:
+        try:
+            sched = schedule(site, key, today=today)
+        except ContentError as exc:
+            problems += exc.problems
+            continue
+        current = revision_for(sched, today=today)
+        later = sched.revisions[sched.revisions.index(current) + 1 :]
+        # a later revision once published stays in the check after a change, so the drift is named, not just dropped
+        known = manifest.get("facts", {})
+        found += [current.product] + [p for p in (from_manifest(r.product, manifest) for r in later) if not is_draft(p) or p.manifest_key in known]
+    if problems:
+        raise ContentError(problems)
+    return found
+
+
 def build(site: Site, products: list[Product]):
     """Rebuild every published output and the manifest; the outputs folder changes only once all of them built."""
     from generator.compliance.check import build_all
@@ -239,12 +326,24 @@ def check(site: Site, products: list[Product]) -> str:
     return run_check(site, products)
 
 
-def diff(site: Site, old: str, new: str, product: str | None = None):
-    """Clause and premium changes between two versions (git revisions or content folders), with the documents they reach."""
+def diff(site: Site, old: str, new: str, product: str | None = None, *, revision: str | None = None):
+    """Clause and premium changes between two versions (git revisions or content folders) of one revision (``revision``,
+    default the first), or between two revisions named as ``docgen revisions`` lists them (``2026-12 2027-04``)."""
     from generator.compliance.diff import compare, load_pair
 
-    a, b = load_pair(site, old, new, product)
+    revs = {r.name: r for r in load_revisions(_folder(site, product))}
+    if old in revs and new in revs:
+        return compare(revs[old].product, revs[new].product, old, new)
+    if revision is not None and revision not in revs:
+        raise InputError("--revision", revision, "no such revision", allowed=", ".join(revs))
+    a, b = load_pair(site, old, new, product, revs[revision].product.revision_path if revision else "")
     return compare(a, b, old, new)
+
+
+def other_revisions(site: Site, d, product: str | None = None) -> frozenset[str]:
+    """Content hashes of the product's current revisions other than the one ``d`` compares (its ledger impact skips them)."""
+    revs = load_revisions(_folder(site, product))
+    return frozenset(r.product.digest() for r in revs if r.name != (d.new.revision or revs[0].name)) - {d.old.digest()}
 
 
 def diff_report(site: Site, d, *, out: Path, author: str = "docgen") -> tuple[Path, Path]:
@@ -264,3 +363,15 @@ def verify(product: Product, pdf: Path):
     from generator.compliance.provenance import verify_pdf
 
     return verify_pdf(Path(pdf), product)
+
+
+def built_from(sched: Schedule, pdf: Path, *, today: dt.date | None = None) -> Revision:
+    """The revision a PDF docgen made was built from (its stamped content hash), so it verifies against that revision
+    also after a later one took effect; a hash no current revision has (older content): the revision in force today."""
+    from generator.compliance.provenance import stamped_content_hash
+
+    digest = stamped_content_hash(Path(pdf))
+    for rev in sched.revisions:
+        if rev.product.digest() == digest:
+            return rev
+    return revision_for(sched, today=today)

@@ -13,7 +13,7 @@ from generator.cli_output import Output, Progress
 from generator.compliance.commands import add_commands as add_compliance_commands
 from generator.compliance.commands import disclosure_warnings, draft_notice
 from generator.errors import ContentError, DocgenError, InputError, MissingExtra
-from generator.jpformat import format_yen, format_yen_units, parse_yen
+from generator.jpformat import format_yen, format_yen_units, parse_date, parse_yen
 from generator.web.commands import add_commands as add_portal_commands
 
 log = logging.getLogger("docgen")
@@ -36,17 +36,22 @@ def _products(args: argparse.Namespace):
 
 
 def cmd_validate(args: argparse.Namespace, out: Output) -> int:
-    products = _products(args)
+    products = _products(args)  # every revision of each: validated, linted, their dates checked
     disclosure_warnings(out, products)
     rows = []
     for p in products:
+        sched = api.schedule(_site(args), p.key, lint=False)
         cells = sum(len(row) for c in p.rates.classes for row in c.premiums)
         exclusions = sum(len(g.items) for g in p.exclusions.groups)
         rows.append({"product": p.key, "name": p.meta.name, "content_version": p.meta.content_version, "rates_version": p.rates.rates_version,
                      "content_hash": p.digest(), "files": len(p.file_hashes), "exclusions": exclusions,
-                     "risk_services": len(p.risk_services.services), "partners": len(p.emergency_support.partners), "premium_cells": cells})
+                     "risk_services": len(p.risk_services.services), "partners": len(p.emergency_support.partners), "premium_cells": cells,
+                     "revisions": [{"name": r.name, "effective": r.effective.isoformat(), "renewal_effective": r.renewal_effective.isoformat(),
+                                    "content_hash": r.product.digest(), "rates_version": r.product.rates.rates_version} for r in sched.revisions]})
         out.line(f"ok: {p.key} {p.meta.name} v{p.meta.content_version} (rates {p.rates.rates_version}): {len(p.file_hashes)} files, "
                  f"{exclusions} exclusions, {len(p.risk_services.services)} risk services, {len(p.emergency_support.partners)} partners, {cells} premium cells")
+        if not sched.single:
+            out.line(f"    revisions: {sched.periods()}")
     out.json({"status": "ok", "products": rows})
     return 0
 
@@ -70,7 +75,7 @@ def cmd_wording(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_build(args: argparse.Namespace, out: Output) -> int:
-    products = _products(args)
+    products = api.published(_site(args), args.product)  # the revision in force and every approved later one
     draft_notice(out, products)
     published, manifest = api.build(_site(args), products)
     for item in published:
@@ -81,7 +86,7 @@ def cmd_build(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_check(args: argparse.Namespace, out: Output) -> int:
-    message = api.check(_site(args), _products(args))
+    message = api.check(_site(args), api.published(_site(args), args.product))
     out.line(message)
     out.json({"status": "ok", "message": message})
     return 0
@@ -89,15 +94,20 @@ def cmd_check(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_diff(args: argparse.Namespace, out: Output) -> int:
     site = _site(args)
-    d = api.diff(site, args.old, args.new, args.product)
+    d = api.diff(site, args.old, args.new, args.product, revision=args.revision)
     md, redline = api.diff_report(site, d, out=_path(args.out) or site.outputs / "diff", author=args.author)
     for line in d.summary_lines():
         out.line(line)
     from generator.compliance.impact import impact_lines, ledger_impact  # the ledger (SQLAlchemy) only for diff
 
-    affected = ledger_impact(site, d)  # packs already issued with the old wording or premiums
-    for line in impact_lines(affected):
-        out.line(line)
+    if d.old.revision and d.new.revision and d.old.revision != d.new.revision:  # two revisions: neither changed
+        affected: list | None = []
+        out.line(f"issued packs: none affected; each stays with the revision it was built from ({d.new.revision} applies to "
+                 f"policies starting from {d.new.meta.effective_date})")
+    else:
+        affected = ledger_impact(site, d, api.other_revisions(site, d, args.product))  # packs of this revision with the old wording
+        for line in impact_lines(affected):
+            out.line(line)
     out.line(f"written: {md} and {redline} (tracked changes)")
     out.json({"status": "ok", **d.as_dict(), "markdown": str(md), "redline": str(redline),
               "affected_packs": None if affected is None else [p.as_dict() for p in affected]})
@@ -105,10 +115,13 @@ def cmd_diff(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, out: Output) -> int:
-    product = _product(args, lint=False)  # reads no template
+    sched = api.schedule(_site(args), args.product, lint=False)  # reads no template
     failed = 0
     for pdf in args.files:
-        result = api.verify(product, Path(pdf))
+        rev = api.built_from(sched, Path(pdf))  # the revision it was built from, also once a later one took effect
+        result = api.verify(rev.product, Path(pdf))
+        if not sched.single:
+            out.line(f"{pdf}: verified against revision {rev.name} (from {rev.effective})")
         for line in result.lines():
             out.line(line)
         out.json(result.as_dict())
@@ -116,14 +129,38 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     return 1 if failed else 0
 
 
+def _start(args: argparse.Namespace):  # noqa: ANN202 - a date or None
+    return parse_date(args.start, field="--start") if getattr(args, "start", None) else None
+
+
+def _revision_json(sched, rev, start, renewal: bool) -> dict:  # noqa: ANN001
+    last = sched.last_day(rev, renewal)
+    return {"revision": {"name": rev.name, "effective": rev.effective.isoformat(), "renewal_effective": rev.renewal_effective.isoformat(),
+                         "last_day": last.isoformat() if last else None, "approval": rev.product.meta.approval_number or None},
+            "start": start.isoformat() if start else None, "renewal": renewal}
+
+
+def _from_today(sched) -> list:  # noqa: ANN001 - the revisions a list may be built from: in force today and later
+    revs = sched.revisions
+    return [r.product for r in revs[revs.index(api.revision_for(sched)) :]]
+
+
 def cmd_quote(args: argparse.Namespace, out: Output) -> int:
-    product = _product(args, lint=False)  # reads no template
+    start = _start(args)
+    sched = api.schedule(_site(args), args.product, lint=False)  # reads no template
+    rev = api.revision_for(sched, start, renewal=args.renewal)
+    product = rev.product
     revenue = parse_yen(args.revenue, field="--revenue")
     limit = parse_yen(args.limit, field="--limit")
     deductible = parse_yen(args.deductible, field="--deductible") if args.deductible else 0
     q = api.quote(product, args.industry, revenue, limit, deductible=deductible, options=tuple(args.option), payment=args.payment)
-    out.json({"status": "ok", **q.as_dict()})
+    out.json({"status": "ok", **q.as_dict(), **_revision_json(sched, rev, start, args.renewal)})
     out.line(f"{q.product} お見積り (rates {q.rates_version})")
+    if start is not None or not sched.single:
+        last = sched.last_day(rev, args.renewal)
+        kind = "更新契約" if args.renewal else "新規契約"
+        out.line(f"  保険始期日    {start.isoformat() if start else '指定なし（本日時点の改定）'} ({kind})")
+        out.line(f"  適用改定      {rev.name} ({rev.starts(args.renewal)}〜{last or ''}; 承認番号 {rev.product.meta.approval_number or '未取得'})")
     out.line(f"  業種区分      {q.class_code} ({q.industry})")
     out.line(f"  売上高        {format_yen_units(q.revenue)} → {q.band_label}")
     out.line(f"  賠償保険金額  {format_yen_units(q.limit)}")
@@ -136,19 +173,21 @@ def cmd_quote(args: argparse.Namespace, out: Output) -> int:
 
 
 def _client_values(args: argparse.Namespace) -> dict[str, str | None]:
-    return {k: getattr(args, k) for k in ("client", "contact", "industry", "revenue", "limit", "agent_name", "agent_contact", "date")}
+    values = {k: getattr(args, k) for k in ("client", "contact", "industry", "revenue", "limit", "agent_name", "agent_contact", "date", "start")}
+    return values | {"renewal": "更新" if args.renewal else ""}
 
 
 def cmd_proposal(args: argparse.Namespace, out: Output) -> int:
     site = _site(args)
-    product = api.load(site, args.product)
+    sched = api.schedule(site, args.product)
+    product = api.revision_for(sched).product
     try:
         request = api.client_request(**_client_values(args))
     except InputError as exc:  # named as the option typed on the command line: --agent-name, not agent_name
         raise InputError(f"--{exc.field.replace('_', '-')}", exc.value, exc.reason) from None
-    draft_notice(out, [product])
-    # a CLI user is the agency operator: what the options say (agency, contact, date) is printed
-    pack = api.build_pack(site, product, request, out=_path(args.out), timeout=args.timeout, policy=api.issuing_policy())
+    draft_notice(out, [api.revision_for(sched, request.start, renewal=request.renewal).product])  # the revision the pack is built from
+    pack = api.build_pack(site, product, request, out=_path(args.out), timeout=args.timeout, schedule=sched,
+                          policy=api.issuing_policy())  # a CLI user is the agency operator: what the options say is printed
     state = "up to date" if pack.skipped else "built"
     out.line(f"{state}: {pack.pdf} ({pack.pages} pages; premium {pack.premium:,}円; Word files beside it)")
     out.json(pack.as_dict())
@@ -159,11 +198,13 @@ def cmd_proposals(args: argparse.Namespace, out: Output) -> int:
     if distributed.wants_cluster(args) and not args.dry_run:  # a dry run builds nothing: it needs no cluster
         return _proposals_on_cluster(args, out)
     site = _site(args)
-    product = api.load(site, args.product)
-    draft_notice(out, [product])
+    sched = api.schedule(site, args.product)
+    product = api.revision_for(sched).product
+    draft_notice(out, _from_today(sched))
     progress = None if args.dry_run or out.json_mode else Progress(out, "packs")
     summary = api.build_list(site, product, Path(args.file), out=_path(args.out), jobs=args.jobs, progress=progress,
-                             timeout=args.timeout, dry_run=args.dry_run, policy=api.issuing_policy())
+                             timeout=args.timeout, dry_run=args.dry_run, schedule=sched, start=_start(args), renewal=args.renewal,
+                             policy=api.issuing_policy())
     if progress:
         progress.close()
     for error in summary.errors:
@@ -174,7 +215,7 @@ def cmd_proposals(args: argparse.Namespace, out: Output) -> int:
     elif args.dry_run:
         for plan in summary.planned:
             out.line(f"row {plan.request.row}: {plan.request.addressee}: {plan.quote.class_code} {plan.quote.band_label} "
-                     f"{format_yen_units(plan.quote.limit)} → {format_yen(plan.quote.premium)}")
+                     f"{format_yen_units(plan.quote.limit)} → {format_yen(plan.quote.premium)} (revision {plan.revision})")
     out.line(summary.line())
     return 1 if summary.errors else 0
 
@@ -185,10 +226,12 @@ def _proposals_on_cluster(args: argparse.Namespace, out: Output) -> int:
 
     distributed.check_options(args)  # a bad --scheduler says so before anything is loaded
     site = _site(args)
-    product = api.load(site, args.product)
-    draft_notice(out, [product])
+    sched = api.schedule(site, args.product)
+    product = api.revision_for(sched).product
+    draft_notice(out, _from_today(sched))
     progress = None if out.json_mode else Progress(out, "packs")
-    summary = distributed.run_command(args, site, product, today=dt.date.today(), progress=progress,
+    summary = distributed.run_command(args, site, product, today=dt.date.today(), progress=progress, schedule=sched,
+                                      start=_start(args), renewal=args.renewal,
                                       on_record=out.json if out.json_mode else None)
     if progress:
         progress.close()
@@ -196,6 +239,36 @@ def _proposals_on_cluster(args: argparse.Namespace, out: Output) -> int:
         out.error(str(error))
     out.line(summary.line())
     return 1 if summary.errors else 0
+
+
+def cmd_revisions(args: argparse.Namespace, out: Output) -> int:
+    import datetime as dt
+
+    today = dt.date.today()
+    sched = api.schedule(_site(args), args.product, lint=False)
+    current = api.revision_for(sched, today=today)
+    for rev in sched.revisions:
+        last, renewal_last = sched.last_day(rev, False), sched.last_day(rev, True)
+        number = rev.product.meta.approval_number
+        when = "in force" if rev is current else ("future" if rev.effective > today else "past")
+        state = f"approved {number}" if number else "draft (no valid approval)"
+        out.line(f"{rev.name}  new business {rev.effective}〜{last or ''}  renewals {rev.renewal_effective}〜{renewal_last or ''}  "
+                 f"{when}  content {rev.product.digest()}  rates {rev.product.rates.rates_version}  {state}  {rev.folder}")
+        out.json({"product": sched.product, "revision": rev.name, "folder": str(rev.folder), "effective": rev.effective.isoformat(),
+                  "last_day": last.isoformat() if last else None, "renewal_effective": rev.renewal_effective.isoformat(),
+                  "renewal_last_day": renewal_last.isoformat() if renewal_last else None, "in_force": rev is current, "when": when,
+                  "content_hash": rev.product.digest(), "rates_version": rev.product.rates.rates_version,
+                  "approval": number or None, "templates": str(rev.templates) if rev.templates else None})
+    return 0
+
+
+def cmd_revision_new(args: argparse.Namespace, out: Output) -> int:
+    effective = parse_date(args.effective, field="--effective")
+    renewal = parse_date(args.renewal_effective, field="--renewal-effective") if args.renewal_effective else None
+    folder = api.start_revision(_site(args), effective, renewal_effective=renewal, product=args.product)
+    out.line(str(folder))
+    out.json({"status": "ok", "folder": str(folder), "effective": effective.isoformat(), "renewal_effective": renewal.isoformat() if renewal else None})
+    return 0
 
 
 # --- options ------------------------------------------------------------------------------------
@@ -233,10 +306,12 @@ EXAMPLES = {
     "wording": "docgen wording",
     "build": "docgen build          # then commit content/ and outputs/ together",
     "check": "docgen check          # exit 1 names each stale output, the clause or premium and its file:line",
-    "diff": "docgen diff HEAD~1 content\n  docgen diff v1.0.0 HEAD --json",
+    "diff": "docgen diff HEAD~1 content\n  docgen diff v1.0.0 HEAD --json\n  docgen diff 2026-12 2027-04   # two revisions by name",
     "verify": "docgen verify 'outputs/proposals/有限会社 伸和企画 上/サイバーLite_ご提案書.pdf'",
     "quote": "docgen quote --industry 製造業 --revenue 4.5億 --limit 1億\n  docgen quote --industry D02 --revenue 12億 --limit 3000万 --json",
     "proposal": "docgen proposal --client '有限会社 伸和企画' --contact 上 --industry 製造業 --revenue 4.5億 --limit 1億",
+    "revisions": "docgen revisions      # every revision: dates, content hash, approval state",
+    "revision": "docgen revision new --effective 2027-04-01 [--renewal-effective 2027-05-01]",
     "proposals": "docgen proposals clients.xlsx --dry-run     # check every row and total the premiums, in seconds\n"
                  "  docgen proposals clients.xlsx --out packs/",
 }
@@ -249,6 +324,13 @@ def folder_options(parser: argparse.ArgumentParser, default: object) -> None:
     roots.add_argument("--templates", default=default, help="folder of the .docx templates")
     roots.add_argument("--outputs", default=default, help="published outputs and their manifest.json")
     roots.add_argument("--cache", default=default, help="where laid-out brochures and static pages are kept between runs")
+
+
+def start_options(parser: argparse.ArgumentParser, *, list_: bool = False) -> None:
+    """--start and --renewal: the policy's 保険始期日 picks the revision that prices it and provides its documents."""
+    more = " for rows without a 保険始期日 (start) cell" if list_ else ""
+    parser.add_argument("--start", help=f"保険始期日 (policy start date){more}: 2027-04-01 or 令和9年4月1日; default: the revision in force today")
+    parser.add_argument("--renewal", action="store_true", help=f"a renewal{more}: priced by the revision in force for renewals on --start")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -287,6 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     df.add_argument("new", help="new version: a git revision or a content folder (e.g. content)")
     df.add_argument("--out", help="where the summary and the redline go (default: outputs/diff)")
     df.add_argument("--author", default="docgen", help="author of the tracked changes (default: %(default)s)")
+    df.add_argument("--revision", help="compare this revision's folder in both versions (default: the first); "
+                                       "or give two revision names as OLD and NEW (docgen diff 2026-12 2027-04)")
     vf = add("verify", cmd_verify, "does a PDF docgen made (e.g. one an agent sent) still match the current content?")
     vf.add_argument("files", nargs="+", help="PDF files")
 
@@ -297,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--deductible", help="自己負担額 (anything but 0 is a referral)")
     q.add_argument("--option", action="append", default=[], help="利益損害 or 営業継続費用 (a referral)")
     q.add_argument("--payment", help="保険料払込方法 (anything but 一括払 is a referral)")
+    start_options(q)
 
     pr = add("proposal", cmd_proposal, "one client's proposal pack: letter, quote, 重要事項説明書 and brochure in one PDF, plus Word files",
              converts=True)
@@ -309,13 +394,23 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--agent-contact", help="agency contact line, e.g. '担当：山本'")
     pr.add_argument("--date", help="issue date (default today): 2026-11-26 or 令和8年11月26日")
     pr.add_argument("--out", help="proposals folder (default: outputs/proposals)")
+    start_options(pr)
 
     ps = add("proposals", cmd_proposals, "proposal packs for every row of a client list (.csv or .xlsx)", converts=True)
     ps.add_argument("file", help="client list; content/samples/README.md describes the columns")
     ps.add_argument("--out", help="proposals folder (default: outputs/proposals)")
     ps.add_argument("--jobs", type=positive_int, default=2, help="LibreOffice processes at once, about one per core (default: %(default)s)")
     ps.add_argument("--dry-run", action="store_true", help="check and quote every row, total the premiums; build nothing (no LibreOffice)")
+    start_options(ps, list_=True)
     distributed.add_options(ps)  # --scheduler, --workers, --chunk
+    add("revisions", cmd_revisions, "the product's revisions: effective dates (new business, renewals), end, content hash, approval state")
+    rv = add("revision", lambda args, out: 2, "start the next revision of a product (content/<product>/revisions/<month>/)")
+    rv_sub = rv.add_subparsers(dest="revision_command", required=True, metavar="ACTION")
+    rn = rv_sub.add_parser("new", help="copy the latest revision into a new folder effective --effective; prints the folder",
+                           description="copy the latest revision into a new folder effective --effective; prints the folder")
+    rn.set_defaults(func=cmd_revision_new)
+    rn.add_argument("--effective", required=True, help="first start date of new business it prices, e.g. 2027-04-01")
+    rn.add_argument("--renewal-effective", help="first start date of renewals it prices (default: --effective)")
     add_compliance_commands(sub)  # submit, approve, approvals, audit verify (generator/compliance/commands.py)
     add_portal_commands(sub)  # serve, db upgrade, users add (generator/web/commands.py)
     return parser

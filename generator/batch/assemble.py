@@ -69,7 +69,15 @@ class Pack:
         r, q = self.plan.request, self.plan.quote
         return {"row": r.row, "client": r.client, "contact": r.contact, "addressee": r.addressee, "status": "up to date" if self.skipped else "built",
                 "folder": str(self.folder), "pdf": str(self.pdf), "docx": [str(p) for p in self.docx], "pages": self.pages,
-                "quote_number": self.plan.quote_number, "class": q.class_code, "band": q.band_label, "limit": q.limit, "premium": q.premium}
+                "quote_number": self.plan.quote_number, "class": q.class_code, "band": q.band_label, "limit": q.limit, "premium": q.premium,
+                } | revision_fields(self.plan)
+
+
+def revision_fields(plan: PackPlan) -> dict:
+    """The revision a pack was built from, as pack.json and ``--json`` name it (and the start date asked for)."""
+    r = plan.request
+    return {"revision": plan.revision, "revision_effective": plan.revision_effective.isoformat() if plan.revision_effective else None,
+            "start": r.start.isoformat() if r.start else None, "renewal": r.renewal}
 
 
 def pack_metadata(product: Product, plan: PackPlan) -> dict[str, str]:
@@ -173,7 +181,7 @@ def install_pack(plan: PackPlan, done: Typeset, staging: Path, out_root: Path) -
     new = done.merged
     assert new is not None, "install_pack needs a merged pack (typeset_and_merge)"
     manifest = {"digest": plan.digest, "client": plan.request.client, "contact": plan.request.contact, "premium": plan.quote.premium,
-                "pages": done.pages, "files": [plan.pdf_name] + [d.word_name for d in PERSONALISED]}
+                "pages": done.pages, "files": [plan.pdf_name] + [d.word_name for d in PERSONALISED]} | revision_fields(plan)
     write_atomic(new / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode())
     final = out_root / plan.folder
     check_owner(final, plan.request.client, plan.request.contact)

@@ -30,7 +30,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "agent_name": ("agent_name", "代理店", "代理店名"),
     "agent_contact": ("agent_contact", "代理店連絡先"),
     "date": ("date", "日付", "作成日"),
+    "start": ("start", "保険始期日", "始期日", "保険始期"),
+    "renewal": ("renewal", "更新", "新規・更新", "契約区分"),
 }
+# a renewal column's cell: 更新 (renewal) or 新規 (new business); empty is new business
+RENEWAL = {"更新": True, "renewal": True, "yes": True, "1": True, "true": True, "○": True,
+           "新規": False, "new": False, "no": False, "0": False, "false": False, "": False}
 REQUIRED = ("client", "industry", "revenue", "limit")
 
 
@@ -47,6 +52,8 @@ class ClientRequest:
     agent_contact: str = ""
     date: dt.date | None = None
     row: int | None = None  # 1-based spreadsheet row (header is row 1); None for the CLI
+    start: dt.date | None = None  # 保険始期日: picks the revision in force (None: the one in force on the issue date)
+    renewal: bool = False  # a renewal: priced by the revision in force for renewals on ``start``
 
     @property
     def addressee(self) -> str:
@@ -129,9 +136,23 @@ def parse_client(values: dict[str, str], *, row: int | None = None,
     take("revenue", lambda v: parse_yen(v, field="revenue"))
     take("limit", lambda v: parse_yen(v, field="limit"))
     take("date", lambda v: (excel_serial_date(v) or parse_date(v.strip(), field="date")) if v.strip() else None)
+    take("start", lambda v: (excel_serial_date(v) or parse_date(v.strip(), field="start")) if v.strip() else None)
+    take("renewal", parse_renewal)
     if errors:
         return None, errors
     return ClientRequest(row=row, **out), []  # type: ignore[arg-type]
+
+
+def parse_renewal(text: str) -> bool:
+    """A renewal column's cell: 更新 / 新規 (or renewal / new, yes / no); empty is new business.
+
+    >>> parse_renewal("更新"), parse_renewal(" 新規 "), parse_renewal("")
+    (True, False, False)
+    """
+    key = unicodedata.normalize("NFKC", text).strip().lower()
+    if key not in RENEWAL:
+        raise InputError("renewal", text, "is neither 更新 nor 新規", allowed="更新 (renewal), 新規 (new business) or empty")
+    return RENEWAL[key]
 
 
 # --- client lists ---------------------------------------------------------------------------

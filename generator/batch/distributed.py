@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import heapq
@@ -147,13 +148,13 @@ def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_t
 
 
 def run_command(args: argparse.Namespace, site, product, *, today: dt.date, progress: Progress | None = None,
-                on_record: OnPack | None = None) -> ClusterSummary:
+                on_record: OnPack | None = None, schedule=None, start: dt.date | None = None, renewal: bool = False) -> ClusterSummary:
     """``docgen proposals`` with ``--scheduler``/``$DOCGEN_SCHEDULER`` or ``--workers``: the CLI's whole cluster run."""
     check_options(args)
     out = args.out or site.proposals
     with cluster(scheduler_address(args), args.workers) as client:
         return run_list(client, site, product, Path(args.file), out, today=today, chunk=args.chunk, timeout=getattr(args, "timeout", None),
-                        progress=progress, on_record=on_record)
+                        progress=progress, on_record=on_record, schedule=schedule, start=start, renewal=renewal)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -185,8 +186,12 @@ class ClusterSummary:
 
 def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.date, chunk: int = DEFAULT_CHUNK,
              timeout: float | None = None, progress: Progress | None = None, on_pack: OnPack | None = None,
-             on_record: OnPack | None = None, dry_run: bool = False, window: int | None = None) -> ClusterSummary:
+             on_record: OnPack | None = None, dry_run: bool = False, window: int | None = None, schedule=None,
+             start: dt.date | None = None, renewal: bool = False) -> ClusterSummary:
     """Every row of a client list, built on ``client``'s cluster into ``out`` (a folder or an fsspec URL).
+
+    With a ``schedule`` (generator.content.revisions), each row goes to the revision in force on its 保険始期日
+    (``start`` for rows without one): one bundle per revision, each chunk the rows of one revision.
 
     ``on_pack`` gets each pack's line as its chunk comes back; ``on_record`` gets every row's record (a pack's line
     or an error row, as ``docgen proposals --json`` prints them) in row order, held back only until the rows
@@ -215,9 +220,10 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
             ordered.add(error.row, error_record(error))
         advance(1)
 
-    rows = _checked_rows(product, Path(path), bad_row)
+    rows = _checked_rows(product, Path(path), bad_row, schedule=schedule, today=today, start=start, renewal=renewal)
+    ordered.open(0)  # bad rows read while grouping wait for the chunks opened below (row 0 is before every row)
     if dry_run:
-        for _row, _values, premium in rows:
+        for _row, _values, premium, _revision, _last in rows:
             summary.planned += 1
             summary.total_premium += premium
             advance(1)
@@ -225,14 +231,27 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
         ordered.flush()
         return summary
 
-    bundle_hash, data = make_bundle(site.content / product.key, site.templates, cached_brochure(product, site))
-    approval = product.meta.approval_number or ""  # applied by api.load from the site's database; workers get it here
-    key = batch_key(f"{bundle_hash}|{approval}", __version__, today)
+    groups: dict[tuple[str, dt.date | None], list[tuple[int | None, dict, int]]] = {}
+    for row, values, premium, revision, last_day in rows:  # a list on one revision is one group, in row order as before
+        groups.setdefault((revision, last_day), []).append((row, values, premium))
     run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    Manifest(dest, key).describe({"content_hash": product.digest(), "bundle": bundle_hash, "approval": approval, "docgen": __version__, "today": today,
-                                  "list": str(path), "run": run, "chunk": chunk})
+    specs: list[ChunkSpec] = []
+    bundles: dict[str, bytes] = {}
+    for (revision, last_day), group in groups.items():
+        rev = schedule.by_name(revision) if schedule is not None and revision and revision != product.revision else None
+        own, own_site = (rev.product, rev.on_site(site)) if rev is not None else (product, site)
+        folder = rev.folder if rev is not None else site.content / product.key
+        bundle_hash, data = make_bundle(folder, own_site.templates, cached_brochure(own, own_site), name=own.key)
+        bundles[bundle_hash] = data
+        approval = own.meta.approval_number or ""  # applied by api.load from the site's database; workers get it here
+        key = batch_key(f"{bundle_hash}|{approval}", __version__, today)
+        Manifest(dest, key).describe({"content_hash": own.digest(), "bundle": bundle_hash, "approval": approval, "docgen": __version__,
+                                      "today": today, "list": str(path), "run": run, "chunk": chunk, "revision": own.revision})
+        for piece in _chunks(iter(group), chunk):
+            specs.append(ChunkSpec(chunk_id(piece), key, run, dest.url, tuple(piece), today, bundle_hash, own.digest(), __version__, 0.0,
+                                   timeout=timeout, approval=approval, revision=own.revision, last_day=last_day, start=start, renewal=renewal))
     client.register_plugin(DocgenPlugin())
-    shared = client.scatter(data, broadcast=True, hash=False)  # once per run; each worker keeps its copy
+    shared = {h: client.scatter(d, broadcast=True, hash=False) for h, d in bundles.items()}  # once per run; each worker keeps its copy
     started = time.time()
     width = window or max(1, WINDOW_PER_THREAD * sum(client.nthreads().values()))
 
@@ -270,12 +289,13 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
         ordered.close(spec.rows[0][0])
         advance(len(spec.rows))
 
-    for piece in _chunks(rows, chunk):
-        spec = ChunkSpec(chunk_id(piece), key, run, dest.url, tuple(piece), today, bundle_hash, product.digest(), __version__, started,
-                         timeout=timeout, approval=approval)
-        future = client.submit(build_chunk, spec, shared, key=f"docgen-chunk-{key}-{spec.chunk}-{run}", pure=False)
+    for spec in specs:  # every chunk open before any closes: rows of interleaved revisions still come out in row order
+        ordered.open(spec.rows[0][0])
+    ordered.close(0)
+    for spec in specs:
+        spec = dataclasses.replace(spec, started=started)
+        future = client.submit(build_chunk, spec, shared[spec.bundle_hash], key=f"docgen-chunk-{spec.batch}-{spec.chunk}-{run}", pure=False)
         in_flight[future.key] = spec
-        ordered.open(piece[0][0])
         queue.add(future)
         while len(in_flight) >= width:
             collect(next(queue))
@@ -332,8 +352,10 @@ class InOrder:
             self.sink(heapq.heappop(self.held)[2])
 
 
-def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None]) -> Iterator[tuple[int | None, dict, int]]:
-    """(row, raw values, premium) of each row a local run would plan; the others go to ``bad_row``, as errors there."""
+def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None], *, schedule=None, today: dt.date | None = None,
+                  start: dt.date | None = None, renewal: bool = False) -> Iterator[tuple[int | None, dict, int, str, dt.date | None]]:
+    """(row, raw values, premium, revision, its last day) of each row a local run would plan; the others go to
+    ``bad_row``, as errors there. The revision is the one in force on the row's 保険始期日 (else ``start``, else today)."""
     from generator.batch.clients import ClientRequest
     from generator.documents.fonts import missing_glyphs
     from generator.documents.proposal import pack_folder
@@ -347,7 +369,11 @@ def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None]
             continue
         assert isinstance(request, ClientRequest)
         try:
-            premium = quote(product, request.industry, request.revenue, request.limit).premium
+            own, revision, last_day = product, product.revision, None
+            if schedule is not None and (request.start or start or not schedule.single):
+                rev = schedule.pick(request.start or start, request.renewal or renewal, today or dt.date.today())
+                own, revision, last_day = rev.product, rev.name, schedule.last_day(rev, request.renewal or renewal)
+            premium = quote(own, request.industry, request.revenue, request.limit).premium
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             column = getattr(exc, "field", "industry").lstrip("-")
             bad_row([RowError(row, column, values.get(column, str(getattr(exc, "value", ""))), str(exc), exc)])
@@ -358,7 +384,7 @@ def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None]
             bad_row([RowError(row, "client", request.client, f"same client and contact as row {seen[key]}; one pack per client")])
             continue
         seen[key] = row
-        yield row, values, premium
+        yield row, values, premium, revision, last_day
 
 
 def _chunks(rows: Iterator[tuple[int | None, dict, int]], size: int) -> Iterator[list[tuple[int | None, dict[str, str]]]]:
@@ -367,7 +393,7 @@ def _chunks(rows: Iterator[tuple[int | None, dict, int]], size: int) -> Iterator
     >>> [len(c) for c in _chunks(iter([(i, {}, 0) for i in range(5)]), 2)]
     [2, 2, 1]
     """
-    while piece := [(row, values) for row, values, _ in itertools.islice(rows, size)]:
+    while piece := [(row, values) for row, values, *_ in itertools.islice(rows, size)]:
         yield piece
 
 

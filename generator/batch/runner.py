@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import itertools
@@ -27,6 +28,7 @@ from generator.batch.report import write_csv_report
 from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout
 from generator.compliance.signing import check_signing_settings
 from generator.content.model import Product
+from generator.content.revisions import Revision, Schedule
 from generator.crash import in_worker, quiet_worker, signals_held, stop_workers
 from generator.documents.convert import given_timeout
 from generator.documents.fonts import missing_glyphs
@@ -285,13 +287,19 @@ Row = tuple[int | None, dict[str, str] | ClientRequest]  # (spreadsheet row, raw
 
 
 def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
-              summary: Summary, policy: IssuingPolicy | None = None) -> list[PackPlan]:
+              summary: Summary, policy: IssuingPolicy | None = None, *, schedule: Schedule | None = None,
+              last_day: dt.date | None = None, start: dt.date | None = None, renewal: bool = False) -> list[PackPlan]:
     """Check and quote every row: a bad value, a refusal or a referral becomes an error row; the rest are planned.
 
     ``policy`` (default: the operator's, which prints what the row says) decides the agency, contact and date each
-    document may carry; a row it refuses is an error row.
+    document may carry; a row it refuses is an error row. With a ``schedule`` (resolved once per list), each row is
+    priced and documented by the revision in force on its start date (:meth:`Schedule.pick`); without one, by
+    ``product``, valid at most until ``last_day``. ``start`` and ``renewal`` apply to rows that give no start date
+    (``docgen proposals --start D --renewal``).
     """
     policy = policy or IssuingPolicy.operator()
+    if schedule is None:  # a caller that knows one revision only: a start date must still fall within it
+        schedule = Schedule(product.key, (Revision(product.revision, site.content / product.key, product),)) if product.revision else None
     plans: list[PackPlan] = []
     seen: dict[str, int | None] = {}
     for row, values in rows:
@@ -306,8 +314,15 @@ def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
         if request is None:
             summary.errors += refused
             continue
+        if (start and request.start is None) or (renewal and not request.renewal):
+            request = dataclasses.replace(request, start=request.start or start, renewal=request.renewal or renewal)
         try:
-            plan = plan_pack(product, request, today, site.templates)
+            if schedule is None or (schedule.single and request.start is None):  # one revision, no date asked: as before revisions
+                plan = plan_pack(product, request, today, site.templates, last_day=last_day)
+            else:
+                revision = schedule.pick(request.start, request.renewal, today)
+                plan = plan_pack(revision.product, request, today, revision.on_site(site).templates,
+                                 last_day=schedule.last_day(revision, request.renewal) if last_day is None else last_day)
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             column = getattr(exc, "field", "industry").lstrip("-")
             # the cell as typed (2億), not the quote's reformatted amount (2億円): the agent searches the sheet for it
@@ -325,18 +340,34 @@ def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
 def run_rows(site: Site, product: Product, rows: Iterable[Row], *, out: Path, today: dt.date,
              jobs: int = 2, executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None,
              converter: Converter | None = None, policy: IssuingPolicy | None = None,
+             schedule: Schedule | None = None, start: dt.date | None = None, renewal: bool = False,
              dry_run: bool = False, errors_file: bool = True) -> Summary:
-    """Plan every row, then build the packs (unless ``dry_run``); errors.csv in ``out`` lists the bad rows."""
+    """Plan every row, then build the packs (unless ``dry_run``); errors.csv in ``out`` lists the bad rows.
+
+    Rows of several revisions are built one revision at a time (its product, templates and brochure); a list on one
+    revision is built exactly as before.
+    """
     summary = Summary(out, dry_run=dry_run)
-    summary.planned = plan_rows(site, product, rows, today, summary, policy)
+    summary.planned = plan_rows(site, product, rows, today, summary, policy, schedule=schedule, start=start, renewal=renewal)
     if not dry_run:
-        if summary.planned and product.meta.approval_number:  # issued packs are signed: a bad key setting stops the run before any pack
-            check_signing_settings()
-        results, failures = build_packs(product, summary.planned, out, cached_brochure(product, site), cache=site.cache, jobs=jobs,
-                                        progress=progress, executor=executor, timeout=timeout, converter=converter)
-        summary.built = [r for r in results if not r.skipped]
-        summary.skipped = [r for r in results if r.skipped]
-        summary.errors += [e for _, e in failures]
+        groups: dict[str, list[PackPlan]] = {}
+        for plan in summary.planned:
+            groups.setdefault(plan.revision, []).append(plan)
+        revisions = {name: schedule.by_name(name) if schedule is not None and name and name != product.revision else None for name in groups}
+        products = {name: revision.product if revision is not None else product for name, revision in revisions.items()}
+        if any(p.meta.approval_number for p in products.values()):
+            check_signing_settings()  # issued packs are signed: a bad key setting stops the run before any pack
+        done_before = 0
+        for name, plans in groups.items():
+            revision, group_product = revisions[name], products[name]
+            group_site = revision.on_site(site) if revision is not None else site
+            step = (lambda done, _total, at=done_before: progress(at + done, len(summary.planned))) if progress else None
+            results, failures = build_packs(group_product, plans, out, cached_brochure(group_product, group_site), cache=site.cache, jobs=jobs,
+                                            progress=step, executor=executor, timeout=timeout, converter=converter)
+            done_before += len(plans)
+            summary.built += [r for r in results if not r.skipped]
+            summary.skipped += [r for r in results if r.skipped]
+            summary.errors += [e for _, e in failures]
     summary.errors.sort(key=lambda e: (e.row or 0, e.column))
     if errors_file and not dry_run:
         summary.errors_file = write_errors(out / ERRORS_FILE, summary.errors)

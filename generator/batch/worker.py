@@ -29,6 +29,7 @@ from distributed import WorkerPlugin
 from generator import __version__
 from generator.batch.manifest import BATCH_DIR, STAGING, Manifest, worker_tag
 from generator.batch.storage import PACK_MANIFEST, Destination
+from generator.content.revisions import REVISIONS
 from generator.errors import ClusterError, DocgenError, OutputConflict, SetupError
 
 PLUGIN = "docgen"
@@ -53,6 +54,10 @@ class ChunkSpec:
     timeout: float | None = None
     lock: bool = True  # hold a scheduler lock on the chunk while building (False outside a cluster)
     approval: str = ""  # the approval number the client's documents print ("" for a draft); not in the content hash
+    revision: str = ""  # the product revision the bundle holds (every row of the chunk is priced by it)
+    last_day: dt.date | None = None  # the last start date that revision prices: no quote is valid past it
+    start: dt.date | None = None  # docgen proposals --start: the 保険始期日 of rows without a start cell
+    renewal: bool = False  # docgen proposals --renewal
 
 
 @dataclass
@@ -75,14 +80,16 @@ class WorkerContext:
     brochure: Path
 
 
-def make_bundle(content: Path, templates: Path, brochure: Path) -> tuple[str, bytes]:
-    """(sha256, tar bytes) of one product's content folder, the templates and the cached brochure PDF.
+def make_bundle(content: Path, templates: Path, brochure: Path, *, name: str | None = None) -> tuple[str, bytes]:
+    """(sha256, tar bytes) of one revision's content folder (as ``content/<name>``, the product's key), the templates
+    and the cached brochure PDF; the product folder's later revisions (revisions/) are not part of the first's bundle.
 
     Same inputs, same bytes: names sorted, no times or owners; the hash is what a worker checks before use.
     """
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        members = [(f"content/{content.name}/{p.relative_to(content).as_posix()}", p) for p in sorted(content.rglob("*")) if p.is_file()]
+        members = [(f"content/{name or content.name}/{p.relative_to(content).as_posix()}", p) for p in sorted(content.rglob("*"))
+                   if p.is_file() and p.relative_to(content).parts[0] != REVISIONS]
         members += [(f"templates/{p.name}", p) for p in sorted(templates.glob("*.docx"))]
         members.append(("brochure.pdf", brochure))
         for name, path in members:
@@ -193,7 +200,7 @@ def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> Wor
         raise ClusterError(f"{who} loads content {product.digest()} but the client sent {spec.product_digest}; refused: "
                            "the worker's docgen reads content differently (install the client's docgen version)")
     # the approval in force is the client's (its database; generator.compliance.in_force.for_build): a worker has none
-    product = dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=spec.approval))
+    product = dataclasses.replace(product, revision=spec.revision, meta=dataclasses.replace(product.meta, approval_number=spec.approval))
     outputs = scratch / "outputs"
     cache = Path(os.environ.get("DOCGEN_CACHE") or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}")  # layout cache, per host
     site = Site(content=folder / "content", templates=folder / "templates", outputs=outputs, cache=cache, proposals=outputs / "proposals",
@@ -260,7 +267,8 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
 
     timeout = given_timeout(spec.timeout)  # None: each LibreOffice run's default is sized to its documents
     summary = runner.Summary(Path(dest.show()))
-    plans = runner.plan_rows(ctx.site, ctx.product, list(spec.rows), spec.today, summary)
+    plans = runner.plan_rows(ctx.site, ctx.product, list(spec.rows), spec.today, summary, last_day=spec.last_day, start=spec.start,
+                             renewal=spec.renewal)
     errors = [(e.row, e.column, e.value, e.reason) for e in summary.errors]
     packs: dict[int, dict] = {}
     todo = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -34,7 +35,7 @@ from generator.site import Site
 
 MANIFEST = "manifest.json"
 SAMPLE_CLIENTS = "samples/clients.csv"  # under the content root: the client the published sample pack is made for
-PUBLISHED_FOLDERS = ("brochure", "wording", "sample-pack")
+PUBLISHED_FOLDERS = ("brochure", "wording", "sample-pack", "revisions")  # revisions/<name>/…: the later revisions' own
 
 
 @dataclass(frozen=True)
@@ -81,31 +82,41 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def revision_site(site: Site, product: Product) -> Site:
+    """``site`` with the templates a revision is laid out with: its own templates/ folder, when it has one."""
+    own = site.content / product.key / product.revision_path / "templates"
+    return dataclasses.replace(site, templates=own) if product.revision_path and own.is_dir() else site
+
+
 def build_published(site: Site, products: list[Product], root: Path) -> list[Published]:
-    """Build the brochure, the wording and one sample pack per product under ``root`` (outputs/ or a temp copy)."""
+    """Build the brochure, the wording and one sample pack per product revision under ``root`` (outputs/ or a temp copy).
+
+    The first revision publishes where a product always did; a later one under ``revisions/<name>/``.
+    """
     published: list[Published] = []
     for product in products:
-        content = tuple(sorted((site.content / product.key).glob("*.yaml")))
-        brochure_template, wording_template = BROCHURE.template_path(site.templates), WORDING.template_path(site.templates)
+        key, own_site, at = product.manifest_key, revision_site(site, product), root / product.revision_path
+        content = tuple(sorted((site.content / product.key / product.revision_path).glob("*.yaml")))
+        brochure_template, wording_template = BROCHURE.template_path(own_site.templates), WORDING.template_path(own_site.templates)
         sample = site.content / SAMPLE_CLIENTS
         slug = product.meta.slug
-        b = build_brochure(product, root / "brochure", templates=site.templates)
-        published += [Published(p, product.key, BROCHURE.kind(in_pack=False), (*content, brochure_template)) for p in (b.docx, b.pdf)]
-        w = build_wording(product, root / "wording", templates=site.templates)
-        published += [Published(p, product.key, WORDING.kind(in_pack=False), (*content, wording_template)) for p in (w.docx, w.pdf)]
+        b = build_brochure(product, at / "brochure", templates=own_site.templates)
+        published += [Published(p, key, BROCHURE.kind(in_pack=False), (*content, brochure_template)) for p in (b.docx, b.pdf)]
+        w = build_wording(product, at / "wording", templates=own_site.templates)
+        published += [Published(p, key, WORDING.kind(in_pack=False), (*content, wording_template)) for p in (w.docx, w.pdf)]
         row, values = next(iter(read_client_rows(sample)))
         request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
         if request is None:
             raise ContentError([Problem(display_path(sample), row, e.column, e.reason) for e in errors])
-        plan = plan_pack(product, request, dt.date.today(), site.templates)
-        results, failures = build_packs(product, [plan], root / "sample-pack" / slug, cached_brochure(product, site), cache=site.cache, jobs=1)
+        plan = plan_pack(product, request, dt.date.today(), own_site.templates)
+        results, failures = build_packs(product, [plan], at / "sample-pack" / slug, cached_brochure(product, own_site), cache=site.cache, jobs=1)
         if failures:
             raise failures[0][1].as_error()
         folder = results[0].folder
-        pack_inputs = (*content, *(d.template_path(site.templates) for d in PERSONALISED), brochure_template, sample)
-        published.append(Published(results[0].pdf, product.key, "proposal", pack_inputs))
+        pack_inputs = (*content, *(d.template_path(own_site.templates) for d in PERSONALISED), brochure_template, sample)
+        published.append(Published(results[0].pdf, key, "proposal", pack_inputs))
         for d in PERSONALISED:
-            published.append(Published(folder / d.word_name, product.key, d.kind(in_pack=True), (*content, d.template_path(site.templates), sample)))
+            published.append(Published(folder / d.word_name, key, d.kind(in_pack=True), (*content, d.template_path(own_site.templates), sample)))
     return published
 
 
@@ -123,7 +134,7 @@ def manifest_for(site: Site, products: list[Product], published: list[Published]
             "page_sha256": [_sha(p.encode()) for p in pages] if item.path.suffix == ".pdf" else [],
         }
     facts = {
-        p.key: {
+        p.manifest_key: {
             "content_hash": p.digest(),
             "approval": p.meta.approval_number,  # empty: drafts; see generator.compliance.in_force.from_manifest
             "clauses": {cid: {"path": c.path, "label": c.label, "text": c.text} for cid, c in clauses(p).items()},
@@ -184,7 +195,7 @@ def check(site: Site, products: list[Product]) -> str:
     manifest = json.loads((outputs / MANIFEST).read_text(encoding="utf-8"))
     products = [from_manifest(p, manifest) for p in products]
     approvals = approval_lines(products, manifest)
-    by_key = {p.key: p for p in products}
+    by_key = {p.manifest_key: p for p in products}
     drifts: list[str] = []
     with tempfile.TemporaryDirectory(prefix="docgen-check-") as tmp:
         fresh_root = Path(tmp)
@@ -211,7 +222,7 @@ def check(site: Site, products: list[Product]) -> str:
             if new_text == text:
                 continue
             product = by_key[entry["product"]]
-            reasons = _explain(product, manifest.get("facts", {}).get(product.key, {}), entry["kind"])
+            reasons = _explain(product, manifest.get("facts", {}).get(product.manifest_key, {}), entry["kind"])
             if not reasons:
                 changed = [k for k, v in entry["inputs"].items()
                            if k != "generator" and input_path(site, k).is_file() and _sha(input_path(site, k).read_bytes()) != v]
@@ -221,7 +232,7 @@ def check(site: Site, products: list[Product]) -> str:
             drifts.append(f"{shown} is stale: {'; '.join(reasons)}; run docgen build")
     if drifts:
         raise DriftError(approvals + drifts)
-    hashes = ", ".join(f"{p.key} content {p.digest()} rates {p.rates.rates_version}" for p in products)
+    hashes = ", ".join(f"{p.manifest_key} content {p.digest()} rates {p.rates.rates_version}" for p in products)
     return "\n".join([f"check: all {len(fresh)} published outputs match content, rates and templates ({hashes})", *approvals])
 
 

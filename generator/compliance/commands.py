@@ -59,8 +59,15 @@ def snapshot(site, product, submission_id: int) -> Path:  # type: ignore[no-unty
     folder = root / product.key
     folder.mkdir(parents=True, exist_ok=True)
     for name in product.file_hashes:
-        shutil.copyfile(Path(site.content) / product.key / name, folder / name)
+        shutil.copyfile(Path(site.content) / product.key / product.revision_path / name, folder / name)
     return root
+
+
+def _revision(api, site, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The product revision to submit or decide: --product-revision NAME (docgen revisions), else the one in force today."""
+    if args.product_revision:
+        return api.schedule(site, args.product).by_name(args.product_revision).product
+    return api.load(site, args.product)
 
 
 def cmd_submit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
@@ -70,7 +77,7 @@ def cmd_submit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped
     from generator.store.approvals import Submission
 
     site = _site(args)
-    product = api.load(site, args.product)
+    product = _revision(api, site, args)
     with store_session(site) as session:
         user = ap.user_by_email(session, args.user)
         sub = ap.submit(session, product, user, revision=args.revision)
@@ -98,7 +105,7 @@ def cmd_approve(args: argparse.Namespace, out) -> int:  # type: ignore[no-untype
     from generator.compliance import approval as ap
 
     site = _site(args)
-    product = api.load(site, args.product)
+    product = _revision(api, site, args)
     with store_session(site) as session:
         user = ap.user_by_email(session, args.user)
         if args.reject is not None:
@@ -185,6 +192,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s = add("submit", cmd_submit, "submit the current content version for compliance review (with a redline against the last approval)")
     s.add_argument("--user", required=True, help="e-mail of the portal user submitting")
     s.add_argument("--revision", default="working tree", help="what people call this version (a git revision, a ticket)")
+    s.add_argument("--product-revision", metavar="NAME", help="the product revision to submit (docgen revisions; default: the one in force today)")
     a = add("approve", cmd_approve, "approve (or --reject) the pending submission of the current content version (compliance)")
     a.add_argument("--user", required=True, help="e-mail of the compliance user deciding (not the submitter)")
     a.add_argument("--number", help="approval number (default: <SLUG>-<YYYYMM>-<n>)")
@@ -192,6 +200,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--valid-until", type=_date, help="last day of use (default: open)")
     a.add_argument("--note", default="", help="a note kept with the approval")
     a.add_argument("--reject", metavar="REASON", help="reject instead, saying why")
+    a.add_argument("--product-revision", metavar="NAME", help="the product revision to decide on (docgen revisions; default: the one in force today)")
     add("approvals", cmd_approvals, "approvals of the product and where the current content stands")
     au = add("audit", cmd_audit, "check the audit log's hash chain")
     au.add_argument("action", choices=["verify"], help="verify: find altered or deleted entries")
@@ -206,11 +215,12 @@ def draft_notice(out, products) -> None:  # type: ignore[no-untyped-def]
     from generator.compliance.watermark import DRAFT_TEXT
 
     for p in products:
+        name = f"{p.key} revision {p.revision}" if p.revision_path else p.key  # the first revision is named as before revisions
         if is_draft(p):
-            out.error(f"docgen: DRAFT: {p.key} content {p.meta.content_version} ({p.digest()}) has no valid approval; every page carries "
+            out.error(f"docgen: DRAFT: {name} content {p.meta.content_version} ({p.digest()}) has no valid approval; every page carries "
                       f"「{DRAFT_TEXT}」 (docgen submit, then docgen approve)")
         else:
-            out.error(f"docgen: approved: {p.key} content {p.digest()} prints approval number {p.meta.approval_number}")
+            out.error(f"docgen: approved: {name} content {p.digest()} prints approval number {p.meta.approval_number}")
 
 
 def disclosure_warnings(out, products) -> None:  # type: ignore[no-untyped-def]

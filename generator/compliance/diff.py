@@ -194,11 +194,14 @@ def comparable(site: Site, product: str, versions: list[Version]) -> tuple[list[
     return kept, len(versions) - len(kept)
 
 
-def load_pair(site: Site, old_spec: str, new_spec: str, product: str | None) -> tuple[Product, Product]:
-    """Load the same product from two versions (everything is read before anything is written)."""
+def load_pair(site: Site, old_spec: str, new_spec: str, product: str | None, revision_path: str = "") -> tuple[Product, Product]:
+    """Load the same product (its revision at ``revision_path``, default the first) from two versions (everything is read
+    before anything is written)."""
     with content_root(old_spec, site.content) as old_root, content_root(new_spec, site.content) as new_root:
         key = product or _only_product(new_root)
-        return load_product(old_root / key), load_product(new_root / key)
+        name = Path(revision_path).name
+        return (load_product(old_root / key / revision_path, key=key, revision=name),
+                load_product(new_root / key / revision_path, key=key, revision=name))
 
 
 def _only_product(root: Path) -> str:

@@ -77,14 +77,20 @@ def _own_cell(d: ContentDiff, rec: PackRecord) -> str:
     return f"{q.class_code}/{q.band_id}/{q.limit}"
 
 
-def affected_packs(session: Session, d: ContentDiff) -> list[AffectedPack]:
-    """Ledger packs of ``d``'s product that printed a changed clause's old wording or (old version) a changed premium."""
+def affected_packs(session: Session, d: ContentDiff, others: frozenset[str] = frozenset()) -> list[AffectedPack]:
+    """Ledger packs of ``d``'s product that printed a changed clause's old wording or (old version) a changed premium.
+
+    ``others``: content hashes of the product's other revisions. A revision starts as a copy of the one before, so its
+    packs print the same clause stamps; a change to one revision reaches only the packs built from it.
+    """
     old_stamps = {c.id: clause_stamp(c.old.text) for c in d.clauses if c.old is not None}
     changed_cells = {c.key: c for c in d.cells if c.old is not None}
     agencies = {a.id: a.name for a in session.scalars(select(Agency))}
     out: list[AffectedPack] = []
     query = select(PackRecord).where(PackRecord.product == d.old.key).order_by(PackRecord.created_at, PackRecord.id)
     for rec in session.scalars(query):
+        if rec.content_hash in others:
+            continue
         printed = rec.clauses or {}
         hit = tuple(cid for cid, stamp in old_stamps.items() if printed.get(cid) == stamp)
         cells: tuple[str, ...] = ()
@@ -129,12 +135,12 @@ def reissue(session: Session, records: list[int], actor: User, today: dt.date) -
     return done
 
 
-def ledger_impact(site: Site, d: ContentDiff) -> list[AffectedPack] | None:
+def ledger_impact(site: Site, d: ContentDiff, others: frozenset[str] = frozenset()) -> list[AffectedPack] | None:
     """:func:`affected_packs` from the site's database; None when there is no portal database (no ledger) yet."""
     from generator.store.existing import existing_session
 
     with existing_session(site, "pack_records") as session:
-        return None if session is None else affected_packs(session, d)
+        return None if session is None else affected_packs(session, d, others)
 
 
 def impact_lines(found: list[AffectedPack] | None) -> list[str]:

@@ -54,7 +54,7 @@ def from_manifest(product: Product, manifest: dict) -> Product:
     """
     if not is_draft(product):
         return product
-    facts = manifest.get("facts", {}).get(product.key, {})
+    facts = manifest.get("facts", {}).get(product.manifest_key, {})
     number = facts.get("approval", "")
     if number and facts.get("content_hash") == product.digest():
         return dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=number))
@@ -65,16 +65,16 @@ def approval_lines(products: list[Product], manifest: dict) -> list[str]:
     """Whether the published outputs match an approved version, per product (for `docgen check`)."""
     lines = []
     for p in products:
-        facts = manifest.get("facts", {}).get(p.key, {})
+        facts = manifest.get("facts", {}).get(p.manifest_key, {})
         number, built_hash = facts.get("approval", ""), facts.get("content_hash", "")
         if number and built_hash != p.digest():
-            lines.append(f"{p.key}: published outputs were approved as {number} (content {built_hash}); content is now {p.digest()}, "
+            lines.append(f"{p.manifest_key}: published outputs were approved as {number} (content {built_hash}); content is now {p.digest()}, "
                          f"which {'is approved as ' + p.meta.approval_number if not is_draft(p) else 'has no valid approval (drafts)'}")
         elif number:
-            lines.append(f"{p.key}: published outputs match approval {number} (content {built_hash})")
+            lines.append(f"{p.manifest_key}: published outputs match approval {number} (content {built_hash})")
         else:
             state = f"approved as {p.meta.approval_number}" if not is_draft(p) else "has no valid approval"
-            lines.append(f"{p.key}: published outputs are drafts (no approval recorded); content {p.digest()} {state}")
+            lines.append(f"{p.manifest_key}: published outputs are drafts (no approval recorded); content {p.digest()} {state}")
     return lines
 
 

@@ -182,6 +182,14 @@ class Verification:
         return out
 
 
+def stamped_content_hash(pdf: Path) -> str:
+    """The /DocgenContentHash a PDF carries ("" when unreadable or unstamped: verify_pdf says why)."""
+    try:
+        return str((PdfReader(pdf).metadata or {}).get("/DocgenContentHash", ""))
+    except (OSError, PyPdfError):
+        return ""
+
+
 def verify_pdf(pdf: Path, product: Product) -> Verification:
     """Compare the clause and premium stamps in ``pdf`` with ``product`` as it is now."""
     try:

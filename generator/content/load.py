@@ -189,8 +189,9 @@ def product_dirs(root: Path) -> list[Path]:
     return sorted(p.parent for p in root.glob("*/product.yaml"))
 
 
-def load_product(folder: Path) -> Product:
-    """Read and type-check every content file of one product; raise ContentError listing all problems."""
+def load_product(folder: Path, *, key: str | None = None, revision: str = "") -> Product:
+    """Read and type-check every content file of one product (or one revision's folder, ``key`` naming its product);
+    raise ContentError listing all problems."""
     folder = Path(folder)
     if not folder.is_dir():
         known = [p.name for p in product_dirs(folder.parent)] if folder.parent.is_dir() else []
@@ -248,4 +249,4 @@ def load_product(folder: Path) -> Product:
         sources.update(builder.sources)
     if problems:
         raise ContentError(problems)
-    return Product(key=folder.name, sources=sources, file_hashes=hashes, **parts)
+    return Product(key=key or folder.name, sources=sources, file_hashes=hashes, revision=revision, **parts)

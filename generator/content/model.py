@@ -76,6 +76,10 @@ class ProductMeta:
     insurer: Insurer
     brochure_title: str
     quote_valid_days: int = 90  # お見積書の有効期限: issue date + this many days
+    # a revision (content/README.md): effective_date is for new business; renewals may take it from another date;
+    # end_date is the last start date it quotes (else the day before the next revision's)
+    renewal_effective_date: dt.date | None = None
+    end_date: dt.date | None = None
 
 
 # --- disclosures.yaml: the 重要事項説明書's required items ------------------------------------
@@ -150,6 +154,15 @@ class Product:
     sources: dict[str, Source] = field(default_factory=dict, compare=False, repr=False)
     # file name -> sha256 of its bytes
     file_hashes: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # the revision this is (content/<product>/revisions/<name>/, or the product folder's own name for the first)
+    revision: str = field(default="", compare=False)
+    # where it lives under content/<product>/ and publishes under outputs/: "" for the first, "revisions/<name>" after
+    revision_path: str = field(default="", compare=False)
+
+    @property
+    def manifest_key(self) -> str:
+        """How outputs/manifest.json names this revision's facts: the product key for the first, ``key@name`` after."""
+        return f"{self.key}@{self.revision}" if self.revision_path else self.key
 
     def digest(self) -> str:
         """Short hash of every content file's bytes: printed on documents so a copy can be traced."""

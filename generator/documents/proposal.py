@@ -12,7 +12,7 @@ from pathlib import Path
 from generator import __version__
 from generator.batch.clients import ClientRequest
 from generator.content.model import Product
-from generator.documents.context import class_label, coverage_context, exclusions_context, footer_context, letter_context, required_context
+from generator.documents.context import NO_APPROVAL, class_label, coverage_context, exclusions_context, footer_context, letter_context, required_context
 from generator.documents.registry import PERSONALISED
 from generator.errors import InputError
 from generator.jpformat import ERAS, format_date, format_yen, format_yen_units
@@ -32,6 +32,8 @@ class PackPlan:
     digest: str  # of every input: client values, content, templates, generator version
     templates: Path  # the folder the personalised parts' templates come from
     quote_number: str  # 見積番号 printed on the お見積書
+    revision: str = ""  # the product revision that priced the quote and provides every document
+    revision_effective: dt.date | None = None  # that revision's effective date (new business)
 
     @property
     def title(self) -> str:
@@ -106,8 +108,12 @@ def check_issue_date(product: Product, issued: dt.date) -> dt.date:
     return issued
 
 
-def plan_pack(product: Product, request: ClientRequest, today: dt.date, templates: Path) -> PackPlan:
-    """Quote the client and build every part's context; raises QuoteRefused / ReferralRequired."""
+def plan_pack(product: Product, request: ClientRequest, today: dt.date, templates: Path, *, last_day: dt.date | None = None) -> PackPlan:
+    """Quote the client and build every part's context; raises QuoteRefused / ReferralRequired.
+
+    ``product`` is the revision in force on the request's start date; ``last_day`` the last start date it prices (the
+    quote's validity never reaches past it).
+    """
     q = quote(product, request.industry, request.revenue, request.limit)
     issued = check_issue_date(product, request.date or today)
     number = quote_number(product, request, q, issued)
@@ -118,11 +124,14 @@ def plan_pack(product: Product, request: ClientRequest, today: dt.date, template
     }
     contexts = {
         "letter": base | {"letter": letter_context(product)},
-        "quote": base | {"quote": quote_context(product, q, issued, number=number)},
+        "quote": base | {"quote": quote_context(product, q, issued, number=number, start=request.start, last_day=last_day)},
         "disclosure": base | disclosure_context(product, q),
     }
     # the approval number is an input too: a pack built as a draft is rebuilt once its content is approved
-    payload = json.dumps({"request": request.__dict__ | {"row": None}, "issued": issued, "content": product.file_hashes,
+    # a request without a start date hashes as it did before revisions existed: its pack stays up to date
+    asked = {k: v for k, v in request.__dict__.items() if not (k in ("start", "renewal") and not v)}
+    capped = {"last_day": last_day} if last_day else {}  # the revision's files are in "content"
+    payload = json.dumps({"request": asked | {"row": None}, "issued": issued, **capped, "content": product.file_hashes,
                           "approval": product.meta.approval_number,
                           "templates": {d.id: hashlib.sha256(d.template_path(templates).read_bytes()).hexdigest() for d in PERSONALISED},
                           "version": __version__}, sort_keys=True, default=str, ensure_ascii=False)
@@ -130,7 +139,7 @@ def plan_pack(product: Product, request: ClientRequest, today: dt.date, template
         request=request, quote=q, issued=issued, folder=pack_folder(request.client, request.contact),
         pdf_name=f"{safe_name(product.meta.name)}_ご提案書.pdf",
         contexts=contexts, digest=hashlib.sha256(payload.encode()).hexdigest(), templates=Path(templates),
-        quote_number=number,
+        quote_number=number, revision=product.revision, revision_effective=product.meta.effective_date,
     )
 
 
@@ -148,17 +157,26 @@ def quote_number(product: Product, request: ClientRequest, q: Quote, issued: dt.
 
     The client is part of it: two clients quoted the same terms on the same day get different numbers.
     """
-    key = repr((request.client, request.contact, request.agent_name, q))
+    key = repr((request.client, request.contact, request.agent_name, q) + ((request.start, request.renewal) if request.start else ()))
     return f"{product.meta.slug.upper()}-{issued:%Y%m%d}-{hashlib.sha256(key.encode()).hexdigest()[:6].upper()}"
 
 
-def quote_context(product: Product, q: Quote, issued: dt.date, *, number: str) -> dict:
+def quote_context(product: Product, q: Quote, issued: dt.date, *, number: str, start: dt.date | None = None,
+                  last_day: dt.date | None = None) -> dict:
     valid_until = issued + dt.timedelta(days=product.meta.quote_valid_days)
+    if last_day is not None:  # never valid for a start date the revision does not price
+        valid_until = max(issued, min(valid_until, last_day))
     period = product.coverage.period
     ratio = product.rates.expense_ratio_percent
     return {
         "number": number,
-        "valid_until": format_date(valid_until),
+        # with a 保険始期日 the line also names it, the revision pricing it and that revision's 承認番号; it rides on this
+        # line rather than a template paragraph of its own so that quote.docx (an input of every pack's hash, published
+        # sample pack included) stays as it was: a quote without a start date prints byte for byte as before revisions
+        "valid_until": format_date(valid_until) + (start_line(product, start) if start else ""),
+        "start": format_date(start) if start else "",
+        "revision": product.revision,
+        "revision_effective": format_date(product.meta.effective_date),
         "industry": q.industry,
         "class_code": q.class_code,
         "class_label": class_label(next(c for c in product.rates.classes if c.code == q.class_code)),
@@ -179,6 +197,17 @@ def quote_context(product: Product, q: Quote, issued: dt.date, *, number: str) -
         "premises": list(q.premises),
         "notes": [n.text for n in product.rates.notes],
     }
+
+
+def start_line(product: Product, start: dt.date) -> str:
+    """What the お見積書 adds after its validity date when the agent gave a 保険始期日.
+
+    >>> from types import SimpleNamespace as NS
+    >>> p = NS(revision="2027-04", meta=NS(approval_number=""))
+    >>> start_line(p, dt.date(2027, 4, 1))
+    '　保険始期日：令和9年4月1日（改定 2027-04、承認番号 未取得）'
+    """
+    return f"　保険始期日：{format_date(start)}（改定 {product.revision}、承認番号 {product.meta.approval_number or NO_APPROVAL}）"
 
 
 def disclosure_context(product: Product, q: Quote) -> dict:

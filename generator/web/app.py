@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import logging
@@ -23,6 +24,7 @@ from generator import api
 from generator.compliance.delivery import DeliverySettings
 from generator.compliance.in_force import for_session
 from generator.content.model import Product
+from generator.content.revisions import Schedule
 from generator.errors import DocgenError
 from generator.store import db as store
 from generator.store.db import prepare_database  # in the store: `docgen users add` migrates without loading FastAPI
@@ -61,14 +63,16 @@ MAX_BODY = 8 * 2**20  # a client list is at most 5 MB (generator.web.uploads.MAX
 
 
 class ProductCache:
-    """The loaded product, reloaded when a content or template file changes (agents quote the current tables)."""
+    """The product's revisions, reloaded when a content or template file changes (agents quote the current tables);
+    calling it gives the revision in force today."""
 
-    def __init__(self, site: api.Site, *, lint: bool, approvals: Callable[[Product], Product] | None = None):
+    def __init__(self, site: api.Site, *, lint: bool, approvals: Callable[..., Product] | None = None):
         self.site, self.lint = site, lint
         self.approvals = approvals  # stamps the approval in force from the portal's database (else: api.load's own lookup)
         self._lock = threading.Lock()
         self._key: tuple | None = None
         self._product: Product | None = None
+        self._schedule: Schedule | None = None
 
     def _fingerprint(self) -> tuple:
         stamps = []
@@ -82,13 +86,23 @@ class ProductCache:
         with self._lock:
             self._key = None
 
-    def __call__(self) -> Product:
-        key = (self._fingerprint(), dt.date.today())  # an approval's validity starts or ends with the day
+    def schedule(self) -> Schedule:
+        """Every revision, each printing the approval it has on the day it is used (today, or its effective date)."""
+        today = dt.date.today()
+        key = (self._fingerprint(), today)  # an approval's validity starts or ends with the day
         with self._lock:
-            if self._product is None or key != self._key:
-                loaded = api.load(self.site, lint=self.lint)
-                self._product, self._key = (self.approvals(loaded) if self.approvals else loaded), key
-            return self._product
+            if self._schedule is None or key != self._key:
+                sched = api.schedule(self.site, lint=self.lint, today=today)
+                if self.approvals:
+                    revisions = tuple(dataclasses.replace(r, product=self.approvals(r.product, max(today, r.effective))) for r in sched.revisions)
+                    sched = dataclasses.replace(sched, revisions=revisions)
+                self._schedule, self._product, self._key = sched, api.revision_for(sched, today=today).product, key
+            return self._schedule
+
+    def __call__(self) -> Product:
+        self.schedule()
+        assert self._product is not None
+        return self._product
 
 
 def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,

@@ -21,6 +21,7 @@ from generator import api
 from generator.batch.clients import ClientRequest
 from generator.compliance.clients import find_client
 from generator.content.model import Product
+from generator.content.revisions import Schedule
 from generator.errors import DocgenError
 from generator.store.accounts import User
 from generator.store.audit import record as audit
@@ -143,6 +144,11 @@ class Worker:
             with self._lock:
                 self._active.discard(job_id)
 
+    def _schedule(self) -> Schedule | None:
+        """The product's revisions as the portal loaded them (the ProductCache), None for a plain product callable."""
+        loader = getattr(self.product, "schedule", None)
+        return loader() if loader is not None else None
+
     def _progress(self, job_id: int) -> Callable[[int, int], None]:
         return lambda done, total: self._update(job_id, done=done, total=total)
 
@@ -164,7 +170,7 @@ class Worker:
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
         try:
             pack = api.build_pack(self.site, product, request, out=out, today=today, timeout=self.timeout, converter=self.converter,
-                                  policy=policy)
+                                  policy=policy, schedule=self._schedule())
             record_id = self._record(job_id, product, request, pack)
         finally:
             storage.remove(self.site.storage, f"tmp/job-{job_id}")
@@ -179,12 +185,14 @@ class Worker:
             first_errors = list(upload.errors)
         today = dt.date.fromisoformat(params["today"])
         policy = self._policy(job_id, today)
-        checked = check_list(product, path, policy, name)
+        schedule = self._schedule()  # once per list: each row's revision is then a lookup
+        checked = check_list(product, path, policy, name, schedule, today)
         self._update(job_id, total=len(checked.requests))
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
         try:
             summary = api.build_packs(self.site, product, checked.requests, out=out, today=today, jobs=self.build_jobs,
-                                      progress=self._progress(job_id), timeout=self.timeout, converter=self.converter, policy=policy)
+                                      progress=self._progress(job_id), timeout=self.timeout, converter=self.converter, policy=policy,
+                                      schedule=schedule)
             by_addressee = {r.addressee: r for r in checked.requests}
             records = [self._record(job_id, product, request_of(p, by_addressee), p) for p in (*summary.built, *summary.skipped)]
             failed = [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason} for e in summary.errors]

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from generator.jpformat import format_yen, format_yen_units
+from generator.jpformat import format_date, format_yen, format_yen_units
 from generator.store.delivery import DELIVERY_STATES
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -28,6 +28,7 @@ env = Environment(
 )
 env.filters["yen"] = format_yen
 env.filters["yen_units"] = format_yen_units
+env.filters["wareki"] = format_date  # 令和9年4月1日
 env.globals["STATE_LABELS"] = STATE_LABELS
 env.globals["ROLE_LABELS"] = ROLE_LABELS
 env.globals["JST"] = JST

@@ -10,6 +10,7 @@ from generator import api
 from generator.api import IssuingPolicy
 from generator.batch.clients import ClientRequest, parse_client, read_client_rows
 from generator.content.model import Product
+from generator.content.revisions import Schedule
 from generator.errors import InputError, QuoteRefused, ReferralRequired
 from generator.store.accounts import User
 
@@ -43,9 +44,13 @@ def policy_for(user: User, today: dt.date) -> api.IssuingPolicy:
     return api.issuing_policy(agency=user.agency.name, agent=user.name or "", today=today)
 
 
-def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str) -> Checked:
+def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str, schedule: Schedule | None = None,
+               today: dt.date | None = None) -> Checked:
     """Parse every row of a .csv/.xlsx list, hold it to the issuing policy and quote it; ClientListError when the file
-    cannot be read at all (naming the file ``name``, as the agent uploaded it)."""
+    cannot be read at all (naming the file ``name``, as the agent uploaded it).
+
+    With a ``schedule``, each row is quoted by the revision in force on its 保険始期日 (a date none prices is a bad row).
+    """
     from generator.documents.fonts import missing_glyphs
 
     checked = Checked()
@@ -57,7 +62,8 @@ def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str) -
             checked.bad += [bad_row(e.row, e.column, values.get(e.column) or e.value, e.reason) for e in errors]
             continue
         try:
-            api.quote_request(product, request)
+            own = api.revision_for(schedule, request.start, renewal=request.renewal, today=today).product if schedule else product
+            api.quote_request(own, request)
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             # the same sentence the CLI prints for this client (要見積 / 引受不可 and why)
             checked.bad.append(bad_row(row, exc.field.lstrip("-"), values.get(exc.field.lstrip("-"), exc.value), str(exc)))

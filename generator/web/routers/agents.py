@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
-from generator.jpformat import MAX_YEN_TEXT, format_yen_units, parse_yen
+from generator.jpformat import MAX_YEN_TEXT, format_yen_units, parse_date, parse_yen
 from generator.jptext import fold
 from generator.store.accounts import User
 from generator.store.audit import record as audit
@@ -38,7 +38,7 @@ Viewer = Annotated[User, Depends(require_role("agent", "compliance", "admin"))] 
 FIELDS = ("client", "contact", "industry", "revenue", "limit")
 # what each form field may hold, as the page labels it: checked before anything parses the value
 LIMITS = {"client": ("お客様名（会社名）", 200), "contact": ("ご担当者", 200), "industry": ("業種", 100),
-          "revenue": ("売上高", MAX_YEN_TEXT), "limit": ("賠償保険金額", MAX_YEN_TEXT)}
+          "revenue": ("売上高", MAX_YEN_TEXT), "limit": ("賠償保険金額", MAX_YEN_TEXT), "start": ("保険始期日", 40)}
 FIRST_DAY = dt.date(2000, 1, 1)  # history search: no pack is older; later than LAST_DAY is no date anyone means
 LAST_DAY = dt.date(2099, 12, 31)
 
@@ -65,15 +65,31 @@ def home(user: CurrentUser) -> Response:
 # --- quote -------------------------------------------------------------------------------------
 
 
-def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
+def _revision(request: Request, start: str, renewal: bool):  # type: ignore[no-untyped-def]
+    """The revision in force on the 保険始期日 typed (none: today's); InputError naming 保険始期日 when none prices it."""
+    sched = request.app.state.products.schedule()
+    day = parse_date(start.strip(), field="保険始期日") if start.strip() else None
+    rev = api.revision_for(sched, day, renewal=renewal, today=_today())
+    last = sched.last_day(rev, renewal)
+    return rev, {"name": rev.name, "effective": rev.starts(renewal), "last_day": last, "start": day, "renewal": renewal,
+                 "approval": rev.product.meta.approval_number, "several": not sched.single}
+
+
+def ladder(request: Request, industry: str, revenue: str, limit: str, start: str = "", renewal: bool = False) -> dict:
     """The premium for every published limit, or the sentence the CLI prints when there is none."""
-    product = request.app.state.products()
-    view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit, "client": None}
-    if not industry.strip() or not revenue.strip():
-        return view
-    long = too_long({"industry": industry, "revenue": revenue, "limit": limit})
+    view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit, "client": None,
+                  "start": start, "renewal": renewal, "revision": None}
+    long = too_long({"industry": industry, "revenue": revenue, "limit": limit, "start": start})
     if long:
         view["message"] = " ".join(long.values())
+        return view
+    try:
+        rev, view["revision"] = _revision(request, start, renewal)
+    except InputError as exc:
+        view["message"] = str(exc)
+        return view
+    product = rev.product
+    if not industry.strip() or not revenue.strip():
         return view
     try:
         revenue_yen = parse_yen(revenue, field="revenue")
@@ -94,11 +110,11 @@ def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
 
 @router.get("/quote")
 def quote_page(request: Request, db: ScopedDb, user: Viewer, industry: str = "", revenue: str = "", limit: str = "",
-               client_id: str = "") -> Response:
+               client_id: str = "", start: str = "", renewal: bool = False) -> Response:
     picked = _picked(db, user, client_id) if user.role in ("agent", "admin") else None
     if picked is not None and not industry.strip() and not revenue.strip():  # a client just picked: quote its figures
         industry, revenue = picked.industry, format_yen_units(picked.revenue) if picked.revenue else ""
-    view = ladder(request, industry, revenue, limit)
+    view = ladder(request, industry, revenue, limit, start, renewal)
     view["client"] = picked
     product = request.app.state.products()
     industries = [name for c in product.rates.classes for name in c.industries]
@@ -109,8 +125,8 @@ def quote_page(request: Request, db: ScopedDb, user: Viewer, industry: str = "",
 
 @router.get("/quote/ladder")
 def quote_ladder(request: Request, db: ScopedDb, user: Viewer, industry: str = "", revenue: str = "", limit: str = "",
-                 client_id: str = "") -> Response:
-    view = ladder(request, industry, revenue, limit)
+                 client_id: str = "", start: str = "", renewal: bool = False) -> Response:
+    view = ladder(request, industry, revenue, limit, start, renewal)
     view["client"] = _picked(db, user, client_id) if user.role in ("agent", "admin") else None
     return render(request, "_ladder.html", view=view)
 
@@ -132,9 +148,10 @@ def _picked(db: Session, user: User, client_id: str) -> Client | None:
 
 @router.get("/packs/new")
 def pack_form(request: Request, db: ScopedDb, user: Builder, industry: str = "", revenue: str = "", limit: str = "",
-              client_id: str = "") -> Response:
+              client_id: str = "", start: str = "", renewal: bool = False) -> Response:
     picked = _picked(db, user, client_id)
-    values = {"client": "", "contact": "", "industry": industry, "revenue": revenue, "limit": limit, "client_id": ""}
+    values = {"client": "", "contact": "", "industry": industry, "revenue": revenue, "limit": limit, "client_id": "", "start": start,
+              "renewal": renewal}
     if picked is not None:  # prefilled from the record; what the quote link carried wins over the record's figures
         values.update(client=picked.name, contact=picked.contact, client_id=picked.public_id, industry=industry or picked.industry,
                       revenue=revenue or (format_yen_units(picked.revenue) if picked.revenue else ""))
@@ -147,24 +164,28 @@ def pack_form(request: Request, db: ScopedDb, user: Builder, industry: str = "",
 def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated[str, Form()] = "",
                 contact: Annotated[str, Form()] = "", industry: Annotated[str, Form()] = "",
                 revenue: Annotated[str, Form()] = "", limit: Annotated[str, Form()] = "",
-                client_id: Annotated[str, Form(max_length=40)] = "") -> Response:
+                client_id: Annotated[str, Form(max_length=40)] = "", start: Annotated[str, Form()] = "",
+                renewal: Annotated[str, Form(max_length=10)] = "") -> Response:
     picked = _picked(db, user, client_id)
-    values = {"client": client, "contact": contact, "industry": industry, "revenue": revenue, "limit": limit}
+    values = {"client": client, "contact": contact, "industry": industry, "revenue": revenue, "limit": limit, "start": start}
+    shown = {**values, "client_id": client_id, "renewal": bool(renewal)}
     errors = too_long(values)
     if errors:
-        return render(request, "pack_new.html", 400, values={**values, "client_id": client_id}, errors=errors,
+        return render(request, "pack_new.html", 400, values=shown, errors=errors,
                       message="入力に誤りがあります。各欄の説明をご確認ください", clients=agency_clients(db, user))
     today = _today()
+    raw = {**values, "renewal": "更新" if renewal else ""}
     try:
-        request_, refused = policy_for(user, today).apply(api.client_request(**values))
+        request_, refused = policy_for(user, today).apply(api.client_request(**raw))
         if request_ is None:
             raise InputError(refused[0].column, refused[0].value, refused[0].reason)
-        api.quote_request(request.app.state.products(), request_)  # 要見積 / 引受不可: no job, the reason on the form
+        rev, _ = _revision(request, start, bool(renewal))  # a 保険始期日 no revision prices: no job, the dates there are
+        api.quote_request(rev.product, request_)  # 要見積 / 引受不可: no job, the reason on the form
     except DocgenError as exc:
         field = getattr(exc, "field", "")
-        return render(request, "pack_new.html", 400, values={**values, "client_id": client_id}, errors={field: str(exc)} if field in values else {},
+        return render(request, "pack_new.html", 400, values=shown, errors={field: str(exc)} if field in values else {},
                       message=str(exc), clients=agency_clients(db, user))
-    params = {"request": values, "today": today.isoformat(), **({"client_id": picked.id} if picked else {})}
+    params = {"request": raw, "today": today.isoformat(), **({"client_id": picked.id} if picked else {})}
     job = Job(kind="pack", state="queued", agency_id=user.agency_id, user_id=user.id, params=params, total=1, result={})
     db.add(job)
     db.commit()
@@ -290,7 +311,7 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
     upload.storage_key = f"uploads/{upload.id}{suffix}"
     path = storage.write_bytes(request.app.state.site.storage, upload.storage_key, data)
     try:
-        checked = check_list(request.app.state.products(), path, policy_for(user, _today()), name)
+        checked = check_list(request.app.state.products(), path, policy_for(user, _today()), name, request.app.state.products.schedule(), _today())
     except DocgenError as exc:  # not a readable list at all (format, missing columns): nothing kept
         db.rollback()
         path.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from generator import api
 from generator.compliance import approval as ap
@@ -75,7 +76,22 @@ def versions_page(request: Request, db: Db, user: Officer) -> Response:
     rows = [{"v": v, "state": ap.version_state(db, product.key, v.digest, today)} for v in versions]
     current = rows[0]["state"]
     return render(request, "compliance.html", product=product, rows=rows, hidden=hidden, current=current, missing=missing_disclosures(product),
-                  today=today.isoformat(), default_number=ap.next_number(db, product, product.meta.effective_date))
+                  today=today.isoformat(), default_number=ap.next_number(db, product, product.meta.effective_date),
+                  revisions=_revision_rows(request, db, today))
+
+
+def _revision_rows(request: Request, db: Session, today: dt.date) -> list[dict]:
+    """Each revision with its dates and the approval state of its content hash on the day it is used."""
+    sched = request.app.state.products.schedule()
+    in_force = api.revision_for(sched, today=today)
+    rows = []
+    for rev in sched.revisions:
+        when = "適用中" if rev is in_force else ("適用予定" if rev.effective > today else "適用終了")
+        rows.append({"name": rev.name, "effective": rev.effective, "last_day": sched.last_day(rev), "renewal_effective": rev.renewal_effective,
+                     "renewal_last_day": sched.last_day(rev, True), "digest": rev.product.digest(), "when": when,
+                     "rates_version": rev.product.rates.rates_version, "folder": rev.product.revision_path or "（製品フォルダ）",
+                     "state": ap.version_state(db, rev.product.key, rev.product.digest(), max(today, rev.effective))})
+    return rows
 
 
 @router.post("/submit")
