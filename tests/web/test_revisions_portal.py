@@ -75,12 +75,12 @@ def test_an_uploaded_list_mixing_start_dates_builds_each_pack_from_its_revision(
                "株式会社 早すぎ,製造業,4.5億,1億,2026-11-01\n")
     r = client.post("/uploads", data={"csrf_token": client.csrf}, files={"file": ("始期別.csv", listing.encode("utf-8"), "text/csv")})
     assert r.status_code == 303, r.text
-    upload_id = int(r.headers["location"].rsplit("/", 1)[1])
+    upload_id = r.headers["location"].rsplit("/", 1)[1]
     page = client.get(f"/uploads/{upload_id}").text
     assert re.search(r'id="good-rows">2<', page)
     assert "2026-11-01" in page and "2026-12-01〜2027-03-31" in html.unescape(page)  # the bad row before anything is built
     r = client.post(f"/uploads/{upload_id}/build", data={"csrf_token": client.csrf})
-    job = wait_for_job(two_portal, int(r.headers["location"].rsplit("/", 1)[1]))
+    job = wait_for_job(two_portal, r.headers["location"].rsplit("/", 1)[1])
     assert job.state == "done", job.reason
     sched = api.schedule(two_portal.site, lint=False)
     with two_portal.sessions() as s:
@@ -89,7 +89,7 @@ def test_an_uploaded_list_mixing_start_dates_builds_each_pack_from_its_revision(
         "有限会社 伸和企画": (SEED_PREMIUM, sched.by_name("2026-12").product.digest()),
         "東都印刷株式会社": (NEW_PREMIUM, sched.by_name(SECOND).product.digest()),
     }
-    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/jobs/{job.id}/zip").content))
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/jobs/{job.public_id}/zip").content))
     texts = {n: squash(pdf_text(archive.read(n), tmp_path)) for n in archive.namelist() if n.endswith(".pdf")}
     (second,) = [t for n, t in texts.items() if "東都印刷" in n]
     assert squash(f"{NEW_PREMIUM:,}円") in second and squash(f"保険始期日：令和9年4月1日（改定 {SECOND}、承認番号 未取得）") in second
@@ -120,7 +120,7 @@ def test_the_ledger_impact_of_a_wording_change_is_per_revision(two_portal: Porta
         r = client.post("/packs", data={"client": name, "industry": "製造業", "revenue": "4.5億", "limit": "1億", "start": start,
                                         "csrf_token": client.csrf})
         assert r.status_code == 303, r.text
-        job = wait_for_job(two_portal, int(r.headers["location"].rsplit("/", 1)[1]))
+        job = wait_for_job(two_portal, r.headers["location"].rsplit("/", 1)[1])
         assert job.state == "done", job.reason
     before = tmp_path / "before"
     shutil.copytree(two_portal.site.content, before)
