@@ -12,6 +12,7 @@ from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser  # the strea
 
 from generator.batch.clients import MAX_COLUMNS, MAX_ROWS
 from generator.errors import ClientListError
+from generator.i18n import N_
 
 EXCEL_ROWS = 1_048_576  # Excel's own sheet limit: a row number past it is a damaged or hostile file
 
@@ -26,6 +27,9 @@ class _CellParser(WorkSheetParser):
         return cell
 
 
+NOT_XLSX = N_("not a readable .xlsx workbook ({detail}); open it in Excel and save it as .xlsx")
+
+
 def xlsx_rows(path: Path, max_rows: int = MAX_ROWS) -> Iterator[tuple[int, list[object]]]:
     """Rows of the first worksheet as cell values (str, int, float, date, bool), streamed with openpyxl.
 
@@ -36,7 +40,7 @@ def xlsx_rows(path: Path, max_rows: int = MAX_ROWS) -> Iterator[tuple[int, list[
         try:
             wb = openpyxl.load_workbook(fh, read_only=True, data_only=True, keep_links=False)
         except Exception as exc:  # zipfile, XML and openpyxl errors of many types on a damaged or fake file
-            raise ClientListError(f"{path}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
+            raise ClientListError(path, NOT_XLSX, {"detail": _describe(exc)}) from None
         try:
             yield from _sheet_rows(path, wb, max_rows)
         finally:
@@ -46,7 +50,7 @@ def xlsx_rows(path: Path, max_rows: int = MAX_ROWS) -> Iterator[tuple[int, list[
 def _sheet_rows(path: Path, wb: openpyxl.Workbook, max_rows: int = MAX_ROWS) -> Iterator[tuple[int, list[object]]]:
     ws = wb.worksheets[0] if wb.worksheets else None
     if ws is None or not hasattr(ws, "_get_source"):
-        raise ClientListError(f"{path}: the workbook has no worksheet")
+        raise ClientListError(path, N_("the workbook has no worksheet"))
     scanned = 0
     try:
         with ws._get_source() as src:
@@ -55,13 +59,13 @@ def _sheet_rows(path: Path, wb: openpyxl.Workbook, max_rows: int = MAX_ROWS) -> 
             for number, cells in parser.parse():
                 scanned += 1
                 if number > EXCEL_ROWS or scanned > 5 * max_rows:
-                    raise ClientListError(f"{path}: row {number}: the sheet is larger than any client list ({scanned:,} rows read); "
-                                          f"keep at most {max_rows:,} rows")
+                    raise ClientListError(path, N_("row {row}: the sheet is larger than any client list ({scanned:,} rows read); "
+                                                             "keep at most {limit:,} rows"), {"row": number, "scanned": scanned, "limit": max_rows})
                 yield number, _row_values(path, cells)
     except ClientListError:
         raise
     except Exception as exc:
-        raise ClientListError(f"{path}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
+        raise ClientListError(path, NOT_XLSX, {"detail": _describe(exc)}) from None
 
 
 def _row_values(path: Path, cells: list[dict]) -> list[object]:
@@ -72,10 +76,10 @@ def _row_values(path: Path, cells: list[dict]) -> list[object]:
             continue
         where = f"{get_column_letter(column)}{cell['row']}"
         if cell["data_type"] == "formula":
-            raise ClientListError(f"{path}: cell {where} holds a formula with no saved value (the file was written by a program, "
-                                  "not Excel); open and save the file in Excel, or paste the values")
+            raise ClientListError(path, N_("cell {cell} holds a formula with no saved value (the file was written by a program, "
+                                             "not Excel); open and save the file in Excel, or paste the values"), {"cell": where})
         if cell["data_type"] == "e":
-            raise ClientListError(f"{path}: cell {where} shows the Excel error {cell['value']}; fix it or paste values")
+            raise ClientListError(path, N_("cell {cell} shows the Excel error {error}; fix it or paste values"), {"cell": where, "error": cell["value"]})
         values.extend([None] * (column - 1 - len(values)))
         values.append(cell["value"])
     return values

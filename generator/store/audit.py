@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from generator.i18n import N_
 from generator.store.accounts import User
 from generator.store.base import Base, UTCDateTime, utcnow
 
@@ -99,10 +100,15 @@ class Break:
     """Where the chain is broken: the entry's sequence number and what is wrong."""
 
     seq: int
-    reason: str
+    reason: str  # a msgid (generator.i18n.N_) with {name} fields from params: faces translate it
+    params: dict[str, object] = field(default_factory=dict, compare=False)
+
+    @property
+    def text(self) -> str:
+        return self.reason.format(**self.params) if self.params else self.reason
 
     def __str__(self) -> str:
-        return f"audit entry {self.seq}: {self.reason}"
+        return f"audit entry {self.seq}: {self.text}"
 
 
 def verify(session: Session) -> list[Break]:
@@ -111,11 +117,11 @@ def verify(session: Session) -> list[Break]:
     prev_hash, expected_seq = GENESIS, 1
     for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq)):
         if e.seq != expected_seq:
-            breaks.append(Break(e.seq, f"entries {expected_seq}–{e.seq - 1} are missing (deleted)"))
+            breaks.append(Break(e.seq, N_("entries {first}–{last} are missing (deleted)"), {"first": expected_seq, "last": e.seq - 1}))
         if e.prev_hash != prev_hash:
-            breaks.append(Break(e.seq, "does not follow the entry before it (an entry was deleted or replaced)"))
+            breaks.append(Break(e.seq, N_("does not follow the entry before it (an entry was deleted or replaced)")))
         if entry_hash(e.prev_hash, e.seq, e.at, e.actor, e.action, e.target, e.detail or {}) != e.hash:
-            breaks.append(Break(e.seq, "its fields were altered after it was written (hash mismatch)"))
+            breaks.append(Break(e.seq, N_("its fields were altered after it was written (hash mismatch)")))
         prev_hash, expected_seq = e.hash, e.seq + 1
     return breaks
 

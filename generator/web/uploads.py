@@ -9,6 +9,8 @@ from generator import api
 from generator.batch.clients import ClientRequest, parse_client, read_client_rows
 from generator.content.model import Product
 from generator.errors import InputError, QuoteRefused, ReferralRequired
+from generator.i18n import N_
+from generator.web.messages import row_error
 
 SUFFIXES = (".csv", ".xlsx")
 MAX_BYTES = 5 * 1024 * 1024  # a list of a few thousand clients is well under this
@@ -22,10 +24,6 @@ class Checked:
     bad: list[dict[str, object]] = field(default_factory=list)
 
 
-def bad_row(row: int | None, column: str, value: object, reason: str) -> dict[str, object]:
-    return {"row": row, "column": column, "value": "" if value is None else str(value), "reason": reason}
-
-
 def check_list(product: Product, path: Path) -> Checked:
     """Parse every row of a .csv/.xlsx list and quote it; ClientListError when the file cannot be read at all."""
     from generator.documents.fonts import missing_glyphs
@@ -34,13 +32,13 @@ def check_list(product: Product, path: Path) -> Checked:
     for row, values in read_client_rows(path):
         request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
         if request is None:
-            checked.bad += [bad_row(e.row, e.column, e.value, e.reason) for e in errors]
+            checked.bad += [row_error(e.row, e.column, e.value, e.reason, e.error) for e in errors]
             continue
         try:
             api.quote_request(product, request)
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             # the same sentence the CLI prints for this client (要見積 / 引受不可 and why)
-            checked.bad.append(bad_row(row, exc.field.lstrip("-"), values.get(exc.field.lstrip("-"), exc.value), str(exc)))
+            checked.bad.append(row_error(row, exc.field.lstrip("-"), values.get(exc.field.lstrip("-"), exc.value), str(exc), exc))
             continue
         checked.requests.append(request)
     return checked
@@ -58,5 +56,5 @@ def safe_suffix(filename: str) -> str:
     """
     suffix = Path(filename or "").suffix.lower()
     if suffix not in SUFFIXES:
-        raise InputError("file", filename, "is not a client list", allowed=", ".join(SUFFIXES))
+        raise InputError("file", filename, N_("is not a client list"), allowed=", ".join(SUFFIXES))
     return suffix

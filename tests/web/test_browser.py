@@ -157,7 +157,7 @@ def test_other_agency_gets_404_then_log_out(server, browser) -> None:  # type: i
     assert "pack_url" in STATE, "the build scenario must run first"
     log_in(browser, base, portal, "other_agent")
     browser.get(str(STATE["pack_url"]))
-    assert browser.find_element(By.TAG_NAME, "h1").text == "404"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "ページが見つかりません"  # the portal's own page, not JSON
     assert CLIENT not in browser.page_source
     shot(browser, "14_other_agency_404")
     browser.get(f"{base}/history")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
+from generator.i18n import N_
 from generator.jpformat import parse_yen
 from generator.store.accounts import User
 from generator.store.audit import AuditEntry
@@ -25,6 +26,7 @@ from generator.store.base import utcnow
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import security, storage
 from generator.web.deps import CurrentUser, ScopedDb, require_role, visible
+from generator.web.messages import describe, t
 from generator.web.pages import render
 from generator.web.uploads import MAX_BYTES, check_list, safe_suffix
 
@@ -67,7 +69,7 @@ def ladder(request: Request, industry: str, revenue: str, limit: str) -> dict:
         view["rows"] = [{"limit": li, "premium": pr, "selected": li == limit_yen} for li, pr in q.ladder]
         view["quote"] = q if limit_yen else None
     except (InputError, QuoteRefused, ReferralRequired) as exc:
-        view["message"] = str(exc)
+        view["message"] = describe(exc)
         if isinstance(exc, ReferralRequired) and exc.field == "limit":  # the table still prices the published limits
             try:
                 q = api.quote(product, industry, parse_yen(revenue, field="revenue"), product.rates.limits[0])
@@ -110,7 +112,7 @@ def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated
         request_ = api.client_request(**raw)
         api.quote_request(request.app.state.products(), request_)  # 要見積 / 引受不可: no job, the reason on the form
     except DocgenError as exc:
-        return render(request, "pack_new.html", 400, values=values, message=str(exc))
+        return render(request, "pack_new.html", 400, values=values, message=describe(exc))
     job = Job(kind="pack", state="queued", agency_id=user.agency_id, user_id=user.id, params={"request": raw, "today": _today().isoformat()},
               total=1, result={})
     db.add(job)
@@ -132,7 +134,7 @@ def pack_sent(request: Request, pack_id: int, db: ScopedDb, user: Builder) -> Re
     """The agent records that this pack went to the client; never a draft (no valid approval: not for clients)."""
     record = _one(db, PackRecord, pack_id, user)
     if record.draft or not record.approval_number:
-        raise HTTPException(400, "この提案書は未承認のドラフトのため、お客さまに送付できません (a draft is never marked as sent)")
+        raise HTTPException(400, N_("This pack is an unapproved draft: it can never be sent to a client."))
     audit(db, user, "pack.sent", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number,
                                                        "approval": record.approval_number})
     db.commit()
@@ -225,11 +227,11 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
         suffix = safe_suffix(file.filename or "")
         data = file.file.read(MAX_BYTES + 1)  # already spooled by the form parser
         if len(data) > MAX_BYTES:
-            raise InputError("file", file.filename, f"is larger than {MAX_BYTES // (1024 * 1024)} MB")
+            raise InputError("file", file.filename, N_("is larger than {limit} MB"), params={"limit": MAX_BYTES // (1024 * 1024)})
         if not data:
-            raise InputError("file", file.filename, "is empty")
+            raise InputError("file", file.filename, N_("is empty"))
     except InputError as exc:
-        return render(request, "upload_new.html", 400, message=str(exc))
+        return render(request, "upload_new.html", 400, message=describe(exc))
     upload = Upload(agency_id=user.agency_id, user_id=user.id, filename=(file.filename or "")[:255], suffix=suffix,
                     sha256=hashlib.sha256(data).hexdigest(), storage_key="", rows=0, errors=[], created_at=utcnow())
     db.add(upload)
@@ -241,7 +243,7 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
     except DocgenError as exc:  # not a readable list at all (format, missing columns): nothing kept
         db.rollback()
         path.unlink(missing_ok=True)
-        return render(request, "upload_new.html", 400, message=str(exc))
+        return render(request, "upload_new.html", 400, message=describe(exc, filename=file.filename))
     upload.rows, upload.errors = len(checked.requests), checked.bad
     db.commit()
     return RedirectResponse(f"/uploads/{upload.id}", status_code=303)
@@ -266,7 +268,7 @@ def upload_errors(request: Request, upload_id: int, db: ScopedDb, user: Viewer) 
 def upload_build(request: Request, upload_id: int, db: ScopedDb, user: Builder) -> Response:
     upload = _one(db, Upload, upload_id, user)
     if upload.rows == 0:
-        return render(request, "upload.html", 400, upload=upload, message="作成できる行がありません (no row can be built)")
+        return render(request, "upload.html", 400, upload=upload, message=t(N_("No row of this list can be built.")))
     job = Job(kind="list", state="queued", agency_id=upload.agency_id, user_id=user.id, upload_id=upload.id,
               params={"upload_id": upload.id, "today": _today().isoformat()}, total=upload.rows, result={})
     db.add(job)
@@ -291,7 +293,7 @@ def history(request: Request, db: ScopedDb, user: Viewer, q: str = "", date: str
             start = dt.datetime.combine(day, dt.time(), JST)
             stmt = stmt.where(PackRecord.created_at >= start, PackRecord.created_at < start + dt.timedelta(days=1))
         except ValueError:
-            message = f"date: {date!r}: is not a date; allowed: YYYY-MM-DD"
+            message = describe(InputError("created_on", date, N_("not a date"), allowed="YYYY-MM-DD"))
     packs = list(db.scalars(stmt.order_by(PackRecord.created_at.desc(), PackRecord.id.desc()).limit(500)))
     # jobs still running or that failed, so that an agent who left the progress page finds them again
     open_jobs = visible(select(Job).where(Job.state.in_(("queued", "running", "failed"))), Job, user)
