@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from generator import api
@@ -141,12 +142,14 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     # Starlette's HTTPException: routing's own 404 and 405 too, not only the routers' (FastAPI's is a subclass)
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        await run_in_threadpool(know_user, request)  # routing's 404/405 ran no dependency: the page still shows who is in
         # a bare HTTPException(404) and routing's own carry the English phrase ("Not Found"): the page says its own sentence
         said = "" if exc.detail == _phrase(exc.status_code) else detail_text(exc.detail)
         return error_page(request, exc.status_code, said or status_text(exc.status_code), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        await run_in_threadpool(know_user, request)
         errors = exc.errors()
         if any(e.get("loc", ("",))[0] == "path" for e in errors):  # /packs/abc: no such page, like any unknown address
             return error_page(request, 404, status_text(404))
@@ -170,6 +173,17 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.include_router(marketing.router, dependencies=csrf)
     app.include_router(compliance.router, dependencies=csrf)
     return app
+
+
+def know_user(request: Request) -> None:
+    """The logged-in user for an error page raised before any dependency looked (its menu, logout and CSRF token)."""
+    if getattr(request.state, "user", None) is not None or not request.cookies.get(security.COOKIE):
+        return
+    with request.app.state.sessions() as db:
+        found = security.find_session(db, request.cookies.get(security.COOKIE))
+        if found is not None:
+            _ = found.user.agency.name  # loaded while the session is open: the page reads it after
+            request.state.web_session, request.state.user = found, found.user
 
 
 def _phrase(status: int) -> str:
