@@ -47,6 +47,8 @@ FIELD_LABELS: dict[str, str] = {
     "record": "再発行する提案書",
 }
 
+# docgen's documents as the pages name them (generator.content.facts.DOCUMENT_USES keys: where a changed clause prints)
+DOCUMENT_LABELS = {"brochure": "パンフレット", "wording": "約款", "proposal": "提案書"}
 ROLE_LABELS = {"agent": "代理店", "compliance": "コンプライアンス", "marketing": "マーケティング", "admin": "管理者"}
 
 # what the pages show for a status code, and for an error that carries no data of its own (never its English text)
@@ -206,3 +208,13 @@ def cell_change(change: Any) -> str:
         return str(change.describe())
     cell = change.new or change.old
     return t(N_("{cell}: added") if change.new is not None else N_("{cell}: removed"), {"cell": cell.label})
+
+
+def document_label(name: str) -> str:
+    """A document a clause prints in, as the compare page names it.
+
+    >>> document_label("wording"), document_label("proposal: 重要事項説明書")
+    ('約款', '提案書：重要事項説明書')
+    """
+    head, sep, part = name.partition(": ")
+    return DOCUMENT_LABELS.get(head, head) + ("：" + part if sep else "")

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from generator.jpformat import format_yen, format_yen_units
-from generator.web.messages import ROLE_LABELS, state_label, t
+from generator.web.messages import ROLE_LABELS, document_label, state_label, t
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATE_LABELS = {"queued": "待機中", "running": "作成中", "done": "完了", "failed": "失敗"}
@@ -27,6 +27,7 @@ env.filters["yen_units"] = format_yen_units
 env.globals["STATE_LABELS"] = STATE_LABELS
 env.globals["ROLE_LABELS"] = ROLE_LABELS
 env.filters["state_label"] = state_label  # a content version's approval state in Japanese
+env.filters["document_label"] = document_label
 env.filters["t"] = t  # a msgid from the code (an audit break's reason) in Japanese
 
 

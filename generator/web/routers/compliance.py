@@ -22,7 +22,7 @@ from generator.compliance.impact import affected_packs, reissue
 from generator.compliance.in_force import is_draft
 from generator.compliance.versions import WORKING, Version, content_versions
 from generator.content.disclosures import missing_items
-from generator.errors import ApprovalError, DocgenError, InputError
+from generator.errors import ApprovalError, ContentError, DocgenError, InputError
 from generator.i18n import N_
 from generator.store.accounts import User
 from generator.store.audit import AuditEntry, verify
@@ -129,7 +129,11 @@ def _pair(request: Request, old: str, new: str):  # type: ignore[no-untyped-def]
     versions = _versions(request)
     site = request.app.state.site
     product = _product(request)
-    return api.diff(site, _spec(request, versions, old), _spec(request, versions, new), product.key), versions
+    try:
+        return api.diff(site, _spec(request, versions, old), _spec(request, versions, new), product.key), versions
+    except ContentError:  # an old version written to earlier rules: say so, never list its files and YAML paths
+        raise HTTPException(400, N_("One of the two versions cannot be read by this docgen (its content does not follow today's rules), "
+                                    "so they cannot be compared.")) from None
 
 
 @router.get("/compare")
