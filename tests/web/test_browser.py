@@ -140,7 +140,7 @@ def test_upload_with_bad_rows_shows_the_errors_table(server, browser, tmp_path: 
     browser.find_element(By.ID, "upload").click()
     table = wait(browser).until(ec.presence_of_element_located((By.ID, "errors-table")))
     rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
-    assert [r[:3] for r in rows] == [["3", "industry", "宇宙産業"], ["4", "limit", "5億"]]
+    assert [r[:3] for r in rows] == [["3", "業種", "宇宙産業"], ["4", "賠償保険金額", "5億"]]  # columns as the list's headers name them
     assert browser.find_element(By.ID, "good-rows").text == "1"
     shot(browser, "11_upload_errors")
     browser.find_element(By.ID, "build-list").click()
