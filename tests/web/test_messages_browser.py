@@ -61,3 +61,17 @@ def test_the_login_page_while_logged_in_offers_logout(server, browser) -> None: 
     browser.find_element(By.ID, "logout-here").click()
     wait(browser).until(ec.presence_of_element_located((By.ID, "password")))  # logged out: the login form, no CSRF error
     assert "/login" in browser.current_url
+
+
+def test_the_compliance_pages_read_japanese(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, portal = server
+    log_in(browser, base, portal, "compliance")
+    browser.get(f"{base}/compliance")
+    browser.save_screenshot(str(SHOTS / "compliance.png"))
+    assert browser.find_element(By.ID, "current-state").text in ("未提出", "審査中", "差戻し")
+    missing = browser.find_element(By.ID, "missing").text
+    assert "「クーリング・オフ」" in missing and ".yaml" not in missing and "disclosures.items" not in missing
+    browser.find_element(By.ID, "compare").click()
+    wait(browser).until(ec.presence_of_element_located((By.ID, "redline-docx")))
+    browser.save_screenshot(str(SHOTS / "compliance_compare.png"))
+    assert "wording" not in browser.find_element(By.TAG_NAME, "main").text  # documents named as the portal names them
