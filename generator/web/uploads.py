@@ -11,7 +11,9 @@ from generator.api import IssuingPolicy
 from generator.batch.clients import ClientRequest, parse_client, read_client_rows
 from generator.content.model import Product
 from generator.errors import InputError, QuoteRefused, ReferralRequired
+from generator.i18n import N_
 from generator.store.accounts import User
+from generator.web.messages import row_error
 
 SUFFIXES = (".csv", ".xlsx")
 MAX_BYTES = 5 * 1024 * 1024  # a list of a few thousand clients is well under this
@@ -23,19 +25,6 @@ class Checked:
 
     requests: list[ClientRequest] = field(default_factory=list)
     bad: list[dict[str, object]] = field(default_factory=list)
-
-
-MAX_SHOWN = 200  # characters of a bad value kept for the table and errors.csv; its reason gives its length
-
-
-def bad_row(row: int | None, column: str, value: object, reason: str) -> dict[str, object]:
-    """One bad value as the upload page and errors.csv show it.
-
-    >>> bad_row(3, "client", "長" * 10_000, "too long")["value"][-3:]
-    '長長…'
-    """
-    text = "" if value is None else str(value)
-    return {"row": row, "column": column, "value": text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…", "reason": reason}
 
 
 def policy_for(user: User, today: dt.date) -> api.IssuingPolicy:
@@ -54,13 +43,13 @@ def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str) -
         if request is not None:
             request, errors = policy.apply(request)
         if request is None:  # each value as the cell holds it (平成31年4月1日, not the date it reads as)
-            checked.bad += [bad_row(e.row, e.column, values.get(e.column) or e.value, e.reason) for e in errors]
+            checked.bad += [row_error(e.row, e.column, values.get(e.column) or e.value, e.reason, e.error) for e in errors]
             continue
         try:
             api.quote_request(product, request)
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             # the same sentence the CLI prints for this client (要見積 / 引受不可 and why)
-            checked.bad.append(bad_row(row, exc.field.lstrip("-"), values.get(exc.field.lstrip("-"), exc.value), str(exc)))
+            checked.bad.append(row_error(row, exc.field.lstrip("-"), values.get(exc.field.lstrip("-"), exc.value), str(exc), exc))
             continue
         checked.requests.append(request)
     return checked
@@ -78,5 +67,5 @@ def safe_suffix(filename: str) -> str:
     """
     suffix = Path(filename or "").suffix.lower()
     if suffix not in SUFFIXES:
-        raise InputError("file", filename, "is not a client list", allowed=", ".join(SUFFIXES))
+        raise InputError("file", filename, N_("is not a client list"), allowed=", ".join(SUFFIXES))
     return suffix
