@@ -136,6 +136,7 @@ class Worker:
             else:
                 self._run_list(job_id, product, params)
         except DocgenError as exc:
+            log.warning("job %s failed: %s", job_id, exc)  # the detail (files, exit codes) for the administrator
             self._update(job_id, state="failed", reason=describe(exc))
         except Exception:
             log.exception("job %s failed", job_id)

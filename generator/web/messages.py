@@ -19,6 +19,7 @@ LANG = "ja"  # the portal's language
 # field or column key (or CLI option behind a shared rule) -> the label the portal's pages and client lists print
 FIELD_LABELS: dict[str, str] = {
     "client": "お客様名（会社名）",
+    "client_id": "登録済みのお客様",
     "contact": "ご担当者",
     "industry": "業種",
     "revenue": "売上高",

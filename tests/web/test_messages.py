@@ -154,9 +154,15 @@ def test_unknown_pages_and_methods_answer_the_portal_page(portal, method: str, p
 
 def test_malformed_requests_are_explained_in_japanese_not_json(portal) -> None:  # type: ignore[no-untyped-def]
     client = portal.client("agent")
+    # a name past its limit keeps the form (int2's per-field errors) and is said as every input error is
     r = client.post("/packs", data={"csrf_token": client.csrf, "client": "x" * 401, "industry": "製造業", "revenue": "1億", "limit": "1億"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/html") and 'id="build"' in r.text
+    assert said(r.text).startswith("お客様名（会社名）「") and "401文字あります" in said(r.text) and "200文字まで" in said(r.text)
+    # a value past what the form itself accepts is FastAPI's validation error, in Japanese on the portal's page
+    r = client.post("/packs", data={"csrf_token": client.csrf, "client": "株式会社 伸和", "industry": "製造業", "revenue": "1億",
+                                    "limit": "1億", "client_id": "x" * 41})
     assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
-    assert said(r.text) == "お客様名（会社名）：400文字以内で入力してください"
+    assert said(r.text) == "登録済みのお客様：40文字以内で入力してください"
     r = client.get("/compliance/compare", params={"old": "x" * 65, "new": "working"})
     assert r.status_code in (400, 403) and "string_too_long" not in r.text and "Input should" not in r.text
 

@@ -154,8 +154,11 @@ def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated
     values = {"client": client, "contact": contact, "industry": industry, "revenue": revenue, "limit": limit}
     errors = too_long(values)
     if errors:
-        return render(request, "pack_new.html", 400, values={**values, "client_id": client_id}, errors=errors,
-                      message="入力に誤りがあります。各欄の説明をご確認ください", clients=agency_clients(db, user))
+        # above the form, each long field as every other input error is worded (the catalog's sentence, the value cut)
+        said = " ".join(describe(InputError(name, values[name], N_("is {length} characters long; at most {limit} fit the documents"),
+                                            params={"length": len(values[name]), "limit": LIMITS[name][1]})) for name in errors)
+        return render(request, "pack_new.html", 400, values={**values, "client_id": client_id}, errors=errors, message=said,
+                      clients=agency_clients(db, user))
     today = _today()
     try:
         request_, refused = policy_for(user, today).apply(api.client_request(**values))
@@ -348,8 +351,9 @@ def history(request: Request, db: ScopedDb, user: Viewer, q: str = "", date: str
         except ValueError:
             day = None
         if day is None or not FIRST_DAY <= day <= LAST_DAY:
-            message = (f"作成日: 「{date[:20]}」は検索できません。{FIRST_DAY.isoformat()} から {LAST_DAY.isoformat()} までの日付"
-                       "（例: 2026-12-01）を入力してください")
+            reason = N_("not a date") if day is None else N_("outside the dates that can be searched")
+            message = describe(InputError("created_on", date, reason, allowed=N_("a date from {first} to {last}, written YYYY-MM-DD"),
+                                          params={"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()}))
         else:
             start = dt.datetime.combine(day, dt.time(), JST)
             stmt = stmt.where(PackRecord.created_at >= start, PackRecord.created_at < start + dt.timedelta(days=1))
