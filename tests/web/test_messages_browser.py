@@ -1,4 +1,4 @@
-"""Issue 23 in a real browser (Debian's Chromium): a form error, an unknown page and the login page while logged in read
+"""Issue 23 in a real browser (Debian's Chromium): a form error, a long name, a history date, an unknown page and the login page while logged in read
 in Japanese on the portal's own pages; each is saved as a screenshot under /tmp/i18n-shots/."""
 
 from __future__ import annotations
@@ -75,3 +75,30 @@ def test_the_compliance_pages_read_japanese(server, browser) -> None:  # type: i
     wait(browser).until(ec.presence_of_element_located((By.ID, "redline-docx")))
     browser.save_screenshot(str(SHOTS / "compliance_compare.png"))
     assert "wording" not in browser.find_element(By.TAG_NAME, "main").text  # documents named as the portal names them
+
+
+def test_a_long_name_keeps_the_form_says_why_above_and_beside_the_field(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, portal = server
+    log_in(browser, base, portal, "agent")
+    browser.get(f"{base}/packs/new")
+    for name, value in (("contact", "上"), ("industry", "製造業"), ("revenue", "4.5億"), ("limit", "1億")):
+        browser.find_element(By.ID, name).send_keys(value)
+    browser.execute_script("document.getElementById('client').value = '株'.repeat(300)")  # past any maxlength the input has
+    browser.find_element(By.ID, "build").click()
+    message = wait(browser).until(ec.presence_of_element_located((By.ID, "message"))).text
+    browser.save_screenshot(str(SHOTS / "pack_long_name.png"))
+    # above the form: the catalog's sentence (field, the value cut with its length, the limit); beside the field: the limit
+    assert message.startswith("お客様名（会社名）「株") and "（300文字）" in message and "200文字まで" in message, message
+    assert not ENGLISH.search(message), message
+    assert "お客様名（会社名）は 200 文字まで" in browser.find_element(By.ID, "client-error").text
+    assert browser.find_element(By.ID, "revenue").get_attribute("value") == "4.5億"  # the form keeps what was typed
+
+
+def test_a_history_date_out_of_range_is_said_with_the_range(server, browser) -> None:  # type: ignore[no-untyped-def]
+    base, portal = server
+    log_in(browser, base, portal, "agent")
+    browser.get(f"{base}/history?date=2100-01-01")
+    browser.save_screenshot(str(SHOTS / "history_date.png"))
+    message = browser.find_element(By.ID, "message").text
+    assert message.startswith("作成日「2100-01-01」：検索できる日付の範囲外です") and "2000-01-01 から 2099-12-31" in message, message
+    assert not ENGLISH.search(message), message
