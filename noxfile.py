@@ -66,6 +66,20 @@ def lock(session: nox.Session) -> None:
 
 
 @nox.session
+def messages(session: nox.Session) -> None:
+    """Refresh the message catalog: every N_("…") in the package (babel.cfg) into generator/locale/ja/…/docgen.po, then
+    compile docgen.mo. New msgids arrive untranslated: write their Japanese in the .po and run this again (until then
+    tests/test_i18n.py fails)."""
+    _install(session, "docgen")
+    pot = str(Path(session.create_tmp()) / "docgen.pot")
+    session.run("pybabel", "-q", "extract", "-F", "babel.cfg", "-k", "N_", "--no-default-keywords", "--no-location", "--sort-output",
+                "--project", "docgen", "-o", pot, ".")
+    session.run("pybabel", "-q", "update", "-i", pot, "-d", "generator/locale", "-D", "docgen", "--no-wrap", "--no-fuzzy-matching",
+                "--ignore-obsolete")
+    session.run("pybabel", "-q", "compile", "-d", "generator/locale", "-D", "docgen")
+
+
+@nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (real LibreOffice conversions included); extra args go to pytest."""
     _install(session, "test")

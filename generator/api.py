@@ -173,7 +173,7 @@ def client_request(**values: str | None) -> ClientRequest:
     request, errors = parse_client(raw, missing_glyphs=missing_glyphs)
     if request is None:
         first = errors[0]
-        exc = InputError(first.column, first.value, first.reason)
+        exc = first.error if isinstance(first.error, InputError) else InputError(first.column, first.value, first.reason)
         exc.problems = errors  # type: ignore[attr-defined]
         raise exc
     return request

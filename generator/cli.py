@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from generator import __version__, api
+from generator import __version__, api, i18n
 from generator.batch import distributed
 from generator.cli_output import Output, Progress
 from generator.compliance.commands import add_commands as add_compliance_commands
@@ -339,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="サイバーLite and other products: brochures, proposal packs, policy wording and compliance checks "
                     "from the content in content/ and the Word templates in templates/.")
     parser.add_argument("--version", action="version", version=f"docgen {__version__}")
+    parser.add_argument("--lang", choices=i18n.LANGUAGES, help=f"language of error messages (default: ${i18n.LANG_ENV}, else en)")
     folder_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -443,7 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.json({"status": "problems", "exit_code": exc.exit_code, "problems": [p.as_dict() for p in exc.problems]})
         return exc.exit_code
     except DocgenError as exc:
-        out.error(f"docgen {args.command}: {exc}")
+        lang = args.lang or i18n.language()
+        message = i18n.describe(exc, lang) if lang != "en" else str(exc)  # the catalog's words, fields named as options
+        out.error(f"docgen {args.command}: {message}")
         out.json({"status": exc.status, "exit_code": exc.exit_code, "reason_code": getattr(exc, "field", None) or type(exc).__name__,
-                  "message": str(exc)} | exc.details())
+                  "message": message} | exc.details())
         return exc.exit_code

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def _fill(template: str, params: Mapping[str, object] | None) -> str:
+    """A marked message template with its data filled in (the English a CLI prints; faces translate the template)."""
+    return template.format(**params) if params else template
 
 
 @dataclass(frozen=True, order=True)
@@ -48,45 +54,65 @@ class PageReferenceError(ContentError):
 
 
 class InputError(DocgenError, ValueError):
-    """Raised when a CLI option or a client-list value is malformed or not allowed."""
+    """Raised when a CLI option or a client-list value is malformed or not allowed.
+
+    ``reason`` and ``allowed`` are msgids (generator.i18n.N_) with ``{name}`` fields filled from ``params``: the
+    attributes hold the English text, ``reason_id``/``allowed_id`` the templates a face translates.
+    """
 
     exit_code = 2
 
-    def __init__(self, field: str, value: object, reason: str, allowed: str = "", suggestion: str = ""):
-        self.field, self.value, self.reason = field, value, reason
-        self.allowed, self.suggestion = allowed, suggestion
-        msg = f"{field}: {value!r}: {reason}"
+    def __init__(self, field: str, value: object, reason: str, allowed: str = "", suggestion: str = "",
+                 params: Mapping[str, object] | None = None):
+        self.field, self.value, self.suggestion = field, value, suggestion
+        self.reason_id, self.allowed_id, self.params = reason, allowed, dict(params or {})
+        english = _english(self.params)
+        self.reason, self.allowed = _fill(reason, english), _fill(allowed, english)
+        msg = f"{field}: {value!r}: {self.reason}"
         if suggestion:
             msg += f" (did you mean {suggestion!r}?)"
-        if allowed:
-            msg += f"; allowed: {allowed}"
+        if self.allowed:
+            msg += f"; allowed: {self.allowed}"
         super().__init__(msg)
+
+    def __reduce__(self):
+        # rebuilt from its data when a worker process hands it back
+        return type(self), (self.field, self.value, self.reason_id, self.allowed_id, self.suggestion, self.params)
 
 
 class AmountError(InputError):
     """Raised when a yen amount cannot be parsed or formatted exactly (never rounded)."""
 
 
-class QuoteRefused(DocgenError):
+class QuoteOutcome(DocgenError):
+    """Raised when the table gives no premium for a risk: base of QuoteRefused and ReferralRequired (field, value, reason)."""
+
+    heading = ""
+
+    def __init__(self, field: str, value: object, reason: str, params: Mapping[str, object] | None = None):
+        self.field, self.value = field, value
+        self.reason_id, self.params = reason, dict(params or {})
+        self.reason = _fill(reason, params)
+        super().__init__(f"{self.heading}: {field}={value}: {self.reason}")
+
+    def __reduce__(self):
+        return type(self), (self.field, self.value, self.reason_id, self.params)
+
+
+class QuoteRefused(QuoteOutcome):
     """Raised when the product does not cover the risk (excluded industry, revenue out of range)."""
 
     exit_code = 4
     status = "refused"
-
-    def __init__(self, field: str, value: object, reason: str):
-        self.field, self.value, self.reason = field, value, reason
-        super().__init__(f"引受不可 (refused): {field}={value}: {reason}")
+    heading = "引受不可 (refused)"
 
 
-class ReferralRequired(DocgenError):
+class ReferralRequired(QuoteOutcome):
     """Raised when the risk is insurable but the published table does not price it (要見積)."""
 
     exit_code = 3
     status = "referral"
-
-    def __init__(self, field: str, value: object, reason: str):
-        self.field, self.value, self.reason = field, value, reason
-        super().__init__(f"要見積 (refer to the insurer): {field}={value}: {reason}")
+    heading = "要見積 (refer to the insurer)"
 
 
 class TemplateError(DocgenError):
@@ -128,9 +154,31 @@ class SetupError(DocgenError):
 
 
 class ClientListError(DocgenError):
-    """Raised when a client list file cannot be read at all (unknown format, missing columns)."""
+    """Raised when a client list file cannot be read at all (unknown format, missing columns).
+
+    ``source`` is the file as read (a face shows the name its user gave instead); ``reason`` a msgid filled from
+    ``params``, where a list of ``(msgid, params)`` pairs is one sentence per part.
+    """
 
     exit_code = 2
+
+    def __init__(self, source: str | Path, reason: str, params: Mapping[str, object] | None = None):
+        self.source, self.reason_id, self.params = str(source), reason, dict(params or {})
+        self.reason = _fill(reason, _english(self.params))
+        super().__init__(f"{self.source}: {self.reason}")
+
+    def __reduce__(self):
+        return type(self), (self.source, self.reason_id, self.params)
+
+
+def _english(params: Mapping[str, object]) -> dict[str, object]:
+    """Message parameters as the English text prints them: a list of ``(msgid, params)`` parts joined with "; "."""
+    return {k: "; ".join(_fill(m, p) for m, p in v) if _is_parts(v) else v for k, v in params.items()}  # type: ignore[union-attr, misc]
+
+
+def _is_parts(value: object) -> bool:
+    """Whether a message parameter is a list of ``(msgid, params)`` sentences (joined, or translated one by one)."""
+    return isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) and len(v) == 2 and isinstance(v[0], str) for v in value)
 
 
 class OutputConflict(DocgenError):
@@ -167,9 +215,26 @@ class Interrupted(KeyboardInterrupt):
 
 
 class ApprovalError(DocgenError):
-    """Raised when a submission or approval breaks the review rules (own submission, missing disclosures)."""
+    """Raised when a submission or approval breaks the review rules (own submission, wrong role, missing disclosures).
+
+    ``field`` names what was wrong (an option like ``--user``, or ``version``), ``reason`` is a msgid filled from
+    ``params``; ``lines`` are listed under the message (the missing disclosure items).
+    """
 
     status = "refused"
+
+    def __init__(self, field: str, value: object, reason: str, params: Mapping[str, object] | None = None, lines: tuple[str, ...] = (),
+                 allowed: str = ""):
+        self.field, self.value, self.lines = field, value, tuple(lines)
+        self.reason_id, self.allowed_id, self.params = reason, allowed, dict(params or {})
+        self.reason, self.allowed = _fill(reason, params), _fill(allowed, params)
+        head = f"{field}: {value}: {self.reason}" if value not in (None, "") else f"{field}: {self.reason}"
+        if self.allowed:
+            head += f"; allowed: {self.allowed}"
+        super().__init__("\n".join([head, *(f"  {line}" for line in self.lines)]))
+
+    def __reduce__(self):
+        return type(self), (self.field, self.value, self.reason_id, self.params, self.lines, self.allowed_id)
 
 
 class ApprovalOptionError(ApprovalError):
@@ -180,13 +245,6 @@ class ApprovalOptionError(ApprovalError):
 
     exit_code = 2
     status = "error"
-
-    def __init__(self, field: str, value: object, reason: str, allowed: str = ""):
-        self.field, self.value, self.reason, self.allowed = field, value, reason, allowed
-        super().__init__(f"{field}: {value}: {reason}" + (f"; allowed: {allowed}" if allowed else ""))
-
-    def __reduce__(self):
-        return type(self), (self.field, self.value, self.reason, self.allowed)
 
 
 class AccountError(DocgenError):

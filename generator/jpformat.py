@@ -10,6 +10,7 @@ from decimal import Decimal, Inexact, localcontext
 from babel.numbers import format_decimal
 
 from generator.errors import AmountError, InputError
+from generator.i18n import N_
 
 YEN_FORMS = "450000000, 450,000,000, 4.5億, 4億5000万, 45000万円, ¥55,000, 55,000円"
 DATE_FORMS = "2026-11-26, 2026/11/26, 2026年11月26日, 令和8年11月26日, 令和元年5月1日"
@@ -41,8 +42,8 @@ _DATE_PATTERNS = (
 _ERA_DATE = re.compile(r"(令和|平成|昭和)(元|[0-9]{1,3})年([0-9]{1,2})月([0-9]{1,2})日")
 
 
-def _yen_error(field: str, value: object, reason: str, suggestion: str = "") -> AmountError:
-    return AmountError(field, value, reason, allowed=YEN_FORMS, suggestion=suggestion)
+def _yen_error(field: str, value: object, reason: str, suggestion: str = "", **params: object) -> AmountError:
+    return AmountError(field, value, reason, allowed=YEN_FORMS, suggestion=suggestion, params=params)
 
 
 def as_yen(value: object, field: str = "amount") -> int:
@@ -59,16 +60,16 @@ def as_yen(value: object, field: str = "amount") -> int:
     """
     # bool is an int subclass, and True yen is always a bug upstream.
     if isinstance(value, bool):
-        raise _yen_error(field, value, "a bool is not an amount")
+        raise _yen_error(field, value, N_("a bool is not an amount"))
     if isinstance(value, int):
         return int(value)
     if isinstance(value, Decimal):
         if not value.is_finite() or value != value.to_integral_value():
-            raise _yen_error(field, value, "not a whole number of yen")
+            raise _yen_error(field, value, N_("not a whole number of yen"))
         return int(value)
     if isinstance(value, float):
-        raise _yen_error(field, value, "floats are not accepted; give whole yen as an int")
-    raise _yen_error(field, value, f"expected whole yen, got {type(value).__name__}")
+        raise _yen_error(field, value, N_("floats are not accepted; give whole yen as an int"))
+    raise _yen_error(field, value, N_("expected whole yen, got {type}"), type=type(value).__name__)
 
 
 def _group(n: int) -> str:
@@ -148,9 +149,9 @@ def parse_yen(text: str, field: str = "amount") -> int:
         raise _yen_error(field, text[:20] + "…", f"{len(text):,} 文字は長すぎます。金額は {MAX_YEN_TEXT} 文字まで（例: 4.5億、450,000,000）")
     s = unicodedata.normalize("NFKC", text).strip()
     if not s:
-        raise _yen_error(field, text, "empty")
+        raise _yen_error(field, text, N_("is empty"))
     if s.startswith(_NEGATIVE) or s.removeprefix("¥").lstrip().startswith(_NEGATIVE):
-        raise _yen_error(field, text, "negative amounts are not allowed")
+        raise _yen_error(field, text, N_("negative amounts are not allowed"))
     s = s.removeprefix("¥").lstrip()
     has_yen_suffix = s.endswith("円")
     s = s.removesuffix("円").rstrip()
@@ -158,7 +159,7 @@ def parse_yen(text: str, field: str = "amount") -> int:
     parts, pos = [], 0
     while not parts or pos < len(s):
         if not (m := _PART.match(s, pos)):
-            raise _yen_error(field, text, "not a yen amount")
+            raise _yen_error(field, text, N_("not a yen amount"))
         parts.append(m.groups())
         pos = m.end()
 
@@ -171,26 +172,26 @@ def parse_yen(text: str, field: str = "amount") -> int:
         for i, (whole, frac, unit) in enumerate(parts):
             last = i == len(parts) - 1
             if not _GROUPED.fullmatch(whole):
-                raise _yen_error(field, text, f"misplaced comma in {whole!r}")
+                raise _yen_error(field, text, N_("misplaced comma in {part}"), part=whole)
             if unit and unit in seen:
-                raise _yen_error(field, text, f"unit {unit} repeated")
+                raise _yen_error(field, text, N_("unit {unit} repeated"), unit=unit)
             size = _UNIT_SIZE.get(unit, 1)
             if seen and size > _UNIT_SIZE[seen[-1]]:
-                raise _yen_error(field, text, "units out of order (兆, then 億, then 万)")
+                raise _yen_error(field, text, N_("units out of order (兆, then 億, then 万)"))
             if frac is not None and not last:
-                raise _yen_error(field, text, "only the last part may have a decimal point")
+                raise _yen_error(field, text, N_("only the last part may have a decimal point"))
             coef = Decimal(whole.replace(",", "") + (f".{frac}" if frac else ""))
             if seen and coef >= 10_000:
-                raise _yen_error(field, text, f"{coef}{unit} after {seen[-1]} must be below 10,000")
+                raise _yen_error(field, text, N_("{part} after {unit} must be below 10,000"), part=f"{coef}{unit}", unit=seen[-1])
             # "4億5000" reads as 400,005,000 in Japanese but is usually a typo for 4億5000万.
             if seen and not unit and not has_yen_suffix:
                 smaller = {"兆": "億", "億": "万"}.get(seen[-1], "円")
-                raise _yen_error(field, text, "a bare number after a unit is ambiguous; end with 円", f"{s}{smaller}")
+                raise _yen_error(field, text, N_("a bare number after a unit is ambiguous; end with 円"), f"{s}{smaller}")
             total += coef * size
             if unit:
                 seen.append(unit)
     if total != total.to_integral_value():
-        raise _yen_error(field, text, "not a whole number of yen")
+        raise _yen_error(field, text, N_("not a whole number of yen"))
     return int(total)
 
 
@@ -253,11 +254,11 @@ def parse_date(text: str, field: str = "date") -> datetime.date:
     """
     # YAML loads unquoted 2026-11-26 as a date already; a datetime would silently lose its time.
     if isinstance(text, datetime.datetime):
-        raise InputError(field, text, "expected a date without a time of day", allowed=DATE_FORMS)
+        raise InputError(field, text, N_("expected a date without a time of day"), allowed=DATE_FORMS)
     if isinstance(text, datetime.date):
         return text
     if not isinstance(text, str):
-        raise InputError(field, text, "not a date", allowed=DATE_FORMS)
+        raise InputError(field, text, N_("not a date"), allowed=DATE_FORMS)
     s = unicodedata.normalize("NFKC", text).strip()
     era_name = None
     if m := _ERA_DATE.fullmatch(s):
@@ -267,14 +268,15 @@ def parse_date(text: str, field: str = "date") -> datetime.date:
     elif m := next((p.fullmatch(s) for p in _DATE_PATTERNS if p.fullmatch(s)), None):
         year, month, day = (int(g) for g in m.groups())
     else:
-        raise InputError(field, text, "not a date", allowed=DATE_FORMS)
+        raise InputError(field, text, N_("not a date"), allowed=DATE_FORMS)
     try:
         d = datetime.date(int(year), int(month), int(day))
     except ValueError:
-        raise InputError(field, text, "no such date", allowed=DATE_FORMS) from None
+        raise InputError(field, text, N_("no such date"), allowed=DATE_FORMS) from None
     if era_name is not None:
         actual = _era(d)[1] if d >= ERAS[-1][0] else None
         if actual != era_name:
             hint = format_date(d) if actual else ""
-            raise InputError(field, text, f"{d.isoformat()} is not in {era_name}", allowed=DATE_FORMS, suggestion=hint)
+            raise InputError(field, text, N_("{date} is not in {era}"), allowed=DATE_FORMS, suggestion=hint,
+                             params={"date": d.isoformat(), "era": era_name})
     return d

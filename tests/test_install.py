@@ -133,3 +133,15 @@ def test_the_command_line_alone_is_a_slim_install_that_builds_and_verifies_a_pac
         refused = run(*docgen, *command, cwd=tmp_path, env=env, check=False)
         assert (refused.returncode, refused.stdout) == (2, ""), (command, refused.stdout, refused.stderr)
         assert f"pip install 'docgen[{extra}]'" in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+
+
+def test_the_wheel_ships_the_message_catalog(tmp_path: Path, wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        assert "generator/locale/ja/LC_MESSAGES/docgen.mo" in zf.namelist()
+    venv = venv_with(tmp_path, wheel, site.getsitepackages())
+    data = insurer(tmp_path)
+    quote = ("--content", data / "content", "quote", "--industry", "製造業", "--revenue", "abc", "--limit", "1億")
+    english = run(venv / "bin" / "docgen", *quote, cwd=tmp_path, env=clean_env(), check=False)
+    japanese = run(venv / "bin" / "docgen", *quote, cwd=tmp_path, env={**clean_env(), "DOCGEN_LANG": "ja"}, check=False)
+    assert english.returncode == japanese.returncode == 2
+    assert "not a yen amount" in english.stderr and "金額として読めません" in japanese.stderr, (english.stderr, japanese.stderr)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from generator.content.load import did_you_mean
 from generator.errors import ClientListError, DocgenError, InputError
+from generator.i18n import N_
 from generator.jpformat import parse_date, parse_yen
 
 MAX_NAME = 200  # longest client name we lay out; longer ones are refused, not truncated
@@ -97,21 +98,23 @@ def check_name(field: str, value: str, *, required: bool, missing_glyphs: Callab
     text = value.strip(" \t\u3000")
     if not text:
         if required:
-            raise InputError(field, value, "is empty")
+            raise InputError(field, value, N_("is empty"))
         return ""
     for i, ch in enumerate(text, 1):
         cat = unicodedata.category(ch)
         if cat in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
-            kind = {"Cc": "control character", "Cf": "invisible format character", "Cs": "broken (surrogate) character",
-                    "Co": "private-use character", "Cn": "unassigned character"}.get(cat, "line separator")
-            raise InputError(field, value, f"contains {kind} U+{ord(ch):04X} at position {i}; names must be printable text")
+            kind = {"Cc": N_("control character"), "Cf": N_("invisible format character"), "Cs": N_("broken (surrogate) character"),
+                    "Co": N_("private-use character"), "Cn": N_("unassigned character")}.get(cat, N_("line separator"))
+            raise InputError(field, value, N_("contains {kind} U+{code} at position {position}; names must be printable text"),
+                             params={"kind": [(kind, {})], "code": f"{ord(ch):04X}", "position": i})
     if len(text) > MAX_NAME:
-        raise InputError(field, value, f"is {len(text)} characters long; at most {MAX_NAME} fit the documents")
+        raise InputError(field, value, N_("is {length} characters long; at most {limit} fit the documents"),
+                         params={"length": len(text), "limit": MAX_NAME})
     if missing_glyphs:
         missing = missing_glyphs(text)
         if missing:
             shown = " ".join(f"{c} (U+{ord(c):04X})" for c in missing)
-            raise InputError(field, value, f"has characters the document fonts cannot print: {shown}")
+            raise InputError(field, value, N_("has characters the document fonts cannot print: {characters}"), params={"characters": shown})
     return text
 
 
@@ -126,7 +129,7 @@ def parse_client(values: dict[str, str], *, row: int | None = None,
         try:
             out[key] = parse(raw)
         except InputError as exc:
-            errors.append(RowError(row, key, raw, exc.reason + (f"; allowed: {exc.allowed}" if exc.allowed else "")))
+            errors.append(RowError(row, key, raw, exc.reason + (f"; allowed: {exc.allowed}" if exc.allowed else ""), exc))
 
     take("client", lambda v: check_name("client", v, required=True, missing_glyphs=missing_glyphs))
     take("contact", lambda v: check_name("contact", v, required=False, missing_glyphs=missing_glyphs))
@@ -173,17 +176,19 @@ def map_headers(headers: list[str], source: str) -> dict[int, str]:
         key = lookup.get(_header_key(header))
         if key is None:
             hint = did_you_mean(_header_key(header), lookup, cutoff=0.5)  # headers are 2-4 kanji: one differs
-            problems.append(f"unknown column {header!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
+            problems.append((N_("unknown column {header!r} (did you mean {hint!r}?)"), {"header": header, "hint": hint}) if hint
+                            else (N_("unknown column {header!r}"), {"header": header}))
         elif key in mapping.values():
-            problems.append(f"column {header!r} repeats {key}")
+            problems.append((N_("column {header!r} repeats {column}"), {"header": header, "column": key}))
         else:
             mapping[i] = key
     missing = [k for k in REQUIRED if k not in mapping.values()]
     if missing:
-        problems.append("missing required column(s): " + ", ".join(f"{k} ({'/'.join(COLUMNS[k][1:3])})" for k in missing))
+        problems.append((N_("missing required column(s): {columns}"),
+                         {"columns": ", ".join(f"{k} ({'/'.join(COLUMNS[k][1:3])})" for k in missing)}))
     if problems:
         accepted = "; ".join(f"{k}: {', '.join(v)}" for k, v in COLUMNS.items())
-        raise ClientListError(f"{source}: " + "; ".join(problems) + f". Accepted headers — {accepted}")
+        raise ClientListError(source, N_("{problems}. Accepted headers — {accepted}"), {"problems": problems, "accepted": accepted})
     return mapping
 
 
@@ -197,9 +202,9 @@ def read_client_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None =
     shown = name if name is not None else str(path)
     suffix = path.suffix.lower()
     if path.is_dir():
-        raise ClientListError(f"{shown}: is a folder; give the client list file (.csv or .xlsx)")
+        raise ClientListError(shown, N_("is a folder; give the client list file (.csv or .xlsx)"))
     if not path.is_file():
-        raise ClientListError(f"{shown}: no such file")
+        raise ClientListError(shown, N_("no such file"))
     if suffix == ".csv":
         rows = _csv_rows(path, shown)
     elif suffix == ".xlsx":
@@ -207,11 +212,11 @@ def read_client_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None =
 
         rows = xlsx_rows(path, max_rows, name=shown)
     else:
-        raise ClientListError(f"{shown}: unsupported file type {suffix!r}; use .csv (UTF-8 or Shift_JIS) or .xlsx")
+        raise ClientListError(shown, N_("unsupported file type {suffix!r}; use .csv (UTF-8 or Shift_JIS) or .xlsx"), {"suffix": suffix})
     with contextlib.closing(rows):
         header = next(rows, None)
         if header is None:
-            raise ClientListError(f"{shown}: the file is empty; the first row must be the column headers")
+            raise ClientListError(shown, N_("the file is empty; the first row must be the column headers"))
         header_row, headers = header
         mapping = map_headers([_text(h) for h in headers[:MAX_COLUMNS]], shown)
         count = 0
@@ -221,7 +226,8 @@ def read_client_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None =
                 continue
             count += 1
             if count > max_rows:
-                raise ClientListError(f"{shown}: more than {max_rows:,} client rows (row {number}); split the list into files of at most {max_rows:,} rows")
+                raise ClientListError(shown, N_("more than {limit:,} client rows (row {row}); split the list into files of at most {limit:,} rows"),
+                                      {"limit": max_rows, "row": number})
             yield number, values
 
 
@@ -257,20 +263,18 @@ def _csv_rows(path: Path, shown: str) -> Iterator[tuple[int, list[str]]]:
             except StopIteration:
                 return
             except csv.Error as exc:
-                raise ClientListError(
-                    f"{shown}: line {start}: {_csv_reason(exc)}; a field that starts with a double quote must end with one "
-                    f'(write a quote inside a field as "")'
-                ) from None
+                raise ClientListError(shown, N_("line {line}: {problems}; a field that starts with a double quote must end with one "
+                                               '(write a quote inside a field as "")'), {"line": start, "problems": [_csv_reason(exc)]}) from None
             record += 1
             start = reader.line_num + 1
             yield record, cells
 
 
-def _csv_reason(exc: csv.Error) -> str:
+def _csv_reason(exc: csv.Error) -> tuple[str, dict[str, object]]:
     text = str(exc)
     if "end of data" in text or "field larger" in text:
-        return "a quoted field opened on this line is never closed"
-    return f"malformed CSV ({text})"
+        return N_("a quoted field opened on this line is never closed"), {}
+    return N_("malformed CSV ({detail})"), {"detail": text}
 
 
 def _csv_encoding(path: Path, shown: str) -> str:
@@ -285,7 +289,7 @@ def _csv_encoding(path: Path, shown: str) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise ClientListError(f"{shown}: not UTF-8 or Shift_JIS text; save the sheet as 'CSV UTF-8'")
+    raise ClientListError(shown, N_("not UTF-8 or Shift_JIS text; save the sheet as 'CSV UTF-8'"))
 
 
 def excel_serial_date(text: str) -> dt.date | None:

@@ -36,6 +36,7 @@ from generator.documents.proposal import PackPlan, plan_pack
 from generator.documents.registry import BROCHURE, PERSONALISED
 from generator.documents.render import DocProperties
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
+from generator.i18n import N_
 from generator.site import Site
 
 log = logging.getLogger(__name__)
@@ -330,7 +331,8 @@ def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
             summary.errors.append(RowError(row, column, value, str(exc), exc))
             continue
         if plan.folder in seen:
-            summary.errors.append(RowError(row, "client", request.client, f"same client and contact as row {seen[plan.folder]}; one pack per client"))
+            twin = InputError("client", request.client, N_("same client and contact as row {row}; one pack per client"), params={"row": seen[plan.folder]})
+            summary.errors.append(RowError(row, "client", request.client, twin.reason, twin))
             continue
         seen[plan.folder] = row
         plans.append(plan)

@@ -13,6 +13,7 @@ from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser  # the strea
 
 from generator.batch.clients import MAX_COLUMNS, MAX_ROWS
 from generator.errors import ClientListError
+from generator.i18n import N_
 
 EXCEL_ROWS = 1_048_576  # Excel's own sheet limit: a row number past it is a damaged or hostile file
 # A 10,000-row list as Excel or openpyxl saves it is a 5-7 MB sheet (~700 bytes a row, 8 columns); anything past these
@@ -34,6 +35,9 @@ class _CellParser(WorkSheetParser):
         return cell
 
 
+NOT_XLSX = N_("not a readable .xlsx workbook ({detail}); open it in Excel and save it as .xlsx")
+
+
 def xlsx_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None = None) -> Iterator[tuple[int, list[object]]]:
     """Rows of the first worksheet as cell values (str, int, float, date, bool), streamed with openpyxl.
 
@@ -48,7 +52,7 @@ def xlsx_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None = None) 
         try:
             wb = openpyxl.load_workbook(fh, read_only=True, data_only=True, keep_links=False)
         except Exception as exc:  # zipfile, XML and openpyxl errors of many types on a damaged or fake file
-            raise ClientListError(f"{shown}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
+            raise ClientListError(shown, NOT_XLSX, {"detail": _describe(exc)}) from None
         try:
             yield from _sheet_rows(shown, wb, max_rows)
         finally:
@@ -58,7 +62,7 @@ def xlsx_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None = None) 
 def _sheet_rows(path: str, wb: openpyxl.Workbook, max_rows: int = MAX_ROWS) -> Iterator[tuple[int, list[object]]]:
     ws = wb.worksheets[0] if wb.worksheets else None
     if ws is None or not hasattr(ws, "_get_source"):
-        raise ClientListError(f"{path}: the workbook has no worksheet")
+        raise ClientListError(path, N_("the workbook has no worksheet"))
     scanned = 0
     try:
         with ws._get_source() as src:
@@ -67,13 +71,13 @@ def _sheet_rows(path: str, wb: openpyxl.Workbook, max_rows: int = MAX_ROWS) -> I
             for number, cells in parser.parse():
                 scanned += 1
                 if number > EXCEL_ROWS or scanned > 5 * max_rows:
-                    raise ClientListError(f"{path}: row {number}: the sheet is larger than any client list ({scanned:,} rows read); "
-                                          f"keep at most {max_rows:,} rows")
+                    raise ClientListError(path, N_("row {row}: the sheet is larger than any client list ({scanned:,} rows read); "
+                                                             "keep at most {limit:,} rows"), {"row": number, "scanned": scanned, "limit": max_rows})
                 yield number, _row_values(path, cells)
     except ClientListError:
         raise
     except Exception as exc:
-        raise ClientListError(f"{path}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
+        raise ClientListError(path, NOT_XLSX, {"detail": _describe(exc)}) from None
 
 
 def _row_values(path: str, cells: list[dict]) -> list[object]:
@@ -84,10 +88,10 @@ def _row_values(path: str, cells: list[dict]) -> list[object]:
             continue
         where = f"{get_column_letter(column)}{cell['row']}"
         if cell["data_type"] == "formula":
-            raise ClientListError(f"{path}: cell {where} holds a formula with no saved value (the file was written by a program, "
-                                  "not Excel); open and save the file in Excel, or paste the values")
+            raise ClientListError(path, N_("cell {cell} holds a formula with no saved value (the file was written by a program, "
+                                             "not Excel); open and save the file in Excel, or paste the values"), {"cell": where})
         if cell["data_type"] == "e":
-            raise ClientListError(f"{path}: cell {where} shows the Excel error {cell['value']}; fix it or paste values")
+            raise ClientListError(path, N_("cell {cell} shows the Excel error {error}; fix it or paste values"), {"cell": where, "error": cell["value"]})
         values.extend([None] * (column - 1 - len(values)))
         values.append(cell["value"])
     return values
@@ -102,16 +106,17 @@ def check_parts(fh: BinaryIO, shown: str) -> None:
     try:
         package = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ClientListError(f"{shown}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
+        raise ClientListError(shown, NOT_XLSX, {"detail": _describe(exc)}) from None
     with package:
         parts = package.infolist()
         if len(parts) > MAX_PARTS:
-            raise ClientListError(f"{shown}: .xlsx の中のファイルが {len(parts):,} 個あり、多すぎます（{MAX_PARTS:,} 個まで）。"
-                                  "Excel で開いて保存し直してください")
+            # the bounds' sentences are Japanese on every face (as written for the portal); no msgid to translate
+            raise ClientListError(shown, ".xlsx の中のファイルが {count:,} 個あり、多すぎます（{limit:,} 個まで）。Excel で開いて保存し直してください",
+                                  {"count": len(parts), "limit": MAX_PARTS})
         for part in parts:
             _check_size(shown, part, part.file_size)
         if sum(p.file_size for p in parts) > MAX_UNPACKED:
-            raise ClientListError(_too_big(shown, "全体", MAX_UNPACKED))
+            raise ClientListError(shown, *_too_big("全体", MAX_UNPACKED))
         total = 0
         for part in parts:
             size = 0
@@ -122,24 +127,26 @@ def check_parts(fh: BinaryIO, shown: str) -> None:
                         total += len(block)
                         _check_size(shown, part, size)
                         if total > MAX_UNPACKED:
-                            raise ClientListError(_too_big(shown, "全体", MAX_UNPACKED))
+                            raise ClientListError(shown, *_too_big("全体", MAX_UNPACKED))
             except ClientListError:
                 raise
             except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, RuntimeError) as exc:
-                raise ClientListError(f"{shown}: not a readable .xlsx workbook ({_describe(exc)}); open it in Excel and save it as .xlsx") from None
+                raise ClientListError(shown, NOT_XLSX, {"detail": _describe(exc)}) from None
 
 
 def _check_size(shown: str, part: zipfile.ZipInfo, size: int) -> None:
     if size > MAX_PART:
-        raise ClientListError(_too_big(shown, part.filename[:80], MAX_PART))
+        raise ClientListError(shown, *_too_big(part.filename[:80], MAX_PART))
     if size > _MB and size > MAX_RATIO * max(part.compress_size, 1):
-        raise ClientListError(f"{shown}: .xlsx の中の {part.filename[:80]} が異常に高い圧縮率です（展開すると {MAX_RATIO} 倍を超える）。"
-                              "Excel で開いて .xlsx として保存し直してください")
+        raise ClientListError(shown, ".xlsx の中の {member} が異常に高い圧縮率です（展開すると {ratio} 倍を超える）。"
+                                     "Excel で開いて .xlsx として保存し直してください",
+                              {"member": part.filename[:80], "ratio": MAX_RATIO})
 
 
-def _too_big(shown: str, what: str, limit: int) -> str:
-    return (f"{shown}: .xlsx の{what if what == '全体' else '中の ' + what + ' '}を展開すると {limit // _MB} MB を超えます"
-            f"（顧客リストは {MAX_ROWS:,} 行まで。展開後 {limit // _MB} MB まで）。行を減らすか、ファイルを分けてください")
+def _too_big(what: str, limit: int) -> tuple[str, dict[str, object]]:
+    """ClientListError's reason and data for a package (``全体``) or one part unpacking past ``limit`` bytes."""
+    return (".xlsx の{what}を展開すると {mb} MB を超えます（顧客リストは {rows:,} 行まで。展開後 {mb} MB まで）。行を減らすか、ファイルを分けてください",
+            {"what": what if what == "全体" else f"中の {what} ", "mb": limit // _MB, "rows": MAX_ROWS})
 
 
 def _describe(exc: Exception) -> str:

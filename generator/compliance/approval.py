@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from generator.content.disclosures import missing_disclosures
 from generator.content.model import Product
 from generator.errors import ApprovalError, ApprovalOptionError
+from generator.i18n import N_
 from generator.store.accounts import User
 from generator.store.approvals import Approval, Submission
 from generator.store.audit import record
@@ -30,7 +31,8 @@ def user_by_email(session: Session, email: str) -> User:
     """The active portal user with this e-mail; a bad option (exit 2) naming ``--user`` otherwise."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or not user.active:
-        raise ApprovalOptionError("--user", email, "no active portal user has this e-mail", allowed="the e-mail of an account made with docgen users add")
+        raise ApprovalOptionError("--user", email, N_("no active portal user has this e-mail"),
+                                  allowed=N_("the e-mail of an account made with docgen users add"))
     return user
 
 
@@ -100,11 +102,12 @@ def submit(session: Session, product: Product, user: User, *, revision: str = "w
     """Put ``product`` as it is now up for review; ``summary``/``redline_key`` are its diff against the last approval."""
     digest = product.digest()
     if current_approval(session, product.key, digest, dt.date.today()) is not None:
-        raise ApprovalError(f"{product.key} {digest}: this version is already approved")
+        raise ApprovalError("version", f"{product.key} {digest}", N_("this version is already approved"))
     pending = session.scalar(select(Submission).where(Submission.product == product.key, Submission.content_hash == digest,
                                                       Submission.state == "pending"))
     if pending is not None:
-        raise ApprovalError(f"{product.key} {digest}: already submitted (submission {pending.id}, pending review)")
+        raise ApprovalError("version", f"{product.key} {digest}", N_("already submitted (submission {submission}, pending review)"),
+                            {"submission": pending.id})
     base = last_approved(session, product.key)
     sub = Submission(product=product.key, content_hash=digest, content_version=product.meta.content_version, revision=revision,
                      base_hash=base.content_hash if base else "", summary=summary, redline_key=redline_key, submitted_by_id=user.id,
@@ -119,15 +122,17 @@ def pending_submission(session: Session, product: str, content_hash: str) -> Sub
     sub = session.scalar(select(Submission).where(Submission.product == product, Submission.content_hash == content_hash,
                                                   Submission.state == "pending"))
     if sub is None:
-        raise ApprovalError(f"{product} {content_hash}: no pending submission for this version; submit it first (docgen submit)")
+        raise ApprovalError("version", f"{product} {content_hash}", N_("no pending submission for this version; submit it first (docgen submit)"))
     return sub
 
 
 def _check_decider(sub: Submission, user: User) -> None:
     if user.role not in DECIDERS:
-        raise ApprovalOptionError("--user", user.email, f"role {user.role!r} cannot approve or reject", allowed=f"a user of role {', '.join(DECIDERS)}")
+        raise ApprovalOptionError("--user", user.email, N_("role {role!r} cannot approve or reject"), {"role": user.role, "allowed": ", ".join(DECIDERS)},
+                                  allowed=N_("a user of role {allowed}"))
     if user.id == sub.submitted_by_id:
-        raise ApprovalError(f"--user: {user.email}: submitted this version (submission {sub.id}); another compliance user must decide")
+        raise ApprovalError("--user", user.email, N_("submitted this version (submission {submission}); another compliance user must decide"),
+                            {"submission": sub.id})
 
 
 def next_number(session: Session, product: Product, on: dt.date) -> str:
@@ -145,21 +150,22 @@ def approve(session: Session, product: Product, user: User, *, number: str | Non
     digest = product.digest()
     start = valid_from or product.meta.effective_date
     if valid_until is not None and valid_until < start:  # the options first: they are wrong whatever the review state
-        raise ApprovalOptionError("--valid-until", valid_until, f"is before the first day of use {start} (--valid-from, else the effective date)",
-                                  allowed=f"{start} or later")
+        raise ApprovalOptionError("--valid-until", valid_until, N_("is before the first day of use {start} (--valid-from, else the effective date)"),
+                                  {"start": start}, allowed=N_("{start} or later"))
     sub = pending_submission(session, product.key, digest)
     _check_decider(sub, user)
     missing = missing_disclosures(product)
     if missing:
-        raise ApprovalError(f"{product.key} {digest}: cannot be approved: {len(missing)} required disclosure item(s) missing:\n"
-                            + "\n".join(f"  {p}" for p in missing))
+        raise ApprovalError("version", f"{product.key} {digest}", N_("cannot be approved: {count} required disclosure item(s) missing:"),
+                            {"count": len(missing)}, lines=tuple(str(p) for p in missing))
     number = (number or next_number(session, product, start)).strip()
     if not number:
-        raise ApprovalOptionError("--number", "''", "the approval number is empty", allowed="a number such as CL-2026-001")
+        raise ApprovalOptionError("--number", "''", N_("the approval number is empty"), allowed=N_("a number such as CL-2026-001"))
     taken = session.scalar(select(Approval).where(Approval.approval_number == number))
     if taken is not None:
-        raise ApprovalOptionError("--number", repr(number), f"already used by approval {taken.id} ({taken.product} {taken.content_hash})",
-                                  allowed="a number not used before")
+        raise ApprovalOptionError("--number", repr(number), N_("already used by approval {approval} ({product} {content_hash})"),
+                                  {"approval": taken.id, "product": taken.product, "content_hash": taken.content_hash},
+                                  allowed=N_("a number not used before"))
     now = utcnow()
     approval = Approval(product=product.key, content_hash=digest, content_version=product.meta.content_version, approval_number=number,
                         approver_id=user.id, approver=user, approved_at=now, valid_from=start, valid_until=valid_until,
@@ -177,7 +183,7 @@ def reject(session: Session, product: str, content_hash: str, user: User, reason
     sub = pending_submission(session, product, content_hash)
     _check_decider(sub, user)
     if not reason.strip():
-        raise ApprovalOptionError("--reject", "''", "a rejection needs a reason the submitter can act on")
+        raise ApprovalOptionError("--reject", "''", N_("a rejection needs a reason the submitter can act on"))
     sub.state, sub.decided_by_id, sub.decided_at, sub.reason = "rejected", user.id, utcnow(), reason.strip()
     session.flush()
     record(session, user, "reject", f"{product}@{content_hash}", {"submission": sub.id, "reason": sub.reason})
@@ -188,9 +194,10 @@ def correct(session: Session, old: Approval, user: User, *, number: str | None =
             valid_until: dt.date | None = None, note: str) -> Approval:
     """A correction of ``old`` (another number, dates, e.g. ending it early): a new row superseding it."""
     if user.role not in DECIDERS:
-        raise ApprovalOptionError("--user", user.email, f"role {user.role!r} cannot correct approvals", allowed=f"a user of role {', '.join(DECIDERS)}")
+        raise ApprovalOptionError("--user", user.email, N_("role {role!r} cannot correct approvals"), {"role": user.role, "allowed": ", ".join(DECIDERS)},
+                                  allowed=N_("a user of role {allowed}"))
     if old.id in superseded_ids(session):
-        raise ApprovalError(f"approval {old.approval_number} is already superseded; correct the approval in force")
+        raise ApprovalError("approval", old.approval_number, N_("is already superseded; correct the approval in force"))
     new = Approval(product=old.product, content_hash=old.content_hash, content_version=old.content_version,
                    approval_number=(number or old.approval_number), approver_id=user.id, approver=user, approved_at=utcnow(),
                    valid_from=valid_from or old.valid_from, valid_until=valid_until, submission_id=old.submission_id, supersedes_id=old.id,

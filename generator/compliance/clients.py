@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from generator.batch.clients import ClientRequest, check_name
 from generator.errors import InputError
+from generator.i18n import N_
 from generator.jpformat import parse_yen
 from generator.store.accounts import User
 from generator.store.audit import record as audit
@@ -32,15 +33,15 @@ def check_email(field: str, value: str, *, required: bool) -> str:
     >>> check_email("メールアドレス", "tanaka@example", required=True)
     Traceback (most recent call last):
     ...
-    generator.errors.InputError: メールアドレス: 'tanaka@example': はメールアドレスの形ではありません (not an e-mail address); allowed: 例 tanaka@example.co.jp
+    generator.errors.InputError: メールアドレス: 'tanaka@example': is not an e-mail address; allowed: e.g. tanaka@example.co.jp
     """
     value = value.strip()
     if not value:
         if required:
-            raise InputError(field, value, "を入力してください (required)")
+            raise InputError(field, value, N_("is empty"))
         return ""
     if len(value) > 254 or not EMAIL.match(value):
-        raise InputError(field, value, "はメールアドレスの形ではありません (not an e-mail address)", allowed="例 tanaka@example.co.jp")
+        raise InputError(field, value, N_("is not an e-mail address"), allowed=N_("e.g. tanaka@example.co.jp"))
     return value
 
 
@@ -53,18 +54,19 @@ def check_text(field: str, value: str, *, required: bool, limit: int = MAX_TEXT,
     >>> check_text("宛名", "上 様\\nBcc: x@example.jp", required=False, one_line=True)
     Traceback (most recent call last):
     ...
-    generator.errors.InputError: 宛名: '上 様\\nBcc: x@example.jp': は1行で入力してください (line breaks are not allowed here)
+    generator.errors.InputError: 宛名: '上 様\\nBcc: x@example.jp': has a line break; write it on one line
     """
     value = value.replace("\r\n", "\n").strip()
     if one_line and ("\n" in value or "\r" in value):
-        raise InputError(field, value[:40], "は1行で入力してください (line breaks are not allowed here)")
+        raise InputError(field, value[:40], N_("has a line break; write it on one line"))
     if required and not value:
-        raise InputError(field, value, "を入力してください (required)")
+        raise InputError(field, value, N_("is empty"))
     if len(value) > limit:
-        raise InputError(field, f"{value[:20]}…", f"が長すぎます ({len(value)} 文字; at most {limit})")
+        raise InputError(field, f"{value[:20]}…", N_("is {length} characters long; at most {limit} are allowed"), params={"length": len(value), "limit": limit})
     for i, ch in enumerate(value):
         if ch not in "\n\t" and (ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0):
-            raise InputError(field, value[:20], f"に制御文字 U+{ord(ch):04X} が含まれています (position {i})")
+            raise InputError(field, value[:20], N_("contains the control character U+{code} at position {position}"),
+                             params={"code": f"{ord(ch):04X}", "position": i + 1})
     return value
 
 
@@ -87,7 +89,7 @@ def check_client(industries: Collection[str], *, name: str, contact: str = "", i
 
     industry = industry.strip()
     if industry and industry not in industries:
-        raise InputError("業種", industry, "は料率表の業種ではありません (not an industry of the rate table)", allowed="、".join(sorted(industries)))
+        raise InputError("業種", industry, N_("is not an industry of the rate table"), allowed="、".join(sorted(industries)))
     return ClientValues(
         name=check_name("お客様名", name, required=True, missing_glyphs=missing_glyphs),
         contact=check_name("ご担当者", contact, required=False, missing_glyphs=missing_glyphs),
@@ -156,7 +158,7 @@ def record_intent(db: Session, user: User, pack: PackRecord, *, needs: str, reas
     reason = check_text("このプランをお勧めした理由", reason, required=True)
     limit = parse_yen(chosen_limit, field="選択された賠償保険金額") if chosen_limit.strip() else 0
     if limit not in limits:
-        raise InputError("選択された賠償保険金額", chosen_limit, "は提供している保険金額ではありません (not a published limit)",
+        raise InputError("選択された賠償保険金額", chosen_limit, N_("is not a published limit"),
                          allowed="、".join(f"{v:,}円" for v in sorted(limits)))
     intent = Intent(agency_id=pack.agency_id, pack_id=pack.id, client_id=pack.client_id, needs=needs, reason=reason, chosen_limit=limit,
                     user_id=user.id)

@@ -166,7 +166,7 @@ def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-
                 out.error(str(b))
             if breaks:
                 out.error(f"docgen audit: the audit log is NOT intact: {len(breaks)} break(s)")
-                out.json({"status": "tampered", "breaks": [{"seq": b.seq, "reason": b.reason} for b in breaks]})
+                out.json({"status": "tampered", "breaks": [{"seq": b.seq, "reason": b.text} for b in breaks]})
                 return 1
             out.line(f"audit log intact: {seq} entries, head {digest} (matches the checkpoint {CHECKPOINT_NAME} in DOCGEN_STORAGE)")
             out.json({"status": "ok", "entries": seq, "head": digest})

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from generator import mail
 from generator.compliance.clients import check_email, check_text
 from generator.errors import DeliveryError, InputError, LinkError, MailError
+from generator.i18n import N_
 from generator.store.accounts import User
 from generator.store.audit import record as audit
 from generator.store.base import utcnow
@@ -104,10 +105,10 @@ def parse_consent_time(value: str, now: dt.datetime | None = None) -> dt.datetim
     except ValueError:
         when = None
     if when is None or when.year < 2000:
-        raise InputError("同意日時", value, "は日時ではありません (not a date and time)", allowed="YYYY-MM-DD HH:MM")
+        raise InputError("同意日時", value, N_("is not a date and time"), allowed="YYYY-MM-DD HH:MM")
     when = when.astimezone(dt.UTC)
     if when > (now or utcnow()) + dt.timedelta(minutes=5):
-        raise InputError("同意日時", value, "が未来の日時です (consent cannot be recorded before it is given)")
+        raise InputError("同意日時", value, N_("is in the future: consent cannot be recorded before it is given"))
     return when
 
 
@@ -116,7 +117,7 @@ def record_consent(db: Session, user: User, pack: PackRecord, *, consented_by: s
     check_deliverable(pack)
     who = check_text("同意された方", consented_by, required=True, limit=200, one_line=True)
     if method not in CONSENT_METHODS:
-        raise InputError("同意の方法", method, "は選択肢にありません (not one of the methods)", allowed="、".join(CONSENT_METHODS))
+        raise InputError("同意の方法", method, N_("is not one of the methods"), allowed="、".join(CONSENT_METHODS))
     consent = Consent(agency_id=pack.agency_id, pack_id=pack.id, consented_by=who, consented_at=parse_consent_time(consented_at), method=method,
                       note=check_text("メモ", note, required=False), recorded_by_id=user.id, recorded_at=utcnow())
     db.add(consent)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from generator.content.model import Product
 from generator.errors import ApprovalError
+from generator.i18n import N_
 from generator.site import Site
 from generator.store.existing import existing_session
 
@@ -21,7 +22,8 @@ def apply(product: Product, approval: Approval | None) -> Product:
     None gives the product with no approval number: every document built from it is a draft.
     """
     if approval is not None and approval.content_hash != product.digest():
-        raise ApprovalError(f"approval {approval.approval_number} is for content {approval.content_hash}, not {product.digest()}")
+        raise ApprovalError("approval", approval.approval_number, N_("is for content {approved}, not {current}"),
+                            {"approved": approval.content_hash, "current": product.digest()})
     number = approval.approval_number if approval is not None else ""
     return dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=number))
 

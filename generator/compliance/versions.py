@@ -75,7 +75,7 @@ def content_versions(content: Path, product: str, limit: int = 20) -> list[Versi
     """The working tree first, then the last ``limit`` commits that changed ``content/<product>``, newest first."""
     folder = Path(content) / product
     files = {p.name: p.read_bytes() for p in folder.glob("*.yaml")}
-    found = [Version(WORKING, "作業中（working tree）", "", "未コミットの内容", digest_of(files), _content_version(files.get("product.yaml")))]
+    found = [Version(WORKING, "作業中（未コミット）", "", "未コミットの内容", digest_of(files), _content_version(files.get("product.yaml")))]
     top = _git(folder, "rev-parse", "--show-toplevel").decode().strip()
     if not top:
         return found

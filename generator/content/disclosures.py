@@ -7,6 +7,8 @@ code, not in content, so deleting an item from disclosures.yaml makes it missing
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from generator.content.model import DisclosureItem, Product
 from generator.errors import Problem
 
@@ -91,24 +93,39 @@ def check_disclosures(product: Product) -> list[Problem]:
     return problems
 
 
+@dataclass(frozen=True)
+class MissingItem:
+    """A required item the product lacks: its part and topic, and the item's ID and what is pending when it is declared."""
+
+    part: str
+    topic: str
+    id: str = ""
+    pending: str = ""
+    path: str = ""  # where it is declared (disclosures.items[i]); "" when it is not declared at all
+
+
+def missing_items(product: Product) -> list[MissingItem]:
+    """Every required item the product lacks, as data (the faces word it; :func:`missing_disclosures` locates it)."""
+    items = product.disclosures.items if product.disclosures else ()
+    declared = {(x.part, x.topic) for x in items}
+    found = [MissingItem(part, topic) for part, topic in REQUIRED if (part, topic) not in declared]
+    found += [MissingItem(x.part, x.topic, x.id, x.pending, f"disclosures.items[{i}]") for i, x in enumerate(items) if is_missing(x)]
+    return found
+
+
 def missing_disclosures(product: Product) -> list[Problem]:
     """Every required item the product lacks: not declared, or declared with no wording yet.
 
     A warning for a draft; approval refuses a version while this is not empty.
     """
     file = _file(product)
-    items = product.disclosures.items if product.disclosures else ()
-    declared = {(x.part, x.topic) for x in items}
-    problems = [
-        Problem(file, 0, "disclosures", f"required item {part}「{topic}」is not declared (監督指針 II-4-2-2(2))")
-        for part, topic in REQUIRED
-        if (part, topic) not in declared
-    ]
-    for i, item in enumerate(items):
-        if is_missing(item):
-            path = f"disclosures.items[{i}]"
-            why = f": {item.pending}" if item.pending else ""
-            problems.append(Problem(file, product.source(path).line, path, f"required item {item.part}「{item.topic}」({item.id}) has no wording yet{why}"))
+    problems = []
+    for m in missing_items(product):
+        if not m.path:
+            problems.append(Problem(file, 0, "disclosures", f"required item {m.part}「{m.topic}」is not declared (監督指針 II-4-2-2(2))"))
+        else:
+            why = f": {m.pending}" if m.pending else ""
+            problems.append(Problem(file, product.source(m.path).line, m.path, f"required item {m.part}「{m.topic}」({m.id}) has no wording yet{why}"))
     return problems
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from generator.content.load import display_path, load_product
 from generator.content.model import CONTENT_FILES, Product
+from generator.i18n import N_
 from generator.errors import ContentError, InputError, Problem
 from generator.site import Site
 
@@ -82,8 +83,9 @@ class Schedule:
                 if end is None or start <= end:
                     return r
                 break
-        raise InputError("start", start.isoformat(), f"no revision of {self.product} is in force for {'renewals' if renewal else 'new business'} "
-                         "starting on this date", allowed=self.periods(renewal))
+        reason = (N_("no revision of {product} is in force for renewals starting on this date") if renewal
+                  else N_("no revision of {product} is in force for new business starting on this date"))
+        raise InputError("start", start.isoformat(), reason, allowed=self.periods(renewal), params={"product": self.product})
 
     def pick(self, start: dt.date | None, renewal: bool, today: dt.date) -> Revision:
         """The revision pricing a policy starting on ``start``; without a start date the one in force ``today`` (the

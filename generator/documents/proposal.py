@@ -15,6 +15,7 @@ from generator.content.model import Product
 from generator.documents.context import NO_APPROVAL, class_label, coverage_context, exclusions_context, footer_context, letter_context, required_context
 from generator.documents.registry import PERSONALISED
 from generator.errors import InputError
+from generator.i18n import N_
 from generator.jpformat import ERAS, format_date, format_yen, format_yen_units
 from generator.rating.rate import Quote, expense_limit, quote
 
@@ -99,12 +100,12 @@ def check_issue_date(product: Product, issued: dt.date) -> dt.date:
     """
     first = ERAS[-1][0]
     if issued < first:
-        raise InputError("date", issued.isoformat(), f"is before {ERAS[-1][1]} began ({first.isoformat()}); documents are dated in 和暦",
-                         allowed=f"{first.isoformat()} or later")
+        raise InputError("date", issued.isoformat(), N_("is before {era} began ({first}); documents are dated in 和暦"),
+                         allowed=N_("{first} or later"), params={"era": ERAS[-1][1], "first": first.isoformat()})
     last = dt.date.max - dt.timedelta(days=product.meta.quote_valid_days)
     if issued > last:
-        raise InputError("date", issued.isoformat(), f"the quote would expire after 9999-12-31 (valid {product.meta.quote_valid_days} days)",
-                         allowed=f"up to {last.isoformat()}")
+        raise InputError("date", issued.isoformat(), N_("the quote would expire after 9999-12-31 (valid {days} days)"),
+                         allowed=N_("up to {last}"), params={"days": product.meta.quote_valid_days, "last": last.isoformat()})
     return issued
 
 

@@ -10,6 +10,7 @@ from generator.content.load import did_you_mean
 from generator.content.model import Product
 from generator.content.rates import Band, RateClass, Rates
 from generator.errors import InputError, QuoteRefused, ReferralRequired
+from generator.i18n import N_
 from generator.jpformat import band_label, format_yen, format_yen_units
 
 Option = Literal["利益損害", "営業継続費用"]
@@ -79,7 +80,7 @@ def resolve_industry(rates: Rates, industry: str) -> tuple[RateClass, str]:
     """The rate class for an industry name or class code, refusing excluded industries."""
     wanted = _norm(industry)
     if not wanted:
-        raise InputError("industry", industry, "is empty", allowed=_accepted(rates))
+        raise InputError("industry", industry, N_("is empty"), allowed=_accepted(rates))
     for cls in rates.classes:
         if wanted == _norm(cls.code):
             return cls, cls.code
@@ -88,10 +89,11 @@ def resolve_industry(rates: Rates, industry: str) -> tuple[RateClass, str]:
                 return cls, name
     excluded = {_norm(x): x for x in rates.excluded_industries}
     if wanted in excluded:
-        raise QuoteRefused("industry", industry, f"{excluded[wanted]} is not eligible: {rates.excluded_note}")
+        raise QuoteRefused("industry", industry, N_("{industry} is not eligible: {note}"),
+                           params={"industry": excluded[wanted], "note": rates.excluded_note})
     names = [n for c in rates.classes for n in c.industries] + [c.code for c in rates.classes]
     hint = did_you_mean(wanted, names + list(rates.excluded_industries))
-    raise InputError("industry", industry, "unknown industry", allowed=_accepted(rates), suggestion=hint)
+    raise InputError("industry", industry, N_("unknown industry"), allowed=_accepted(rates), suggestion=hint)
 
 
 def _accepted(rates: Rates) -> str:
@@ -117,34 +119,38 @@ def quote(
     if len(names) > 1:
         classes = {resolve_industry(rates, n)[0].code for n in names}
         if len(classes) > 1:
-            raise ReferralRequired("industry", industry, f"業種が複数区分にまたがる ({', '.join(sorted(classes))}); the table assumes one class")
+            raise ReferralRequired("industry", industry, N_("業種が複数区分にまたがる ({classes}); the table assumes one class"),
+                                       params={"classes": ", ".join(sorted(classes))})
         industry = names[0]
     cls, matched = resolve_industry(rates, industry)
 
     if isinstance(revenue, bool) or not isinstance(revenue, int):
-        raise InputError("revenue", revenue, "must be int yen")
+        raise InputError("revenue", revenue, N_("must be int yen"))
     top = rates.bands[-1].up_to
     if revenue <= 0:
-        raise QuoteRefused("revenue", revenue, "売上高 must be greater than 0円")
+        raise QuoteRefused("revenue", revenue, N_("売上高 must be greater than 0円"))
     if revenue > top:
-        raise QuoteRefused("revenue", format_yen_units(revenue), f"ご加入の対象は売上高{format_yen_units(top)}以下の事業者です")
+        raise QuoteRefused("revenue", format_yen_units(revenue), N_("ご加入の対象は売上高{top}以下の事業者です"),
+                           params={"top": format_yen_units(top)})
     band_index = find_band(rates.bands, revenue)
     assert band_index is not None  # bands tile (0, top] – validate() guarantees it
 
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-        raise InputError("limit", limit, "must be a positive int yen amount", allowed=_limits(rates))
+        raise InputError("limit", limit, N_("must be a positive int yen amount"), allowed=_limits(rates))
     if limit not in rates.limits:
         if limit > rates.limits[-1]:
-            raise QuoteRefused("limit", format_yen_units(limit), f"賠償部分の限度額は{format_yen_units(rates.limits[-1])}が上限です")
-        raise ReferralRequired("limit", format_yen_units(limit), f"not a published limit ({_limits(rates)}); a non-standard limit needs the insurer's quote")
+            raise QuoteRefused("limit", format_yen_units(limit), N_("賠償部分の限度額は{top}が上限です"),
+                               params={"top": format_yen_units(rates.limits[-1])})
+        raise ReferralRequired("limit", format_yen_units(limit), N_("not a published limit ({limits}); a non-standard limit needs the insurer's quote"),
+                               params={"limits": _limits(rates)})
     if deductible:
-        raise ReferralRequired("deductible", format_yen(deductible), "the table assumes no deductible (自己負担額 0円)")
+        raise ReferralRequired("deductible", format_yen(deductible), N_("the table assumes no deductible (自己負担額 0円)"))
     for opt in options:
         if opt not in OPTIONS:
-            raise InputError("option", opt, "unknown option", allowed=", ".join(OPTIONS), suggestion=did_you_mean(opt, OPTIONS))
-        raise ReferralRequired("option", opt, "the table is priced without 利益損害/営業継続費用 options")
+            raise InputError("option", opt, N_("unknown option"), allowed=", ".join(OPTIONS), suggestion=did_you_mean(opt, OPTIONS))
+        raise ReferralRequired("option", opt, N_("the table is priced without 利益損害/営業継続費用 options"))
     if payment is not None and _norm(payment) != _norm(rates.payment_method):
-        raise ReferralRequired("payment", payment, f"the table assumes 保険料払込方法：{rates.payment_method}")
+        raise ReferralRequired("payment", payment, N_("the table assumes 保険料払込方法：{method}"), params={"method": rates.payment_method})
 
     row = cls.premiums[band_index]
     expense = expense_limit(rates, limit)
@@ -174,7 +180,7 @@ def expense_limit(rates: Rates, limit: int) -> int:
     """
     expense, rest = divmod(limit * rates.expense_ratio_percent, 100)
     if rest:
-        raise ReferralRequired("limit", limit, "費用 limit is not a whole number of yen")
+        raise ReferralRequired("limit", limit, N_("費用 limit is not a whole number of yen"))
     return expense
 
 

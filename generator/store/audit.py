@@ -20,7 +20,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, event, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from generator.i18n import N_
 from generator.store.accounts import User
 from generator.store.base import Base, UTCDateTime, utcnow
 
@@ -196,10 +197,15 @@ class Break:
     """Where the chain is broken: the entry's sequence number and what is wrong."""
 
     seq: int
-    reason: str
+    reason: str  # a msgid (generator.i18n.N_) with {name} fields from params: faces translate it
+    params: dict[str, object] = field(default_factory=dict, compare=False)
+
+    @property
+    def text(self) -> str:
+        return self.reason.format(**self.params) if self.params else self.reason
 
     def __str__(self) -> str:
-        return f"audit entry {self.seq}: {self.reason}"
+        return f"audit entry {self.seq}: {self.text}"
 
 
 def verify(session: Session, checkpoint: Path | None = None) -> list[Break]:
@@ -214,11 +220,11 @@ def verify(session: Session, checkpoint: Path | None = None) -> list[Break]:
     hashes: dict[int, str] = {}
     for e in session.scalars(select(AuditEntry).order_by(AuditEntry.seq)):
         if e.seq != expected_seq:
-            breaks.append(Break(e.seq, f"entries {expected_seq}–{e.seq - 1} are missing (deleted)"))
+            breaks.append(Break(e.seq, N_("entries {first}–{last} are missing (deleted)"), {"first": expected_seq, "last": e.seq - 1}))
         if e.prev_hash != prev_hash:
-            breaks.append(Break(e.seq, "does not follow the entry before it (an entry was deleted or replaced)"))
+            breaks.append(Break(e.seq, N_("does not follow the entry before it (an entry was deleted or replaced)")))
         if entry_hash(e.prev_hash, e.seq, e.at, e.actor, e.action, e.target, e.detail or {}) != e.hash:
-            breaks.append(Break(e.seq, "its fields were altered after it was written (hash mismatch)"))
+            breaks.append(Break(e.seq, N_("its fields were altered after it was written (hash mismatch)")))
         hashes[e.seq] = e.hash
         prev_hash, expected_seq = e.hash, e.seq + 1
     return breaks + _against_checkpoint(checkpoint or checkpoint_of(session), hashes, expected_seq - 1)
@@ -228,23 +234,27 @@ def _against_checkpoint(path: Path | None, hashes: dict[int, str], last: int) ->
     """What the recorded head says is missing or replaced in the log (``hashes`` by seq, ``last`` its newest seq)."""
     if path is None:
         return []
-    where = f"the head checkpoint ({CHECKPOINT_NAME} in DOCGEN_STORAGE)"
     try:
         known = read_checkpoint(path)
     except ValueError as exc:
-        return [Break(last, f"{where} is damaged: {exc}; the newest entries cannot be checked")]
+        return [Break(last, N_("the head checkpoint ({name} in DOCGEN_STORAGE) is damaged: {detail}; the newest entries cannot be checked"),
+                      {"name": CHECKPOINT_NAME, "detail": str(exc)})]
     if known is None:
         if last:
-            return [Break(last, f"{where} is missing, yet the log has {last} entries: it was deleted (or the log was copied here "
-                                "without it); the newest entries cannot be checked until the next entry writes it again")]
+            return [Break(last, N_("the head checkpoint ({name} in DOCGEN_STORAGE) is missing, yet the log has {count} entries: it was deleted "
+                                   "(or the log was copied here without it); the newest entries cannot be checked until the next entry "
+                                   "writes it again"), {"name": CHECKPOINT_NAME, "count": last})]
         return []
     seq, digest = known
     if seq > last:
-        gone = f"entry {seq} is" if seq == last + 1 else f"entries {last + 1}–{seq} are"
-        return [Break(seq, f"{gone} missing: {where} records {seq} entries, the log ends at {last} (the newest were deleted, "
-                           "or the database was restored from an older copy)")]
+        gone = (N_("entry {first} is missing: the head checkpoint ({name} in DOCGEN_STORAGE) records {seq} entries, the log ends at "
+                   "{last} (the newest were deleted, or the database was restored from an older copy)") if seq == last + 1 else
+                N_("entries {first}–{seq} are missing: the head checkpoint ({name} in DOCGEN_STORAGE) records {seq} entries, the log "
+                   "ends at {last} (the newest were deleted, or the database was restored from an older copy)"))
+        return [Break(seq, gone, {"first": last + 1, "seq": seq, "last": last, "name": CHECKPOINT_NAME})]
     if seq and hashes.get(seq) != digest:
-        return [Break(seq, f"is not the entry {where} recorded (hash {digest[:12]}…): the log was rolled back and rewritten from here")]
+        return [Break(seq, N_("is not the entry the head checkpoint ({name} in DOCGEN_STORAGE) recorded (hash {digest}…): the log was "
+                              "rolled back and rewritten from here"), {"name": CHECKPOINT_NAME, "digest": digest[:12]})]
     return []
 
 

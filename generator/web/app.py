@@ -9,15 +9,19 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote as urlquote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from markupsafe import escape
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from generator import api
@@ -26,11 +30,13 @@ from generator.compliance.in_force import for_session
 from generator.content.model import Product
 from generator.content.revisions import Schedule
 from generator.errors import DocgenError
+from generator.i18n import N_
 from generator.store import db as store
 from generator.store.db import prepare_database  # in the store: `docgen users add` migrates without loading FastAPI
 from generator.web import security
 from generator.web.deps import CsrfFailed, LoginRequired, check_csrf
 from generator.web.jobs import Worker
+from generator.web.messages import describe, detail_text, label, status_text, status_title, t
 from generator.web.pages import render
 from generator.web.settings import portal_settings
 
@@ -119,6 +125,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     delivery = delivery or DeliverySettings.from_env()
 
     settings = portal_settings()  # a bad DOCGEN_RESET_HOURS / DOCGEN_VERIFY_MAX_MB stops the start, naming it
+    https_mode, hsts_max_age = security.https_settings()  # DOCGEN_HTTPS, DOCGEN_HSTS_MAX_AGE: likewise, before the database
     site = site or api.Site.from_env()
     url = database_url or store.database_url(site)
     eng = prepare_database(url, audit_checkpoint=store.checkpoint_for(site.storage))
@@ -145,6 +152,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.state.settings = settings
     app.state.delivery = delivery
     verify_body = settings.verify_max_bytes + 2**20  # the PDF plus the form around it
+    app.state.https_mode = https_mode
 
     @app.middleware("http")
     async def safety_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -152,19 +160,23 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
         request.state.presession = presession or security.new_token()
         request.state.web_session = None
         request.state.user = None
+        # the scheme is https when the client spoke TLS to us, or a trusted proxy said so (uvicorn's proxy headers)
+        request.state.secure = security.is_https(request.url.scheme, https_mode)
         length = request.headers.get("content-length", "")
         bound = verify_body if request.url.path == "/verify" else MAX_BODY
-        if length.isdigit() and int(length) > bound:  # refused before anything is parsed or spooled to disk
-            response: Response = render(request, "error.html", 413, title="413",
-                                        message=f"送信データが大きすぎます (request body over {bound // 2**20} MB)")
+        if length.isdigit() and (len(length) > 12 or int(length) > bound):  # refused before anything is parsed or spooled to disk
+            response: Response = error_page(request, 413, status_text(413, {"limit": bound // 2**20}))
         else:
             response = await call_next(request)
         for name, value in security.HEADERS.items():
             response.headers.setdefault(name, value)
         response.headers.setdefault("Content-Security-Policy", security.CSP)
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.state.secure and hsts_max_age:
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_max_age}")
         if not presession:
-            response.set_cookie(security.PRESESSION_COOKIE, request.state.presession, httponly=True, samesite="lax", path="/")
+            response.set_cookie(security.PRESESSION_COOKIE, request.state.presession, httponly=True, samesite="lax", path="/",
+                                secure=request.state.secure)
         return response
 
     @app.exception_handler(LoginRequired)
@@ -176,31 +188,35 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
 
     @app.exception_handler(CsrfFailed)
     async def csrf_failed(request: Request, exc: CsrfFailed) -> Response:
-        return render(request, "error.html", 403, title="403",
-                      message="フォームの有効期限が切れました。ページを開き直してください (missing or wrong CSRF token)")
+        return error_page(request, 403, t(N_("The form has expired. Please open the page again and resend it.")))
 
-    @app.exception_handler(StarletteHTTPException)  # also the router's own 404 for a URL no route matches (e.g. a mangled link)
+    # Starlette's HTTPException: routing's own 404 and 405 too (a URL no route matches, e.g. a mangled link), not only
+    # the routers' (FastAPI's is a subclass)
+    @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        message = exc.detail if exc.status_code != 404 else "見つかりません (not found)"
-        return render(request, "error.html", exc.status_code, headers=exc.headers, title=str(exc.status_code), message=message)
+        await run_in_threadpool(know_user, request)  # routing's 404/405 ran no dependency: the page still shows who is in
+        # a bare HTTPException(404) and routing's own carry the English phrase ("Not Found"): the page says its own sentence
+        said = "" if exc.detail == _phrase(exc.status_code) else detail_text(exc.detail)
+        return error_page(request, exc.status_code, said or status_text(exc.status_code), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
-        return render(request, "error.html", 400, title="400", message=f"{where}: {first.get('msg', 'invalid input')}")
+        await run_in_threadpool(know_user, request)
+        errors = exc.errors()
+        if any(e.get("loc", ("",))[0] == "path" for e in errors):  # /packs/abc: no such page, like any unknown address
+            return error_page(request, 404, status_text(404))
+        return error_page(request, 400, "\n".join(dict.fromkeys(validation_text(e) for e in errors)) or status_text(400))
 
     @app.exception_handler(DocgenError)
     async def docgen_error(request: Request, exc: DocgenError) -> Response:
-        return render(request, "error.html", 400 if exc.exit_code in (1, 2, 3, 4) else 503, title="docgen", message=str(exc))
+        return error_page(request, 400 if exc.exit_code in (1, 2, 3, 4) else 503, describe(exc))
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path)  # the traceback goes to the log, never to the page
         # the request's database session failed or is closed by now: its objects can no longer be read for the page
         request.state.web_session = request.state.user = None
-        return render(request, "error.html", 500, title="500",
-                      message="内部エラー (internal error); the administrator can see the details in the server log")
+        return error_page(request, 500, status_text(500))
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     csrf = [Depends(check_csrf)]
@@ -215,6 +231,77 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.include_router(delivery_router.router, dependencies=csrf)
     app.include_router(download.router)  # the client's link: GET only, no session, no form
     return app
+
+
+def know_user(request: Request) -> None:
+    """The logged-in user for an error page raised before any dependency looked (its menu, logout and CSRF token)."""
+    if getattr(request.state, "user", None) is not None or not request.cookies.get(security.COOKIE):
+        return
+    with request.app.state.sessions() as db:
+        found = security.find_session(db, request.cookies.get(security.COOKIE))
+        if found is not None:
+            _ = found.user.agency.name  # loaded while the session is open: the page reads it after
+            request.state.web_session, request.state.user = found, found.user
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def wants_json(request: Request) -> bool:
+    """A program asking for JSON (Accept names JSON and not HTML); browsers and htmx get HTML.
+
+    >>> from starlette.requests import Request as R
+    >>> wants_json(R({"type": "http", "headers": [(b"accept", b"application/json")]}))
+    True
+    >>> wants_json(R({"type": "http", "headers": [(b"accept", b"text/html,application/json;q=0.9")]}))
+    False
+    """
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
+
+
+def error_page(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The portal's error page in Japanese with ``status``; to htmx the message alone (swapped where the request's
+    result would go), to a JSON client ``{"status", "detail"}``. Never English, a field path or a traceback."""
+    if wants_json(request):
+        return JSONResponse({"status": status, "detail": message}, status_code=status, headers=headers)
+    if request.headers.get("hx-request"):
+        html = f'<p class="message" role="alert" id="message">{escape(message)}</p>'
+        return HTMLResponse(html, status_code=status, headers=headers)
+    return render(request, "error.html", status, headers=headers, title=str(status), heading=status_title(status), detail=message)
+
+
+VALIDATION_TEXT = {
+    "string_too_long": N_("at most {max_length:,} characters"),
+    "string_too_short": N_("at least {min_length:,} characters"),
+    "missing": N_("required"),
+    "int_parsing": N_("not a whole number"),
+    "int_from_float": N_("not a whole number"),
+    "bool_parsing": N_("not yes or no"),
+    "greater_than_equal": N_("at least {ge}"),
+    "less_than_equal": N_("at most {le}"),
+}
+
+
+def validation_text(error: Mapping[str, Any]) -> str:
+    """One of FastAPI's validation errors in Japanese: the field as the pages label it, what is allowed.
+
+    >>> validation_text({"type": "string_too_long", "loc": ("body", "client"), "ctx": {"max_length": 400}})
+    'お客様名（会社名）：400文字以内で入力してください'
+    """
+    where = [str(p) for p in error.get("loc", ())[1:] if not isinstance(p, int)]
+    field = label(where[-1]) if where else t(N_("the request"))
+    said = VALIDATION_TEXT.get(str(error.get("type")))
+    ctx = {k: v for k, v in (error.get("ctx") or {}).items() if isinstance(v, (int, str))}
+    try:
+        reason = t(said, ctx) if said else t(N_("not accepted"))
+    except (KeyError, ValueError):  # a context without the number the sentence names
+        reason = t(N_("not accepted"))
+    return t(N_("{field}: {reason}"), {"field": field, "reason": reason})
 
 
 def route_table(app: FastAPI) -> list[tuple[str, str]]:

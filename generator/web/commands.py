@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import re
 import sys
 
@@ -28,6 +29,9 @@ def _port(text: str) -> int:
     return int(text)
 
 
+FORWARDED_ENV = "DOCGEN_FORWARDED_ALLOW_IPS"
+
+
 def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
     import uvicorn
 
@@ -44,7 +48,10 @@ def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-unt
     try:
         app = create_app(site, args.database, converter=pool, delivery=delivery)
         print(f"docgen portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if getattr(args, "quiet", False) else "info")
+        # X-Forwarded-Proto/For are believed from these addresses only (uvicorn's proxy headers): the proxy that ends TLS
+        trusted = os.environ.get(FORWARDED_ENV, "").strip() or "127.0.0.1"
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if getattr(args, "quiet", False) else "info",
+                    proxy_headers=True, forwarded_allow_ips=trusted)
     finally:
         pool.close()
     return 0

@@ -23,19 +23,20 @@ from generator.compliance.clients import find_client
 from generator.content.model import Product
 from generator.content.revisions import Schedule
 from generator.errors import DocgenError
+from generator.i18n import N_
 from generator.store.accounts import User
 from generator.store.audit import record as audit
 from generator.store.base import utcnow
 from generator.store.clients import Client
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
-from generator.web.pages import without_paths
+from generator.web.messages import describe, row_error, t
 from generator.web.uploads import check_list
 
 log = logging.getLogger("docgen.web.jobs")
 ISSUED_BY_POLICY = ("agent_name", "agent_contact", "date")
-RESUMED = "サーバーの再起動で中断したため、最初からやり直しました (resumed after a server restart; no half-written pack was kept)"
-INTERNAL = "内部エラーで作成できませんでした (internal error; the administrator can see the details in the server log)"
+RESUMED = t(N_("Stopped by a server restart and started again from the beginning; no half-written pack was kept."))
+INTERNAL = t(N_("Internal error: the pack could not be made. The administrator can see the details in the server log."))
 
 
 def clauses(provenance: dict[str, str]) -> dict[str, str]:
@@ -136,7 +137,8 @@ class Worker:
             else:
                 self._run_list(job_id, product, params)
         except DocgenError as exc:
-            self._update(job_id, state="failed", reason=without_paths(str(exc)))
+            log.warning("job %s failed: %s", job_id, exc)  # the detail (files, exit codes) for the administrator
+            self._update(job_id, state="failed", reason=describe(exc))
         except Exception:
             log.exception("job %s failed", job_id)
             self._update(job_id, state="failed", reason=INTERNAL)
@@ -180,7 +182,7 @@ class Worker:
         with self.sessions() as db:
             upload = db.get(Upload, params["upload_id"])
             if upload is None:
-                raise DocgenError("the uploaded list is gone")
+                raise DocgenError("the uploaded list is gone")  # shown as the portal's generic sentence
             path, name = self.site.storage / upload.storage_key, upload.filename
             first_errors = list(upload.errors)
         today = dt.date.fromisoformat(params["today"])
@@ -195,7 +197,7 @@ class Worker:
                                       schedule=schedule)
             by_addressee = {r.addressee: r for r in checked.requests}
             records = [self._record(job_id, product, request_of(p, by_addressee), p) for p in (*summary.built, *summary.skipped)]
-            failed = [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason} for e in summary.errors]
+            failed = [row_error(e.row, e.column, e.value, e.reason, e.error) for e in summary.errors]
             errors = first_errors + failed
             self._write_list_files(job_id, records, errors)
         finally:
@@ -248,7 +250,8 @@ class Worker:
 
 
 def errors_csv(errors: list[dict[str, Any]]) -> bytes:
-    """errors.csv as the CLI writes it: row, column, value, reason; UTF-8 with BOM, formulas neutralised (Excel opens it).
+    """errors.csv as the CLI writes it: row, column, value, reason (the portal's Japanese sentence where the row has one);
+    UTF-8 with BOM, formulas neutralised (Excel opens it).
 
     >>> errors_csv([{"row": 3, "column": "limit", "value": "2億", "reason": "x"}]).decode("utf-8-sig").splitlines()
     ['row,column,value,reason', '3,limit,2億,x']
@@ -257,7 +260,7 @@ def errors_csv(errors: list[dict[str, Any]]) -> bytes:
     """
     from generator.batch.report import csv_report
 
-    rows = [[e.get("row") or "", e.get("column", ""), e.get("value", ""), e.get("reason", "")] for e in errors]
+    rows = [[e.get("row") or "", e.get("column", ""), e.get("value", ""), e.get("message") or e.get("reason", "")] for e in errors]
     return csv_report(["row", "column", "value", "reason"], rows)
 
 

@@ -13,11 +13,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from generator.jpformat import format_date, format_yen, format_yen_units
 from generator.store.delivery import DELIVERY_STATES
+from generator.web.messages import ROLE_LABELS, document_label, state_label, t
 
 TEMPLATES = Path(__file__).with_name("templates")
 JST = ZoneInfo("Asia/Tokyo")  # every time on a page is Japan's
 STATE_LABELS = {"queued": "待機中", "running": "作成中", "done": "完了", "failed": "失敗"}
-ROLE_LABELS = {"agent": "代理店", "compliance": "コンプライアンス", "marketing": "マーケティング", "admin": "管理者"}
 
 env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -31,6 +31,9 @@ env.filters["yen_units"] = format_yen_units
 env.filters["wareki"] = format_date  # 令和9年4月1日
 env.globals["STATE_LABELS"] = STATE_LABELS
 env.globals["ROLE_LABELS"] = ROLE_LABELS
+env.filters["state_label"] = state_label  # a content version's approval state in Japanese
+env.filters["document_label"] = document_label
+env.filters["t"] = t  # a msgid from the code (an audit break's reason) in Japanese
 env.globals["JST"] = JST
 env.globals["DELIVERY_STATES"] = DELIVERY_STATES
 

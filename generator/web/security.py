@@ -54,6 +54,39 @@ def argon2_parameters(environ: Mapping[str, str] | None = None) -> dict[str, int
     return chosen
 
 
+# HTTPS: "auto" sends HSTS and marks cookies Secure when the request came over https (directly, or through a proxy whose
+# X-Forwarded-Proto uvicorn trusts: DOCGEN_FORWARDED_ALLOW_IPS); "always" on every response (TLS ends at a proxy that
+# forwards nothing); "off" never (plain-http development only).
+HTTPS_ENV, HSTS_ENV = "DOCGEN_HTTPS", "DOCGEN_HSTS_MAX_AGE"
+HTTPS_MODES = ("auto", "always", "off")
+HSTS_DEFAULT = 31_536_000  # one year: what browsers and the HSTS preload list expect as a minimum
+
+
+def https_settings(environ: Mapping[str, str] | None = None) -> tuple[str, int]:
+    """(mode, HSTS max-age in seconds) from DOCGEN_HTTPS and DOCGEN_HSTS_MAX_AGE; InputError naming the variable.
+
+    >>> https_settings({}), https_settings({"DOCGEN_HTTPS": "Always", "DOCGEN_HSTS_MAX_AGE": "600"})
+    (('auto', 31536000), ('always', 600))
+    """
+    environ = os.environ if environ is None else environ
+    mode = environ.get(HTTPS_ENV, "").strip().lower() or "auto"
+    if mode not in HTTPS_MODES:
+        raise InputError(HTTPS_ENV, mode, "is not an HTTPS mode", allowed=", ".join(HTTPS_MODES))
+    raw = environ.get(HSTS_ENV, "").strip()
+    if raw and (not raw.isdigit() or len(raw) > 10):
+        raise InputError(HSTS_ENV, raw, "is not a number of seconds", allowed=f"e.g. {HSTS_DEFAULT} (one year, the default)")
+    return mode, int(raw) if raw else HSTS_DEFAULT
+
+
+def is_https(scheme: str, mode: str) -> bool:
+    """Whether a response to a request of ``scheme`` gets HSTS and Secure cookies under ``mode``.
+
+    >>> is_https("https", "auto"), is_https("http", "auto"), is_https("http", "always"), is_https("https", "off")
+    (True, False, True, False)
+    """
+    return mode == "always" or (mode == "auto" and scheme == "https")
+
+
 _hasher = PasswordHash((Argon2Hasher(**argon2_parameters()),))
 # verifying against this when the e-mail is unknown makes both answers take as long
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))

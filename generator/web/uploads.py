@@ -12,7 +12,9 @@ from generator.batch.clients import ClientRequest, parse_client, read_client_row
 from generator.content.model import Product
 from generator.content.revisions import Schedule
 from generator.errors import InputError, QuoteRefused, ReferralRequired
+from generator.i18n import N_
 from generator.store.accounts import User
+from generator.web.messages import row_error
 
 SUFFIXES = (".csv", ".xlsx")
 MAX_BYTES = 5 * 1024 * 1024  # a list of a few thousand clients is well under this
@@ -24,19 +26,6 @@ class Checked:
 
     requests: list[ClientRequest] = field(default_factory=list)
     bad: list[dict[str, object]] = field(default_factory=list)
-
-
-MAX_SHOWN = 200  # characters of a bad value kept for the table and errors.csv; its reason gives its length
-
-
-def bad_row(row: int | None, column: str, value: object, reason: str) -> dict[str, object]:
-    """One bad value as the upload page and errors.csv show it.
-
-    >>> bad_row(3, "client", "長" * 10_000, "too long")["value"][-3:]
-    '長長…'
-    """
-    text = "" if value is None else str(value)
-    return {"row": row, "column": column, "value": text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN] + "…", "reason": reason}
 
 
 def policy_for(user: User, today: dt.date) -> api.IssuingPolicy:
@@ -59,14 +48,14 @@ def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str, s
         if request is not None:
             request, errors = policy.apply(request)
         if request is None:  # each value as the cell holds it (平成31年4月1日, not the date it reads as)
-            checked.bad += [bad_row(e.row, e.column, values.get(e.column) or e.value, e.reason) for e in errors]
+            checked.bad += [row_error(e.row, e.column, values.get(e.column) or e.value, e.reason, e.error) for e in errors]
             continue
         try:
             own = api.revision_for(schedule, request.start, renewal=request.renewal, today=today).product if schedule else product
             api.quote_request(own, request)
         except (QuoteRefused, ReferralRequired, InputError) as exc:
             # the same sentence the CLI prints for this client (要見積 / 引受不可 and why)
-            checked.bad.append(bad_row(row, exc.field.lstrip("-"), values.get(exc.field.lstrip("-"), exc.value), str(exc)))
+            checked.bad.append(row_error(row, exc.field.lstrip("-"), values.get(exc.field.lstrip("-"), exc.value), str(exc), exc))
             continue
         checked.requests.append(request)
     return checked
@@ -84,5 +73,5 @@ def safe_suffix(filename: str, shown: str | None = None) -> str:
     """
     suffix = Path(filename or "").suffix.lower()
     if suffix not in SUFFIXES:
-        raise InputError("file", filename if shown is None else shown, "is not a client list", allowed=", ".join(SUFFIXES))
+        raise InputError("file", filename if shown is None else shown, N_("is not a client list"), allowed=", ".join(SUFFIXES))
     return suffix

@@ -185,7 +185,7 @@ def test_other_roles_cannot_open_these_pages(server, driver, who: str, path: str
     nav = driver.find_element(By.TAG_NAME, "nav").text
     assert ("管理" in nav) is False and (("PDF検証" in nav) is (who == "compliance"))
     driver.get(f"{base}{path}")
-    assert driver.find_element(By.TAG_NAME, "h1").text == "403" and "権限" in text(driver, "message")
+    assert driver.find_element(By.ID, "error-status").text == "エラーコード 403" and "権限" in text(driver, "message")
     shot(driver, f"10_{who}_{path.strip('/').replace('/', '_')}_403")
 
 

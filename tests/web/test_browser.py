@@ -140,7 +140,7 @@ def test_upload_with_bad_rows_shows_the_errors_table(server, browser, tmp_path: 
     browser.find_element(By.ID, "upload").click()
     table = wait(browser).until(ec.presence_of_element_located((By.ID, "errors-table")))
     rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr")]
-    assert [r[:3] for r in rows] == [["3", "industry", "宇宙産業"], ["4", "limit", "5億"]]
+    assert [r[:3] for r in rows] == [["3", "業種", "宇宙産業"], ["4", "賠償保険金額", "5億"]]  # columns as the list's headers name them
     assert browser.find_element(By.ID, "good-rows").text == "1"
     shot(browser, "11_upload_errors")
     browser.find_element(By.ID, "build-list").click()
@@ -157,7 +157,7 @@ def test_other_agency_gets_404_then_log_out(server, browser) -> None:  # type: i
     assert "pack_url" in STATE, "the build scenario must run first"
     log_in(browser, base, portal, "other_agent")
     browser.get(str(STATE["pack_url"]))
-    assert browser.find_element(By.TAG_NAME, "h1").text == "404"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "ページが見つかりません"  # the portal's own page, not JSON
     assert CLIENT not in browser.page_source
     shot(browser, "14_other_agency_404")
     browser.get(f"{base}/history")

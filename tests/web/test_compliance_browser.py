@@ -101,7 +101,7 @@ def test_compliance_compares_the_versions(server, driver) -> None:  # type: igno
         assert s.scalar(select(User).where(User.email == portal.emails["compliance"])).role == "compliance"
     log_in(driver, base, portal, "compliance")
     driver.get(f"{base}/compliance")
-    assert "pending" in driver.find_element(By.ID, "current-state").text
+    assert "審査中" in driver.find_element(By.ID, "current-state").text  # pending review, as the page says it
     shot(driver, "03_compliance_versions")
     driver.find_element(By.ID, "compare").click()  # defaults: the last commit → the working tree
     wait(driver).until(ec.presence_of_element_located((By.ID, "clauses")))
@@ -120,7 +120,7 @@ def test_compliance_approves(server, driver) -> None:  # type: ignore[no-untyped
     driver.execute_script("document.getElementById('valid_from').value = '2026-01-01'")
     driver.find_element(By.ID, "approve").click()
     wait(driver).until(lambda d: NUMBER in d.find_element(By.ID, "current-state").text)
-    assert "approved" in driver.find_element(By.ID, "current-state").text
+    assert "承認済み" in driver.find_element(By.ID, "current-state").text
     shot(driver, "05_compliance_approved")
     driver.get(f"{base}/compliance/audit")
     assert driver.find_elements(By.ID, "chain-ok")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 
@@ -46,18 +47,21 @@ def test_a_version_with_missing_disclosures_cannot_be_approved(portal: Portal) -
     marketing, compliance = portal.client("marketing"), portal.client("compliance")
     assert _post(marketing, "/compliance/submit").status_code == 303
     r = _post(compliance, "/compliance/approve", number="CL-PAGE-0")
-    assert r.status_code == 400 and "required disclosure item" in r.text
+    assert r.status_code == 400 and "必須記載事項" in r.text and "承認できません" in r.text
+    message = html.unescape(re.search(r'id="message">(.*?)</p>', r.text, re.S).group(1))
+    assert "「クーリング・オフ」" in message  # each missing item, in Japanese, without the YAML path or the file
+    assert "disclosures.items" not in message and ".yaml" not in message and "required" not in message
 
 
 def test_submit_approve_and_the_submitter_cannot_approve(ready: Portal) -> None:
     compliance, admin = ready.client("compliance"), ready.client("admin")
     assert _post(compliance, "/compliance/submit").status_code == 303
-    assert "pending" in compliance.get("/compliance").text
+    assert "審査中" in compliance.get("/compliance").text
     own = _post(compliance, "/compliance/approve", number="CL-PAGE-1")
-    assert own.status_code == 400 and "another compliance user must decide" in own.text
+    assert own.status_code == 400 and "別のコンプライアンス担当者" in own.text and "submitted this version" not in own.text
     # admin may view, but only a compliance user who did not submit decides: a second compliance account
     by_admin = _post(admin, "/compliance/approve", number="CL-PAGE-1")
-    assert by_admin.status_code == 400 and "cannot approve" in by_admin.text
+    assert by_admin.status_code == 400 and "役割「管理者」では承認・差戻しができません" in by_admin.text
     from generator.store.accounts import User
     from generator.web.security import hash_password
 
@@ -70,7 +74,7 @@ def test_submit_approve_and_the_submitter_cannot_approve(ready: Portal) -> None:
     r = _post(other, "/compliance/approve", number="CL-PAGE-1", valid_from="2026-01-01")
     assert r.status_code == 303, r.text
     page = other.get("/compliance").text
-    assert re.search(r'id="current-state"[^>]*>approved CL-PAGE-1', page)
+    assert re.search(r'id="current-state"[^>]*>承認済み CL-PAGE-1', page)
     # the app's product now prints the number (its cache was refreshed, the files did not change)
     assert ready.app.state.products().meta.approval_number == "CL-PAGE-1"  # type: ignore[attr-defined]
 
@@ -100,7 +104,7 @@ def test_compare_refuses_anything_but_a_listed_version(portal: Portal) -> None:
     client = portal.client("compliance")
     for bad in ("/etc", "../content", "HEAD~1000"):
         r = client.get("/compliance/compare", params={"old": bad, "new": "working"})
-        assert r.status_code == 400 and "not a listed content version" in r.text
+        assert r.status_code == 400 and "一覧にある内容バージョンではありません" in r.text
 
 
 def test_audit_page_shows_entries_and_detects_tampering(ready: Portal) -> None:
@@ -113,7 +117,7 @@ def test_audit_page_shows_entries_and_detects_tampering(ready: Portal) -> None:
         s.execute(text("UPDATE audit_entries SET actor = 'intruder@example.jp' WHERE seq = 1"))
         s.commit()
     broken = client.get("/compliance/audit").text
-    assert 'id="chain-broken"' in broken and "audit entry 1" in broken
+    assert 'id="chain-broken"' in broken and "1番目の記録：記録後に内容が書き換えられています" in broken
 
 
 def _ledger_pack(portal: Portal, *, approval: str | None) -> int:

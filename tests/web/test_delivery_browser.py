@@ -281,7 +281,7 @@ def test_other_roles_and_agencies(server, browser) -> None:  # type: ignore[no-u
     log_in(browser, base, portal, "other_agent")
     for url in (STATE["client_url"], STATE["pack_url"], STATE["delivery_url"]):
         browser.get(url)
-        assert browser.find_element(By.TAG_NAME, "h1").text == "404" and CLIENT not in browser.page_source
+        assert browser.find_element(By.ID, "error-status").text == "エラーコード 404" and CLIENT not in browser.page_source
     shot(browser, "21_other_agency_404")
     browser.get(f"{base}/clients")
     assert CLIENT not in browser.find_element(By.ID, "clients").text
@@ -292,7 +292,7 @@ def test_other_roles_and_agencies(server, browser) -> None:  # type: ignore[no-u
     shot(browser, "22_compliance_pack_read_only")
     log_in(browser, base, portal, "marketing")
     browser.get(f"{base}/clients")
-    assert browser.find_element(By.TAG_NAME, "h1").text == "403"
+    assert browser.find_element(By.ID, "error-status").text == "エラーコード 403"
     shot(browser, "23_marketing_403")
 
 

@@ -326,7 +326,7 @@ def test_long_input_keeps_the_form_and_says_the_limit(portal, field: str, label:
 
 
 
-def test_a_failed_jobs_reason_shows_no_server_path(portal, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_jobs_reason_shows_no_server_path(portal, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
     from generator import api
     from generator.errors import ConversionError
 
@@ -349,7 +349,9 @@ def test_a_failed_jobs_reason_shows_no_server_path(portal, monkeypatch) -> None:
     finally:
         worker.shutdown()
     page = portal.client("agent").get(f"/jobs/{public}").text
-    assert "01_ご案内状.docx (exit 81)" in page and str(storage_dir) not in page and "/tmp/" not in page
+    # the agent reads the portal's Japanese sentence for the failure; its detail (file, exit code) is for the server log
+    assert "PDF を作成できませんでした（LibreOffice）" in page and str(storage_dir) not in page and "/tmp/" not in page
+    assert "01_ご案内状.docx (exit 81)" in caplog.text
 
 
 @pytest.mark.parametrize("query", ["\\", "a\\", "%", "_", "\\%", "'", '"', "\x1f"])

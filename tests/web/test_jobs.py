@@ -122,7 +122,9 @@ def test_client_list_bad_rows_first_then_a_job(live_portal, tmp_path: Path) -> N
     assert page.status_code == 200
     table = page.text.split('id="errors-table"', 1)[1].split("</table>", 1)[0]
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", table, re.S) if "<td" in tr]
-    assert [(row[0], row[1], row[2]) for row in rows] == [("3", "revenue", "たくさん"), ("5", "limit", "2億")]
+    # the column as the list's own header and the upload page name it (upload_new.html: 売上高, 賠償保険金額)
+    assert [(row[0], row[1], row[2]) for row in rows] == [("3", "売上高", "たくさん"), ("5", "賠償保険金額", "2億")]
+    assert "金額として読めません" in rows[0][3]
     assert "要見積" in rows[1][3]
     assert re.search(r'id="good-rows">2<', page.text)
     with live_portal.sessions() as s:
@@ -153,7 +155,9 @@ def test_client_list_bad_rows_first_then_a_job(live_portal, tmp_path: Path) -> N
 def test_unreadable_list_is_refused_with_the_reason(live_portal) -> None:  # type: ignore[no-untyped-def]
     client = live_portal.client("agent")
     r = client.post("/uploads", data={"csrf_token": client.csrf}, files={"file": ("list.csv", "名前,色\nA,赤\n".encode(), "text/csv")})
-    assert r.status_code == 400 and "column" in r.text.lower()
+    message = re.search(r'id="message">(.*?)</p>', r.text, re.S).group(1)
+    assert r.status_code == 400 and message.startswith("list.csv：") and "列「名前」は顧客リストの列ではありません" in message
+    assert "storage" not in message and "uploads/" not in message  # the name the agent gave, never the server's path
     r = client.post("/uploads", data={"csrf_token": client.csrf}, files={"file": ("list.pdf", b"%PDF-1.4", "application/pdf")})
     assert r.status_code == 400 and ".csv, .xlsx" in r.text
 
@@ -204,9 +208,9 @@ def test_a_failed_job_shows_its_reason_and_leaves_no_pack(live_portal) -> None: 
         job_id, public = job.id, job.public_id
     live_portal.app.state.worker.submit(job_id)
     job = wait_for_job(live_portal, job_id)
-    assert job.state == "failed" and "control character U+0007" in job.reason
+    assert job.state == "failed" and "制御文字（U+0007）" in job.reason  # the agent's language, from the error's data
     page = live_portal.client("agent").get(f"/jobs/{public}")
-    assert page.status_code == 200 and "control character U+0007" in page.text and 'data-state="failed"' in page.text
+    assert page.status_code == 200 and "制御文字（U+0007）" in page.text and 'data-state="failed"' in page.text
     with live_portal.sessions() as s:
         assert s.scalars(select(PackRecord).where(PackRecord.job_id == job_id)).all() == []
     # the agent finds it again from the history page, another agency does not

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from generator import api
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
+from generator.i18n import N_
 from generator.jpformat import MAX_YEN_TEXT, format_yen_units, parse_date, parse_yen
 from generator.jptext import fold
 from generator.store.accounts import User
@@ -27,7 +28,8 @@ from generator.store.clients import Client
 from generator.store.ledger import PUBLIC_ID, SEPARATOR, Job, PackRecord, Upload
 from generator.web import packview, security, storage
 from generator.web.deps import CurrentUser, ScopedDb, require_role, visible, visible_one
-from generator.web.pages import render, without_paths
+from generator.web.messages import describe, t
+from generator.web.pages import render
 from generator.web.routers.clients import agency_clients
 from generator.web.uploads import MAX_BYTES, check_list, policy_for, safe_suffix
 
@@ -86,7 +88,7 @@ def ladder(request: Request, industry: str, revenue: str, limit: str, start: str
     try:
         rev, view["revision"] = _revision(request, start, renewal)
     except InputError as exc:
-        view["message"] = str(exc)
+        view["message"] = describe(exc)
         return view
     product = rev.product
     if not industry.strip() or not revenue.strip():
@@ -98,7 +100,7 @@ def ladder(request: Request, industry: str, revenue: str, limit: str, start: str
         view["rows"] = [{"limit": li, "premium": pr, "selected": li == limit_yen} for li, pr in q.ladder]
         view["quote"] = q if limit_yen else None
     except (InputError, QuoteRefused, ReferralRequired) as exc:
-        view["message"] = str(exc)
+        view["message"] = describe(exc)
         if isinstance(exc, ReferralRequired) and exc.field == "limit":  # the table still prices the published limits
             try:
                 q = api.quote(product, industry, parse_yen(revenue, field="revenue"), product.rates.limits[0])
@@ -171,20 +173,24 @@ def pack_create(request: Request, db: ScopedDb, user: Builder, client: Annotated
     shown = {**values, "client_id": client_id, "renewal": bool(renewal)}
     errors = too_long(values)
     if errors:
-        return render(request, "pack_new.html", 400, values=shown, errors=errors,
-                      message="入力に誤りがあります。各欄の説明をご確認ください", clients=agency_clients(db, user))
+        # above the form, each long field as every other input error is worded (the catalog's sentence, the value cut)
+        said = " ".join(describe(InputError(name, values[name], N_("is {length} characters long; at most {limit} fit the documents"),
+                                            params={"length": len(values[name]), "limit": LIMITS[name][1]})) for name in errors)
+        return render(request, "pack_new.html", 400, values=shown, errors=errors, message=said,
+                      clients=agency_clients(db, user))
     today = _today()
     raw = {**values, "renewal": "更新" if renewal else ""}
     try:
         request_, refused = policy_for(user, today).apply(api.client_request(**raw))
         if request_ is None:
-            raise InputError(refused[0].column, refused[0].value, refused[0].reason)
+            raise refused[0].as_error()
         rev, _ = _revision(request, start, bool(renewal))  # a 保険始期日 no revision prices: no job, the dates there are
         api.quote_request(rev.product, request_)  # 要見積 / 引受不可: no job, the reason on the form
     except DocgenError as exc:
         field = getattr(exc, "field", "")
-        return render(request, "pack_new.html", 400, values=shown, errors={field: str(exc)} if field in values else {},
-                      message=str(exc), clients=agency_clients(db, user))
+        said = describe(exc)
+        return render(request, "pack_new.html", 400, values=shown, errors={field: said} if field in values else {},
+                      message=said, clients=agency_clients(db, user))
     params = {"request": raw, "today": today.isoformat(), **({"client_id": picked.id} if picked else {})}
     job = Job(kind="pack", state="queued", agency_id=user.agency_id, user_id=user.id, params=params, total=1, result={})
     db.add(job)
@@ -203,7 +209,7 @@ def pack_sent(request: Request, pack_id: str, db: ScopedDb, user: Builder) -> Re
     """The agent records that this pack went to the client; never a draft (no valid approval: not for clients)."""
     record = visible_one(db, PackRecord, pack_id, user)
     if record.draft or not record.approval_number:
-        raise HTTPException(400, "この提案書は未承認のドラフトのため、お客さまに送付できません (a draft is never marked as sent)")
+        raise HTTPException(400, N_("This pack is an unapproved draft: it can never be sent to a client."))
     audit(db, user, "pack.sent", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number,
                                                        "approval": record.approval_number})
     db.commit()
@@ -299,11 +305,11 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
         suffix = safe_suffix(full, shown=name)
         data = file.file.read(MAX_BYTES + 1)  # already spooled by the form parser
         if len(data) > MAX_BYTES:
-            raise InputError("file", name, f"is larger than {MAX_BYTES // (1024 * 1024)} MB")
+            raise InputError("file", name, N_("is larger than {limit} MB"), params={"limit": MAX_BYTES // (1024 * 1024)})
         if not data:
-            raise InputError("file", name, "is empty")
+            raise InputError("file", name, N_("is empty"))
     except InputError as exc:
-        return render(request, "upload_new.html", 400, message=str(exc))
+        return render(request, "upload_new.html", 400, message=describe(exc))
     upload = Upload(agency_id=user.agency_id, user_id=user.id, filename=name, suffix=suffix,
                     sha256=hashlib.sha256(data).hexdigest(), storage_key="", rows=0, errors=[], created_at=utcnow())
     db.add(upload)
@@ -315,7 +321,7 @@ def upload_create(request: Request, db: ScopedDb, user: Builder, file: UploadFil
     except DocgenError as exc:  # not a readable list at all (format, missing columns): nothing kept
         db.rollback()
         path.unlink(missing_ok=True)
-        return render(request, "upload_new.html", 400, message=without_paths(str(exc)))
+        return render(request, "upload_new.html", 400, message=describe(exc, filename=name))
     upload.rows, upload.errors = len(checked.requests), checked.bad
     db.commit()
     return RedirectResponse(f"/uploads/{upload.public_id}", status_code=303)
@@ -340,7 +346,7 @@ def upload_errors(request: Request, upload_id: str, db: ScopedDb, user: Viewer) 
 def upload_build(request: Request, upload_id: str, db: ScopedDb, user: Builder) -> Response:
     upload = visible_one(db, Upload, upload_id, user)
     if upload.rows == 0:
-        return render(request, "upload.html", 400, upload=upload, message="作成できる行がありません (no row can be built)")
+        return render(request, "upload.html", 400, upload=upload, message=t(N_("No row of this list can be built.")))
     job = Job(kind="list", state="queued", agency_id=upload.agency_id, user_id=user.id, upload_id=upload.id,
               params={"upload_id": upload.id, "today": _today().isoformat()}, total=upload.rows, result={})
     db.add(job)
@@ -368,8 +374,9 @@ def history(request: Request, db: ScopedDb, user: Viewer, q: str = "", date: str
         except ValueError:
             day = None
         if day is None or not FIRST_DAY <= day <= LAST_DAY:
-            message = (f"作成日: 「{date[:20]}」は検索できません。{FIRST_DAY.isoformat()} から {LAST_DAY.isoformat()} までの日付"
-                       "（例: 2026-12-01）を入力してください")
+            reason = N_("not a date") if day is None else N_("outside the dates that can be searched")
+            message = describe(InputError("created_on", date, reason, allowed=N_("a date from {first} to {last}, written YYYY-MM-DD"),
+                                          params={"first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()}))
         else:
             start = dt.datetime.combine(day, dt.time(), JST)
             stmt = stmt.where(PackRecord.created_at >= start, PackRecord.created_at < start + dt.timedelta(days=1))

@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from generator.i18n import N_
 from generator.store.accounts import WebSession
 from generator.store.audit import record
 from generator.web import security
-from generator.web.deps import Db, current_session
+from generator.web.deps import Db, current_session, optional_session
+from generator.web.messages import t
 from generator.web.pages import render
 
 router = APIRouter(tags=["auth"])
@@ -28,8 +30,9 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", next=_safe_next(next), email="")
+def login_page(request: Request, found: Annotated[WebSession | None, Depends(optional_session)], next: str = "/") -> Response:
+    # logged in already: say who, offer logout and the way home (a second login form would fail its CSRF check)
+    return render(request, "login.html", next=_safe_next(next), email="", signed_in=found.user if found else None)
 
 
 @router.post("/login")
@@ -40,21 +43,21 @@ def login(request: Request, db: Db, email: Annotated[str, Form(max_length=254)] 
     if security.throttled(db, email, ip):
         security.record_attempt(db, email, ip, False)
         db.commit()
-        return render(request, "login.html", 429, next=_safe_next(next), email=email,
-                      message="ログインの失敗が続いたため、15分ほどお待ちください (too many failed logins; try again in 15 minutes)")
+        return render(request, "login.html", 429, next=_safe_next(next), email=email, signed_in=None,
+                      message=t(N_("Too many failed logins: please wait about 15 minutes and try again.")))
     user = security.authenticate(db, email, password)
     security.record_attempt(db, email, ip, user is not None)
     if user is None:
         db.commit()
-        return render(request, "login.html", 401, next=_safe_next(next), email=email,
-                      message="メールアドレスまたはパスワードが違います (wrong e-mail or password)")
+        return render(request, "login.html", 401, next=_safe_next(next), email=email, signed_in=None,
+                      message=t(N_("Wrong e-mail address or password.")))
     security.close_session(db, request.cookies.get(security.COOKIE))  # a new id on every login: no session fixation
     token = security.open_session(db, user)
     record(db, user, "login", user.email, {"ip": ip})
     db.commit()
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(security.COOKIE, token, httponly=True, samesite="lax", path="/",
-                        secure=request.url.scheme == "https", max_age=int(security.SESSION_TTL.total_seconds()))
+                        secure=request.state.secure, max_age=int(security.SESSION_TTL.total_seconds()))
     return response
 
 
@@ -63,5 +66,5 @@ def logout(request: Request, db: Db, session: Annotated[WebSession, Depends(curr
     security.close_session(db, request.cookies.get(security.COOKIE))
     db.commit()
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(security.COOKIE, path="/")
+    response.delete_cookie(security.COOKIE, path="/", secure=request.state.secure, httponly=True, samesite="lax")
     return response

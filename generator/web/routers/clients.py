@@ -23,6 +23,7 @@ from generator.store.ledger import PackRecord, Upload
 from generator.web.deps import ScopedDb, require_role, visible
 from generator.web.deps import own_one as own
 from generator.web.deps import visible_one as one
+from generator.web.messages import describe
 from generator.web.packview import pack_page
 from generator.web.pages import JST, render
 from generator.web.uploads import check_list, policy_for
@@ -73,7 +74,7 @@ def client_create(request: Request, db: ScopedDb, user: Builder, name: Short = "
     try:
         checked = cl.check_client(industries(request), **values)
     except DocgenError as exc:
-        return render(request, "client_new.html", 400, values=values, industries=industries(request), message=str(exc),
+        return render(request, "client_new.html", 400, values=values, industries=industries(request), message=describe(exc),
                       source=source if source in ("manual", "quote") else "manual")
     client = cl.create_client(db, user, checked, source if source in ("manual", "quote") else "manual")
     db.commit()
@@ -101,7 +102,7 @@ def client_update(request: Request, client_id: str, db: ScopedDb, user: Builder,
     try:
         cl.update_client(db, user, client, cl.check_client(industries(request), **values))
     except DocgenError as exc:
-        return _client_page(request, db, client, 400, str(exc), values)
+        return _client_page(request, db, client, 400, describe(exc), values)
     db.commit()
     return RedirectResponse(f"/clients/{client.public_id}", status_code=303)
 
@@ -114,7 +115,7 @@ def client_quote(request: Request, client_id: str, db: ScopedDb, user: Builder, 
     try:
         q = api.quote(request.app.state.products(), industry, parse_yen(revenue, field="売上高"), parse_yen(limit, field="賠償保険金額"))
     except DocgenError as exc:
-        return _client_page(request, db, client, 400, str(exc))
+        return _client_page(request, db, client, 400, describe(exc))
     cl.save_quote(db, user, client, q)
     db.commit()
     return RedirectResponse(f"/clients/{client.public_id}#quotes", status_code=303)
@@ -151,6 +152,6 @@ def intent_record(request: Request, pack_id: str, db: ScopedDb, user: Builder, n
                          limits=request.app.state.products().rates.limits)
     except DocgenError as exc:
         db.rollback()
-        return pack_page(request, db, pack, 400, str(exc), intent_form={"needs": needs, "reason": reason, "chosen_limit": chosen_limit})
+        return pack_page(request, db, pack, 400, describe(exc), intent_form={"needs": needs, "reason": reason, "chosen_limit": chosen_limit})
     db.commit()
     return RedirectResponse(f"/packs/{pack.public_id}#intent", status_code=303)

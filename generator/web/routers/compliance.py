@@ -23,12 +23,14 @@ from generator.compliance.diff import comparable, segments
 from generator.compliance.impact import affected_packs, reissue
 from generator.compliance.in_force import is_draft
 from generator.compliance.versions import WORKING, Version, content_versions
-from generator.content.disclosures import missing_disclosures
-from generator.errors import DocgenError
+from generator.content.disclosures import missing_items
+from generator.errors import ApprovalError, ContentError, DocgenError, InputError
+from generator.i18n import N_
 from generator.store.accounts import User
 from generator.store.audit import AuditEntry, verify
 from generator.store.ledger import Job
 from generator.web.deps import Db, FormFields, require_role
+from generator.web.messages import cell_change, describe, missing_item
 from generator.web.pages import render
 
 router = APIRouter(prefix="/compliance", tags=["compliance"])
@@ -56,8 +58,17 @@ def _listed(request: Request) -> tuple[list[Version], int]:
 def _spec(request: Request, versions: list[Version], spec: str) -> str:
     """The diff spec of a listed version (a commit id, or the content folder for the working tree); 400 otherwise."""
     if spec not in {v.spec for v in versions}:
-        raise HTTPException(400, f"version {spec[:40]!r}: not a listed content version; allowed: one from the versions page")
+        raise HTTPException(400, (N_("Version “{version}” is not one of the listed content versions. Choose one on the versions page."),
+                                  {"version": spec[:40]}))
     return str(request.app.state.site.content) if spec == WORKING else spec
+
+
+def refused(request: Request, exc: DocgenError) -> HTTPException:
+    """A refused decision as the error page shows it: the rule in Japanese and, for missing disclosures, each item."""
+    message = describe(exc)
+    if isinstance(exc, ApprovalError) and exc.lines:
+        message += "\n" + "\n".join("・" + missing_item(m) for m in missing_items(_product(request)))
+    return HTTPException(400, message)
 
 
 def refresh_products(request: Request) -> None:
@@ -75,7 +86,8 @@ def versions_page(request: Request, db: Db, user: Officer) -> Response:
     versions, hidden = _listed(request)
     rows = [{"v": v, "state": ap.version_state(db, product.key, v.digest, today)} for v in versions]
     current = rows[0]["state"]
-    return render(request, "compliance.html", product=product, rows=rows, hidden=hidden, current=current, missing=missing_disclosures(product),
+    return render(request, "compliance.html", product=product, rows=rows, hidden=hidden, current=current,
+                  missing=[missing_item(m) for m in missing_items(product)],
                   today=today.isoformat(), default_number=ap.next_number(db, product, product.meta.effective_date),
                   revisions=_revision_rows(request, db, today))
 
@@ -108,7 +120,7 @@ def _date(value: str, field: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise HTTPException(400, f"{field}: {value!r} is not a date like 2026-12-01") from None
+        raise HTTPException(400, describe(InputError(field, value, N_("not a date"), allowed="2026-12-01"))) from None
 
 
 # A refused decision raises before anything is added; the request's session ends uncommitted (no rollback here: it would
@@ -122,7 +134,7 @@ def approve(request: Request, db: Db, user: Officer, number: Annotated[str, Form
         a = ap.approve(db, product, user, number=number or None, valid_from=_date(valid_from, "valid_from"),
                        valid_until=_date(valid_until, "valid_until"), note=note)
     except DocgenError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise refused(request, exc) from None
     db.commit()
     refresh_products(request)
     return RedirectResponse(f"/compliance?approved={a.approval_number}", status_code=303)
@@ -134,7 +146,7 @@ def reject(request: Request, db: Db, user: Officer, reason: Annotated[str, Form(
     try:
         ap.reject(db, product.key, product.digest(), user, reason)
     except DocgenError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise refused(request, exc) from None
     db.commit()
     return RedirectResponse("/compliance", status_code=303)
 
@@ -145,6 +157,9 @@ def _pair(request: Request, old: str, new: str):  # type: ignore[no-untyped-def]
     product = _product(request)
     try:
         return api.diff(site, _spec(request, versions, old), _spec(request, versions, new), product.key), versions
+    except ContentError:  # an old version written to earlier rules: say so, never list its files and YAML paths
+        raise HTTPException(400, N_("One of the two versions cannot be read by this docgen (its content does not follow today's rules), "
+                                    "so they cannot be compared.")) from None
     except DocgenError:  # its messages name temporary folders: never shown; listed versions load (diff.comparable)
         log.exception("comparing %s with %s failed", old, new)
         raise HTTPException(400, "この2つの版は比較できませんでした。バージョン一覧から選び直してください") from None
@@ -160,8 +175,9 @@ def compare(request: Request, db: Db, user: Officer, old: Annotated[str, Query(m
     affected = affected_packs(db, d)
     current = _product(request)
     can_reissue = bool(affected) and not is_draft(current) and current.digest() == d.new.digest()
-    return render(request, "compliance_compare.html", d=d, old=old, new=new, changes=changes, cells=[c.describe() for c in d.cells],
-                  affected=affected, can_reissue=can_reissue, current=current)
+    return render(request, "compliance_compare.html", d=d, old=old, new=new, changes=changes, cells=[cell_change(c) for c in d.cells],
+                  cell_labels={c.key: (c.new or c.old).label for c in d.cells}, affected=affected, can_reissue=can_reissue,  # type: ignore[union-attr]
+                  current=current)
 
 
 @router.get("/compare.docx")
@@ -187,11 +203,11 @@ def reissue_packs(request: Request, db: Db, user: Officer, form: FormFields) -> 
     try:
         ids = sorted({int(v) for v in form.getlist("record") if isinstance(v, str) and len(v) <= 18})  # < 2**63: a database id
     except ValueError:
-        raise HTTPException(400, "record: not a pack number") from None
+        raise HTTPException(400, N_("Packs to re-issue: not a pack number.")) from None
     if not ids:
-        raise HTTPException(400, "record: choose at least one pack to re-issue")
+        raise HTTPException(400, N_("Packs to re-issue: choose at least one pack."))
     if is_draft(_product(request)):
-        raise HTTPException(400, "the current content has no valid approval: approve it before re-issuing packs")
+        raise HTTPException(400, N_("The current content has no valid approval: approve it before re-issuing packs."))
     done = reissue(db, ids, user, dt.date.today())
     db.commit()
     for job_id in done.jobs:

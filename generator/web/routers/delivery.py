@@ -18,6 +18,7 @@ from generator.store.ledger import PackRecord
 from generator.web.deps import ScopedDb, own_row, require_role
 from generator.web.deps import own_one as own
 from generator.web.deps import visible_one as one
+from generator.web.messages import describe
 from generator.web.packview import pack_page
 from generator.web.pages import JST, render
 
@@ -42,7 +43,7 @@ def consent_record(request: Request, pack_id: str, db: ScopedDb, user: Builder, 
     except DocgenError as exc:
         db.rollback()
         form = {"consented_by": consented_by, "consented_at": consented_at, "method": method, "note": note}
-        return pack_page(request, db, pack, 400, str(exc), consent_form=form)
+        return pack_page(request, db, pack, 400, describe(exc), consent_form=form)
     db.commit()
     return RedirectResponse(f"/packs/{pack.public_id}#delivery", status_code=303)
 
@@ -58,7 +59,7 @@ def delivery_send(request: Request, pack_id: str, db: ScopedDb, user: Builder, r
     except DocgenError as exc:
         db.rollback()
         form = {"recipient_email": recipient_email, "recipient_name": recipient_name}
-        return pack_page(request, db, pack, 400, str(exc), send_form=form)
+        return pack_page(request, db, pack, 400, describe(exc), send_form=form)
     return RedirectResponse(f"/deliveries/{sent.public_id}", status_code=303)
 
 
@@ -73,7 +74,7 @@ def delivery_retry(request: Request, delivery_id: str, db: ScopedDb, user: Build
                             letter=_letter(request, user), retry_of=earlier)
     except DocgenError as exc:
         db.rollback()
-        return pack_page(request, db, pack, 400, str(exc))
+        return pack_page(request, db, pack, 400, describe(exc))
     return RedirectResponse(f"/deliveries/{sent.public_id}", status_code=303)
 
 

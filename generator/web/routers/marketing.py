@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from generator.compliance import approval as ap
 from generator.compliance.in_force import is_draft
+from generator.i18n import N_
 from generator.store.accounts import User
 from generator.store.audit import record
 from generator.web import security
@@ -64,7 +65,7 @@ def build_current(request: Request, db: Db, user: Marketer) -> Response:
 def current_pdf(request: Request, user: Marketer, download: bool = False) -> Response:
     product, pdf = _built(request)
     if pdf is None or not pdf.is_file():
-        raise HTTPException(404, "現在の内容のパンフレットはまだ作成されていません (build it first)")
+        raise HTTPException(404, N_("The brochure of the current content has not been built yet: build it first."))
     name = f"{product.meta.slug}_brochure_{product.digest()}{'' if product.meta.approval_number else '_DRAFT'}.pdf"
     return FileResponse(pdf, media_type="application/pdf", filename=name, content_disposition_type="attachment" if download else "inline",
                         headers={"Content-Security-Policy": security.CSP_FRAMEABLE, "X-Frame-Options": "SAMEORIGIN"})
