@@ -12,8 +12,8 @@ from pathlib import Path
 
 from generator.content.load import display_path, load_product
 from generator.content.model import CONTENT_FILES, Product
-from generator.i18n import N_
 from generator.errors import ContentError, InputError, Problem
+from generator.i18n import N_
 from generator.site import Site
 
 REVISIONS = "revisions"  # content/<product>/revisions/<name>/: every revision after the first
