@@ -54,7 +54,8 @@ def test_the_quote_names_the_revision_of_its_start_date(two_portal: Portal) -> N
     early = client.get("/quote", params=ask | {"start": "2026-11-30"})
     assert early.status_code == 400
     message = html.unescape(re.search(r'id="quote-message">(.*?)</p>', early.text, re.S).group(1))
-    assert "保険始期日" in message and "適用できる cyber_lite の改定がありません" in message and "2026-12: 2026-12-01〜2027-03-31, 2027-04: 2027-04-01〜" in message
+    assert "保険始期日" in message and "適用できる cyber_lite の改定がありません" in message
+    assert "2026-12: 2026-12-01〜2027-03-31, 2027-04: 2027-04-01〜" in message
 
 
 def test_a_pack_form_start_date_no_revision_prices_makes_no_job(two_portal: Portal) -> None:
