@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pikepdf
 from lxml import etree
 from pypdf import PdfReader
 
@@ -139,16 +140,31 @@ def compose(frame: Source, pieces: Sequence[Piece], total: int, out: Path) -> Pa
 
 
 def locate(pdf: Path, names: Sequence[str]) -> dict[str, range]:
-    """Page indices of each piece in the laid-out PDF, from the named destinations of their bookmarks."""
-    reader = PdfReader(pdf)
-    found = destination_pages(reader)
+    """Page indices of each piece in the laid-out PDF, from the named destinations of their bookmarks.
+
+    Read with qpdf (pikepdf), which reads the tagged layout PDF lazily: pypdf parses every object of it first.
+    """
+    with pikepdf.open(pdf) as opened:
+        index = {page.objgen: n for n, page in enumerate(opened.pages)}
+        found = {}
+        dests = opened.Root.get("/Names", {}).get("/Dests") if "/Names" in opened.Root else None
+        entries = pikepdf.NameTree(dests).items() if dests is not None else ()
+        if "/Dests" in opened.Root:  # the PDF 1.1 form: a dictionary of names
+            entries = [*entries, *((str(k).lstrip("/"), v) for k, v in opened.Root.Dests.items())]
+        for name, dest in entries:
+            dest = dest.get("/D", dest) if isinstance(dest, pikepdf.Dictionary) else dest
+            if isinstance(dest, pikepdf.Array) and len(dest) and isinstance(dest[0], pikepdf.Dictionary):
+                page = index.get(dest[0].objgen)
+                if page is not None:
+                    found[str(name).lstrip("/")] = page
+        total = len(opened.pages)
     starts: list[int] = []
     for name in names:
         page = found.get(name)
         if page is None or (starts and page <= starts[-1]):
             raise ConversionError(f"{pdf.name}: cannot find where {name} starts in the laid-out PDF")
         starts.append(page)
-    ends = [*starts[1:], len(reader.pages)]
+    ends = [*starts[1:], total]
     return {name: range(a, b) for name, a, b in zip(names, starts, ends, strict=True)}
 
 

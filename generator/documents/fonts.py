@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pypdf import PdfReader
-from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
+import pikepdf
 
 from generator.errors import FontError, SetupError
 
@@ -36,13 +35,16 @@ class FontUse:
 
 
 def pdf_fonts(pdf: Path) -> list[FontUse]:
-    """Return every font used by the pages of ``pdf`` (Form XObjects, patterns, appearances included)."""
-    reader = PdfReader(pdf, strict=False)
+    """Return every font used by the pages of ``pdf`` (Form XObjects, patterns, appearances included).
+
+    Read with qpdf (pikepdf), which reads what it walks: pypdf parses every object of a tagged layout PDF first.
+    """
     found: dict[tuple[str, str, bool], set[int]] = {}
-    for number, page in enumerate(reader.pages, start=1):
-        seen: set[Any] = set()
-        for font in _page_fonts(page, seen):
-            found.setdefault(_describe(font), set()).add(number)
+    with pikepdf.open(pdf) as opened:
+        for number, page in enumerate(opened.pages, start=1):
+            seen: set[Any] = set()
+            for font in _page_fonts(page.obj, seen):
+                found.setdefault(_describe(font), set()).add(number)
     return [
         FontUse(_SUBSET_PREFIX.sub("", base), base, subtype, embedded, tuple(sorted(pages)))
         for (base, subtype, embedded), pages in sorted(found.items())
@@ -75,84 +77,90 @@ def gate(fonts: list[FontUse], where: str, allowed: frozenset[str] = ALLOWED_FON
         raise FontError(f"{where}: font gate failed (allowed: {', '.join(sorted(allowed))}):\n" + "\n".join(problems))
 
 
-def _page_fonts(page: DictionaryObject, seen: set[Any]) -> Iterator[DictionaryObject]:
-    yield from _resource_fonts(page.get("/Resources"), seen)
+def _page_fonts(page: pikepdf.Dictionary, seen: set[Any]) -> Iterator[pikepdf.Dictionary]:
+    yield from _resource_fonts(_inherited(page, "/Resources"), seen)
     # Annotation appearance streams are drawn with the page, so their fonts count too.
-    annots = _resolve(page.get("/Annots"))
-    for annot in annots if isinstance(annots, ArrayObject) else ():
-        for form in _appearance_forms(_resolve(annot)):
+    annots = page.get("/Annots")
+    for annot in annots if isinstance(annots, pikepdf.Array) else ():
+        for form in _appearance_forms(annot):
             yield from _xobject_fonts(form, seen)
 
 
+def _inherited(page: pikepdf.Dictionary, key: str) -> Any:
+    """A page attribute, from the page or the nearest page-tree node above it that has it."""
+    node, hops = page, 0
+    while _is_dict(node) and hops < 64:
+        if key in node:
+            return node.get(key)
+        node, hops = node.get("/Parent"), hops + 1
+    return None
+
+
 def _appearance_forms(annot: Any) -> Iterator[Any]:
-    appearance = _resolve(annot.get("/AP")) if isinstance(annot, dict) else None
-    if not isinstance(appearance, dict):
+    appearance = annot.get("/AP") if _is_dict(annot) else None
+    if not _is_dict(appearance):
         return
     for key in ("/N", "/R", "/D"):
-        entry = _resolve(appearance.get(key))
+        entry = appearance.get(key)
         if _is_form(entry):
             yield entry
-        elif isinstance(entry, dict):  # a dict of appearance state -> form
+        elif _is_dict(entry):  # a dict of appearance state -> form
             yield from entry.values()
 
 
-def _resource_fonts(resources: Any, seen: set[Any]) -> Iterator[DictionaryObject]:
-    resources = _resolve(resources)
-    if not isinstance(resources, dict) or _visited(resources, seen):
+def _resource_fonts(resources: Any, seen: set[Any]) -> Iterator[pikepdf.Dictionary]:
+    if not _is_dict(resources) or _visited(resources, seen):
         return
-    fonts = _resolve(resources.get("/Font"))
-    for font in (fonts or {}).values() if isinstance(fonts, dict) else ():
-        font = _resolve(font)
-        if isinstance(font, dict):
+    fonts = resources.get("/Font")
+    for font in fonts.values() if _is_dict(fonts) else ():
+        if _is_dict(font):
             yield font
             if font.get("/Subtype") == "/Type3":  # glyph procedures may draw with other fonts
                 yield from _resource_fonts(font.get("/Resources"), seen)
     for key in ("/XObject", "/Pattern"):
-        group = _resolve(resources.get(key))
-        for obj in (group or {}).values() if isinstance(group, dict) else ():
+        group = resources.get(key)
+        for obj in group.values() if _is_dict(group) else ():
             yield from _xobject_fonts(obj, seen)
 
 
-def _xobject_fonts(obj: Any, seen: set[Any]) -> Iterator[DictionaryObject]:
-    obj = _resolve(obj)
-    if isinstance(obj, dict) and not _visited(obj, seen) and "/Resources" in obj:
+def _xobject_fonts(obj: Any, seen: set[Any]) -> Iterator[pikepdf.Dictionary]:
+    if _is_dict(obj) and not _visited(obj, seen) and "/Resources" in obj:
         yield from _resource_fonts(obj.get("/Resources"), seen)
 
 
-def _describe(font: DictionaryObject) -> tuple[str, str, bool]:
+def _describe(font: pikepdf.Dictionary) -> tuple[str, str, bool]:
     subtype = str(font.get("/Subtype", "/Unknown")).lstrip("/")
     base = str(font.get("/BaseFont") or font.get("/Name") or "(unnamed)").lstrip("/")
     if subtype == "Type3":
         return base, subtype, True  # its glyphs are content streams inside the PDF
     descriptor_owner = font
     if subtype == "Type0":
-        descendants = _resolve(font.get("/DescendantFonts"))
-        child = _resolve(descendants[0]) if isinstance(descendants, ArrayObject) and descendants else None
-        if isinstance(child, dict):
+        descendants = font.get("/DescendantFonts")
+        child = descendants[0] if isinstance(descendants, pikepdf.Array) and len(descendants) else None
+        if _is_dict(child):
             descriptor_owner = child
             subtype += "/" + str(child.get("/Subtype", "/Unknown")).lstrip("/")
-    descriptor = _resolve(descriptor_owner.get("/FontDescriptor"))
-    embedded = isinstance(descriptor, dict) and any(descriptor.get(k) is not None for k in _FONT_FILES)
+    descriptor = descriptor_owner.get("/FontDescriptor")
+    embedded = _is_dict(descriptor) and any(descriptor.get(k) is not None for k in _FONT_FILES)
     return base, subtype, embedded
 
 
+def _is_dict(obj: Any) -> bool:
+    return isinstance(obj, pikepdf.Dictionary | pikepdf.Stream)
+
+
 def _is_form(obj: Any) -> bool:
-    return isinstance(obj, dict) and obj.get("/Subtype") == "/Form"
+    return _is_dict(obj) and obj.get("/Subtype") == "/Form"
 
 
-def _visited(obj: DictionaryObject, seen: set[Any]) -> bool:
+def _visited(obj: Any, seen: set[Any]) -> bool:
     """Record ``obj``; True if it was seen before (guards against reference cycles)."""
-    # Direct objects have no reference (pypdf omits the attribute) and cannot form a cycle alone.
-    ref = getattr(obj, "indirect_reference", None)
-    key = (ref.idnum, ref.generation) if ref is not None else id(obj)
+    # A direct object has no object number ((0, 0)) and cannot form a cycle alone.
+    key = obj.objgen if obj.objgen != (0, 0) else id(obj)
     if key in seen:
         return True
     seen.add(key)
     return False
-
-
-def _resolve(obj: Any) -> Any:
-    return obj.get_object() if isinstance(obj, IndirectObject) else obj
 
 
 # --- glyph coverage: refuse text the allowed fonts cannot print, before any document is made ---
