@@ -155,8 +155,11 @@ def _is_form(obj: Any) -> bool:
 
 def _visited(obj: Any, seen: set[Any]) -> bool:
     """Record ``obj``; True if it was seen before (guards against reference cycles)."""
-    # A direct object has no object number ((0, 0)) and cannot form a cycle alone.
-    key = obj.objgen if obj.objgen != (0, 0) else id(obj)
+    # A direct object (object number 0) cannot form a cycle alone; pikepdf wraps it anew on each access, so neither
+    # its identity nor id() would say it was seen
+    key = obj.objgen
+    if key == (0, 0):
+        return False
     if key in seen:
         return True
     seen.add(key)

@@ -28,6 +28,17 @@ def session(database: str) -> Iterator[Session]:
     eng.dispose()
 
 
+def reviewers_database(url: str) -> None:
+    """Migrate the database at ``url`` and add the two people of a review: marketing submits, compliance approves."""
+    db.upgrade(url)
+    eng = db.engine(url)
+    with db.session_factory(eng)() as s:
+        add_user(s, "marketing@example.jp", "marketing")
+        add_user(s, "compliance@example.jp", "compliance")
+        s.commit()
+    eng.dispose()
+
+
 def add_user(session: Session, email: str, role: str, agency: str = "損保ジャパン 本社") -> User:
     """A portal user (the CLI identifies people by e-mail; no password is needed here)."""
     found = session.query(Agency).filter_by(name=agency).one_or_none() or Agency(name=agency)

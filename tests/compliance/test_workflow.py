@@ -16,8 +16,7 @@ from pypdf import PdfReader
 
 from generator.cli import main
 from generator.compliance.watermark import DRAFT_TEXT
-from generator.store import db
-from tests.compliance.conftest import add_user
+from tests.compliance.conftest import reviewers_database
 from tests.compliance.disclosure_helpers import TEST_WORDING, fill_pending
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,13 +68,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
         mp.setenv(var, str(root / sub))
     mp.delenv("DOCGEN_DATABASE_URL", raising=False)
     url = f"sqlite:///{root / 'storage' / 'docgen.sqlite3'}"
-    db.upgrade(url)
-    eng = db.engine(url)
-    with db.session_factory(eng)() as s:
-        add_user(s, "marketing@example.jp", "marketing")
-        add_user(s, "compliance@example.jp", "compliance")
-        s.commit()
-    eng.dispose()
+    reviewers_database(url)
     runs: dict = {"root": root}
 
     def run(name: str, *argv: str) -> None:

@@ -242,8 +242,7 @@ def test_diff_compares_two_revisions_by_name(two: api.Site, tmp_path: Path, caps
 
 def test_submit_and_approve_a_revision_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The approval attaches to the named revision's content hash; the revision in force today stays a draft."""
-    from generator.store import db
-    from tests.compliance.conftest import add_user
+    from tests.compliance.conftest import reviewers_database
     from tests.compliance.disclosure_helpers import fill_pending
 
     site = copy_site(tmp_path)
@@ -253,13 +252,7 @@ def test_submit_and_approve_a_revision_by_name(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv("DOCGEN_DATABASE_URL", raising=False)
     url = f"sqlite:///{site.storage / 'docgen.sqlite3'}"
     site.storage.mkdir()
-    db.upgrade(url)
-    eng = db.engine(url)
-    with db.session_factory(eng)() as s:
-        add_user(s, "marketing@example.jp", "marketing")
-        add_user(s, "compliance@example.jp", "compliance")
-        s.commit()
-    eng.dispose()
+    reviewers_database(url)
     assert docgen(site, "submit", "--user", "marketing@example.jp", "--product-revision", SECOND, capsys=capsys)[0] == 0
     code, out, err = docgen(site, "approve", "--user", "compliance@example.jp", "--product-revision", SECOND, "--number", "CL-2027-001",
                             "--json", capsys=capsys)
