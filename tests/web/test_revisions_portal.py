@@ -103,8 +103,8 @@ def test_compliance_lists_revisions_with_dates_and_approval_state(two_portal: Po
     rows = [re.findall(r"<td[^>]*>(.*?)</td>", tr) for tr in re.findall(r"<tr data-revision[^>]*>(.*?)</tr>", table, re.S)]
     sched = api.schedule(two_portal.site, lint=False)
     assert [r[:7] for r in rows] == [
-        ["2026-12", "令和8年12月1日〜令和9年3月31日", "令和8年12月1日〜令和9年3月31日", "適用中", "2026-12", sched.revisions[0].product.digest(), "draft"],
-        [SECOND, "令和9年4月1日〜", "令和9年4月1日〜", "適用予定", SECOND, sched.revisions[1].product.digest(), "draft"],
+        ["2026-12", "令和8年12月1日〜令和9年3月31日", "令和8年12月1日〜令和9年3月31日", "適用中", "2026-12", sched.revisions[0].product.digest(), "未提出"],
+        [SECOND, "令和9年4月1日〜", "令和9年4月1日〜", "適用予定", SECOND, sched.revisions[1].product.digest(), "未提出"],
     ]
 
 
