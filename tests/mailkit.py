@@ -29,6 +29,11 @@ class Mailbox:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
 
+    def clear(self) -> None:
+        """Forget what was received (messages and their envelopes alike)."""
+        self.messages.clear()
+        self.envelopes.clear()
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address.startswith("refused"):
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"

@@ -63,6 +63,7 @@ def test_log_in(server, browser) -> None:  # type: ignore[no-untyped-def]
     browser.find_element(By.ID, "email").send_keys(portal.emails["agent"])
     browser.find_element(By.ID, "password").send_keys("wrong password!")
     browser.find_element(By.ID, "login").click()
+    wait(browser).until(lambda d: d.find_elements(By.ID, "message"))  # the refused login's page, not the form it replaced
     assert "パスワードが違います" in browser.find_element(By.ID, "message").text
     shot(browser, "02_login_failed")
     log_in(browser, base, portal, "agent")

@@ -32,7 +32,7 @@ def relay() -> Iterator[Relay]:
 @pytest.fixture
 def mailing(portal: Portal, relay: Relay) -> Iterator[Relay]:
     """The portal sends through ``relay`` (plain SMTP on 127.0.0.1); the mailbox starts empty."""
-    relay.mailbox.messages.clear()
+    relay.mailbox.clear()
     portal.app.state.delivery = DeliverySettings(MailSettings("smtp", relay.host, relay.port, SENDER, starttls=False, timeout=10))  # type: ignore[attr-defined]
     yield relay
 

@@ -46,7 +46,8 @@ def seed_premium(code: str, revenue: int, limit: int) -> int:
 
 
 @pytest.fixture(scope="module")
-def relay() -> Iterator[Relay]:
+def relay(db_kind: str) -> Iterator[Relay]:
+    """A relay per database the module runs on: each walk starts with an empty mailbox."""
     with smtp_server() as found:
         yield found
 
