@@ -231,7 +231,15 @@ def in_worker(fn: Callable[..., T], *args: object) -> T:
 
 
 def stop_workers(pool: object) -> None:
-    """SIGTERM to each live worker of a ProcessPoolExecutor, so shutting it down does not wait for their batches."""
+    """SIGTERM to each live worker of a ProcessPoolExecutor, so shutting it down does not wait for their batches.
+
+    The batches not yet handed to a worker are not wanted either: the pool's queue may be part-way through writing one
+    into its pipe, which no stopped worker will read, and closing the pool would wait for that write for ever
+    (multiprocessing's ``cancel_join_thread``).
+    """
+    queue = getattr(pool, "_call_queue", None)
+    if queue is not None:
+        queue.cancel_join_thread()
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             if process.is_alive():
