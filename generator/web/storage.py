@@ -7,6 +7,7 @@ user typed: the names inside zips are the names docgen gave the files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -14,7 +15,7 @@ import shutil
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 ZIP_TIME = (2000, 1, 1, 0, 0, 0)  # fixed, so that the same files give the same zip bytes
@@ -89,20 +90,27 @@ def _tmp(root: Path) -> Path:
     return folder
 
 
-def write_zip(path: Path, members: Iterable[tuple[str, Path]]) -> Path:
-    """A zip of ``(name inside, file)`` pairs, with fixed timestamps; written whole or not at all."""
+@contextlib.contextmanager
+def _zip_at(path: Path) -> Iterator[zipfile.ZipFile]:
+    """A zip written to a temp file beside ``path`` and renamed over it when the block ends: whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".zip-", dir=path.parent)
     os.close(fd)
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, source in members:
-                with open(source, "rb") as f:
-                    _add(archive, name, f.read())
+            yield archive
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_zip(path: Path, members: Iterable[tuple[str, Path]]) -> Path:
+    """A zip of ``(name inside, file)`` pairs, with fixed timestamps; written whole or not at all."""
+    with _zip_at(path) as archive:
+        for name, source in members:
+            with open(source, "rb") as f:
+                _add(archive, name, f.read())
     return path
 
 
@@ -116,19 +124,11 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
 def write_packs_zip(path: Path, packs: Iterable[tuple[str, Path]]) -> Path:
     """The all-packs zip of a list: per ``(folder, pack.zip)`` the pack's own files under ``folder/`` (no zip in a zip);
     written whole or not at all. ``folder`` comes from :func:`member_names`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".zip-", dir=path.parent)
-    os.close(fd)
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            for folder, pack_zip in packs:
-                with zipfile.ZipFile(pack_zip) as pack:
-                    for member in pack.infolist():
-                        _add(archive, f"{folder}/{safe_part(member.filename.rsplit('/', 1)[-1])}", pack.read(member))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _zip_at(path) as archive:
+        for folder, pack_zip in packs:
+            with zipfile.ZipFile(pack_zip) as pack:
+                for member in pack.infolist():
+                    _add(archive, f"{folder}/{safe_part(member.filename.rsplit('/', 1)[-1])}", pack.read(member))
     return path
 
 
