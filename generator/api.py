@@ -28,10 +28,10 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.batch.clients import ClientRequest, parse_client
 from generator.batch.policy import IssuingPolicy
 from generator.content.load import product_dirs
 from generator.content.model import Product
+from generator.content.request import ClientRequest, parse_client
 from generator.content.revisions import Revision, Schedule, load_revisions, new_revision, timeline_problems
 from generator.content.validate import validate
 from generator.errors import ContentError, InputError, Problem
@@ -360,7 +360,7 @@ def diff_report(site: Site, d, *, out: Path, author: str = "docgen") -> tuple[Pa
 
 def verify(product: Product, pdf: Path):
     """Whether a PDF docgen made still matches the current content, clause by clause."""
-    from generator.compliance.provenance import verify_pdf
+    from generator.documents.provenance import verify_pdf
 
     return verify_pdf(Path(pdf), product)
 
@@ -368,7 +368,7 @@ def verify(product: Product, pdf: Path):
 def built_from(sched: Schedule, pdf: Path, *, today: dt.date | None = None) -> Revision:
     """The revision a PDF docgen made was built from (its stamped content hash), so it verifies against that revision
     also after a later one took effect; a hash no current revision has (older content): the revision in force today."""
-    from generator.compliance.provenance import stamped_content_hash
+    from generator.documents.provenance import stamped_content_hash
 
     digest = stamped_content_hash(Path(pdf))
     for rev in sched.revisions:

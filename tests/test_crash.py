@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import generator.documents.render as render
-from generator.batch.clients import parse_client
+from generator.content.request import parse_client
 from generator.crash import CRASH_EXIT, guard
 from generator.documents.proposal import plan_pack
 from generator.documents.render import write_atomic

@@ -14,14 +14,14 @@ import pikepdf
 from pypdf import PdfReader
 
 from generator.batch.typeset import Converter, Job, Layout, Typeset, typeset
-from generator.compliance.provenance import pdf_metadata
-from generator.compliance.signing import sign_issued
 from generator.content.model import Product
 from generator.documents.pack import Part, merge_pdfs, shared_source
 from generator.documents.pdfa import Source
 from generator.documents.proposal import PackPlan
+from generator.documents.provenance import pdf_metadata
 from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED
 from generator.documents.render import write_atomic
+from generator.documents.signing import sign_issued
 from generator.errors import DocgenError, OutputConflict
 
 MANIFEST = "pack.json"

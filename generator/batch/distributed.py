@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import __version__
-from generator.batch.clients import RowError, parse_client, read_client_rows
+from generator.batch.clients import read_client_rows
+from generator.content.request import RowError, parse_client
 from generator.errors import ClusterError, InputError, QuoteRefused, ReferralRequired
 
 # dask, fsspec and the worker side are imported by the functions that use them: the CLI builds its parser from
@@ -356,7 +357,7 @@ def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None]
                   start: dt.date | None = None, renewal: bool = False) -> Iterator[tuple[int | None, dict, int, str, dt.date | None]]:
     """(row, raw values, premium, revision, its last day) of each row a local run would plan; the others go to
     ``bad_row``, as errors there. The revision is the one in force on the row's 保険始期日 (else ``start``, else today)."""
-    from generator.batch.clients import ClientRequest
+    from generator.content.request import ClientRequest
     from generator.documents.fonts import missing_glyphs
     from generator.documents.proposal import pack_folder
     from generator.rating.rate import quote

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
-from generator.batch.clients import ClientRequest, RowError
+from generator.content.request import ClientRequest, RowError
 from generator.jptext import company_key, fold
 
 

@@ -22,12 +22,12 @@ from pypdf import PdfReader
 
 from generator import code_stamp
 from generator.batch.assemble import MergeSpec, Pack, install_pack, is_up_to_date, merge_spec, pack_metadata, typeset_and_merge
-from generator.batch.clients import ClientRequest, RowError, parse_client, read_client_rows
+from generator.batch.clients import read_client_rows
 from generator.batch.policy import IssuingPolicy
 from generator.batch.report import write_csv_report
 from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout
-from generator.compliance.signing import check_signing_settings
 from generator.content.model import Product
+from generator.content.request import ClientRequest, RowError, parse_client
 from generator.content.revisions import Revision, Schedule
 from generator.crash import in_worker, quiet_worker, signals_held, stop_workers
 from generator.documents.convert import given_timeout
@@ -35,6 +35,7 @@ from generator.documents.fonts import missing_glyphs
 from generator.documents.proposal import PackPlan, plan_pack
 from generator.documents.registry import BROCHURE, PERSONALISED
 from generator.documents.render import DocProperties
+from generator.documents.signing import check_signing_settings
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
 from generator.i18n import N_
 from generator.site import Site

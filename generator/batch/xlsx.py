@@ -11,7 +11,7 @@ import openpyxl
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._reader import FORMULA_TAG, WorkSheetParser  # the streaming parser read-only mode uses
 
-from generator.batch.clients import MAX_COLUMNS, MAX_ROWS
+from generator.batch.limits import MAX_COLUMNS, MAX_ROWS
 from generator.errors import ClientListError
 from generator.i18n import N_
 

@@ -17,14 +17,15 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from generator import __version__
-from generator.batch.clients import parse_client, read_client_rows
+from generator.batch.clients import read_client_rows
 from generator.batch.runner import build_packs, cached_brochure
 from generator.compliance.diff import diff_facts
 from generator.compliance.in_force import approval_lines, from_manifest
-from generator.content.facts import Cell, Clause, cells, clauses, documents_using
 from generator.content.load import display_path
 from generator.content.model import Product
+from generator.content.request import parse_client
 from generator.documents.brochure import build_brochure
+from generator.documents.facts import Cell, Clause, cells, clauses, documents_using
 from generator.documents.fonts import missing_glyphs
 from generator.documents.proposal import plan_pack
 from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED, WORDING

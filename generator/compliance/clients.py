@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from generator.batch.clients import ClientRequest, check_name
+from generator.content.request import ClientRequest, check_name
 from generator.errors import InputError
 from generator.i18n import N_
 from generator.jpformat import parse_yen

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.compliance.versions import WORKING, Version
-from generator.content.facts import Cell, Clause, cells, clauses, describe_cell_change, documents_using
 from generator.content.load import load_product
 from generator.content.model import Product
+from generator.documents.facts import Cell, Clause, cells, clauses, describe_cell_change, documents_using
 from generator.errors import DocgenError, InputError
 from generator.site import Site
 

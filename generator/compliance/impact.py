@@ -24,7 +24,7 @@ from generator.store.ledger import Job, PackRecord
 
 
 def clause_stamp(text: str) -> str:
-    """The per-clause hash packs carry (generator.compliance.provenance /DocgenClauses).
+    """The per-clause hash packs carry (generator.documents.provenance /DocgenClauses).
 
     >>> clause_stamp("x") == hashlib.sha256(b"x").hexdigest()[:10]
     True

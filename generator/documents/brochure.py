@@ -10,9 +10,6 @@ from pathlib import Path
 import pikepdf
 from pypdf import PdfReader
 
-from generator.compliance.provenance import PAGE_HASHES, pike_page_hash
-from generator.compliance.provenance import pdf_metadata as document_pdf_metadata
-from generator.compliance.watermark import stamp_pages
 from generator.content.model import Product
 from generator.content.validate import walk
 from generator.documents.context import brochure_context
@@ -21,8 +18,11 @@ from generator.documents.fonts import check_fonts
 from generator.documents.lint import lint_template
 from generator.documents.pagerefs import check_page_refs, section_pages, with_pages
 from generator.documents.pdfa import Piece, Source, finish, merge, save
+from generator.documents.provenance import PAGE_HASHES, pike_page_hash
+from generator.documents.provenance import pdf_metadata as document_pdf_metadata
 from generator.documents.registry import BROCHURE
 from generator.documents.render import DocProperties, render_docx, write_atomic
+from generator.documents.watermark import stamp_pages
 from generator.errors import ConversionError
 
 PUBLISH_TIMEOUT = 180.0  # seconds for one whole-document LibreOffice conversion (the brochure is ~15 pages)

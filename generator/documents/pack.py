@@ -10,10 +10,10 @@ from pathlib import Path
 import pikepdf
 from pypdf import PdfReader
 
-from generator.compliance.provenance import PAGE_HASHES, pike_page_hash
-from generator.compliance.watermark import stamp_pages
 from generator.documents.pdfa import Piece, Source, finish, merge, save
+from generator.documents.provenance import PAGE_HASHES, pike_page_hash
 from generator.documents.render import write_atomic
+from generator.documents.watermark import stamp_pages
 from generator.errors import ConversionError
 
 

@@ -9,9 +9,9 @@ import tempfile
 from pathlib import Path
 
 from generator import code_stamp
-from generator.batch.clients import ClientRequest
 from generator.content.load import display_path
 from generator.content.model import Product
+from generator.content.request import ClientRequest
 from generator.documents.context import brochure_context
 from generator.documents.lint import lint_template
 from generator.documents.proposal import plan_pack

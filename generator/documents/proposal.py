@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import __version__
-from generator.batch.clients import ClientRequest
 from generator.content.model import Product
+from generator.content.request import ClientRequest
 from generator.documents.context import NO_APPROVAL, class_label, coverage_context, exclusions_context, footer_context, letter_context, required_context
 from generator.documents.registry import PERSONALISED
 from generator.errors import InputError

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.compliance.provenance import pdf_metadata
 from generator.content.model import Product
 from generator.documents.brochure import BrochureResult, publish
 from generator.documents.context import coverage_context, exclusions_context
 from generator.documents.proposal import document_context
+from generator.documents.provenance import pdf_metadata
 from generator.documents.registry import WORDING
 from generator.documents.render import DocProperties
 

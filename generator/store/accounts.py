@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String
@@ -12,6 +13,8 @@ from generator.store.base import Base, UTCDateTime, utcnow
 
 Role = Literal["agent", "compliance", "marketing", "admin"]
 ROLES: tuple[Role, ...] = ("agent", "compliance", "marketing", "admin")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # an account's e-mail (docgen users add, the admin page)
+MIN_PASSWORD = 10  # characters of a new password, on every face
 # roles that see every agency's client data; agents see their own agency's, marketing none
 ALL_AGENCIES: frozenset[str] = frozenset({"compliance", "admin"})
 

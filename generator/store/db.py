@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from generator.store.audit import CHECKPOINT_NAME
 from generator.store.base import Base
-from generator.store.existing import ENV_URL, SQLITE_NAME, database_url  # noqa: F401 (callers say db.database_url)
+from generator.store.url import ENV_URL, SQLITE_NAME, database_url  # noqa: F401 (callers say db.database_url)
 
 # "package:folder" lets an installed docgen (no checkout, no alembic.ini) find its migrations
 SCRIPT_LOCATION = "generator.store:migrations"

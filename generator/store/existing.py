@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from generator.site import Site
+from generator.store.url import absent, database_url
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
-
-ENV_URL = "DOCGEN_DATABASE_URL"
-SQLITE_NAME = "docgen.sqlite3"
-
-
-def database_url(site: Site, environ: Mapping[str, str] | None = None) -> str:
-    """``DOCGEN_DATABASE_URL``, else a SQLite file in the site's storage folder (nothing to set up).
-
-    >>> database_url(Site.at(Path("/srv/docgen")), {})
-    'sqlite:////srv/docgen/storage/docgen.sqlite3'
-    >>> database_url(Site.at(Path("/srv/docgen")), {"DOCGEN_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:5432/d"})
-    'postgresql+psycopg://u@127.0.0.1:5432/d'
-    """
-    environ = os.environ if environ is None else environ
-    return environ.get(ENV_URL) or f"sqlite:///{Path(site.storage) / SQLITE_NAME}"
-
-
-def _absent(url: str) -> bool:
-    """True for a SQLite URL whose file does not exist yet (a fresh clone, CI): there is nothing to read there.
-
-    >>> _absent("sqlite:////nonexistent/docgen.sqlite3"), _absent("postgresql+psycopg://u@127.0.0.1:5432/d")
-    (True, False)
-    """
-    return url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file()
-
 
 @contextlib.contextmanager
 def existing_session(site: Site, table: str) -> Iterator[Session | None]:
@@ -45,7 +19,7 @@ def existing_session(site: Site, table: str) -> Iterator[Session | None]:
     For readers that must not need the portal set up: a build looking up its approval, a diff listing affected packs.
     """
     url = database_url(site)
-    if _absent(url):
+    if absent(url):
         yield None
         return
     from generator.store import db

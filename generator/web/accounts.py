@@ -14,11 +14,10 @@ from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from generator.errors import AccountError
-from generator.store.accounts import ROLES, Agency, PasswordReset, User, WebSession
+from generator.store.accounts import EMAIL, MIN_PASSWORD, ROLES, Agency, PasswordReset, User, WebSession
 from generator.store.audit import record
 from generator.store.base import utcnow
 from generator.web import security
-from generator.web.commands import EMAIL, MIN_PASSWORD
 from generator.web.pages import ROLE_LABELS as ROLE_NAMES
 
 MAX_PASSWORD = 1024  # the login form's own bound

@@ -18,9 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from generator import api
-from generator.batch.clients import ClientRequest
 from generator.compliance.clients import find_client
 from generator.content.model import Product
+from generator.content.request import ClientRequest
 from generator.content.revisions import Schedule
 from generator.errors import DocgenError
 from generator.i18n import N_

@@ -52,7 +52,7 @@ FIELD_LABELS: dict[str, str] = {
     "renewal": "更新契約",
 }
 
-# docgen's documents as the pages name them (generator.content.facts.DOCUMENT_USES keys: where a changed clause prints)
+# docgen's documents as the pages name them (generator.documents.facts.DOCUMENT_USES keys: where a changed clause prints)
 DOCUMENT_LABELS = {"brochure": "パンフレット", "wording": "約款", "proposal": "提案書"}
 ROLE_LABELS = {"agent": "代理店", "compliance": "コンプライアンス", "marketing": "マーケティング", "admin": "管理者"}
 

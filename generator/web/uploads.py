@@ -8,8 +8,9 @@ from pathlib import Path
 
 from generator import api
 from generator.api import IssuingPolicy
-from generator.batch.clients import ClientRequest, parse_client, read_client_rows
+from generator.batch.clients import read_client_rows
 from generator.content.model import Product
+from generator.content.request import ClientRequest, parse_client
 from generator.content.revisions import Schedule
 from generator.errors import InputError, QuoteRefused, ReferralRequired
 from generator.i18n import N_

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from generator.compliance.provenance import Verification
-from generator.compliance.signing import SignatureCheck
-from generator.content.facts import clauses
 from generator.content.model import Product
+from generator.documents.facts import clauses
+from generator.documents.provenance import Verification
+from generator.documents.signing import SignatureCheck
 
 _PAGE = r"page (\d+)(?: \((.+?)\))?"
 # provenance.altered_pages' sentences, each with its Japanese; a sentence not listed is shown as it is

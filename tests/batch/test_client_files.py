@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.batch.clients import MAX_ROWS, parse_client, read_client_rows
+from generator.batch.clients import read_client_rows
+from generator.batch.limits import MAX_ROWS
+from generator.content.request import parse_client
 from generator.errors import ClientListError
 from tests.batch.xlsx_kit import row_xml, write_xlsx
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from generator.batch.clients import MAX_NAME, check_name, parse_client, read_client_rows
+from generator.batch.clients import read_client_rows
+from generator.content.request import MAX_NAME, check_name, parse_client
 from generator.documents.fonts import missing_glyphs
 from generator.errors import ClientListError, InputError
 

@@ -33,8 +33,8 @@ from generator.batch.distributed import ClusterSummary, _checked_rows, cluster, 
 from generator.batch.manifest import BATCH_DIR, STAGING
 from generator.batch.storage import Destination
 from generator.batch.worker import ChunkSpec, build_chunk, make_bundle
-from generator.compliance.provenance import PAGE_HASHES
 from generator.documents.pdfa_check import check as pdfa_check
+from generator.documents.provenance import PAGE_HASHES
 from generator.errors import ClusterError
 
 REPO = Path(__file__).resolve().parents[2]

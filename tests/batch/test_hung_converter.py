@@ -172,8 +172,8 @@ def test_a_libreoffice_that_hangs_on_everything_costs_a_pack_two_timeouts(site, 
     # the whole run, as `docgen proposal` / `proposals` make it: the layout learnt from content, then the batch
     import datetime as dt
 
-    from generator.batch.clients import ClientRequest
     from generator.batch.runner import build_packs
+    from generator.content.request import ClientRequest
     from generator.documents.proposal import plan_pack
 
     monkeypatch.setenv("FAKE_SOFFICE_ALL", "hang")

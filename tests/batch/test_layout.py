@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from generator.batch.clients import parse_client
 from generator.batch.layout import STATIC_MARK, Piece, Source, compose
 from generator.batch.typeset import Doc, Job, Layout, learn_layout, typeset
 from generator.content.model import Product
+from generator.content.request import parse_client
 from generator.documents.proposal import plan_pack
 from generator.documents.render import render_docx
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.batch.clients import parse_client
 from generator.batch.report import write_csv_report
 from generator.batch.runner import write_errors
+from generator.content.request import parse_client
 
 # what OWASP lists as formula starts, and full-width forms Japanese input produces
 DANGEROUS = ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1+1", "\r=1+1", "＝1+1", '=HYPERLINK("http://evil.invalid","請求書")',

@@ -19,10 +19,10 @@ from pypdf import PdfReader
 import generator.batch.assemble as assemble
 import generator.batch.runner as batch
 from generator.batch.assemble import is_up_to_date
-from generator.batch.clients import ClientRequest, parse_client
 from generator.batch.runner import ERRORS_FILE, build_packs, cached_brochure
 from generator.cli import main
 from generator.content.model import Product
+from generator.content.request import ClientRequest, parse_client
 from generator.documents.fonts import missing_glyphs
 from generator.documents.proposal import plan_pack
 from generator.documents.render import docx_text

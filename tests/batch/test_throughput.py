@@ -18,10 +18,10 @@ import pytest
 from pypdf import PdfReader
 
 import generator.batch.assemble as assemble
-from generator.batch.clients import parse_client
 from generator.batch.runner import build_packs
 from generator.batch.typeset import typeset
 from generator.content.model import Product
+from generator.content.request import parse_client
 from generator.documents.pack import outline_titles
 from generator.documents.proposal import plan_pack
 

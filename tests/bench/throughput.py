@@ -26,12 +26,12 @@ from jinja2.sandbox import SandboxedEnvironment  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 
 from generator import api  # noqa: E402
-from generator.compliance.watermark import stamp_pages  # noqa: E402
 from generator.content.model import Product  # noqa: E402
 from generator.documents.context import brochure_context  # noqa: E402
 from generator.documents.convert import ONE_SHOT_TUNABLES, convert_to_pdf  # noqa: E402
 from generator.documents.proposal import PackPlan  # noqa: E402
 from generator.documents.registry import BROCHURE, PERSONALISED  # noqa: E402
+from generator.documents.watermark import stamp_pages  # noqa: E402
 from tests.bench.common import finish_work  # noqa: E402
 
 SITE = api.Site.at(REPO)

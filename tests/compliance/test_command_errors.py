@@ -19,7 +19,7 @@ import pytest
 
 from generator import api
 from generator.cli import main
-from generator.compliance.signing import ENV_CERT, ENV_KEY, ENV_P12, ENV_TRUST
+from generator.documents.signing import ENV_CERT, ENV_KEY, ENV_P12, ENV_TRUST
 from generator.errors import SigningSetupError
 from generator.store import db
 from tests.compliance.conftest import add_user
@@ -212,7 +212,7 @@ def test_a_signing_key_that_does_not_exist_stops_an_issued_build_before_anything
 
 
 def test_a_trust_root_that_is_not_a_certificate_is_a_bad_setting(storage, monkeypatch, capsys) -> None:
-    from generator.compliance.signing import check_signature
+    from generator.documents.signing import check_signature
 
     junk = storage / "root.pem"
     junk.write_text("not a certificate\n")

@@ -10,9 +10,9 @@ import zipfile
 import pytest
 
 from generator.compliance.diff import compare, markdown, segments, summary_lines
-from generator.compliance.provenance import provenance_metadata, verify_pdf
 from generator.compliance.redline import write_redline
-from generator.content.facts import clauses, documents_using
+from generator.documents.facts import clauses, documents_using
+from generator.documents.provenance import provenance_metadata, verify_pdf
 
 
 def _reword_exclusion(product, group: int, item: int, text: str):

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from generator.cli import main
 from generator.compliance.diff import compare
 from generator.compliance.impact import affected_packs, clause_stamp, reissue
-from generator.content.facts import clauses
 from generator.content.load import load_product
 from generator.content.model import Product
+from generator.documents.facts import clauses
 from generator.store.audit import AuditEntry, verify
 from generator.store.base import utcnow
 from generator.store.ledger import Job, PackRecord

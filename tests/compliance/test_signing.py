@@ -23,9 +23,9 @@ from pypdf import PdfReader
 
 from generator import api
 from generator.cli import main
-from generator.compliance.signing import ENV_CERT, ENV_KEY, ENV_TRUST, check_signature
 from generator.content.model import Product
 from generator.documents.pdfa_check import check as pdfa_check
+from generator.documents.signing import ENV_CERT, ENV_KEY, ENV_TRUST, check_signature
 from generator.errors import SignatureError
 from generator.site import Site
 
@@ -127,7 +127,7 @@ def test_bytes_appended_after_signing_fail_verify(signed: dict, tmp_path: Path, 
 
 
 def test_a_configured_key_that_is_missing_is_an_error_not_an_unsigned_pack(tmp_path: Path) -> None:
-    from generator.compliance.signing import load_signer
+    from generator.documents.signing import load_signer
 
     with pytest.raises(SignatureError, match=ENV_KEY):
         load_signer({ENV_KEY: str(tmp_path / "nope.pem"), ENV_CERT: str(tmp_path / "nope.crt")})

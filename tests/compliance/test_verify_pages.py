@@ -11,8 +11,8 @@ from docx import Document
 from pypdf import PdfReader, PdfWriter
 
 from generator import api
-from generator.compliance.provenance import PAGE_HASHES, verify_pdf
 from generator.documents.convert import convert_to_pdf
+from generator.documents.provenance import PAGE_HASHES, verify_pdf
 
 pytestmark = pytest.mark.libreoffice
 

@@ -15,7 +15,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from generator.cli import main
-from generator.compliance.watermark import DRAFT_TEXT
+from generator.documents.watermark import DRAFT_TEXT
 from tests.compliance.conftest import reviewers_database
 from tests.compliance.disclosure_helpers import TEST_WORDING, fill_pending
 

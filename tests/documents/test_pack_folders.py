@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from generator.batch.assemble import MANIFEST, check_owner
-from generator.batch.clients import parse_client
 from generator.batch.runner import Summary, build_packs, cached_brochure, plan_rows
+from generator.content.request import parse_client
 from generator.documents.proposal import pack_folder
 from generator.errors import OutputConflict
 

@@ -12,10 +12,10 @@ import pikepdf
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from generator.compliance.provenance import page_hash
 from generator.documents.pack import Part, merge_pdfs
 from generator.documents.pdfa import Source, icc_profile
 from generator.documents.pdfa_check import check
+from generator.documents.provenance import page_hash
 from generator.errors import ConversionError
 
 REPO = Path(__file__).resolve().parents[2]

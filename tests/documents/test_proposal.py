@@ -20,10 +20,10 @@ from docx import Document
 from pypdf import PdfReader
 
 import generator.batch.runner as batch
-from generator.batch.clients import parse_client
 from generator.batch.runner import build_packs, run_client_list
 from generator.cli import main
 from generator.content.model import Product
+from generator.content.request import parse_client
 from generator.documents.fonts import check_fonts, missing_glyphs
 from generator.documents.proposal import plan_pack
 from generator.documents.render import docx_text

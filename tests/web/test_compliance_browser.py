@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from sqlalchemy import select
 
-from generator.compliance.watermark import DRAFT_TEXT
+from generator.documents.watermark import DRAFT_TEXT
 from generator.store.accounts import User
 from generator.store.ledger import PackRecord
 from tests.web.conftest import approvable_site, log_in, served_portal, wait

@@ -7,7 +7,7 @@ import io
 import pytest
 from pypdf import PdfReader
 
-from generator.compliance.watermark import DRAFT_TEXT
+from generator.documents.watermark import DRAFT_TEXT
 from tests.web.conftest import Portal
 
 

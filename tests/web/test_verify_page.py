@@ -21,7 +21,7 @@ from pypdf import PdfReader, PdfWriter
 from sqlalchemy import select
 
 from generator.cli import main
-from generator.compliance.signing import ENV_CERT, ENV_KEY, ENV_TRUST, load_signer, sign_pdf
+from generator.documents.signing import ENV_CERT, ENV_KEY, ENV_TRUST, load_signer, sign_pdf
 from generator.store.audit import AuditEntry
 from tests.compliance.test_signing import make_pki
 from tests.web.conftest import REPO

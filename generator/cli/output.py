@@ -8,6 +8,9 @@ import sys
 import time
 from typing import Any, TextIO
 
+EXIT_CODES = """exit codes: 0 ok · 1 content/check problems, drift or failed rows · 2 bad option or input ·
+3 要見積 (referral to the insurer) · 4 引受不可 (refused) · 5 system (LibreOffice, fonts)"""
+
 
 class Output:
     """Where a command's results go: text lines (unless --quiet or --json), JSON objects (with --json), errors."""

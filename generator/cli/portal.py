@@ -1,6 +1,6 @@
 """The portal's commands: ``docgen serve``, ``docgen db upgrade``, ``docgen users add`` (added to the CLI's parser).
 
-Errors are raised as docgen exceptions; ``generator.cli`` turns them into messages and exit codes.
+Errors are raised as docgen exceptions; ``generator.cli.commands`` turns them into messages and exit codes.
 """
 
 from __future__ import annotations
@@ -8,13 +8,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
-import re
 import sys
 
 from generator.errors import InputError, SetupError
-
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 10
 
 
 def _site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -73,8 +69,8 @@ def cmd_db_upgrade(args: argparse.Namespace, out=None) -> int:  # type: ignore[n
     return 0
 
 
-def read_password(stdin=None, prompt=getpass.getpass) -> str:  # type: ignore[no-untyped-def]
-    """The new password: prompted twice on a terminal, else the first line of stdin. Never a default."""
+def read_password(min_length: int, stdin=None, prompt=getpass.getpass) -> str:  # type: ignore[no-untyped-def]
+    """The new password (at least ``min_length`` characters): prompted twice on a terminal, else the first line of stdin. Never a default."""
     stdin = stdin or sys.stdin
     if stdin.isatty():
         first = prompt("password: ")
@@ -82,8 +78,8 @@ def read_password(stdin=None, prompt=getpass.getpass) -> str:  # type: ignore[no
             raise InputError("password", "(hidden)", "the two entries differ")
     else:
         first = stdin.readline().rstrip("\r\n")
-    if len(first) < MIN_PASSWORD:
-        raise InputError("password", "(hidden)", f"is {len(first)} characters long; at least {MIN_PASSWORD} are needed")
+    if len(first) < min_length:
+        raise InputError("password", "(hidden)", f"is {len(first)} characters long; at least {min_length} are needed")
     return first
 
 
@@ -91,7 +87,7 @@ def cmd_users_add(args: argparse.Namespace, out=None) -> int:  # type: ignore[no
     from sqlalchemy import select
 
     from generator.store import db
-    from generator.store.accounts import ROLES, Agency, User
+    from generator.store.accounts import EMAIL, MIN_PASSWORD, ROLES, Agency, User
     from generator.store.db import prepare_database
     from generator.web.security import hash_password
 
@@ -103,7 +99,7 @@ def cmd_users_add(args: argparse.Namespace, out=None) -> int:  # type: ignore[no
     agency_name = args.agency.strip()
     if not agency_name or len(agency_name) > 200:
         raise InputError("--agency", args.agency, "must be 1-200 characters")
-    password = read_password()
+    password = read_password(MIN_PASSWORD)
     url = args.database or db.database_url(_site(args))
     db.check_database(url, db.setting_name(args.database))
     eng = prepare_database(url)

@@ -12,10 +12,10 @@ import pikepdf
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
-from generator.compliance.signing import SignatureCheck, check_signature
-from generator.content.facts import cells, clauses, documents_using
 from generator.content.model import Product
+from generator.documents.facts import cells, clauses, documents_using
 from generator.documents.registry import DOCUMENTS, PACK, QUOTE
+from generator.documents.signing import SignatureCheck, check_signature
 from generator.errors import InputError
 
 
@@ -126,7 +126,7 @@ def provenance_metadata(product: Product, documents: list[str]) -> dict[str, str
         "/DocgenContentVersion": product.meta.content_version,
         "/DocgenRatesVersion": product.rates.rates_version,
         "/DocgenApprovalNumber": product.meta.approval_number or "未取得",
-        # no valid approval applied: every page carries the draft watermark (generator/compliance/watermark.py)
+        # no valid approval applied: every page carries the draft watermark (generator/documents/watermark.py)
         "/DocgenDraft": "false" if product.meta.approval_number else "true",
         "/DocgenContentHash": product.digest(),
         "/DocgenClauseIds": " ".join(ids),

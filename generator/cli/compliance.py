@@ -1,7 +1,7 @@
 """Compliance commands: ``docgen submit``, ``docgen approve``, ``docgen approvals``, ``docgen audit verify``.
 
-Added to the CLI's parser by :func:`add_commands`; errors are docgen exceptions that ``generator.cli`` turns into
-messages and exit codes. The portal user named by ``--user`` acts (the CLI runs where the database is).
+Added to the CLI's parser by :func:`add_commands`; errors are docgen exceptions that ``generator.cli.commands`` turns
+into messages and exit codes. The portal user named by ``--user`` acts (the CLI runs where the database is).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from generator.cli.output import EXIT_CODES
 from generator.errors import ApprovalError, InputError
 
 EXAMPLES = {
@@ -176,8 +177,6 @@ def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     """Add the compliance commands to the CLI's subparsers (each gets --product, --json, -q/-v like the others)."""
-    from generator.cli import EXIT_CODES
-
     def add(name: str, func, help_: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
         p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_CODES}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -212,7 +211,7 @@ __all__ = ["add_commands", "ApprovalError"]
 def draft_notice(out, products) -> None:  # type: ignore[no-untyped-def]
     """Say on stderr, on every build, which products' documents are drafts (no valid approval: watermarked)."""
     from generator.compliance.in_force import is_draft
-    from generator.compliance.watermark import DRAFT_TEXT
+    from generator.documents.watermark import DRAFT_TEXT
 
     for p in products:
         name = f"{p.key} revision {p.revision}" if p.revision_path else p.key  # the first revision is named as before revisions

@@ -1,4 +1,4 @@
-"""The docgen command line: parses options, calls generator.api, prints; the only place errors become exit codes."""
+"""The docgen command line's parser and its content, document and list commands; the only place errors become exit codes."""
 
 from __future__ import annotations
 
@@ -9,17 +9,14 @@ from pathlib import Path
 
 from generator import __version__, api, i18n
 from generator.batch import distributed
-from generator.cli_output import Output, Progress
-from generator.compliance.commands import add_commands as add_compliance_commands
-from generator.compliance.commands import disclosure_warnings, draft_notice
+from generator.cli.compliance import add_commands as add_compliance_commands
+from generator.cli.compliance import disclosure_warnings, draft_notice
+from generator.cli.output import EXIT_CODES, Output, Progress
+from generator.cli.portal import add_commands as add_portal_commands
 from generator.errors import ContentError, DocgenError, InputError, MissingExtra
 from generator.jpformat import format_yen, format_yen_units, parse_date, parse_yen
-from generator.web.commands import add_commands as add_portal_commands
 
 log = logging.getLogger("docgen")
-
-EXIT_CODES = """exit codes: 0 ok · 1 content/check problems, drift or failed rows · 2 bad option or input ·
-3 要見積 (referral to the insurer) · 4 引受不可 (refused) · 5 system (LibreOffice, fonts)"""
 
 
 def _site(args: argparse.Namespace) -> api.Site:
@@ -412,8 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.set_defaults(func=cmd_revision_new)
     rn.add_argument("--effective", required=True, help="first start date of new business it prices, e.g. 2027-04-01")
     rn.add_argument("--renewal-effective", help="first start date of renewals it prices (default: --effective)")
-    add_compliance_commands(sub)  # submit, approve, approvals, audit verify (generator/compliance/commands.py)
-    add_portal_commands(sub)  # serve, db upgrade, users add (generator/web/commands.py)
+    add_compliance_commands(sub)  # submit, approve, approvals, audit verify (generator/cli/compliance.py)
+    add_portal_commands(sub)  # serve, db upgrade, users add (generator/cli/portal.py)
     return parser
 
 
