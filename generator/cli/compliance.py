@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
+from generator import api
 from generator.cli.output import EXIT_CODES
 from generator.errors import ApprovalError, InputError
 
@@ -25,26 +22,8 @@ EXAMPLES = {
 }
 
 
-def _site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from generator import api
-
+def _site(args: argparse.Namespace) -> api.Site:
     return api.Site.from_env(**{k: getattr(args, k, None) for k in ("content", "templates", "outputs", "cache")})
-
-
-@contextmanager
-def store_session(site) -> Iterator:  # type: ignore[no-untyped-def]
-    """A session on the site's database, migrated to the newest revision first (idempotent)."""
-    from generator.store import db
-
-    url = db.database_url(site)
-    db.check_database(url, db.setting_name(None))  # a bad DOCGEN_DATABASE_URL is a bad setting (2), a server that is down 5
-    db.upgrade(url)
-    eng = db.engine(url, audit_checkpoint=db.checkpoint_for(site.storage))
-    try:
-        with db.session_factory(eng)() as session:
-            yield session
-    finally:
-        eng.dispose()
 
 
 def _date(text: str) -> dt.date:
@@ -54,17 +33,7 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-01") from None
 
 
-def snapshot(site, product, submission_id: int) -> Path:  # type: ignore[no-untyped-def]
-    """Copy the submitted content files under the site's storage: the exact version a later redline compares with."""
-    root = Path(site.storage) / "submissions" / str(submission_id)
-    folder = root / product.key
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in product.file_hashes:
-        shutil.copyfile(Path(site.content) / product.key / product.revision_path / name, folder / name)
-    return root
-
-
-def _revision(api, site, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _revision(site: api.Site, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The product revision to submit or decide: --product-revision NAME (docgen revisions), else the one in force today."""
     if args.product_revision:
         return api.schedule(site, args.product).by_name(args.product_revision).product
@@ -72,29 +41,17 @@ def _revision(api, site, args: argparse.Namespace):  # type: ignore[no-untyped-d
 
 
 def cmd_submit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
-    from generator import api
-    from generator.compliance import approval as ap
     from generator.content.disclosures import missing_disclosures
-    from generator.store.approvals import Submission
 
     site = _site(args)
-    product = _revision(api, site, args)
-    with store_session(site) as session:
-        user = ap.user_by_email(session, args.user)
-        sub = ap.submit(session, product, user, revision=args.revision)
-        root = snapshot(site, product, sub.id)
-        base = ap.last_approved(session, product.key)
-        base_sub = session.get(Submission, base.submission_id) if base and base.submission_id else None
-        if base_sub is not None and (Path(site.storage) / "submissions" / str(base_sub.id)).is_dir():
-            old = Path(site.storage) / "submissions" / str(base_sub.id)
-            d = api.diff(site, str(old), str(root), product.key)
-            d.old_label, d.new_label = f"approved {base.approval_number}", f"submission {sub.id}"
-            md, redline = api.diff_report(site, d, out=root, author=user.email)
-            sub.summary, sub.redline_key = md.read_text(encoding="utf-8"), str(redline.relative_to(site.storage))
-        session.commit()
+    product = _revision(site, args)
+    with api.review_database(site) as session:
+        user = api.reviewer(session, args.user)
+        done = api.submit(site, session, product, user, revision=args.revision)
+        sub, base = done.submission, done.base
         out.line(f"submitted: {product.key} content {product.meta.content_version} ({product.digest()}) as submission {sub.id} by {user.email}")
         out.line(f"  compared with: {f'approved {base.approval_number} ({base.content_hash})' if base else 'no approved version yet'}"
-                 + (f"; redline {Path(site.storage) / sub.redline_key}" if sub.redline_key else ""))
+                 + (f"; redline {done.redline}" if done.redline else ""))
         for problem in missing_disclosures(product):
             out.error(f"warning: {problem}")
         out.json({"status": "ok", "submission": sub.id, "content_hash": product.digest(), "redline": sub.redline_key})
@@ -102,21 +59,16 @@ def cmd_submit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped
 
 
 def cmd_approve(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
-    from generator import api
-    from generator.compliance import approval as ap
-
     site = _site(args)
-    product = _revision(api, site, args)
-    with store_session(site) as session:
-        user = ap.user_by_email(session, args.user)
+    product = _revision(site, args)
+    with api.review_database(site) as session:
+        user = api.reviewer(session, args.user)
         if args.reject is not None:
-            sub = ap.reject(session, product.key, product.digest(), user, args.reject)
-            session.commit()
+            sub = api.reject(session, product, user, args.reject)
             out.line(f"rejected: submission {sub.id} ({product.key} {product.digest()}) by {user.email}: {sub.reason}")
             out.json({"status": "ok", "submission": sub.id, "state": "rejected"})
             return 0
-        a = ap.approve(session, product, user, number=args.number, valid_from=args.valid_from, valid_until=args.valid_until, note=args.note)
-        session.commit()
+        a = api.approve(session, product, user, number=args.number, valid_from=args.valid_from, valid_until=args.valid_until, note=args.note)
         until = a.valid_until.isoformat() if a.valid_until else "open"
         out.line(f"approved: {product.key} content {a.content_version} ({a.content_hash}) as {a.approval_number} by {user.email}, "
                  f"valid {a.valid_from} – {until}")
@@ -129,14 +81,13 @@ def cmd_approve(args: argparse.Namespace, out) -> int:  # type: ignore[no-untype
 def cmd_approvals(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
     from sqlalchemy import select
 
-    from generator import api
     from generator.compliance import approval as ap
     from generator.store.approvals import Approval, Submission
 
     site = _site(args)
     product = api.load(site, args.product, lint=False)
     today = dt.date.today()
-    with store_session(site) as session:
+    with api.review_database(site) as session:
         state = ap.version_state(session, product.key, product.digest(), today)
         out.line(f"current content {product.meta.content_version} ({product.digest()}): {state.label}")
         gone = ap.superseded_ids(session)
@@ -159,7 +110,7 @@ def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-
     from generator.store.audit import CHECKPOINT_NAME, head, verify
 
     site = _site(args)
-    with store_session(site) as session:
+    with api.review_database(site) as session:
         if args.action == "verify":
             breaks = verify(session)
             seq, digest = head(session)

@@ -10,8 +10,8 @@ from docx import Document
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 
-from generator.compliance.diff import ContentDiff, segments
-from generator.documents.render import DocProperties, reproducible_docx
+from generator.compliance.diff import ContentDiff, markdown, report_stem, segments
+from generator.documents.render import DocProperties, reproducible_docx, write_atomic
 from generator.jpformat import format_yen
 
 TEMPLATE = "redline.docx"  # under the site's templates folder: styles and page setup of the redline
@@ -117,3 +117,10 @@ def write_redline(d: ContentDiff, out: Path, *, templates: Path, author: str = "
     doc.save(buf)
     props = DocProperties(title=f"{d.new.meta.name} redline {d.old_label} → {d.new_label}", author=author, date=when.date())
     return reproducible_docx(buf.getvalue(), out, props)
+
+
+def write_report(d: ContentDiff, out: Path, *, templates: Path, author: str = "docgen") -> tuple[Path, Path]:
+    """A diff's Markdown summary and its tracked-changes .docx redline, written into ``out``; both paths."""
+    stem = report_stem(d)
+    md = write_atomic(Path(out) / f"{stem}.md", markdown(d).encode("utf-8"))
+    return md, write_redline(d, Path(out) / f"{stem}_redline.docx", templates=templates, author=author)

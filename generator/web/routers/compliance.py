@@ -109,8 +109,10 @@ def _revision_rows(request: Request, db: Session, today: dt.date) -> list[dict]:
 @router.post("/submit")
 def submit(request: Request, db: Db, user: Submitter, revision: Annotated[str, Form(max_length=100)] = "working tree") -> Response:
     product = _product(request)
-    ap.submit(db, product, user, revision=revision or "working tree")
-    db.commit()
+    try:  # the same snapshot, redline and audit entry as `docgen submit`
+        api.submit(request.app.state.site, db, product, user, revision=revision or "working tree")
+    except DocgenError as exc:
+        raise refused(request, exc) from None
     return RedirectResponse("/compliance" if user.role != "marketing" else "/marketing", status_code=303)
 
 
@@ -131,11 +133,10 @@ def approve(request: Request, db: Db, user: Officer, number: Annotated[str, Form
             note: Annotated[str, Form(max_length=1000)] = "") -> Response:
     product = _product(request)
     try:
-        a = ap.approve(db, product, user, number=number or None, valid_from=_date(valid_from, "valid_from"),
-                       valid_until=_date(valid_until, "valid_until"), note=note)
+        a = api.approve(db, product, user, number=number or None, valid_from=_date(valid_from, "valid_from"),
+                        valid_until=_date(valid_until, "valid_until"), note=note)
     except DocgenError as exc:
         raise refused(request, exc) from None
-    db.commit()
     refresh_products(request)
     return RedirectResponse(f"/compliance?approved={a.approval_number}", status_code=303)
 
@@ -144,10 +145,9 @@ def approve(request: Request, db: Db, user: Officer, number: Annotated[str, Form
 def reject(request: Request, db: Db, user: Officer, reason: Annotated[str, Form(max_length=2000)] = "") -> Response:
     product = _product(request)
     try:
-        ap.reject(db, product.key, product.digest(), user, reason)
+        api.reject(db, product, user, reason)
     except DocgenError as exc:
         raise refused(request, exc) from None
-    db.commit()
     return RedirectResponse("/compliance", status_code=303)
 
 

@@ -28,6 +28,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from generator.api.review import Submitted, approve, reject, review_database, reviewer, submit
 from generator.batch.policy import IssuingPolicy
 from generator.content.load import product_dirs
 from generator.content.model import Product
@@ -62,6 +63,7 @@ __all__ = [
     "Site", "IssuingPolicy", "Pack", "Summary", "Converter", "load", "load_all", "products", "schedule", "revision_for", "start_revision",
     "client_request", "quote", "quote_request",
     "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "published", "build", "check", "diff", "diff_report", "verify",
+    "review_database", "reviewer", "submit", "approve", "reject", "Submitted",
 ]
 
 Progress = Callable[[int, int], None]
@@ -348,14 +350,9 @@ def other_revisions(site: Site, d, product: str | None = None) -> frozenset[str]
 
 def diff_report(site: Site, d, *, out: Path, author: str = "docgen") -> tuple[Path, Path]:
     """Write a diff's Markdown summary and its tracked-changes .docx redline into ``out``; return both paths."""
-    from generator.compliance.diff import markdown, report_stem
-    from generator.compliance.redline import write_redline
-    from generator.documents.render import write_atomic
+    from generator.compliance.redline import write_report
 
-    stem = report_stem(d)
-    md = write_atomic(Path(out) / f"{stem}.md", markdown(d).encode("utf-8"))
-    redline = write_redline(d, Path(out) / f"{stem}_redline.docx", templates=site.templates, author=author)
-    return md, redline
+    return write_report(d, Path(out), templates=site.templates, author=author)
 
 
 def verify(product: Product, pdf: Path):
