@@ -25,11 +25,13 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from generator.api.review import Submitted, approve, reject, review_database, reviewer, submit
 from generator.batch.policy import IssuingPolicy
+from generator.content.approvals import Approvals
 from generator.content.load import product_dirs
 from generator.content.model import Product
 from generator.content.request import ClientRequest, parse_client
@@ -40,6 +42,8 @@ from generator.rating.rate import Quote
 from generator.site import Site
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from generator.batch.assemble import Pack
     from generator.batch.runner import Summary
     from generator.batch.typeset import Converter
@@ -60,13 +64,15 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "Site", "IssuingPolicy", "Pack", "Summary", "Converter", "load", "load_all", "products", "schedule", "revision_for", "start_revision",
+    "Site", "IssuingPolicy", "Approvals", "Pack", "Summary", "Converter", "load", "load_all", "products", "schedule", "approvals", "revision_for",
+    "start_revision",
     "client_request", "quote", "quote_request",
     "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "published", "build", "check", "diff", "diff_report", "verify",
     "review_database", "reviewer", "submit", "approve", "reject", "Submitted",
 ]
 
 Progress = Callable[[int, int], None]
+Sessions = Callable[[], AbstractContextManager["Session"]]  # a session factory: the portal's own database
 
 
 # --- content ----------------------------------------------------------------------------------
@@ -95,17 +101,17 @@ def load(site: Site, product: str | None = None, *, lint: bool = True, start: dt
     """Load, type-check and cross-check one product (the only one when ``product`` is None); lint its templates.
 
     Returns the revision in force on ``start`` (for a renewal when ``renewal``), by default the one in force today;
-    InputError (``start``) when no revision prices that date. Every revision is validated.
+    InputError (``start``) when no revision prices that date. Every revision is validated. The product is its content
+    alone: the approval its documents print is :func:`approvals`' to decide, and a build's ``approvals`` input.
     """
     return revision_for(schedule(site, product, lint=lint, today=today), start, renewal=renewal, today=today).product
 
 
-def schedule(site: Site, product: str | None = None, *, lint: bool = True, today: dt.date | None = None) -> Schedule:
-    """Every revision of one product, validated, linted, each printing the approval it has on the day it is used
-    (today, or its effective date for a revision still to come); overlaps, gaps and a draft dated before an approved
-    revision are ContentError with file:line. Load it once per list: picking a revision is then a lookup."""
-    from generator.compliance.in_force import for_build
-
+def schedule(site: Site, product: str | None = None, *, lint: bool = True, today: dt.date | None = None,
+             approvals: Approvals | None = None, sessions: Sessions | None = None) -> Schedule:
+    """Every revision of one product, validated and linted; overlaps, gaps and a draft dated before an approved revision
+    (by ``approvals``, default those in the database :func:`approvals` reads) are ContentError with file:line. Load it once per list:
+    picking a revision is then a lookup. Its products print no approval: a build takes ``approvals`` as an input."""
     today = today or dt.date.today()
     folder = _folder(site, product)
     problems: list[Problem] = []
@@ -122,15 +128,36 @@ def schedule(site: Site, product: str | None = None, *, lint: bool = True, today
         except ContentError as exc:
             problems += exc.problems
             continue
-        # documents print the approval valid on the day they are used: today, or the day a later revision takes effect
-        checked.append(dataclasses.replace(rev, product=for_build(site, loaded, max(today, rev.effective))))
+        checked.append(dataclasses.replace(rev, product=loaded))
     if problems:
         raise ContentError(problems)
-    approved = {r.name: r.product.meta.approval_number for r in checked if r.product.meta.approval_number}
+    sched = Schedule(checked[0].product.key, tuple(sorted(checked, key=lambda r: r.effective)))
+    numbers = approvals if approvals is not None else _in_force(site, sched, today=today, sessions=sessions)
+    approved = {r.name: numbers.number(r.product) for r in checked if numbers.number(r.product)}
     problems = timeline_problems(checked, approved, today)
     if problems:
         raise ContentError(problems)
-    return Schedule(checked[0].product.key, tuple(sorted(checked, key=lambda r: r.effective)))
+    return sched
+
+
+def approvals(site: Site, sched: Schedule, *, today: dt.date | None = None, sessions: Sessions | None = None) -> Approvals:
+    """The approvals in force for a schedule's revisions, each on the day its documents are used (today, or the day a
+    later revision takes effect): from the site's database (none yet: every document a draft), or from ``sessions``
+    (the portal's own database). A face's caller decides them once and passes them to every build."""
+    from generator.compliance.in_force import dated, in_sessions, in_site
+
+    days = dated(sched, today or dt.date.today())
+    return in_sessions(sessions, days) if sessions is not None else in_site(site, days)
+
+
+_in_force = approvals  # what schedule() calls: its parameter of the same name hides the function there
+
+
+def _printed(approvals: Approvals | None, product: Product, sched: Schedule | None) -> tuple[Product, Schedule | None]:
+    """What a build prints: the products with ``approvals`` applied (None: as given, a loaded product being a draft)."""
+    if approvals is None:
+        return product, sched
+    return approvals.printed(product), (approvals.schedule(sched) if sched is not None else None)
 
 
 def revision_for(sched: Schedule, start: dt.date | None = None, *, renewal: bool = False, today: dt.date | None = None) -> Revision:
@@ -202,14 +229,17 @@ def quote_request(product: Product, request: ClientRequest) -> Quote:
     return quote(product, request.industry, request.revenue, request.limit)
 
 
-def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date | None = None, schedule: Schedule | None = None):
+def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date | None = None, schedule: Schedule | None = None,
+         approvals: Approvals | None = None):
     """Everything one pack is built from (quote, contexts, folder, digest), decided before anything is written.
 
     With a ``schedule``, the revision in force on the request's start date plans it (InputError ``start`` when none is).
+    ``approvals`` (:func:`approvals`): the approval each revision prints.
     """
     from generator.documents.proposal import plan_pack
 
     today = today or dt.date.today()
+    product, schedule = _printed(approvals, product, schedule)
     if schedule is None:
         return plan_pack(product, request, today, site.templates)
     rev = schedule.pick(request.start, request.renewal, today)
@@ -218,7 +248,7 @@ def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date
 
 def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Path | None = None, today: dt.date | None = None,
                timeout: float | None = None, executor: Executor | None = None, converter: Converter | None = None,
-               policy: IssuingPolicy | None = None, schedule: Schedule | None = None) -> Pack:
+               policy: IssuingPolicy | None = None, schedule: Schedule | None = None, approvals: Approvals | None = None) -> Pack:
     """Build (or find up to date) one client's pack under ``out`` (default: the site's proposals folder).
 
     ``converter`` turns .docx into PDF like ``convert_to_pdf`` (the default, a cold LibreOffice per run); the portal
@@ -226,7 +256,7 @@ def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Pat
     force on the request's start date builds it; ``product`` is then the one for requests without a start date.
     """
     summary = build_packs(site, product, [request], out=out, today=today, jobs=1, timeout=timeout, executor=executor, converter=converter,
-                          policy=policy, schedule=schedule)
+                          policy=policy, schedule=schedule, approvals=approvals)
     if summary.errors:
         raise summary.errors[0].as_error()
     return (summary.built or summary.skipped)[0]
@@ -235,16 +265,18 @@ def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Pat
 def build_packs(site: Site, product: Product, requests: Iterable[ClientRequest], *, out: Path | None = None,
                 today: dt.date | None = None, jobs: int = 2, executor: Executor | None = None, progress: Progress | None = None,
                 timeout: float | None = None, converter: Converter | None = None, policy: IssuingPolicy | None = None,
-                schedule: Schedule | None = None) -> Summary:
+                schedule: Schedule | None = None, approvals: Approvals | None = None) -> Summary:
     """Build every request's pack; a request that is refused, referred or fails is an error row, the rest go on.
 
-    ``policy`` (:func:`issuing_policy`) is the agency, contact and dates the asker may put on a document.
+    ``policy`` (:func:`issuing_policy`) is the agency, contact and dates the asker may put on a document;
+    ``approvals`` (:func:`approvals`) the approval each revision prints (None: as ``product`` and ``schedule`` say).
 
     ``executor`` (any ``concurrent.futures.Executor``) runs the LibreOffice batches; by default ``jobs`` worker processes,
     or ``jobs`` threads sharing ``converter`` (a warm pool) when one is given.
     """
     from generator.batch.runner import run_requests
 
+    product, schedule = _printed(approvals, product, schedule)
     return run_requests(site, product, requests, out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
                         executor=executor, progress=progress, timeout=timeout, converter=converter, policy=policy, schedule=schedule)
 
@@ -252,7 +284,8 @@ def build_packs(site: Site, product: Product, requests: Iterable[ClientRequest],
 def build_list(site: Site, product: Product, path: Path, *, out: Path | None = None, today: dt.date | None = None, jobs: int = 2,
                executor: Executor | None = None, progress: Progress | None = None, timeout: float | None = None,
                dry_run: bool = False, converter: Converter | None = None, policy: IssuingPolicy | None = None,
-               schedule: Schedule | None = None, start: dt.date | None = None, renewal: bool = False) -> Summary:
+               schedule: Schedule | None = None, start: dt.date | None = None, renewal: bool = False,
+               approvals: Approvals | None = None) -> Summary:
     """Every row of a client list (.csv/.xlsx): bad rows reported with row, column and reason; the rest get packs.
 
     ``dry_run`` checks and quotes every row and totals the premiums without LibreOffice and without writing anything.
@@ -260,6 +293,7 @@ def build_list(site: Site, product: Product, path: Path, *, out: Path | None = N
     """
     from generator.batch.runner import run_client_list
 
+    product, schedule = _printed(approvals, product, schedule)
     return run_client_list(site, product, Path(path), out=out or site.proposals, today=today or dt.date.today(), jobs=jobs,
                            executor=executor, progress=progress, timeout=timeout, dry_run=dry_run, converter=converter, policy=policy,
                            schedule=schedule, start=start, renewal=renewal)
@@ -268,24 +302,26 @@ def build_list(site: Site, product: Product, path: Path, *, out: Path | None = N
 # --- published documents and compliance -------------------------------------------------------
 
 
-def brochure(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None):
-    """The brochure as Word and PDF (default: the site's outputs/brochure)."""
+def brochure(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None, approvals: Approvals | None = None):
+    """The brochure as Word and PDF (default: the site's outputs/brochure), printing ``approvals``' number."""
     from generator.documents.brochure import build_brochure
 
+    product, _ = _printed(approvals, product, None)
     return build_brochure(product, out or site.outputs / "brochure", templates=site.templates, timeout=timeout)
 
 
-def wording(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None):
-    """The policy wording as Word and PDF (default: the site's outputs/wording)."""
+def wording(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None, approvals: Approvals | None = None):
+    """The policy wording as Word and PDF (default: the site's outputs/wording), printing ``approvals``' number."""
     from generator.documents.wording import build_wording
 
+    product, _ = _printed(approvals, product, None)
     return build_wording(product, out or site.outputs / "wording", templates=site.templates, timeout=timeout)
 
 
 def published(site: Site, product: str | None = None, *, today: dt.date | None = None) -> list[Product]:
-    """The product revisions whose outputs are published: the one in force today and every later one already approved
-    (in the site's database on its effective date, or as the committed manifest records for its exact content) or
-    published before (a change to it is then drift, named with its file:line)."""
+    """The product revisions whose outputs are published, each printing its approval: the one in force today and every
+    later one already approved (in the site's database on its effective date, or as the committed manifest records for
+    its exact content) or published before (a change to it is then drift, named with its file:line)."""
     import json
 
     from generator.compliance.check import MANIFEST
@@ -304,11 +340,13 @@ def published(site: Site, product: str | None = None, *, today: dt.date | None =
         except ContentError as exc:
             problems += exc.problems
             continue
+        in_db = approvals(site, sched, today=today)
         current = revision_for(sched, today=today)
-        later = sched.revisions[sched.revisions.index(current) + 1 :]
+        later = [r.product for r in sched.revisions[sched.revisions.index(current) + 1 :]]
         # a later revision once published stays in the check after a change, so the drift is named, not just dropped
         known = manifest.get("facts", {})
-        found += [current.product] + [p for p in (from_manifest(r.product, manifest) for r in later) if not is_draft(p) or p.manifest_key in known]
+        either = in_db.merged(from_manifest(later, manifest))
+        found += [in_db.printed(current.product)] + [p for p in map(either.printed, later) if not is_draft(p) or p.manifest_key in known]
     if problems:
         raise ContentError(problems)
     return found

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from generator import __version__
 from generator.batch.clients import read_client_rows
+from generator.content.approvals import Approvals
 from generator.content.request import RowError, parse_client
 from generator.errors import ClusterError, InputError, QuoteRefused, ReferralRequired
 
@@ -149,13 +150,14 @@ def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_t
 
 
 def run_command(args: argparse.Namespace, site, product, *, today: dt.date, progress: Progress | None = None,
-                on_record: OnPack | None = None, schedule=None, start: dt.date | None = None, renewal: bool = False) -> ClusterSummary:
+                on_record: OnPack | None = None, schedule=None, start: dt.date | None = None, renewal: bool = False,
+                approvals: Approvals | None = None) -> ClusterSummary:
     """``docgen proposals`` with ``--scheduler``/``$DOCGEN_SCHEDULER`` or ``--workers``: the CLI's whole cluster run."""
     check_options(args)
     out = args.out or site.proposals
     with cluster(scheduler_address(args), args.workers) as client:
         return run_list(client, site, product, Path(args.file), out, today=today, chunk=args.chunk, timeout=getattr(args, "timeout", None),
-                        progress=progress, on_record=on_record, schedule=schedule, start=start, renewal=renewal)
+                        progress=progress, on_record=on_record, schedule=schedule, start=start, renewal=renewal, approvals=approvals)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -188,7 +190,7 @@ class ClusterSummary:
 def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.date, chunk: int = DEFAULT_CHUNK,
              timeout: float | None = None, progress: Progress | None = None, on_pack: OnPack | None = None,
              on_record: OnPack | None = None, dry_run: bool = False, window: int | None = None, schedule=None,
-             start: dt.date | None = None, renewal: bool = False) -> ClusterSummary:
+             start: dt.date | None = None, renewal: bool = False, approvals: Approvals | None = None) -> ClusterSummary:
     """Every row of a client list, built on ``client``'s cluster into ``out`` (a folder or an fsspec URL).
 
     With a ``schedule`` (generator.content.revisions), each row goes to the revision in force on its 保険始期日
@@ -196,13 +198,16 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
 
     ``on_pack`` gets each pack's line as its chunk comes back; ``on_record`` gets every row's record (a pack's line
     or an error row, as ``docgen proposals --json`` prints them) in row order, held back only until the rows
-    before it are done.
+    before it are done. ``approvals`` (generator.api.approvals): the approval each revision prints (None: as ``product``
+    and ``schedule`` say); workers get each revision's number in its chunks.
     """
     from generator.batch.manifest import Manifest, batch_key, chunk_id
     from generator.batch.runner import ERRORS_FILE, cached_brochure
     from generator.batch.storage import Destination
     from generator.batch.worker import ChunkResult, ChunkSpec, DocgenPlugin, build_chunk, make_bundle
 
+    if approvals is not None:
+        product, schedule = approvals.printed(product), approvals.schedule(schedule) if schedule is not None else None
     dest = Destination(out)
     summary = ClusterSummary(dest.show(), dry_run=dry_run)
     total = sum(1 for _ in read_client_rows(Path(path), CLUSTER_MAX_ROWS))  # a first pass, row by row, so progress has a total
@@ -244,7 +249,7 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
         folder = rev.folder if rev is not None else site.content / product.key
         bundle_hash, data = make_bundle(folder, own_site.templates, cached_brochure(own, own_site), name=own.key)
         bundles[bundle_hash] = data
-        approval = own.meta.approval_number or ""  # applied by api.load from the site's database; workers get it here
+        approval = own.meta.approval_number or ""  # the caller's approvals, applied above; workers get the number here
         key = batch_key(f"{bundle_hash}|{approval}", __version__, today)
         Manifest(dest, key).describe({"content_hash": own.digest(), "bundle": bundle_hash, "approval": approval, "docgen": __version__,
                                       "today": today, "list": str(path), "run": run, "chunk": chunk, "revision": own.revision})

@@ -29,6 +29,7 @@ from distributed import WorkerPlugin
 from generator import __version__
 from generator.batch.manifest import BATCH_DIR, STAGING, Manifest, worker_tag
 from generator.batch.storage import PACK_MANIFEST, Destination
+from generator.content.approvals import printed
 from generator.content.revisions import REVISIONS
 from generator.errors import ClusterError, DocgenError, OutputConflict, SetupError
 
@@ -199,8 +200,8 @@ def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> Wor
     if product.digest() != spec.product_digest:
         raise ClusterError(f"{who} loads content {product.digest()} but the client sent {spec.product_digest}; refused: "
                            "the worker's docgen reads content differently (install the client's docgen version)")
-    # the approval in force is the client's (its database; generator.compliance.in_force.for_build): a worker has none
-    product = dataclasses.replace(product, revision=spec.revision, meta=dataclasses.replace(product.meta, approval_number=spec.approval))
+    # the approval in force is an input the client decided (generator.api.approvals; its database): a worker has none
+    product = printed(dataclasses.replace(product, revision=spec.revision), spec.approval)
     outputs = scratch / "outputs"
     cache = Path(os.environ.get("DOCGEN_CACHE") or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}")  # layout cache, per host
     site = Site(content=folder / "content", templates=folder / "templates", outputs=outputs, cache=cache, proposals=outputs / "proposals",

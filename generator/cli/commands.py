@@ -55,9 +55,11 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
 
 def _publish(args: argparse.Namespace, out: Output, kind: str, build: Callable) -> int:
     """``docgen brochure`` / ``docgen wording``: one published document as Word and PDF."""
-    product = _product(args)
-    draft_notice(out, [product])
-    result = build(_site(args), product, out=_path(args.out), timeout=args.timeout)
+    site = _site(args)
+    sched = api.schedule(site, args.product)
+    product, approvals = api.revision_for(sched).product, api.approvals(site, sched)  # decided once, printed by the build
+    draft_notice(out, [approvals.printed(product)])
+    result = build(site, product, out=_path(args.out), timeout=args.timeout, approvals=approvals)
     out.line(f"built: {result.docx} and {result.pdf} ({result.pages} pages)")
     out.json({"status": "ok", "document": kind, "docx": str(result.docx), "pdf": str(result.pdf), "pages": result.pages})
     return 0
@@ -130,10 +132,10 @@ def _start(args: argparse.Namespace):  # noqa: ANN202 - a date or None
     return parse_date(args.start, field="--start") if getattr(args, "start", None) else None
 
 
-def _revision_json(sched, rev, start, renewal: bool) -> dict:  # noqa: ANN001
+def _revision_json(sched, rev, start, renewal: bool, number: str) -> dict:  # noqa: ANN001
     last = sched.last_day(rev, renewal)
     return {"revision": {"name": rev.name, "effective": rev.effective.isoformat(), "renewal_effective": rev.renewal_effective.isoformat(),
-                         "last_day": last.isoformat() if last else None, "approval": rev.product.meta.approval_number or None},
+                         "last_day": last.isoformat() if last else None, "approval": number or None},
             "start": start.isoformat() if start else None, "renewal": renewal}
 
 
@@ -144,20 +146,21 @@ def _from_today(sched) -> list:  # noqa: ANN001 - the revisions a list may be bu
 
 def cmd_quote(args: argparse.Namespace, out: Output) -> int:
     start = _start(args)
-    sched = api.schedule(_site(args), args.product, lint=False)  # reads no template
+    site = _site(args)
+    sched = api.schedule(site, args.product, lint=False)  # reads no template
     rev = api.revision_for(sched, start, renewal=args.renewal)
-    product = rev.product
+    product, number = rev.product, api.approvals(site, sched).number(rev.product)
     revenue = parse_yen(args.revenue, field="--revenue")
     limit = parse_yen(args.limit, field="--limit")
     deductible = parse_yen(args.deductible, field="--deductible") if args.deductible else 0
     q = api.quote(product, args.industry, revenue, limit, deductible=deductible, options=tuple(args.option), payment=args.payment)
-    out.json({"status": "ok", **q.as_dict(), **_revision_json(sched, rev, start, args.renewal)})
+    out.json({"status": "ok", **q.as_dict(), **_revision_json(sched, rev, start, args.renewal, number)})
     out.line(f"{q.product} お見積り (rates {q.rates_version})")
     if start is not None or not sched.single:
         last = sched.last_day(rev, args.renewal)
         kind = "更新契約" if args.renewal else "新規契約"
         out.line(f"  保険始期日    {start.isoformat() if start else '指定なし（本日時点の改定）'} ({kind})")
-        out.line(f"  適用改定      {rev.name} ({rev.starts(args.renewal)}〜{last or ''}; 承認番号 {rev.product.meta.approval_number or '未取得'})")
+        out.line(f"  適用改定      {rev.name} ({rev.starts(args.renewal)}〜{last or ''}; 承認番号 {number or '未取得'})")
     out.line(f"  業種区分      {q.class_code} ({q.industry})")
     out.line(f"  売上高        {format_yen_units(q.revenue)} → {q.band_label}")
     out.line(f"  賠償保険金額  {format_yen_units(q.limit)}")
@@ -177,13 +180,14 @@ def _client_values(args: argparse.Namespace) -> dict[str, str | None]:
 def cmd_proposal(args: argparse.Namespace, out: Output) -> int:
     site = _site(args)
     sched = api.schedule(site, args.product)
-    product = api.revision_for(sched).product
+    product, approvals = api.revision_for(sched).product, api.approvals(site, sched)
     try:
         request = api.client_request(**_client_values(args))
     except InputError as exc:  # named as the option typed on the command line: --agent-name, not agent_name
         raise InputError(f"--{exc.field.replace('_', '-')}", exc.value, exc.reason) from None
-    draft_notice(out, [api.revision_for(sched, request.start, renewal=request.renewal).product])  # the revision the pack is built from
-    pack = api.build_pack(site, product, request, out=_path(args.out), timeout=args.timeout, schedule=sched,
+    # the revision the pack is built from, printing its approval
+    draft_notice(out, [approvals.printed(api.revision_for(sched, request.start, renewal=request.renewal).product)])
+    pack = api.build_pack(site, product, request, out=_path(args.out), timeout=args.timeout, schedule=sched, approvals=approvals,
                           policy=api.issuing_policy())  # a CLI user is the agency operator: what the options say is printed
     state = "up to date" if pack.skipped else "built"
     out.line(f"{state}: {pack.pdf} ({pack.pages} pages; premium {pack.premium:,}円; Word files beside it)")
@@ -196,12 +200,12 @@ def cmd_proposals(args: argparse.Namespace, out: Output) -> int:
         return _proposals_on_cluster(args, out)
     site = _site(args)
     sched = api.schedule(site, args.product)
-    product = api.revision_for(sched).product
-    draft_notice(out, _from_today(sched))
+    product, approvals = api.revision_for(sched).product, api.approvals(site, sched)
+    draft_notice(out, [approvals.printed(p) for p in _from_today(sched)])
     progress = None if args.dry_run or out.json_mode else Progress(out, "packs")
     summary = api.build_list(site, product, Path(args.file), out=_path(args.out), jobs=args.jobs, progress=progress,
                              timeout=args.timeout, dry_run=args.dry_run, schedule=sched, start=_start(args), renewal=args.renewal,
-                             policy=api.issuing_policy())
+                             policy=api.issuing_policy(), approvals=approvals)
     if progress:
         progress.close()
     for error in summary.errors:
@@ -224,10 +228,10 @@ def _proposals_on_cluster(args: argparse.Namespace, out: Output) -> int:
     distributed.check_options(args)  # a bad --scheduler says so before anything is loaded
     site = _site(args)
     sched = api.schedule(site, args.product)
-    product = api.revision_for(sched).product
-    draft_notice(out, _from_today(sched))
+    product, approvals = api.revision_for(sched).product, api.approvals(site, sched)
+    draft_notice(out, [approvals.printed(p) for p in _from_today(sched)])
     progress = None if out.json_mode else Progress(out, "packs")
-    summary = distributed.run_command(args, site, product, today=dt.date.today(), progress=progress, schedule=sched,
+    summary = distributed.run_command(args, site, product, today=dt.date.today(), progress=progress, schedule=sched, approvals=approvals,
                                       start=_start(args), renewal=args.renewal,
                                       on_record=out.json if out.json_mode else None)
     if progress:
@@ -242,11 +246,12 @@ def cmd_revisions(args: argparse.Namespace, out: Output) -> int:
     import datetime as dt
 
     today = dt.date.today()
-    sched = api.schedule(_site(args), args.product, lint=False)
-    current = api.revision_for(sched, today=today)
+    site = _site(args)
+    sched = api.schedule(site, args.product, lint=False)
+    current, approvals = api.revision_for(sched, today=today), api.approvals(site, sched, today=today)
     for rev in sched.revisions:
         last, renewal_last = sched.last_day(rev, False), sched.last_day(rev, True)
-        number = rev.product.meta.approval_number
+        number = approvals.number(rev.product)
         when = "in force" if rev is current else ("future" if rev.effective > today else "past")
         state = f"approved {number}" if number else "draft (no valid approval)"
         out.line(f"{rev.name}  new business {rev.effective}〜{last or ''}  renewals {rev.renewal_effective}〜{renewal_last or ''}  "

@@ -20,7 +20,7 @@ from generator import __version__
 from generator.batch.clients import read_client_rows
 from generator.batch.runner import build_packs, cached_brochure
 from generator.compliance.diff import diff_facts
-from generator.compliance.in_force import approval_lines, from_manifest
+from generator.compliance.in_force import approval_lines, recorded
 from generator.content.load import display_path
 from generator.content.model import Product
 from generator.content.request import parse_client
@@ -137,7 +137,7 @@ def manifest_for(site: Site, products: list[Product], published: list[Published]
     facts = {
         p.manifest_key: {
             "content_hash": p.digest(),
-            "approval": p.meta.approval_number,  # empty: drafts; see generator.compliance.in_force.from_manifest
+            "approval": p.meta.approval_number,  # empty: drafts; see generator.compliance.in_force.recorded
             "clauses": {cid: {"path": c.path, "label": c.label, "text": c.text} for cid, c in clauses(p).items()},
             "cells": {k: {"path": c.path, "label": c.label, "premium": c.premium} for k, c in cells(p).items()},
         }
@@ -151,7 +151,7 @@ def build_all(site: Site, products: list[Product]) -> tuple[list[Published], Pat
     outputs = site.outputs
     outputs.mkdir(parents=True, exist_ok=True)
     previous = json.loads((outputs / MANIFEST).read_text(encoding="utf-8")) if (outputs / MANIFEST).is_file() else {}
-    products = [from_manifest(p, previous) for p in products]  # keeps a committed approval of this exact content
+    products = recorded(products, previous)  # keeps a committed approval of this exact content
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=outputs))
     try:
         built = build_published(site, products, staging)
@@ -194,7 +194,7 @@ def check(site: Site, products: list[Product]) -> str:
     if not (outputs / MANIFEST).is_file():
         raise DriftError([f"{display_path(outputs / MANIFEST)} is missing; run docgen build"])
     manifest = json.loads((outputs / MANIFEST).read_text(encoding="utf-8"))
-    products = [from_manifest(p, manifest) for p in products]
+    products = recorded(products, manifest)
     approvals = approval_lines(products, manifest)
     by_key = {p.manifest_key: p for p in products}
     drifts: list[str] = []

@@ -1,18 +1,23 @@
-"""Which approval a build prints: the one in force in the site's database, one a committed manifest records, or none (a draft)."""
+"""Which approvals a build prints (generator.content.approvals): those in force in a database, those a committed manifest records."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
+from generator.content.approvals import Approvals, printed
 from generator.content.model import Product
+from generator.content.revisions import Schedule
 from generator.errors import ApprovalError
 from generator.i18n import N_
 from generator.site import Site
 from generator.store.existing import existing_session
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from generator.store.approvals import Approval
 
 
@@ -24,8 +29,7 @@ def apply(product: Product, approval: Approval | None) -> Product:
     if approval is not None and approval.content_hash != product.digest():
         raise ApprovalError("approval", approval.approval_number, N_("is for content {approved}, not {current}"),
                             {"approved": approval.content_hash, "current": product.digest()})
-    number = approval.approval_number if approval is not None else ""
-    return dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=number))
+    return printed(product, approval.approval_number if approval is not None else "")
 
 
 def is_draft(product: Product) -> bool:
@@ -33,34 +37,53 @@ def is_draft(product: Product) -> bool:
     return not product.meta.approval_number
 
 
-def for_build(site: Site, product: Product, on: dt.date | None = None) -> Product:
-    """``product`` printing its approval valid ``on`` (default today) from the site's database, else as a draft.
+def dated(sched: Schedule, today: dt.date) -> list[tuple[Product, dt.date]]:
+    """Each revision with the day its documents are used: today, or the day a later revision takes effect."""
+    return [(r.product, max(today, r.effective)) for r in sched.revisions]
 
-    No database yet (a fresh clone, CI) means no approvals: every document is a draft. The database is only read
-    here, never created or migrated: building documents must not need the portal set up.
+
+def in_session(session: Session, products: Iterable[tuple[Product, dt.date]]) -> Approvals:
+    """The approval valid on its day for each (product, day) in ``session``'s database."""
+    from generator.compliance.approval import current_approval
+
+    numbers = {}
+    for product, on in products:
+        found = current_approval(session, product.key, product.digest(), on)
+        if found is not None:
+            numbers[(product.key, product.digest())] = found.approval_number
+    return Approvals(numbers)
+
+
+def in_site(site: Site, products: Iterable[tuple[Product, dt.date]]) -> Approvals:
+    """:func:`in_session` on the site's database; none (every document a draft) when it has none.
+
+    No database yet (a fresh clone, CI) means no approvals. The database is only read here, never created or migrated:
+    building documents must not need the portal set up.
     """
-    # every CLI command loads its product through here: SQLAlchemy and the models are imported only once a database exists
+    # SQLAlchemy and the models are imported only once a database exists (existing_session)
     with existing_session(site, "approvals") as session:
-        if session is None:
-            return apply(product, None)
-        from generator.compliance.approval import current_approval
-
-        return apply(product, current_approval(session, product.key, product.digest(), on or dt.date.today()))
+        return Approvals() if session is None else in_session(session, products)
 
 
-def from_manifest(product: Product, manifest: dict) -> Product:
-    """A draft ``product`` printing the approval number a committed manifest records for this exact content hash.
+def from_manifest(products: Iterable[Product], manifest: dict) -> Approvals:
+    """The approval numbers a committed manifest records for these products' exact content hashes.
 
     This is what lets a fresh clone (CI, no database) rebuild approved published outputs byte for byte: the manifest is
-    committed with them, and a number recorded for another content hash never applies. A database approval wins.
+    committed with them, and a number recorded for another content hash never applies. A database approval wins
+    (:meth:`Approvals.merged`).
     """
-    if not is_draft(product):
-        return product
-    facts = manifest.get("facts", {}).get(product.manifest_key, {})
-    number = facts.get("approval", "")
-    if number and facts.get("content_hash") == product.digest():
-        return dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=number))
-    return product
+    numbers = {}
+    for p in products:
+        facts = manifest.get("facts", {}).get(p.manifest_key, {})
+        if facts.get("approval") and facts.get("content_hash") == p.digest():
+            numbers[(p.key, p.digest())] = facts["approval"]
+    return Approvals(numbers)
+
+
+def recorded(products: list[Product], manifest: dict) -> list[Product]:
+    """``products``, each draft printing the approval the committed manifest records for its exact content (if any)."""
+    found = from_manifest(products, manifest)
+    return [found.printed(p) if is_draft(p) else p for p in products]
 
 
 def approval_lines(products: list[Product], manifest: dict) -> list[str]:
@@ -80,9 +103,7 @@ def approval_lines(products: list[Product], manifest: dict) -> list[str]:
     return lines
 
 
-def for_session(sessions, product: Product, on: dt.date | None = None) -> Product:  # type: ignore[no-untyped-def]
-    """:func:`for_build` on a given session factory (the portal's own database, wherever it is)."""
-    from generator.compliance.approval import current_approval
-
+def in_sessions(sessions: Callable[[], AbstractContextManager[Session]], products: Iterable[tuple[Product, dt.date]]) -> Approvals:
+    """:func:`in_session` on a new session from ``sessions`` (the portal's own database, wherever it is)."""
     with sessions() as session:
-        return apply(product, current_approval(session, product.key, product.digest(), on or dt.date.today()))
+        return in_session(session, products)

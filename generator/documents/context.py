@@ -265,7 +265,7 @@ def footer_context(product: Product) -> dict:
         "approval": meta.approval_number or NO_APPROVAL,
         "effective": format_date(meta.effective_date),
         "content_hash": product.digest(),
-        "draft": not meta.approval_number,  # no valid approval applied (generator.compliance.in_force.apply)
+        "draft": not meta.approval_number,  # no valid approval printed (generator.content.approvals)
     }
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import functools
 import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
@@ -26,7 +24,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from generator import api
 from generator.compliance.delivery import DeliverySettings
-from generator.compliance.in_force import for_session
 from generator.content.model import Product
 from generator.content.revisions import Schedule
 from generator.errors import DocgenError
@@ -72,9 +69,10 @@ class ProductCache:
     """The product's revisions, reloaded when a content or template file changes (agents quote the current tables);
     calling it gives the revision in force today."""
 
-    def __init__(self, site: api.Site, *, lint: bool, approvals: Callable[..., Product] | None = None):
+    def __init__(self, site: api.Site, *, lint: bool, sessions: api.Sessions | None = None):
         self.site, self.lint = site, lint
-        self.approvals = approvals  # stamps the approval in force from the portal's database (else: api.load's own lookup)
+        self.sessions = sessions  # the portal's database: where the approvals in force are read (else the site's)
+        self.approvals = api.Approvals()  # decided with each reload (api.approvals), printed by the pages and the jobs
         self._lock = threading.Lock()
         self._key: tuple | None = None
         self._product: Product | None = None
@@ -98,10 +96,9 @@ class ProductCache:
         key = (self._fingerprint(), today)  # an approval's validity starts or ends with the day
         with self._lock:
             if self._schedule is None or key != self._key:
-                sched = api.schedule(self.site, lint=self.lint, today=today)
-                if self.approvals:
-                    revisions = tuple(dataclasses.replace(r, product=self.approvals(r.product, max(today, r.effective))) for r in sched.revisions)
-                    sched = dataclasses.replace(sched, revisions=revisions)
+                sched = api.schedule(self.site, lint=self.lint, today=today, sessions=self.sessions)
+                self.approvals = api.approvals(self.site, sched, today=today, sessions=self.sessions)
+                sched = self.approvals.schedule(sched)  # the face's decision, once per reload: what its pages show and its jobs print
                 self._schedule, self._product, self._key = sched, api.revision_for(sched, today=today).product, key
             return self._schedule
 
@@ -130,9 +127,9 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     url = database_url or store.database_url(site)
     eng = prepare_database(url, audit_checkpoint=store.checkpoint_for(site.storage))
     sessions = store.session_factory(eng)
-    approvals = functools.partial(for_session, sessions)  # documents print the approval in force in this database
-    products = ProductCache(site, lint=False, approvals=approvals)  # quotes and list checks read no template (as `docgen quote`)
-    worker = Worker(site, sessions, ProductCache(site, lint=True, approvals=approvals), threads=threads, build_jobs=build_jobs, timeout=timeout,
+    # documents print the approval in force in this database
+    products = ProductCache(site, lint=False, sessions=sessions)  # quotes and list checks read no template (as `docgen quote`)
+    worker = Worker(site, sessions, ProductCache(site, lint=True, sessions=sessions), threads=threads, build_jobs=build_jobs, timeout=timeout,
                     converter=converter)
 
     @asynccontextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import re
@@ -13,6 +12,7 @@ import pytest
 from generator import api
 from generator.batch.runner import Summary, plan_rows
 from generator.cli import main
+from generator.content.approvals import Approvals
 from generator.errors import ContentError, InputError
 from tests.revisions_kit import NEW_PREMIUM, SECOND, SECOND_EFFECTIVE, SEED_PREMIUM, add_second_revision, copy_site
 
@@ -151,11 +151,10 @@ def test_a_draft_dated_before_an_approved_revision_is_refused(tmp_path: Path, mo
     api.start_revision(site, D(2027, 6, 1), today=TODAY)  # a later draft is fine
     numbers = {"2026-12": "CL-2026-001", SECOND: "CL-2027-001"}
 
-    def approved(site_, product, on=None):  # noqa: ANN001, ANN202 - stands in for the database's approvals
-        number = numbers.get(product.revision, "")
-        return dataclasses.replace(product, meta=dataclasses.replace(product.meta, approval_number=number))
+    def approved(site_, products):  # noqa: ANN001, ANN202 - stands in for the database's approvals
+        return Approvals({(p.key, p.digest()): numbers[p.revision] for p, _on in products if p.revision in numbers})
 
-    monkeypatch.setattr(in_force, "for_build", approved)
+    monkeypatch.setattr(in_force, "in_site", approved)
     assert len(api.schedule(site, lint=False, today=TODAY).revisions) == 3
     folder = site.content / "cyber_lite" / "revisions" / "2027-02"
     (site.content / "cyber_lite" / "revisions" / "2027-06").rename(folder)
