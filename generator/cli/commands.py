@@ -23,10 +23,6 @@ def _site(args: argparse.Namespace) -> api.Site:
     return api.Site.from_env(content=args.content, templates=args.templates, outputs=args.outputs, cache=args.cache)
 
 
-def _product(args: argparse.Namespace, *, lint: bool = True):
-    return api.load(_site(args), args.product, lint=lint)
-
-
 def _products(args: argparse.Namespace):
     site = _site(args)
     return [api.load(site, args.product)] if args.product else api.load_all(site)
