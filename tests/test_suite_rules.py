@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from generator.documents.convert import find_soffice
+from generator.documents.soffice import find_soffice
 
 
 def test_a_warning_fails_the_test():

@@ -18,12 +18,13 @@ from pypdf import PdfReader
 
 from generator import code_stamp
 from generator.batch.layout import STATIC_MARK, Piece, Source, compose, destination_pages, locate
-from generator.documents.convert import convert_to_pdf, find_soffice, run_timeout
+from generator.documents.convert import convert_to_pdf, run_timeout
 from generator.documents.fonts import check_fonts, gate, pdf_fonts
 from generator.documents.pdfa import Piece as PdfPiece
 from generator.documents.pdfa import Source as PdfSource
 from generator.documents.pdfa import merge
 from generator.documents.render import DocProperties, render_docx
+from generator.documents.soffice import find_soffice
 from generator.errors import ConversionError, ConversionTimeout, DocgenError, FontError, TemplateError
 
 # Word bookmarks become named destinations, how each document is found again. Headings need no outline here (a

@@ -34,18 +34,8 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from generator.documents.convert import (
-    _FILTER_OPTIONS,
-    _FLAGS,
-    _IN_FILTER,
-    _check_inputs,
-    _child_env,
-    _publish,
-    _salvage,
-    _write_profile,
-    env_timeout,
-    find_soffice,
-)
+from generator.documents.convert import env_timeout
+from generator.documents.soffice import FILTER_OPTIONS, FLAGS, IN_FILTER, check_inputs, child_env, find_soffice, publish, salvage, write_profile
 from generator.errors import ConversionError, ConversionTimeout, SetupError
 
 PYTHON_ENV = "DOCGEN_UNO_PYTHON"
@@ -95,11 +85,11 @@ class _Instance:
         self.conversions = 0
         self.soffice_pid = 0
         profile = self.tmp / "profile"
-        _write_profile(profile)
+        write_profile(profile)
         pipe = f"docgen-warm-{os.getpid()}-{secrets.token_hex(8)}"
-        cmd = [soffice, f"-env:UserInstallation={profile.as_uri()}", *_FLAGS, f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"]
+        cmd = [soffice, f"-env:UserInstallation={profile.as_uri()}", *FLAGS, f"--accept=pipe,name={pipe};urp;StarOffice.ComponentContext"]
         spec = {"cmd": cmd, "pipe": pipe, "log": str(self.tmp / "soffice.log"), "start_timeout": start_timeout}
-        env = _child_env(self.tmp)
+        env = child_env(self.tmp)
         for name in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP"):  # our venv's settings are not the system Python's
             env.pop(name, None)
         with (self.tmp / "worker.log").open("wb") as err:
@@ -126,7 +116,7 @@ class _Instance:
         return group_members(self.pgid)
 
     def request(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool | int], timeout: float) -> dict:
-        line = json.dumps({"jobs": jobs, "filter": filter_options, "in_filter": _IN_FILTER}) + "\n"
+        line = json.dumps({"jobs": jobs, "filter": filter_options, "in_filter": IN_FILTER}) + "\n"
         try:
             self.proc.stdin.write(line.encode())
             self.proc.stdin.flush()
@@ -259,7 +249,7 @@ class ConverterPool:
         the first file that did not finish (published in ``out_dir``, as the cold path does).
         """
         inputs = [Path(p).resolve() for p in docx_files]
-        _check_inputs(inputs)
+        check_inputs(inputs)
         timeout = timeout or self.timeout or env_timeout()
         if not inputs:
             return []
@@ -269,12 +259,12 @@ class ConverterPool:
             staging = Path(tmp)
             jobs = [(str(p), str(staging / f"{p.stem}.pdf")) for p in inputs]
             try:
-                self._run(jobs, _FILTER_OPTIONS | dict(options or {}), timeout)
+                self._run(jobs, FILTER_OPTIONS | dict(options or {}), timeout)
             except ConversionTimeout as exc:
-                exc.converted = _salvage(inputs, staging, out_dir)
+                exc.converted = salvage(inputs, staging, out_dir)
                 raise
             produced = [_verified(staging / f"{p.stem}.pdf", p) for p in inputs]
-            return [_publish(pdf, out_dir) for pdf in produced]
+            return [publish(pdf, out_dir) for pdf in produced]
 
     __call__ = convert  # a pool is a drop-in ``converter`` for typeset()/build_packs()
 

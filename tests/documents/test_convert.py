@@ -15,8 +15,9 @@ from docx.oxml.ns import qn
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
 
-from generator.documents.convert import convert_to_pdf, find_soffice, pdf_text
+from generator.documents.convert import convert_to_pdf, pdf_text
 from generator.documents.fonts import check_fonts, pdf_fonts
+from generator.documents.soffice import find_soffice
 from generator.errors import ConversionError, FontError, SetupError
 
 BODY = "『サイバーLite』 保険料 55,000円"
