@@ -110,8 +110,8 @@ def load(site: Site, product: str | None = None, *, lint: bool = True, start: dt
 def schedule(site: Site, product: str | None = None, *, lint: bool = True, today: dt.date | None = None,
              approvals: Approvals | None = None, sessions: Sessions | None = None) -> Schedule:
     """Every revision of one product, validated and linted; overlaps, gaps and a draft dated before an approved revision
-    (by ``approvals``, default those in the database :func:`approvals` reads) are ContentError with file:line. Load it once per list:
-    picking a revision is then a lookup. Its products print no approval: a build takes ``approvals`` as an input."""
+    (by ``approvals``, default those in the database :func:`approvals` reads) are ContentError with file:line. Load it
+    once per list: picking a revision is then a lookup. Its products print no approval: a build takes ``approvals``."""
     today = today or dt.date.today()
     folder = _folder(site, product)
     problems: list[Problem] = []
