@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from generator import __version__, api, i18n
+from generator import __version__, api, i18n, settings
 from generator.batch import distributed
 from generator.cli_output import Output, Progress
 from generator.compliance.commands import add_commands as add_compliance_commands
@@ -418,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
+    settings.current()  # every DOCGEN_* variable checked before any command starts: a bad one is exit 2, naming it
     try:
         return int(args.func(args, out))
     except ModuleNotFoundError as exc:  # a library of an extra this install left out: say which, exit 2

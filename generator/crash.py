@@ -28,12 +28,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from generator import __version__
-from generator.errors import DiskFullError, Interrupted, OutputError
+from generator import __version__, settings
+from generator.errors import DiskFullError, Interrupted, OutputError, SettingError
 
 T = TypeVar("T")
 CRASH_EXIT = 70  # sysexits.h EX_SOFTWARE: an internal error
-CRASH_DIR_ENV = "DOCGEN_CRASH_DIR"
 _SYSTEM = {errno.ENOSPC, errno.EDQUOT, errno.ENOMEM, errno.EMFILE, errno.ENFILE}
 _REASONS = {
     errno.ENOENT: "no such file or folder",
@@ -72,7 +71,11 @@ def os_error_exit(exc: OSError) -> int:
 
 def crash_dir() -> Path:
     """Where crash logs go: ``$DOCGEN_CRASH_DIR``, else ``<temp>/docgen-crash``."""
-    return Path(os.environ.get(CRASH_DIR_ENV) or Path(tempfile.gettempdir()) / "docgen-crash")
+    try:
+        chosen = settings.current().crash_dir
+    except SettingError:  # the bad setting is what is being reported: the log still gets written
+        chosen = None
+    return chosen or Path(tempfile.gettempdir()) / "docgen-crash"
 
 
 def write_crash_log(exc: BaseException, command: str, argv: list[str] | None = None) -> Path:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import gettext as _gettext
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
-from generator.errors import ApprovalError, ClientListError, InputError, QuoteOutcome, ReferralRequired
+from generator import settings
+from generator.errors import ApprovalError, ClientListError, InputError, QuoteOutcome, ReferralRequired, SettingError
+from generator.settings import Settings
 
 DOMAIN = "docgen"
 LOCALES = Path(__file__).with_name("locale")
@@ -60,15 +61,18 @@ def gettext(msgid: str, lang: str, params: Mapping[str, object] | None = None) -
     return text.format(**params) if params else text
 
 
-def language(environ: Mapping[str, str] | None = None, default: str = "en") -> str:
+def language(chosen: Settings | None = None, default: str = "en") -> str:
     """The language a command line asked for with ``DOCGEN_LANG`` (``ja``, ``ja_JP.UTF-8``…), else ``default``.
 
-    >>> language({"DOCGEN_LANG": "ja_JP.UTF-8"}), language({}), language({"DOCGEN_LANG": "fr"})
+    Settings that do not read (a bad ``DOCGEN_*``, itself being reported) leave ``default``.
+
+    >>> language(settings.load({"DOCGEN_LANG": "ja_JP.UTF-8"})), language(settings.load({})), language(settings.load({"DOCGEN_LANG": "fr"}))
     ('ja', 'en', 'en')
     """
-    environ = os.environ if environ is None else environ
-    raw = environ.get(LANG_ENV, "").strip().lower()
-    code = raw.replace("-", "_").split("_")[0].split(".")[0]
+    try:
+        code = (chosen or settings.current()).lang
+    except SettingError:
+        return default
     return code if code in LANGUAGES else default
 
 

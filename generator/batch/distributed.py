@@ -20,8 +20,6 @@ import datetime as dt
 import hashlib
 import heapq
 import itertools
-import os
-import re
 import tempfile
 import time
 import uuid
@@ -29,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import __version__
+from generator import __version__, settings
 from generator.batch.clients import RowError, parse_client, read_client_rows
 from generator.errors import ClusterError, InputError, QuoteRefused, ReferralRequired
 
@@ -56,25 +54,21 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="N", help="clients per cluster task (default: %(default)s)")
 
 
-def scheduler_address(args: argparse.Namespace, environ: os._Environ | dict | None = None) -> str | None:
-    """``--scheduler``, else ``$DOCGEN_SCHEDULER``; None for a local run.
+def scheduler_address(args: argparse.Namespace, chosen: settings.Settings | None = None) -> str | None:
+    """``--scheduler``, else ``$DOCGEN_SCHEDULER`` (of ``chosen``, default: the current settings); None for a local run.
 
-    >>> scheduler_address(argparse.Namespace(scheduler=None), {"DOCGEN_SCHEDULER": "tcp://10.0.0.5:8786"})
+    >>> scheduler_address(argparse.Namespace(scheduler=None), settings.load({"DOCGEN_SCHEDULER": "tcp://10.0.0.5:8786"}))
     'tcp://10.0.0.5:8786'
-    >>> scheduler_address(argparse.Namespace(scheduler="tcp://a:1"), {"DOCGEN_SCHEDULER": "tcp://b:2"})
+    >>> scheduler_address(argparse.Namespace(scheduler="tcp://a:1"), settings.load({"DOCGEN_SCHEDULER": "tcp://b:2"}))
     'tcp://a:1'
     """
-    environ = os.environ if environ is None else environ
-    return getattr(args, "scheduler", None) or environ.get(SCHEDULER_ENV) or None
+    given: str | None = getattr(args, "scheduler", None)
+    return given or (chosen or settings.current()).scheduler or None
 
 
 def wants_cluster(args: argparse.Namespace) -> bool:
     """Whether ``docgen proposals`` runs on Dask (a scheduler named, or ``--workers``)."""
     return bool(scheduler_address(args) or getattr(args, "workers", None))
-
-
-SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")  # the Dask comms a scheduler listens on across machines
-_ADDRESS = re.compile(r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>[0-9]{1,5})/?$")
 
 
 def check_scheduler(address: str, option: str = "--scheduler") -> str:
@@ -91,15 +85,9 @@ def check_scheduler(address: str, option: str = "--scheduler") -> str:
     Traceback (most recent call last):
     generator.errors.InputError: DOCGEN_SCHEDULER: 'tcp://host:99999': port 99999 is out of range; allowed: [tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786
     """
-    allowed = "[tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786"
-    found = _ADDRESS.match(address.strip())
-    if found is None:
-        raise InputError(option, address, "not a Dask scheduler address", allowed=allowed)
-    scheme = (found["scheme"] or "tcp").lower()
-    if scheme not in SCHEMES:
-        raise InputError(option, address, f"unknown scheme {scheme!r}", allowed=f"{allowed} (schemes: {', '.join(SCHEMES)})")
-    if not 0 < int(found["port"]) < 65536:
-        raise InputError(option, address, f"port {int(found['port'])} is out of range", allowed=allowed)
+    problem = settings.scheduler_problem(address)
+    if problem:
+        raise InputError(option, address, problem[0], allowed=problem[1])
     return address.strip()
 
 

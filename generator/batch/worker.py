@@ -26,7 +26,7 @@ from pathlib import Path
 
 from distributed import WorkerPlugin
 
-from generator import __version__
+from generator import __version__, settings
 from generator.batch.manifest import BATCH_DIR, STAGING, Manifest, worker_tag
 from generator.batch.storage import PACK_MANIFEST, Destination
 from generator.content.revisions import REVISIONS
@@ -202,7 +202,7 @@ def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> Wor
     # the approval in force is the client's (its database; generator.compliance.in_force.for_build): a worker has none
     product = dataclasses.replace(product, revision=spec.revision, meta=dataclasses.replace(product.meta, approval_number=spec.approval))
     outputs = scratch / "outputs"
-    cache = Path(os.environ.get("DOCGEN_CACHE") or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}")  # layout cache, per host
+    cache = settings.current().cache or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}"  # layout cache, per host (its DOCGEN_CACHE)
     site = Site(content=folder / "content", templates=folder / "templates", outputs=outputs, cache=cache, proposals=outputs / "proposals",
                 storage=scratch / "storage")
     return WorkerContext(site, product, folder / "brochure.pdf")

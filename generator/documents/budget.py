@@ -15,7 +15,6 @@ import contextlib
 import ctypes
 import functools
 import io
-import os
 import re
 import threading
 import zipfile
@@ -26,6 +25,8 @@ from typing import Any
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import Namespace
+
+from generator import settings
 
 MAX_TEXT = 5_000_000  # characters one string or one rendered part may have (documents here are < 1 MB of XML)
 MAX_ITEMS = 100_000  # items one list may have (also Jinja's MAX_RANGE)
@@ -41,12 +42,8 @@ class OverTime(Exception):
 
 
 def seconds() -> float:
-    """The template time budget: ``$DOCGEN_TEMPLATE_TIMEOUT`` seconds, else 30."""
-    try:
-        value = float(os.environ.get(TIMEOUT_ENV, "") or DEFAULT_SECONDS)
-    except ValueError:
-        return DEFAULT_SECONDS
-    return value if value > 0 else DEFAULT_SECONDS
+    """The template time budget: ``$DOCGEN_TEMPLATE_TIMEOUT`` seconds, else 30 (a bad value is a SettingError naming it)."""
+    return settings.current().template_timeout
 
 
 def _size(value: Any) -> int:

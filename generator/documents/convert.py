@@ -16,7 +16,8 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
-from generator.errors import ConversionError, ConversionTimeout, InputError, SetupError
+from generator import settings
+from generator.errors import ConversionError, ConversionTimeout, SetupError
 
 SOFFICE_ENV = "DOCGEN_SOFFICE"
 TIMEOUT_ENV = "DOCGEN_TIMEOUT"  # seconds one LibreOffice run may take (every converting command; --timeout overrides)
@@ -67,7 +68,7 @@ _HARDENING = [
 def find_soffice() -> str:
     """Return the soffice executable: ``$DOCGEN_SOFFICE``, else ``soffice``/``libreoffice`` on PATH."""
     hint = "run `bash .ci/setup` (installs libreoffice-writer-nogui and fonts-ipaexfont)"
-    override = os.environ.get(SOFFICE_ENV)
+    override = settings.current().soffice
     if override:
         found = shutil.which(override)
         if found is None:
@@ -81,21 +82,8 @@ def find_soffice() -> str:
 
 
 def env_timeout(fallback: float = DEFAULT_TIMEOUT) -> float:
-    """``$DOCGEN_TIMEOUT`` seconds, else ``fallback``; InputError naming the variable when it is not a positive number.
-
-    >>> env_timeout(120.0) if "DOCGEN_TIMEOUT" not in os.environ else 120.0
-    120.0
-    """
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return fallback
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not (0 < value < float("inf")):
-        raise InputError(TIMEOUT_ENV, raw, "is not a number of seconds", allowed="a number > 0, e.g. 120")
-    return value
+    """``$DOCGEN_TIMEOUT`` seconds (checked with every setting: generator.settings), else ``fallback``."""
+    return settings.current().timeout or fallback
 
 
 def sized_timeout(documents: int) -> float:
@@ -111,7 +99,7 @@ def given_timeout(timeout: float | None = None) -> float | None:
     """The timeout the user chose: ``timeout`` (--timeout), else ``$DOCGEN_TIMEOUT``; None leaves each run its sized default."""
     if timeout:
         return timeout
-    return env_timeout() if os.environ.get(TIMEOUT_ENV, "").strip() else None
+    return settings.current().timeout
 
 
 def run_timeout(timeout: float | None, documents: int) -> float:
@@ -128,15 +116,8 @@ def timeout_option(seconds: float | None) -> Iterator[None]:
     if not seconds:
         yield
         return
-    before = os.environ.get(TIMEOUT_ENV)
-    os.environ[TIMEOUT_ENV] = f"{float(seconds):g}"
-    try:
+    with settings.exported(TIMEOUT_ENV, f"{float(seconds):g}"):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(TIMEOUT_ENV, None)
-        else:
-            os.environ[TIMEOUT_ENV] = before
 
 
 def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float | None = None, options: Mapping[str, bool | int] | None = None) -> list[Path]:

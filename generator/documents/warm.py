@@ -34,6 +34,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
+from generator import settings
 from generator.documents.convert import (
     _FILTER_OPTIONS,
     _FLAGS,
@@ -66,7 +67,7 @@ def _can_import_uno(python: str) -> bool:
 
 def find_uno_python() -> str:
     """The Python that runs the UNO helper: ``$DOCGEN_UNO_PYTHON``, else the system python3 if it has ``uno``."""
-    override = os.environ.get(PYTHON_ENV)
+    override = settings.current().uno_python
     if override:
         found = shutil.which(override)
         if found is None or not _can_import_uno(found):

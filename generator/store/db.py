@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import pkgutil
 import re
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
+from generator import settings
 from generator.store.audit import CHECKPOINT_NAME
 from generator.store.base import Base
 from generator.store.existing import ENV_URL, SQLITE_NAME, database_url  # noqa: F401 (callers say db.database_url)
@@ -48,7 +48,7 @@ def setting_name(url_option: str | None) -> str:
     """
     if url_option:
         return "--database"
-    return ENV_URL if os.environ.get(ENV_URL) else "DOCGEN_STORAGE"
+    return ENV_URL if settings.current().database_url else "DOCGEN_STORAGE"
 
 
 def _shown(url: str | URL) -> str:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import re
 import sys
 
+from generator import settings
 from generator.errors import InputError, SetupError
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -27,9 +27,6 @@ def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r}: not a port number; allowed: 1-65535")
     return int(text)
-
-
-FORWARDED_ENV = "DOCGEN_FORWARDED_ALLOW_IPS"
 
 
 def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
@@ -49,7 +46,7 @@ def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-unt
         app = create_app(site, args.database, converter=pool, delivery=delivery)
         print(f"docgen portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
         # X-Forwarded-Proto/For are believed from these addresses only (uvicorn's proxy headers): the proxy that ends TLS
-        trusted = os.environ.get(FORWARDED_ENV, "").strip() or "127.0.0.1"
+        trusted = settings.current().forwarded_allow_ips  # DOCGEN_FORWARDED_ALLOW_IPS
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if getattr(args, "quiet", False) else "info",
                     proxy_headers=True, forwarded_allow_ips=trusted)
     finally:
