@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from generator import __version__, api, i18n, settings
 from generator.batch import distributed
@@ -15,6 +17,10 @@ from generator.compliance.commands import disclosure_warnings, draft_notice
 from generator.errors import ContentError, DocgenError, InputError, MissingExtra
 from generator.jpformat import format_yen, format_yen_units, parse_date, parse_yen
 from generator.web.commands import add_commands as add_portal_commands
+
+if TYPE_CHECKING:
+    from generator.compliance.impact import AffectedPack
+    from generator.documents.brochure import BrochureResult
 
 log = logging.getLogger("docgen")
 
@@ -26,11 +32,11 @@ def _site(args: argparse.Namespace) -> api.Site:
     return api.Site.from_env(content=args.content, templates=args.templates, outputs=args.outputs, cache=args.cache)
 
 
-def _product(args: argparse.Namespace, *, lint: bool = True):
+def _product(args: argparse.Namespace, *, lint: bool = True) -> api.Product:
     return api.load(_site(args), args.product, lint=lint)
 
 
-def _products(args: argparse.Namespace):
+def _products(args: argparse.Namespace) -> list[api.Product]:
     site = _site(args)
     return [api.load(site, args.product)] if args.product else api.load_all(site)
 
@@ -56,7 +62,7 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def _publish(args: argparse.Namespace, out: Output, kind: str, build: Callable) -> int:
+def _publish(args: argparse.Namespace, out: Output, kind: str, build: Callable[..., BrochureResult]) -> int:
     """``docgen brochure`` / ``docgen wording``: one published document as Word and PDF."""
     product = _product(args)
     draft_notice(out, [product])
@@ -101,7 +107,7 @@ def cmd_diff(args: argparse.Namespace, out: Output) -> int:
     from generator.compliance.impact import impact_lines, ledger_impact  # the ledger (SQLAlchemy) only for diff
 
     if d.old.revision and d.new.revision and d.old.revision != d.new.revision:  # two revisions: neither changed
-        affected: list | None = []
+        affected: list[AffectedPack] | None = []
         out.line(f"issued packs: none affected; each stays with the revision it was built from ({d.new.revision} applies to "
                  f"policies starting from {d.new.meta.effective_date})")
     else:
@@ -129,18 +135,18 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     return 1 if failed else 0
 
 
-def _start(args: argparse.Namespace):  # noqa: ANN202 - a date or None
+def _start(args: argparse.Namespace) -> dt.date | None:
     return parse_date(args.start, field="--start") if getattr(args, "start", None) else None
 
 
-def _revision_json(sched, rev, start, renewal: bool) -> dict:  # noqa: ANN001
+def _revision_json(sched: api.Schedule, rev: api.Revision, start: dt.date | None, renewal: bool) -> dict[str, Any]:
     last = sched.last_day(rev, renewal)
     return {"revision": {"name": rev.name, "effective": rev.effective.isoformat(), "renewal_effective": rev.renewal_effective.isoformat(),
                          "last_day": last.isoformat() if last else None, "approval": rev.product.meta.approval_number or None},
             "start": start.isoformat() if start else None, "renewal": renewal}
 
 
-def _from_today(sched) -> list:  # noqa: ANN001 - the revisions a list may be built from: in force today and later
+def _from_today(sched: api.Schedule) -> list[api.Product]:  # the revisions a list may be built from: in force today and later
     revs = sched.revisions
     return [r.product for r in revs[revs.index(api.revision_for(sched)) :]]
 

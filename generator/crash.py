@@ -26,6 +26,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TypeVar
 
 from generator import __version__, settings
@@ -141,7 +142,7 @@ def stop_from_the_start(argv: list[str] | None = None) -> None:
     """
     command = command_of(list(sys.argv[1:] if argv is None else argv))
 
-    def handler(signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
+    def handler(signum: int, frame: FrameType | None) -> None:
         _say_stopped(command, signum)
         os._exit(128 + signum)
 
@@ -160,7 +161,7 @@ def stop_on_signals(command: str = "docgen") -> Iterator[None]:
         return
     received: list[int] = []
 
-    def handler(signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
+    def handler(signum: int, frame: FrameType | None) -> None:
         if received:
             _say_stopped(command, received[0])
             os._exit(128 + received[0])
@@ -207,7 +208,7 @@ def quiet_worker() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    def handler(signum: int, frame) -> None:  # noqa: ANN001
+    def handler(signum: int, frame: FrameType | None) -> None:
         # ignored from now on: the pool sends every worker SIGTERM again when one exits, which must not cut a cleanup short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if _busy:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import gettext as _gettext
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypeGuard
 
 from babel.support import NullTranslations, Translations
 
@@ -88,7 +89,7 @@ def shown(value: object, lang: str) -> str:
     return text[:MAX_SHOWN] + gettext(N_("…({length:,} characters)"), lang, {"length": len(text)})
 
 
-def _is_parts(value: object) -> bool:
+def _is_parts(value: object) -> TypeGuard[Sequence[tuple[str, Mapping[str, object]]]]:
     return isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value)
 
 
@@ -97,7 +98,7 @@ def fill(params: Mapping[str, object], lang: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in params.items():
         if _is_parts(value):
-            out[key] = gettext(N_("; "), lang).join(gettext(m, lang, fill(p, lang)) for m, p in value)  # type: ignore[misc, union-attr]
+            out[key] = gettext(N_("; "), lang).join(gettext(m, lang, fill(p, lang)) for m, p in value)
         elif isinstance(value, str) and key in TYPED:
             out[key] = shown(value, lang)
         else:
@@ -131,7 +132,10 @@ def describe(exc: BaseException, lang: str, labels: Mapping[str, str] | None = N
     '--revenue：入力されていません'
     """
     labels = labels or {}
-    name = (lambda f: labels.get(f, labels.get(f.lstrip("-"), f)))  # noqa: E731
+    chosen = labels
+
+    def name(field: str) -> str:
+        return chosen.get(field, chosen.get(field.lstrip("-"), field))
     if isinstance(exc, InputError):
         return sentence(name(exc.field), exc.value, exc.reason_id, exc.params, lang, exc.allowed_id, exc.suggestion)
     if isinstance(exc, QuoteOutcome):

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from generator import __version__, settings
 from generator.batch.clients import RowError, parse_client, read_client_rows
@@ -39,7 +40,7 @@ DEFAULT_CHUNK = 100  # clients per task: a LibreOffice run each; big enough that
 CLUSTER_MAX_ROWS = 1_000_000  # a cluster run streams the list: a renewal season in one file (a local run: clients.MAX_ROWS)
 WINDOW_PER_THREAD = 2  # tasks in flight per worker thread: one running, one waiting, none piling up on the client
 Progress = Callable[[int, int], None]
-OnPack = Callable[[dict], None]
+OnPack = Callable[[dict[str, Any]], None]
 
 
 # --- options ----------------------------------------------------------------------------------
@@ -219,7 +220,7 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
         ordered.flush()
         return summary
 
-    groups: dict[tuple[str, dt.date | None], list[tuple[int | None, dict, int]]] = {}
+    groups: dict[tuple[str, dt.date | None], list[tuple[int | None, dict[str, Any], int]]] = {}
     for row, values, premium, revision, last_day in rows:  # a list on one revision is one group, in row order as before
         groups.setdefault((revision, last_day), []).append((row, values, premium))
     run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -245,7 +246,7 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
 
     from distributed import as_completed
 
-    in_flight: dict = {}
+    in_flight: dict[str, Any] = {}
     queue = as_completed()
 
     def collect(future) -> None:
@@ -295,7 +296,7 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
     return summary
 
 
-def error_record(error: RowError) -> dict:
+def error_record(error: RowError) -> dict[str, Any]:
     """An error row as ``--json`` prints it (generator.batch.runner.Summary.records)."""
     return {"row": error.row, "status": getattr(error.error, "status", "error"), "column": error.column, "value": error.value,
             "reason": error.reason}
@@ -314,14 +315,14 @@ class InOrder:
 
     def __init__(self, sink: OnPack | None):
         self.sink = sink
-        self.held: list[tuple[int, int, dict]] = []
+        self.held: list[tuple[int, int, dict[str, Any]]] = []
         self.open_chunks: list[int] = []  # first row of each chunk in flight (a heap)
         self.count = itertools.count()  # ties keep arrival order
 
     def open(self, first_row: int | None) -> None:
         heapq.heappush(self.open_chunks, first_row or 0)
 
-    def add(self, row: int | None, record: dict) -> None:
+    def add(self, row: int | None, record: dict[str, Any]) -> None:
         if self.sink:
             heapq.heappush(self.held, (row or 0, next(self.count), record))
             self._release()
@@ -341,7 +342,7 @@ class InOrder:
 
 
 def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None], *, schedule=None, today: dt.date | None = None,
-                  start: dt.date | None = None, renewal: bool = False) -> Iterator[tuple[int | None, dict, int, str, dt.date | None]]:
+                  start: dt.date | None = None, renewal: bool = False) -> Iterator[tuple[int | None, dict[str, Any], int, str, dt.date | None]]:
     """(row, raw values, premium, revision, its last day) of each row a local run would plan; the others go to
     ``bad_row``, as errors there. The revision is the one in force on the row's 保険始期日 (else ``start``, else today)."""
     from generator.batch.clients import ClientRequest
@@ -375,7 +376,7 @@ def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None]
         yield row, values, premium, revision, last_day
 
 
-def _chunks(rows: Iterator[tuple[int | None, dict, int]], size: int) -> Iterator[list[tuple[int | None, dict[str, str]]]]:
+def _chunks(rows: Iterator[tuple[int | None, dict[str, Any], int]], size: int) -> Iterator[list[tuple[int | None, dict[str, str]]]]:
     """Consecutive good rows, ``size`` at a time: the same list always cuts into the same chunks.
 
     >>> [len(c) for c in _chunks(iter([(i, {}, 0) for i in range(5)]), 2)]

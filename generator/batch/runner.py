@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, T
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -180,7 +181,7 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
         return pool.submit(in_worker, typeset_and_merge, *args) if forked else pool.submit(typeset_and_merge, *args)
 
     left = dict(batches)
-    pending: dict = {}
+    pending: dict[str, Any] = {}
     finished_all = False
     try:
         queue = iter(batches)
@@ -265,7 +266,7 @@ class Summary:
         """年間保険料 of every pack the list yields, in yen."""
         return sum(p.quote.premium for p in self.planned)
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, Any]]:
         """One JSON-ready record per row, in row order: built, up to date, would build (dry run) or error."""
         records = [p.as_dict() for p in (*self.built, *self.skipped)]
         if self.dry_run:

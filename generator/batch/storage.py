@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import posixpath
 from pathlib import Path
+from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -60,7 +61,7 @@ class Destination:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
-    def read_json(self, rel: str) -> dict | None:
+    def read_json(self, rel: str) -> dict[str, Any] | None:
         data = self.read_bytes(rel)
         try:
             found = json.loads(data) if data is not None else None
@@ -88,7 +89,7 @@ class Destination:
         found = info.get("mtime") or info.get("created") or info.get("LastModified")
         return found.timestamp() if hasattr(found, "timestamp") else (float(found) if found is not None else None)
 
-    def pack_state(self, folder: str) -> dict | None:
+    def pack_state(self, folder: str) -> dict[str, Any] | None:
         """The pack.json of a complete pack in ``folder`` (every file it lists is there), else None."""
         state = self.read_json(posixpath.join(folder, PACK_MANIFEST))
         if not state or not isinstance(state.get("files"), list):

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pypdf import PdfReader
@@ -43,7 +44,7 @@ class Doc:
     title: str
     file_name: str  # the Word file's name in the pack, for messages
     template: Path
-    context: dict
+    context: dict[str, Any]
     props: DocProperties
 
 
@@ -264,7 +265,7 @@ def _convert_in_order(entries: list[_Entry], out: Path, timeout: float | None, c
     return pdfs
 
 
-def _convert(files: list[Path], out: Path, timeout: float | None, options: dict | None = None, converter: Converter | None = None,
+def _convert(files: list[Path], out: Path, timeout: float | None, options: dict[str, Any] | None = None, converter: Converter | None = None,
              *, documents: int | None = None) -> list[Path]:
     """A LibreOffice that crashed or wrote no PDF is started afresh once for the same files; one that hung is not
     (the same input would hang again: a timeout is the costly failure, so it is never repeated).
@@ -373,7 +374,7 @@ def _learn_layout(job: Job, cache_root: Path, timeout: float | None, converter: 
 
 def _save(new: Path, job: Job, splits: list, prints: list[str], pdfs: list[Path]) -> None:
     """Page counts and, for a document with a static tail, that tail's pages cut from its whole layout."""
-    saved: dict = {"pages": {}, "statics": {}}
+    saved: dict[str, Any] = {"pages": {}, "statics": {}}
     for doc, split, mark, pdf in zip(job.docs, splits, prints, pdfs, strict=True):
         reader = PdfReader(pdf)
         count = len(reader.pages)

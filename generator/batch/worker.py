@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from distributed import WorkerPlugin
 
@@ -65,7 +66,7 @@ class ChunkResult:
     """What goes back to the client: one small line per pack (as ``--json`` prints it) and every bad row."""
 
     chunk: str
-    packs: list[dict] = field(default_factory=list)
+    packs: list[dict[str, Any]] = field(default_factory=list)
     errors: list[tuple[int | None, str, str, str]] = field(default_factory=list)
     resumed: bool = False  # another run's manifest record said done and every pack was still there
     worker: str = ""
@@ -117,10 +118,10 @@ class DocgenPlugin(WorkerPlugin):
         self.max_conversions, self.warm = max_conversions, warm
         self._setup(None)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return {"max_conversions": self.max_conversions, "warm": self.warm}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state)
 
     def _setup(self, root: Path | None) -> None:
@@ -255,11 +256,11 @@ def build_chunk(spec: ChunkSpec, data: bytes) -> ChunkResult:
         return ChunkResult(spec.chunk, [p["line"] for p in packs], errors, worker=me)
 
 
-def _still_there(dest: Destination, record: dict) -> bool:
+def _still_there(dest: Destination, record: dict[str, Any]) -> bool:
     return all((dest.pack_state(p["folder"]) or {}).get("digest") == p["digest"] for p in record["packs"])
 
 
-def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict], list[tuple]]:
+def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict[str, Any]], list[tuple]]:
     from generator.batch import assemble, runner
     from generator.batch.typeset import learn_layout, typeset
     from generator.documents.convert import given_timeout
@@ -270,7 +271,7 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
     plans = runner.plan_rows(ctx.site, ctx.product, list(spec.rows), spec.today, summary, last_day=spec.last_day, start=spec.start,
                              renewal=spec.renewal)
     errors = [(e.row, e.column, e.value, e.reason) for e in summary.errors]
-    packs: dict[int, dict] = {}
+    packs: dict[int, dict[str, Any]] = {}
     todo = []
     for i, plan in enumerate(plans):
         state = dest.pack_state(plan.folder)
@@ -313,7 +314,7 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
     return [packs[i] for i in sorted(packs)], errors
 
 
-def _entry(dest: Destination, plan, pages: int, status: str) -> dict:
+def _entry(dest: Destination, plan, pages: int, status: str) -> dict[str, Any]:
     """The manifest's entry for one pack: its folder and inputs digest, and the line ``--json`` prints for it."""
     from generator.batch.assemble import Pack
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import openpyxl
 from openpyxl.utils import get_column_letter
@@ -80,7 +80,7 @@ def _sheet_rows(path: str, wb: openpyxl.Workbook, max_rows: int = MAX_ROWS) -> I
         raise ClientListError(path, NOT_XLSX, {"detail": _describe(exc)}) from None
 
 
-def _row_values(path: str, cells: list[dict]) -> list[object]:
+def _row_values(path: str, cells: list[dict[str, Any]]) -> list[object]:
     values: list[object] = []
     for cell in cells:
         column = cell["column"]

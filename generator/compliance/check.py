@@ -13,6 +13,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -120,7 +121,7 @@ def build_published(site: Site, products: list[Product], root: Path) -> list[Pub
     return published
 
 
-def manifest_for(site: Site, products: list[Product], published: list[Published], root: Path) -> dict:
+def manifest_for(site: Site, products: list[Product], published: list[Published], root: Path) -> dict[str, Any]:
     """What `docgen check` compares against: input hashes, normalised-text hashes and a snapshot of the facts."""
     entries = {}
     for item in published:
@@ -169,7 +170,7 @@ def build_all(site: Site, products: list[Product]) -> tuple[list[Published], Pat
     return published, target
 
 
-def _explain(product: Product, snapshot: dict, kind: str) -> list[str]:
+def _explain(product: Product, snapshot: dict[str, Any], kind: str) -> list[str]:
     """Clause and premium changes since the manifest's snapshot that reach a document of ``kind``, with file:line."""
     old_clauses = {cid: Clause(cid, c["path"], c["label"], c["text"]) for cid, c in snapshot.get("clauses", {}).items()}
     old_cells = {k: Cell(k, c["label"], c["path"], c["premium"]) for k, c in snapshot.get("cells", {}).items()}

@@ -11,6 +11,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from generator.compliance.versions import WORKING, Version
 from generator.content.facts import Cell, Clause, cells, clauses, describe_cell_change, documents_using
@@ -78,7 +79,7 @@ class ContentDiff:
     def summary_lines(self) -> list[str]:
         return summary_lines(self)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready: each changed clause and premium cell, with the documents it reaches."""
         return {
             "product": self.new.key, "old": self.old_label, "new": self.new_label,

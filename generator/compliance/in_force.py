@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from generator.content.model import Product
 from generator.errors import ApprovalError
@@ -48,7 +48,7 @@ def for_build(site: Site, product: Product, on: dt.date | None = None) -> Produc
         return apply(product, current_approval(session, product.key, product.digest(), on or dt.date.today()))
 
 
-def from_manifest(product: Product, manifest: dict) -> Product:
+def from_manifest(product: Product, manifest: dict[str, Any]) -> Product:
     """A draft ``product`` printing the approval number a committed manifest records for this exact content hash.
 
     This is what lets a fresh clone (CI, no database) rebuild approved published outputs byte for byte: the manifest is
@@ -63,7 +63,7 @@ def from_manifest(product: Product, manifest: dict) -> Product:
     return product
 
 
-def approval_lines(products: list[Product], manifest: dict) -> list[str]:
+def approval_lines(products: list[Product], manifest: dict[str, Any]) -> list[str]:
     """Whether the published outputs match an approved version, per product (for `docgen check`)."""
     lines = []
     for p in products:

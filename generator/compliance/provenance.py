@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pypdf import PdfReader
@@ -159,7 +160,7 @@ class Verification:
         """Content matches and, if the PDF is signed, the signature verifies (unaltered since signing)."""
         return self.content_matches and (self.signature is None or self.signature.ok)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"pdf": str(self.pdf), "status": "matches" if self.matches else "differs", "built_from": self.built_from,
                 "current": self.current, "changed_clauses": self.changed, "removed_clauses": self.removed, "premiums": self.premiums,
                 "altered": self.altered,

@@ -18,7 +18,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from generator import settings
 from generator.errors import SigningSetupError
@@ -130,7 +130,7 @@ class SignatureCheck:
         trust = "trusted signer" if self.trusted else f"signer not checked against a trust root ({ENV_TRUST} not set or not its CA)"
         return f"  signature: valid, unaltered since signing by {self.signer} at {self.signed_at}; {trust}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"signed": self.signed, "intact": self.intact, "whole_file": self.whole_file, "trusted": self.trusted, "signer": self.signer,
                 "signed_at": self.signed_at, "problem": self.problem, "ok": self.ok}
 

@@ -142,7 +142,7 @@ class _Partial:
     """Stand-in for an object that could not be built; only its problems matter."""
 
     tp: Any
-    values: dict
+    values: dict[str, Any]
 
 
 @functools.cache

@@ -134,7 +134,7 @@ class Compiled:
         tpl.docx = None
         self._lock = threading.Lock()  # the document element and docxtpl's counters are this template's own
 
-    def render(self, context: dict) -> dict[str, bytes]:
+    def render(self, context: dict[str, Any]) -> dict[str, bytes]:
         """Every part of the rendered package by name, as docxtpl's render and save would write them."""
         tpl, env = self.tpl, RENDER_ENV
         with self._lock:

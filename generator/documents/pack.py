@@ -6,6 +6,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pypdf import PdfReader
@@ -39,7 +40,7 @@ def shared_source(path: Path) -> Source:
     """A PDF every pack shares (brochure, static pages), read and prepared once per thread and file version."""
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size)
-    cache: dict = _SOURCES.__dict__.setdefault("cache", {})
+    cache: dict[str, Any] = _SOURCES.__dict__.setdefault("cache", {})
     if key not in cache:
         if len(cache) > 32:
             cache.clear()

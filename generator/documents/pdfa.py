@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, OutlineItem, Pdf
@@ -92,7 +93,7 @@ class Source:
             self._taken[key] = self.pdf.make_indirect(Array([group, Array([self.marks[n] for n in pages])]))
         return self._taken[key]
 
-    def _copy(self, elem: Dictionary, index: dict, annot_at: dict, pages: set[int]) -> Dictionary | None:
+    def _copy(self, elem: Dictionary, index: dict[str, Any], annot_at: dict[str, Any], pages: set[int]) -> Dictionary | None:
         """A copy of ``elem`` and its subtree in the same file, without its parent; records MCIDs and annotations."""
         new = self.pdf.make_indirect(Dictionary({k: v for k, v in elem.items() if k not in ("/K", "/P")}))
         page = index.get(elem.Pg.objgen) if "/Pg" in elem else None
@@ -158,7 +159,7 @@ def _kids(elem: Dictionary) -> list:
     return list(kids) if isinstance(kids, Array) else [kids]
 
 
-def _outline(pdf: Pdf, index: dict) -> list[tuple[str, int, list]]:
+def _outline(pdf: Pdf, index: dict[str, Any]) -> list[tuple[str, int, list]]:
     def walk(items: Iterable[OutlineItem]) -> list[tuple[str, int, list]]:
         out = []
         for item in items:

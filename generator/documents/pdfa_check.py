@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
@@ -170,7 +171,7 @@ def _content(page: pikepdf.Page) -> bytes:
     return b"\n".join(s.read_bytes() for s in streams)
 
 
-def _walk(elem: Dictionary, page: Dictionary | None, reached: dict, seen: set) -> None:
+def _walk(elem: Dictionary, page: Dictionary | None, reached: dict[str, Any], seen: set) -> None:
     if elem.objgen in seen and elem.objgen != (0, 0):
         return
     seen.add(elem.objgen)

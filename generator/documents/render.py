@@ -79,7 +79,7 @@ def illegal_values(value: Any, path: str = "") -> Iterator[str]:
         yield f"{path or 'value'}: {type(value).__name__} is not plain data (str, int, list, dict)"
 
 
-def render_docx(template: Path, context: dict, out: Path, *, properties: DocProperties | None = None) -> Path:
+def render_docx(template: Path, context: dict[str, Any], out: Path, *, properties: DocProperties | None = None) -> Path:
     """Render ``template`` with ``context`` into ``out`` atomically; the same inputs give the same bytes.
 
     Raises TemplateError naming the template for undefined variables, sandbox violations,

@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -126,7 +127,7 @@ class _Instance:
         """Its live processes: the helper, oosplash, soffice.bin."""
         return group_members(self.pgid)
 
-    def request(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool | int], timeout: float) -> dict:
+    def request(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool | int], timeout: float) -> dict[str, Any]:
         line = json.dumps({"jobs": jobs, "filter": filter_options, "in_filter": _IN_FILTER}) + "\n"
         try:
             self.proc.stdin.write(line.encode())
@@ -138,7 +139,7 @@ class _Instance:
             raise _Crashed(reply.get("error", "LibreOffice crashed"))
         return reply
 
-    def _read(self, deadline: float) -> dict:
+    def _read(self, deadline: float) -> dict[str, Any]:
         out = self.proc.stdout
         while True:
             left = deadline - time.monotonic()

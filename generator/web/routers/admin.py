@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -26,7 +26,7 @@ def _settings(request: Request):  # type: ignore[no-untyped-def]
     return request.app.state.settings
 
 
-def _users_page(request: Request, db: Session, status: int = 200, message: str = "", form: dict | None = None) -> Response:
+def _users_page(request: Request, db: Session, status: int = 200, message: str = "", form: dict[str, Any] | None = None) -> Response:
     users = list(db.scalars(select(User).join(Agency).order_by(Agency.name, User.email)))
     agencies = list(db.scalars(select(Agency).order_by(Agency.name)))
     return render(request, "admin_users.html", status, users=users, agencies=agencies, roles=ROLES, message=message,

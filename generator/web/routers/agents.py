@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
@@ -77,9 +77,9 @@ def _revision(request: Request, start: str, renewal: bool):  # type: ignore[no-u
                  "approval": rev.product.meta.approval_number, "several": not sched.single}
 
 
-def ladder(request: Request, industry: str, revenue: str, limit: str, start: str = "", renewal: bool = False) -> dict:
+def ladder(request: Request, industry: str, revenue: str, limit: str, start: str = "", renewal: bool = False) -> dict[str, Any]:
     """The premium for every published limit, or the sentence the CLI prints when there is none."""
-    view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit, "client": None,
+    view: dict[str, Any] = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit, "client": None,
                   "start": start, "renewal": renewal, "revision": None}
     long = too_long({"industry": industry, "revenue": revenue, "limit": limit, "start": start})
     if long:

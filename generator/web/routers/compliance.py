@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -92,7 +92,7 @@ def versions_page(request: Request, db: Db, user: Officer) -> Response:
                   revisions=_revision_rows(request, db, today))
 
 
-def _revision_rows(request: Request, db: Session, today: dt.date) -> list[dict]:
+def _revision_rows(request: Request, db: Session, today: dt.date) -> list[dict[str, Any]]:
     """Each revision with its dates and the approval state of its content hash on the day it is used."""
     sched = request.app.state.products.schedule()
     in_force = api.revision_for(sched, today=today)
