@@ -177,10 +177,10 @@ def _explain(product: Product, snapshot: dict[str, Any], kind: str) -> list[str]
     reasons = []
     changed_clauses, changed_cells = diff_facts(old_clauses, clauses(product), old_cells, cells(product))
     docs = [kind] if kind != "proposal" else list(PACK_KINDS)
-    for c in changed_cells:
-        if any(d in c.used_by for d in docs):
-            src = product.source(c.new.path if c.new else c.old.path)  # type: ignore[union-attr]
-            reasons.append(f"rates {c.describe()} ({src.file}:{src.line})")
+    for cell in changed_cells:
+        if any(d in cell.used_by for d in docs):
+            src = product.source(cell.present.path)
+            reasons.append(f"rates {cell.describe()} ({src.file}:{src.line})")
     for c in changed_clauses:
         if any(d in documents_using(c.path) for d in docs):
             src = product.source(c.path)

@@ -9,11 +9,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.errors import ApprovalError, InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from generator.cli_output import Output
+    from generator.content.model import Product
+    from generator.site import Site
 
 EXAMPLES = {
     "submit": "docgen submit --user marketing@example.jp",
@@ -24,14 +32,14 @@ EXAMPLES = {
 }
 
 
-def _site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _site(args: argparse.Namespace) -> Site:
     from generator import api
 
     return api.Site.from_env(**{k: getattr(args, k, None) for k in ("content", "templates", "outputs", "cache")})
 
 
 @contextmanager
-def store_session(site) -> Iterator:  # type: ignore[no-untyped-def]
+def store_session(site: Site) -> Iterator[Session]:
     """A session on the site's database, migrated to the newest revision first (idempotent)."""
     from generator.store import db
 
@@ -53,7 +61,7 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-01") from None
 
 
-def snapshot(site, product, submission_id: int) -> Path:  # type: ignore[no-untyped-def]
+def snapshot(site: Site, product: Product, submission_id: int) -> Path:
     """Copy the submitted content files under the site's storage: the exact version a later redline compares with."""
     root = Path(site.storage) / "submissions" / str(submission_id)
     folder = root / product.key
@@ -63,28 +71,30 @@ def snapshot(site, product, submission_id: int) -> Path:  # type: ignore[no-unty
     return root
 
 
-def _revision(api, site, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _revision(site: Site, args: argparse.Namespace) -> Product:
     """The product revision to submit or decide: --product-revision NAME (docgen revisions), else the one in force today."""
+    from generator import api
+
     if args.product_revision:
         return api.schedule(site, args.product).by_name(args.product_revision).product
     return api.load(site, args.product)
 
 
-def cmd_submit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+def cmd_submit(args: argparse.Namespace, out: Output) -> int:
     from generator import api
     from generator.compliance import approval as ap
     from generator.content.disclosures import missing_disclosures
     from generator.store.approvals import Submission
 
     site = _site(args)
-    product = _revision(api, site, args)
+    product = _revision(site, args)
     with store_session(site) as session:
         user = ap.user_by_email(session, args.user)
         sub = ap.submit(session, product, user, revision=args.revision)
         root = snapshot(site, product, sub.id)
         base = ap.last_approved(session, product.key)
         base_sub = session.get(Submission, base.submission_id) if base and base.submission_id else None
-        if base_sub is not None and (Path(site.storage) / "submissions" / str(base_sub.id)).is_dir():
+        if base is not None and base_sub is not None and (Path(site.storage) / "submissions" / str(base_sub.id)).is_dir():
             old = Path(site.storage) / "submissions" / str(base_sub.id)
             d = api.diff(site, str(old), str(root), product.key)
             d.old_label, d.new_label = f"approved {base.approval_number}", f"submission {sub.id}"
@@ -100,12 +110,11 @@ def cmd_submit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped
     return 0
 
 
-def cmd_approve(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
-    from generator import api
+def cmd_approve(args: argparse.Namespace, out: Output) -> int:
     from generator.compliance import approval as ap
 
     site = _site(args)
-    product = _revision(api, site, args)
+    product = _revision(site, args)
     with store_session(site) as session:
         user = ap.user_by_email(session, args.user)
         if args.reject is not None:
@@ -125,7 +134,7 @@ def cmd_approve(args: argparse.Namespace, out) -> int:  # type: ignore[no-untype
     return 0
 
 
-def cmd_approvals(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+def cmd_approvals(args: argparse.Namespace, out: Output) -> int:
     from sqlalchemy import select
 
     from generator import api
@@ -154,7 +163,7 @@ def cmd_approvals(args: argparse.Namespace, out) -> int:  # type: ignore[no-unty
     return 0
 
 
-def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+def cmd_audit(args: argparse.Namespace, out: Output) -> int:
     from generator.store.audit import CHECKPOINT_NAME, head, verify
 
     site = _site(args)
@@ -174,11 +183,11 @@ def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-
         raise InputError("audit", args.action, "unknown action", allowed="verify")
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the compliance commands to the CLI's subparsers (each gets --product, --json, -q/-v like the others)."""
     from generator.cli import EXIT_CODES
 
-    def add(name: str, func, help_: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+    def add(name: str, func: Callable[[argparse.Namespace, Output], int], help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_CODES}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
@@ -209,7 +218,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 __all__ = ["add_commands", "ApprovalError"]
 
 
-def draft_notice(out, products) -> None:  # type: ignore[no-untyped-def]
+def draft_notice(out: Output, products: Iterable[Product]) -> None:
     """Say on stderr, on every build, which products' documents are drafts (no valid approval: watermarked)."""
     from generator.compliance.in_force import is_draft
     from generator.compliance.watermark import DRAFT_TEXT
@@ -223,7 +232,7 @@ def draft_notice(out, products) -> None:  # type: ignore[no-untyped-def]
             out.error(f"docgen: approved: {name} content {p.digest()} prints approval number {p.meta.approval_number}")
 
 
-def disclosure_warnings(out, products) -> None:  # type: ignore[no-untyped-def]
+def disclosure_warnings(out: Output, products: Iterable[Product]) -> None:
     """`docgen validate`: every required 重要事項説明書 item still missing, as a warning (an approval refuses them)."""
     from generator.content.disclosures import missing_disclosures
 

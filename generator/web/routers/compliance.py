@@ -170,13 +170,13 @@ def compare(request: Request, db: Db, user: Officer, old: Annotated[str, Query(m
     d, versions = _pair(request, old, new)
     label = {v.spec: v.label for v in versions}
     d.old_label, d.new_label = label[old], label[new]
-    changes = [{"id": c.id, "kind": c.kind, "label": (c.new or c.old).label, "path": c.path, "used_by": c.used_by,  # type: ignore[union-attr]
+    changes = [{"id": c.id, "kind": c.kind, "label": c.present.label, "path": c.path, "used_by": c.used_by,
                 "segments": segments(c.old.text if c.old else "", c.new.text if c.new else "")} for c in d.clauses]
     affected = affected_packs(db, d)
     current = _product(request)
     can_reissue = bool(affected) and not is_draft(current) and current.digest() == d.new.digest()
     return render(request, "compliance_compare.html", d=d, old=old, new=new, changes=changes, cells=[cell_change(c) for c in d.cells],
-                  cell_labels={c.key: (c.new or c.old).label for c in d.cells}, affected=affected, can_reissue=can_reissue,  # type: ignore[union-attr]
+                  cell_labels={c.key: c.present.label for c in d.cells}, affected=affected, can_reissue=can_reissue,
                   current=current)
 
 
