@@ -19,7 +19,7 @@ from generator.store.audit import record
 from generator.store.base import utcnow
 from generator.web import security
 from generator.web.commands import EMAIL, MIN_PASSWORD
-from generator.web.pages import ROLE_LABELS as ROLE_NAMES
+from generator.web.messages import ROLE_LABELS as ROLE_NAMES
 
 MAX_PASSWORD = 1024  # the login form's own bound
 

@@ -76,11 +76,11 @@ class ProductCache:
         self.site, self.lint = site, lint
         self.approvals = approvals  # stamps the approval in force from the portal's database (else: api.load's own lookup)
         self._lock = threading.Lock()
-        self._key: tuple | None = None
+        self._key: tuple[object, ...] | None = None
         self._product: Product | None = None
         self._schedule: Schedule | None = None
 
-    def _fingerprint(self) -> tuple:
+    def _fingerprint(self) -> tuple[object, ...]:
         stamps = []
         for root in (self.site.content, self.site.templates):
             for folder, _dirs, files in os.walk(root):
@@ -197,7 +197,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
         await run_in_threadpool(know_user, request)  # routing's 404/405 ran no dependency: the page still shows who is in
         # a bare HTTPException(404) and routing's own carry the English phrase ("Not Found"): the page says its own sentence
         said = "" if exc.detail == _phrase(exc.status_code) else detail_text(exc.detail)
-        return error_page(request, exc.status_code, said or status_text(exc.status_code), headers=exc.headers)
+        return error_page(request, exc.status_code, said or status_text(exc.status_code), headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

@@ -9,15 +9,21 @@ import argparse
 import getpass
 import re
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
 
 from generator import settings
 from generator.errors import InputError, SetupError
+
+if TYPE_CHECKING:
+    from generator.cli_output import Output
+    from generator.site import Site
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
 
 
-def _site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _site(args: argparse.Namespace) -> Site:
     from generator import api
 
     return api.Site.from_env(**{k: getattr(args, k, None) for k in ("content", "templates", "outputs", "cache")})
@@ -29,7 +35,7 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
+def cmd_serve(args: argparse.Namespace, out: Output | None = None) -> int:
     import uvicorn
 
     from generator.compliance.delivery import DeliverySettings
@@ -54,7 +60,9 @@ def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-unt
     return 0
 
 
-def cmd_db_upgrade(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
+def cmd_db_upgrade(args: argparse.Namespace, out: Output | None = None) -> int:
+    from sqlalchemy import make_url
+
     from generator.store import db
 
     url = args.database or db.database_url(_site(args))
@@ -65,12 +73,12 @@ def cmd_db_upgrade(args: argparse.Namespace, out=None) -> int:  # type: ignore[n
         revision = db.current(eng)
         eng.dispose()
     except Exception as exc:  # the driver's own message, on one line, without a traceback
-        raise SetupError(f"database {db.make_url(url).render_as_string(hide_password=True)}: {str(exc).splitlines()[0]}") from exc
+        raise SetupError(f"database {make_url(url).render_as_string(hide_password=True)}: {str(exc).splitlines()[0]}") from exc
     print(f"database at revision {revision}")
     return 0
 
 
-def read_password(stdin=None, prompt=getpass.getpass) -> str:  # type: ignore[no-untyped-def]
+def read_password(stdin: TextIO | None = None, prompt: Callable[[str], str] = getpass.getpass) -> str:
     """The new password: prompted twice on a terminal, else the first line of stdin. Never a default."""
     stdin = stdin or sys.stdin
     if stdin.isatty():
@@ -84,7 +92,7 @@ def read_password(stdin=None, prompt=getpass.getpass) -> str:  # type: ignore[no
     return first
 
 
-def cmd_users_add(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
+def cmd_users_add(args: argparse.Namespace, out: Output | None = None) -> int:
     from sqlalchemy import select
 
     from generator.store import db
@@ -122,11 +130,11 @@ def cmd_users_add(args: argparse.Namespace, out=None) -> int:  # type: ignore[no
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add serve, db and users to the docgen parser's subcommands."""
     common = {"json": False, "quiet": False, "verbose": False, "product": None}
 
-    def parser(name: str, help_: str, **kw) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+    def parser(name: str, help_: str, **kw: Any) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, **kw)
         p.add_argument("--database", help="database URL (default: DOCGEN_DATABASE_URL, else a SQLite file under DOCGEN_STORAGE)")
         p.set_defaults(**common)

@@ -71,7 +71,8 @@ def is_https(scheme: str, mode: str) -> bool:
     return mode == "always" or (mode == "auto" and scheme == "https")
 
 
-_hasher = PasswordHash((Argon2Hasher(**argon2_parameters()),))
+_cost = argon2_parameters()
+_hasher = PasswordHash((Argon2Hasher(time_cost=_cost["time_cost"], memory_cost=_cost["memory_cost"], parallelism=_cost["parallelism"]),))
 # verifying against this when the e-mail is unknown makes both answers take as long
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
