@@ -49,11 +49,13 @@ def _signed(pdf: Path) -> bool:
     """Whether ``pdf`` has a signature field (read with pypdf: an unsigned pack is verified without pyHanko)."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
+    from pypdf.generic import DictionaryObject
 
     try:
-        form = PdfReader(pdf).trailer["/Root"].get("/AcroForm")
-        fields = form.get_object().get("/Fields", []) if form is not None else []
-        return any(field.get_object().get("/FT") == "/Sig" for field in fields)
+        form = PdfReader(pdf).root_object.get("/AcroForm")
+        acro = form.get_object() if form is not None else None
+        fields = acro.get("/Fields", []) if isinstance(acro, DictionaryObject) else []
+        return any(isinstance(f := field.get_object(), DictionaryObject) and f.get("/FT") == "/Sig" for field in fields)
     except PyPdfError:
         return True  # pyHanko reads the file itself, or says why it cannot
 
@@ -77,7 +79,7 @@ def load_signer(chosen: settings.Settings | None = None) -> signers.SimpleSigner
     if p12 is None and key is None and cert is None:
         return None
     if p12 is not None:
-        signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
+        signer: signers.SimpleSigner | None = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
         where = f"{ENV_P12}={p12}"
     else:
         if key is None or cert is None:

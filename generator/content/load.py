@@ -104,7 +104,7 @@ class _Builder:
             return None
         return value
 
-    def _sequence(self, item_tp: Any, node: yaml.Node, path: str) -> tuple:
+    def _sequence(self, item_tp: Any, node: yaml.Node, path: str) -> tuple[Any, ...]:
         if not isinstance(node, yaml.SequenceNode):
             self.fail(node, path, f"expected a list, got a {_kind(node)}")
             return ()
@@ -146,7 +146,7 @@ class _Partial:
 
 
 @functools.cache
-def _fields_of(tp: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+def _fields_of(tp: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
     """A content dataclass's resolved type hints and the fields a file may set (get_type_hints costs a third of a load)."""
     hints = typing.get_type_hints(tp)
     fields = {f.name: f for f in dataclasses.fields(tp) if f.init and f.name in hints}

@@ -312,7 +312,7 @@ def brochure_context(product: Product) -> dict[str, Any]:
     """Everything templates/brochure.docx reads; keys are documented in templates/README.md."""
     meta = product.meta
     feats = product.features
-    ctx = {
+    ctx: dict[str, Any] = {
         "doc": {
             "title": meta.brochure_title,
             "product": meta.display_name,

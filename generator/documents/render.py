@@ -185,7 +185,9 @@ def _core_xml(props: DocProperties) -> bytes:
         "dcterms": "http://purl.org/dc/terms/",
         "xsi": "http://www.w3.org/2001/XMLSchema-instance",
     }
-    q = lambda prefix, tag: f"{{{ns[prefix]}}}{tag}"  # noqa: E731
+    def q(prefix: str, tag: str) -> str:
+        return f"{{{ns[prefix]}}}{tag}"
+
     root = etree.Element(q("cp", "coreProperties"), nsmap=ns)
     for prefix, tag, text in (
         ("dc", "title", props.title),
