@@ -89,7 +89,7 @@ def pack_metadata(product: Product, plan: PackPlan) -> dict[str, str]:
 
 
 # per Product object (frozen): the portal builds pack after pack from one loaded product
-_PROVENANCE: dict[int, tuple[weakref.ref, dict[str, str]]] = {}
+_PROVENANCE: dict[int, tuple[weakref.ref[Product], dict[str, str]]] = {}
 _PROVENANCE_LOCK = threading.Lock()
 
 

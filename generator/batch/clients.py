@@ -8,7 +8,7 @@ import csv
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,6 +205,7 @@ def read_client_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None =
         raise ClientListError(shown, N_("is a folder; give the client list file (.csv or .xlsx)"))
     if not path.is_file():
         raise ClientListError(shown, N_("no such file"))
+    rows: Generator[tuple[int, Sequence[object]], None, None]
     if suffix == ".csv":
         rows = _csv_rows(path, shown)
     elif suffix == ".xlsx":
@@ -252,7 +253,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _csv_rows(path: Path, shown: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(path: Path, shown: str) -> Generator[tuple[int, list[str]], None, None]:
     encoding = _csv_encoding(path, shown)
     with path.open(encoding=encoding, newline="") as fh:
         reader = csv.reader(fh, strict=True)

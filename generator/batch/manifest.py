@@ -74,7 +74,7 @@ class Manifest:
     def running(self, chunk: str, run: str, worker: str) -> None:
         self._write(chunk, {"state": "running", "chunk": chunk, "run": run, "worker": worker, "host": worker_tag(), "started": time.time()})
 
-    def done(self, chunk: str, run: str, worker: str, packs: list[dict[str, Any]], errors: list[list]) -> dict[str, Any]:
+    def done(self, chunk: str, run: str, worker: str, packs: list[dict[str, Any]], errors: list[list[object]]) -> dict[str, Any]:
         record = {"state": "done", "chunk": chunk, "run": run, "worker": worker, "host": worker_tag(), "finished": time.time(),
                   "packs": packs, "errors": errors}
         self._write(chunk, record)

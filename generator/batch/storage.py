@@ -48,7 +48,8 @@ class Destination:
         """How a user sees ``rel``: a plain path for a folder, the URL otherwise."""
         if self.is_folder:
             return str(Path(self.root) / rel) if rel else self.root
-        return self.fs.unstrip_protocol(self.path(rel))
+        url: str = self.fs.unstrip_protocol(self.path(rel))  # fsspec has no annotations
+        return url
 
     def local(self, rel: str = "") -> Path:
         """The local path of ``rel`` (a folder destination only)."""
@@ -57,7 +58,8 @@ class Destination:
 
     def read_bytes(self, rel: str) -> bytes | None:
         try:
-            return self.fs.cat_file(self.path(rel))
+            data: bytes = self.fs.cat_file(self.path(rel))
+            return data
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
@@ -78,7 +80,7 @@ class Destination:
             self.fs.pipe_file(self.path(rel), data)
 
     def exists(self, rel: str) -> bool:
-        return self.fs.exists(self.path(rel))
+        return bool(self.fs.exists(self.path(rel)))
 
     def modified(self, rel: str) -> float | None:
         """Seconds since the epoch of the last write of ``rel``, when the store tells."""

@@ -37,7 +37,7 @@ def user_by_email(session: Session, email: str) -> User:
 
 
 def superseded_ids(session: Session) -> set[int]:
-    return {i for i in session.scalars(select(Approval.supersedes_id)) if i is not None}
+    return {i for i in session.scalars(select(Approval.supersedes_id).where(Approval.supersedes_id.is_not(None))) if i is not None}
 
 
 def approvals_of(session: Session, product: str, content_hash: str | None = None) -> list[Approval]:

@@ -15,9 +15,13 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator import settings
 from generator.errors import ConversionError, ConversionTimeout, SetupError
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 SOFFICE_ENV = "DOCGEN_SOFFICE"
 TIMEOUT_ENV = "DOCGEN_TIMEOUT"  # seconds one LibreOffice run may take (every converting command; --timeout overrides)
@@ -175,7 +179,7 @@ def page_count(pdf: Path) -> int:
         return len(opened.pages)
 
 
-def _pages(pdf: Path) -> Sequence:
+def _pages(pdf: Path) -> Sequence[PageObject]:
     from pypdf import PdfReader  # imported here: every CLI command imports this module (--timeout), few read a PDF
 
     return PdfReader(pdf, strict=False).pages
