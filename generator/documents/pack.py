@@ -6,10 +6,10 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pikepdf
 from pypdf import PdfReader
+from pypdf.types import OutlineType
 
 from generator.compliance.provenance import PAGE_HASHES, pike_page_hash
 from generator.compliance.watermark import stamp_pages
@@ -40,7 +40,7 @@ def shared_source(path: Path) -> Source:
     """A PDF every pack shares (brochure, static pages), read and prepared once per thread and file version."""
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size)
-    cache: dict[str, Any] = _SOURCES.__dict__.setdefault("cache", {})
+    cache: dict[tuple[str, int, int], Source] = _SOURCES.__dict__.setdefault("cache", {})
     if key not in cache:
         if len(cache) > 32:
             cache.clear()
@@ -57,7 +57,9 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
     """
     readers = readers or {}
     draft = metadata.get("/DocgenDraft") == "true"
-    pieces, unstamped, origins = [], [], []
+    pieces: list[Piece] = []
+    unstamped: list[int] = []
+    origins: list[tuple[Source, int, bool, bool]] = []
     start = 0
     for part in parts:
         source = readers.get(part.pdf) or _read(part.pdf)
@@ -101,7 +103,7 @@ def outline_titles(pdf: Path, depth: int = 1) -> list[str]:
     reader = PdfReader(pdf)
     out: list[str] = []
 
-    def walk(items: list, level: int) -> None:
+    def walk(items: OutlineType, level: int) -> None:
         for item in items:
             if isinstance(item, list):
                 if level < depth:

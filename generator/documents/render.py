@@ -174,7 +174,7 @@ def _core_part_name(rels: bytes) -> str:
     root = etree.fromstring(rels, etree.XMLParser(**STRICT))
     for rel in root:
         if rel.get("Type") == RT.CORE_PROPERTIES:
-            return rel.get("Target", "").lstrip("/")
+            return str(rel.get("Target", "")).lstrip("/")
     return ""
 
 
@@ -203,7 +203,8 @@ def _core_xml(props: DocProperties) -> bytes:
         el = etree.SubElement(root, q("dcterms", tag))
         el.set(q("xsi", "type"), "dcterms:W3CDTF")
         el.text = stamp
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return data
 
 
 def write_atomic(out: Path, data: bytes) -> Path:

@@ -107,6 +107,8 @@ class _Instance:
         with (self.tmp / "worker.log").open("wb") as err:
             self.proc = subprocess.Popen([python, str(WORKER), json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=err, env=env, cwd=self.tmp, start_new_session=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both pipes (PIPE above)
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         try:
             reply = self._read(time.monotonic() + start_timeout + 5)
         except (_Crashed, _Hung) as exc:
@@ -130,8 +132,8 @@ class _Instance:
     def request(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool | int], timeout: float) -> dict[str, Any]:
         line = json.dumps({"jobs": jobs, "filter": filter_options, "in_filter": _IN_FILTER}) + "\n"
         try:
-            self.proc.stdin.write(line.encode())
-            self.proc.stdin.flush()
+            self.stdin.write(line.encode())
+            self.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as exc:
             raise _Crashed(f"the instance is gone ({exc})") from None
         reply = self._read(time.monotonic() + timeout)
@@ -140,7 +142,7 @@ class _Instance:
         return reply
 
     def _read(self, deadline: float) -> dict[str, Any]:
-        out = self.proc.stdout
+        out = self.stdout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -152,9 +154,12 @@ class _Instance:
         if not line:
             raise _Crashed("the instance exited")
         try:
-            return json.loads(line)
+            reply = json.loads(line)
         except ValueError:
             raise _Crashed(f"the instance answered {line[:200]!r}") from None
+        if not isinstance(reply, dict):
+            raise _Crashed(f"the instance answered {line[:200]!r}")
+        return reply
 
     def log_tail(self) -> str:
         lines: list[str] = []
@@ -167,7 +172,7 @@ class _Instance:
     def close(self, *, kill: bool = False) -> None:
         """Ask it to quit (end of input) unless ``kill``, then kill the whole group whatever it did; delete the profile."""
         with contextlib.suppress(OSError, ValueError):
-            self.proc.stdin.close()
+            self.stdin.close()
         if not kill:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
@@ -176,7 +181,7 @@ class _Instance:
             os.killpg(self.pgid, signal.SIGKILL)
         self.proc.wait()
         with contextlib.suppress(OSError, ValueError):
-            self.proc.stdout.close()
+            self.stdout.close()
         _wait_group_gone(self.pgid)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
