@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pikepdf
 from pypdf import PdfReader
-from pypdf.types import OutlineType
+from pypdf.generic import Destination
 
 from generator.compliance.provenance import PAGE_HASHES, pike_page_hash
 from generator.compliance.watermark import stamp_pages
@@ -103,12 +103,12 @@ def outline_titles(pdf: Path, depth: int = 1) -> list[str]:
     reader = PdfReader(pdf)
     out: list[str] = []
 
-    def walk(items: OutlineType, level: int) -> None:
+    def walk(items: Sequence[object], level: int) -> None:  # pypdf's outline: destinations, a list for each level below
         for item in items:
             if isinstance(item, list):
                 if level < depth:
                     walk(item, level + 1)
-            else:
+            elif isinstance(item, Destination):
                 out.append(str(item.title))
 
     walk(reader.outline, 1)
