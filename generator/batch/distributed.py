@@ -26,11 +26,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from generator import __version__, settings
 from generator.batch.clients import RowError, parse_client, read_client_rows
 from generator.errors import ClusterError, InputError, QuoteRefused, ReferralRequired
+
+if TYPE_CHECKING:  # dask and the pack pipeline are imported when a cluster run starts
+    from dask.typing import Key
+    from distributed import Client, Future
+
+    from generator.batch.storage import Destination
+    from generator.content.model import Product
+    from generator.content.revisions import Schedule
+    from generator.site import Site
 
 # dask, fsspec and the worker side are imported by the functions that use them: the CLI builds its parser from
 # this module, and every other command would pay for importing them.
@@ -109,7 +118,7 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_timeout: str | None = None) -> Iterator:
+def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_timeout: str | None = None) -> Iterator[Client]:
     """A ``distributed.Client`` of the named scheduler, or of a LocalCluster of ``workers`` processes on 127.0.0.1.
 
     ``lease_timeout`` (local cluster only) is how soon the lock of a chunk whose worker died is freed (Dask: 30s).
@@ -136,8 +145,8 @@ def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_t
         yield client
 
 
-def run_command(args: argparse.Namespace, site, product, *, today: dt.date, progress: Progress | None = None,
-                on_record: OnPack | None = None, schedule=None, start: dt.date | None = None, renewal: bool = False) -> ClusterSummary:
+def run_command(args: argparse.Namespace, site: Site, product: Product, *, today: dt.date, progress: Progress | None = None,
+                on_record: OnPack | None = None, schedule: Schedule | None = None, start: dt.date | None = None, renewal: bool = False) -> ClusterSummary:
     """``docgen proposals`` with ``--scheduler``/``$DOCGEN_SCHEDULER`` or ``--workers``: the CLI's whole cluster run."""
     check_options(args)
     out = args.out or site.proposals
@@ -173,9 +182,9 @@ class ClusterSummary:
         return text + (f" (errors: {self.errors_file})" if self.errors_file else "")
 
 
-def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.date, chunk: int = DEFAULT_CHUNK,
+def run_list(client: Client, site: Site, product: Product, path: Path, out: str | Path, *, today: dt.date, chunk: int = DEFAULT_CHUNK,
              timeout: float | None = None, progress: Progress | None = None, on_pack: OnPack | None = None,
-             on_record: OnPack | None = None, dry_run: bool = False, window: int | None = None, schedule=None,
+             on_record: OnPack | None = None, dry_run: bool = False, window: int | None = None, schedule: Schedule | None = None,
              start: dt.date | None = None, renewal: bool = False) -> ClusterSummary:
     """Every row of a client list, built on ``client``'s cluster into ``out`` (a folder or an fsspec URL).
 
@@ -246,10 +255,10 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
 
     from distributed import as_completed
 
-    in_flight: dict[str, Any] = {}
+    in_flight: dict[Key, ChunkSpec] = {}
     queue = as_completed()
 
-    def collect(future) -> None:
+    def collect(future: Future[ChunkResult]) -> None:
         spec = in_flight.pop(future.key)
         try:
             result: ChunkResult = future.result()
@@ -337,11 +346,11 @@ class InOrder:
         self._release()
 
     def _release(self) -> None:
-        while self.held and (not self.open_chunks or self.held[0][0] < self.open_chunks[0]):
+        while self.sink and self.held and (not self.open_chunks or self.held[0][0] < self.open_chunks[0]):
             self.sink(heapq.heappop(self.held)[2])
 
 
-def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None], *, schedule=None, today: dt.date | None = None,
+def _checked_rows(product: Product, path: Path, bad_row: Callable[[list[RowError]], None], *, schedule: Schedule | None = None, today: dt.date | None = None,
                   start: dt.date | None = None, renewal: bool = False) -> Iterator[tuple[int | None, dict[str, Any], int, str, dt.date | None]]:
     """(row, raw values, premium, revision, its last day) of each row a local run would plan; the others go to
     ``bad_row``, as errors there. The revision is the one in force on the row's 保険始期日 (else ``start``, else today)."""
@@ -386,7 +395,7 @@ def _chunks(rows: Iterator[tuple[int | None, dict[str, Any], int]], size: int) -
         yield piece
 
 
-def _write_errors(dest, name: str, errors: list[RowError]) -> str | None:
+def _write_errors(dest: Destination, name: str, errors: list[RowError]) -> str | None:
     """errors.csv in DEST, exactly as a local run writes it (generator.batch.runner.write_errors)."""
     from generator.batch.runner import write_errors
 

@@ -23,15 +23,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from distributed import WorkerPlugin
+from distributed import Worker, WorkerPlugin
 
 from generator import __version__, settings
 from generator.batch.manifest import BATCH_DIR, STAGING, Manifest, worker_tag
 from generator.batch.storage import PACK_MANIFEST, Destination
 from generator.content.revisions import REVISIONS
 from generator.errors import ClusterError, DocgenError, OutputConflict, SetupError
+
+if TYPE_CHECKING:  # imported when a task runs (a worker imports this module to unpickle the plugin)
+    from generator.content.model import Product
+    from generator.documents.proposal import PackPlan
+    from generator.documents.warm import ConverterPool
+    from generator.site import Site
 
 PLUGIN = "docgen"
 DEFAULT_MAX_CONVERSIONS = 200  # documents per warm LibreOffice before it is replaced (JODConverter's default)
@@ -76,8 +82,8 @@ class ChunkResult:
 class WorkerContext:
     """A content bundle unpacked and loaded on this worker, checked against the hashes the client sent."""
 
-    site: object  # generator.site.Site
-    product: object  # generator.content.model.Product
+    site: Site
+    product: Product
     brochure: Path
 
 
@@ -122,23 +128,25 @@ class DocgenPlugin(WorkerPlugin):
         return {"max_conversions": self.max_conversions, "warm": self.warm}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)
+        self.max_conversions, self.warm = state["max_conversions"], state["warm"]
+        self._setup(None)
 
     def _setup(self, root: Path | None) -> None:
         self.root = root
         self.contexts: dict[str, WorkerContext] = {}
         self.lock = threading.Lock()
-        self.pool = None
+        self.pool: ConverterPool | None = None
         self.pool_failed = ""
         self.conversions = 0  # LibreOffice runs this worker made (for tests and diagnostics)
         self.staging: set[Path] = set()
 
-    def setup(self, worker=None) -> None:
+    def setup(self, worker: Worker | None = None) -> None:
         base = Path(worker.local_directory) if worker is not None else Path(tempfile.mkdtemp(prefix="docgen-worker-"))
-        self._setup(base / "docgen")
-        self.root.mkdir(parents=True, exist_ok=True)
+        root = base / "docgen"
+        self._setup(root)
+        root.mkdir(parents=True, exist_ok=True)
 
-    def teardown(self, worker=None) -> None:
+    def teardown(self, worker: Worker | None = None) -> None:
         with self.lock:
             pool, self.pool = self.pool, None
         if pool is not None:
@@ -151,9 +159,10 @@ class DocgenPlugin(WorkerPlugin):
     def scratch(self) -> Path:
         if self.root is None:
             self.setup()
+        assert self.root is not None  # setup() made it
         return self.root
 
-    def converter(self, timeout: float | None):
+    def converter(self, timeout: float | None) -> ConverterPool | None:
         """The warm pool when it can run here, else None (typeset then runs cold LibreOffice)."""
         if not self.warm:
             return None
@@ -220,10 +229,10 @@ def _plugin() -> DocgenPlugin:
     except (ImportError, ValueError):
         return _LOCAL
     plugin = worker.plugins.get(PLUGIN)
-    return plugin if plugin is not None else _LOCAL
+    return plugin if isinstance(plugin, DocgenPlugin) else _LOCAL
 
 
-def _chunk_lock(spec: ChunkSpec):
+def _chunk_lock(spec: ChunkSpec) -> contextlib.AbstractContextManager[object]:
     """Held while a chunk builds: a chunk resubmitted while its first task still runs (its client was killed
     and the same command run again) waits, then finds it done. Released by the scheduler when the holder dies."""
     if not spec.lock:
@@ -260,7 +269,7 @@ def _still_there(dest: Destination, record: dict[str, Any]) -> bool:
     return all((dest.pack_state(p["folder"]) or {}).get("digest") == p["digest"] for p in record["packs"])
 
 
-def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict[str, Any]], list[tuple]]:
+def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict[str, Any]], list[tuple[int | None, str, str, str]]]:
     from generator.batch import assemble, runner
     from generator.batch.typeset import learn_layout, typeset
     from generator.documents.convert import given_timeout
@@ -314,7 +323,7 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
     return [packs[i] for i in sorted(packs)], errors
 
 
-def _entry(dest: Destination, plan, pages: int, status: str) -> dict[str, Any]:
+def _entry(dest: Destination, plan: PackPlan, pages: int, status: str) -> dict[str, Any]:
     """The manifest's entry for one pack: its folder and inputs digest, and the line ``--json`` prints for it."""
     from generator.batch.assemble import Pack
 
@@ -348,7 +357,7 @@ def _remove_dead_staging(dest: Destination) -> None:
             continue
 
 
-def _publish(dest: Destination, built: Path, plan, staging: Path | None, spec: ChunkSpec) -> None:
+def _publish(dest: Destination, built: Path, plan: PackPlan, staging: Path | None, spec: ChunkSpec) -> None:
     """Into DEST: a folder swaps the pack in with one rename (as a local run); a store gets pack.json last.
 
     Never over another client's pack (OutputConflict, that client's row fails, as in a local run).
