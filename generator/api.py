@@ -181,7 +181,7 @@ def client_request(**values: str | None) -> ClientRequest:
     if request is None:
         first = errors[0]
         exc = first.error if isinstance(first.error, InputError) else InputError(first.column, first.value, first.reason)
-        exc.problems = errors  # type: ignore[attr-defined]
+        exc.problems = errors
         raise exc
     return request
 

@@ -62,6 +62,7 @@ class InputError(DocgenError, ValueError):
     """
 
     exit_code = 2
+    problems: Sequence[object] = ()  # api.client_request: every bad value of the request (RowError), this one first
 
     def __init__(self, field: str, value: object, reason: str, allowed: str = "", suggestion: str = "",
                  params: Mapping[str, object] | None = None):

@@ -13,6 +13,8 @@ from generator.site import Site
 from generator.store.existing import existing_session
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from generator.store.approvals import Approval
 
 
@@ -80,7 +82,7 @@ def approval_lines(products: list[Product], manifest: dict[str, Any]) -> list[st
     return lines
 
 
-def for_session(sessions, product: Product, on: dt.date | None = None) -> Product:  # type: ignore[no-untyped-def]
+def for_session(sessions: sessionmaker[Session], product: Product, on: dt.date | None = None) -> Product:
     """:func:`for_build` on a given session factory (the portal's own database, wherever it is)."""
     from generator.compliance.approval import current_approval
 

@@ -170,7 +170,7 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader refusing flow collections nested deeper than MAX_FLOW_DEPTH: PyYAML's scanner is quadratic in that
     depth (a file of 2,000 ``[`` took 1.5 s to reach the RecursionError, it now takes milliseconds)."""
 
-    def fetch_flow_collection_start(self, TokenClass) -> None:  # type: ignore[no-untyped-def]  # noqa: N803 (PyYAML's name)
+    def fetch_flow_collection_start(self, TokenClass: type[yaml.Token]) -> None:  # noqa: N803 (PyYAML's name)
         if self.flow_level >= MAX_FLOW_DEPTH:
             raise RecursionError(f"flow collections nested more than {MAX_FLOW_DEPTH} levels")
         super().fetch_flow_collection_start(TokenClass)

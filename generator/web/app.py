@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from generator import api
 from generator.compliance.delivery import DeliverySettings
@@ -136,7 +137,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
                     converter=converter)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.getLogger("uvicorn.access").addFilter(HIDE_SECRETS)  # uvicorn has configured its loggers by now
         if recover:
             resumed = worker.recover()
@@ -155,7 +156,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.state.https_mode = https_mode
 
     @app.middleware("http")
-    async def safety_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def safety_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         presession = request.cookies.get(security.PRESESSION_COOKIE)
         request.state.presession = presession or security.new_token()
         request.state.web_session = None
@@ -308,14 +309,14 @@ def route_table(app: FastAPI) -> list[tuple[str, str]]:
     """Every (method, path) the app answers, included routers flattened (the access tests walk this list)."""
     found: list[tuple[str, str]] = []
 
-    def walk(routes) -> None:  # type: ignore[no-untyped-def]
+    def walk(routes: Iterable[BaseRoute]) -> None:
         for route in routes:
             if hasattr(route, "effective_route_contexts"):  # FastAPI >= 0.16x keeps included routers as one node
                 for ctx in route.effective_route_contexts():
                     methods = getattr(ctx.original_route, "methods", None) or ()
                     found.extend((m, ctx.path) for m in sorted(methods) if m != "HEAD")
-            elif getattr(route, "methods", None):
-                found.extend((m, route.path) for m in sorted(route.methods) if m != "HEAD")
+            elif own := getattr(route, "methods", None):
+                found.extend((m, str(getattr(route, "path", ""))) for m in sorted(own) if m != "HEAD")
 
     walk(app.routes)
     return sorted(set(found), key=lambda mp: (mp[1], mp[0]))

@@ -141,12 +141,16 @@ def close_session(db: Session, token: str | None) -> None:
 
 def csrf_ok(session: WebSession | None, given: str | None) -> bool:
     """Whether a form field or X-CSRF-Token header carries this session's token (constant-time compare)."""
-    return bool(session and given) and hmac.compare_digest(session.csrf_secret.encode(), given.encode())  # type: ignore[union-attr]
+    if session is None or not given:
+        return False
+    return hmac.compare_digest(session.csrf_secret.encode(), given.encode())
 
 
 def presession_ok(cookie: str | None, given: str | None) -> bool:
     """Before login: the form's token must equal the pre-session cookie's (a cross-site page can read neither)."""
-    return bool(cookie and given) and hmac.compare_digest(cookie.encode(), given.encode())  # type: ignore[union-attr]
+    if not cookie or not given:
+        return False
+    return hmac.compare_digest(cookie.encode(), given.encode())
 
 
 def new_token() -> str:

@@ -19,13 +19,15 @@ from sqlalchemy.orm import Session
 
 from generator import api
 from generator.compliance import approval as ap
-from generator.compliance.diff import comparable, segments
+from generator.compliance.diff import ContentDiff, comparable, segments
 from generator.compliance.impact import affected_packs, reissue
 from generator.compliance.in_force import is_draft
 from generator.compliance.versions import WORKING, Version, content_versions
 from generator.content.disclosures import missing_items
+from generator.content.model import Product
 from generator.errors import ApprovalError, ContentError, DocgenError, InputError
 from generator.i18n import N_
+from generator.site import Site
 from generator.store.accounts import User
 from generator.store.audit import AuditEntry, verify
 from generator.store.ledger import Job
@@ -40,8 +42,9 @@ Submitter = Annotated[User, Depends(require_role("marketing", "compliance", "adm
 AUDIT_PAGE = 200
 
 
-def _product(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.products()
+def _product(request: Request) -> Product:
+    product: Product = request.app.state.products()
+    return product
 
 
 def _versions(request: Request) -> list[Version]:
@@ -151,9 +154,9 @@ def reject(request: Request, db: Db, user: Officer, reason: Annotated[str, Form(
     return RedirectResponse("/compliance", status_code=303)
 
 
-def _pair(request: Request, old: str, new: str):  # type: ignore[no-untyped-def]
+def _pair(request: Request, old: str, new: str) -> tuple[ContentDiff, list[Version]]:
     versions = _versions(request)
-    site = request.app.state.site
+    site: Site = request.app.state.site
     product = _product(request)
     try:
         return api.diff(site, _spec(request, versions, old), _spec(request, versions, new), product.key), versions
