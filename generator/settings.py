@@ -309,7 +309,8 @@ def current() -> Settings:
     global _last
     if _forced:
         return _forced[-1]
-    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(PREFIX)))
+    names = sorted(k for k in os.environ if k.startswith(PREFIX))  # keys only: decoding every value costs more
+    key = tuple((k, os.environ[k]) for k in names)
     if _last is None or _last[0] != key:
         _last = (key, load(dict(key)))
     return _last[1]
