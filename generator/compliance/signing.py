@@ -77,6 +77,9 @@ def load_signer(chosen: settings.Settings | None = None) -> signers.SimpleSigner
     p12 = _file(chosen.signing_pkcs12, ENV_P12)
     key, cert = _file(chosen.signing_key, ENV_KEY), _file(chosen.signing_cert, ENV_CERT)
     if p12 is None and key is None and cert is None:
+        if chosen.signing_chain or chosen.signing_passphrase:  # half a configuration: packs would go out unsigned
+            given = ENV_CHAIN if chosen.signing_chain else ENV_PASS
+            raise SigningSetupError(f"{given} is set but no signing key is: set {ENV_KEY} and {ENV_CERT} (PEM), or {ENV_P12}", ENV_KEY)
         return None
     if p12 is not None:
         signer: signers.SimpleSigner | None = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)

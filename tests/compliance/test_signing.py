@@ -137,6 +137,16 @@ def test_a_configured_key_that_is_missing_is_an_error_not_an_unsigned_pack(tmp_p
     assert load_signer(load_settings({})) is None
 
 
+@pytest.mark.parametrize("alone", ["DOCGEN_SIGNING_CHAIN", "DOCGEN_SIGNING_PASSPHRASE"])
+def test_a_chain_or_passphrase_without_a_key_is_a_bad_setting_not_a_crash(alone: str) -> None:
+    """Before: the run went on with no signer and the first approved pack crashed in pyHanko (signer None)."""
+    from generator.compliance.signing import load_signer
+
+    with pytest.raises(SignatureError, match=ENV_KEY) as caught:
+        load_signer(load_settings({alone: __file__}))
+    assert caught.value.exit_code == 2 and alone in str(caught.value)
+
+
 @pytest.mark.libreoffice
 @pytest.mark.parametrize("trusted", [True, False], ids=["trust-root", "no-trust-root"])
 def test_verify_of_a_signed_pack_prints_nothing_on_stderr(signed: dict, trusted: bool) -> None:
