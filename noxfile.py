@@ -40,11 +40,12 @@ def _install(session: nox.Session, lock: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Ruff over the package, tests and noxfile; the layer contracts (lint-imports, docs/layers.md); the lock agrees
-    with pyproject.toml and its exports."""
+    """Ruff over the package, tests and noxfile; the layer contracts (lint-imports, docs/layers.md); mypy --strict over
+    generator/ ([tool.mypy]); the lock agrees with pyproject.toml and its exports."""
     _install(session, "lint")
     session.run("ruff", "check", "generator", "tests", "templates", "noxfile.py")
     session.run("lint-imports", "--no-cache")  # [tool.importlinter] in pyproject.toml: no upward import, no cycle
+    session.run("mypy")  # files, strictness and the overrides for untyped libraries: pyproject.toml [tool.mypy]
     # --offline: the check reads pyproject.toml and uv.lock, never the index
     session.run(UV, "lock", "--check", "--offline", external=True)
     stale = []

@@ -26,14 +26,14 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TypeVar
 
-from generator import __version__
-from generator.errors import DiskFullError, Interrupted, OutputError
+from generator import __version__, settings
+from generator.errors import DiskFullError, Interrupted, OutputError, SettingError
 
 T = TypeVar("T")
 CRASH_EXIT = 70  # sysexits.h EX_SOFTWARE: an internal error
-CRASH_DIR_ENV = "DOCGEN_CRASH_DIR"
 _SYSTEM = {errno.ENOSPC, errno.EDQUOT, errno.ENOMEM, errno.EMFILE, errno.ENFILE}
 _REASONS = {
     errno.ENOENT: "no such file or folder",
@@ -72,7 +72,11 @@ def os_error_exit(exc: OSError) -> int:
 
 def crash_dir() -> Path:
     """Where crash logs go: ``$DOCGEN_CRASH_DIR``, else ``<temp>/docgen-crash``."""
-    return Path(os.environ.get(CRASH_DIR_ENV) or Path(tempfile.gettempdir()) / "docgen-crash")
+    try:
+        chosen = settings.current().crash_dir
+    except SettingError:  # the bad setting is what is being reported: the log still gets written
+        chosen = None
+    return chosen or Path(tempfile.gettempdir()) / "docgen-crash"
 
 
 def write_crash_log(exc: BaseException, command: str, argv: list[str] | None = None) -> Path:
@@ -138,7 +142,7 @@ def stop_from_the_start(argv: list[str] | None = None) -> None:
     """
     command = command_of(list(sys.argv[1:] if argv is None else argv))
 
-    def handler(signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
+    def handler(signum: int, frame: FrameType | None) -> None:
         _say_stopped(command, signum)
         os._exit(128 + signum)
 
@@ -157,7 +161,7 @@ def stop_on_signals(command: str = "docgen") -> Iterator[None]:
         return
     received: list[int] = []
 
-    def handler(signum: int, frame) -> None:  # noqa: ANN001 - signal handler signature
+    def handler(signum: int, frame: FrameType | None) -> None:
         if received:
             _say_stopped(command, received[0])
             os._exit(128 + received[0])
@@ -204,7 +208,7 @@ def quiet_worker() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    def handler(signum: int, frame) -> None:  # noqa: ANN001
+    def handler(signum: int, frame: FrameType | None) -> None:
         # ignored from now on: the pool sends every worker SIGTERM again when one exits, which must not cut a cleanup short
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if _busy:

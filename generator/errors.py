@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self, TypeGuard
 
 
 def _fill(template: str, params: Mapping[str, object] | None) -> str:
@@ -61,6 +62,7 @@ class InputError(DocgenError, ValueError):
     """
 
     exit_code = 2
+    problems: Sequence[object] = ()  # api.client_request: every bad value of the request (RowError), this one first
 
     def __init__(self, field: str, value: object, reason: str, allowed: str = "", suggestion: str = "",
                  params: Mapping[str, object] | None = None):
@@ -75,7 +77,7 @@ class InputError(DocgenError, ValueError):
             msg += f"; allowed: {self.allowed}"
         super().__init__(msg)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Self], tuple[object, ...]]:
         # rebuilt from its data when a worker process hands it back
         return type(self), (self.field, self.value, self.reason_id, self.allowed_id, self.suggestion, self.params)
 
@@ -95,7 +97,7 @@ class QuoteOutcome(DocgenError):
         self.reason = _fill(reason, params)
         super().__init__(f"{self.heading}: {field}={value}: {self.reason}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Self], tuple[object, ...]]:
         return type(self), (self.field, self.value, self.reason_id, self.params)
 
 
@@ -122,7 +124,7 @@ class TemplateError(DocgenError):
         self.template, self.detail = str(template), message
         super().__init__(f"{template}: {message}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Self], tuple[object, ...]]:
         # rebuilt from both arguments when a worker process hands it back
         return type(self), (self.template, self.detail)
 
@@ -138,7 +140,7 @@ class ConversionTimeout(ConversionError):
 
     # the PDFs finished before the hang, in input order (LibreOffice converts its files one after another);
     # None when the converter cannot tell
-    converted: list | None = None
+    converted: list[Path] | None = None
 
 
 class FontError(DocgenError):
@@ -167,16 +169,16 @@ class ClientListError(DocgenError):
         self.reason = _fill(reason, _english(self.params))
         super().__init__(f"{self.source}: {self.reason}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Self], tuple[object, ...]]:
         return type(self), (self.source, self.reason_id, self.params)
 
 
 def _english(params: Mapping[str, object]) -> dict[str, object]:
     """Message parameters as the English text prints them: a list of ``(msgid, params)`` parts joined with "; "."""
-    return {k: "; ".join(_fill(m, p) for m, p in v) if _is_parts(v) else v for k, v in params.items()}  # type: ignore[union-attr, misc]
+    return {k: "; ".join(_fill(m, p) for m, p in v) if _is_parts(v) else v for k, v in params.items()}
 
 
-def _is_parts(value: object) -> bool:
+def _is_parts(value: object) -> TypeGuard[Sequence[tuple[str, Mapping[str, object]]]]:
     """Whether a message parameter is a list of ``(msgid, params)`` sentences (joined, or translated one by one)."""
     return isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) and len(v) == 2 and isinstance(v[0], str) for v in value)
 
@@ -209,7 +211,7 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
         super().__init__(f"signal {signum}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Self], tuple[object, ...]]:
         # rebuilt from the signal number when a worker process hands it back
         return type(self), (self.signum,)
 
@@ -233,7 +235,7 @@ class ApprovalError(DocgenError):
             head += f"; allowed: {self.allowed}"
         super().__init__("\n".join([head, *(f"  {line}" for line in self.lines)]))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Self], tuple[object, ...]]:
         return type(self), (self.field, self.value, self.reason_id, self.params, self.lines, self.allowed_id)
 
 
@@ -283,7 +285,7 @@ class SettingError(DocgenError):
         self.field, self.reason, self.allowed = field, reason, allowed
         super().__init__(f"{field}: {reason}" + (f"; allowed: {allowed}" if allowed else ""))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Self], tuple[object, ...]]:
         return type(self), (self.field, self.reason, self.allowed)
 
 
@@ -296,7 +298,7 @@ class ServiceUnavailable(DocgenError):
         self.field, self.reason = field, reason
         super().__init__(f"{field}: {reason}")
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Self], tuple[object, ...]]:
         return type(self), (self.field, self.reason)
 
 

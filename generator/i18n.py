@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import functools
 import gettext as _gettext
-import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypeGuard
 
 from babel.support import NullTranslations, Translations
 
-from generator.errors import ApprovalError, ClientListError, InputError, QuoteOutcome, ReferralRequired
+from generator import settings
+from generator.errors import ApprovalError, ClientListError, InputError, QuoteOutcome, ReferralRequired, SettingError
+from generator.settings import Settings
 
 DOMAIN = "docgen"
 LOCALES = Path(__file__).with_name("locale")
@@ -60,15 +62,18 @@ def gettext(msgid: str, lang: str, params: Mapping[str, object] | None = None) -
     return text.format(**params) if params else text
 
 
-def language(environ: Mapping[str, str] | None = None, default: str = "en") -> str:
+def language(chosen: Settings | None = None, default: str = "en") -> str:
     """The language a command line asked for with ``DOCGEN_LANG`` (``ja``, ``ja_JP.UTF-8``…), else ``default``.
 
-    >>> language({"DOCGEN_LANG": "ja_JP.UTF-8"}), language({}), language({"DOCGEN_LANG": "fr"})
+    Settings that do not read (a bad ``DOCGEN_*``, itself being reported) leave ``default``.
+
+    >>> language(settings.load({"DOCGEN_LANG": "ja_JP.UTF-8"})), language(settings.load({})), language(settings.load({"DOCGEN_LANG": "fr"}))
     ('ja', 'en', 'en')
     """
-    environ = os.environ if environ is None else environ
-    raw = environ.get(LANG_ENV, "").strip().lower()
-    code = raw.replace("-", "_").split("_")[0].split(".")[0]
+    try:
+        code = (chosen or settings.current()).lang
+    except SettingError:
+        return default
     return code if code in LANGUAGES else default
 
 
@@ -84,7 +89,7 @@ def shown(value: object, lang: str) -> str:
     return text[:MAX_SHOWN] + gettext(N_("…({length:,} characters)"), lang, {"length": len(text)})
 
 
-def _is_parts(value: object) -> bool:
+def _is_parts(value: object) -> TypeGuard[Sequence[tuple[str, Mapping[str, object]]]]:
     return isinstance(value, (list, tuple)) and all(isinstance(v, (list, tuple)) and len(v) == 2 for v in value)
 
 
@@ -93,7 +98,7 @@ def fill(params: Mapping[str, object], lang: str) -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in params.items():
         if _is_parts(value):
-            out[key] = gettext(N_("; "), lang).join(gettext(m, lang, fill(p, lang)) for m, p in value)  # type: ignore[misc, union-attr]
+            out[key] = gettext(N_("; "), lang).join(gettext(m, lang, fill(p, lang)) for m, p in value)
         elif isinstance(value, str) and key in TYPED:
             out[key] = shown(value, lang)
         else:
@@ -127,7 +132,10 @@ def describe(exc: BaseException, lang: str, labels: Mapping[str, str] | None = N
     '--revenue：入力されていません'
     """
     labels = labels or {}
-    name = (lambda f: labels.get(f, labels.get(f.lstrip("-"), f)))  # noqa: E731
+    chosen = labels
+
+    def name(field: str) -> str:
+        return chosen.get(field, chosen.get(field.lstrip("-"), field))
     if isinstance(exc, InputError):
         return sentence(name(exc.field), exc.value, exc.reason_id, exc.params, lang, exc.allowed_id, exc.suggestion)
     if isinstance(exc, QuoteOutcome):

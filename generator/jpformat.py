@@ -6,6 +6,7 @@ import datetime
 import re
 import unicodedata
 from decimal import Decimal, Inexact, localcontext
+from typing import Any
 
 from babel.numbers import format_decimal
 
@@ -156,7 +157,8 @@ def parse_yen(text: str, field: str = "amount") -> int:
     has_yen_suffix = s.endswith("円")
     s = s.removesuffix("円").rstrip()
 
-    parts, pos = [], 0
+    parts: list[tuple[str | Any, ...]] = []  # (whole, fraction or None, unit or None): what Match.groups() gives
+    pos = 0
     while not parts or pos < len(s):
         if not (m := _PART.match(s, pos)):
             raise _yen_error(field, text, N_("not a yen amount"))

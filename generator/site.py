@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-# Environment variables a deployment sets instead of options; the CLI's options win over them.
-ENV = {
-    "content": "DOCGEN_CONTENT",
-    "templates": "DOCGEN_TEMPLATES",
-    "outputs": "DOCGEN_OUTPUTS",
-    "cache": "DOCGEN_CACHE",
-    "proposals": "DOCGEN_PROPOSALS",
-    "storage": "DOCGEN_STORAGE",
-}
+from generator import settings
+from generator.settings import Settings
+
+FOLDERS = ("content", "templates", "outputs", "cache", "proposals", "storage")  # each also a field of Settings (DOCGEN_<NAME>)
 
 
 def _checkout() -> Path | None:
@@ -51,19 +44,20 @@ class Site:
         return cls(root / "content", root / "templates", outputs, outputs / ".cache", outputs / "proposals", root / "storage")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str | Path | None) -> Site:
-        """Options (``overrides``, None meaning not given) over ``DOCGEN_*`` variables over the default layout.
+    def from_env(cls, chosen: Settings | None = None, **overrides: str | Path | None) -> Site:
+        """Options (``overrides``, None meaning not given) over the ``DOCGEN_*`` folder settings (``chosen``, default:
+        :func:`generator.settings.current`) over the default layout.
 
         The default layout is the checkout docgen runs from, or the current folder for an installed docgen.
         A relative path is taken from the current folder.
         """
-        environ = os.environ if environ is None else environ
+        chosen = chosen or settings.current()
         base = cls.at(_checkout() or Path.cwd())
         values: dict[str, Path] = {}
-        for name, var in ENV.items():
-            given = overrides.get(name)
+        for name in FOLDERS:
+            given: str | Path | None = overrides.get(name)
             if given is None:
-                given = environ.get(var) or None
+                given = getattr(chosen, name)
             if given is not None:
                 values[name] = Path(given).expanduser().absolute()
         site = replace(base, **values)

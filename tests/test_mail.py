@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from generator import mail
-from generator.errors import InputError, MailError
+from generator.errors import MailError, SettingError
+from generator.settings import load as load_settings
 from tests.mailkit import smtp_server
 from tests.netkit import free_port
 
@@ -24,7 +25,7 @@ def message(to: str = "client@example.co.jp") -> EmailMessage:
 
 
 def settings(url: str, **env: str) -> mail.MailSettings:
-    found = mail.MailSettings.from_env({"DOCGEN_SMTP_URL": url, "DOCGEN_MAIL_FROM": FROM, **env})
+    found = load_settings({"DOCGEN_SMTP_URL": url, "DOCGEN_MAIL_FROM": FROM, **env}).mail
     assert found is not None
     return found
 
@@ -76,6 +77,6 @@ def test_relay_down_and_refused_recipient_say_why_in_japanese() -> None:
     ({"DOCGEN_SMTP_URL": "smtp://relay", "DOCGEN_MAIL_FROM": FROM, "DOCGEN_SMTP_CA_FILE": "/nonexistent.pem"}, "DOCGEN_SMTP_CA_FILE"),
 ])
 def test_bad_settings_name_the_variable_and_never_print_the_password(env: dict[str, str], variable: str) -> None:
-    with pytest.raises(InputError) as bad:
-        mail.MailSettings.from_env(env)
+    with pytest.raises(SettingError) as bad:
+        load_settings(env)
     assert bad.value.field == variable and "secret" not in str(bad.value)

@@ -47,6 +47,11 @@ if TYPE_CHECKING:
     from generator.batch.assemble import Pack
     from generator.batch.runner import Summary
     from generator.batch.typeset import Converter
+    from generator.compliance.check import Published
+    from generator.compliance.diff import ContentDiff
+    from generator.documents.brochure import BrochureResult
+    from generator.documents.proposal import PackPlan
+    from generator.documents.provenance import Verification
 
 # Pack, Summary and Converter are imported on first use (PEP 562 __getattr__ below): the pack pipeline (pypdf, docx,
 # the layout engine) costs half a second, which `docgen quote`, `validate` and `users add` would otherwise pay at start.
@@ -69,6 +74,8 @@ __all__ = [
     "client_request", "quote", "quote_request",
     "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "published", "build", "check", "diff", "diff_report", "verify",
     "review_database", "reviewer", "submit", "approve", "reject", "Submitted",
+    # the typed results and inputs the faces name
+    "Product", "Schedule", "Revision", "Quote", "ClientRequest",
 ]
 
 Progress = Callable[[int, int], None]
@@ -203,7 +210,7 @@ def client_request(**values: str | None) -> ClientRequest:
     if request is None:
         first = errors[0]
         exc = first.error if isinstance(first.error, InputError) else InputError(first.column, first.value, first.reason)
-        exc.problems = errors  # type: ignore[attr-defined]
+        exc.problems = errors
         raise exc
     return request
 
@@ -230,7 +237,7 @@ def quote_request(product: Product, request: ClientRequest) -> Quote:
 
 
 def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date | None = None, schedule: Schedule | None = None,
-         approvals: Approvals | None = None):
+         approvals: Approvals | None = None) -> PackPlan:
     """Everything one pack is built from (quote, contexts, folder, digest), decided before anything is written.
 
     With a ``schedule``, the revision in force on the request's start date plans it (InputError ``start`` when none is).
@@ -302,7 +309,8 @@ def build_list(site: Site, product: Product, path: Path, *, out: Path | None = N
 # --- published documents and compliance -------------------------------------------------------
 
 
-def brochure(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None, approvals: Approvals | None = None):
+def brochure(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None,
+             approvals: Approvals | None = None) -> BrochureResult:
     """The brochure as Word and PDF (default: the site's outputs/brochure), printing ``approvals``' number."""
     from generator.documents.brochure import build_brochure
 
@@ -310,7 +318,8 @@ def brochure(site: Site, product: Product, *, out: Path | None = None, timeout: 
     return build_brochure(product, out or site.outputs / "brochure", templates=site.templates, timeout=timeout)
 
 
-def wording(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None, approvals: Approvals | None = None):
+def wording(site: Site, product: Product, *, out: Path | None = None, timeout: float | None = None,
+            approvals: Approvals | None = None) -> BrochureResult:
     """The policy wording as Word and PDF (default: the site's outputs/wording), printing ``approvals``' number."""
     from generator.documents.wording import build_wording
 
@@ -352,7 +361,7 @@ def published(site: Site, product: str | None = None, *, today: dt.date | None =
     return found
 
 
-def build(site: Site, products: list[Product]):
+def build(site: Site, products: list[Product]) -> tuple[list[Published], Path]:
     """Rebuild every published output and the manifest; the outputs folder changes only once all of them built."""
     from generator.compliance.check import build_all
 
@@ -366,7 +375,7 @@ def check(site: Site, products: list[Product]) -> str:
     return run_check(site, products)
 
 
-def diff(site: Site, old: str, new: str, product: str | None = None, *, revision: str | None = None):
+def diff(site: Site, old: str, new: str, product: str | None = None, *, revision: str | None = None) -> ContentDiff:
     """Clause and premium changes between two versions (git revisions or content folders) of one revision (``revision``,
     default the first), or between two revisions named as ``docgen revisions`` lists them (``2026-12 2027-04``)."""
     from generator.compliance.diff import compare, load_pair
@@ -380,20 +389,20 @@ def diff(site: Site, old: str, new: str, product: str | None = None, *, revision
     return compare(a, b, old, new)
 
 
-def other_revisions(site: Site, d, product: str | None = None) -> frozenset[str]:
+def other_revisions(site: Site, d: ContentDiff, product: str | None = None) -> frozenset[str]:
     """Content hashes of the product's current revisions other than the one ``d`` compares (its ledger impact skips them)."""
     revs = load_revisions(_folder(site, product))
     return frozenset(r.product.digest() for r in revs if r.name != (d.new.revision or revs[0].name)) - {d.old.digest()}
 
 
-def diff_report(site: Site, d, *, out: Path, author: str = "docgen") -> tuple[Path, Path]:
+def diff_report(site: Site, d: ContentDiff, *, out: Path, author: str = "docgen") -> tuple[Path, Path]:
     """Write a diff's Markdown summary and its tracked-changes .docx redline into ``out``; return both paths."""
     from generator.compliance.redline import write_report
 
     return write_report(d, Path(out), templates=site.templates, author=author)
 
 
-def verify(product: Product, pdf: Path):
+def verify(product: Product, pdf: Path) -> Verification:
     """Whether a PDF docgen made still matches the current content, clause by clause."""
     from generator.documents.provenance import verify_pdf
 

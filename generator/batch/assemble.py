@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pypdf import PdfReader
@@ -64,7 +65,7 @@ class Pack:
         """The PDF's document info as built (content hash, clause stamps, approval), read from the file."""
         return {k: str(v) for k, v in (PdfReader(self.pdf).metadata or {}).items()}
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready: paths as text, money as int yen."""
         r, q = self.plan.request, self.plan.quote
         return {"row": r.row, "client": r.client, "contact": r.contact, "addressee": r.addressee, "status": "up to date" if self.skipped else "built",
@@ -73,7 +74,7 @@ class Pack:
                 } | revision_fields(self.plan)
 
 
-def revision_fields(plan: PackPlan) -> dict:
+def revision_fields(plan: PackPlan) -> dict[str, Any]:
     """The revision a pack was built from, as pack.json and ``--json`` name it (and the start date asked for)."""
     r = plan.request
     return {"revision": plan.revision, "revision_effective": plan.revision_effective.isoformat() if plan.revision_effective else None,
@@ -88,7 +89,7 @@ def pack_metadata(product: Product, plan: PackPlan) -> dict[str, str]:
 
 
 # per Product object (frozen): the portal builds pack after pack from one loaded product
-_PROVENANCE: dict[int, tuple[weakref.ref, dict[str, str]]] = {}
+_PROVENANCE: dict[int, tuple[weakref.ref[Product], dict[str, str]]] = {}
 _PROVENANCE_LOCK = threading.Lock()
 
 

@@ -7,7 +7,7 @@ import contextlib
 import csv
 import datetime as dt
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 
 from generator.batch.limits import MAX_COLUMNS, MAX_ROWS
@@ -78,6 +78,7 @@ def read_client_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None =
         raise ClientListError(shown, N_("is a folder; give the client list file (.csv or .xlsx)"))
     if not path.is_file():
         raise ClientListError(shown, N_("no such file"))
+    rows: Generator[tuple[int, Sequence[object]], None, None]
     if suffix == ".csv":
         rows = _csv_rows(path, shown)
     elif suffix == ".xlsx":
@@ -125,7 +126,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _csv_rows(path: Path, shown: str) -> Iterator[tuple[int, list[str]]]:
+def _csv_rows(path: Path, shown: str) -> Generator[tuple[int, list[str]], None, None]:
     encoding = _csv_encoding(path, shown)
     with path.open(encoding=encoding, newline="") as fh:
         reader = csv.reader(fh, strict=True)

@@ -20,20 +20,28 @@ import datetime as dt
 import hashlib
 import heapq
 import itertools
-import os
-import re
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from generator import __version__
+from generator import __version__, settings
 from generator.batch.clients import read_client_rows
 from generator.content.approvals import Approvals
 from generator.content.request import RowError, parse_client
 from generator.errors import ClusterError, InputError, QuoteRefused, ReferralRequired
+
+if TYPE_CHECKING:  # dask and the pack pipeline are imported when a cluster run starts
+    from dask.typing import Key
+    from distributed import Client, Future
+
+    from generator.batch.storage import Destination
+    from generator.content.model import Product
+    from generator.content.revisions import Schedule
+    from generator.site import Site
 
 # dask, fsspec and the worker side are imported by the functions that use them: the CLI builds its parser from
 # this module, and every other command would pay for importing them.
@@ -43,7 +51,7 @@ DEFAULT_CHUNK = 100  # clients per task: a LibreOffice run each; big enough that
 CLUSTER_MAX_ROWS = 1_000_000  # a cluster run streams the list: a renewal season in one file (a local run: clients.MAX_ROWS)
 WINDOW_PER_THREAD = 2  # tasks in flight per worker thread: one running, one waiting, none piling up on the client
 Progress = Callable[[int, int], None]
-OnPack = Callable[[dict], None]
+OnPack = Callable[[dict[str, Any]], None]
 
 
 # --- options ----------------------------------------------------------------------------------
@@ -58,25 +66,21 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, metavar="N", help="clients per cluster task (default: %(default)s)")
 
 
-def scheduler_address(args: argparse.Namespace, environ: os._Environ | dict | None = None) -> str | None:
-    """``--scheduler``, else ``$DOCGEN_SCHEDULER``; None for a local run.
+def scheduler_address(args: argparse.Namespace, chosen: settings.Settings | None = None) -> str | None:
+    """``--scheduler``, else ``$DOCGEN_SCHEDULER`` (of ``chosen``, default: the current settings); None for a local run.
 
-    >>> scheduler_address(argparse.Namespace(scheduler=None), {"DOCGEN_SCHEDULER": "tcp://10.0.0.5:8786"})
+    >>> scheduler_address(argparse.Namespace(scheduler=None), settings.load({"DOCGEN_SCHEDULER": "tcp://10.0.0.5:8786"}))
     'tcp://10.0.0.5:8786'
-    >>> scheduler_address(argparse.Namespace(scheduler="tcp://a:1"), {"DOCGEN_SCHEDULER": "tcp://b:2"})
+    >>> scheduler_address(argparse.Namespace(scheduler="tcp://a:1"), settings.load({"DOCGEN_SCHEDULER": "tcp://b:2"}))
     'tcp://a:1'
     """
-    environ = os.environ if environ is None else environ
-    return getattr(args, "scheduler", None) or environ.get(SCHEDULER_ENV) or None
+    given: str | None = getattr(args, "scheduler", None)
+    return given or (chosen or settings.current()).scheduler or None
 
 
 def wants_cluster(args: argparse.Namespace) -> bool:
     """Whether ``docgen proposals`` runs on Dask (a scheduler named, or ``--workers``)."""
     return bool(scheduler_address(args) or getattr(args, "workers", None))
-
-
-SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")  # the Dask comms a scheduler listens on across machines
-_ADDRESS = re.compile(r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(?P<port>[0-9]{1,5})/?$")
 
 
 def check_scheduler(address: str, option: str = "--scheduler") -> str:
@@ -93,15 +97,9 @@ def check_scheduler(address: str, option: str = "--scheduler") -> str:
     Traceback (most recent call last):
     generator.errors.InputError: DOCGEN_SCHEDULER: 'tcp://host:99999': port 99999 is out of range; allowed: [tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786
     """
-    allowed = "[tcp://]HOST:PORT, e.g. tcp://10.0.0.5:8786"
-    found = _ADDRESS.match(address.strip())
-    if found is None:
-        raise InputError(option, address, "not a Dask scheduler address", allowed=allowed)
-    scheme = (found["scheme"] or "tcp").lower()
-    if scheme not in SCHEMES:
-        raise InputError(option, address, f"unknown scheme {scheme!r}", allowed=f"{allowed} (schemes: {', '.join(SCHEMES)})")
-    if not 0 < int(found["port"]) < 65536:
-        raise InputError(option, address, f"port {int(found['port'])} is out of range", allowed=allowed)
+    problem = settings.scheduler_problem(address)
+    if problem:
+        raise InputError(option, address, problem[0], allowed=problem[1])
     return address.strip()
 
 
@@ -122,7 +120,7 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_timeout: str | None = None) -> Iterator:
+def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_timeout: str | None = None) -> Iterator[Client]:
     """A ``distributed.Client`` of the named scheduler, or of a LocalCluster of ``workers`` processes on 127.0.0.1.
 
     ``lease_timeout`` (local cluster only) is how soon the lock of a chunk whose worker died is freed (Dask: 30s).
@@ -149,8 +147,8 @@ def cluster(scheduler: str | None = None, workers: int | None = None, *, lease_t
         yield client
 
 
-def run_command(args: argparse.Namespace, site, product, *, today: dt.date, progress: Progress | None = None,
-                on_record: OnPack | None = None, schedule=None, start: dt.date | None = None, renewal: bool = False,
+def run_command(args: argparse.Namespace, site: Site, product: Product, *, today: dt.date, progress: Progress | None = None,
+                on_record: OnPack | None = None, schedule: Schedule | None = None, start: dt.date | None = None, renewal: bool = False,
                 approvals: Approvals | None = None) -> ClusterSummary:
     """``docgen proposals`` with ``--scheduler``/``$DOCGEN_SCHEDULER`` or ``--workers``: the CLI's whole cluster run."""
     check_options(args)
@@ -187,9 +185,9 @@ class ClusterSummary:
         return text + (f" (errors: {self.errors_file})" if self.errors_file else "")
 
 
-def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.date, chunk: int = DEFAULT_CHUNK,
+def run_list(client: Client, site: Site, product: Product, path: Path, out: str | Path, *, today: dt.date, chunk: int = DEFAULT_CHUNK,
              timeout: float | None = None, progress: Progress | None = None, on_pack: OnPack | None = None,
-             on_record: OnPack | None = None, dry_run: bool = False, window: int | None = None, schedule=None,
+             on_record: OnPack | None = None, dry_run: bool = False, window: int | None = None, schedule: Schedule | None = None,
              start: dt.date | None = None, renewal: bool = False, approvals: Approvals | None = None) -> ClusterSummary:
     """Every row of a client list, built on ``client``'s cluster into ``out`` (a folder or an fsspec URL).
 
@@ -237,7 +235,7 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
         ordered.flush()
         return summary
 
-    groups: dict[tuple[str, dt.date | None], list[tuple[int | None, dict, int]]] = {}
+    groups: dict[tuple[str, dt.date | None], list[tuple[int | None, dict[str, Any], int]]] = {}
     for row, values, premium, revision, last_day in rows:  # a list on one revision is one group, in row order as before
         groups.setdefault((revision, last_day), []).append((row, values, premium))
     run = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -263,10 +261,10 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
 
     from distributed import as_completed
 
-    in_flight: dict = {}
+    in_flight: dict[Key, ChunkSpec] = {}
     queue = as_completed()
 
-    def collect(future) -> None:
+    def collect(future: Future[ChunkResult]) -> None:
         spec = in_flight.pop(future.key)
         try:
             result: ChunkResult = future.result()
@@ -313,7 +311,7 @@ def run_list(client, site, product, path: Path, out: str | Path, *, today: dt.da
     return summary
 
 
-def error_record(error: RowError) -> dict:
+def error_record(error: RowError) -> dict[str, Any]:
     """An error row as ``--json`` prints it (generator.batch.runner.Summary.records)."""
     return {"row": error.row, "status": getattr(error.error, "status", "error"), "column": error.column, "value": error.value,
             "reason": error.reason}
@@ -332,14 +330,14 @@ class InOrder:
 
     def __init__(self, sink: OnPack | None):
         self.sink = sink
-        self.held: list[tuple[int, int, dict]] = []
+        self.held: list[tuple[int, int, dict[str, Any]]] = []
         self.open_chunks: list[int] = []  # first row of each chunk in flight (a heap)
         self.count = itertools.count()  # ties keep arrival order
 
     def open(self, first_row: int | None) -> None:
         heapq.heappush(self.open_chunks, first_row or 0)
 
-    def add(self, row: int | None, record: dict) -> None:
+    def add(self, row: int | None, record: dict[str, Any]) -> None:
         if self.sink:
             heapq.heappush(self.held, (row or 0, next(self.count), record))
             self._release()
@@ -354,12 +352,12 @@ class InOrder:
         self._release()
 
     def _release(self) -> None:
-        while self.held and (not self.open_chunks or self.held[0][0] < self.open_chunks[0]):
+        while self.sink and self.held and (not self.open_chunks or self.held[0][0] < self.open_chunks[0]):
             self.sink(heapq.heappop(self.held)[2])
 
 
-def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None], *, schedule=None, today: dt.date | None = None,
-                  start: dt.date | None = None, renewal: bool = False) -> Iterator[tuple[int | None, dict, int, str, dt.date | None]]:
+def _checked_rows(product: Product, path: Path, bad_row: Callable[[list[RowError]], None], *, schedule: Schedule | None = None, today: dt.date | None = None,
+                  start: dt.date | None = None, renewal: bool = False) -> Iterator[tuple[int | None, dict[str, Any], int, str, dt.date | None]]:
     """(row, raw values, premium, revision, its last day) of each row a local run would plan; the others go to
     ``bad_row``, as errors there. The revision is the one in force on the row's 保険始期日 (else ``start``, else today)."""
     from generator.content.request import ClientRequest
@@ -393,7 +391,7 @@ def _checked_rows(product, path: Path, bad_row: Callable[[list[RowError]], None]
         yield row, values, premium, revision, last_day
 
 
-def _chunks(rows: Iterator[tuple[int | None, dict, int]], size: int) -> Iterator[list[tuple[int | None, dict[str, str]]]]:
+def _chunks(rows: Iterator[tuple[int | None, dict[str, Any], int]], size: int) -> Iterator[list[tuple[int | None, dict[str, str]]]]:
     """Consecutive good rows, ``size`` at a time: the same list always cuts into the same chunks.
 
     >>> [len(c) for c in _chunks(iter([(i, {}, 0) for i in range(5)]), 2)]
@@ -403,7 +401,7 @@ def _chunks(rows: Iterator[tuple[int | None, dict, int]], size: int) -> Iterator
         yield piece
 
 
-def _write_errors(dest, name: str, errors: list[RowError]) -> str | None:
+def _write_errors(dest: Destination, name: str, errors: list[RowError]) -> str | None:
     """errors.csv in DEST, exactly as a local run writes it (generator.batch.runner.write_errors)."""
     from generator.batch.runner import write_errors
 

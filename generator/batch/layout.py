@@ -13,6 +13,7 @@ from pathlib import Path
 import pikepdf
 from lxml import etree
 from pypdf import PdfReader
+from pypdf.generic import IndirectObject
 
 from generator.documents.render import write_atomic
 from generator.errors import ConversionError
@@ -145,12 +146,13 @@ def locate(pdf: Path, names: Sequence[str]) -> dict[str, range]:
     Read with qpdf (pikepdf), which reads the tagged layout PDF lazily: pypdf parses every object of it first.
     """
     with pikepdf.open(pdf) as opened:
-        index = {page.objgen: n for n, page in enumerate(opened.pages)}
-        found = {}
-        dests = opened.Root.get("/Names", {}).get("/Dests") if "/Names" in opened.Root else None
-        entries = pikepdf.NameTree(dests).items() if dests is not None else ()
+        index = {page.obj.objgen: n for n, page in enumerate(opened.pages)}
+        found: dict[str, int] = {}
+        tree = opened.Root.get("/Names")
+        dests = tree.get("/Dests") if isinstance(tree, pikepdf.Dictionary) else None
+        entries: list[tuple[str, pikepdf.Object]] = list(pikepdf.NameTree(dests).items()) if dests is not None else []
         if "/Dests" in opened.Root:  # the PDF 1.1 form: a dictionary of names
-            entries = [*entries, *((str(k).lstrip("/"), v) for k, v in opened.Root.Dests.items())]
+            entries += [(str(k).lstrip("/"), v) for k, v in opened.Root.Dests.items()]
         for name, dest in entries:
             dest = dest.get("/D", dest) if isinstance(dest, pikepdf.Dictionary) else dest
             if isinstance(dest, pikepdf.Array) and len(dest) and isinstance(dest[0], pikepdf.Dictionary):
@@ -171,10 +173,10 @@ def locate(pdf: Path, names: Sequence[str]) -> dict[str, range]:
 def destination_pages(reader: PdfReader) -> dict[str, int]:
     """Named destination (without its slash) -> page index."""
     index = {page.indirect_reference.idnum: i for i, page in enumerate(reader.pages) if page.indirect_reference is not None}
-    found = {}
+    found: dict[str, int] = {}
     for name, dest in reader.named_destinations.items():
         ref = dest.get("/Page")
-        page = index.get(ref.idnum) if hasattr(ref, "idnum") else reader.get_destination_page_number(dest)
+        page = index.get(ref.idnum) if isinstance(ref, IndirectObject) else reader.get_destination_page_number(dest)
         if page is not None and page >= 0:
             found[name.lstrip("/")] = page
     return found
@@ -234,7 +236,7 @@ def _print_count(xml: bytes, total: int) -> bytes:
             depth, j, instr, result = 0, i, [], None
             while j < len(runs):
                 kind = _fld_char(runs[j])
-                depth += {"begin": 1, "end": -1}.get(kind, 0)
+                depth += {"begin": 1, "end": -1}.get(kind or "", 0)
                 if kind == "separate" and depth == 1:
                     result = j + 1
                 elif depth == 1 and result is None:
@@ -248,7 +250,8 @@ def _print_count(xml: bytes, total: int) -> bytes:
                 for run in runs[i : j + 1]:
                     paragraph.remove(run)
             i = j + 1
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return data
 
 
 def _fld_char(run: etree._Element) -> str | None:

@@ -21,6 +21,7 @@ import os
 import socket
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from generator.batch.storage import Destination
 
@@ -67,21 +68,21 @@ class Manifest:
     def _rel(self, chunk: str) -> str:
         return f"{BATCH_DIR}/{self.key}/chunks/{chunk}.json"
 
-    def read(self, chunk: str) -> dict | None:
+    def read(self, chunk: str) -> dict[str, Any] | None:
         return self.dest.read_json(self._rel(chunk))
 
     def running(self, chunk: str, run: str, worker: str) -> None:
         self._write(chunk, {"state": "running", "chunk": chunk, "run": run, "worker": worker, "host": worker_tag(), "started": time.time()})
 
-    def done(self, chunk: str, run: str, worker: str, packs: list[dict], errors: list[list]) -> dict:
+    def done(self, chunk: str, run: str, worker: str, packs: list[dict[str, Any]], errors: list[list[object]]) -> dict[str, Any]:
         record = {"state": "done", "chunk": chunk, "run": run, "worker": worker, "host": worker_tag(), "finished": time.time(),
                   "packs": packs, "errors": errors}
         self._write(chunk, record)
         return record
 
-    def describe(self, inputs: dict) -> None:
+    def describe(self, inputs: dict[str, Any]) -> None:
         """batch.json: what this batch was built from (for whoever finds the folder later)."""
         self.dest.write_bytes(f"{BATCH_DIR}/{self.key}/batch.json", json.dumps(inputs, ensure_ascii=False, indent=1, default=str).encode())
 
-    def _write(self, chunk: str, record: dict) -> None:
+    def _write(self, chunk: str, record: dict[str, Any]) -> None:
         self.dest.write_bytes(self._rel(chunk), json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode())

@@ -12,11 +12,12 @@ import multiprocessing
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -153,12 +154,13 @@ def _specs(specs: dict[int, MergeSpec], batch: Sequence[Job]) -> dict[int, Merge
 
 
 def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int, workers: int, timeout: float | None, specs: dict[int, MergeSpec],
-                     executor: Executor | None = None, converter: Converter | None = None) -> Iterator[tuple[Path, list[Typeset]]]:
+                     executor: Executor | None = None, converter: Converter | None = None) -> Generator[tuple[Path, list[Typeset]], None, None]:
     """(work folder, results) per batch as each finishes, packs merged; on ``executor`` or in worker processes when there is more than one batch.
 
     A caller's executor is used as it is and left running; without one, a fork pool of ``workers`` lives for this run.
     """
-    batches, at = [], 0
+    batches: list[tuple[Path, Sequence[Job]]] = []
+    at = 0
     for size in _batch_sizes(len(jobs), chunk, workers):
         batches.append((staging / f"batch-{len(batches)}", jobs[at : at + size]))
         at += size
@@ -175,13 +177,15 @@ def _typeset_batches(jobs: list[Job], staging: Path, layout: Layout, chunk: int,
         pool = executor or ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=multiprocessing.get_context("fork"),
                                                initializer=quiet_worker)
 
-    def submit(batch: Sequence[Job], folder: Path):  # type: ignore[no-untyped-def]
-        args = (batch, folder, layout, timeout, _specs(specs, batch), converter)
+    def submit(batch: Sequence[Job], folder: Path) -> Future[list[Typeset]]:
+        chosen = _specs(specs, batch)
         # in a worker process of ours, SIGTERM unwinds a running batch and ends an idle worker silently (generator.crash)
-        return pool.submit(in_worker, typeset_and_merge, *args) if forked else pool.submit(typeset_and_merge, *args)
+        if forked:
+            return pool.submit(in_worker, typeset_and_merge, batch, folder, layout, timeout, chosen, converter)
+        return pool.submit(typeset_and_merge, batch, folder, layout, timeout, chosen, converter)
 
     left = dict(batches)
-    pending: dict = {}
+    pending: dict[Future[list[Typeset]], Path] = {}
     finished_all = False
     try:
         queue = iter(batches)
@@ -266,7 +270,7 @@ class Summary:
         """年間保険料 of every pack the list yields, in yen."""
         return sum(p.quote.premium for p in self.planned)
 
-    def records(self) -> list[dict]:
+    def records(self) -> list[dict[str, Any]]:
         """One JSON-ready record per row, in row order: built, up to date, would build (dry run) or error."""
         records = [p.as_dict() for p in (*self.built, *self.skipped)]
         if self.dry_run:
@@ -304,6 +308,7 @@ def plan_rows(site: Site, product: Product, rows: Iterable[Row], today: dt.date,
         schedule = Schedule(product.key, (Revision(product.revision, site.content / product.key, product),)) if product.revision else None
     plans: list[PackPlan] = []
     seen: dict[str, int | None] = {}
+    request: ClientRequest | None
     for row, values in rows:
         if isinstance(values, ClientRequest):  # checked already (the API, the portal)
             request, values = values, {}
@@ -377,12 +382,12 @@ def run_rows(site: Site, product: Product, rows: Iterable[Row], *, out: Path, to
     return summary
 
 
-def run_client_list(site: Site, product: Product, path: Path, *, out: Path, today: dt.date, **options) -> Summary:
+def run_client_list(site: Site, product: Product, path: Path, *, out: Path, today: dt.date, **options: Any) -> Summary:
     """Every row of a client list (.csv/.xlsx): bad rows are reported (row, column, reason); the rest get packs."""
     return run_rows(site, product, read_client_rows(path), out=out, today=today, **options)
 
 
-def run_requests(site: Site, product: Product, requests: Iterable[ClientRequest], *, out: Path, today: dt.date, **options) -> Summary:
+def run_requests(site: Site, product: Product, requests: Iterable[ClientRequest], *, out: Path, today: dt.date, **options: Any) -> Summary:
     """Packs for already checked requests (the API and the portal); no errors.csv is written."""
     return run_rows(site, product, ((r.row, r) for r in requests), out=out, today=today, errors_file=False, **options)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import posixpath
 from pathlib import Path
+from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -47,7 +48,8 @@ class Destination:
         """How a user sees ``rel``: a plain path for a folder, the URL otherwise."""
         if self.is_folder:
             return str(Path(self.root) / rel) if rel else self.root
-        return self.fs.unstrip_protocol(self.path(rel))
+        url: str = self.fs.unstrip_protocol(self.path(rel))  # fsspec has no annotations
+        return url
 
     def local(self, rel: str = "") -> Path:
         """The local path of ``rel`` (a folder destination only)."""
@@ -56,11 +58,12 @@ class Destination:
 
     def read_bytes(self, rel: str) -> bytes | None:
         try:
-            return self.fs.cat_file(self.path(rel))
+            data: bytes = self.fs.cat_file(self.path(rel))
+            return data
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
-    def read_json(self, rel: str) -> dict | None:
+    def read_json(self, rel: str) -> dict[str, Any] | None:
         data = self.read_bytes(rel)
         try:
             found = json.loads(data) if data is not None else None
@@ -77,7 +80,7 @@ class Destination:
             self.fs.pipe_file(self.path(rel), data)
 
     def exists(self, rel: str) -> bool:
-        return self.fs.exists(self.path(rel))
+        return bool(self.fs.exists(self.path(rel)))
 
     def modified(self, rel: str) -> float | None:
         """Seconds since the epoch of the last write of ``rel``, when the store tells."""
@@ -88,7 +91,7 @@ class Destination:
         found = info.get("mtime") or info.get("created") or info.get("LastModified")
         return found.timestamp() if hasattr(found, "timestamp") else (float(found) if found is not None else None)
 
-    def pack_state(self, folder: str) -> dict | None:
+    def pack_state(self, folder: str) -> dict[str, Any] | None:
         """The pack.json of a complete pack in ``folder`` (every file it lists is there), else None."""
         state = self.read_json(posixpath.join(folder, PACK_MANIFEST))
         if not state or not isinstance(state.get("files"), list):

@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pypdf import PdfReader
@@ -44,7 +45,7 @@ class Doc:
     title: str
     file_name: str  # the Word file's name in the pack, for messages
     template: Path
-    context: dict
+    context: dict[str, Any]
     props: DocProperties
 
 
@@ -147,7 +148,7 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float | No
             continue
         split = source.split_static()
         entry.static = layout.statics.get(source.fingerprint(split[1])) if split else None
-        blocks, total = (split[0], entry.static.total) if entry.static else (source.blocks, layout.pages.get(entry.doc.key, 1))
+        blocks, total = (split[0], entry.static.total) if entry.static and split else (source.blocks, layout.pages.get(entry.doc.key, 1))
         entry.expected = entry.static.personal if entry.static else total
         group = groups.setdefault((source.shell, total), _Group(source, total, []))
         group.members.append((entry, Piece(f"DocgenPiece{next(names)}", blocks, source.sect)))
@@ -176,7 +177,7 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float | No
     return [out[job.index] for job in jobs]
 
 
-def _lay_out(groups: list[_Group], work: Path, timeout: float | None, counter: itertools.count, alone: list[_Entry],
+def _lay_out(groups: list[_Group], work: Path, timeout: float | None, counter: itertools.count[int], alone: list[_Entry],
              converter: Converter | None = None) -> list[tuple[_Entry, Pages]]:
     """Convert the groups in one LibreOffice run; on failure narrow it down, down to documents laid out on their own."""
     if not groups:
@@ -265,7 +266,7 @@ def _convert_in_order(entries: list[_Entry], out: Path, timeout: float | None, c
     return pdfs
 
 
-def _convert(files: list[Path], out: Path, timeout: float | None, options: dict | None = None, converter: Converter | None = None,
+def _convert(files: list[Path], out: Path, timeout: float | None, options: dict[str, Any] | None = None, converter: Converter | None = None,
              *, documents: int | None = None) -> list[Path]:
     """A LibreOffice that crashed or wrote no PDF is started afresh once for the same files; one that hung is not
     (the same input would hang again: a timeout is the costly failure, so it is never repeated).
@@ -372,9 +373,9 @@ def _learn_layout(job: Job, cache_root: Path, timeout: float | None, converter: 
             return Layout()
 
 
-def _save(new: Path, job: Job, splits: list, prints: list[str], pdfs: list[Path]) -> None:
+def _save(new: Path, job: Job, splits: list[tuple[list[Any], list[Any]] | None], prints: list[str], pdfs: list[Path]) -> None:
     """Page counts and, for a document with a static tail, that tail's pages cut from its whole layout."""
-    saved: dict = {"pages": {}, "statics": {}}
+    saved: dict[str, Any] = {"pages": {}, "statics": {}}
     for doc, split, mark, pdf in zip(job.docs, splits, prints, pdfs, strict=True):
         reader = PdfReader(pdf)
         count = len(reader.pages)

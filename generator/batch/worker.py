@@ -23,15 +23,22 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from distributed import WorkerPlugin
+from distributed import Worker, WorkerPlugin
 
-from generator import __version__
+from generator import __version__, settings
 from generator.batch.manifest import BATCH_DIR, STAGING, Manifest, worker_tag
 from generator.batch.storage import PACK_MANIFEST, Destination
 from generator.content.approvals import printed
 from generator.content.revisions import REVISIONS
 from generator.errors import ClusterError, DocgenError, OutputConflict, SetupError
+
+if TYPE_CHECKING:  # imported when a task runs (a worker imports this module to unpickle the plugin)
+    from generator.content.model import Product
+    from generator.documents.proposal import PackPlan
+    from generator.documents.warm import ConverterPool
+    from generator.site import Site
 
 PLUGIN = "docgen"
 DEFAULT_MAX_CONVERSIONS = 200  # documents per warm LibreOffice before it is replaced (JODConverter's default)
@@ -66,7 +73,7 @@ class ChunkResult:
     """What goes back to the client: one small line per pack (as ``--json`` prints it) and every bad row."""
 
     chunk: str
-    packs: list[dict] = field(default_factory=list)
+    packs: list[dict[str, Any]] = field(default_factory=list)
     errors: list[tuple[int | None, str, str, str]] = field(default_factory=list)
     resumed: bool = False  # another run's manifest record said done and every pack was still there
     worker: str = ""
@@ -76,8 +83,8 @@ class ChunkResult:
 class WorkerContext:
     """A content bundle unpacked and loaded on this worker, checked against the hashes the client sent."""
 
-    site: object  # generator.site.Site
-    product: object  # generator.content.model.Product
+    site: Site
+    product: Product
     brochure: Path
 
 
@@ -118,27 +125,29 @@ class DocgenPlugin(WorkerPlugin):
         self.max_conversions, self.warm = max_conversions, warm
         self._setup(None)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return {"max_conversions": self.max_conversions, "warm": self.warm}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.max_conversions, self.warm = state["max_conversions"], state["warm"]
+        self._setup(None)
 
     def _setup(self, root: Path | None) -> None:
         self.root = root
         self.contexts: dict[str, WorkerContext] = {}
         self.lock = threading.Lock()
-        self.pool = None
+        self.pool: ConverterPool | None = None
         self.pool_failed = ""
         self.conversions = 0  # LibreOffice runs this worker made (for tests and diagnostics)
         self.staging: set[Path] = set()
 
-    def setup(self, worker=None) -> None:
+    def setup(self, worker: Worker | None = None) -> None:
         base = Path(worker.local_directory) if worker is not None else Path(tempfile.mkdtemp(prefix="docgen-worker-"))
-        self._setup(base / "docgen")
-        self.root.mkdir(parents=True, exist_ok=True)
+        root = base / "docgen"
+        self._setup(root)
+        root.mkdir(parents=True, exist_ok=True)
 
-    def teardown(self, worker=None) -> None:
+    def teardown(self, worker: Worker | None = None) -> None:
         with self.lock:
             pool, self.pool = self.pool, None
         if pool is not None:
@@ -151,9 +160,10 @@ class DocgenPlugin(WorkerPlugin):
     def scratch(self) -> Path:
         if self.root is None:
             self.setup()
+        assert self.root is not None  # setup() made it
         return self.root
 
-    def converter(self, timeout: float | None):
+    def converter(self, timeout: float | None) -> ConverterPool | None:
         """The warm pool when it can run here, else None (typeset then runs cold LibreOffice)."""
         if not self.warm:
             return None
@@ -203,7 +213,7 @@ def _load_context(folder: Path, spec: ChunkSpec, who: str, scratch: Path) -> Wor
     # the approval in force is an input the client decided (generator.api.approvals; its database): a worker has none
     product = printed(dataclasses.replace(product, revision=spec.revision), spec.approval)
     outputs = scratch / "outputs"
-    cache = Path(os.environ.get("DOCGEN_CACHE") or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}")  # layout cache, per host
+    cache = settings.current().cache or Path(tempfile.gettempdir()) / f"docgen-cache-{os.getuid()}"  # layout cache, per host (its DOCGEN_CACHE)
     site = Site(content=folder / "content", templates=folder / "templates", outputs=outputs, cache=cache, proposals=outputs / "proposals",
                 storage=scratch / "storage")
     return WorkerContext(site, product, folder / "brochure.pdf")
@@ -220,10 +230,10 @@ def _plugin() -> DocgenPlugin:
     except (ImportError, ValueError):
         return _LOCAL
     plugin = worker.plugins.get(PLUGIN)
-    return plugin if plugin is not None else _LOCAL
+    return plugin if isinstance(plugin, DocgenPlugin) else _LOCAL
 
 
-def _chunk_lock(spec: ChunkSpec):
+def _chunk_lock(spec: ChunkSpec) -> contextlib.AbstractContextManager[object]:
     """Held while a chunk builds: a chunk resubmitted while its first task still runs (its client was killed
     and the same command run again) waits, then finds it done. Released by the scheduler when the holder dies."""
     if not spec.lock:
@@ -256,11 +266,11 @@ def build_chunk(spec: ChunkSpec, data: bytes) -> ChunkResult:
         return ChunkResult(spec.chunk, [p["line"] for p in packs], errors, worker=me)
 
 
-def _still_there(dest: Destination, record: dict) -> bool:
+def _still_there(dest: Destination, record: dict[str, Any]) -> bool:
     return all((dest.pack_state(p["folder"]) or {}).get("digest") == p["digest"] for p in record["packs"])
 
 
-def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict], list[tuple]]:
+def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict[str, Any]], list[tuple[int | None, str, str, str]]]:
     from generator.batch import assemble, runner
     from generator.batch.typeset import learn_layout, typeset
     from generator.documents.convert import given_timeout
@@ -271,7 +281,7 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
     plans = runner.plan_rows(ctx.site, ctx.product, list(spec.rows), spec.today, summary, last_day=spec.last_day, start=spec.start,
                              renewal=spec.renewal)
     errors = [(e.row, e.column, e.value, e.reason) for e in summary.errors]
-    packs: dict[int, dict] = {}
+    packs: dict[int, dict[str, Any]] = {}
     todo = []
     for i, plan in enumerate(plans):
         state = dest.pack_state(plan.folder)
@@ -314,7 +324,7 @@ def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: Ch
     return [packs[i] for i in sorted(packs)], errors
 
 
-def _entry(dest: Destination, plan, pages: int, status: str) -> dict:
+def _entry(dest: Destination, plan: PackPlan, pages: int, status: str) -> dict[str, Any]:
     """The manifest's entry for one pack: its folder and inputs digest, and the line ``--json`` prints for it."""
     from generator.batch.assemble import Pack
 
@@ -348,7 +358,7 @@ def _remove_dead_staging(dest: Destination) -> None:
             continue
 
 
-def _publish(dest: Destination, built: Path, plan, staging: Path | None, spec: ChunkSpec) -> None:
+def _publish(dest: Destination, built: Path, plan: PackPlan, staging: Path | None, spec: ChunkSpec) -> None:
     """Into DEST: a folder swaps the pack in with one rename (as a local run); a store gets pack.json last.
 
     Never over another client's pack (OutputConflict, that client's row fails, as in a local run).

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import openpyxl
 from openpyxl.utils import get_column_letter
@@ -25,11 +25,11 @@ MAX_PARTS = 1_000
 _MB = 1024 * 1024
 
 
-class _CellParser(WorkSheetParser):
+class _CellParser(WorkSheetParser):  # type: ignore[misc]  # openpyxl has no annotations: the class is Any to mypy
     """openpyxl's streaming sheet parser, telling a formula with no saved value from an empty cell."""
 
-    def parse_cell(self, element):  # noqa: ANN001 - openpyxl's signature
-        cell = super().parse_cell(element)
+    def parse_cell(self, element: Any) -> dict[str, Any]:  # an lxml element; the cell as openpyxl's parser describes it
+        cell: dict[str, Any] = super().parse_cell(element)
         if cell["value"] is None and element.find(FORMULA_TAG) is not None:
             cell["data_type"] = "formula"
         return cell
@@ -38,7 +38,7 @@ class _CellParser(WorkSheetParser):
 NOT_XLSX = N_("not a readable .xlsx workbook ({detail}); open it in Excel and save it as .xlsx")
 
 
-def xlsx_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None = None) -> Iterator[tuple[int, list[object]]]:
+def xlsx_rows(path: Path, max_rows: int = MAX_ROWS, *, name: str | None = None) -> Generator[tuple[int, list[object]], None, None]:
     """Rows of the first worksheet as cell values (str, int, float, date, bool), streamed with openpyxl.
 
     The sheet's claimed dimension is ignored (a tiny file can claim a huge sheet): only cells present are read,
@@ -80,7 +80,7 @@ def _sheet_rows(path: str, wb: openpyxl.Workbook, max_rows: int = MAX_ROWS) -> I
         raise ClientListError(path, NOT_XLSX, {"detail": _describe(exc)}) from None
 
 
-def _row_values(path: str, cells: list[dict]) -> list[object]:
+def _row_values(path: str, cells: list[dict[str, Any]]) -> list[object]:
     values: list[object] = []
     for cell in cells:
         column = cell["column"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from generator import __version__, api, i18n
+from generator import __version__, api, i18n, settings
 from generator.batch import distributed
 from generator.cli.compliance import add_commands as add_compliance_commands
 from generator.cli.compliance import disclosure_warnings, draft_notice
@@ -16,6 +18,10 @@ from generator.cli.portal import add_commands as add_portal_commands
 from generator.errors import ContentError, DocgenError, InputError, MissingExtra
 from generator.jpformat import format_yen, format_yen_units, parse_date, parse_yen
 
+if TYPE_CHECKING:
+    from generator.compliance.impact import AffectedPack
+    from generator.documents.brochure import BrochureResult
+
 log = logging.getLogger("docgen")
 
 
@@ -23,7 +29,7 @@ def _site(args: argparse.Namespace) -> api.Site:
     return api.Site.from_env(content=args.content, templates=args.templates, outputs=args.outputs, cache=args.cache)
 
 
-def _products(args: argparse.Namespace):
+def _products(args: argparse.Namespace) -> list[api.Product]:
     site = _site(args)
     return [api.load(site, args.product)] if args.product else api.load_all(site)
 
@@ -49,7 +55,7 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def _publish(args: argparse.Namespace, out: Output, kind: str, build: Callable) -> int:
+def _publish(args: argparse.Namespace, out: Output, kind: str, build: Callable[..., BrochureResult]) -> int:
     """``docgen brochure`` / ``docgen wording``: one published document as Word and PDF."""
     site = _site(args)
     sched = api.schedule(site, args.product)
@@ -96,7 +102,7 @@ def cmd_diff(args: argparse.Namespace, out: Output) -> int:
     from generator.compliance.impact import impact_lines, ledger_impact  # the ledger (SQLAlchemy) only for diff
 
     if d.old.revision and d.new.revision and d.old.revision != d.new.revision:  # two revisions: neither changed
-        affected: list | None = []
+        affected: list[AffectedPack] | None = []
         out.line(f"issued packs: none affected; each stays with the revision it was built from ({d.new.revision} applies to "
                  f"policies starting from {d.new.meta.effective_date})")
     else:
@@ -124,18 +130,18 @@ def cmd_verify(args: argparse.Namespace, out: Output) -> int:
     return 1 if failed else 0
 
 
-def _start(args: argparse.Namespace):  # noqa: ANN202 - a date or None
+def _start(args: argparse.Namespace) -> dt.date | None:
     return parse_date(args.start, field="--start") if getattr(args, "start", None) else None
 
 
-def _revision_json(sched, rev, start, renewal: bool, number: str) -> dict:  # noqa: ANN001
+def _revision_json(sched: api.Schedule, rev: api.Revision, start: dt.date | None, renewal: bool, number: str) -> dict[str, Any]:
     last = sched.last_day(rev, renewal)
     return {"revision": {"name": rev.name, "effective": rev.effective.isoformat(), "renewal_effective": rev.renewal_effective.isoformat(),
                          "last_day": last.isoformat() if last else None, "approval": number or None},
             "start": start.isoformat() if start else None, "renewal": renewal}
 
 
-def _from_today(sched) -> list:  # noqa: ANN001 - the revisions a list may be built from: in force today and later
+def _from_today(sched: api.Schedule) -> list[api.Product]:  # the revisions a list may be built from: in force today and later
     revs = sched.revisions
     return [r.product for r in revs[revs.index(api.revision_for(sched)) :]]
 
@@ -416,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
+    settings.current()  # every DOCGEN_* variable checked before any command starts: a bad one is exit 2, naming it
     try:
         return int(args.func(args, out))
     except ModuleNotFoundError as exc:  # a library of an extra this install left out: say which, exit 2

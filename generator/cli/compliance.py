@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from generator import api
-from generator.cli.output import EXIT_CODES
+from generator.cli.output import EXIT_CODES, Output
 from generator.errors import ApprovalError, InputError
+
+if TYPE_CHECKING:
+    from generator.content.model import Product
 
 EXAMPLES = {
     "submit": "docgen submit --user marketing@example.jp",
@@ -33,14 +38,14 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-01") from None
 
 
-def _revision(site: api.Site, args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _revision(site: api.Site, args: argparse.Namespace) -> Product:
     """The product revision to submit or decide: --product-revision NAME (docgen revisions), else the one in force today."""
     if args.product_revision:
         return api.schedule(site, args.product).by_name(args.product_revision).product
     return api.load(site, args.product)
 
 
-def cmd_submit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+def cmd_submit(args: argparse.Namespace, out: Output) -> int:
     from generator.content.disclosures import missing_disclosures
 
     site = _site(args)
@@ -58,7 +63,7 @@ def cmd_submit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped
     return 0
 
 
-def cmd_approve(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+def cmd_approve(args: argparse.Namespace, out: Output) -> int:
     site = _site(args)
     product = _revision(site, args)
     with api.review_database(site) as session:
@@ -78,7 +83,7 @@ def cmd_approve(args: argparse.Namespace, out) -> int:  # type: ignore[no-untype
     return 0
 
 
-def cmd_approvals(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+def cmd_approvals(args: argparse.Namespace, out: Output) -> int:
     from sqlalchemy import select
 
     from generator.compliance import approval as ap
@@ -106,7 +111,7 @@ def cmd_approvals(args: argparse.Namespace, out) -> int:  # type: ignore[no-unty
     return 0
 
 
-def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-def]
+def cmd_audit(args: argparse.Namespace, out: Output) -> int:
     from generator.store.audit import CHECKPOINT_NAME, head, verify
 
     site = _site(args)
@@ -126,9 +131,9 @@ def cmd_audit(args: argparse.Namespace, out) -> int:  # type: ignore[no-untyped-
         raise InputError("audit", args.action, "unknown action", allowed="verify")
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the compliance commands to the CLI's subparsers (each gets --product, --json, -q/-v like the others)."""
-    def add(name: str, func, help_: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+    def add(name: str, func: Callable[[argparse.Namespace, Output], int], help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}\n\n{EXIT_CODES}",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         p.set_defaults(func=func)
@@ -159,7 +164,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 __all__ = ["add_commands", "ApprovalError"]
 
 
-def draft_notice(out, products) -> None:  # type: ignore[no-untyped-def]
+def draft_notice(out: Output, products: Iterable[Product]) -> None:
     """Say on stderr, on every build, which products' documents are drafts (no valid approval: watermarked)."""
     from generator.compliance.in_force import is_draft
     from generator.documents.watermark import DRAFT_TEXT
@@ -173,7 +178,7 @@ def draft_notice(out, products) -> None:  # type: ignore[no-untyped-def]
             out.error(f"docgen: approved: {name} content {p.digest()} prints approval number {p.meta.approval_number}")
 
 
-def disclosure_warnings(out, products) -> None:  # type: ignore[no-untyped-def]
+def disclosure_warnings(out: Output, products: Iterable[Product]) -> None:
     """`docgen validate`: every required 重要事項説明書 item still missing, as a warning (an approval refuses them)."""
     from generator.content.disclosures import missing_disclosures
 

@@ -51,7 +51,7 @@ class Progress:
 
     def __init__(self, out: Output, unit: str, *, every: float = 30.0) -> None:
         self.out, self.unit, self.every = out, unit, every
-        self.bar = None
+        self.bar: Any = None  # a tqdm bar once drawn (tqdm has no annotations)
         self.started = time.monotonic()
         self.last_line = 0.0
         self.last_tenth = -1

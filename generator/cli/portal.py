@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO
 
+from generator import settings
 from generator.errors import InputError, SetupError
 
+if TYPE_CHECKING:
+    from generator.cli.output import Output
+    from generator.site import Site
 
-def _site(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+
+def _site(args: argparse.Namespace) -> Site:
     from generator import api
 
     return api.Site.from_env(**{k: getattr(args, k, None) for k in ("content", "templates", "outputs", "cache")})
@@ -25,10 +31,7 @@ def _port(text: str) -> int:
     return int(text)
 
 
-FORWARDED_ENV = "DOCGEN_FORWARDED_ALLOW_IPS"
-
-
-def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
+def cmd_serve(args: argparse.Namespace, out: Output | None = None) -> int:
     import uvicorn
 
     from generator.compliance.delivery import DeliverySettings
@@ -45,7 +48,7 @@ def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-unt
         app = create_app(site, args.database, converter=pool, delivery=delivery)
         print(f"docgen portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
         # X-Forwarded-Proto/For are believed from these addresses only (uvicorn's proxy headers): the proxy that ends TLS
-        trusted = os.environ.get(FORWARDED_ENV, "").strip() or "127.0.0.1"
+        trusted = settings.current().forwarded_allow_ips  # DOCGEN_FORWARDED_ALLOW_IPS
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if getattr(args, "quiet", False) else "info",
                     proxy_headers=True, forwarded_allow_ips=trusted)
     finally:
@@ -53,7 +56,9 @@ def cmd_serve(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-unt
     return 0
 
 
-def cmd_db_upgrade(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
+def cmd_db_upgrade(args: argparse.Namespace, out: Output | None = None) -> int:
+    from sqlalchemy import make_url
+
     from generator.store import db
 
     url = args.database or db.database_url(_site(args))
@@ -64,12 +69,12 @@ def cmd_db_upgrade(args: argparse.Namespace, out=None) -> int:  # type: ignore[n
         revision = db.current(eng)
         eng.dispose()
     except Exception as exc:  # the driver's own message, on one line, without a traceback
-        raise SetupError(f"database {db.make_url(url).render_as_string(hide_password=True)}: {str(exc).splitlines()[0]}") from exc
+        raise SetupError(f"database {make_url(url).render_as_string(hide_password=True)}: {str(exc).splitlines()[0]}") from exc
     print(f"database at revision {revision}")
     return 0
 
 
-def read_password(min_length: int, stdin=None, prompt=getpass.getpass) -> str:  # type: ignore[no-untyped-def]
+def read_password(min_length: int, stdin: TextIO | None = None, prompt: Callable[[str], str] = getpass.getpass) -> str:
     """The new password (at least ``min_length`` characters): prompted twice on a terminal, else the first line of stdin. Never a default."""
     stdin = stdin or sys.stdin
     if stdin.isatty():
@@ -83,7 +88,7 @@ def read_password(min_length: int, stdin=None, prompt=getpass.getpass) -> str:  
     return first
 
 
-def cmd_users_add(args: argparse.Namespace, out=None) -> int:  # type: ignore[no-untyped-def]
+def cmd_users_add(args: argparse.Namespace, out: Output | None = None) -> int:
     from sqlalchemy import select
 
     from generator.store import db
@@ -121,11 +126,11 @@ def cmd_users_add(args: argparse.Namespace, out=None) -> int:  # type: ignore[no
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add serve, db and users to the docgen parser's subcommands."""
     common = {"json": False, "quiet": False, "verbose": False, "product": None}
 
-    def parser(name: str, help_: str, **kw) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
+    def parser(name: str, help_: str, **kw: Any) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_, **kw)
         p.add_argument("--database", help="database URL (default: DOCGEN_DATABASE_URL, else a SQLite file under DOCGEN_STORAGE)")
         p.set_defaults(**common)

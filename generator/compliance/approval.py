@@ -37,7 +37,7 @@ def user_by_email(session: Session, email: str) -> User:
 
 
 def superseded_ids(session: Session) -> set[int]:
-    return {i for i in session.scalars(select(Approval.supersedes_id).where(Approval.supersedes_id.is_not(None)))}
+    return {i for i in session.scalars(select(Approval.supersedes_id).where(Approval.supersedes_id.is_not(None))) if i is not None}
 
 
 def approvals_of(session: Session, product: str, content_hash: str | None = None) -> list[Approval]:
@@ -93,7 +93,7 @@ def version_state(session: Session, product: str, content_hash: str, on: dt.date
     sub = session.scalar(select(Submission).where(Submission.product == product, Submission.content_hash == content_hash)
                          .order_by(Submission.submitted_at.desc(), Submission.id.desc()).limit(1))
     if sub is not None and sub.state in ("pending", "rejected"):
-        return VersionState(sub.state, submission=sub)  # type: ignore[arg-type]
+        return VersionState("pending" if sub.state == "pending" else "rejected", submission=sub)
     return VersionState("draft")
 
 

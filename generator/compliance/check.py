@@ -13,6 +13,7 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -121,7 +122,7 @@ def build_published(site: Site, products: list[Product], root: Path) -> list[Pub
     return published
 
 
-def manifest_for(site: Site, products: list[Product], published: list[Published], root: Path) -> dict:
+def manifest_for(site: Site, products: list[Product], published: list[Published], root: Path) -> dict[str, Any]:
     """What `docgen check` compares against: input hashes, normalised-text hashes and a snapshot of the facts."""
     entries = {}
     for item in published:
@@ -170,17 +171,17 @@ def build_all(site: Site, products: list[Product]) -> tuple[list[Published], Pat
     return published, target
 
 
-def _explain(product: Product, snapshot: dict, kind: str) -> list[str]:
+def _explain(product: Product, snapshot: dict[str, Any], kind: str) -> list[str]:
     """Clause and premium changes since the manifest's snapshot that reach a document of ``kind``, with file:line."""
     old_clauses = {cid: Clause(cid, c["path"], c["label"], c["text"]) for cid, c in snapshot.get("clauses", {}).items()}
     old_cells = {k: Cell(k, c["label"], c["path"], c["premium"]) for k, c in snapshot.get("cells", {}).items()}
     reasons = []
     changed_clauses, changed_cells = diff_facts(old_clauses, clauses(product), old_cells, cells(product))
     docs = [kind] if kind != "proposal" else list(PACK_KINDS)
-    for c in changed_cells:
-        if any(d in c.used_by for d in docs):
-            src = product.source(c.new.path if c.new else c.old.path)  # type: ignore[union-attr]
-            reasons.append(f"rates {c.describe()} ({src.file}:{src.line})")
+    for cell in changed_cells:
+        if any(d in cell.used_by for d in docs):
+            src = product.source(cell.present.path)
+            reasons.append(f"rates {cell.describe()} ({src.file}:{src.line})")
     for c in changed_clauses:
         if any(d in documents_using(c.path) for d in docs):
             src = product.source(c.path)

@@ -11,20 +11,18 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import os
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from generator import mail
+from generator import mail, settings
 from generator.compliance.clients import check_email, check_text
 from generator.errors import DeliveryError, InputError, LinkError, MailError
 from generator.i18n import N_
@@ -35,8 +33,7 @@ from generator.store.delivery import CONSENT_METHODS, Consent, Delivery, Deliver
 from generator.store.ledger import PackRecord
 
 JST = ZoneInfo("Asia/Tokyo")
-ENV_DAYS, ENV_PUBLIC_URL = "DOCGEN_DELIVERY_DAYS", "DOCGEN_PUBLIC_URL"
-DEFAULT_DAYS, MAX_DAYS = 14, 90
+DEFAULT_DAYS = 14  # DOCGEN_DELIVERY_DAYS unset (generator.settings)
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 random bits
 PACK_PDF = "pack.pdf"  # generator.web.storage names the archived PDF so
 INVALID_LINK = "このリンクは無効です。URL が途中で切れているか、変更されている可能性があります。メールのリンクをそのまま開いてください。"
@@ -51,21 +48,15 @@ class DeliverySettings:
     public_url: str = ""  # empty: the URL the agent's own request came to
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DeliverySettings:
-        """``DOCGEN_SMTP_*``, ``DOCGEN_MAIL_FROM``, ``DOCGEN_DELIVERY_DAYS`` and ``DOCGEN_PUBLIC_URL``; InputError naming a bad one.
+    def from_env(cls, chosen: settings.Settings | None = None) -> DeliverySettings:
+        """``DOCGEN_SMTP_*``, ``DOCGEN_MAIL_FROM``, ``DOCGEN_DELIVERY_DAYS`` and ``DOCGEN_PUBLIC_URL`` as ``chosen`` (default:
+        :func:`generator.settings.current`) read them.
 
-        >>> DeliverySettings.from_env({"DOCGEN_DELIVERY_DAYS": "7", "DOCGEN_PUBLIC_URL": "https://portal.example.jp/"})
+        >>> DeliverySettings.from_env(settings.load({"DOCGEN_DELIVERY_DAYS": "7", "DOCGEN_PUBLIC_URL": "https://portal.example.jp/"}))
         DeliverySettings(mail=None, link_days=7, public_url='https://portal.example.jp')
         """
-        environ = os.environ if environ is None else environ
-        raw_days = environ.get(ENV_DAYS, "").strip()
-        if raw_days and (not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS):
-            raise InputError(ENV_DAYS, raw_days, "is not a whole number of days", allowed=f"1 to {MAX_DAYS} (default {DEFAULT_DAYS})")
-        url = environ.get(ENV_PUBLIC_URL, "").strip().rstrip("/")
-        parts = urlsplit(url)
-        if url and (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment):
-            raise InputError(ENV_PUBLIC_URL, url, "is not the portal's base URL", allowed="e.g. https://portal.agency.example.jp")
-        return cls(mail.MailSettings.from_env(environ), int(raw_days) if raw_days else DEFAULT_DAYS, url)
+        chosen = chosen or settings.current()
+        return cls(chosen.mail, chosen.delivery_days, chosen.public_url)
 
 
 def token_hash(token: str) -> str:

@@ -8,9 +8,11 @@ import io
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from generator.compliance.versions import WORKING, Version
 from generator.content.load import load_product
@@ -28,13 +30,24 @@ class ClauseChange:
     old: Clause | None
     new: Clause | None
 
+    def __post_init__(self) -> None:
+        if self.old is None and self.new is None:
+            raise ValueError(f"clause {self.id}: a change needs an old or a new clause")
+
+    @property
+    def present(self) -> Clause:
+        """The clause as it is now, or as it was when removed."""
+        clause = self.new or self.old
+        assert clause is not None  # __post_init__
+        return clause
+
     @property
     def kind(self) -> str:
         return "added" if self.old is None else "removed" if self.new is None else "changed"
 
     @property
     def path(self) -> str:
-        return (self.new or self.old).path  # type: ignore[union-attr]
+        return self.present.path
 
     @property
     def used_by(self) -> list[str]:
@@ -49,11 +62,21 @@ class CellChange:
     old: Cell | None
     new: Cell | None
 
+    def __post_init__(self) -> None:
+        if self.old is None and self.new is None:
+            raise ValueError(f"cell {self.key}: a change needs an old or a new cell")
+
+    @property
+    def present(self) -> Cell:
+        """The cell as it is now, or as it was when removed."""
+        cell = self.new or self.old
+        assert cell is not None  # __post_init__
+        return cell
+
     def describe(self) -> str:
         if self.old and self.new:
             return describe_cell_change(self.old, self.new)
-        cell = self.new or self.old
-        return f"{cell.label} {'added' if self.new else 'removed'}"  # type: ignore[union-attr]
+        return f"{self.present.label} {'added' if self.new else 'removed'}"
 
     @property
     def used_by(self) -> list[str]:
@@ -78,14 +101,14 @@ class ContentDiff:
     def summary_lines(self) -> list[str]:
         return summary_lines(self)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready: each changed clause and premium cell, with the documents it reaches."""
         return {
             "product": self.new.key, "old": self.old_label, "new": self.new_label,
             "old_content_hash": self.old.digest(), "new_content_hash": self.new.digest(),
             "clauses": [{"id": c.id, "change": c.kind, "path": c.path, "old": c.old.text if c.old else None,
                          "new": c.new.text if c.new else None, "documents": c.used_by} for c in self.clauses],
-            "cells": [{"key": c.key, "label": (c.new or c.old).label, "old": c.old.premium if c.old else None,  # type: ignore[union-attr]
+            "cells": [{"key": c.key, "label": c.present.label, "old": c.old.premium if c.old else None,
                        "new": c.new.premium if c.new else None, "documents": c.used_by} for c in self.cells],
         }
 
@@ -156,7 +179,7 @@ def _git_location(content: Path) -> tuple[Path, str]:
 
 
 @contextmanager
-def content_root(spec: str, content: Path):
+def content_root(spec: str, content: Path) -> Iterator[Path]:
     """A content root for ``spec``: an existing folder (content root or product folder) or a git revision of ``content``."""
     path = Path(spec)
     if path.is_dir():
@@ -221,8 +244,8 @@ def summary_lines(d: ContentDiff) -> list[str]:
     lines = [f"{d.new.meta.name}: {d.old_label} (content {d.old.meta.content_version}) → {d.new_label} (content {d.new.meta.content_version})"]
     for c in d.clauses:
         lines.append(f"  {c.kind:<8} {c.id:<16} {c.path}  → used by: {', '.join(c.used_by) or 'no published document'}")
-    for c in d.cells:
-        lines.append(f"  premium  {c.describe()}")
+    for cell in d.cells:
+        lines.append(f"  premium  {cell.describe()}")
     if d.cells:
         lines.append(f"           premiums are used by: {', '.join(d.cells[0].used_by)}")
     lines.append(f"{len(d.clauses)} clause change(s), {len(d.cells)} premium change(s)")
@@ -262,6 +285,6 @@ def markdown(d: ContentDiff) -> str:
             out.append("")
     if d.cells:
         out += [f"## Premium cells changed ({len(d.cells)})", "", "| cell | change |", "| --- | --- |"]
-        out += [f"| {(c.new or c.old).key} | {c.describe()} |" for c in d.cells]  # type: ignore[union-attr]
+        out += [f"| {c.present.key} | {c.describe()} |" for c in d.cells]
         out += ["", f"Premiums are used by: {', '.join(d.cells[0].used_by)}", ""]
     return "\n".join(out)

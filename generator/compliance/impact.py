@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,7 +61,7 @@ class AffectedPack:
         return (f"  pack {self.record_id}: {who} — {self.agency} — {self.quote_number} — {self.created_at:%Y-%m-%d} — {state}: "
                 f"{'; '.join(why)}")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"record": self.record_id, "client": self.client, "contact": self.contact, "agency": self.agency, "quote_number": self.quote_number,
                 "date": self.created_at.date().isoformat(), "content_hash": self.content_hash, "approval_number": self.approval_number,
                 "draft": self.draft, "clauses": list(self.clauses), "cells": list(self.cells), "own_premium": self.own_premium}

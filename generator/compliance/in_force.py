@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from generator.content.approvals import Approvals, printed
 from generator.content.model import Product
@@ -46,7 +46,7 @@ def in_session(session: Session, products: Iterable[tuple[Product, dt.date]]) ->
     """The approval valid on its day for each (product, day) in ``session``'s database."""
     from generator.compliance.approval import current_approval
 
-    numbers = {}
+    numbers: dict[tuple[str, str], str] = {}
     for product, on in products:
         found = current_approval(session, product.key, product.digest(), on)
         if found is not None:
@@ -65,14 +65,14 @@ def in_site(site: Site, products: Iterable[tuple[Product, dt.date]]) -> Approval
         return Approvals() if session is None else in_session(session, products)
 
 
-def from_manifest(products: Iterable[Product], manifest: dict) -> Approvals:
+def from_manifest(products: Iterable[Product], manifest: dict[str, Any]) -> Approvals:
     """The approval numbers a committed manifest records for these products' exact content hashes.
 
     This is what lets a fresh clone (CI, no database) rebuild approved published outputs byte for byte: the manifest is
     committed with them, and a number recorded for another content hash never applies. A database approval wins
     (:meth:`Approvals.merged`).
     """
-    numbers = {}
+    numbers: dict[tuple[str, str], str] = {}
     for p in products:
         facts = manifest.get("facts", {}).get(p.manifest_key, {})
         if facts.get("approval") and facts.get("content_hash") == p.digest():
@@ -80,13 +80,13 @@ def from_manifest(products: Iterable[Product], manifest: dict) -> Approvals:
     return Approvals(numbers)
 
 
-def recorded(products: list[Product], manifest: dict) -> list[Product]:
+def recorded(products: list[Product], manifest: dict[str, Any]) -> list[Product]:
     """``products``, each draft printing the approval the committed manifest records for its exact content (if any)."""
     found = from_manifest(products, manifest)
     return [found.printed(p) if is_draft(p) else p for p in products]
 
 
-def approval_lines(products: list[Product], manifest: dict) -> list[str]:
+def approval_lines(products: list[Product], manifest: dict[str, Any]) -> list[str]:
     """Whether the published outputs match an approved version, per product (for `docgen check`)."""
     lines = []
     for p in products:

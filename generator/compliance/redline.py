@@ -7,8 +7,10 @@ import io
 from pathlib import Path
 
 from docx import Document
+from docx.document import Document as DocxDocument
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
+from docx.oxml.xmlchemy import BaseOxmlElement
 
 from generator.compliance.diff import ContentDiff, markdown, report_stem, segments
 from generator.documents.render import DocProperties, reproducible_docx, write_atomic
@@ -29,7 +31,7 @@ class _Revisions:
     def __init__(self, author: str, when: dt.datetime):
         self.author, self.date, self.next_id = author, when.strftime("%Y-%m-%dT%H:%M:%SZ"), 1
 
-    def mark(self, kind: str) -> OxmlElement:
+    def mark(self, kind: str) -> BaseOxmlElement:
         el = OxmlElement(f"w:{kind}")
         el.set(qn("w:id"), str(self.next_id))
         el.set(qn("w:author"), self.author)
@@ -38,7 +40,7 @@ class _Revisions:
         return el
 
 
-def _run(text: str, deleted: bool = False) -> OxmlElement:
+def _run(text: str, deleted: bool = False) -> BaseOxmlElement:
     r = OxmlElement("w:r")
     t = OxmlElement("w:delText" if deleted else "w:t")
     t.set(qn("xml:space"), "preserve")
@@ -47,7 +49,7 @@ def _run(text: str, deleted: bool = False) -> OxmlElement:
     return r
 
 
-def _tracked_paragraph(doc, style: str, old: str | None, new: str | None, rev: _Revisions, whole: bool = False) -> None:
+def _tracked_paragraph(doc: DocxDocument, style: str, old: str | None, new: str | None, rev: _Revisions, whole: bool = False) -> None:
     """One paragraph: unchanged text as plain runs, removed text in w:del, added text in w:ins.
 
     ``whole`` replaces the text as one unit (amounts: 149,000円 → 150,000円, not 49 → 50).
@@ -56,7 +58,7 @@ def _tracked_paragraph(doc, style: str, old: str | None, new: str | None, rev: _
     ops = [op for op in (("-", old or ""), ("+", new or "")) if op[1]] if whole else segments(old or "", new or "")
     for op, text in ops:
         for i, line in enumerate(text.split("\n")):
-            parts = []
+            parts: list[BaseOxmlElement] = []
             if i:
                 br = OxmlElement("w:r")
                 br.append(OxmlElement("w:br"))
@@ -95,18 +97,16 @@ def write_redline(d: ContentDiff, out: Path, *, templates: Path, author: str = "
             continue
         doc.add_paragraph(f"{heading}（{len(items)}件）", style="heading 1")
         for c in items:
-            clause = c.new or c.old
-            label = f"{c.id}　{clause.label}".rstrip()  # type: ignore[union-attr]
+            label = f"{c.id}　{c.present.label}".rstrip()
             doc.add_paragraph(label, style="heading 2")
             doc.add_paragraph(f"{c.path}　使用文書：{'、'.join(c.used_by) or 'なし'}", style="Section Subtitle")
             _tracked_paragraph(doc, "Normal", c.old.text if c.old else None, c.new.text if c.new else None, rev)
     if d.cells:
         doc.add_paragraph(f"保険料の変更（{len(d.cells)}件）", style="heading 1")
-        for c in d.cells:
-            cell = c.new or c.old
-            doc.add_paragraph(cell.label, style="heading 2")  # type: ignore[union-attr]
-            _tracked_paragraph(doc, "Normal", format_yen(c.old.premium) if c.old else None,
-                               format_yen(c.new.premium) if c.new else None, rev, whole=True)
+        for cell in d.cells:
+            doc.add_paragraph(cell.present.label, style="heading 2")
+            _tracked_paragraph(doc, "Normal", format_yen(cell.old.premium) if cell.old else None,
+                               format_yen(cell.new.premium) if cell.new else None, rev, whole=True)
     settings = doc.settings.element
     if settings.find(qn("w:trackRevisions")) is None:  # further edits by the reviewer are tracked too
         # CT_Settings is a sequence: Word rejects trackRevisions after defaultTabStop and the rest

@@ -8,6 +8,7 @@ code, not in content, so deleting an item from disclosures.yaml makes it missing
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from generator.content.model import DisclosureItem, Product
 from generator.errors import Problem
@@ -129,7 +130,7 @@ def missing_disclosures(product: Product) -> list[Problem]:
     return problems
 
 
-def disclosure_items(product: Product, part: str) -> list[dict]:
+def disclosure_items(product: Product, part: str) -> list[dict[str, Any]]:
     """The items of ``part`` the 重要事項説明書 prints on their own (those not printed from a source section).
 
     A missing item gets a visible placeholder instead of silence. Items from a source are already printed there.

@@ -104,7 +104,7 @@ class _Builder:
             return None
         return value
 
-    def _sequence(self, item_tp: Any, node: yaml.Node, path: str) -> tuple:
+    def _sequence(self, item_tp: Any, node: yaml.Node, path: str) -> tuple[Any, ...]:
         if not isinstance(node, yaml.SequenceNode):
             self.fail(node, path, f"expected a list, got a {_kind(node)}")
             return ()
@@ -142,11 +142,11 @@ class _Partial:
     """Stand-in for an object that could not be built; only its problems matter."""
 
     tp: Any
-    values: dict
+    values: dict[str, Any]
 
 
 @functools.cache
-def _fields_of(tp: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field]]:
+def _fields_of(tp: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
     """A content dataclass's resolved type hints and the fields a file may set (get_type_hints costs a third of a load)."""
     hints = typing.get_type_hints(tp)
     fields = {f.name: f for f in dataclasses.fields(tp) if f.init and f.name in hints}
@@ -170,7 +170,7 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader refusing flow collections nested deeper than MAX_FLOW_DEPTH: PyYAML's scanner is quadratic in that
     depth (a file of 2,000 ``[`` took 1.5 s to reach the RecursionError, it now takes milliseconds)."""
 
-    def fetch_flow_collection_start(self, TokenClass) -> None:  # type: ignore[no-untyped-def]  # noqa: N803 (PyYAML's name)
+    def fetch_flow_collection_start(self, TokenClass: type[yaml.Token]) -> None:  # noqa: N803 (PyYAML's name)
         if self.flow_level >= MAX_FLOW_DEPTH:
             raise RecursionError(f"flow collections nested more than {MAX_FLOW_DEPTH} levels")
         super().fetch_flow_collection_start(TokenClass)

@@ -121,6 +121,7 @@ def parse_client(values: dict[str, str], *, row: int | None = None,
     take("renewal", parse_renewal)
     if errors:
         return None, errors
+    # arg-type: ``out`` maps each field to the value its own parser above checked and typed (a dict cannot say so per key)
     return ClientRequest(row=row, **out), []  # type: ignore[arg-type]
 
 

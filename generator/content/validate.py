@@ -173,7 +173,9 @@ class _Checker:
 
     def industries(self) -> None:
         rates = self.p.rates
-        norm = lambda s: unicodedata.normalize("NFKC", s)  # noqa: E731
+        def norm(s: str) -> str:
+            return unicodedata.normalize("NFKC", s)
+
         owner: dict[str, str] = {}
         for ci, cls in enumerate(rates.classes):
             for ii, name in enumerate(cls.industries):

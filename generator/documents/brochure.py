@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 from pypdf import PdfReader
@@ -81,15 +82,15 @@ def build_brochure(product: Product, out_dir: Path, *, templates: Path, timeout:
     target = Path(out_dir) / BROCHURE.stem.format(slug=product.meta.slug)
     context = brochure_context(product)
 
-    def settle(pdf: Path) -> dict:  # the PDF prints the laid-out pages; the Word file's fields then show them too
+    def settle(pdf: Path) -> dict[str, Any]:  # the PDF prints the laid-out pages; the Word file's fields then show them too
         check_page_refs(product, pdf)
         return with_pages(context, section_pages(product, pdf))
 
     return publish(BROCHURE.template_path(templates), context, doc_properties(product), pdf_metadata(product), target, timeout, verify=settle)
 
 
-def publish(template: Path, context: dict, props: DocProperties, metadata: dict[str, str], target: Path, timeout: float | None = None,
-            verify: Callable[[Path], dict | None] | None = None) -> BrochureResult:
+def publish(template: Path, context: dict[str, Any], props: DocProperties, metadata: dict[str, str], target: Path, timeout: float | None = None,
+            verify: Callable[[Path], dict[str, Any] | None] | None = None) -> BrochureResult:
     """One published document: ``target``.docx and .pdf, converted, font-gated, stamped; both or neither land.
 
     ``verify`` checks LibreOffice's PDF before anything is published (the brochure's page references) and raises if it is

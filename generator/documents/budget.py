@@ -15,17 +15,20 @@ import contextlib
 import ctypes
 import functools
 import io
-import os
 import re
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import Namespace
+
+from generator import settings
 
 MAX_TEXT = 5_000_000  # characters one string or one rendered part may have (documents here are < 1 MB of XML)
 MAX_ITEMS = 100_000  # items one list may have (also Jinja's MAX_RANGE)
@@ -41,12 +44,8 @@ class OverTime(Exception):
 
 
 def seconds() -> float:
-    """The template time budget: ``$DOCGEN_TEMPLATE_TIMEOUT`` seconds, else 30."""
-    try:
-        value = float(os.environ.get(TIMEOUT_ENV, "") or DEFAULT_SECONDS)
-    except ValueError:
-        return DEFAULT_SECONDS
-    return value if value > 0 else DEFAULT_SECONDS
+    """The template time budget: ``$DOCGEN_TEMPLATE_TIMEOUT`` seconds, else 30 (a bad value is a SettingError naming it)."""
+    return settings.current().template_timeout
 
 
 def _size(value: Any) -> int:
@@ -142,7 +141,7 @@ class BoundedNamespace(Namespace):
         super().__setitem__(name, value)
 
 
-def _bounded_filter(name: str, func):
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
         values = [*args[1:], *kwargs.values()] if getattr(func, "jinja_pass_arg", None) else [*args, *kwargs.values()]
@@ -165,17 +164,17 @@ class BudgetedSandbox(SandboxedEnvironment):
         self.globals["namespace"] = BoundedNamespace
         self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
 
-    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:  # noqa: ANN001 - Jinja's signature
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         check_binop(operator, left, right)
         return super().call_binop(context, operator, left, right)
 
-    def wrap_str_format(self, value: Any):  # noqa: ANN201 - Jinja's signature
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapped = super().wrap_str_format(value)
         if wrapped is not None:
             check_binop("%", value.__self__, None)  # widths in str.format fields, e.g. '{:>1000000000}'
         return wrapped
 
-    def call(__self, __context, __obj, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
         name = getattr(__obj, "__name__", type(__obj).__name__)
         check_args(f"{name}()", [*args, *kwargs.values()])
         owner = getattr(__obj, "__self__", None)
@@ -207,13 +206,13 @@ class _Watchdog:
         self.timer.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         with self.lock:
             self.running = False
             if self.fired:  # fired but perhaps not yet delivered: clear it, the caller sees OverTime below instead
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread_id), None)
         self.timer.cancel()
-        if self.fired and not (exc and exc[0] is not None and issubclass(exc[0], OverTime)):
+        if self.fired and not (exc and isinstance(exc[0], type) and issubclass(exc[0], OverTime)):
             raise OverTime()
 
 

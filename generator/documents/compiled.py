@@ -7,6 +7,7 @@ import io
 import re
 import threading
 import zipfile
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from docx.opc.constants import CONTENT_TYPE as CT
 from docx.opc.oxml import serialize_part_xml
 from docx.oxml.parser import parse_xml
 from docxtpl import DocxTemplate
+from jinja2 import nodes
 from lxml import etree
 
 from generator.documents.budget import BudgetedSandbox
@@ -38,7 +40,8 @@ class _CompilingEnv(BudgetedSandbox):
         super().__init__(autoescape=True, undefined=jinja2.StrictUndefined)
         self._compiled: dict[str, jinja2.Template] = {}
 
-    def from_string(self, source, globals=None, template_class=None):
+    def from_string(self, source: str | nodes.Template, globals: MutableMapping[str, Any] | None = None,
+                    template_class: type[jinja2.Template] | None = None) -> jinja2.Template:
         if globals is not None or template_class is not None or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
         found = self._compiled.get(source)
@@ -62,7 +65,7 @@ class Malformed(Exception):
         super().__init__(f"{part}: {error}")
 
 
-class StrictTemplate(DocxTemplate):
+class StrictTemplate(DocxTemplate):  # type: ignore[misc]  # docxtpl has no annotations: the class is Any to mypy
     def patch_xml(self, src_xml: str) -> str:
         # ~20 regex passes over the whole part, the same result for the same template part every time
         found = _PATCHED.get(src_xml)
@@ -89,7 +92,8 @@ class StrictTemplate(DocxTemplate):
 
     def reset(self) -> None:
         """docxtpl's render_init without reopening the package: the state each render starts from."""
-        self.pic_map, self.current_rendering_part, self.docx_ids_index, self.is_saved = {}, None, 1000, False
+        self.pic_map: dict[str, Any] = {}
+        self.current_rendering_part, self.docx_ids_index, self.is_saved = None, 1000, False
 
 
 class Compiled:
@@ -134,7 +138,7 @@ class Compiled:
         tpl.docx = None
         self._lock = threading.Lock()  # the document element and docxtpl's counters are this template's own
 
-    def render(self, context: dict) -> dict[str, bytes]:
+    def render(self, context: dict[str, Any]) -> dict[str, bytes]:
         """Every part of the rendered package by name, as docxtpl's render and save would write them."""
         tpl, env = self.tpl, RENDER_ENV
         with self._lock:

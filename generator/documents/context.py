@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from generator.content.coverage import Clause, LimitRow
 from generator.content.model import Product
@@ -47,25 +48,25 @@ def sub_heading(number: int, title: str) -> str:
     return f"（{number}）{title}"
 
 
-def numbered(texts: Sequence[str], where: str = "", product: Product | None = None) -> list[dict]:
+def numbered(texts: Sequence[str], where: str = "", product: Product | None = None) -> list[dict[str, Any]]:
     """``[{"mark": "①", "text": ...}, ...]`` in list order."""
     return [{"mark": circled(i, f"{where}[{i}]", product), "text": t} for i, t in enumerate(texts)]
 
 
-def note(n: Note) -> dict:
+def note(n: Note) -> dict[str, Any]:
     return {"id": n.id, "mark": n.mark, "text": n.text, "points": numbered(n.items)}
 
 
-def notes(ns: Sequence[Note]) -> list[dict]:
+def notes(ns: Sequence[Note]) -> list[dict[str, Any]]:
     return [note(n) for n in ns]
 
 
-def topic(t: Topic) -> dict:
+def topic(t: Topic) -> dict[str, Any]:
     # A topic without points is a heading row of its list (the flow's 有事, 対策本部の設置 …).
     return {"id": t.id, "title": t.title, "points": list(t.points), "band": not t.points}
 
 
-def narrative(s: NarrativeSection) -> dict:
+def narrative(s: NarrativeSection) -> dict[str, Any]:
     return {
         "id": s.id,
         "heading": section_heading(s.number, s.title),
@@ -81,11 +82,11 @@ def damage_lines(case: IncidentCase) -> str:
     return "\n".join(f"{d.item}：{'約' if d.approximate else ''}{format_yen_units(d.amount)}" for d in case.damages)
 
 
-def clause(c: Clause, number: int) -> dict:
+def clause(c: Clause, number: int) -> dict[str, Any]:
     return {"id": c.id, "heading": sub_heading(number, c.title), "title": c.title, "paragraphs": list(c.paragraphs), "notes": notes(c.notes)}
 
 
-def limit_row(row: LimitRow, sections: dict[str, dict]) -> dict:
+def limit_row(row: LimitRow, sections: dict[str, dict[str, Any]]) -> dict[str, Any]:
     sec = sections[row.section]
     # The seed marks each line with ・ only when a cell holds several.
     lines = list(row.deductibles) if len(row.deductibles) == 1 else [f"・{d}" for d in row.deductibles]
@@ -100,7 +101,7 @@ def limit_row(row: LimitRow, sections: dict[str, dict]) -> dict:
     }
 
 
-def coverage_context(product: Product) -> dict:
+def coverage_context(product: Product) -> dict[str, Any]:
     cov = product.coverage
     sections = {
         s.id: {
@@ -158,7 +159,7 @@ def class_label(cls: RateClass) -> str:
     return f"{cls.code}：{'、'.join(cls.industries)}"
 
 
-def rates_context(product: Product, number: int = 8) -> dict:
+def rates_context(product: Product, number: int = 8) -> dict[str, Any]:
     rates = product.rates
     bands = [band_label(b.over, b.up_to) for b in rates.bands]
     return {
@@ -180,7 +181,7 @@ def rates_context(product: Product, number: int = 8) -> dict:
     }
 
 
-def support_function(fn: SupportFunction, partners: dict[str, str]) -> dict:
+def support_function(fn: SupportFunction, partners: dict[str, str]) -> dict[str, Any]:
     return {"id": fn.id, "name": fn.name, "services": list(fn.services), "partners": [partners[p] for p in fn.partners], "required": fn.required}
 
 
@@ -193,7 +194,7 @@ def bookmark(section_id: str) -> str:
     return "sec_" + section_id.replace("-", "_")
 
 
-def segments(text: str) -> list[dict]:
+def segments(text: str) -> list[dict[str, Any]]:
     """A paragraph cut at its ``{page:ID}`` references: text runs, and PAGEREF fields to the section's bookmark.
 
     LibreOffice fills a PAGEREF field in from its own layout when it exports the PDF, so the printed number is
@@ -202,7 +203,7 @@ def segments(text: str) -> list[dict]:
     >>> segments("付帯されます。（P{page:ESS}）")
     [{'text': '付帯されます。（P', 'ref': ''}, {'text': '?', 'ref': 'sec_ESS'}, {'text': '）', 'ref': ''}]
     """
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for i, piece in enumerate(PAGE_REF.split(text)):
         if i % 2:
             out.append({"text": "?", "ref": bookmark(piece)})
@@ -211,7 +212,7 @@ def segments(text: str) -> list[dict]:
     return out
 
 
-def emergency_context(product: Product) -> dict:
+def emergency_context(product: Product) -> dict[str, Any]:
     ess = product.emergency_support
     partners = {p.id: p.name for p in ess.partners}
     return {
@@ -226,11 +227,11 @@ def emergency_context(product: Product) -> dict:
     }
 
 
-def exclusion(item: Exclusion, mark: str) -> dict:
+def exclusion(item: Exclusion, mark: str) -> dict[str, Any]:
     return {"id": item.id, "mark": mark, "text": item.text, "note": item.note, "subitems": [{"mark": f"{s.label}．", "text": s.text} for s in item.subitems]}
 
 
-def exclusions_context(product: Product) -> dict:
+def exclusions_context(product: Product) -> dict[str, Any]:
     exc = product.exclusions
     return {
         "heading": section_heading(exc.number, exc.title),
@@ -243,11 +244,11 @@ def exclusions_context(product: Product) -> dict:
     }
 
 
-def risk_service(s: RiskService, mark: str) -> dict:
+def risk_service(s: RiskService, mark: str) -> dict[str, Any]:
     return {"id": s.id, "mark": mark, "name": s.name, "description": s.description, "fee": FEES[s.fee], "menu": list(s.menu)}
 
 
-def risk_context(product: Product) -> dict:
+def risk_context(product: Product) -> dict[str, Any]:
     rs = product.risk_services
     return {
         "heading": section_heading(rs.number, rs.title),
@@ -257,7 +258,7 @@ def risk_context(product: Product) -> dict:
     }
 
 
-def footer_context(product: Product) -> dict:
+def footer_context(product: Product) -> dict[str, Any]:
     meta = product.meta
     return {
         "product": meta.name,
@@ -273,7 +274,7 @@ def footer_context(product: Product) -> dict:
 DISCLOSURE_FIXED = {"契約概要": 5, "注意喚起情報": 2}
 
 
-def required_context(product: Product) -> dict:
+def required_context(product: Product) -> dict[str, Any]:
     """The required items the 重要事項説明書 prints on their own, numbered after the template's fixed headings.
 
     A missing item keeps its heading and prints a placeholder (``missing``/``placeholder``), never silence.
@@ -289,7 +290,7 @@ def required_context(product: Product) -> dict:
     return out
 
 
-def letter_context(product: Product) -> dict:
+def letter_context(product: Product) -> dict[str, Any]:
     """The cover letter's wording; the seed prints 拝啓 and the first greeting on one line."""
     letter = product.letter
     greeting = list(letter.greeting)
@@ -307,11 +308,11 @@ def letter_context(product: Product) -> dict:
     }
 
 
-def brochure_context(product: Product) -> dict:
+def brochure_context(product: Product) -> dict[str, Any]:
     """Everything templates/brochure.docx reads; keys are documented in templates/README.md."""
     meta = product.meta
     feats = product.features
-    ctx = {
+    ctx: dict[str, Any] = {
         "doc": {
             "title": meta.brochure_title,
             "product": meta.display_name,

@@ -12,7 +12,9 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from generator import settings
 from generator.documents.soffice import (
     FILTER_OPTIONS,
     FLAGS,
@@ -25,7 +27,10 @@ from generator.documents.soffice import (
     salvage,
     write_profile,
 )
-from generator.errors import ConversionError, ConversionTimeout, InputError, SetupError
+from generator.errors import ConversionError, ConversionTimeout, SetupError
+
+if TYPE_CHECKING:
+    from pypdf import PageObject
 
 TIMEOUT_ENV = "DOCGEN_TIMEOUT"  # seconds one LibreOffice run may take (every converting command; --timeout overrides)
 DEFAULT_TIMEOUT = 120.0  # one conversion of unknown size (convert_to_pdf called without a timeout)
@@ -45,21 +50,8 @@ _EXIT_RESTART = 81
 ONE_SHOT_TUNABLES = "glibc.malloc.top_pad=268435456"
 
 def env_timeout(fallback: float = DEFAULT_TIMEOUT) -> float:
-    """``$DOCGEN_TIMEOUT`` seconds, else ``fallback``; InputError naming the variable when it is not a positive number.
-
-    >>> env_timeout(120.0) if "DOCGEN_TIMEOUT" not in os.environ else 120.0
-    120.0
-    """
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return fallback
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not (0 < value < float("inf")):
-        raise InputError(TIMEOUT_ENV, raw, "is not a number of seconds", allowed="a number > 0, e.g. 120")
-    return value
+    """``$DOCGEN_TIMEOUT`` seconds (checked with every setting: generator.settings), else ``fallback``."""
+    return settings.current().timeout or fallback
 
 
 def sized_timeout(documents: int) -> float:
@@ -75,7 +67,7 @@ def given_timeout(timeout: float | None = None) -> float | None:
     """The timeout the user chose: ``timeout`` (--timeout), else ``$DOCGEN_TIMEOUT``; None leaves each run its sized default."""
     if timeout:
         return timeout
-    return env_timeout() if os.environ.get(TIMEOUT_ENV, "").strip() else None
+    return settings.current().timeout
 
 
 def run_timeout(timeout: float | None, documents: int) -> float:
@@ -92,15 +84,8 @@ def timeout_option(seconds: float | None) -> Iterator[None]:
     if not seconds:
         yield
         return
-    before = os.environ.get(TIMEOUT_ENV)
-    os.environ[TIMEOUT_ENV] = f"{float(seconds):g}"
-    try:
+    with settings.exported(TIMEOUT_ENV, f"{float(seconds):g}"):
         yield
-    finally:
-        if before is None:
-            os.environ.pop(TIMEOUT_ENV, None)
-        else:
-            os.environ[TIMEOUT_ENV] = before
 
 
 def convert_to_pdf(docx_files: Sequence[Path], out_dir: Path, *, timeout: float | None = None, options: Mapping[str, bool | int] | None = None) -> list[Path]:
@@ -149,7 +134,7 @@ def pdf_text(pdf: Path) -> list[str]:
     return [page.extract_text() or "" for page in _pages(pdf)]
 
 
-def _pages(pdf: Path) -> Sequence:
+def _pages(pdf: Path) -> Sequence[PageObject]:
     from pypdf import PdfReader  # imported here: every CLI command imports this module (--timeout), few read a PDF
 
     return PdfReader(pdf, strict=False).pages

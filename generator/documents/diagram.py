@@ -8,6 +8,8 @@ whose steps are served by support functions, a row names those functions under e
 
 from __future__ import annotations
 
+from typing import Any
+
 from generator.content.services import EmergencySupport, FlowPhase, FlowStage, SupportFunction
 
 GRID = 12  # columns right of the band: 1, 2, 3, 4 or 6 steps side by side share it evenly
@@ -31,7 +33,7 @@ def function_names(functions: tuple[SupportFunction, ...]) -> dict[str, str]:
     return {f.id: f.short_name or f.name for f in functions}
 
 
-def stage_rows(stage: FlowStage, names: dict[str, str]) -> list[dict]:
+def stage_rows(stage: FlowStage, names: dict[str, str]) -> list[dict[str, Any]]:
     """The steps row of one stage, and its functions row when any of its steps is served by a function."""
     widths = spans(len(stage.steps))
     lone = len(stage.steps) == 1
@@ -44,9 +46,9 @@ def stage_rows(stage: FlowStage, names: dict[str, str]) -> list[dict]:
     return rows
 
 
-def phase_context(phase: FlowPhase, names: dict[str, str]) -> dict:
+def phase_context(phase: FlowPhase, names: dict[str, str]) -> dict[str, Any]:
     """One phase: its band title and its rows in reading order (label, then stages with arrows between)."""
-    rows: list[dict] = [{"kind": "label", "id": phase.id, "text": phase.label, "cells": []}] if phase.label else []
+    rows: list[dict[str, Any]] = [{"kind": "label", "id": phase.id, "text": phase.label, "cells": []}] if phase.label else []
     for i, stage in enumerate(phase.stages):
         if i:
             rows.append({"kind": "arrow", "id": stage.id, "text": "↓", "cells": []})
@@ -54,7 +56,7 @@ def phase_context(phase: FlowPhase, names: dict[str, str]) -> dict:
     return {"id": phase.id, "title": phase.title, "rows": rows}
 
 
-def diagram_context(ess: EmergencySupport) -> dict:
+def diagram_context(ess: EmergencySupport) -> dict[str, Any]:
     """What the brochure's diagram reads: title, caption, the phases' rows and the notes beneath."""
     names = function_names(ess.functions)
     d = ess.diagram

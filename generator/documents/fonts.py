@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import pikepdf
 
@@ -77,7 +77,7 @@ def gate(fonts: list[FontUse], where: str, allowed: frozenset[str] = ALLOWED_FON
         raise FontError(f"{where}: font gate failed (allowed: {', '.join(sorted(allowed))}):\n" + "\n".join(problems))
 
 
-def _page_fonts(page: pikepdf.Dictionary, seen: set[Any]) -> Iterator[pikepdf.Dictionary]:
+def _page_fonts(page: pikepdf.Dictionary, seen: set[Any]) -> Iterator[pikepdf.Dictionary | pikepdf.Stream]:
     yield from _resource_fonts(_inherited(page, "/Resources"), seen)
     # Annotation appearance streams are drawn with the page, so their fonts count too.
     annots = page.get("/Annots")
@@ -88,7 +88,8 @@ def _page_fonts(page: pikepdf.Dictionary, seen: set[Any]) -> Iterator[pikepdf.Di
 
 def _inherited(page: pikepdf.Dictionary, key: str) -> Any:
     """A page attribute, from the page or the nearest page-tree node above it that has it."""
-    node, hops = page, 0
+    node: pikepdf.Object | None = page
+    hops = 0
     while _is_dict(node) and hops < 64:
         if key in node:
             return node.get(key)
@@ -108,7 +109,7 @@ def _appearance_forms(annot: Any) -> Iterator[Any]:
             yield from entry.values()
 
 
-def _resource_fonts(resources: Any, seen: set[Any]) -> Iterator[pikepdf.Dictionary]:
+def _resource_fonts(resources: Any, seen: set[Any]) -> Iterator[pikepdf.Dictionary | pikepdf.Stream]:
     if not _is_dict(resources) or _visited(resources, seen):
         return
     fonts = resources.get("/Font")
@@ -123,17 +124,17 @@ def _resource_fonts(resources: Any, seen: set[Any]) -> Iterator[pikepdf.Dictiona
             yield from _xobject_fonts(obj, seen)
 
 
-def _xobject_fonts(obj: Any, seen: set[Any]) -> Iterator[pikepdf.Dictionary]:
+def _xobject_fonts(obj: Any, seen: set[Any]) -> Iterator[pikepdf.Dictionary | pikepdf.Stream]:
     if _is_dict(obj) and not _visited(obj, seen) and "/Resources" in obj:
         yield from _resource_fonts(obj.get("/Resources"), seen)
 
 
-def _describe(font: pikepdf.Dictionary) -> tuple[str, str, bool]:
+def _describe(font: pikepdf.Dictionary | pikepdf.Stream) -> tuple[str, str, bool]:
     subtype = str(font.get("/Subtype", "/Unknown")).lstrip("/")
     base = str(font.get("/BaseFont") or font.get("/Name") or "(unnamed)").lstrip("/")
     if subtype == "Type3":
         return base, subtype, True  # its glyphs are content streams inside the PDF
-    descriptor_owner = font
+    descriptor_owner: pikepdf.Dictionary | pikepdf.Stream = font
     if subtype == "Type0":
         descendants = font.get("/DescendantFonts")
         child = descendants[0] if isinstance(descendants, pikepdf.Array) and len(descendants) else None
@@ -145,7 +146,7 @@ def _describe(font: pikepdf.Dictionary) -> tuple[str, str, bool]:
     return base, subtype, embedded
 
 
-def _is_dict(obj: Any) -> bool:
+def _is_dict(obj: object) -> TypeGuard[pikepdf.Dictionary | pikepdf.Stream]:
     return isinstance(obj, pikepdf.Dictionary | pikepdf.Stream)
 
 

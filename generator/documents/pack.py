@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pikepdf
 from pypdf import PdfReader
+from pypdf.generic import Destination
 
 from generator.documents.pdfa import Piece, Source, finish, merge, save
 from generator.documents.provenance import PAGE_HASHES, pike_page_hash
@@ -39,7 +40,7 @@ def shared_source(path: Path) -> Source:
     """A PDF every pack shares (brochure, static pages), read and prepared once per thread and file version."""
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size)
-    cache: dict = _SOURCES.__dict__.setdefault("cache", {})
+    cache: dict[tuple[str, int, int], Source] = _SOURCES.__dict__.setdefault("cache", {})
     if key not in cache:
         if len(cache) > 32:
             cache.clear()
@@ -56,7 +57,9 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
     """
     readers = readers or {}
     draft = metadata.get("/DocgenDraft") == "true"
-    pieces, unstamped, origins = [], [], []
+    pieces: list[Piece] = []
+    unstamped: list[int] = []
+    origins: list[tuple[Source, int, bool, bool]] = []
     start = 0
     for part in parts:
         source = readers.get(part.pdf) or _read(part.pdf)
@@ -100,12 +103,12 @@ def outline_titles(pdf: Path, depth: int = 1) -> list[str]:
     reader = PdfReader(pdf)
     out: list[str] = []
 
-    def walk(items: list, level: int) -> None:
+    def walk(items: Sequence[object], level: int) -> None:  # pypdf's outline: destinations, a list for each level below
         for item in items:
             if isinstance(item, list):
                 if level < depth:
                     walk(item, level + 1)
-            else:
+            elif isinstance(item, Destination):
                 out.append(str(item.title))
 
     walk(reader.outline, 1)

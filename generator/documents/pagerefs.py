@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -100,7 +101,7 @@ def problems(product: Product, pdf: Path) -> list[Problem]:
     return out
 
 
-def with_pages(context: dict, pages: dict[str, int]) -> dict:
+def with_pages(context: dict[str, Any], pages: dict[str, int]) -> dict[str, Any]:
     """The brochure context with each PAGEREF field's shown value set to its section's page (``?`` where unknown).
 
     >>> ctx = {"features": {"entries": [{"paragraphs": [[{"text": "（P", "ref": ""}, {"text": "?", "ref": "sec_ESS"}]]}]}}

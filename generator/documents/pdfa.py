@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import pikepdf
-from pikepdf import Array, Dictionary, Name, OutlineItem, Pdf
+from pikepdf import Array, Dictionary, Name, Object, OutlineItem, Pdf
 
 from generator.errors import ConversionError
 
@@ -22,6 +22,8 @@ _SUBSET = re.compile(r"^/?[A-Z]{6}\+")
 # what PDF/A-2 and PDF/UA want of the document info keys that have XMP equivalents (ISO 19005-2 6.6.2.3)
 _BARE_SPAN = {"/K", "/P", "/Pg", "/S", "/Type"}
 _XMP_KEYS = ("/Title", "/Author", "/Subject", "/Keywords", "/Creator", "/Producer")
+OutlineEntry = tuple[str, int, list["OutlineEntry"]]  # (title, page index, the entries under it)
+ObjGen = tuple[int, int]  # a PDF object's (number, generation)
 
 
 @dataclass
@@ -36,8 +38,8 @@ class Source:
     elements: list[tuple[Dictionary, frozenset[int]]] = field(default_factory=list)
     marks: list[Array] = field(default_factory=list)
     annots: list[list[tuple[int, Dictionary]]] = field(default_factory=list)
-    roles: dict[str, Name] = field(default_factory=dict)
-    outline: list[tuple[str, int, list]] = field(default_factory=list)
+    roles: dict[str, Object] = field(default_factory=dict)
+    outline: list[OutlineEntry] = field(default_factory=list)
     hashes: dict[tuple[int, bool], str] = field(default_factory=dict)  # page hashes as merged (generator.documents.pack)
     _taken: dict[tuple[int, int], Array] = field(default_factory=dict)
 
@@ -50,7 +52,7 @@ class Source:
     def of(cls, pdf: Pdf) -> Source:
         source = cls(pdf)
         rename_subsets(pdf)
-        index = {page.objgen: n for n, page in enumerate(pdf.pages)}
+        index = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
         source.marks = [pdf.make_indirect(Array()) for _ in pdf.pages]
         source.annots = [[] for _ in pdf.pages]
         annot_at = {a.objgen: (n, j) for n, page in enumerate(pdf.pages) for j, a in enumerate(page.obj.get("/Annots", ()))}
@@ -92,7 +94,7 @@ class Source:
             self._taken[key] = self.pdf.make_indirect(Array([group, Array([self.marks[n] for n in pages])]))
         return self._taken[key]
 
-    def _copy(self, elem: Dictionary, index: dict, annot_at: dict, pages: set[int]) -> Dictionary | None:
+    def _copy(self, elem: Dictionary, index: dict[ObjGen, int], annot_at: dict[ObjGen, tuple[int, int]], pages: set[int]) -> Dictionary | None:
         """A copy of ``elem`` and its subtree in the same file, without its parent; records MCIDs and annotations."""
         new = self.pdf.make_indirect(Dictionary({k: v for k, v in elem.items() if k not in ("/K", "/P")}))
         page = index.get(elem.Pg.objgen) if "/Pg" in elem else None
@@ -151,18 +153,18 @@ class Source:
         marks[mcid] = elem
 
 
-def _kids(elem: Dictionary) -> list:
+def _kids(elem: Object) -> list[Object]:
     kids = elem.get("/K")
     if kids is None:
         return []
     return list(kids) if isinstance(kids, Array) else [kids]
 
 
-def _outline(pdf: Pdf, index: dict) -> list[tuple[str, int, list]]:
-    def walk(items: Iterable[OutlineItem]) -> list[tuple[str, int, list]]:
-        out = []
+def _outline(pdf: Pdf, index: dict[ObjGen, int]) -> list[OutlineEntry]:
+    def walk(items: Iterable[OutlineItem]) -> list[OutlineEntry]:
+        out: list[OutlineEntry] = []
         for item in items:
-            dest = item.destination
+            dest: object = item.destination
             if dest is None and item.action is not None and item.action.get("/S") == "/GoTo":
                 dest = item.action.get("/D")
             page = index.get(dest[0].objgen) if isinstance(dest, Array) and len(dest) and isinstance(dest[0], Dictionary) else None
@@ -187,7 +189,7 @@ def rename_subsets(pdf: Pdf) -> None:
         _rename_in(page.obj.get("/Resources"), seen)
 
 
-def _rename_in(res: Dictionary | None, seen: set) -> None:
+def _rename_in(res: Object | None, seen: set[ObjGen]) -> None:
     if res is None or res.objgen in seen and res.objgen != (0, 0):
         return
     seen.add(res.objgen)
@@ -236,12 +238,12 @@ def merge(pieces: Sequence[Piece]) -> Pdf:
     tree = dest.make_indirect(Dictionary(Type=Name.StructTreeRoot))
     document = dest.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document, P=tree, K=Array()))
     tree.K = Array([document])
-    nums: list = []
-    roles: dict[str, Name] = {}
-    marks_by_page: list = []
-    annots_by_page: list = []
-    outline: list = []
-    part = None
+    nums: list[int | Object] = []
+    roles: dict[str, Object] = {}
+    marks_by_page: list[Object] = []
+    annots_by_page: list[list[tuple[int, Dictionary]]] = []
+    outline: list[OutlineEntry] = []
+    part: Object | None = None
     for piece in pieces:
         src, start = piece.source, len(dest.pages)
         for n in piece.pages:
@@ -283,20 +285,24 @@ def merge(pieces: Sequence[Piece]) -> Pdf:
     return dest
 
 
-def _shift(entry: tuple[str, int, list], by: int) -> tuple[str, int, list]:
+def _shift(entry: OutlineEntry, by: int) -> OutlineEntry:
     title, page, children = entry
     return title, page + by, [_shift(c, by) for c in children]
 
 
-def _item(pdf: Pdf, title: str, page: int, children: list) -> OutlineItem:
+def _item(pdf: Pdf, title: str, page: int, children: list[OutlineEntry]) -> OutlineItem:
     item = OutlineItem(title, page)
     item.children.extend(_item(pdf, *c) for c in children if c[1] < len(pdf.pages))
     return item
 
 
 def _xmp(info: dict[str, str], document_id: str) -> bytes:
-    e = lambda key: html.escape(info.get(key, ""), quote=False)  # noqa: E731
-    alt = lambda tag, key: f"<{tag}><rdf:Alt><rdf:li xml:lang=\"x-default\">{e(key)}</rdf:li></rdf:Alt></{tag}>" if info.get(key) else ""  # noqa: E731
+    def e(key: str) -> str:
+        return html.escape(info.get(key, ""), quote=False)
+
+    def alt(tag: str, key: str) -> str:
+        return f"<{tag}><rdf:Alt><rdf:li xml:lang=\"x-default\">{e(key)}</rdf:li></rdf:Alt></{tag}>" if info.get(key) else ""
+
     props = [
         "<pdfaid:part>2</pdfaid:part><pdfaid:conformance>B</pdfaid:conformance><pdfuaid:part>1</pdfuaid:part>",
         "<dc:format>application/pdf</dc:format>", alt("dc:title", "/Title"), alt("dc:description", "/Subject"),

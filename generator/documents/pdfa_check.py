@@ -83,10 +83,11 @@ def _fonts(pdf: pikepdf.Pdf) -> list[str]:
     return problems
 
 
-def _all_fonts(pdf: pikepdf.Pdf) -> list[Dictionary]:
-    found, seen = [], set()
+def _all_fonts(pdf: pikepdf.Pdf) -> list[pikepdf.Object]:
+    found: list[pikepdf.Object] = []
+    seen: set[tuple[int, int]] = set()
 
-    def walk(res: Dictionary | None) -> None:
+    def walk(res: pikepdf.Object | None) -> None:
         if res is None or (res.is_indirect and res.objgen in seen):
             return
         if res.is_indirect:
@@ -133,7 +134,8 @@ def _forbidden(pdf: pikepdf.Pdf) -> list[str]:
 
 
 def _structure(pdf: pikepdf.Pdf) -> list[str]:
-    if pdf.Root.get("/MarkInfo", {}).get("/Marked") is not True:
+    marked: object = pdf.Root.get("/MarkInfo", Dictionary()).get("/Marked")  # pikepdf gives a PDF boolean as a Python bool
+    if marked is not True:
         return ["not marked as tagged (/MarkInfo /Marked true)"]
     tree = pdf.Root.get("/StructTreeRoot")
     if tree is None:
@@ -170,7 +172,7 @@ def _content(page: pikepdf.Page) -> bytes:
     return b"\n".join(s.read_bytes() for s in streams)
 
 
-def _walk(elem: Dictionary, page: Dictionary | None, reached: dict, seen: set) -> None:
+def _walk(elem: pikepdf.Object, page: pikepdf.Object | None, reached: dict[tuple[int, int], set[int]], seen: set[tuple[int, int]]) -> None:
     if elem.objgen in seen and elem.objgen != (0, 0):
         return
     seen.add(elem.objgen)
@@ -187,7 +189,7 @@ def _walk(elem: Dictionary, page: Dictionary | None, reached: dict, seen: set) -
             _walk(kid, page, reached, seen)
 
 
-def _number_tree(node: Dictionary | None) -> dict[int, object]:
+def _number_tree(node: pikepdf.Object | None) -> dict[int, object]:
     out: dict[int, object] = {}
     if node is None:
         return out
@@ -203,9 +205,10 @@ def _language_title(pdf: pikepdf.Pdf) -> list[str]:
     problems = []
     if str(pdf.Root.get("/Lang", "")) != "ja-JP":
         problems.append(f"document language /Lang is {str(pdf.Root.get('/Lang', '')) or 'missing'}, not ja-JP")
-    title = str(pdf.trailer.get("/Info", {}).get("/Title", ""))
+    title = str(pdf.trailer.get("/Info", Dictionary()).get("/Title", ""))
     if not title:
         problems.append("no document title (/Title)")
-    if pdf.Root.get("/ViewerPreferences", {}).get("/DisplayDocTitle") is not True:
+    shown: object = pdf.Root.get("/ViewerPreferences", Dictionary()).get("/DisplayDocTitle")  # a Python bool, as above
+    if shown is not True:
         problems.append("the title is not shown as the window title (/ViewerPreferences /DisplayDocTitle true)")
     return problems

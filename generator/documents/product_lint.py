@@ -7,6 +7,7 @@ import hashlib
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from generator import code_stamp
 from generator.content.load import display_path
@@ -22,7 +23,7 @@ from generator.errors import DocgenError, Problem, TemplateError
 from generator.site import Site
 
 
-def template_contexts(product: Product, site: Site) -> dict[Path, dict]:
+def template_contexts(product: Product, site: Site) -> dict[Path, dict[str, Any]]:
     """Every template with a real context for this product (a made-up client for the pack parts)."""
     rates = product.rates
     sample = ClientRequest(client="見本株式会社", contact="見本", industry=rates.classes[0].industries[0], revenue=rates.bands[0].up_to,

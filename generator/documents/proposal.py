@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from generator import __version__
 from generator.content.model import Product
@@ -29,7 +30,7 @@ class PackPlan:
     issued: dt.date
     folder: str  # folder name under the proposals root
     pdf_name: str
-    contexts: dict[str, dict]
+    contexts: dict[str, dict[str, Any]]
     digest: str  # of every input: client values, content, templates, generator version
     templates: Path  # the folder the personalised parts' templates come from
     quote_number: str  # 見積番号 printed on the お見積書
@@ -144,7 +145,7 @@ def plan_pack(product: Product, request: ClientRequest, today: dt.date, template
     )
 
 
-def document_context(product: Product) -> dict:
+def document_context(product: Product) -> dict[str, Any]:
     """Header and footer fields every document prints (product, insurer, version, approval, content hash)."""
     m = product.meta
     return {
@@ -163,7 +164,7 @@ def quote_number(product: Product, request: ClientRequest, q: Quote, issued: dt.
 
 
 def quote_context(product: Product, q: Quote, issued: dt.date, *, number: str, start: dt.date | None = None,
-                  last_day: dt.date | None = None) -> dict:
+                  last_day: dt.date | None = None) -> dict[str, Any]:
     valid_until = issued + dt.timedelta(days=product.meta.quote_valid_days)
     if last_day is not None:  # never valid for a start date the revision does not price
         valid_until = max(issued, min(valid_until, last_day))
@@ -211,7 +212,7 @@ def start_line(product: Product, start: dt.date) -> str:
     return f"　保険始期日：{format_date(start)}（改定 {product.revision}、承認番号 {product.meta.approval_number or NO_APPROVAL}）"
 
 
-def disclosure_context(product: Product, q: Quote) -> dict:
+def disclosure_context(product: Product, q: Quote) -> dict[str, Any]:
     """重要事項説明書: 契約概要 (the product and this client's terms) and 注意喚起情報 (exclusions, conditions)."""
     return {
         "coverage": coverage_context(product),

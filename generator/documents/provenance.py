@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pikepdf
-from pypdf import PdfReader
+from pypdf import DocumentInformation, PageObject, PdfReader
 from pypdf.errors import PyPdfError
 
 from generator.content.model import Product
@@ -38,7 +40,7 @@ PAGE_HASHES = "/DocgenPageHashes"
 FOOTER_MARK = "管理番号:"
 
 
-def page_hash(page) -> str:  # noqa: ANN001 - a pypdf PageObject, of a reader or a writer
+def page_hash(page: PageObject) -> str:  # of a reader or a writer
     """Short hash of what a page draws: its decoded content stream and the XObjects (images, forms) it names.
 
     Cheap (no text extraction) and exact: a page replaced or edited after docgen wrote it gets another hash.
@@ -54,7 +56,7 @@ def page_hash(page) -> str:  # noqa: ANN001 - a pypdf PageObject, of a reader or
     return digest.hexdigest()[:12]
 
 
-def pike_page_hash(page) -> str:  # noqa: ANN001 - a pikepdf Page
+def pike_page_hash(page: pikepdf.Page) -> str:
     """:func:`page_hash` of a page of a pikepdf file, the same digest (pypdf joins a content array's streams by newlines).
 
     A pack is written by pikepdf and checked with pypdf by `docgen verify`: both must hash a page alike.
@@ -70,7 +72,9 @@ def pike_page_hash(page) -> str:  # noqa: ANN001 - a pikepdf Page
         digest.update(bytes(data))
     elif contents is not None:
         digest.update(contents.read_bytes())
-    xobjects = page.obj.get("/Resources", {}).get("/XObject", {})
+    resources = page.obj.get("/Resources")
+    found = resources.get("/XObject") if isinstance(resources, pikepdf.Dictionary) else None
+    xobjects = found if isinstance(found, pikepdf.Dictionary) else pikepdf.Dictionary()
     for name in sorted(xobjects.keys()):
         obj = xobjects[name]
         digest.update(name.encode())
@@ -82,7 +86,7 @@ def pike_page_hash(page) -> str:  # noqa: ANN001 - a pikepdf Page
     return digest.hexdigest()[:12]
 
 
-def page_hashes(pages) -> dict[str, str]:  # noqa: ANN001 - pypdf pages
+def page_hashes(pages: Iterable[PageObject]) -> dict[str, str]:
     """The :data:`PAGE_HASHES` entry for these pages, to merge into a PDF's document info just before writing."""
     return {PAGE_HASHES: " ".join(page_hash(p) for p in pages)}
 
@@ -159,7 +163,7 @@ class Verification:
         """Content matches and, if the PDF is signed, the signature verifies (unaltered since signing)."""
         return self.content_matches and (self.signature is None or self.signature.ok)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"pdf": str(self.pdf), "status": "matches" if self.matches else "differs", "built_from": self.built_from,
                 "current": self.current, "changed_clauses": self.changed, "removed_clauses": self.removed, "premiums": self.premiums,
                 "altered": self.altered,
@@ -185,7 +189,8 @@ class Verification:
 def stamped_content_hash(pdf: Path) -> str:
     """The /DocgenContentHash a PDF carries ("" when unreadable or unstamped: verify_pdf says why)."""
     try:
-        return str((PdfReader(pdf).metadata or {}).get("/DocgenContentHash", ""))
+        metadata = PdfReader(pdf).metadata
+        return str(metadata.get("/DocgenContentHash", "")) if metadata is not None else ""
     except (OSError, PyPdfError):
         return ""
 
@@ -194,7 +199,7 @@ def verify_pdf(pdf: Path, product: Product) -> Verification:
     """Compare the clause and premium stamps in ``pdf`` with ``product`` as it is now."""
     try:
         reader = PdfReader(pdf)
-        info = reader.metadata or {}
+        info: DocumentInformation | dict[str, str] = reader.metadata or {}
     except (OSError, PyPdfError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError) as exc:
         # pypdf raises many types on a damaged file: each is a file that cannot be read, not a docgen bug
         raise InputError("FILE", str(pdf), f"cannot read as PDF: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
@@ -223,7 +228,7 @@ def verify_pdf(pdf: Path, product: Product) -> Verification:
     return result
 
 
-def altered_pages(reader: PdfReader, info) -> list[str]:  # noqa: ANN001 - pypdf DocumentInformation
+def altered_pages(reader: PdfReader, info: DocumentInformation | dict[str, str]) -> list[str]:
     """Why the pages are not those docgen stamped: page hashes that differ, a footer naming other content, a missing premium.
 
     The page hashes catch any page replaced or edited since docgen wrote the PDF; the footers (every page prints
@@ -231,7 +236,9 @@ def altered_pages(reader: PdfReader, info) -> list[str]:  # noqa: ANN001 - pypdf
     """
     pages = reader.pages
     parts = _part_of_page(reader)
-    where = lambda i: f"page {i + 1}" + (f" ({parts[i]})" if parts.get(i) else "")  # noqa: E731
+    def where(i: int) -> str:
+        return f"page {i + 1}" + (f" ({parts[i]})" if parts.get(i) else "")
+
     problems: list[str] = []
     stamped = str(info.get(PAGE_HASHES, "")).split()
     if stamped:

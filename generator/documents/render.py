@@ -79,7 +79,7 @@ def illegal_values(value: Any, path: str = "") -> Iterator[str]:
         yield f"{path or 'value'}: {type(value).__name__} is not plain data (str, int, list, dict)"
 
 
-def render_docx(template: Path, context: dict, out: Path, *, properties: DocProperties | None = None) -> Path:
+def render_docx(template: Path, context: dict[str, Any], out: Path, *, properties: DocProperties | None = None) -> Path:
     """Render ``template`` with ``context`` into ``out`` atomically; the same inputs give the same bytes.
 
     Raises TemplateError naming the template for undefined variables, sandbox violations,
@@ -174,7 +174,7 @@ def _core_part_name(rels: bytes) -> str:
     root = etree.fromstring(rels, etree.XMLParser(**STRICT))
     for rel in root:
         if rel.get("Type") == RT.CORE_PROPERTIES:
-            return rel.get("Target", "").lstrip("/")
+            return str(rel.get("Target", "")).lstrip("/")
     return ""
 
 
@@ -185,7 +185,9 @@ def _core_xml(props: DocProperties) -> bytes:
         "dcterms": "http://purl.org/dc/terms/",
         "xsi": "http://www.w3.org/2001/XMLSchema-instance",
     }
-    q = lambda prefix, tag: f"{{{ns[prefix]}}}{tag}"  # noqa: E731
+    def q(prefix: str, tag: str) -> str:
+        return f"{{{ns[prefix]}}}{tag}"
+
     root = etree.Element(q("cp", "coreProperties"), nsmap=ns)
     for prefix, tag, text in (
         ("dc", "title", props.title),
@@ -201,7 +203,8 @@ def _core_xml(props: DocProperties) -> bytes:
         el = etree.SubElement(root, q("dcterms", tag))
         el.set(q("xsi", "type"), "dcterms:W3CDTF")
         el.text = stamp
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return data
 
 
 def write_atomic(out: Path, data: bytes) -> Path:

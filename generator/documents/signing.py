@@ -16,11 +16,15 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from generator import settings
 from generator.errors import SigningSetupError
+
+if TYPE_CHECKING:  # pyHanko is imported when signing (the `signing` extra), never by `import generator`
+    from pyhanko.sign import signers
 
 ENV_KEY, ENV_CERT, ENV_CHAIN = "DOCGEN_SIGNING_KEY", "DOCGEN_SIGNING_CERT", "DOCGEN_SIGNING_CHAIN"
 ENV_P12, ENV_PASS, ENV_TRUST = "DOCGEN_SIGNING_PKCS12", "DOCGEN_SIGNING_PASSPHRASE", "DOCGEN_SIGNING_TRUST"
@@ -45,44 +49,46 @@ def _signed(pdf: Path) -> bool:
     """Whether ``pdf`` has a signature field (read with pypdf: an unsigned pack is verified without pyHanko)."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
+    from pypdf.generic import DictionaryObject
 
     try:
-        form = PdfReader(pdf).trailer["/Root"].get("/AcroForm")
-        fields = form.get_object().get("/Fields", []) if form is not None else []
-        return any(field.get_object().get("/FT") == "/Sig" for field in fields)
+        form = PdfReader(pdf).root_object.get("/AcroForm")
+        acro = form.get_object() if form is not None else None
+        fields = acro.get("/Fields", []) if isinstance(acro, DictionaryObject) else []
+        return any(isinstance(f := field.get_object(), DictionaryObject) and f.get("/FT") == "/Sig" for field in fields)
     except PyPdfError:
         return True  # pyHanko reads the file itself, or says why it cannot
 
 
-def _file(environ: Mapping[str, str], var: str) -> Path | None:
-    value = environ.get(var, "").strip()
-    if not value:
-        return None
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise SigningSetupError(f"{var}: {value!r}: no such file; allowed: the path of a readable PEM or PKCS#12 file", var)
+def _file(path: Path | None, var: str) -> Path | None:
+    if path is not None and not path.is_file():
+        raise SigningSetupError(f"{var}: {str(path)!r}: no such file; allowed: the path of a readable PEM or PKCS#12 file", var)
     return path
 
 
-def load_signer(environ: Mapping[str, str] | None = None):  # type: ignore[no-untyped-def]
-    """The configured pyHanko signer, or None when no signing key is configured."""
+def load_signer(chosen: settings.Settings | None = None) -> signers.SimpleSigner | None:
+    """The pyHanko signer ``DOCGEN_SIGNING_*`` configure (``chosen``, default: the current settings), or None when no
+    signing key is configured."""
     _pyhanko_quietly()
     from pyhanko.sign import signers
 
-    environ = os.environ if environ is None else environ
-    passphrase = environ.get(ENV_PASS, "").encode() or None
-    p12 = _file(environ, ENV_P12)
-    key, cert = _file(environ, ENV_KEY), _file(environ, ENV_CERT)
+    chosen = chosen or settings.current()
+    passphrase = chosen.signing_passphrase.encode() or None
+    p12 = _file(chosen.signing_pkcs12, ENV_P12)
+    key, cert = _file(chosen.signing_key, ENV_KEY), _file(chosen.signing_cert, ENV_CERT)
     if p12 is None and key is None and cert is None:
+        if chosen.signing_chain or chosen.signing_passphrase:  # half a configuration: packs would go out unsigned
+            given = ENV_CHAIN if chosen.signing_chain else ENV_PASS
+            raise SigningSetupError(f"{given} is set but no signing key is: set {ENV_KEY} and {ENV_CERT} (PEM), or {ENV_P12}", ENV_KEY)
         return None
     if p12 is not None:
-        signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
+        signer: signers.SimpleSigner | None = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=passphrase)
         where = f"{ENV_P12}={p12}"
     else:
         if key is None or cert is None:
             raise SigningSetupError(f"{ENV_KEY} and {ENV_CERT} must both be set (a PEM key and its certificate), or {ENV_P12} alone",
                                     ENV_CERT if key is not None else ENV_KEY)
-        chain = _file(environ, ENV_CHAIN)
+        chain = _file(chosen.signing_chain, ENV_CHAIN)
         signer = signers.SimpleSigner.load(str(key), str(cert), ca_chain_files=(str(chain),) if chain else None, key_passphrase=passphrase)
         where = f"{ENV_KEY}={key}, {ENV_CERT}={cert}"
     if signer is None:  # pyHanko logs the reason and returns None for a wrong passphrase or a damaged file
@@ -90,7 +96,7 @@ def load_signer(environ: Mapping[str, str] | None = None):  # type: ignore[no-un
     return signer
 
 
-def sign_pdf(pdf: Path, signer, *, reason: str, location: str = "") -> None:  # type: ignore[no-untyped-def]
+def sign_pdf(pdf: Path, signer: signers.Signer, *, reason: str, location: str = "") -> None:
     """Sign ``pdf`` in place (PAdES baseline B, SHA-256) as an incremental update; written next to it, then renamed."""
     _pyhanko_quietly()
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -129,12 +135,12 @@ class SignatureCheck:
         trust = "trusted signer" if self.trusted else f"signer not checked against a trust root ({ENV_TRUST} not set or not its CA)"
         return f"  signature: valid, unaltered since signing by {self.signer} at {self.signed_at}; {trust}"
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"signed": self.signed, "intact": self.intact, "whole_file": self.whole_file, "trusted": self.trusted, "signer": self.signer,
                 "signed_at": self.signed_at, "problem": self.problem, "ok": self.ok}
 
 
-def check_signature(pdf: Path, environ: Mapping[str, str] | None = None) -> SignatureCheck:
+def check_signature(pdf: Path, chosen: settings.Settings | None = None) -> SignatureCheck:
     """Verify every signature of ``pdf``: integrity, coverage of the whole file, and trust when a root is configured."""
     if not _signed(pdf):
         return SignatureCheck(signed=False)
@@ -144,8 +150,7 @@ def check_signature(pdf: Path, environ: Mapping[str, str] | None = None) -> Sign
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
-    environ = os.environ if environ is None else environ
-    trust = _file(environ, ENV_TRUST)
+    trust = _file((chosen or settings.current()).signing_trust, ENV_TRUST)
     try:
         roots = list(load_certs_from_pemder([str(trust)])) if trust else []
     except (ValueError, TypeError, OSError) as exc:  # asn1crypto and pyHanko say ValueError for a file that is no certificate
@@ -172,14 +177,14 @@ def check_signature(pdf: Path, environ: Mapping[str, str] | None = None) -> Sign
         return SignatureCheck(True, problem=f"cannot be verified: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
 
 
-_SIGNERS: dict[tuple[str, ...], object] = {}
+_SIGNERS: dict[tuple[str, ...], signers.SimpleSigner | None] = {}
 
 
 def check_signing_settings() -> None:
     """Read the configured signer once before a build issues anything: a bad DOCGEN_SIGNING_* stops the run (exit 2), not every pack."""
-    config = tuple(os.environ.get(v, "") for v in (ENV_KEY, ENV_CERT, ENV_CHAIN, ENV_P12, ENV_PASS))
-    if any(config) and config not in _SIGNERS:
-        _SIGNERS[config] = load_signer()
+    chosen = settings.current()
+    if any(chosen.signing) and chosen.signing not in _SIGNERS:
+        _SIGNERS[chosen.signing] = load_signer(chosen)
 
 
 def sign_issued(pdf: Path, approval_number: str, insurer: str) -> bool:
@@ -187,10 +192,13 @@ def sign_issued(pdf: Path, approval_number: str, insurer: str) -> bool:
 
     The signer is read once per configuration (a client list signs hundreds of packs).
     """
-    config = tuple(os.environ.get(v, "") for v in (ENV_KEY, ENV_CERT, ENV_CHAIN, ENV_P12, ENV_PASS))
-    if not any(config):
+    chosen = settings.current()
+    if not any(chosen.signing):
         return False
-    if config not in _SIGNERS:
-        _SIGNERS[config] = load_signer()
-    sign_pdf(pdf, _SIGNERS[config], reason=f"{insurer} 承認番号 {approval_number}")
+    if chosen.signing not in _SIGNERS:
+        _SIGNERS[chosen.signing] = load_signer(chosen)
+    signer = _SIGNERS[chosen.signing]
+    if signer is None:  # only a passphrase or a chain is set: no key to sign with
+        return False
+    sign_pdf(pdf, signer, reason=f"{insurer} 承認番号 {approval_number}")
     return True

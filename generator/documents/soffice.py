@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from generator import settings
 from generator.errors import ConversionError, SetupError
 
 SOFFICE_ENV = "DOCGEN_SOFFICE"
@@ -45,7 +46,7 @@ _HARDENING = [
 def find_soffice() -> str:
     """Return the soffice executable: ``$DOCGEN_SOFFICE``, else ``soffice``/``libreoffice`` on PATH."""
     hint = "run `bash .ci/setup` (installs libreoffice-writer-nogui and fonts-ipaexfont)"
-    override = os.environ.get(SOFFICE_ENV)
+    override = settings.current().soffice
     if override:
         found = shutil.which(override)
         if found is None:

@@ -31,9 +31,11 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pypdf import PdfReader
 
+from generator import settings
 from generator.documents.convert import env_timeout
 from generator.documents.soffice import FILTER_OPTIONS, FLAGS, IN_FILTER, check_inputs, child_env, find_soffice, publish, salvage, write_profile
 from generator.errors import ConversionError, ConversionTimeout, SetupError
@@ -56,7 +58,7 @@ def _can_import_uno(python: str) -> bool:
 
 def find_uno_python() -> str:
     """The Python that runs the UNO helper: ``$DOCGEN_UNO_PYTHON``, else the system python3 if it has ``uno``."""
-    override = os.environ.get(PYTHON_ENV)
+    override = settings.current().uno_python
     if override:
         found = shutil.which(override)
         if found is None or not _can_import_uno(found):
@@ -95,6 +97,8 @@ class _Instance:
         with (self.tmp / "worker.log").open("wb") as err:
             self.proc = subprocess.Popen([python, str(WORKER), json.dumps(spec)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=err, env=env, cwd=self.tmp, start_new_session=True)
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both pipes (PIPE above)
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
         try:
             reply = self._read(time.monotonic() + start_timeout + 5)
         except (_Crashed, _Hung) as exc:
@@ -115,11 +119,11 @@ class _Instance:
         """Its live processes: the helper, oosplash, soffice.bin."""
         return group_members(self.pgid)
 
-    def request(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool | int], timeout: float) -> dict:
+    def request(self, jobs: list[tuple[str, str]], filter_options: dict[str, bool | int], timeout: float) -> dict[str, Any]:
         line = json.dumps({"jobs": jobs, "filter": filter_options, "in_filter": IN_FILTER}) + "\n"
         try:
-            self.proc.stdin.write(line.encode())
-            self.proc.stdin.flush()
+            self.stdin.write(line.encode())
+            self.stdin.flush()
         except (BrokenPipeError, OSError, ValueError) as exc:
             raise _Crashed(f"the instance is gone ({exc})") from None
         reply = self._read(time.monotonic() + timeout)
@@ -127,8 +131,8 @@ class _Instance:
             raise _Crashed(reply.get("error", "LibreOffice crashed"))
         return reply
 
-    def _read(self, deadline: float) -> dict:
-        out = self.proc.stdout
+    def _read(self, deadline: float) -> dict[str, Any]:
+        out = self.stdout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -140,9 +144,12 @@ class _Instance:
         if not line:
             raise _Crashed("the instance exited")
         try:
-            return json.loads(line)
+            reply = json.loads(line)
         except ValueError:
             raise _Crashed(f"the instance answered {line[:200]!r}") from None
+        if not isinstance(reply, dict):
+            raise _Crashed(f"the instance answered {line[:200]!r}")
+        return reply
 
     def log_tail(self) -> str:
         lines: list[str] = []
@@ -155,7 +162,7 @@ class _Instance:
     def close(self, *, kill: bool = False) -> None:
         """Ask it to quit (end of input) unless ``kill``, then kill the whole group whatever it did; delete the profile."""
         with contextlib.suppress(OSError, ValueError):
-            self.proc.stdin.close()
+            self.stdin.close()
         if not kill:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=5)
@@ -164,7 +171,7 @@ class _Instance:
             os.killpg(self.pgid, signal.SIGKILL)
         self.proc.wait()
         with contextlib.suppress(OSError, ValueError):
-            self.proc.stdout.close()
+            self.stdout.close()
         _wait_group_gone(self.pgid)
         shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -20,23 +20,24 @@ import json
 import subprocess
 import sys
 import time
+from typing import Any
 
 _START_RETRY = 0.05  # seconds between connection attempts while soffice starts
 _EXIT_RESTART = 81  # a fresh profile's first start asks for a second one
 
 
-def _reply(obj: dict) -> None:
+def _reply(obj: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(obj) + "\n")
     sys.stdout.flush()
 
 
-def _props(**values) -> tuple:
+def _props(**values: Any) -> tuple[Any, ...]:  # UNO PropertyValues
     from com.sun.star.beans import PropertyValue
 
     return tuple(PropertyValue(Name=name, Value=value) for name, value in values.items())
 
 
-def _connect(uno, spec: dict):
+def _connect(uno: Any, spec: dict[str, Any]) -> tuple[subprocess.Popen[bytes], Any]:  # uno: LibreOffice's module (untyped)
     """Start soffice and connect over its named pipe; restart once on exit code 81."""
     from com.sun.star.connection import NoConnectException
 
@@ -61,7 +62,7 @@ def _connect(uno, spec: dict):
     raise RuntimeError(f"soffice did not answer within {spec['start_timeout']}s")
 
 
-def _alive(desktop) -> bool:
+def _alive(desktop: Any) -> bool:
     try:
         desktop.getFrames()
         return True
@@ -69,7 +70,7 @@ def _alive(desktop) -> bool:
         return False
 
 
-def _convert(uno, desktop, jobs: list, filter_options: dict, in_filter: str) -> None:
+def _convert(uno: Any, desktop: Any, jobs: list[tuple[str, str]], filter_options: dict[str, Any], in_filter: str) -> None:
     data = uno.Any("[]com.sun.star.beans.PropertyValue", _props(**filter_options))
     # MacroExecutionMode 0 = never; UpdateDocMode 0 = no link updates (as the cold path's hardened profile)
     load = _props(Hidden=True, ReadOnly=True, FilterName=in_filter, MacroExecutionMode=0, UpdateDocMode=0)

@@ -62,7 +62,7 @@ _FORMS = threading.local()  # per thread: a pikepdf file is not shared between t
 
 def _form(width: float, height: float) -> pikepdf.Object:
     """The overlay of this page size as a Form XObject of its own file, made once per thread; copied into each PDF."""
-    forms = _FORMS.__dict__.setdefault("forms", {})
+    forms: dict[tuple[float, float], tuple[pikepdf.Pdf, pikepdf.Object]] = _FORMS.__dict__.setdefault("forms", {})
     if (width, height) not in forms:
         overlay = pikepdf.open(io.BytesIO(_overlay(width, height)))
         rename_subsets(overlay)  # ReportLab names its subsets too

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from generator.content.model import Product
 from generator.documents.brochure import BrochureResult, publish
@@ -13,7 +14,7 @@ from generator.documents.registry import WORDING
 from generator.documents.render import DocProperties
 
 
-def wording_context(product: Product) -> dict:
+def wording_context(product: Product) -> dict[str, Any]:
     """Everything templates/wording.docx reads."""
     return document_context(product) | {"coverage": coverage_context(product), "exclusions": exclusions_context(product)}
 

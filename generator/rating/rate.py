@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from generator.content.load import did_you_mean
 from generator.content.model import Product
@@ -36,7 +36,7 @@ class Quote:
     premises: tuple[str, ...]
     payment_method: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready view; money stays int yen, with formatted twins for people."""
         return {
             "product": self.product,

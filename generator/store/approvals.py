@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text, event
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, UOWTransaction, mapped_column, relationship
 
 from generator.store.accounts import User
 from generator.store.base import Base, UTCDateTime, utcnow
@@ -69,7 +69,7 @@ class ApprovalImmutable(RuntimeError):
 
 
 @event.listens_for(Session, "before_flush")
-def _refuse_changes(session: Session, _context, _instances) -> None:  # type: ignore[no-untyped-def]
+def _refuse_changes(session: Session, _context: UOWTransaction, _instances: object) -> None:
     for obj in session.dirty:
         if isinstance(obj, Approval) and session.is_modified(obj, include_collections=False):
             raise ApprovalImmutable(f"approval {obj.approval_number} is immutable; record a correction that supersedes it")

@@ -175,11 +175,13 @@ def _anchor_head(session: Session) -> None:
     path = checkpoint_of(session) if pending else None
     if pending and path is not None:
         def hash_at(seq: int) -> str | None:
-            with session.get_bind().connect() as connection:
-                return connection.execute(select(AuditEntry.hash).where(AuditEntry.seq == seq)).scalar()
+            # a new transaction of its own: this session's has just ended (after_commit)
+            with Session(session.get_bind()) as reader:
+                return reader.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq))
 
+        seq, digest = pending
         try:
-            written = write_checkpoint(path, *pending, hash_at=hash_at)
+            written = write_checkpoint(path, seq, digest, hash_at=hash_at)
         except OSError as exc:  # the entry is committed; a checkpoint left behind only weakens the anchor, so say so and go on
             log.error("audit log: the head checkpoint %s could not be written: %s", path.name, exc.strerror or exc)
             return

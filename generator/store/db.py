@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 import pkgutil
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
+from generator import settings
 from generator.store.audit import CHECKPOINT_NAME
 from generator.store.base import Base
 from generator.store.url import ENV_URL, SQLITE_NAME, database_url  # noqa: F401 (callers say db.database_url)
+
+if TYPE_CHECKING:
+    from alembic.config import Config  # imported when migrating: `import generator.store.db` stays light
 
 # "package:folder" lets an installed docgen (no checkout, no alembic.ini) find its migrations
 SCRIPT_LOCATION = "generator.store:migrations"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")  # off by default in SQLite
     cursor.execute("PRAGMA journal_mode=WAL")  # the job worker writes while pages read
@@ -48,7 +54,7 @@ def setting_name(url_option: str | None) -> str:
     """
     if url_option:
         return "--database"
-    return ENV_URL if os.environ.get(ENV_URL) else "DOCGEN_STORAGE"
+    return ENV_URL if settings.current().database_url else "DOCGEN_STORAGE"
 
 
 def _shown(url: str | URL) -> str:
@@ -159,7 +165,7 @@ def load_models() -> None:
             importlib.import_module(f"generator.store.{info.name}")
 
 
-def _config(eng: Engine, connection=None):  # type: ignore[no-untyped-def]
+def _config(eng: Engine, connection: Connection | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()

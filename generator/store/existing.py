@@ -12,6 +12,7 @@ from generator.store.url import absent, database_url
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+
 @contextlib.contextmanager
 def existing_session(site: Site, table: str) -> Iterator[Session | None]:
     """A session on the site's database when it exists and has ``table``, else None (SQLAlchemy is imported only then).

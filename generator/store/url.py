@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 
+from generator import settings
 from generator.site import Site
 
 ENV_URL = "DOCGEN_DATABASE_URL"
 SQLITE_NAME = "docgen.sqlite3"
 
 
-def database_url(site: Site, environ: Mapping[str, str] | None = None) -> str:
-    """``DOCGEN_DATABASE_URL``, else a SQLite file in the site's storage folder (nothing to set up).
+def database_url(site: Site, chosen: settings.Settings | None = None) -> str:
+    """``DOCGEN_DATABASE_URL`` (of ``chosen``, default: the current settings), else a SQLite file in the site's storage
+    folder (nothing to set up).
 
-    >>> database_url(Site.at(Path("/srv/docgen")), {})
+    >>> database_url(Site.at(Path("/srv/docgen")), settings.load({}))
     'sqlite:////srv/docgen/storage/docgen.sqlite3'
-    >>> database_url(Site.at(Path("/srv/docgen")), {"DOCGEN_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:5432/d"})
+    >>> database_url(Site.at(Path("/srv/docgen")), settings.load({"DOCGEN_DATABASE_URL": "postgresql+psycopg://u@127.0.0.1:5432/d"}))
     'postgresql+psycopg://u@127.0.0.1:5432/d'
     """
-    environ = os.environ if environ is None else environ
-    return environ.get(ENV_URL) or f"sqlite:///{Path(site.storage) / SQLITE_NAME}"
+    return (chosen or settings.current()).database_url or f"sqlite:///{Path(site.storage) / SQLITE_NAME}"
 
 
 def absent(url: str) -> bool:

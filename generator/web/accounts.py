@@ -10,7 +10,7 @@ import datetime as dt
 import secrets
 import unicodedata
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import CursorResult, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from generator.errors import AccountError
@@ -18,7 +18,7 @@ from generator.store.accounts import EMAIL, MIN_PASSWORD, ROLES, Agency, Passwor
 from generator.store.audit import record
 from generator.store.base import utcnow
 from generator.web import security
-from generator.web.pages import ROLE_LABELS as ROLE_NAMES
+from generator.web.messages import ROLE_LABELS as ROLE_NAMES
 
 MAX_PASSWORD = 1024  # the login form's own bound
 
@@ -115,7 +115,9 @@ def end_sessions(db: Session, user: User, keep: str | None = None) -> int:
     stmt = delete(WebSession).where(WebSession.user_id == user.id)
     if keep:
         stmt = stmt.where(WebSession.token_hash != keep)
-    return db.execute(stmt).rowcount or 0  # type: ignore[attr-defined]
+    result = db.execute(stmt)
+    assert isinstance(result, CursorResult)  # what a DELETE gives (with its row count); typed as any Result
+    return result.rowcount or 0
 
 
 def _retire_links(db: Session, user: User, now: dt.datetime) -> None:

@@ -7,7 +7,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from generator import api
 from generator.compliance.delivery import DeliverySettings
@@ -74,11 +75,11 @@ class ProductCache:
         self.sessions = sessions  # the portal's database: where the approvals in force are read (else the site's)
         self.approvals = api.Approvals()  # decided with each reload (api.approvals), printed by the pages and the jobs
         self._lock = threading.Lock()
-        self._key: tuple | None = None
+        self._key: tuple[object, ...] | None = None
         self._product: Product | None = None
         self._schedule: Schedule | None = None
 
-    def _fingerprint(self) -> tuple:
+    def _fingerprint(self) -> tuple[object, ...]:
         stamps = []
         for root in (self.site.content, self.site.templates):
             for folder, _dirs, files in os.walk(root):
@@ -133,7 +134,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
                     converter=converter)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.getLogger("uvicorn.access").addFilter(HIDE_SECRETS)  # uvicorn has configured its loggers by now
         if recover:
             resumed = worker.recover()
@@ -152,7 +153,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.state.https_mode = https_mode
 
     @app.middleware("http")
-    async def safety_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def safety_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         presession = request.cookies.get(security.PRESESSION_COOKIE)
         request.state.presession = presession or security.new_token()
         request.state.web_session = None
@@ -194,7 +195,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
         await run_in_threadpool(know_user, request)  # routing's 404/405 ran no dependency: the page still shows who is in
         # a bare HTTPException(404) and routing's own carry the English phrase ("Not Found"): the page says its own sentence
         said = "" if exc.detail == _phrase(exc.status_code) else detail_text(exc.detail)
-        return error_page(request, exc.status_code, said or status_text(exc.status_code), headers=exc.headers)
+        return error_page(request, exc.status_code, said or status_text(exc.status_code), headers=dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
@@ -305,14 +306,14 @@ def route_table(app: FastAPI) -> list[tuple[str, str]]:
     """Every (method, path) the app answers, included routers flattened (the access tests walk this list)."""
     found: list[tuple[str, str]] = []
 
-    def walk(routes) -> None:  # type: ignore[no-untyped-def]
+    def walk(routes: Iterable[BaseRoute]) -> None:
         for route in routes:
             if hasattr(route, "effective_route_contexts"):  # FastAPI >= 0.16x keeps included routers as one node
                 for ctx in route.effective_route_contexts():
                     methods = getattr(ctx.original_route, "methods", None) or ()
                     found.extend((m, ctx.path) for m in sorted(methods) if m != "HEAD")
-            elif getattr(route, "methods", None):
-                found.extend((m, route.path) for m in sorted(route.methods) if m != "HEAD")
+            elif own := getattr(route, "methods", None):
+                found.extend((m, str(getattr(route, "path", ""))) for m in sorted(own) if m != "HEAD")
 
     walk(app.routes)
     return sorted(set(found), key=lambda mp: (mp[1], mp[0]))

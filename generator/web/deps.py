@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from generator.i18n import N_
 from generator.store import tenancy
-from generator.store.accounts import User, WebSession
+from generator.store.accounts import AgencyScoped, User, WebSession
 from generator.store.ledger import PUBLIC_ID
 from generator.web import security
 
@@ -114,7 +114,6 @@ def require_role(*roles: str) -> Callable[..., User]:
             raise HTTPException(403, N_("Your role may not open this page."))
         return user
 
-    dependency.roles = roles  # type: ignore[attr-defined]
     return dependency
 
 
@@ -126,40 +125,48 @@ def scoped_db(db: Db, user: CurrentUser) -> Session:
 ScopedDb = Annotated[Session, Depends(scoped_db)]
 
 
-def visible(stmt: Select, model: type, user: User) -> Select:
+Row = TypeVar("Row", bound=AgencyScoped)  # a table of client data (each has public_id and id besides the mixin's agency_id)
+Query = TypeVar("Query", bound=Select[*tuple[Any, ...]])
+
+
+def visible(stmt: Query, model: type[AgencyScoped], user: User) -> Query:
     """``stmt`` limited to the rows of ``model`` the user may see (the explicit twin of the tenancy filter)."""
     if user.role == "marketing":
-        return stmt.where(False)  # marketing sees no client data at all
+        return stmt.where(false())  # marketing sees no client data at all
     if user.sees_all_agencies:
         return stmt
-    return stmt.where(model.agency_id == user.agency_id)  # type: ignore[attr-defined]
+    return stmt.where(model.agency_id == user.agency_id)
 
 
-def visible_one(db: Session, model: type, public_id: str, user: User):  # type: ignore[no-untyped-def]
+def visible_one(db: Session, model: type[Row], public_id: str, user: User) -> Row:
     """The row of ``model`` a URL names by its public id, if the user may see it; 404 for anything else (an old
     integer id, another agency's row, a string that is no id at all)."""
     if not PUBLIC_ID.fullmatch(public_id):
         raise HTTPException(404)
-    found = db.scalar(visible(select(model).where(model.public_id == public_id), model, user))  # type: ignore[attr-defined]
-    if found is None:
+    # attr-defined: public_id is declared by each scoped table, not by the AgencyScoped mixin. Select[Any]: mypy cannot
+    # solve SQLAlchemy's variadic Select for a type variable; the isinstance below gives the row its type back.
+    stmt: Select[Any] = select(model).where(model.public_id == public_id)  # type: ignore[attr-defined]
+    found = db.scalar(visible(stmt, model, user))
+    if not isinstance(found, model):
         raise HTTPException(404)
     return found
 
 
-def own_one(db: Session, model: type, public_id: str, user: User):  # type: ignore[no-untyped-def]
+def own_one(db: Session, model: type[Row], public_id: str, user: User) -> Row:
     """The row if it belongs to the user's own agency: 404 when hidden, 403 when only readable (compliance, admin)."""
     return _own(visible_one(db, model, public_id, user), user)
 
 
-def own_row(db: Session, model: type, row_id: int, user: User):  # type: ignore[no-untyped-def]
+def own_row(db: Session, model: type[Row], row_id: int, user: User) -> Row:
     """Like ``own_one`` for a row another row points at (its primary key, never from a URL)."""
-    found = db.scalar(visible(select(model).where(model.id == row_id), model, user))  # type: ignore[attr-defined]
-    if found is None:
+    stmt: Select[Any] = select(model).where(model.id == row_id)  # type: ignore[attr-defined]  # id: as public_id above
+    found = db.scalar(visible(stmt, model, user))
+    if not isinstance(found, model):
         raise HTTPException(404)
     return _own(found, user)
 
 
-def _own(found, user: User):  # type: ignore[no-untyped-def]
+def _own(found: Row, user: User) -> Row:
     if found.agency_id != user.agency_id:
         raise HTTPException(403, "他の代理店のお客さま・提案書を変更する権限はありません (only the agency's own staff act on its clients)")
     return found

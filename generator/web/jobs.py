@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +32,9 @@ from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
 from generator.web.messages import describe, row_error, t
 from generator.web.uploads import check_list
+
+if TYPE_CHECKING:
+    from generator.documents.proposal import PackPlan
 
 log = logging.getLogger("docgen.web.jobs")
 ISSUED_BY_POLICY = ("agent_name", "agent_contact", "date")
@@ -67,7 +70,7 @@ def approval(prov: dict[str, str]) -> str | None:
 
 def request_of(pack: api.Pack, requests: dict[str, ClientRequest]) -> ClientRequest:
     """The client request a built pack answers (its plan's, or the one with the same addressee)."""
-    plan = getattr(pack, "plan", None)
+    plan: PackPlan | None = getattr(pack, "plan", None)
     if plan is not None:
         return plan.request
     return requests[pack.addressee]

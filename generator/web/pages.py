@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from generator.jpformat import format_date, format_yen, format_yen_units
+from generator.store.accounts import WebSession
 from generator.store.delivery import DELIVERY_STATES
 from generator.web.messages import ROLE_LABELS, document_label, state_label, t
 
@@ -56,10 +57,11 @@ def without_paths(message: str) -> str:
 
 def csrf_token(request: Request) -> str:
     """The token forms and htmx requests of this page must send back."""
-    found = getattr(request.state, "web_session", None)
+    found: WebSession | None = getattr(request.state, "web_session", None)
     if found is not None:
         return found.csrf_secret
-    return getattr(request.state, "presession", "")
+    presession: str = getattr(request.state, "presession", "")
+    return presession
 
 
 def render(request: Request, name: str, status_code: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:

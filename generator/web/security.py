@@ -8,9 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import os
 import secrets
-from collections.abc import Mapping
 
 import argon2
 from pwdlib import PasswordHash
@@ -18,7 +16,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from generator.errors import InputError
+from generator import settings
+from generator.errors import SettingError
 from generator.store.accounts import LoginAttempt, User, WebSession
 from generator.store.base import utcnow
 
@@ -33,49 +32,34 @@ CSRF_HEADER = "x-csrf-token"
 
 # Argon2id cost of new hashes: argon2-cffi's defaults (RFC 9106's low-memory profile: 3 passes over 64 MiB, 4 lanes) unless a
 # variable says otherwise. A stored hash carries its own cost, so changing these never locks anyone out.
-ARGON2_ENV = {"time_cost": "DOCGEN_ARGON2_TIME_COST", "memory_cost": "DOCGEN_ARGON2_MEMORY_KIB", "parallelism": "DOCGEN_ARGON2_PARALLELISM"}
 _ARGON2_DEFAULTS = {"time_cost": argon2.DEFAULT_TIME_COST, "memory_cost": argon2.DEFAULT_MEMORY_COST, "parallelism": argon2.DEFAULT_PARALLELISM}
 
 
-def argon2_parameters(environ: Mapping[str, str] | None = None) -> dict[str, int]:
-    """The Argon2id cost for new hashes: each of ``ARGON2_ENV`` when set (a whole number >= 1), else argon2-cffi's default;
-    InputError naming the variable otherwise (read once, when this module is imported)."""
-    environ = os.environ if environ is None else environ
-    chosen = dict(_ARGON2_DEFAULTS)
-    for key, name in ARGON2_ENV.items():
-        raw = environ.get(name, "").strip()
-        if raw:
-            if not raw.isdigit() or int(raw) < 1:
-                raise InputError(name, raw, "is not a whole number >= 1", allowed=f"e.g. {_ARGON2_DEFAULTS[key]} (the default)")
-            chosen[key] = int(raw)
-    if chosen["memory_cost"] < 8 * chosen["parallelism"]:  # Argon2's own floor: 8 KiB per lane
-        raise InputError(ARGON2_ENV["memory_cost"], str(chosen["memory_cost"]), f"is below 8 KiB per lane ({chosen['parallelism']} lanes)",
-                         allowed=f"at least {8 * chosen['parallelism']}")
-    return chosen
+def argon2_parameters(chosen: settings.Settings | None = None) -> dict[str, int]:
+    """The Argon2id cost for new hashes: ``DOCGEN_ARGON2_*`` (``chosen``, default :func:`generator.settings.current`) where
+    set, else argon2-cffi's default; SettingError naming the variable below Argon2's floor (read when this module is imported)."""
+    chosen = chosen or settings.current()
+    given = {"time_cost": chosen.argon2_time_cost, "memory_cost": chosen.argon2_memory_kib, "parallelism": chosen.argon2_parallelism}
+    cost = {key: value if value is not None else _ARGON2_DEFAULTS[key] for key, value in given.items()}
+    if cost["memory_cost"] < 8 * cost["parallelism"]:  # Argon2's own floor: 8 KiB per lane
+        raise SettingError("DOCGEN_ARGON2_MEMORY_KIB", f"{str(cost['memory_cost'])!r}: is below 8 KiB per lane ({cost['parallelism']} lanes)",
+                           f"at least {8 * cost['parallelism']}")
+    return cost
 
 
-# HTTPS: "auto" sends HSTS and marks cookies Secure when the request came over https (directly, or through a proxy whose
-# X-Forwarded-Proto uvicorn trusts: DOCGEN_FORWARDED_ALLOW_IPS); "always" on every response (TLS ends at a proxy that
-# forwards nothing); "off" never (plain-http development only).
-HTTPS_ENV, HSTS_ENV = "DOCGEN_HTTPS", "DOCGEN_HSTS_MAX_AGE"
-HTTPS_MODES = ("auto", "always", "off")
-HSTS_DEFAULT = 31_536_000  # one year: what browsers and the HSTS preload list expect as a minimum
+# HTTPS (DOCGEN_HTTPS): "auto" sends HSTS and marks cookies Secure when the request came over https (directly, or through
+# a proxy whose X-Forwarded-Proto uvicorn trusts: DOCGEN_FORWARDED_ALLOW_IPS); "always" on every response (TLS ends at a
+# proxy that forwards nothing); "off" never (plain-http development only). HSTS max-age: DOCGEN_HSTS_MAX_AGE.
 
 
-def https_settings(environ: Mapping[str, str] | None = None) -> tuple[str, int]:
-    """(mode, HSTS max-age in seconds) from DOCGEN_HTTPS and DOCGEN_HSTS_MAX_AGE; InputError naming the variable.
+def https_settings(chosen: settings.Settings | None = None) -> tuple[str, int]:
+    """(mode, HSTS max-age in seconds) from DOCGEN_HTTPS and DOCGEN_HSTS_MAX_AGE (``chosen``, default: the current settings).
 
-    >>> https_settings({}), https_settings({"DOCGEN_HTTPS": "Always", "DOCGEN_HSTS_MAX_AGE": "600"})
+    >>> https_settings(settings.load({})), https_settings(settings.load({"DOCGEN_HTTPS": "Always", "DOCGEN_HSTS_MAX_AGE": "600"}))
     (('auto', 31536000), ('always', 600))
     """
-    environ = os.environ if environ is None else environ
-    mode = environ.get(HTTPS_ENV, "").strip().lower() or "auto"
-    if mode not in HTTPS_MODES:
-        raise InputError(HTTPS_ENV, mode, "is not an HTTPS mode", allowed=", ".join(HTTPS_MODES))
-    raw = environ.get(HSTS_ENV, "").strip()
-    if raw and (not raw.isdigit() or len(raw) > 10):
-        raise InputError(HSTS_ENV, raw, "is not a number of seconds", allowed=f"e.g. {HSTS_DEFAULT} (one year, the default)")
-    return mode, int(raw) if raw else HSTS_DEFAULT
+    chosen = chosen or settings.current()
+    return chosen.https, chosen.hsts_max_age
 
 
 def is_https(scheme: str, mode: str) -> bool:
@@ -87,7 +71,8 @@ def is_https(scheme: str, mode: str) -> bool:
     return mode == "always" or (mode == "auto" and scheme == "https")
 
 
-_hasher = PasswordHash((Argon2Hasher(**argon2_parameters()),))
+_cost = argon2_parameters()
+_hasher = PasswordHash((Argon2Hasher(time_cost=_cost["time_cost"], memory_cost=_cost["memory_cost"], parallelism=_cost["parallelism"]),))
 # verifying against this when the e-mail is unknown makes both answers take as long
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
@@ -156,12 +141,16 @@ def close_session(db: Session, token: str | None) -> None:
 
 def csrf_ok(session: WebSession | None, given: str | None) -> bool:
     """Whether a form field or X-CSRF-Token header carries this session's token (constant-time compare)."""
-    return bool(session and given) and hmac.compare_digest(session.csrf_secret.encode(), given.encode())  # type: ignore[union-attr]
+    if session is None or not given:
+        return False
+    return hmac.compare_digest(session.csrf_secret.encode(), given.encode())
 
 
 def presession_ok(cookie: str | None, given: str | None) -> bool:
     """Before login: the form's token must equal the pre-session cookie's (a cross-site page can read neither)."""
-    return bool(cookie and given) and hmac.compare_digest(cookie.encode(), given.encode())  # type: ignore[union-attr]
+    if not cookie or not given:
+        return False
+    return hmac.compare_digest(cookie.encode(), given.encode())
 
 
 def new_token() -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from generator.content.model import Product
@@ -12,7 +13,7 @@ from generator.documents.signing import SignatureCheck
 
 _PAGE = r"page (\d+)(?: \((.+?)\))?"
 # provenance.altered_pages' sentences, each with its Japanese; a sentence not listed is shown as it is
-_ALTERED = (
+_ALTERED: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"^has (\d+) pages; docgen made (\d+)$"), lambda m: f"ページ数が{m[1]}ページです（docgen が作成したときは{m[2]}ページ）"),
     (re.compile(rf"^{_PAGE} was changed or replaced after docgen made it$"),
      lambda m: f"{_where(m)}：docgen が作成した後に差し替えまたは編集されています"),

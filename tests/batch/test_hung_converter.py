@@ -20,7 +20,7 @@ from generator.batch.layout import Source
 from generator.batch.typeset import STUCK_AFTER, Doc, Job, Layout, typeset
 from generator.documents.convert import convert_to_pdf, env_timeout
 from generator.documents.render import DocProperties, render_docx
-from generator.errors import ConversionError, ConversionTimeout, InputError
+from generator.errors import ConversionError, ConversionTimeout, SettingError
 
 FAKE = Path(__file__).resolve().parents[1] / "fixtures" / "fake_soffice" / "soffice"
 # A fake run that converts (up to six documents here) must end, and one that hangs must log its "hang" line, within
@@ -151,7 +151,7 @@ def test_docgen_timeout_sets_every_conversion(tmp_path, runs, monkeypatch):
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "inf", "nan"])
 def test_a_bad_docgen_timeout_is_a_bad_option(monkeypatch, value):
     monkeypatch.setenv("DOCGEN_TIMEOUT", value)
-    with pytest.raises(InputError) as err:
+    with pytest.raises(SettingError) as err:
         env_timeout()
     assert err.value.field == "DOCGEN_TIMEOUT" and err.value.exit_code == 2 and "a number > 0" in str(err.value)
 

@@ -42,6 +42,7 @@ import httpx  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 
 from generator import api  # noqa: E402
+from generator.settings import load as load_settings  # noqa: E402
 from tests.bench.common import finish_work  # noqa: E402
 from tests.netkit import free_port  # noqa: E402
 
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     (work / "tmp").mkdir()
     url = f"sqlite:///{work / 'portal.db'}"
     env["DOCGEN_DATABASE_URL"] = url
-    site = api.Site.from_env(env)
+    site = api.Site.from_env(load_settings(env))
     cores = os.cpu_count()
     failed = False
     try:

@@ -21,6 +21,7 @@ from generator import api
 from generator.cli import main
 from generator.documents.signing import ENV_CERT, ENV_KEY, ENV_P12, ENV_TRUST
 from generator.errors import SigningSetupError
+from generator.settings import load as load_settings
 from generator.store import db
 from tests.compliance.conftest import add_user
 from tests.netkit import free_port
@@ -219,7 +220,7 @@ def test_a_trust_root_that_is_not_a_certificate_is_a_bad_setting(storage, monkey
     pdf = storage / "signed.pdf"
     pdf.write_bytes(b"%PDF-1.7\n")  # unreadable: checked as if signed
     with pytest.raises(SigningSetupError, match=ENV_TRUST) as stop:
-        check_signature(pdf, {ENV_TRUST: str(junk)})
+        check_signature(pdf, load_settings({ENV_TRUST: str(junk)}))
     assert stop.value.exit_code == 2
 
 

@@ -27,6 +27,7 @@ from generator.content.model import Product
 from generator.documents.pdfa_check import check as pdfa_check
 from generator.documents.signing import ENV_CERT, ENV_KEY, ENV_TRUST, check_signature
 from generator.errors import SignatureError
+from generator.settings import load as load_settings
 from generator.site import Site
 
 SIGNER_CN = "Test Insurer Signing (throwaway)"
@@ -87,7 +88,7 @@ def _verify(pdf: Path, trust: Path | None, monkeypatch: pytest.MonkeyPatch) -> t
 
 @pytest.mark.libreoffice
 def test_pack_from_an_approved_version_is_signed_and_verifies(signed: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    check = check_signature(signed["pdf"], {ENV_TRUST: str(signed["pki"]["ca"])})
+    check = check_signature(signed["pdf"], load_settings({ENV_TRUST: str(signed["pki"]["ca"])}))
     assert check.signed and check.intact and check.whole_file and check.trusted, check
     assert SIGNER_CN in check.signer
     code, text = _verify(signed["pdf"], signed["pki"]["ca"], monkeypatch)
@@ -101,7 +102,7 @@ def test_pack_from_an_approved_version_is_signed_and_verifies(signed: dict, monk
 
 @pytest.mark.libreoffice
 def test_a_draft_is_never_signed(signed: dict) -> None:
-    assert not check_signature(signed["draft"], {}).signed
+    assert not check_signature(signed["draft"], load_settings({})).signed
 
 
 @pytest.mark.libreoffice
@@ -111,7 +112,7 @@ def test_one_byte_changed_fails_verify(signed: dict, tmp_path: Path, monkeypatch
     data[at] = (data[at] + 1) % 256
     tampered = tmp_path / "tampered.pdf"
     tampered.write_bytes(bytes(data))
-    assert not check_signature(tampered, {}).ok
+    assert not check_signature(tampered, load_settings({})).ok
     code, text = _verify(tampered, signed["pki"]["ca"], monkeypatch)
     assert code != 0, text
 
@@ -120,7 +121,7 @@ def test_one_byte_changed_fails_verify(signed: dict, tmp_path: Path, monkeypatch
 def test_bytes_appended_after_signing_fail_verify(signed: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tampered = tmp_path / "appended.pdf"
     tampered.write_bytes(signed["pdf"].read_bytes() + b"\n% appended after signing\n")
-    result = check_signature(tampered, {})
+    result = check_signature(tampered, load_settings({}))
     assert result.signed and not result.ok
     code, text = _verify(tampered, None, monkeypatch)
     assert code == 1 and "signature: INVALID" in text
@@ -130,10 +131,20 @@ def test_a_configured_key_that_is_missing_is_an_error_not_an_unsigned_pack(tmp_p
     from generator.documents.signing import load_signer
 
     with pytest.raises(SignatureError, match=ENV_KEY):
-        load_signer({ENV_KEY: str(tmp_path / "nope.pem"), ENV_CERT: str(tmp_path / "nope.crt")})
+        load_signer(load_settings({ENV_KEY: str(tmp_path / "nope.pem"), ENV_CERT: str(tmp_path / "nope.crt")}))
     with pytest.raises(SignatureError, match="both"):
-        load_signer({ENV_CERT: __file__})
-    assert load_signer({}) is None
+        load_signer(load_settings({ENV_CERT: __file__}))
+    assert load_signer(load_settings({})) is None
+
+
+@pytest.mark.parametrize("alone", ["DOCGEN_SIGNING_CHAIN", "DOCGEN_SIGNING_PASSPHRASE"])
+def test_a_chain_or_passphrase_without_a_key_is_a_bad_setting_not_a_crash(alone: str) -> None:
+    """Before: the run went on with no signer and the first approved pack crashed in pyHanko (signer None)."""
+    from generator.documents.signing import load_signer
+
+    with pytest.raises(SignatureError, match=ENV_KEY) as caught:
+        load_signer(load_settings({alone: __file__}))
+    assert caught.value.exit_code == 2 and alone in str(caught.value)
 
 
 @pytest.mark.libreoffice

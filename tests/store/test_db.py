@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from generator.settings import load as load_settings
 from generator.site import Site
 from generator.store import db, tenancy
 from generator.store.accounts import Agency, User
@@ -22,8 +23,8 @@ PORTAL_TABLES = {"agencies", "users", "web_sessions", "login_attempts", "jobs", 
 
 def test_default_url_is_a_sqlite_file_under_storage(tmp_path: Path) -> None:
     site = Site.at(tmp_path)
-    assert db.database_url(site, {}) == f"sqlite:///{tmp_path}/storage/docgen.sqlite3"
-    assert db.database_url(site, {"DOCGEN_DATABASE_URL": "postgresql+psycopg://x@127.0.0.1/y"}) == "postgresql+psycopg://x@127.0.0.1/y"
+    assert db.database_url(site, load_settings({})) == f"sqlite:///{tmp_path}/storage/docgen.sqlite3"
+    assert db.database_url(site, load_settings({"DOCGEN_DATABASE_URL": "postgresql+psycopg://x@127.0.0.1/y"})) == "postgresql+psycopg://x@127.0.0.1/y"
 
 
 def test_upgrade_creates_what_the_models_describe(database_url: str) -> None:

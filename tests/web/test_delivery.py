@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from generator.compliance.delivery import DeliverySettings
 from generator.mail import MailSettings
+from generator.settings import load as load_settings
 from generator.store.audit import AuditEntry
 from generator.store.delivery import Delivery, DeliveryDownload
 from tests.mailkit import Relay, smtp_server
@@ -238,10 +239,10 @@ def test_every_delivery_form_needs_the_csrf_token(portal: Portal, mailing: Relay
 
 
 def test_delivery_settings_from_the_environment() -> None:
-    from generator.errors import InputError
+    from generator.errors import SettingError
 
-    assert DeliverySettings.from_env({}).link_days == 14 and DeliverySettings.from_env({}).mail is None
+    assert DeliverySettings.from_env(load_settings({})).link_days == 14 and DeliverySettings.from_env(load_settings({})).mail is None
     for bad in ({"DOCGEN_DELIVERY_DAYS": "0"}, {"DOCGEN_DELIVERY_DAYS": "365"}, {"DOCGEN_PUBLIC_URL": "portal.example.jp"}):
-        with pytest.raises(InputError) as exc:
-            DeliverySettings.from_env(bad)
+        with pytest.raises(SettingError) as exc:
+            DeliverySettings.from_env(load_settings(bad))
         assert exc.value.field == next(iter(bad))

@@ -240,9 +240,9 @@ def test_https_mode_is_configurable(tmp_path: Path, monkeypatch, env: dict[str, 
 
 
 def test_a_bad_https_setting_stops_the_portal_naming_it(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from generator.errors import InputError
+    from generator.errors import SettingError
 
     monkeypatch.setenv("DOCGEN_HTTPS", "sometimes")
-    with pytest.raises(InputError) as err, fresh_portal("sqlite", tmp_path, portal_site(tmp_path), recover=False):
+    with pytest.raises(SettingError) as err, fresh_portal("sqlite", tmp_path, portal_site(tmp_path), recover=False):
         pass
     assert err.value.field == "DOCGEN_HTTPS" and "always" in str(err.value)

@@ -9,7 +9,8 @@ import argon2
 import pytest
 from sqlalchemy import select, update
 
-from generator.errors import InputError
+from generator.errors import SettingError
+from generator.settings import load as load_settings
 from generator.store.accounts import User, WebSession
 from generator.web import security
 from tests.conftest import TEST_ARGON2
@@ -51,12 +52,12 @@ def test_passwords_are_argon2_hashes(portal) -> None:  # type: ignore[no-untyped
     assert all(h.split("$")[3] == cost for h in hashes), hashes
     # unset, the cost is argon2-cffi's own default (RFC 9106 low-memory: t=3, 64 MiB, 4 lanes), never less
     library = argon2.PasswordHasher()
-    assert security.argon2_parameters({}) == {"time_cost": library.time_cost, "memory_cost": library.memory_cost,
+    assert security.argon2_parameters(load_settings({})) == {"time_cost": library.time_cost, "memory_cost": library.memory_cost,
                                               "parallelism": library.parallelism} == {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
-    assert security.argon2_parameters({"DOCGEN_ARGON2_TIME_COST": "4"})["time_cost"] == 4
+    assert security.argon2_parameters(load_settings({"DOCGEN_ARGON2_TIME_COST": "4"}))["time_cost"] == 4
     for env in ({"DOCGEN_ARGON2_TIME_COST": "0"}, {"DOCGEN_ARGON2_MEMORY_KIB": "lots"}, {"DOCGEN_ARGON2_MEMORY_KIB": "16", "DOCGEN_ARGON2_PARALLELISM": "4"}):
-        with pytest.raises(InputError) as err:
-            security.argon2_parameters(env)
+        with pytest.raises(SettingError) as err:
+            security.argon2_parameters(load_settings(env))
         assert err.value.field in env and err.value.exit_code == 2
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from generator.cli import main
 from generator.documents.signing import ENV_CERT, ENV_KEY, ENV_TRUST, load_signer, sign_pdf
+from generator.settings import load as load_settings
 from generator.store.audit import AuditEntry
 from tests.compliance.test_signing import make_pki
 from tests.web.conftest import REPO
@@ -105,7 +106,7 @@ def test_a_signature_is_checked_and_one_flipped_byte_breaks_it(portal, officer, 
     monkeypatch.setenv(ENV_TRUST, str(pki["ca"]))  # the insurer's CA configured, as in tests/compliance/test_signing.py
     signed = tmp_path / "signed.pdf"
     signed.write_bytes(SAMPLE.read_bytes())
-    sign_pdf(signed, load_signer({ENV_KEY: str(pki["key"]), ENV_CERT: str(pki["cert"])}), reason="テスト 承認番号 T-1")
+    sign_pdf(signed, load_signer(load_settings({ENV_KEY: str(pki["key"]), ENV_CERT: str(pki["cert"])})), reason="テスト 承認番号 T-1")
     cli = cli_verdict(signed, capsys)
     assert cli["status"] == "matches" and cli["signature"]["ok"] and cli["signature"]["signed"] and cli["signature"]["trusted"], cli["signature"]
     r = upload(officer, signed)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -16,17 +17,19 @@ from generator.store.base import utcnow
 from generator.web import accounts
 from generator.web.deps import Db, require_role
 from generator.web.pages import render
+from generator.web.settings import PortalSettings
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 Admin = Annotated[User, Depends(require_role("admin"))]
 HISTORY = 50  # audit entries shown on a user's page
 
 
-def _settings(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.settings
+def _settings(request: Request) -> PortalSettings:
+    chosen: PortalSettings = request.app.state.settings
+    return chosen
 
 
-def _users_page(request: Request, db: Session, status: int = 200, message: str = "", form: dict | None = None) -> Response:
+def _users_page(request: Request, db: Session, status: int = 200, message: str = "", form: dict[str, Any] | None = None) -> Response:
     users = list(db.scalars(select(User).join(Agency).order_by(Agency.name, User.email)))
     agencies = list(db.scalars(select(Agency).order_by(Agency.name)))
     return render(request, "admin_users.html", status, users=users, agencies=agencies, roles=ROLES, message=message,
@@ -84,7 +87,7 @@ def user_page(request: Request, db: Db, admin: Admin, user_id: int, done: str = 
     return _user_page(request, db, _target(db, user_id), done=DONE.get(done, ""))
 
 
-def _apply(request: Request, db: Session, admin: User, target: User, change, done: str) -> Response:  # type: ignore[no-untyped-def]
+def _apply(request: Request, db: Session, admin: User, target: User, change: Callable[[], object], done: str) -> Response:
     try:
         change()
     except AccountError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from generator import api
+from generator.content.revisions import Revision, Schedule
 from generator.errors import DocgenError, InputError, QuoteRefused, ReferralRequired
 from generator.i18n import N_
 from generator.jpformat import MAX_YEN_TEXT, format_yen_units, parse_date, parse_yen
@@ -67,9 +68,9 @@ def home(user: CurrentUser) -> Response:
 # --- quote -------------------------------------------------------------------------------------
 
 
-def _revision(request: Request, start: str, renewal: bool):  # type: ignore[no-untyped-def]
+def _revision(request: Request, start: str, renewal: bool) -> tuple[Revision, dict[str, Any]]:
     """The revision in force on the 保険始期日 typed (none: today's); InputError naming 保険始期日 when none prices it."""
-    sched = request.app.state.products.schedule()
+    sched: Schedule = request.app.state.products.schedule()
     day = parse_date(start.strip(), field="保険始期日") if start.strip() else None
     rev = api.revision_for(sched, day, renewal=renewal, today=_today())
     last = sched.last_day(rev, renewal)
@@ -77,9 +78,9 @@ def _revision(request: Request, start: str, renewal: bool):  # type: ignore[no-u
                  "approval": rev.product.meta.approval_number, "several": not sched.single}
 
 
-def ladder(request: Request, industry: str, revenue: str, limit: str, start: str = "", renewal: bool = False) -> dict:
+def ladder(request: Request, industry: str, revenue: str, limit: str, start: str = "", renewal: bool = False) -> dict[str, Any]:
     """The premium for every published limit, or the sentence the CLI prints when there is none."""
-    view: dict = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit, "client": None,
+    view: dict[str, Any] = {"rows": [], "message": "", "quote": None, "industry": industry, "revenue": revenue, "limit": limit, "client": None,
                   "start": start, "renewal": renewal, "revision": None}
     long = too_long({"industry": industry, "revenue": revenue, "limit": limit, "start": start})
     if long:
@@ -216,8 +217,8 @@ def pack_sent(request: Request, pack_id: str, db: ScopedDb, user: Builder) -> Re
     return RedirectResponse(f"/packs/{record.public_id}", status_code=303)
 
 
-def _pack_file(request: Request, record: PackRecord, name: str):  # type: ignore[no-untyped-def]
-    path = request.app.state.site.storage / record.storage_key / name
+def _pack_file(request: Request, record: PackRecord, name: str) -> Path:
+    path: Path = request.app.state.site.storage / record.storage_key / name
     if not record.storage_key or not path.is_file():
         raise HTTPException(404)
     return path
@@ -268,8 +269,8 @@ def job_progress(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> R
     return render(request, "_progress.html", headers=headers, job=job)
 
 
-def _job_file(request: Request, job: Job, name: str):  # type: ignore[no-untyped-def]
-    path = request.app.state.site.storage / f"jobs/{job.id}" / name
+def _job_file(request: Request, job: Job, name: str) -> Path:
+    path: Path = request.app.state.site.storage / f"jobs/{job.id}" / name
     if job.kind != "list" or job.state != "done" or not path.is_file():
         raise HTTPException(404)
     return path

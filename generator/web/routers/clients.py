@@ -6,7 +6,7 @@ Reading follows ``visible`` (compliance and admin read every agency's); changing
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -81,7 +81,7 @@ def client_create(request: Request, db: ScopedDb, user: Builder, name: Short = "
     return RedirectResponse(f"/clients/{client.public_id}", status_code=303)
 
 
-def _client_page(request: Request, db: Session, client: Client, status: int = 200, message: str = "", values: dict | None = None) -> Response:
+def _client_page(request: Request, db: Session, client: Client, status: int = 200, message: str = "", values: dict[str, Any] | None = None) -> Response:
     product = request.app.state.products()
     revenue = format_yen_units(client.revenue) if client.revenue else ""
     shown = values or _form_values(client.name, client.contact, client.industry, revenue, client.email, client.postal_address)

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,13 +19,15 @@ from sqlalchemy.orm import Session
 
 from generator import api
 from generator.compliance import approval as ap
-from generator.compliance.diff import comparable, segments
+from generator.compliance.diff import ContentDiff, comparable, segments
 from generator.compliance.impact import affected_packs, reissue
 from generator.compliance.in_force import is_draft
 from generator.compliance.versions import WORKING, Version, content_versions
 from generator.content.disclosures import missing_items
+from generator.content.model import Product
 from generator.errors import ApprovalError, ContentError, DocgenError, InputError
 from generator.i18n import N_
+from generator.site import Site
 from generator.store.accounts import User
 from generator.store.audit import AuditEntry, verify
 from generator.store.ledger import Job
@@ -40,8 +42,9 @@ Submitter = Annotated[User, Depends(require_role("marketing", "compliance", "adm
 AUDIT_PAGE = 200
 
 
-def _product(request: Request):  # type: ignore[no-untyped-def]
-    return request.app.state.products()
+def _product(request: Request) -> Product:
+    product: Product = request.app.state.products()
+    return product
 
 
 def _versions(request: Request) -> list[Version]:
@@ -92,7 +95,7 @@ def versions_page(request: Request, db: Db, user: Officer) -> Response:
                   revisions=_revision_rows(request, db, today))
 
 
-def _revision_rows(request: Request, db: Session, today: dt.date) -> list[dict]:
+def _revision_rows(request: Request, db: Session, today: dt.date) -> list[dict[str, Any]]:
     """Each revision with its dates and the approval state of its content hash on the day it is used."""
     sched = request.app.state.products.schedule()
     in_force = api.revision_for(sched, today=today)
@@ -151,9 +154,9 @@ def reject(request: Request, db: Db, user: Officer, reason: Annotated[str, Form(
     return RedirectResponse("/compliance", status_code=303)
 
 
-def _pair(request: Request, old: str, new: str):  # type: ignore[no-untyped-def]
+def _pair(request: Request, old: str, new: str) -> tuple[ContentDiff, list[Version]]:
     versions = _versions(request)
-    site = request.app.state.site
+    site: Site = request.app.state.site
     product = _product(request)
     try:
         return api.diff(site, _spec(request, versions, old), _spec(request, versions, new), product.key), versions
@@ -170,13 +173,13 @@ def compare(request: Request, db: Db, user: Officer, old: Annotated[str, Query(m
     d, versions = _pair(request, old, new)
     label = {v.spec: v.label for v in versions}
     d.old_label, d.new_label = label[old], label[new]
-    changes = [{"id": c.id, "kind": c.kind, "label": (c.new or c.old).label, "path": c.path, "used_by": c.used_by,  # type: ignore[union-attr]
+    changes = [{"id": c.id, "kind": c.kind, "label": c.present.label, "path": c.path, "used_by": c.used_by,
                 "segments": segments(c.old.text if c.old else "", c.new.text if c.new else "")} for c in d.clauses]
     affected = affected_packs(db, d)
     current = _product(request)
     can_reissue = bool(affected) and not is_draft(current) and current.digest() == d.new.digest()
     return render(request, "compliance_compare.html", d=d, old=old, new=new, changes=changes, cells=[cell_change(c) for c in d.cells],
-                  cell_labels={c.key: (c.new or c.old).label for c in d.cells}, affected=affected, can_reissue=can_reissue,  # type: ignore[union-attr]
+                  cell_labels={c.key: c.present.label for c in d.cells}, affected=affected, can_reissue=can_reissue,
                   current=current)
 
 

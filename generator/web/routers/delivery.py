@@ -81,7 +81,7 @@ def delivery_retry(request: Request, delivery_id: str, db: ScopedDb, user: Build
 @router.get("/deliveries/{delivery_id}")
 def delivery_page(request: Request, delivery_id: str, db: ScopedDb, user: Viewer) -> Response:
     delivery = one(db, Delivery, delivery_id, user)
-    pack = db.get(PackRecord, delivery.pack_id)  # visible with its delivery (same agency)
+    pack = db.get_one(PackRecord, delivery.pack_id)  # visible with its delivery (same agency; the foreign key keeps it)
     consent = db.get(Consent, delivery.consent_id)
     retry_of = db.get(Delivery, delivery.retry_of_id) if delivery.retry_of_id else None
     return render(request, "delivery.html", delivery=delivery, pack=pack, consent=consent, retry_of=retry_of,

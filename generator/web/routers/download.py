@@ -53,4 +53,4 @@ def download_pdf(request: Request, token: str, db: Db) -> Response:
 @router.get("/{rest:path}")
 def mangled_link(request: Request, rest: str) -> Response:
     """Anything else under /d/ is a link cut or changed on its way (a mail client wrapping it, a stray slash)."""
-    return _refused(request, dl.LinkError(dl.INVALID_LINK, 404))
+    return _refused(request, LinkError(dl.INVALID_LINK, 404))

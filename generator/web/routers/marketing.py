@@ -6,14 +6,17 @@ No client data. The current brochure carries the draft watermark until complianc
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from generator.compliance import approval as ap
 from generator.compliance.in_force import is_draft
+from generator.content.model import Product
 from generator.i18n import N_
+from generator.site import Site
 from generator.store.accounts import User
 from generator.store.audit import record
 from generator.web import security
@@ -24,16 +27,16 @@ router = APIRouter(prefix="/marketing", tags=["marketing"])
 Marketer = Annotated[User, Depends(require_role("marketing", "admin"))]
 
 
-def _brochure(request: Request):  # type: ignore[no-untyped-def]
-    site = request.app.state.site
+def _brochure(request: Request) -> Path | None:
+    site: Site = request.app.state.site
     folder = site.outputs / "brochure"
     return sorted(folder.glob("*.pdf"))[0] if folder.is_dir() and any(folder.glob("*.pdf")) else None
 
 
-def _built(request: Request):  # type: ignore[no-untyped-def]
+def _built(request: Request) -> tuple[Product, Any]:
     """The current content's brochure if it was built since the server started (keyed by content hash and approval)."""
-    product = request.app.state.products()
-    built = getattr(request.app.state, "current_brochures", {})
+    product: Product = request.app.state.products()
+    built: dict[tuple[str, str], Any] = getattr(request.app.state, "current_brochures", {})
     return product, built.get((product.digest(), product.meta.approval_number))
 
 
