@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,8 +40,12 @@ from generator.site import Site
 
 if TYPE_CHECKING:
     from generator.batch.assemble import Pack
+    from generator.batch.building import OnDone
+    from generator.batch.clients import RowError
+    from generator.batch.planning import Planner
     from generator.batch.runner import Summary
     from generator.batch.typeset import Converter
+    from generator.documents.proposal import PackPlan
 
 # Pack, Summary and Converter are imported on first use (PEP 562 __getattr__ below): the pack pipeline (pypdf, docx,
 # the layout engine) costs half a second, which `docgen quote`, `validate` and `users add` would otherwise pay at start.
@@ -61,7 +65,8 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "Site", "IssuingPolicy", "Pack", "Summary", "Converter", "load", "load_all", "products", "schedule", "revision_for", "start_revision",
     "client_request", "quote", "quote_request",
-    "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "published", "build", "check", "diff", "diff_report", "verify",
+    "plan", "planner", "build_planned", "build_pack", "build_packs", "build_list",
+    "brochure", "wording", "published", "build", "check", "diff", "diff_report", "verify",
 ]
 
 Progress = Callable[[int, int], None]
@@ -212,6 +217,31 @@ def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date
         return plan_pack(product, request, today, site.templates)
     rev = schedule.pick(request.start, request.renewal, today)
     return plan_pack(rev.product, request, today, rev.on_site(site).templates, last_day=schedule.last_day(rev, request.renewal))
+
+
+def planner(site: Site | None, product: Product, *, today: dt.date | None = None, policy: IssuingPolicy | None = None,
+            schedule: Schedule | None = None, start: dt.date | None = None, renewal: bool = False) -> Planner:
+    """The one planning step every face uses (generator.batch.planning.Planner): rows or requests held to ``policy``,
+    priced by the revision in force on their start date, one pack per client; ``site`` may be None to check only."""
+    from generator.batch.planning import Planner
+
+    return Planner(site, product, today or dt.date.today(), policy, schedule=schedule, start=start, renewal=renewal)
+
+
+def build_planned(site: Site, product: Product, plans: Sequence[PackPlan], *, outs: Sequence[Path], work: Path,
+                  schedule: Schedule | None = None, jobs: int = 1, timeout: float | None = None, converter: Converter | None = None,
+                  progress: Progress | None = None, on_done: OnDone | None = None) -> tuple[list[Pack], list[tuple[PackPlan, RowError]]]:
+    """The one building step for plans (:func:`planner`) that go to different folders: each plan's pack into its
+    ``outs`` folder, all of them laid out in one LibreOffice run per revision; ``work`` is on the same file system.
+    ``on_done`` gets each plan's pack or error as soon as it is installed or failed; one failure never stops the others.
+    ``jobs`` above 1: a long list in batches, that many at once (generator.batch.runner.local_pool)."""
+    from generator.batch.building import Folders, build_revisions
+    from generator.batch.runner import DEFAULT_CHUNK, local_pool
+
+    place = Folders(work, {id(p): Path(o) for p, o in zip(plans, outs, strict=True)})
+    pool = local_pool(DEFAULT_CHUNK, jobs, timeout, None, converter) if jobs > 1 else None
+    return build_revisions(site, product, plans, place, schedule=schedule, timeout=timeout, converter=converter, typesetter=pool,
+                           progress=progress, on_done=on_done)
 
 
 def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Path | None = None, today: dt.date | None = None,

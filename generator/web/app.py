@@ -113,10 +113,11 @@ class ProductCache:
 
 def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,
                timeout: float | None = None, recover: bool = True, converter: api.Converter | None = None,
-               delivery: DeliverySettings | None = None) -> FastAPI:
+               delivery: DeliverySettings | None = None, coalesce: int | None = None) -> FastAPI:
     """The portal for ``site`` on ``database_url`` (default: ``DOCGEN_DATABASE_URL`` or SQLite under storage).
 
     ``converter``: the warm LibreOffice pool the jobs share (``docgen serve`` starts one; its caller closes it).
+    ``coalesce``: packs at most in one run when agents' packs queue up (generator.web.jobs.COALESCE; 1: one pack a run).
     ``delivery``: the SMTP relay and link settings (default: ``DOCGEN_SMTP_URL`` and friends, read now; a bad one stops here).
     """
     from generator.web.routers import account, admin, agents, auth, clients, compliance, download, marketing, verify
@@ -133,7 +134,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     approvals = functools.partial(for_session, sessions)  # documents print the approval in force in this database
     products = ProductCache(site, lint=False, approvals=approvals)  # quotes and list checks read no template (as `docgen quote`)
     worker = Worker(site, sessions, ProductCache(site, lint=True, approvals=approvals), threads=threads, build_jobs=build_jobs, timeout=timeout,
-                    converter=converter)
+                    converter=converter, **({} if coalesce is None else {"coalesce": coalesce}))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
