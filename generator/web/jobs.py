@@ -70,14 +70,6 @@ def approval(prov: dict[str, str]) -> str | None:
     return None if number in ("", "未取得") else number
 
 
-def request_of(pack: api.Pack, requests: dict[str, ClientRequest]) -> ClientRequest:
-    """The client request a built pack answers (its plan's, or the one with the same addressee)."""
-    plan = getattr(pack, "plan", None)
-    if plan is not None:
-        return plan.request
-    return requests[pack.addressee]
-
-
 @dataclass
 class _PackJob:
     """One agent's pack, planned and waiting for a run: its job, the plan and the folder its pack goes to."""
