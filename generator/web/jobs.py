@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -220,6 +221,7 @@ class Worker:
         for group in groups.values():
             waiting = {id(item.plan): item for item in group}
             settle = functools.partial(self._settle, waiting)
+            began = time.monotonic()
             try:
                 api.build_planned(self.site, group[0].product, [i.plan for i in group], outs=[i.out for i in group],
                                   work=self.site.storage / "tmp", schedule=group[0].schedule, timeout=self.timeout, converter=self.converter,
@@ -231,6 +233,7 @@ class Worker:
                 log.exception("a run of %d pack(s) failed", len(group))
                 for item in list(waiting.values()):
                     self._finish(waiting, item, functools.partial(self._update, item.job_id, state="failed", reason=INTERNAL))
+            log.info("built %d pack(s) in one run in %.2f s", len(group), time.monotonic() - began)
 
     def _settle(self, waiting: dict[int, _PackJob], plan: PackPlan, outcome: api.Pack | RowError) -> None:
         """A pack of a run is installed (into the ledger with it) or failed: its job is done, whatever the others do."""
