@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -34,7 +34,7 @@ from generator.batch.policy import IssuingPolicy
 from generator.content.approvals import Approvals
 from generator.content.load import product_dirs
 from generator.content.model import Product
-from generator.content.request import ClientRequest, parse_client
+from generator.content.request import ClientRequest, RowError, parse_client
 from generator.content.revisions import Revision, Schedule, load_revisions, new_revision, timeline_problems
 from generator.content.validate import validate
 from generator.errors import ContentError, InputError, Problem
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from generator.batch.assemble import Pack
+    from generator.batch.building import OnDone
+    from generator.batch.planning import Planner
     from generator.batch.runner import Summary
     from generator.batch.typeset import Converter
     from generator.compliance.check import Published
@@ -72,7 +74,8 @@ __all__ = [
     "Site", "IssuingPolicy", "Approvals", "Pack", "Summary", "Converter", "load", "load_all", "products", "schedule", "approvals", "revision_for",
     "start_revision",
     "client_request", "quote", "quote_request",
-    "plan", "build_pack", "build_packs", "build_list", "brochure", "wording", "published", "build", "check", "diff", "diff_report", "verify",
+    "plan", "planner", "build_planned", "build_pack", "build_packs", "build_list",
+    "brochure", "wording", "published", "build", "check", "diff", "diff_report", "verify",
     "review_database", "reviewer", "submit", "approve", "reject", "Submitted",
     # the typed results and inputs the faces name
     "Product", "Schedule", "Revision", "Quote", "ClientRequest",
@@ -251,6 +254,38 @@ def plan(site: Site, product: Product, request: ClientRequest, *, today: dt.date
         return plan_pack(product, request, today, site.templates)
     rev = schedule.pick(request.start, request.renewal, today)
     return plan_pack(rev.product, request, today, rev.on_site(site).templates, last_day=schedule.last_day(rev, request.renewal))
+
+
+def planner(site: Site | None, product: Product, *, today: dt.date | None = None, policy: IssuingPolicy | None = None,
+            schedule: Schedule | None = None, start: dt.date | None = None, renewal: bool = False,
+            approvals: Approvals | None = None) -> Planner:
+    """The one planning step every face uses (generator.batch.planning.Planner): rows or requests held to ``policy``,
+    priced by the revision in force on their start date, one pack per client; ``site`` may be None to check only.
+    ``approvals`` (:func:`approvals`): the approval each revision prints."""
+    from generator.batch.planning import Planner
+
+    product, schedule = _printed(approvals, product, schedule)
+    return Planner(site, product, today or dt.date.today(), policy, schedule=schedule, start=start, renewal=renewal)
+
+
+def build_planned(site: Site, product: Product, plans: Sequence[PackPlan], *, outs: Sequence[Path], work: Path,
+                  schedule: Schedule | None = None, jobs: int = 1, timeout: float | None = None, converter: Converter | None = None,
+                  progress: Progress | None = None, on_done: OnDone | None = None,
+                  approvals: Approvals | None = None) -> tuple[list[Pack], list[tuple[PackPlan, RowError]]]:
+    """The one building step for plans (:func:`planner`) that go to different folders: each plan's pack into its
+    ``outs`` folder, all of them laid out in one LibreOffice run per revision; ``work`` is on the same file system.
+    ``on_done`` gets each plan's pack or error as soon as it is installed or failed; one failure never stops the others.
+    ``jobs`` above 1: a long list in batches, that many at once (generator.batch.runner.local_pool). ``approvals``: the
+    same the plans were made with (:func:`planner`), for the pages every pack shares (the brochure)."""
+    from generator.batch.building import Folders, build_revisions
+    from generator.batch.runner import DEFAULT_CHUNK, local_pool
+
+    product, schedule = _printed(approvals, product, schedule)
+
+    place = Folders(work, {id(p): Path(o) for p, o in zip(plans, outs, strict=True)})
+    pool = local_pool(DEFAULT_CHUNK, jobs, timeout, None, converter) if jobs > 1 else None
+    return build_revisions(site, product, plans, place, schedule=schedule, timeout=timeout, converter=converter, typesetter=pool,
+                           progress=progress, on_done=on_done)
 
 
 def build_pack(site: Site, product: Product, request: ClientRequest, *, out: Path | None = None, today: dt.date | None = None,

@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
 import heapq
 import itertools
 import tempfile
@@ -30,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from generator import __version__, settings
 from generator.batch.clients import read_client_rows
+from generator.batch.policy import IssuingPolicy
 from generator.content.approvals import Approvals
-from generator.content.request import RowError, parse_client
-from generator.errors import ClusterError, InputError, QuoteRefused, ReferralRequired
+from generator.content.request import RowError
+from generator.errors import ClusterError, InputError
 
 if TYPE_CHECKING:  # dask and the pack pipeline are imported when a cluster run starts
     from dask.typing import Key
@@ -178,17 +178,17 @@ class ClusterSummary:
 
     def line(self) -> str:
         """The same line a local run prints."""
-        if self.dry_run:
-            return (f"dry run: {self.planned} pack(s) would be built, {len(self.errors)} failed row(s); "
-                    f"total premium {self.total_premium:,}円; nothing was written")
-        text = f"packs: {self.built} built, {self.skipped} up to date, {len(self.errors)} failed row(s) → {self.out}"
-        return text + (f" (errors: {self.errors_file})" if self.errors_file else "")
+        from generator.batch.building import summary_line
+
+        return summary_line(self.out, self.built, self.skipped, len(self.errors), self.errors_file, dry_run=self.dry_run,
+                            planned=self.planned, total_premium=self.total_premium)
 
 
 def run_list(client: Client, site: Site, product: Product, path: Path, out: str | Path, *, today: dt.date, chunk: int = DEFAULT_CHUNK,
              timeout: float | None = None, progress: Progress | None = None, on_pack: OnPack | None = None,
              on_record: OnPack | None = None, dry_run: bool = False, window: int | None = None, schedule: Schedule | None = None,
-             start: dt.date | None = None, renewal: bool = False, approvals: Approvals | None = None) -> ClusterSummary:
+             start: dt.date | None = None, renewal: bool = False, approvals: Approvals | None = None,
+             policy: IssuingPolicy | None = None) -> ClusterSummary:
     """Every row of a client list, built on ``client``'s cluster into ``out`` (a folder or an fsspec URL).
 
     With a ``schedule`` (generator.content.revisions), each row goes to the revision in force on its 保険始期日
@@ -199,8 +199,9 @@ def run_list(client: Client, site: Site, product: Product, path: Path, out: str 
     before it are done. ``approvals`` (generator.api.approvals): the approval each revision prints (None: as ``product``
     and ``schedule`` say); workers get each revision's number in its chunks.
     """
+    from generator.batch.building import cached_brochure, error_record
     from generator.batch.manifest import Manifest, batch_key, chunk_id
-    from generator.batch.runner import ERRORS_FILE, cached_brochure
+    from generator.batch.runner import ERRORS_FILE
     from generator.batch.storage import Destination
     from generator.batch.worker import ChunkResult, ChunkSpec, DocgenPlugin, build_chunk, make_bundle
 
@@ -224,7 +225,7 @@ def run_list(client: Client, site: Site, product: Product, path: Path, out: str 
             ordered.add(error.row, error_record(error))
         advance(1)
 
-    rows = _checked_rows(product, Path(path), bad_row, schedule=schedule, today=today, start=start, renewal=renewal)
+    rows = _checked_rows(site, product, Path(path), bad_row, schedule=schedule, today=today, start=start, renewal=renewal, policy=policy)
     ordered.open(0)  # bad rows read while grouping wait for the chunks opened below (row 0 is before every row)
     if dry_run:
         for _row, _values, premium, _revision, _last in rows:
@@ -253,7 +254,8 @@ def run_list(client: Client, site: Site, product: Product, path: Path, out: str 
                                       "today": today, "list": str(path), "run": run, "chunk": chunk, "revision": own.revision})
         for piece in _chunks(iter(group), chunk):
             specs.append(ChunkSpec(chunk_id(piece), key, run, dest.url, tuple(piece), today, bundle_hash, own.digest(), __version__, 0.0,
-                                   timeout=timeout, approval=approval, revision=own.revision, last_day=last_day, start=start, renewal=renewal))
+                                   timeout=timeout, approval=approval, revision=own.revision, last_day=last_day, start=start, renewal=renewal,
+                                   policy=policy or IssuingPolicy.operator()))
     client.register_plugin(DocgenPlugin())
     shared = {h: client.scatter(d, broadcast=True, hash=False) for h, d in bundles.items()}  # once per run; each worker keeps its copy
     started = time.time()
@@ -311,12 +313,6 @@ def run_list(client: Client, site: Site, product: Product, path: Path, out: str 
     return summary
 
 
-def error_record(error: RowError) -> dict[str, Any]:
-    """An error row as ``--json`` prints it (generator.batch.runner.Summary.records)."""
-    return {"row": error.row, "status": getattr(error.error, "status", "error"), "column": error.column, "value": error.value,
-            "reason": error.reason}
-
-
 class InOrder:
     """Hands records on in row order although chunks finish in any order; holds only rows after an unfinished chunk.
 
@@ -356,39 +352,21 @@ class InOrder:
             self.sink(heapq.heappop(self.held)[2])
 
 
-def _checked_rows(product: Product, path: Path, bad_row: Callable[[list[RowError]], None], *, schedule: Schedule | None = None, today: dt.date | None = None,
-                  start: dt.date | None = None, renewal: bool = False) -> Iterator[tuple[int | None, dict[str, Any], int, str, dt.date | None]]:
-    """(row, raw values, premium, revision, its last day) of each row a local run would plan; the others go to
-    ``bad_row``, as errors there. The revision is the one in force on the row's 保険始期日 (else ``start``, else today)."""
-    from generator.content.request import ClientRequest
-    from generator.documents.fonts import missing_glyphs
-    from generator.documents.proposal import pack_folder
-    from generator.rating.rate import quote
+def _checked_rows(site: Site, product: Product, path: Path, bad_row: Callable[[list[RowError]], None], *, schedule: Schedule | None = None,
+                  today: dt.date | None = None, start: dt.date | None = None, renewal: bool = False,
+                  policy: IssuingPolicy | None = None) -> Iterator[tuple[int | None, dict[str, str], int, str, dt.date | None]]:
+    """(row, raw values, premium, revision, its last day) of each row a local run would plan, by the same planning step
+    (generator.batch.planning); the others go to ``bad_row``. The revision is the one in force on the row's 保険始期日
+    (else ``start``, else today). Streamed: the planner keeps 8 bytes per accepted row, never the rows."""
+    from generator.batch.planning import Planner
 
-    seen: dict[int, int | None] = {}
+    planner = Planner(site, product, today or dt.date.today(), policy, schedule=schedule, start=start, renewal=renewal)
     for row, values in read_client_rows(path, CLUSTER_MAX_ROWS):
-        request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
-        if request is None:
+        checked, errors = planner.check(row, values)
+        if checked is None:
             bad_row(errors)
             continue
-        assert isinstance(request, ClientRequest)
-        try:
-            own, revision, last_day = product, product.revision, None
-            if schedule is not None and (request.start or start or not schedule.single):
-                rev = schedule.pick(request.start or start, request.renewal or renewal, today or dt.date.today())
-                own, revision, last_day = rev.product, rev.name, schedule.last_day(rev, request.renewal or renewal)
-            premium = quote(own, request.industry, request.revenue, request.limit).premium
-        except (QuoteRefused, ReferralRequired, InputError) as exc:
-            column = getattr(exc, "field", "industry").lstrip("-")
-            bad_row([RowError(row, column, values.get(column, str(getattr(exc, "value", ""))), str(exc), exc)])
-            continue
-        folder = pack_folder(request.client, request.contact)
-        key = int.from_bytes(hashlib.blake2b(folder.encode(), digest_size=8).digest(), "big")
-        if key in seen:
-            bad_row([RowError(row, "client", request.client, f"same client and contact as row {seen[key]}; one pack per client")])
-            continue
-        seen[key] = row
-        yield row, values, premium, revision, last_day
+        yield row, values, checked.quote.premium, checked.revision_name, checked.last_day
 
 
 def _chunks(rows: Iterator[tuple[int | None, dict[str, Any], int]], size: int) -> Iterator[list[tuple[int | None, dict[str, str]]]]:

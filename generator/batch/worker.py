@@ -29,12 +29,17 @@ from distributed import Worker, WorkerPlugin
 
 from generator import __version__, settings
 from generator.batch.manifest import BATCH_DIR, STAGING, Manifest, worker_tag
+from generator.batch.policy import IssuingPolicy
 from generator.batch.storage import PACK_MANIFEST, Destination
 from generator.content.approvals import printed
 from generator.content.revisions import REVISIONS
 from generator.errors import ClusterError, DocgenError, OutputConflict, SetupError
 
 if TYPE_CHECKING:  # imported when a task runs (a worker imports this module to unpickle the plugin)
+    from collections.abc import Iterator
+
+    from generator.batch.assemble import Pack
+    from generator.batch.typeset import Typeset
     from generator.content.model import Product
     from generator.documents.proposal import PackPlan
     from generator.documents.warm import ConverterPool
@@ -66,6 +71,7 @@ class ChunkSpec:
     last_day: dt.date | None = None  # the last start date that revision prices: no quote is valid past it
     start: dt.date | None = None  # docgen proposals --start: the 保険始期日 of rows without a start cell
     renewal: bool = False  # docgen proposals --renewal
+    policy: IssuingPolicy = IssuingPolicy()  # the asker's (generator.batch.policy): applied to every row, as on the client
 
 
 @dataclass
@@ -259,8 +265,6 @@ def build_chunk(spec: ChunkSpec, data: bytes) -> ChunkResult:
             lines = [p["line"] | {"status": "up to date"} for p in record["packs"]]
             return ChunkResult(spec.chunk, lines, errors, resumed=True, worker=me)
         manifest.running(spec.chunk, spec.run, me)
-        if dest.is_folder:
-            _remove_dead_staging(dest)
         packs, errors = _build(plugin, ctx, dest, spec)
         manifest.done(spec.chunk, spec.run, me, packs, [list(e) for e in errors])
         return ChunkResult(spec.chunk, [p["line"] for p in packs], errors, worker=me)
@@ -271,64 +275,70 @@ def _still_there(dest: Destination, record: dict[str, Any]) -> bool:
 
 
 def _build(plugin: DocgenPlugin, ctx: WorkerContext, dest: Destination, spec: ChunkSpec) -> tuple[list[dict[str, Any]], list[tuple[int | None, str, str, str]]]:
-    from generator.batch import assemble, runner
-    from generator.batch.typeset import learn_layout, typeset
+    """The chunk through the same planning and building steps as a local run; packs installed in DEST by :class:`_Dest`."""
+    from generator.batch.building import build_plans
+    from generator.batch.planning import Planner
     from generator.documents.convert import given_timeout
-    from generator.documents.pack import shared_source
 
     timeout = given_timeout(spec.timeout)  # None: each LibreOffice run's default is sized to its documents
-    summary = runner.Summary(Path(dest.show()))
-    plans = runner.plan_rows(ctx.site, ctx.product, list(spec.rows), spec.today, summary, last_day=spec.last_day, start=spec.start,
-                             renewal=spec.renewal)
-    errors = [(e.row, e.column, e.value, e.reason) for e in summary.errors]
-    packs: dict[int, dict[str, Any]] = {}
-    todo = []
-    for i, plan in enumerate(plans):
-        state = dest.pack_state(plan.folder)
-        if state and state.get("digest") == plan.digest:
-            written = dest.modified(f"{plan.folder}/{assemble.MANIFEST}") or 0
-            status = "built" if written >= spec.started else "up to date"  # built by this run's earlier, lost attempt
-            packs[i] = _entry(dest, plan, int(state.get("pages") or 0), status)
-        else:
-            todo.append(runner._job(ctx.product, i, plan))
-    if todo:
-        work = plugin.scratch() / "work" / f"{spec.run}-{spec.chunk}"
+    planner = Planner(ctx.site, ctx.product, spec.today, spec.policy, last_day=spec.last_day, start=spec.start, renewal=spec.renewal)
+    plans, bad = planner.plan_rows(spec.rows)
+    place = _Dest(plugin, dest, spec)
+    built, failed = build_plans(ctx.product, plans, ctx.brochure, place, cache=ctx.site.cache, timeout=timeout,
+                                converter=plugin.converter(timeout) if plans else None)
+    plugin.conversions += place.built > 0
+    errors = sorted(((e.row, e.column, e.value, e.reason) for e in [*bad, *(e for _, e in failed)]), key=lambda e: (e[0] or 0, e[1]))
+    return [_entry(dest, pack) for pack in built], errors
+
+
+class _Dest:
+    """A chunk's place in DEST (generator.batch.building.Place): a pack found there was built by this run when it was
+    written after the run began (a retried chunk's lost attempt); a folder gets each pack by one rename, a store by upload."""
+
+    def __init__(self, plugin: DocgenPlugin, dest: Destination, spec: ChunkSpec) -> None:
+        self.plugin, self.dest, self.spec = plugin, dest, spec
+        self.staging: Path | None = None
+        self.built = 0
+
+    @contextlib.contextmanager
+    def work(self) -> Iterator[Path]:
+        from generator.batch.building import remove_dead_staging
+
+        work = self.plugin.scratch() / "work" / f"{self.spec.run}-{self.spec.chunk}"
         shutil.rmtree(work, ignore_errors=True)
-        (work / "out").mkdir(parents=True)
-        staging = _staging(dest, spec, plugin)
+        work.mkdir(parents=True)
+        if self.dest.is_folder:  # a dead worker process of this host (killed mid-chunk) left its staging: removed
+            remove_dead_staging(self.dest.local(STAGING), f"{socket.gethostname()}@")
+        self.staging = _staging(self.dest, self.spec, self.plugin)
         try:
-            converter = plugin.converter(timeout)
-            # learnt from the same made-up client as a local run: the same static pages, the same bytes
-            layout = learn_layout(runner.layout_job(ctx.product, ctx.site.templates), ctx.site.cache, timeout, converter)
-            done_list = typeset(todo, work / "typeset", layout, timeout, converter)
-            plugin.conversions += 1
-            readers = {ctx.brochure: shared_source(ctx.brochure)} | {s.pdf: shared_source(s.pdf) for s in layout.statics.values()}
-            for done in done_list:
-                plan = plans[done.index]
-                try:
-                    if done.error:
-                        raise done.error
-                    metadata = assemble.pack_metadata(ctx.product, plan)
-                    built = assemble.assemble(ctx.product, plan, done, metadata, ctx.brochure, readers, work / "assemble", work / "out")
-                    _publish(dest, built.folder, plan, staging, spec)
-                    packs[done.index] = _entry(dest, plan, built.pages, "built")
-                except DocgenError as exc:
-                    stage = done.stage if exc is done.error else "pack"
-                    errors.append((plan.request.row, stage, plan.request.client, str(exc)))
+            yield work
         finally:
             shutil.rmtree(work, ignore_errors=True)
-            if staging is not None:
-                shutil.rmtree(staging, ignore_errors=True)
-                plugin.staging.discard(staging)
-    errors.sort(key=lambda e: (e[0] or 0, e[1]))
-    return [packs[i] for i in sorted(packs)], errors
+            if self.staging is not None:
+                shutil.rmtree(self.staging, ignore_errors=True)
+                self.plugin.staging.discard(self.staging)
+
+    def existing(self, plan: PackPlan) -> Pack | None:
+        from generator.batch.assemble import MANIFEST, Pack
+
+        state = self.dest.pack_state(plan.folder)
+        if not state or state.get("digest") != plan.digest:
+            return None
+        written = self.dest.modified(f"{plan.folder}/{MANIFEST}") or 0
+        return Pack(plan, Path(self.dest.show(plan.folder)), int(state.get("pages") or 0), skipped=written < self.spec.started)
+
+    def install(self, plan: PackPlan, done: Typeset, work: Path) -> Pack:
+        from generator.batch.assemble import Pack, seal
+
+        _publish(self.dest, seal(plan, done), plan, self.staging, self.spec)
+        self.built += 1
+        return Pack(plan, Path(self.dest.show(plan.folder)), done.pages)
 
 
-def _entry(dest: Destination, plan: PackPlan, pages: int, status: str) -> dict[str, Any]:
+def _entry(dest: Destination, pack: Pack) -> dict[str, Any]:
     """The manifest's entry for one pack: its folder and inputs digest, and the line ``--json`` prints for it."""
-    from generator.batch.assemble import Pack
-
-    line = Pack(plan, Path(dest.show(plan.folder)), pages, skipped=status != "built").as_dict() | {"status": status}
+    plan = pack.plan
+    line = pack.as_dict()
     if not dest.is_folder:  # a URL is no path: spell it out
         line |= {"folder": dest.show(plan.folder), "pdf": dest.show(f"{plan.folder}/{plan.pdf_name}"),
                  "docx": [dest.show(f"{plan.folder}/{Path(p).name}") for p in line.get("docx", [])]}
@@ -345,25 +355,12 @@ def _staging(dest: Destination, spec: ChunkSpec, plugin: DocgenPlugin) -> Path |
     return folder
 
 
-def _remove_dead_staging(dest: Destination) -> None:
-    """Staging of a dead worker process on this host (killed mid-chunk); another host's is never touched."""
-    root, host = dest.local(STAGING), socket.gethostname()
-    for old in root.glob(f"{host}@*") if root.is_dir() else []:
-        try:
-            pid = int(old.name[len(host) + 1 :].split("-")[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            shutil.rmtree(old, ignore_errors=True)
-        except (ValueError, PermissionError):
-            continue
-
-
 def _publish(dest: Destination, built: Path, plan: PackPlan, staging: Path | None, spec: ChunkSpec) -> None:
     """Into DEST: a folder swaps the pack in with one rename (as a local run); a store gets pack.json last.
 
     Never over another client's pack (OutputConflict, that client's row fails, as in a local run).
     """
-    from generator.batch.assemble import _install, check_owner
+    from generator.batch.assemble import check_owner, swap_in
 
     name, client, contact = plan.folder, plan.request.client, plan.request.contact
     if staging is None:
@@ -385,7 +382,7 @@ def _publish(dest: Destination, built: Path, plan: PackPlan, staging: Path | Non
         if exc.errno != errno.EXDEV:
             raise
         shutil.copytree(built, new)  # a shared file system: copied beside its place, then renamed in
-    _install(new, final, staging)
+    swap_in(new, final, staging)
     # which worker installed which pack: a pack named twice across these logs was built twice
     log = dest.local(f"{BATCH_DIR}/{spec.batch}/installs/{worker_tag()}.log")
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,12 @@ def _site(args: argparse.Namespace) -> Site:
     return api.Site.from_env(**{k: getattr(args, k, None) for k in ("content", "templates", "outputs", "cache")})
 
 
+def _coalesce(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 200:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number of packs; allowed: 1-200")
+    return int(text)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r}: not a port number; allowed: 1-65535")
@@ -45,7 +51,7 @@ def cmd_serve(args: argparse.Namespace, out: Output | None = None) -> int:
     # one warm LibreOffice per core for the portal's jobs (an agent waits for the pack): pre-started here, closed on exit
     pool = ConverterPool()
     try:
-        app = create_app(site, args.database, converter=pool, delivery=delivery)
+        app = create_app(site, args.database, converter=pool, delivery=delivery, coalesce=getattr(args, "coalesce", None))
         print(f"docgen portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
         # X-Forwarded-Proto/For are believed from these addresses only (uvicorn's proxy headers): the proxy that ends TLS
         trusted = settings.current().forwarded_allow_ips  # DOCGEN_FORWARDED_ALLOW_IPS
@@ -139,6 +145,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     serve = parser("serve", "run the agent portal (first start on an empty database creates its tables)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
+    serve.add_argument("--coalesce", type=_coalesce, default=None, metavar="N",
+                       help="agents' packs queued while LibreOffice is busy are built together, at most N a run (default: 12; 1: one pack a run)")
     serve.set_defaults(func=cmd_serve)
 
     dbp = sub.add_parser("db", help="the portal's database", description="the portal's database")

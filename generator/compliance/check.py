@@ -18,8 +18,9 @@ from typing import Any
 from pypdf import PdfReader
 
 from generator import __version__
+from generator.batch.building import cached_brochure
 from generator.batch.clients import read_client_rows
-from generator.batch.runner import build_packs, cached_brochure
+from generator.batch.runner import build_packs
 from generator.compliance.diff import diff_facts
 from generator.compliance.in_force import approval_lines, recorded
 from generator.content.load import display_path

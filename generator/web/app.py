@@ -93,6 +93,10 @@ class ProductCache:
 
     def schedule(self) -> Schedule:
         """Every revision, each printing the approval it has on the day it is used (today, or its effective date)."""
+        return self.decided()[0]
+
+    def decided(self) -> tuple[Schedule, api.Approvals]:
+        """The schedule and the approvals in force, from the same reload: a job plans and builds with both."""
         today = dt.date.today()
         key = (self._fingerprint(), today)  # an approval's validity starts or ends with the day
         with self._lock:
@@ -101,7 +105,7 @@ class ProductCache:
                 self.approvals = api.approvals(self.site, sched, today=today, sessions=self.sessions)
                 sched = self.approvals.schedule(sched)  # the face's decision, once per reload: what its pages show and its jobs print
                 self._schedule, self._product, self._key = sched, api.revision_for(sched, today=today).product, key
-            return self._schedule
+            return self._schedule, self.approvals
 
     def __call__(self) -> Product:
         self.schedule()
@@ -111,10 +115,11 @@ class ProductCache:
 
 def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,
                timeout: float | None = None, recover: bool = True, converter: api.Converter | None = None,
-               delivery: DeliverySettings | None = None) -> FastAPI:
+               delivery: DeliverySettings | None = None, coalesce: int | None = None) -> FastAPI:
     """The portal for ``site`` on ``database_url`` (default: ``DOCGEN_DATABASE_URL`` or SQLite under storage).
 
     ``converter``: the warm LibreOffice pool the jobs share (``docgen serve`` starts one; its caller closes it).
+    ``coalesce``: packs at most in one run when agents' packs queue up (generator.web.jobs.COALESCE; 1: one pack a run).
     ``delivery``: the SMTP relay and link settings (default: ``DOCGEN_SMTP_URL`` and friends, read now; a bad one stops here).
     """
     from generator.web.routers import account, admin, agents, auth, clients, compliance, download, marketing, verify
@@ -131,7 +136,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     # documents print the approval in force in this database
     products = ProductCache(site, lint=False, sessions=sessions)  # quotes and list checks read no template (as `docgen quote`)
     worker = Worker(site, sessions, ProductCache(site, lint=True, sessions=sessions), threads=threads, build_jobs=build_jobs, timeout=timeout,
-                    converter=converter)
+                    converter=converter, **({} if coalesce is None else {"coalesce": coalesce}))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -7,21 +7,26 @@ restarts mid-job resumes it; a pack reaches the ledger only after its files are 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from generator import api
+from generator.batch.coalesce import Coalescer
 from generator.compliance.clients import find_client
 from generator.content.model import Product
-from generator.content.request import ClientRequest
+from generator.content.request import ClientRequest, RowError
 from generator.content.revisions import Schedule
+from generator.documents.proposal import PackPlan
 from generator.errors import DocgenError
 from generator.i18n import N_
 from generator.store.accounts import User
@@ -31,14 +36,12 @@ from generator.store.clients import Client
 from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
 from generator.web.messages import describe, row_error, t
-from generator.web.uploads import check_list
-
-if TYPE_CHECKING:
-    from generator.documents.proposal import PackPlan
+from generator.web.uploads import list_rows
 
 log = logging.getLogger("docgen.web.jobs")
 ISSUED_BY_POLICY = ("agent_name", "agent_contact", "date")
 RESUMED = t(N_("Stopped by a server restart and started again from the beginning; no half-written pack was kept."))
+COALESCE = 12  # packs at most in one coalesced run (the bench's 20 agents: two lanes, about ten packs each)
 INTERNAL = t(N_("Internal error: the pack could not be made. The administrator can see the details in the server log."))
 
 
@@ -68,25 +71,40 @@ def approval(prov: dict[str, str]) -> str | None:
     return None if number in ("", "未取得") else number
 
 
-def request_of(pack: api.Pack, requests: dict[str, ClientRequest]) -> ClientRequest:
-    """The client request a built pack answers (its plan's, or the one with the same addressee)."""
-    plan: PackPlan | None = getattr(pack, "plan", None)
-    if plan is not None:
-        return plan.request
-    return requests[pack.addressee]
+@dataclass
+class _PackJob:
+    """One agent's pack, planned and waiting for a run: its job, the plan and the folder its pack goes to."""
+
+    job_id: int
+    product: Product
+    schedule: Schedule | None
+    approvals: api.Approvals | None
+    plan: PackPlan
+    out: Path
 
 
 class Worker:
-    """A small pool of threads running jobs from the database; ``submit`` returns at once."""
+    """A small pool of threads running jobs from the database; ``submit`` returns at once.
+
+    A pack job is planned on a job thread and queued for the coalescer (generator.batch.coalesce): whenever one of its
+    ``lanes`` (default: one per warm LibreOffice) is free, it builds everything queued, at most ``coalesce`` packs, in
+    one run of the building step, and each job is settled the moment its own pack is installed or has failed.
+    ``coalesce`` 1 builds each pack in a run of its own (the bench's baseline). A list job builds on its job thread.
+    """
 
     def __init__(self, site: api.Site, sessions: sessionmaker[Session], product: Callable[[], Product], *, threads: int = 2,
-                 build_jobs: int = 1, timeout: float | None = None, converter: api.Converter | None = None):
+                 build_jobs: int = 1, timeout: float | None = None, converter: api.Converter | None = None, coalesce: int = COALESCE,
+                 lanes: int | None = None):
         self.site, self.sessions, self.product = site, sessions, product
         self.build_jobs, self.timeout = build_jobs, timeout
         self.converter = converter  # the app's warm LibreOffice pool (generator.documents.warm), or None: cold runs
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="docgen-job")
         self._lock = threading.Lock()
         self._active: set[int] = set()
+        lanes = lanes or getattr(converter, "size", None) or threads
+        self.coalescer: Coalescer[_PackJob] | None = None
+        if coalesce > 1:
+            self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs")
 
     # --- queue -------------------------------------------------------------------------------
 
@@ -112,6 +130,9 @@ class Worker:
         return ids
 
     def shutdown(self, wait: bool = False) -> None:
+        # packs still queued stay "running" in the database: the next server's recover() builds them
+        if self.coalescer is not None:
+            self.coalescer.close(wait=wait)
         self.pool.shutdown(wait=wait, cancel_futures=True)
 
     # --- running -----------------------------------------------------------------------------
@@ -126,6 +147,7 @@ class Worker:
                 db.commit()
 
     def _run(self, job_id: int) -> None:
+        queued = False  # a pack handed to the coalescer is settled (and leaves _active) when its run reaches it
         try:
             with self.sessions() as db:
                 job = db.get(Job, job_id)
@@ -136,23 +158,32 @@ class Worker:
                 kind, params = job.kind, dict(job.params)
             product = self.product()
             if kind == "pack":
-                self._run_pack(job_id, product, params)
+                queued = self._run_pack(job_id, product, params)
             else:
                 self._run_list(job_id, product, params)
         except DocgenError as exc:
-            log.warning("job %s failed: %s", job_id, exc)  # the detail (files, exit codes) for the administrator
-            self._update(job_id, state="failed", reason=describe(exc))
+            self._fail(job_id, exc)
         except Exception:
             log.exception("job %s failed", job_id)
             self._update(job_id, state="failed", reason=INTERNAL)
         finally:
-            with self._lock:
-                self._active.discard(job_id)
+            if not queued:
+                self._release(job_id)
 
-    def _schedule(self) -> Schedule | None:
-        """The product's revisions as the portal loaded them (the ProductCache), None for a plain product callable."""
-        loader = getattr(self.product, "schedule", None)
-        return loader() if loader is not None else None
+    def _release(self, job_id: int) -> None:
+        storage.remove(self.site.storage, f"tmp/job-{job_id}")
+        with self._lock:
+            self._active.discard(job_id)
+
+    def _fail(self, job_id: int, exc: DocgenError) -> None:
+        log.warning("job %s failed: %s", job_id, exc)  # the detail (files, exit codes) for the administrator
+        self._update(job_id, state="failed", reason=describe(exc))
+
+    def _decided(self) -> tuple[Schedule | None, api.Approvals | None]:
+        """The product's revisions and the approvals in force, as the portal decided them at its last reload (the
+        ProductCache, generator.web.app); (None, None) for a plain product callable (a test's): its product as it is."""
+        loader: Callable[[], tuple[Schedule, api.Approvals]] | None = getattr(self.product, "decided", None)
+        return loader() if loader is not None else (None, None)
 
     def _progress(self, job_id: int) -> Callable[[int, int], None]:
         return lambda done, total: self._update(job_id, done=done, total=total)
@@ -166,20 +197,71 @@ class Worker:
                 raise DocgenError("the job or its agent was deleted while it ran")
             return api.issuing_policy(agency=agent.agency.name, agent=agent.name or "", today=today)
 
-    def _run_pack(self, job_id: int, product: Product, params: dict[str, Any]) -> None:
+    def _run_pack(self, job_id: int, product: Product, params: dict[str, Any]) -> bool:
+        """Plan the pack; queue it for a coalesced run (True), or build it in a run of its own here (False)."""
         today = dt.date.fromisoformat(params["today"])
         policy = self._policy(job_id, today)
         # agency, contact and date come from the policy alone (older jobs stored the agency's name beside the client's)
         request = api.client_request(**{k: v for k, v in params["request"].items() if k not in ISSUED_BY_POLICY})
         self._update(job_id, total=1)
-        out = storage.staging_dir(self.site.storage, f"job-{job_id}")
+        schedule, approvals = self._decided()
+        planner = api.planner(self.site, product, today=today, policy=policy, schedule=schedule, approvals=approvals)
+        plans, refused = planner.plan_rows([(None, request)])
+        if refused:
+            raise refused[0].as_error()
+        item = _PackJob(job_id, product, schedule, approvals, plans[0], storage.staging_dir(self.site.storage, f"job-{job_id}"))
+        if self.coalescer is None:
+            self._build_together([item])
+            return False
+        self.coalescer.submit(item)
+        return True
+
+    def _build_together(self, items: list[_PackJob]) -> None:
+        """One run of the building step per product (revisions apart) for every queued pack; each job settled on its own."""
+        groups: dict[tuple[int, int, int], list[_PackJob]] = {}
+        for item in items:
+            groups.setdefault((id(item.product), id(item.schedule), id(item.approvals)), []).append(item)
+        for group in groups.values():
+            waiting = {id(item.plan): item for item in group}
+            settle = functools.partial(self._settle, waiting)
+            began = time.monotonic()
+            try:
+                api.build_planned(self.site, group[0].product, [i.plan for i in group], outs=[i.out for i in group],
+                                  work=self.site.storage / "tmp", schedule=group[0].schedule, timeout=self.timeout, converter=self.converter,
+                                  on_done=settle, approvals=group[0].approvals)
+            except DocgenError as exc:  # the run as a whole (the brochure, the signing key): every pack not yet settled
+                for item in list(waiting.values()):
+                    self._finish(waiting, item, functools.partial(self._fail, item.job_id, exc))
+            except Exception:
+                log.exception("a run of %d pack(s) failed", len(group))
+                for item in list(waiting.values()):
+                    self._finish(waiting, item, functools.partial(self._update, item.job_id, state="failed", reason=INTERNAL))
+            log.info("built %d pack(s) in one run in %.2f s", len(group), time.monotonic() - began)
+
+    def _settle(self, waiting: dict[int, _PackJob], plan: PackPlan, outcome: api.Pack | RowError) -> None:
+        """A pack of a run is installed (into the ledger with it) or failed: its job is done, whatever the others do."""
+        item = waiting[id(plan)]
+        if isinstance(outcome, RowError):
+            self._finish(waiting, item, functools.partial(self._fail, item.job_id, outcome.as_error()))
+            return
+
+        def record() -> None:
+            record_id = self._record(item.job_id, item.product, plan.request, outcome)
+            self._update(item.job_id, state="done", done=1, result={"packs": [record_id], "errors": []})
+
+        self._finish(waiting, item, record)
+
+    def _finish(self, waiting: dict[int, _PackJob], item: _PackJob, step: Callable[[], None]) -> None:
+        waiting.pop(id(item.plan), None)
         try:
-            pack = api.build_pack(self.site, product, request, out=out, today=today, timeout=self.timeout, converter=self.converter,
-                                  policy=policy, schedule=self._schedule())
-            record_id = self._record(job_id, product, request, pack)
+            step()
+        except DocgenError as exc:
+            self._fail(item.job_id, exc)
+        except Exception:  # this job's ledger entry failed: it alone fails, the run's other packs go on
+            log.exception("job %s failed", item.job_id)
+            self._update(item.job_id, state="failed", reason=INTERNAL)
         finally:
-            storage.remove(self.site.storage, f"tmp/job-{job_id}")
-        self._update(job_id, state="done", done=1, result={"packs": [record_id], "errors": []})
+            self._release(item.job_id)
 
     def _run_list(self, job_id: int, product: Product, params: dict[str, Any]) -> None:
         with self.sessions() as db:
@@ -187,25 +269,19 @@ class Worker:
             if upload is None:
                 raise DocgenError("the uploaded list is gone")  # shown as the portal's generic sentence
             path, name = self.site.storage / upload.storage_key, upload.filename
-            first_errors = list(upload.errors)
         today = dt.date.fromisoformat(params["today"])
-        policy = self._policy(job_id, today)
-        schedule = self._schedule()  # once per list: each row's revision is then a lookup
-        checked = check_list(product, path, policy, name, schedule, today)
-        self._update(job_id, total=len(checked.requests))
+        schedule, approvals = self._decided()  # once per list: each row's revision is then a lookup
+        planner = api.planner(self.site, product, today=today, policy=self._policy(job_id, today), schedule=schedule, approvals=approvals)
+        plans, refused = planner.plan_rows(list_rows(path, name))
+        self._update(job_id, total=len(plans))
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
-        try:
-            summary = api.build_packs(self.site, product, checked.requests, out=out, today=today, jobs=self.build_jobs,
-                                      progress=self._progress(job_id), timeout=self.timeout, converter=self.converter, policy=policy,
-                                      schedule=schedule)
-            by_addressee = {r.addressee: r for r in checked.requests}
-            records = [self._record(job_id, product, request_of(p, by_addressee), p) for p in (*summary.built, *summary.skipped)]
-            failed = [row_error(e.row, e.column, e.value, e.reason, e.error) for e in summary.errors]
-            errors = first_errors + failed
-            self._write_list_files(job_id, records, errors)
-        finally:
-            storage.remove(self.site.storage, f"tmp/job-{job_id}")
-        self._update(job_id, state="done", done=len(checked.requests), result={"packs": records, "errors": errors})
+        built, failed = api.build_planned(self.site, product, plans, outs=[out] * len(plans), work=out, schedule=schedule, jobs=self.build_jobs,
+                                          timeout=self.timeout, converter=self.converter, progress=self._progress(job_id), approvals=approvals)
+        records = [self._record(job_id, product, p.plan.request, p) for p in built]
+        errors = [row_error(e.row, e.column, e.value, e.reason, e.error) for e in sorted([*refused, *(e for _, e in failed)],
+                                                                                           key=lambda e: (e.row or 0, e.column))]
+        self._write_list_files(job_id, records, errors)
+        self._update(job_id, state="done", done=len(plans), result={"packs": records, "errors": errors})
 
     def _write_list_files(self, job_id: int, records: list[int], errors: list[dict[str, Any]]) -> None:
         root = self.site.storage

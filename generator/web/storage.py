@@ -116,7 +116,8 @@ def write_zip(path: Path, members: Iterable[tuple[str, Path]]) -> Path:
 
 def _add(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     info = zipfile.ZipInfo(check_member(name), ZIP_TIME)  # a name that could climb out or not extract is a bug here
-    info.compress_type = zipfile.ZIP_DEFLATED
+    # a PDF's streams are compressed already: deflating a 1 MB pack again saved 0.6 % and cost ~55 ms a pack
+    info.compress_type = zipfile.ZIP_STORED if name.lower().endswith(".pdf") else zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     archive.writestr(info, data)
 

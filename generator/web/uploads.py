@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,9 +11,9 @@ from generator import api
 from generator.api import IssuingPolicy
 from generator.batch.clients import read_client_rows
 from generator.content.model import Product
-from generator.content.request import ClientRequest, parse_client
+from generator.content.request import ClientRequest
 from generator.content.revisions import Schedule
-from generator.errors import InputError, QuoteRefused, ReferralRequired
+from generator.errors import InputError
 from generator.i18n import N_
 from generator.store.accounts import User
 from generator.web.messages import row_error
@@ -36,30 +37,25 @@ def policy_for(user: User, today: dt.date) -> api.IssuingPolicy:
 
 def check_list(product: Product, path: Path, policy: IssuingPolicy, name: str, schedule: Schedule | None = None,
                today: dt.date | None = None) -> Checked:
-    """Parse every row of a .csv/.xlsx list, hold it to the issuing policy and quote it; ClientListError when the file
-    cannot be read at all (naming the file ``name``, as the agent uploaded it).
+    """Every row of a .csv/.xlsx list through the planning step's checks (issuing policy, revision, quote, one pack per
+    client); ClientListError when the file cannot be read at all (naming the file ``name``, as the agent uploaded it).
 
     With a ``schedule``, each row is quoted by the revision in force on its 保険始期日 (a date none prices is a bad row).
     """
-    from generator.documents.fonts import missing_glyphs
-
+    planner = api.planner(None, product, today=today, policy=policy, schedule=schedule)
     checked = Checked()
     for row, values in read_client_rows(path, name=name):
-        request, errors = parse_client(values, row=row, missing_glyphs=missing_glyphs)
-        if request is not None:
-            request, errors = policy.apply(request)
-        if request is None:  # each value as the cell holds it (平成31年4月1日, not the date it reads as)
-            checked.bad += [row_error(e.row, e.column, values.get(e.column) or e.value, e.reason, e.error) for e in errors]
+        found, errors = planner.check(row, values)
+        if found is None:  # the same sentence the CLI prints for this row (要見積 / 引受不可 and why)
+            checked.bad += [row_error(e.row, e.column, e.value, e.reason, e.error) for e in errors]
             continue
-        try:
-            own = api.revision_for(schedule, request.start, renewal=request.renewal, today=today).product if schedule else product
-            api.quote_request(own, request)
-        except (QuoteRefused, ReferralRequired, InputError) as exc:
-            # the same sentence the CLI prints for this client (要見積 / 引受不可 and why)
-            checked.bad.append(row_error(row, exc.field.lstrip("-"), values.get(exc.field.lstrip("-"), exc.value), str(exc), exc))
-            continue
-        checked.requests.append(request)
+        checked.requests.append(found.request)
     return checked
+
+
+def list_rows(path: Path, name: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows of an uploaded list, (row, raw values) one by one; ClientListError names the file as the agent did."""
+    return read_client_rows(path, name=name)
 
 
 def safe_suffix(filename: str, shown: str | None = None) -> str:

@@ -168,7 +168,7 @@ def test_client_checks_rows_like_a_local_run(site: api.Site, product, fixture: s
     local = runner.Summary(Path("unused"))
     planned = runner.plan_rows(site, product, read_client_rows(FIXTURES / fixture), TODAY, local)
     ours = ClusterSummary("unused")
-    accepted = list(_checked_rows(product, FIXTURES / fixture, ours.errors.extend))
+    accepted = list(_checked_rows(site, product, FIXTURES / fixture, ours.errors.extend))
     assert [r for r, *_ in accepted] == [p.request.row for p in planned]
     assert [p for _, _, p, *_ in accepted] == [p.quote.premium for p in planned]
     assert [(e.row, e.column, e.value, e.reason) for e in ours.errors] == [(e.row, e.column, e.value, e.reason) for e in local.errors]

@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from pypdf import PdfReader
 
 import generator.batch.assemble as assemble
-import generator.batch.runner as batch
+import generator.batch.building as building
 from generator.batch.assemble import is_up_to_date
 from generator.batch.runner import ERRORS_FILE, build_packs, cached_brochure
 from generator.cli import main
@@ -88,7 +88,7 @@ def csv_rows(path: Path) -> list[list[str]]:
 def session_brochure(brochure):
     """Every run in this module finds the brochure in the cache; the real cached_brochure (imported above) is tested at the end."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch, "cached_brochure", lambda product, site: brochure.pdf)
+        mp.setattr(building, "cached_brochure", lambda product, site: brochure.pdf)
         yield brochure
 
 
@@ -371,7 +371,7 @@ def test_cached_brochure_is_built_once_per_content(product: Product, brochure, t
     monkeypatch.setattr(brochure_module, "build_brochure", lambda product, folder, templates: built.append(folder) or pytest.fail("rebuilt"))
     assert cached_brochure(product, replace(SITE, cache=tmp_path)) == first and first.stat().st_mtime_ns == mtime
     assert built == []
-    monkeypatch.setattr(batch, "code_stamp", lambda: "other code")  # other generator code (the watermark, say) is another cache entry
+    monkeypatch.setattr(building, "code_stamp", lambda: "other code")  # other generator code (the watermark, say) is another cache entry
     with pytest.raises(pytest.fail.Exception):
         cached_brochure(product, replace(SITE, cache=tmp_path))
     assert len(built) == 1 and built[0] != first.parent and built[0].parent == tmp_path

@@ -148,12 +148,13 @@ def make_users(url: str, count: int) -> list[tuple[str, str]]:
 class Server:
     """``docgen serve`` in its own session on 127.0.0.1; stopped with SIGTERM, then its whole group killed."""
 
-    def __init__(self, env: dict[str, str], url: str, log: Path, start_timeout: float = 180.0):
+    def __init__(self, env: dict[str, str], url: str, log: Path, start_timeout: float = 180.0, coalesce: int | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
+        extra = ["--coalesce", str(coalesce)] if coalesce else []
         with log.open("wb") as out:
-            self.proc = subprocess.Popen([*DOCGEN, "serve", "--database", url, "--host", "127.0.0.1", "--port", str(self.port)], env=env,
+            self.proc = subprocess.Popen([*DOCGEN, "serve", "--database", url, "--host", "127.0.0.1", "--port", str(self.port), *extra], env=env,
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + start_timeout
         while True:
@@ -343,6 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=600.0, help="time limit of each HTTP phase in seconds (default: %(default)s)")
     parser.add_argument("--request-timeout", type=float, default=REQUEST_TIMEOUT,
                         help="seconds one HTTP request may take before it counts as an error (default: %(default)s)")
+    parser.add_argument("--coalesce", default="", metavar="N[,N…]",
+                        help="docgen serve --coalesce for the HTTP phases (default: the server's own); several: one server each, "
+                             "alternated --rounds times in this run (1 builds one pack a run: the baseline)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of the HTTP phases over the --coalesce settings (default: %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="docgen-service-bench-"))
@@ -364,30 +369,43 @@ def main(argv: list[str] | None = None) -> int:
             print(line(f"api.build_pack, warm pool of {cores}", api_warm), flush=True)
         premiums = expected_premiums(site)
         users = make_users(url, max(1, args.agents))
-        server = Server(env, url, work / "serve.log")
-        try:
-            times, errors = latency(server, users[0], args.packs, premiums, args.limit, args.request_timeout)
-            if times:
-                print(line("service (HTTP: submit, poll, download), one pack at a time", times), flush=True)
-            load, load_errors, wall = load_test(server, users[: args.agents], args.per_agent, premiums, args.limit,
-                                              args.request_timeout)
-        finally:
-            server.stop()
-        requested = args.agents * args.per_agent
+        settings = [int(n) for n in args.coalesce.split(",") if n.strip()] or [None]
+        times: list[float] = []
+        errors: list[str] = []
+        load_errors: list[str] = []
+        load: list[float] = []
+        requested = 0
+        for round_no in range(args.rounds):
+            for setting in settings:
+                label = f"coalesce={setting if setting else 'default'} round {round_no + 1}"
+                server = Server(env, url, work / f"serve-{round_no}-{setting}.log", coalesce=setting)
+                try:
+                    got, bad = latency(server, users[0], args.packs, premiums, args.limit, args.request_timeout)
+                    if got:
+                        print(line(f"service (HTTP: submit, poll, download), one pack at a time [{label}]", got), flush=True)
+                    done, failed_load, wall = load_test(server, users[: args.agents], args.per_agent, premiums, args.limit, args.request_timeout)
+                finally:
+                    server.stop()
+                print(f"load [{label}]: {args.agents} agents x {args.per_agent} packs, {len(done)} ok, {len(failed_load)} errors, {wall:.1f}s, "
+                      f"throughput={len(done) / wall:.2f} packs/s, p50={statistics.median(done) if done else 0:.3f}s "
+                      f"p95={percentile(done, 95) if done else 0:.3f}s", flush=True)
+                times += got
+                errors += bad
+                load += done
+                load_errors += failed_load
+                requested += args.agents * args.per_agent
+                failed = failed or len(got) != args.packs
         leftovers = soffice_left(str(work))
         if times:
             p50, p95 = statistics.median(times), percentile(times, 95)
             goal = "met" if p50 <= GOAL_P50 and p95 <= GOAL_P95 else "NOT met"
             print(f"service p50={p50:.3f}s p95={p95:.3f}s (goal p50<={GOAL_P50}s p95<={GOAL_P95}s: {goal}); "
                   f"cold CLI p50={statistics.median(cold):.3f}s; speedup={statistics.median(cold) / p50:.1f}x", flush=True)
-        print(f"load: {args.agents} agents x {args.per_agent} packs = {requested} packs, {len(load)} ok, {len(load_errors)} errors, "
-              f"{wall:.1f}s, throughput={len(load) / wall:.2f} packs/s, p50={statistics.median(load) if load else 0:.3f}s "
-              f"p95={percentile(load, 95) if load else 0:.3f}s", flush=True)
         for problem in (errors + load_errors)[:20]:
             print("  error: " + problem, flush=True)
         if leftovers:
             print("  left running: " + "; ".join(leftovers), flush=True)
-        failed = bool(errors or load_errors or leftovers or len(times) != args.packs or len(load) != requested)
+        failed = bool(failed or errors or load_errors or leftovers or len(load) != requested)
     finally:
         finish_work(work, args.keep or failed)
     return 1 if failed else 0

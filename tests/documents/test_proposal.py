@@ -19,7 +19,7 @@ import yaml
 from docx import Document
 from pypdf import PdfReader
 
-import generator.batch.runner as batch
+import generator.batch.building as building
 from generator.batch.runner import build_packs, run_client_list
 from generator.cli import main
 from generator.content.model import Product
@@ -338,7 +338,7 @@ def test_quote_numbers_differ_between_clients_quoted_the_same_terms(product: Pro
 @pytest.fixture
 def warm_brochure(monkeypatch: pytest.MonkeyPatch, brochure) -> None:
     """The CLI's brochure lookup answers with the session's brochure build (cached_brochure is tested in test_batch)."""
-    monkeypatch.setattr(batch, "cached_brochure", lambda product, site: brochure.pdf)
+    monkeypatch.setattr(building, "cached_brochure", lambda product, site: brochure.pdf)
 
 
 CLIENT = ["--client", "有限会社 伸和企画", "--contact", "上", "--date", "2026-11-26"]
@@ -407,7 +407,7 @@ REFUSED = {  # csv row -> words the reason must contain
 def names_batch(product: Product, brochure, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("names")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(batch, "cached_brochure", lambda product, site: brochure.pdf)
+        mp.setattr(building, "cached_brochure", lambda product, site: brochure.pdf)
         summary = run_client_list(SITE, product, FIXTURES / "names.edge-cases.csv", out=out, today=dt.date(2030, 1, 1))
     return summary
 

@@ -335,7 +335,7 @@ def test_a_failed_jobs_reason_shows_no_server_path(portal, monkeypatch, caplog) 
     def crash(*args, **kwargs):  # type: ignore[no-untyped-def]
         raise ConversionError(f"LibreOffice stopped on {storage_dir}/tmp/job-1/株式会社 経路/01_ご案内状.docx (exit 81)")
 
-    monkeypatch.setattr(api, "build_pack", crash)
+    monkeypatch.setattr(api, "build_planned", crash)
     agent = portal.user("agent")
     with portal.sessions() as s:
         job = Job(kind="pack", state="queued", agency_id=agent.agency_id, user_id=agent.id, total=1, result={},
@@ -343,7 +343,7 @@ def test_a_failed_jobs_reason_shows_no_server_path(portal, monkeypatch, caplog) 
         s.add(job)
         s.commit()
         job_id, public = job.id, job.public_id
-    worker = Worker(portal.site, portal.app.state.sessions, portal.app.state.products, threads=1)
+    worker = Worker(portal.site, portal.app.state.sessions, portal.app.state.products, threads=1, coalesce=1)  # built here, in _run
     try:
         worker._run(job_id)
     finally:

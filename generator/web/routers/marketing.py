@@ -52,7 +52,7 @@ def marketing_home(request: Request, db: Db, user: Marketer) -> Response:
 @router.post("/build")
 def build_current(request: Request, db: Db, user: Marketer) -> Response:
     """Build the brochure of the current content (LibreOffice, cached per content hash and approval number)."""
-    from generator.batch.runner import cached_brochure
+    from generator.batch.building import cached_brochure
 
     product = request.app.state.products()
     pdf = cached_brochure(product, request.app.state.site)

@@ -1,0 +1,113 @@
+"""Agents' packs queued while a run is busy are built together in one run; one bad pack never fails the others."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from generator.batch.coalesce import Coalescer
+from generator.documents.proposal import pack_folder
+from generator.store.ledger import Job, PackRecord
+from tests.web.conftest import Portal, wait_for_job
+
+pytestmark = pytest.mark.libreoffice
+WAIT = 60.0
+HOLD = "hold"  # what the test queues first: the lane is busy with it until the test lets go
+
+
+def pdf_text(path: Path) -> str:
+    return "".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True, timeout=60).stdout.split())
+
+
+def pack_job(portal: Portal, client: str, limit: str = "1億") -> int:
+    """A queued pack job as the form leaves it (POST /packs), for the agent of agency A."""
+    agent = portal.user("agent")
+    raw = {"client": client, "contact": "", "industry": "製造業", "revenue": "4.5億", "limit": limit, "start": "", "renewal": ""}
+    with portal.sessions() as s:
+        job = Job(kind="pack", state="queued", agency_id=agent.agency_id, user_id=agent.id, params={"request": raw, "today": "2026-11-26"},
+                  total=1, result={})
+        s.add(job)
+        s.commit()
+        return job.id
+
+
+@pytest.fixture
+def held(live_portal: Portal) -> Iterator[tuple[threading.Event, Coalescer]]:
+    """The portal's coalescer with its one lane busy until the test sets the event (then it builds as the portal does)."""
+    worker = live_portal.app.state.worker  # type: ignore[attr-defined]
+    original, release, busy = worker.coalescer, threading.Event(), threading.Event()
+    assert original is not None, "the portal coalesces by default"
+
+    def run(items: list) -> None:
+        if items == [HOLD]:
+            busy.set()
+            assert release.wait(WAIT)
+            return
+        worker._build_together(items)
+
+    worker.coalescer = gated = Coalescer(run, lanes=1, bound=original.bound, name="test-held")
+    gated.submit(HOLD)
+    assert busy.wait(WAIT)
+    try:
+        yield release, gated
+    finally:
+        release.set()
+        gated.close(wait=True)
+        worker.coalescer = original
+
+
+def wait_queued(coalescer: Coalescer, count: int) -> None:
+    deadline = time.monotonic() + WAIT
+    while coalescer.queued() < count:
+        assert time.monotonic() < deadline, f"{coalescer.queued()} of {count} packs queued"
+        time.sleep(0.05)
+
+
+def test_queued_packs_share_one_run_and_a_bad_one_leaves_the_others_built(live_portal: Portal, held) -> None:  # type: ignore[no-untyped-def]
+    release, coalescer = held
+    worker = live_portal.app.state.worker  # type: ignore[attr-defined]
+    clients = ["株式会社 合同一", "株式会社 合同二", "株式会社 合同三"]
+    jobs = [pack_job(live_portal, c) for c in clients]
+    for job_id in jobs:
+        worker.submit(job_id)
+    wait_queued(coalescer, len(jobs))  # planned, each in its job's folder, waiting for the busy lane
+    # the second pack cannot be installed: its folder already holds files docgen did not make (never replaced)
+    squatter = live_portal.site.storage / "tmp" / f"job-{jobs[1]}" / pack_folder(clients[1], "")
+    squatter.mkdir(parents=True)
+    (squatter / "メモ.txt").write_text("not a pack", encoding="utf-8")
+    release.set()
+
+    done = [wait_for_job(live_portal, job_id) for job_id in jobs]
+    assert coalescer.runs == [1, 3]  # the held run, then the three queued packs in one run
+    assert [j.state for j in done] == ["done", "failed", "done"], [j.reason for j in done]
+    assert done[1].reason and "/" not in done[1].reason  # said to the agent without a server path
+    root = live_portal.site.storage
+    with live_portal.sessions() as s:
+        records = {r.job_id: r for r in s.scalars(select(PackRecord).where(PackRecord.job_id.in_(jobs)))}
+    assert set(records) == {jobs[0], jobs[2]}  # the failed job has no ledger row
+    for job_id, client in ((jobs[0], clients[0]), (jobs[2], clients[2])):
+        text = pdf_text(root / records[job_id].storage_key / "pack.pdf")
+        assert "".join(f"{client} 御中".split()) in text  # each pack is its own client's, not a neighbour's in the run
+        other = next(c for c in clients if c != client)
+        assert "".join(other.split()) not in text
+    # every job's scratch folder is gone, the failed one's too
+    assert not any((root / "tmp" / f"job-{job_id}").exists() for job_id in jobs)
+
+
+def test_a_pack_refused_at_planning_fails_alone_and_never_reaches_a_run(live_portal: Portal, held) -> None:  # type: ignore[no-untyped-def]
+    release, coalescer = held
+    worker = live_portal.app.state.worker  # type: ignore[attr-defined]
+    good, referred = pack_job(live_portal, "株式会社 合同四"), pack_job(live_portal, "株式会社 合同五", limit="2億")
+    worker.submit(referred)
+    assert wait_for_job(live_portal, referred).state == "failed"  # 要見積: refused by the planning step, not queued
+    worker.submit(good)
+    wait_queued(coalescer, 1)
+    release.set()
+    assert wait_for_job(live_portal, good).state == "done"
+    assert coalescer.runs == [1, 1]
