@@ -375,3 +375,132 @@ def built_from(sched: Schedule, pdf: Path, *, today: dt.date | None = None) -> R
         if rev.product.digest() == digest:
             return rev
     return revision_for(sched, today=today)
+
+
+# --- content drafts (the portal's editor) -----------------------------------------------------------------------------
+# A draft is a git branch of the content repository (generator.compliance.drafts); these functions read it, check it
+# with the same rules as `docgen validate`, and take it through submit / approve / reject.
+
+
+def content_repo(site: Site):  # type: ignore[no-untyped-def]
+    from generator.compliance.drafts import ContentRepo
+
+    return ContentRepo(site.content)
+
+
+def start_draft(site: Site, revision: str, title: str, author: tuple[str, str], product: str | None = None):  # type: ignore[no-untyped-def]
+    """A new draft of the revision named ``revision`` (as `docgen revisions` lists them), at the content's HEAD."""
+    folder = _folder(site, product)
+    revs = {r.name: r for r in load_revisions(folder)}
+    if revision not in revs:
+        raise InputError("revision", revision, "no such revision", allowed=", ".join(revs))
+    repo = content_repo(site)
+    inside = f"{repo.inside}/{folder.name}" + (f"/{revs[revision].product.revision_path}" if revs[revision].product.revision_path else "")
+    return repo.start(folder.name, revision, inside, title, author)
+
+
+def _draft_site(site: Site, root: Path) -> Site:
+    return dataclasses.replace(site, content=root)
+
+
+def _draft_revision(site: Site, root: Path, draft) -> Revision:  # type: ignore[no-untyped-def]
+    for rev in load_revisions(root / draft.product):
+        if rev.name == draft.revision:
+            return rev
+    raise InputError("revision", draft.revision, "the draft's revision is no longer in its content")
+
+
+def check_draft(site: Site, draft, file_name: str, changes: dict[str, str]):  # type: ignore[no-untyped-def]
+    """What saving ``changes`` to the draft's ``file_name`` would meet: the inputs that cannot be taken (by field), and
+    every problem `docgen validate` finds in the draft with them (types, cross-references, templates, glyphs, lengths)."""
+    from generator.compliance.diff import content_root
+    from generator.content import edit
+
+    repo = content_repo(site)
+    path = f"{draft.folder}/{file_name}"
+    new_text, _changed, field_problems = edit.apply(file_name, repo.read(draft.head, path), changes)
+    problems: list[Problem] = []
+    with content_root(draft.head, site.content) as root:
+        (root / path.removeprefix(repo.inside + "/")).write_text(new_text, encoding="utf-8")
+        try:
+            schedule(_draft_site(site, root), draft.product)
+        except ContentError as exc:
+            problems = exc.problems
+    return field_problems, problems
+
+
+def draft_diff(site: Site, draft):  # type: ignore[no-untyped-def]
+    """The draft's revision as the content has it now (HEAD) against the draft: clauses and premium cells changed."""
+    from generator.compliance.diff import compare, content_root
+
+    with content_root("HEAD", site.content) as old_root, content_root(draft.head, site.content) as new_root:
+        old, new = _draft_revision(site, old_root, draft).product, _draft_revision(site, new_root, draft).product
+    return compare(validate(old), validate(new), "現在の内容", f"下書き {draft.number}")
+
+
+def preview_draft(site: Site, draft, d, out: Path, converter=None) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+    """The draft's brochure (``out``/brochure.pdf, laid out once per draft head) and the pages each change of ``d`` is on."""
+    from generator.compliance.diff import content_root
+    from generator.documents.preview import brochure_pdf, pages_with
+    from generator.jpformat import format_yen
+
+    pdf = out / "brochure.pdf"
+    if not pdf.is_file():
+        with content_root(draft.head, site.content) as root:
+            rev = _draft_revision(site, root, draft)
+            brochure_pdf(validate(rev.product), (rev.templates or site.templates), pdf, converter)
+    needles = {c.id: c.new.text for c in d.clauses if c.new is not None}
+    needles |= {c.key: format_yen(c.new.premium).removesuffix("円") for c in d.cells if c.new is not None}
+    return pages_with(pdf, needles)
+
+
+def submit_draft(site: Site, session, draft, user):  # type: ignore[no-untyped-def]
+    """Put the draft up for review as it is now: the submission of its exact content, with the redline against HEAD."""
+    from generator.compliance import approval as ap
+    from generator.errors import DraftError
+    from generator.i18n import N_
+    from generator.store.audit import record
+
+    repo = content_repo(site)
+    if not repo.is_ancestor("HEAD", draft.head):
+        raise DraftError("draft", draft.number, N_("the content changed since this draft was started; start a new draft from today's content"))
+    d = draft_diff(site, draft)
+    if d.empty:
+        raise DraftError("draft", draft.number, N_("changes nothing yet; edit it before submitting"))
+    sub = ap.submit(session, d.new, user, revision=f"{draft.branch}@{draft.head}")
+    out = Path(site.storage) / "submissions" / str(sub.id)
+    md, redline = diff_report(site, d, out=out, author=user.email)
+    sub.summary, sub.redline_key = md.read_text(encoding="utf-8"), str(redline.relative_to(site.storage))
+    record(session, user, "draft.submit", draft.branch, {"submission": sub.id, "commit": draft.head, "content_hash": d.new.digest()})
+    return sub
+
+
+def approve_draft(site: Site, session, draft, user, *, number: str | None = None, note: str = ""):  # type: ignore[no-untyped-def]
+    """Approve the draft's pending submission and merge it into the content (fast-forward): what builds is what was approved."""
+    from generator.compliance import approval as ap
+    from generator.compliance.drafts import submission_of
+    from generator.errors import DraftError
+    from generator.i18n import N_
+    from generator.store.audit import record
+
+    sub = submission_of(session, draft)
+    if sub is None or sub.state != "pending" or not sub.revision.endswith("@" + draft.head):
+        raise DraftError("draft", draft.number, N_("has no pending submission of its current content; submit it again"))
+    d = draft_diff(site, draft)
+    approval = ap.approve(session, d.new, user, number=number, note=note)
+    content_repo(site).merge(draft)
+    record(session, user, "draft.merge", draft.branch, {"commit": draft.head, "approval": approval.approval_number})
+    return approval
+
+
+def reject_draft(site: Site, session, draft, user, reason: str):  # type: ignore[no-untyped-def]
+    """Send the draft back to its author with ``reason`` (the submission is rejected; the draft stays editable)."""
+    from generator.compliance import approval as ap
+    from generator.compliance.drafts import submission_of
+    from generator.errors import DraftError
+    from generator.i18n import N_
+
+    sub = submission_of(session, draft)
+    if sub is None or sub.state != "pending":
+        raise DraftError("draft", draft.number, N_("has no pending submission of its current content; submit it again"))
+    return ap.reject(session, sub.product, sub.content_hash, user, reason)
