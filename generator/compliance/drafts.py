@@ -147,7 +147,8 @@ class ContentRepo:
 
     def retired_ids(self, path: str) -> set[str]:
         """Every ID the file at ``path`` ever held on any branch (a deleted ID stays retired)."""
-        return edit.ids_in(self.git("log", "--all", "-p", "--format=", "--", path, check=False))
+        patches = self.git("log", "--all", "-p", "--format=", "--", path, check=False)
+        return edit.ids_in(re.sub(r"^[-+ ]", "", patches, flags=re.M))  # the diff lines' own text, added or removed
 
 
 def _people(author: tuple[str, str]) -> dict[str, str]:
