@@ -18,6 +18,7 @@ from markupsafe import escape
 from generator import api
 from generator.compliance import drafts as dr
 from generator.compliance.diff import segments
+from generator.compliance.in_force import is_draft
 from generator.content import edit
 from generator.content.model import CONTENT_FILES
 from generator.errors import DocgenError, DraftError, EditConflict
@@ -313,8 +314,12 @@ def _build_outputs(request: Request, d: dr.Draft, approval: str) -> None:
 
     def run() -> None:
         try:
-            site = app.state.site
-            api.build(site, api.published(site))
+            # what `docgen build` publishes (api.published), each revision stamped with its approval in the portal's database:
+            # the revision in force today and every later one approved
+            sched = app.state.products.schedule()
+            current = api.revision_for(sched)
+            later = sched.revisions[sched.revisions.index(current) + 1 :]
+            api.build(app.state.site, [current.product, *(r.product for r in later if not is_draft(r.product))])
             builds[d.number] = "done"
         except DocgenError as exc:
             log.warning("building the outputs after draft %s failed: %s", d.number, exc)
