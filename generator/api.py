@@ -430,10 +430,11 @@ def check_draft(site: Site, draft, file_name: str, changes: dict[str, str]):  # 
 
 
 def draft_diff(site: Site, draft):  # type: ignore[no-untyped-def]
-    """The draft's revision as the content has it now (HEAD) against the draft: clauses and premium cells changed."""
+    """The draft's revision as it was when the draft started against the draft: clauses and premium cells changed (while
+    the draft can be merged, the content's HEAD is that start: submit and approve refuse otherwise)."""
     from generator.compliance.diff import compare, content_root
 
-    with content_root("HEAD", site.content) as old_root, content_root(draft.head, site.content) as new_root:
+    with content_root(draft.base or "HEAD", site.content) as old_root, content_root(draft.head, site.content) as new_root:
         old, new = _draft_revision(site, old_root, draft).product, _draft_revision(site, new_root, draft).product
     return compare(validate(old), validate(new), "現在の内容", f"下書き {draft.number}")
 
@@ -457,6 +458,7 @@ def preview_draft(site: Site, draft, d, out: Path, converter=None) -> dict[str, 
 def submit_draft(site: Site, session, draft, user):  # type: ignore[no-untyped-def]
     """Put the draft up for review as it is now: the submission of its exact content, with the redline against HEAD."""
     from generator.compliance import approval as ap
+    from generator.compliance.diff import content_root
     from generator.errors import DraftError
     from generator.i18n import N_
     from generator.store.audit import record
@@ -467,6 +469,8 @@ def submit_draft(site: Site, session, draft, user):  # type: ignore[no-untyped-d
     d = draft_diff(site, draft)
     if d.empty:
         raise DraftError("draft", draft.number, N_("changes nothing yet; edit it before submitting"))
+    with content_root(draft.head, site.content) as root:  # every check of `docgen validate`, templates and glyphs included
+        schedule(_draft_site(site, root), draft.product)
     sub = ap.submit(session, d.new, user, revision=f"{draft.branch}@{draft.head}")
     out = Path(site.storage) / "submissions" / str(sub.id)
     md, redline = diff_report(site, d, out=out, author=user.email)

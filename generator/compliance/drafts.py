@@ -44,6 +44,7 @@ class Draft:
     title: str
     author: str
     author_email: str
+    base: str = ""  # the commit the draft was started at: what its changes are shown against
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,14 @@ class ContentRepo:
 
     def _draft(self, m: re.Match[str], branch: str, head: str) -> Draft:
         # the draft's own first commit: the latest start reachable from its head (a merged draft's start is older)
-        first = self.git("log", "-1", "--grep=^下書き開始：", "--format=%an%x09%ae%x09%s", head)
-        name, email, subject = (first.strip().split("\t", 2) + ["", "", ""])[:3]
+        first = self.git("log", "-1", "--grep=^下書き開始：", "--format=%an%x09%ae%x09%P%x09%s", head)
+        name, email, base, subject = (first.strip().split("\t", 3) + ["", "", "", ""])[:4]
         product, revision = m.group(1), m.group(2)
         later = f"{self.inside}/{product}/revisions/{revision}"
         own = self._exists(head, f"{later}/product.yaml")
         folder = later if own else f"{self.inside}/{product}"
-        return Draft(int(m.group(3)), product, revision, branch, head, folder, subject.removeprefix("下書き開始：").strip(), name, email)
+        return Draft(int(m.group(3)), product, revision, branch, head, folder, subject.removeprefix("下書き開始：").strip(), name, email,
+                     base.split(" ")[0])
 
     def _exists(self, rev: str, path: str) -> bool:
         return subprocess.run(["git", "-C", str(self.root), "cat-file", "-e", f"{rev}:{path}"], capture_output=True, timeout=60).returncode == 0

@@ -95,6 +95,7 @@ TABLE: dict[tuple[str, str], tuple[frozenset[str], bool]] = {
     ("POST", "/editor/drafts/{number}/sections/{stem}/check"): (MARKETING, False),
     ("POST", "/editor/drafts/{number}/sections/{stem}/add"): (MARKETING, False),
     ("GET", "/editor/drafts/{number}/review"): (SUBMITTERS, False),
+    ("GET", "/editor/drafts/{number}/redline.docx"): (SUBMITTERS, False),
     ("GET", "/editor/drafts/{number}/pages/{page}.png"): (SUBMITTERS, False),
     ("POST", "/editor/drafts/{number}/submit"): (MARKETING, False),
     ("POST", "/editor/drafts/{number}/approve"): (OFFICERS, False),
@@ -155,6 +156,7 @@ REFUSED_AS_SENT: dict[tuple[str, str], tuple[int, ...]] = {
     **{(m, p): (404,) for m, p in [("GET", "/editor/drafts/{number}"), ("GET", "/editor/drafts/{number}/sections/{stem}"),
                                    ("POST", "/editor/drafts/{number}/sections/{stem}"), ("POST", "/editor/drafts/{number}/sections/{stem}/check"),
                                    ("POST", "/editor/drafts/{number}/sections/{stem}/add"), ("GET", "/editor/drafts/{number}/review"),
+                                   ("GET", "/editor/drafts/{number}/redline.docx"),
                                    ("GET", "/editor/drafts/{number}/pages/{page}.png"), ("POST", "/editor/drafts/{number}/submit"),
                                    ("POST", "/editor/drafts/{number}/approve"), ("POST", "/editor/drafts/{number}/reject")]},
 }

@@ -95,6 +95,30 @@ def test_saving_is_the_persons_commit_and_a_second_save_of_the_same_field_is_tol
     assert "販売分析または販売予測の過誤に起因する損害賠償請求</textarea>" in r.text  # hers stands
 
 
+def test_a_rejected_draft_returns_to_its_author_with_the_reason(portal, draft) -> None:  # type: ignore[no-untyped-def]
+    marketing, officer = portal.client("marketing"), portal.client("compliance")
+    r = post(marketing, f"/editor/drafts/{draft}/submit")
+    assert r.status_code == 303, r.text[r.text.find("<main>"):][:600]
+    review = officer.get(f"/editor/drafts/{draft}/review").text
+    assert 'id="clause-EXC-LIA-04"' in review and 'id="approve"' in review
+    redline = officer.get(f"/editor/drafts/{draft}/redline.docx")
+    assert redline.status_code == 200 and redline.content[:2] == b"PK"  # the submission's tracked-changes .docx
+    # under review it takes no edits
+    r = post(marketing, f"/editor/drafts/{draft}/sections/exclusions", opened_at=_head(portal, draft), **{EXC: "審査中の変更"})
+    assert r.status_code == 400 and "審査中" in r.text
+    assert post(officer, f"/editor/drafts/{draft}/reject", reason="").status_code == 400  # a rejection says why
+    r = post(officer, f"/editor/drafts/{draft}/reject", reason="「需要予測」の追加は約款の改定と同時に行ってください。")
+    assert r.status_code == 303
+    listing = marketing.get("/editor").text
+    assert "差戻し" in listing and "約款の改定と同時に" in listing
+    page = marketing.get(f"/editor/drafts/{draft}").text
+    assert 'id="rejected-reason"' in page and "約款の改定と同時に" in page
+    # the author reworks it: editable again
+    r = post(marketing, f"/editor/drafts/{draft}/sections/exclusions", opened_at=_head(portal, draft), **{EXC: "販売分析の過誤に起因する損害賠償請求"})
+    assert r.status_code == 303
+    assert "編集中" in marketing.get(f"/editor/drafts/{draft}").text
+
+
 def test_agents_never_see_drafts_compliance_reads_only(portal, draft) -> None:  # type: ignore[no-untyped-def]
     agent = portal.client("agent")
     for url in ("/editor", f"/editor/drafts/{draft}", f"/editor/drafts/{draft}/sections/exclusions", f"/editor/drafts/{draft}/review"):
@@ -110,7 +134,7 @@ def test_agents_never_see_drafts_compliance_reads_only(portal, draft) -> None:  
 def test_every_action_is_audited(portal, draft) -> None:  # type: ignore[no-untyped-def]
     with portal.sessions() as s:
         actions = {e.action for e in s.scalars(select(AuditEntry))}
-    assert {"draft.start", "draft.check", "draft.save", "draft.conflict"} <= actions, actions
+    assert {"draft.start", "draft.check", "draft.save", "draft.conflict", "draft.submit", "submit", "reject", "draft.reject"} <= actions, actions
 
 
 def test_a_clause_added_gets_the_next_id(portal, draft) -> None:  # type: ignore[no-untyped-def]

@@ -276,6 +276,18 @@ def page_png(request: Request, user: Reader, number: int, page: int) -> Response
     return FileResponse(png, media_type="image/png")
 
 
+@router.get("/drafts/{number}/redline.docx")
+def redline_docx(request: Request, db: Db, user: Reader, number: int) -> Response:
+    """The submission's redline as Word with tracked changes (made when it was submitted, kept with the submission)."""
+    d = _draft(request, number)
+    sub = dr.submission_of(db, d)
+    path = Path(request.app.state.site.storage) / sub.redline_key if sub is not None and sub.redline_key else None
+    if path is None or not path.is_file():
+        raise HTTPException(404)
+    return FileResponse(path, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                        filename=f"下書き{d.number}_見え消し.docx")
+
+
 @router.post("/drafts/{number}/submit")
 def submit(request: Request, db: Db, user: Editor, number: int) -> Response:
     d = _draft(request, number)
