@@ -91,6 +91,29 @@ def test_marketing_starts_a_draft_and_rewords_an_exclusion(server, browser) -> N
     assert browser.find_element(By.ID, "exclusions-groups-0-items-3-text").get_attribute("value") == NEW_WORDING
 
 
+def test_a_second_person_saving_the_same_field_is_told_which(server, browser) -> None:  # type: ignore[no-untyped-def]
+    from generator import api
+    from tests.web.conftest import post
+
+    base, portal = server
+    browser.get(f"{base}/editor/drafts/{STATE['draft']}/sections/exclusions")  # the form, opened at the draft's head
+    admin = portal.client("admin")  # someone else saves the same field meanwhile
+    head = api.content_repo(portal.site).draft(STATE["draft"]).head
+    r = post(admin, f"/editor/drafts/{STATE['draft']}/sections/exclusions", opened_at=head, **{"exclusions.groups[0].items[3].text": "管理者の文言"})
+    assert r.status_code == 303
+    type_into(browser, "exclusions-groups-0-items-3-text", NEW_WORDING + "（再）")
+    browser.find_element(By.ID, "save").click()
+    wait(browser).until(ec.presence_of_element_located((By.ID, "conflicts")))
+    said = browser.find_element(By.ID, "conflicts").text
+    assert "項目4 › 文言" in said and "admin" in said and "管理者の文言" in said
+    assert browser.find_element(By.ID, "exclusions-groups-0-items-3-text").get_attribute("value") == NEW_WORDING + "（再）"  # kept
+    shot(browser, "03b-conflict")
+    type_into(browser, "exclusions-groups-0-items-3-text", NEW_WORDING)  # decided: the wording as planned, over admin's
+    browser.find_element(By.ID, "save").click()
+    wait(browser).until(ec.presence_of_element_located((By.ID, "notice")))
+    assert browser.find_element(By.ID, "exclusions-groups-0-items-3-text").get_attribute("value") == NEW_WORDING
+
+
 def test_marketing_changes_one_premium_cell_and_sees_the_field_check(server, browser) -> None:  # type: ignore[no-untyped-def]
     base, _portal = server
     browser.get(f"{base}/editor/drafts/{STATE['draft']}/sections/rates")
@@ -134,6 +157,10 @@ def test_compliance_sees_exactly_the_two_changes_and_approves(server, browser) -
     cells = browser.find_elements(By.CSS_SELECTOR, "#cells li")
     assert len(cells) == 1 and "55,000" in cells[0].text and "57,000" in cells[0].text, [c.text for c in cells]
     shot(browser, "09-compliance-review")
+    browser.get(f"{base}/editor/drafts/{STATE['draft']}/sections/exclusions")
+    assert browser.find_elements(By.ID, "read-only") and not browser.find_elements(By.ID, "save")
+    shot(browser, "09b-compliance-reads-the-form")
+    browser.get(f"{base}/editor/drafts/{STATE['draft']}/review")
     browser.find_element(By.ID, "approval_number").send_keys(NUMBER)
     browser.find_element(By.ID, "approve").click()
     wait(browser).until(lambda d: "承認・反映済み" in d.find_element(By.ID, "draft-state").text)
