@@ -265,6 +265,24 @@ def apply(file_name: str, text: str, changes: dict[str, str]) -> tuple[str, dict
     return (dump_text(doc) if changed else text), changed, problems
 
 
+def owner_id(text: str, path: str) -> str:
+    r"""The ID of the clause or item a field belongs to (its nearest parent with an ``id``), or "".
+
+    >>> owner_id("groups:\n  - id: EXC-LIA\n    items:\n      - id: EXC-LIA-01\n        text: a\n", "exclusions.groups[0].items[0].text")
+    'EXC-LIA-01'
+    """
+    node: Any = load_text(text)
+    found = str(node.get("id", "")) if isinstance(node, dict) else ""
+    try:
+        for part in split_path(path)[1]:
+            node = node[part]
+            if isinstance(node, dict) and "id" in node:
+                found = str(node["id"])
+    except (KeyError, IndexError, TypeError, ValueError):
+        pass
+    return found
+
+
 def next_id(ids: list[str], retired: set[str] = frozenset()) -> str:  # type: ignore[assignment]
     """The next never-used ID after a list's IDs: same prefix, the highest number + 1, same width.
 

@@ -89,7 +89,7 @@ def test_saving_is_the_persons_commit_and_a_second_save_of_the_same_field_is_tol
     assert git_log(portal.site, "-1", "--format=%ae", f"draft/cyber_lite/{REVISION}/{draft}").strip() == portal.emails["marketing"]
     r = post(taro, f"/editor/drafts/{draft}/sections/exclusions", opened_at=opened, **{EXC: "財務分析の過誤に起因する損害賠償請求"})
     assert r.status_code == 409
-    assert "先に同じ項目を保存しました" in r.text and "項目4 › 文言" in r.text and "販売分析または販売予測の過誤" in r.text
+    assert "先に同じ項目を保存しました" in r.text and "EXC-LIA-04 グループ1 › 項目4 › 文言" in r.text and "販売分析または販売予測の過誤" in r.text
     assert "財務分析の過誤に起因する損害賠償請求</textarea>" in r.text  # his input is still in the form
     r = hanako.get(f"/editor/drafts/{draft}/sections/exclusions")
     assert "販売分析または販売予測の過誤に起因する損害賠償請求</textarea>" in r.text  # hers stands

@@ -105,7 +105,7 @@ def test_a_second_person_saving_the_same_field_is_told_which(server, browser) ->
     browser.find_element(By.ID, "save").click()
     wait(browser).until(ec.presence_of_element_located((By.ID, "conflicts")))
     said = browser.find_element(By.ID, "conflicts").text
-    assert "項目4 › 文言" in said and "admin" in said and "管理者の文言" in said
+    assert "EXC-LIA-04 グループ1 › 項目4 › 文言" in said and "admin" in said and "管理者の文言" in said
     assert browser.find_element(By.ID, "exclusions-groups-0-items-3-text").get_attribute("value") == NEW_WORDING + "（再）"  # kept
     shot(browser, "03b-conflict")
     type_into(browser, "exclusions-groups-0-items-3-text", NEW_WORDING)  # decided: the wording as planned, over admin's

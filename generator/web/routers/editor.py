@@ -205,10 +205,12 @@ def save(request: Request, db: Db, user: Editor, form: FormFields, number: int, 
     try:
         saved = dr.save(api.content_repo(request.app.state.site), d, file_name, changes, opened_at, _author(user))
     except EditConflict as exc:
-        conflicts = [{**c, "label": field_label(str(c["path"]))} for c in exc.conflicts]
+        fresh = _draft(request, number)
+        text = api.content_repo(request.app.state.site).read(fresh.head, f"{fresh.folder}/{file_name}")
+        conflicts = [{**c, "label": " ".join(filter(None, (edit.owner_id(text, str(c["path"])), field_label(str(c["path"])))))}
+                     for c in exc.conflicts]
         record(db, user, "draft.conflict", d.branch, {"file": file_name, "fields": [c["path"] for c in exc.conflicts]})
         db.commit()
-        fresh = _draft(request, number)
         return _form_page(request, fresh, file_name, editable=True, values=changes, conflicts=conflicts, opened_at=fresh.head, status_code=409,
                           message="他の人が先に同じ項目を保存しました。あなたの入力は残してあります。内容を確かめてからもう一度保存してください。")
     except DraftError as exc:
