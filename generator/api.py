@@ -415,10 +415,17 @@ def check_draft(site: Site, draft, file_name: str, changes: dict[str, str]):  # 
     every problem `docgen validate` finds in the draft with them (types, cross-references, templates, glyphs, lengths)."""
     from generator.compliance.diff import content_root
     from generator.content import edit
+    from generator.documents.fonts import missing_glyphs
+    from generator.i18n import N_
 
     repo = content_repo(site)
     path = f"{draft.folder}/{file_name}"
-    new_text, _changed, field_problems = edit.apply(file_name, repo.read(draft.head, path), changes)
+    new_text, changed, field_problems = edit.apply(file_name, repo.read(draft.head, path), changes)
+    for where, value in changed.items():  # what the documents' fonts cannot print (LibreOffice would swap in another font)
+        missing = missing_glyphs(value) if isinstance(value, str) else []
+        if missing:
+            field_problems.append(edit.FieldProblem(where, N_("holds characters the documents' fonts cannot print: {chars}"),
+                                                    {"chars": " ".join(missing[:10])}))
     problems: list[Problem] = []
     with content_root(draft.head, site.content) as root:
         (root / path.removeprefix(repo.inside + "/")).write_text(new_text, encoding="utf-8")

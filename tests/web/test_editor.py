@@ -64,6 +64,10 @@ def test_the_live_check_puts_a_japanese_problem_beside_the_field_and_saves_nothi
     r = post(client, f"/editor/drafts/{draft}/sections/rates/check", **{"rates.classes[0].premiums[0][1]": "50000"})
     slot = re.search(r'id="p-rates-classes-0-premiums-0-1"[^>]*>(.*?)</span></span>', r.text)
     assert slot and "50000" in slot.group(1) and "低" in slot.group(1), r.text[:800]
+    # a character the documents' fonts lack (LibreOffice would print another font)
+    r = post(client, f"/editor/drafts/{draft}/sections/exclusions/check", **{EXC: "販売分析😀の過誤に起因する損害賠償請求"})
+    slot = re.search(r'id="p-exclusions-groups-0-items-3-text"[^>]*>(.*?)</span></span>', r.text)
+    assert slot and "フォント" in slot.group(1) and "😀" in slot.group(1), r.text[:800]
     # a changed premium table of a revision needs its own rates version (content/README.md, Revisions)
     r = post(client, f"/editor/drafts/{draft}/sections/rates/check", **{CELL: "56000"})
     slot = re.search(r'id="p-rates-rates-version"[^>]*>(.*?)</span></span>', r.text)
