@@ -15,6 +15,7 @@ from tests.web.editor_kit import REVISION, editable_site, git_log
 
 EXC = "exclusions.groups[0].items[3].text"
 CELL = "rates.classes[0].premiums[0][0]"
+OTHER = "exclusions.groups[0].items[4].text"
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +144,11 @@ def test_every_action_is_audited(portal, draft) -> None:  # type: ignore[no-unty
 
 def test_a_clause_added_gets_the_next_id(portal, draft) -> None:  # type: ignore[no-untyped-def]
     client = portal.client("marketing")
-    r = post(client, f"/editor/drafts/{draft}/sections/exclusions/add", list_path="exclusions.groups[0].items")
+    # pressed with a field typed and not saved yet: that input is saved first, then the clause added
+    r = post(client, f"/editor/drafts/{draft}/sections/exclusions/add", list_path="exclusions.groups[0].items", opened_at=_head(portal, draft),
+             **{OTHER: "追加の前に入力した文言"})
     assert r.status_code == 303 and r.headers["location"].endswith("#EXC-LIA-17"), r.headers.get("location")
-    assert '<span class="clause-id">EXC-LIA-17</span>' in client.get(f"/editor/drafts/{draft}/sections/exclusions").text
+    page = client.get(f"/editor/drafts/{draft}/sections/exclusions").text
+    assert '<span class="clause-id">EXC-LIA-17</span>' in page and "追加の前に入力した文言</textarea>" in page
 
 

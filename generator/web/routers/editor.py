@@ -35,7 +35,7 @@ router = APIRouter(prefix="/editor", tags=["editor"])
 log = logging.getLogger("docgen.web.editor")
 STEMS = {name.removesuffix(".yaml"): name for name in CONTENT_FILES}
 STATE_TEXT = {"open": "編集中", "pending": "審査中", "approved": "承認・反映済み", "rejected": "差戻し"}
-NOT_FORM = frozenset({"csrf_token", "opened_at"})
+NOT_FORM = frozenset({"csrf_token", "opened_at", "list_path"})
 
 
 def _role(*roles: str):  # type: ignore[no-untyped-def]
@@ -190,8 +190,13 @@ def check(request: Request, db: Db, user: Editor, form: FormFields, number: int,
 @router.post("/drafts/{number}/sections/{stem}")
 def save(request: Request, db: Db, user: Editor, form: FormFields, number: int, stem: str) -> Response:
     d, file_name = _draft(request, number), _file(stem)
-    editable, status = _editable(db, d)
-    if not editable:
+    refused = _save_form(request, db, user, form, d, file_name)
+    return refused or RedirectResponse(f"/editor/drafts/{number}/sections/{stem}?saved=1", status_code=303)
+
+
+def _save_form(request: Request, db: Db, user: User, form, d: dr.Draft, file_name: str) -> Response | None:  # type: ignore[no-untyped-def]
+    """Save what the person changed in the form: None when saved (or nothing changed), else the page saying why not."""
+    if not _editable(db, d)[0]:
         raise HTTPException(400, N_("This draft is under review or approved: it can no longer be edited."))
     changes = _changes(form)
     opened_at = str(form.get("opened_at") or "")[:40]
@@ -205,7 +210,7 @@ def save(request: Request, db: Db, user: Editor, form: FormFields, number: int, 
     try:
         saved = dr.save(api.content_repo(request.app.state.site), d, file_name, changes, opened_at, _author(user))
     except EditConflict as exc:
-        fresh = _draft(request, number)
+        fresh = _draft(request, d.number)
         text = api.content_repo(request.app.state.site).read(fresh.head, f"{fresh.folder}/{file_name}")
         conflicts = [{**c, "label": " ".join(filter(None, (edit.owner_id(text, str(c["path"])), field_label(str(c["path"])))))}
                      for c in exc.conflicts]
@@ -218,12 +223,19 @@ def save(request: Request, db: Db, user: Editor, form: FormFields, number: int, 
     if saved.commit:
         record(db, user, "draft.save", d.branch, {"file": file_name, "commit": saved.commit, "fields": sorted(saved.changed)})
         db.commit()
-    return RedirectResponse(f"/editor/drafts/{number}/sections/{stem}?saved=1", status_code=303)
+    return None
 
 
 @router.post("/drafts/{number}/sections/{stem}/add")
-def add(request: Request, db: Db, user: Editor, number: int, stem: str, list_path: Annotated[str, Form(max_length=200)] = "") -> Response:
+def add(request: Request, db: Db, user: Editor, form: FormFields, number: int, stem: str) -> Response:
+    """A new clause at the end of a list, with the next ID; what the person typed in the form is saved first (never lost)."""
     d, file_name = _draft(request, number), _file(stem)
+    list_path = str(form.get("list_path") or "")[:200]
+    if form.get("opened_at"):
+        refused = _save_form(request, db, user, form, d, file_name)
+        if refused is not None:
+            return refused
+        d = _draft(request, number)
     if not _editable(db, d)[0]:
         raise HTTPException(400, N_("This draft is under review or approved: it can no longer be edited."))
     try:
