@@ -443,7 +443,7 @@ def draft_diff(site: Site, draft):  # type: ignore[no-untyped-def]
 
     with content_root(draft.base or "HEAD", site.content) as old_root, content_root(draft.head, site.content) as new_root:
         old, new = _draft_revision(site, old_root, draft).product, _draft_revision(site, new_root, draft).product
-    return compare(validate(old), validate(new), "現在の内容", f"下書き {draft.number}")
+    return compare(validate(old), validate(new), "下書き作成時の内容", f"下書き {draft.number}")
 
 
 def preview_draft(site: Site, draft, d, out: Path, converter=None) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
