@@ -399,6 +399,27 @@ def start_draft(site: Site, revision: str, title: str, author: tuple[str, str], 
     return repo.start(folder.name, revision, inside, title, author)
 
 
+def draft_state(session, draft):  # type: ignore[no-untyped-def]
+    """open, pending, approved or rejected, and the draft's latest submission (generator.compliance.drafts.state)."""
+    from generator.compliance.drafts import state
+
+    return state(session, draft)
+
+
+def save_draft(site: Site, draft, file_name: str, changes: dict[str, str], opened_at: str, author: tuple[str, str]):  # type: ignore[no-untyped-def]
+    """Save a section's form as the person's commit on the draft; EditConflict names a field someone else saved since."""
+    from generator.compliance.drafts import save
+
+    return save(content_repo(site), draft, file_name, changes, opened_at, author)
+
+
+def add_draft_clause(site: Site, draft, file_name: str, list_path: str, author: tuple[str, str]) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    """A new clause with the next never-used ID at the end of a list of the draft; the commit and the ID."""
+    from generator.compliance.drafts import add_clause
+
+    return add_clause(content_repo(site), draft, file_name, list_path, author)
+
+
 def _draft_site(site: Site, root: Path) -> Site:
     return dataclasses.replace(site, content=root)
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from markupsafe import escape
 
 from generator import api
-from generator.compliance import drafts as dr
 from generator.compliance.diff import segments
 from generator.compliance.in_force import is_draft
 from generator.content import edit
@@ -30,6 +29,9 @@ from generator.web.editor_forms import SECTIONS, field_label, key_label, paths, 
 from generator.web.messages import cell_change, describe, t
 from generator.web.pages import render
 from generator.web.routers.compliance import refresh_products
+
+if TYPE_CHECKING:
+    from generator.compliance.drafts import Draft
 
 router = APIRouter(prefix="/editor", tags=["editor"])
 log = logging.getLogger("docgen.web.editor")
@@ -60,7 +62,7 @@ def _author(user: User) -> tuple[str, str]:
     return (user.name or user.email, user.email)
 
 
-def _draft(request: Request, number: int) -> dr.Draft:
+def _draft(request: Request, number: int) -> Draft:
     try:
         return api.content_repo(request.app.state.site).draft(number)
     except DocgenError:
@@ -73,9 +75,9 @@ def _file(stem: str) -> str:
     return STEMS[stem]
 
 
-def _editable(db: Db, draft: dr.Draft) -> tuple[bool, str]:
+def _editable(db: Db, draft: Draft) -> tuple[bool, str]:
     """Whether the draft takes edits now, and its state."""
-    status, _sub = dr.state(db, draft)
+    status, _sub = api.draft_state(db, draft)
     return status in ("open", "rejected"), status
 
 
@@ -88,7 +90,7 @@ def drafts_page(request: Request, db: Db, user: Reader) -> Response:
         return render(request, "editor.html", rows=[], revisions=[], no_repo=True)
     rows = []
     for d in found:
-        status, sub = dr.state(db, d)
+        status, sub = api.draft_state(db, d)
         rows.append({"d": d, "state": STATE_TEXT[status], "status": status, "reason": sub.reason if sub is not None and sub.state == "rejected" else ""})
     revisions = [r.name for r in request.app.state.products.schedule().revisions]
     return render(request, "editor.html", rows=rows, revisions=revisions, no_repo=False)
@@ -108,12 +110,12 @@ def start(request: Request, db: Db, user: Editor, revision: Annotated[str, Form(
 @router.get("/drafts/{number}")
 def draft_page(request: Request, db: Db, user: Reader, number: int) -> Response:
     d = _draft(request, number)
-    status, sub = dr.state(db, d)
+    status, sub = api.draft_state(db, d)
     return render(request, "editor_draft.html", d=d, sections=SECTIONS, status=status, state=STATE_TEXT[status], sub=sub,
                   stems={v: k for k, v in STEMS.items()})
 
 
-def _form_page(request: Request, d: dr.Draft, file_name: str, *, editable: bool, values: dict[str, str] | None = None,
+def _form_page(request: Request, d: Draft, file_name: str, *, editable: bool, values: dict[str, str] | None = None,
                problems: dict[str, list[str]] | None = None, others: list[str] | None = None, conflicts: list[dict] | None = None,
                opened_at: str | None = None, status_code: int = 200, notice: str = "", message: str = "") -> Response:
     repo = api.content_repo(request.app.state.site)
@@ -125,7 +127,7 @@ def _form_page(request: Request, d: dr.Draft, file_name: str, *, editable: bool,
                   field_label=field_label, grid_labels=grid_labels, notice=notice, message=message)
 
 
-def _grid_labels(request: Request, d: dr.Draft) -> dict[str, list[str]]:
+def _grid_labels(request: Request, d: Draft) -> dict[str, list[str]]:
     """The premium grid's row and column heads: revenue bands and limits, as the table prints them."""
     from generator.jpformat import format_yen_units
 
@@ -148,7 +150,7 @@ def _changes(form) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {k: v for k, v in form.multi_items() if k not in NOT_FORM and isinstance(v, str) and len(k) <= 200}
 
 
-def _check(request: Request, d: dr.Draft, file_name: str, changes: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
+def _check(request: Request, d: Draft, file_name: str, changes: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
     """The problems of the draft with ``changes``, by field of this file, and the others (other files, whole product)."""
     field_problems, problems = api.check_draft(request.app.state.site, d, file_name, changes)
     attr = edit.root_type(file_name)[0]
@@ -194,7 +196,7 @@ def save(request: Request, db: Db, user: Editor, form: FormFields, number: int, 
     return refused or RedirectResponse(f"/editor/drafts/{number}/sections/{stem}?saved=1", status_code=303)
 
 
-def _save_form(request: Request, db: Db, user: User, form, d: dr.Draft, file_name: str) -> Response | None:  # type: ignore[no-untyped-def]
+def _save_form(request: Request, db: Db, user: User, form, d: Draft, file_name: str) -> Response | None:  # type: ignore[no-untyped-def]
     """Save what the person changed in the form: None when saved (or nothing changed), else the page saying why not."""
     if not _editable(db, d)[0]:
         raise HTTPException(400, N_("This draft is under review or approved: it can no longer be edited."))
@@ -208,7 +210,7 @@ def _save_form(request: Request, db: Db, user: User, form, d: dr.Draft, file_nam
         return _form_page(request, d, file_name, editable=True, values=changes, problems=by_field, others=others, opened_at=opened_at,
                           status_code=422, message="入力に問題があります。各項目の横をご確認ください。保存していません。")
     try:
-        saved = dr.save(api.content_repo(request.app.state.site), d, file_name, changes, opened_at, _author(user))
+        saved = api.save_draft(request.app.state.site, d, file_name, changes, opened_at, _author(user))
     except EditConflict as exc:
         fresh = _draft(request, d.number)
         text = api.content_repo(request.app.state.site).read(fresh.head, f"{fresh.folder}/{file_name}")
@@ -239,7 +241,7 @@ def add(request: Request, db: Db, user: Editor, form: FormFields, number: int, s
     if not _editable(db, d)[0]:
         raise HTTPException(400, N_("This draft is under review or approved: it can no longer be edited."))
     try:
-        commit, new_id = dr.add_clause(api.content_repo(request.app.state.site), d, file_name, list_path, _author(user))
+        commit, new_id = api.add_draft_clause(request.app.state.site, d, file_name, list_path, _author(user))
     except DraftError as exc:
         raise HTTPException(400, describe(exc)) from None
     record(db, user, "draft.add", d.branch, {"file": file_name, "id": new_id, "commit": commit})
@@ -247,7 +249,7 @@ def add(request: Request, db: Db, user: Editor, form: FormFields, number: int, s
     return RedirectResponse(f"/editor/drafts/{number}/sections/{stem}?saved=1#{new_id}", status_code=303)
 
 
-def _preview_folder(request: Request, d: dr.Draft) -> Path:
+def _preview_folder(request: Request, d: Draft) -> Path:
     return Path(request.app.state.site.cache) / "draft-previews" / d.head
 
 
@@ -255,7 +257,7 @@ def _preview_folder(request: Request, d: dr.Draft) -> Path:
 def review(request: Request, db: Db, user: Reader, number: int) -> Response:
     """The draft's redline against the content as it is, and the brochure pages its changes are on (laid out from the draft)."""
     d = _draft(request, number)
-    status, sub = dr.state(db, d)
+    status, sub = api.draft_state(db, d)
     diff = api.draft_diff(request.app.state.site, d)
     converter = getattr(request.app.state.worker, "converter", None)
     try:
@@ -294,7 +296,7 @@ def page_png(request: Request, user: Reader, number: int, page: int) -> Response
 def redline_docx(request: Request, db: Db, user: Reader, number: int) -> Response:
     """The submission's redline as Word with tracked changes (made when it was submitted, kept with the submission)."""
     d = _draft(request, number)
-    sub = dr.submission_of(db, d)
+    _state, sub = api.draft_state(db, d)
     path = Path(request.app.state.site.storage) / sub.redline_key if sub is not None and sub.redline_key else None
     if path is None or not path.is_file():
         raise HTTPException(404)
@@ -332,7 +334,7 @@ def reject(request: Request, db: Db, user: Officer, number: int, reason: Annotat
     return RedirectResponse(f"/editor/drafts/{number}/review", status_code=303)
 
 
-def _build_outputs(request: Request, d: dr.Draft, approval: str) -> None:
+def _build_outputs(request: Request, d: Draft, approval: str) -> None:
     """Build the published outputs of the merged content (docgen build) in the background; its outcome goes to the audit log."""
     app = request.app
     builds = app.state.__dict__.setdefault("editor_builds", {})
