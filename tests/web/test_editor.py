@@ -142,6 +142,20 @@ def test_every_action_is_audited(portal, draft) -> None:  # type: ignore[no-unty
     assert {"draft.start", "draft.check", "draft.save", "draft.conflict", "draft.submit", "submit", "reject", "draft.reject"} <= actions, actions
 
 
+def test_a_draft_that_fails_the_checks_cannot_be_submitted(portal) -> None:  # type: ignore[no-untyped-def]
+    from generator import api
+
+    client = portal.client("marketing")
+    r = post(client, "/editor/drafts", revision=REVISION, title="検査に通らない下書き")
+    number = int(r.headers["location"].rsplit("/", 1)[1])
+    d = api.content_repo(portal.site).draft(number)
+    # saved through the API as a form cannot (the page refuses it before saving): the table changed, its rates version kept
+    api.save_draft(portal.site, d, "rates.yaml", {CELL: "56000"}, d.head, ("marketing", portal.emails["marketing"]))
+    r = post(client, f"/editor/drafts/{number}/submit")
+    assert r.status_code == 400 and "提出できません" in r.text and "料率バージョン" in r.text, r.text[r.text.find("<main>"):][:800]
+    assert "docgen-rev-" not in r.text and "/tmp/" not in r.text  # no server path
+
+
 def test_a_clause_added_gets_the_next_id(portal, draft) -> None:  # type: ignore[no-untyped-def]
     client = portal.client("marketing")
     # pressed with a field typed and not saved yet: that input is saved first, then the clause added

@@ -20,7 +20,7 @@ from generator.compliance.diff import segments
 from generator.compliance.in_force import is_draft
 from generator.content import edit
 from generator.content.model import CONTENT_FILES
-from generator.errors import DocgenError, DraftError, EditConflict
+from generator.errors import ContentError, DocgenError, DraftError, EditConflict
 from generator.i18n import N_
 from generator.store.accounts import User
 from generator.store.audit import record
@@ -309,7 +309,11 @@ def submit(request: Request, db: Db, user: Editor, number: int) -> Response:
     d = _draft(request, number)
     if not _editable(db, d)[0]:
         raise HTTPException(400, N_("This draft is under review or approved: it can no longer be edited."))
-    api.submit_draft(request.app.state.site, db, d, user)
+    try:
+        api.submit_draft(request.app.state.site, db, d, user)
+    except ContentError as exc:  # what `docgen validate` refuses: each problem by section and field, in Japanese
+        lines = [f"・{SECTIONS.get(Path(q.file).name, '')}：{field_label(q.path)}：{problem_text(q)}" for q in exc.problems[:50]]
+        raise HTTPException(400, "\n".join(["内容の検査で問題が見つかったため、提出できません。", *lines])) from None
     db.commit()
     return RedirectResponse(f"/editor/drafts/{number}/review", status_code=303)
 
