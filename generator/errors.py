@@ -377,3 +377,21 @@ class MissingExtra(DocgenError):
         top = (exc.name or "").partition(".")[0]
         extra = EXTRA_OF_MODULE.get(top)
         return cls(extra, top) if extra else None
+
+
+class DraftError(InputError):
+    """Raised when a content draft cannot be started, saved, submitted or merged as asked (its state, moved content, git)."""
+
+    exit_code = 1
+
+
+class EditConflict(DraftError):
+    """Raised when a saved field was changed by someone else since the form was opened; ``conflicts`` names each field."""
+
+    def __init__(self, conflicts: list[dict[str, object]], reason: str):
+        self.conflicts = conflicts
+        fields = ", ".join(str(c["path"]) for c in conflicts)
+        super().__init__("draft", fields, reason, params={"fields": fields})
+
+    def __reduce__(self) -> tuple[type[Self], tuple[object, ...]]:
+        return type(self), (self.conflicts, self.reason_id)

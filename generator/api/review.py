@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # SQLAlchemy and the models come with the portal extra: impor
 
     from sqlalchemy.orm import Session
 
+    from generator.compliance.diff import ContentDiff
     from generator.store.accounts import User
     from generator.store.approvals import Approval, Submission
 
@@ -78,10 +79,12 @@ def snapshot(site: Site, product: Product, submission_id: int) -> Path:
     return root
 
 
-def submit(site: Site, session: Session, product: Product, user: User, *, revision: str = "working tree") -> Submitted:
-    """Put ``product``'s exact content up for review: the submission, its snapshot, and its redline against the snapshot
-    of the last approved version (when that one was submitted with a snapshot). ApprovalError when the version is
-    already approved or pending."""
+def submit(site: Site, session: Session, product: Product, user: User, *, revision: str = "working tree",
+           changes: ContentDiff | None = None) -> Submitted:
+    """Put ``product``'s exact content (read from ``site.content``) up for review: the submission, its snapshot, and its
+    redline against the snapshot of the last approved version (when that one was submitted with a snapshot), or the
+    redline of ``changes`` when given (a draft's, against the content it was started from: generator.api.drafts).
+    ApprovalError when the version is already approved or pending."""
     from generator.compliance import approval as ap
     from generator.compliance.diff import compare, load_pair
     from generator.compliance.redline import write_report
@@ -92,10 +95,11 @@ def submit(site: Site, session: Session, product: Product, user: User, *, revisi
     base = ap.last_approved(session, product.key)
     base_sub = session.get(Submission, base.submission_id) if base is not None and base.submission_id else None
     summary = redline = None
-    if base is not None and base_sub is not None and snapshot_folder(site, base_sub.id).is_dir():
+    if changes is None and base is not None and base_sub is not None and snapshot_folder(site, base_sub.id).is_dir():
         old, new = load_pair(site, str(snapshot_folder(site, base_sub.id)), str(root), product.key)
-        d = compare(old, new, f"approved {base.approval_number}", f"submission {sub.id}")
-        summary, redline = write_report(d, root, templates=site.templates, author=user.email)
+        changes = compare(old, new, f"approved {base.approval_number}", f"submission {sub.id}")
+    if changes is not None:
+        summary, redline = write_report(changes, root, templates=site.templates, author=user.email)
         sub.summary, sub.redline_key = summary.read_text(encoding="utf-8"), redline.relative_to(site.storage).as_posix()
     session.commit()
     return Submitted(sub, root, base, summary, redline)

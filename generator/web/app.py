@@ -122,7 +122,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     ``coalesce``: packs at most in one run when agents' packs queue up (generator.web.jobs.COALESCE; 1: one pack a run).
     ``delivery``: the SMTP relay and link settings (default: ``DOCGEN_SMTP_URL`` and friends, read now; a bad one stops here).
     """
-    from generator.web.routers import account, admin, agents, auth, clients, compliance, download, marketing, verify
+    from generator.web.routers import account, admin, agents, auth, clients, compliance, download, editor, marketing, verify
     from generator.web.routers import delivery as delivery_router
 
     delivery = delivery or DeliverySettings.from_env()
@@ -226,6 +226,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     app.include_router(auth.router, dependencies=csrf)
     app.include_router(agents.router, dependencies=csrf)
     app.include_router(marketing.router, dependencies=csrf)
+    app.include_router(editor.router, dependencies=csrf)
     app.include_router(compliance.router, dependencies=csrf)
     app.include_router(verify.router, dependencies=csrf)
     app.include_router(admin.router, dependencies=csrf)

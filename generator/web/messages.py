@@ -50,6 +50,8 @@ FIELD_LABELS: dict[str, str] = {
     "start": "保険始期日",
     "保険始期日": "保険始期日",
     "renewal": "更新契約",
+    "draft": "下書き",
+    "revision": "改定",
 }
 
 # docgen's documents as the pages name them (generator.documents.facts.DOCUMENT_USES keys: where a changed clause prints)

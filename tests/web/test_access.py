@@ -86,6 +86,20 @@ TABLE: dict[tuple[str, str], tuple[frozenset[str], bool]] = {
     ("GET", "/password/reset"): (PUBLIC, False),
     ("POST", "/password/reset"): (PUBLIC, False),
     ("GET", "/verify"): (OFFICERS, False),
+    # issue 27: the content editor — marketing edits, compliance reads and decides, agents are told nothing is there (404)
+    ("GET", "/editor"): (SUBMITTERS, False),
+    ("POST", "/editor/drafts"): (MARKETING, False),
+    ("GET", "/editor/drafts/{number}"): (SUBMITTERS, False),
+    ("GET", "/editor/drafts/{number}/sections/{stem}"): (SUBMITTERS, False),
+    ("POST", "/editor/drafts/{number}/sections/{stem}"): (MARKETING, False),
+    ("POST", "/editor/drafts/{number}/sections/{stem}/check"): (MARKETING, False),
+    ("POST", "/editor/drafts/{number}/sections/{stem}/add"): (MARKETING, False),
+    ("GET", "/editor/drafts/{number}/review"): (SUBMITTERS, False),
+    ("GET", "/editor/drafts/{number}/redline.docx"): (SUBMITTERS, False),
+    ("GET", "/editor/drafts/{number}/pages/{page}.png"): (SUBMITTERS, False),
+    ("POST", "/editor/drafts/{number}/submit"): (MARKETING, False),
+    ("POST", "/editor/drafts/{number}/approve"): (OFFICERS, False),
+    ("POST", "/editor/drafts/{number}/reject"): (OFFICERS, False),
     ("POST", "/verify"): (OFFICERS, False),
     # issue 24: clients, 意向把握, delivery. Acting on an agency's client or pack is for that agency's own staff: the
     # insurer's admin reads them (like compliance) but is refused (403) when it would act for the agency.
@@ -137,6 +151,14 @@ REFUSED_AS_SENT: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/packs/{pack_id}/deliveries"): (400,),
     ("POST", "/deliveries/{delivery_id}/retry"): (400,),
     ("GET", "/d/{rest:path}"): (404,),  # a mangled link
+    # the editor: no draft 999999 (404); a draft needs a name (400)
+    ("POST", "/editor/drafts"): (400,),
+    **{(m, p): (404,) for m, p in [("GET", "/editor/drafts/{number}"), ("GET", "/editor/drafts/{number}/sections/{stem}"),
+                                   ("POST", "/editor/drafts/{number}/sections/{stem}"), ("POST", "/editor/drafts/{number}/sections/{stem}/check"),
+                                   ("POST", "/editor/drafts/{number}/sections/{stem}/add"), ("GET", "/editor/drafts/{number}/review"),
+                                   ("GET", "/editor/drafts/{number}/redline.docx"),
+                                   ("GET", "/editor/drafts/{number}/pages/{page}.png"), ("POST", "/editor/drafts/{number}/submit"),
+                                   ("POST", "/editor/drafts/{number}/approve"), ("POST", "/editor/drafts/{number}/reject")]},
 }
 
 CSV = "会社名,担当者,業種,売上高,賠償保険金額\n有限会社 伸和企画,上,製造業,4.5億,1億\n".encode()
@@ -187,7 +209,7 @@ def objects(portal) -> dict[str, str]:  # type: ignore[no-untyped-def]
         s.commit()
         return {"pack_id": record.public_id, "job_id": job.public_id, "upload_id": upload.public_id, "user_id": spare.id,
                 "client_id": client.public_id, "delivery_id": delivery.public_id,
-                "token": token, "rest": "cut/off"}
+                "token": token, "rest": "cut/off", "number": 999999, "stem": "exclusions", "page": 1}
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +247,9 @@ def test_access(portal, clients, objects, method: str, path: str, who: str) -> N
     client = portal.client(None if who == "anonymous" else who) if path == "/logout" else clients[who]
     r = _request(client, method, path, objects, who)
     if who not in allowed:
-        if who == "anonymous":
+        if who in ("agent", "other_agent") and path.startswith("/editor"):
+            assert r.status_code == 404, (r.status_code, r.text[:300])  # drafts do not exist for agents
+        elif who == "anonymous":
             assert r.status_code == 303 and r.headers["location"].startswith("/login"), (r.status_code, r.text[:300])
         else:
             assert r.status_code == 403, (r.status_code, r.text[:300])
