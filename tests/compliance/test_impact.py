@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -150,7 +151,13 @@ def test_reissue_job_builds_the_new_pack_from_the_new_version(session, people, v
     eng = db.engine(database)
     worker = Worker(site, db.session_factory(eng), lambda: new, threads=1)
     try:
-        worker._run(job_id)  # what the portal's worker thread does with a queued job
+        worker._run(job_id)  # what the portal's worker thread does with a queued job: a pack job is queued for a run
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # the coalescer's lane builds it; shutdown would leave it queued for recover()
+            session.expire_all()
+            if session.get(Job, job_id).state != "running":
+                break
+            time.sleep(0.1)
     finally:
         worker.shutdown(wait=True)
         eng.dispose()
