@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 import httpx  # noqa: E402
+import psutil  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 
 from generator import api  # noqa: E402
@@ -148,13 +149,18 @@ def make_users(url: str, count: int) -> list[tuple[str, str]]:
 class Server:
     """``docgen serve`` in its own session on 127.0.0.1; stopped with SIGTERM, then its whole group killed."""
 
-    def __init__(self, env: dict[str, str], url: str, log: Path, start_timeout: float = 180.0, coalesce: int | None = None):
+    def __init__(self, env: dict[str, str], url: str, log: Path, start_timeout: float = 180.0, coalesce: int | None = None,
+                 profile: Path | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log
         extra = ["--coalesce", str(coalesce)] if coalesce else []
+        # --profile: every thread of the server under cProfile (tests/bench/profiled.py), the stats written when it stops
+        command = [sys.executable, "-m", "tests.bench.profiled"] if profile else DOCGEN
+        if profile:
+            env = dict(env, DOCGEN_BENCH_PROFILE=str(profile))
         with log.open("wb") as out:
-            self.proc = subprocess.Popen([*DOCGEN, "serve", "--database", url, "--host", "127.0.0.1", "--port", str(self.port), *extra], env=env,
+            self.proc = subprocess.Popen([*command, "serve", "--database", url, "--host", "127.0.0.1", "--port", str(self.port), *extra], env=env,
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + start_timeout
         while True:
@@ -169,6 +175,19 @@ class Server:
                 self.stop()
                 raise SystemExit(f"docgen serve did not answer within {start_timeout:g}s")
             time.sleep(0.2)
+
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds so far (user + system) of the server process and of the LibreOffice processes under it.
+
+        The load-robust figure: a busy machine stretches the wall clock, much less the CPU a pack costs.
+        """
+        server = psutil.Process(self.proc.pid)
+        own = sum(server.cpu_times()[:2])
+        below = 0.0
+        for child in server.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                below += sum(child.cpu_times()[:2])
+        return own, below
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -348,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="docgen serve --coalesce for the HTTP phases (default: the server's own); several: one server each, "
                              "alternated --rounds times in this run (1 builds one pack a run: the baseline)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of the HTTP phases over the --coalesce settings (default: %(default)s)")
+    parser.add_argument("--profile", type=Path, default=None, metavar="FILE",
+                        help="profile every thread of each server (cProfile, CPU clock); stats to FILE-<setting>-<round>.prof (pstats)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="docgen-service-bench-"))
@@ -378,17 +399,24 @@ def main(argv: list[str] | None = None) -> int:
         for round_no in range(args.rounds):
             for setting in settings:
                 label = f"coalesce={setting if setting else 'default'} round {round_no + 1}"
-                server = Server(env, url, work / f"serve-{round_no}-{setting}.log", coalesce=setting)
+                profile = args.profile.with_name(f"{args.profile.name}-{setting or 'default'}-{round_no + 1}.prof") if args.profile else None
+                server = Server(env, url, work / f"serve-{round_no}-{setting}.log", coalesce=setting, profile=profile)
                 try:
+                    cpu0 = server.cpu()
                     got, bad = latency(server, users[0], args.packs, premiums, args.limit, args.request_timeout)
+                    cpu1 = server.cpu()
                     if got:
-                        print(line(f"service (HTTP: submit, poll, download), one pack at a time [{label}]", got), flush=True)
+                        print(line(f"service (HTTP: submit, poll, download), one pack at a time [{label}]", got)
+                              + f"; CPU/pack server {(cpu1[0] - cpu0[0]) / len(got):.3f}s, LibreOffice {(cpu1[1] - cpu0[1]) / len(got):.3f}s", flush=True)
                     done, failed_load, wall = load_test(server, users[: args.agents], args.per_agent, premiums, args.limit, args.request_timeout)
+                    cpu2 = server.cpu()
                 finally:
                     server.stop()
+                per = max(1, len(done))
                 print(f"load [{label}]: {args.agents} agents x {args.per_agent} packs, {len(done)} ok, {len(failed_load)} errors, {wall:.1f}s, "
                       f"throughput={len(done) / wall:.2f} packs/s, p50={statistics.median(done) if done else 0:.3f}s "
-                      f"p95={percentile(done, 95) if done else 0:.3f}s", flush=True)
+                      f"p95={percentile(done, 95) if done else 0:.3f}s; CPU/pack server {(cpu2[0] - cpu1[0]) / per:.3f}s, "
+                      f"LibreOffice {(cpu2[1] - cpu1[1]) / per:.3f}s; load average {os.getloadavg()[0]:.1f}", flush=True)
                 times += got
                 errors += bad
                 load += done
