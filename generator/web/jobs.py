@@ -217,39 +217,81 @@ class Worker:
         return True
 
     def _build_together(self, items: list[_PackJob]) -> None:
-        """One run of the building step per product (revisions apart) for every queued pack; each job settled on its own."""
+        """One run of the building step per product (revisions apart) for every queued pack; each job settled on its own.
+
+        The run's packs enter the ledger together, in one transaction (one commit, one audit checkpoint): per pack, a
+        commit of its own cost the portal's single process more than the pack's share of LibreOffice did.
+        """
         groups: dict[tuple[int, int, int], list[_PackJob]] = {}
         for item in items:
             groups.setdefault((id(item.product), id(item.schedule), id(item.approvals)), []).append(item)
         for group in groups.values():
             waiting = {id(item.plan): item for item in group}
-            settle = functools.partial(self._settle, waiting)
+            built: list[tuple[_PackJob, api.Pack]] = []
+            settle = functools.partial(self._settle, waiting, built)
             began = time.monotonic()
+            failure = self._internal_failure
             try:
                 api.build_planned(self.site, group[0].product, [i.plan for i in group], outs=[i.out for i in group],
                                   work=self.site.storage / "tmp", schedule=group[0].schedule, timeout=self.timeout, converter=self.converter,
                                   on_done=settle, approvals=group[0].approvals)
             except DocgenError as exc:  # the run as a whole (the brochure, the signing key): every pack not yet settled
-                for item in list(waiting.values()):
-                    self._finish(waiting, item, functools.partial(self._fail, item.job_id, exc))
+                failure = functools.partial(self._failure, exc)
             except Exception:
                 log.exception("a run of %d pack(s) failed", len(group))
-                for item in list(waiting.values()):
-                    self._finish(waiting, item, functools.partial(self._update, item.job_id, state="failed", reason=INTERNAL))
+            self._record_run(waiting, built)  # packs installed before a failure are kept
+            for item in list(waiting.values()):  # none, unless the run as a whole failed
+                self._finish(waiting, item, failure(item))
             log.info("built %d pack(s) in one run in %.2f s", len(group), time.monotonic() - began)
 
-    def _settle(self, waiting: dict[int, _PackJob], plan: PackPlan, outcome: api.Pack | RowError) -> None:
-        """A pack of a run is installed (into the ledger with it) or failed: its job is done, whatever the others do."""
+    def _failure(self, exc: DocgenError, item: _PackJob) -> Callable[[], None]:
+        return functools.partial(self._fail, item.job_id, exc)
+
+    def _internal_failure(self, item: _PackJob) -> Callable[[], None]:
+        return functools.partial(self._update, item.job_id, state="failed", reason=INTERNAL)
+
+    def _settle(self, waiting: dict[int, _PackJob], built: list[tuple[_PackJob, api.Pack]], plan: PackPlan,
+                outcome: api.Pack | RowError) -> None:
+        """A pack of a run failed (its job is done at once, whatever the others do) or is installed (kept for the ledger)."""
         item = waiting[id(plan)]
         if isinstance(outcome, RowError):
             self._finish(waiting, item, functools.partial(self._fail, item.job_id, outcome.as_error()))
+        else:
+            built.append((item, outcome))
+
+    def _record_run(self, waiting: dict[int, _PackJob], built: list[tuple[_PackJob, api.Pack]]) -> None:
+        """Every built pack of a run into the ledger and its job done, in one transaction; if that fails (an agent
+        deleted meanwhile, a full disk), each pack is entered on its own, so that only the one at fault fails."""
+        if not built:
             return
+        keys: list[str] = []
+        try:
+            with self.sessions() as db:
+                for item, pack in built:
+                    record = self._enter(db, item.job_id, item.product, item.plan.request, pack)
+                    keys.append(record.storage_key)
+                    self._done(db, item.job_id, record.id)
+                db.commit()
+        except Exception:
+            for key in keys:
+                storage.remove(self.site.storage, key)
+            log.warning("the ledger entries of a run of %d pack(s) failed together; entering them one by one", len(built), exc_info=True)
+            for item, pack in built:
+                self._finish(waiting, item, functools.partial(self._record_one, item, pack))
+            return
+        for item, _pack in built:
+            waiting.pop(id(item.plan), None)
+            self._release(item.job_id)
 
-        def record() -> None:
-            record_id = self._record(item.job_id, item.product, plan.request, outcome)
-            self._update(item.job_id, state="done", done=1, result={"packs": [record_id], "errors": []})
+    def _record_one(self, item: _PackJob, pack: api.Pack) -> None:
+        record_id = self._record(item.job_id, item.product, item.plan.request, pack)
+        self._update(item.job_id, state="done", done=1, result={"packs": [record_id], "errors": []})
 
-        self._finish(waiting, item, record)
+    @staticmethod
+    def _done(db: Session, job_id: int, record_id: int) -> None:
+        job = db.get(Job, job_id)
+        assert job is not None  # _enter found it in this transaction
+        job.state, job.done, job.result, job.updated_at = "done", 1, {"packs": [record_id], "errors": []}, utcnow()
 
     def _finish(self, waiting: dict[int, _PackJob], item: _PackJob, step: Callable[[], None]) -> None:
         waiting.pop(id(item.plan), None)
@@ -296,36 +338,45 @@ class Worker:
     def _record(self, job_id: int, product: Product, request: ClientRequest, pack: api.Pack) -> int:
         """Archive a built pack and enter it in the ledger; the files exist before the row does."""
         with self.sessions() as db:
-            job = db.get(Job, job_id)
-            agent = db.get(User, job.user_id) if job else None
-            if job is None or agent is None:
-                raise DocgenError("the job or its agent was deleted while it ran")
-            prov = provenance(pack)
-            number = approval(prov)
-            record = PackRecord(
-                agency_id=job.agency_id, agent_id=agent.id, job_id=job.id, client=request.client, contact=request.contact,
-                industry=request.industry, revenue=request.revenue, limit=request.limit, product=product.key,
-                content_version=prov.get("/DocgenContentVersion") or product.meta.content_version,
-                content_hash=prov.get("/DocgenContentHash") or product.digest(), approval_number=number,
-                draft=number is None or prov.get("/DocgenDraft") == "true", quote_number=pack.quote_number,
-                premium=int(pack.premium), pdf_sha256=storage.sha256(pack.pdf), clauses=clauses(prov), created_at=utcnow(),
-            )
-            # the client on file: the one picked on the form, else the agency's record with this name and contact person
-            picked = (job.params or {}).get("client_id")
-            found = db.get(Client, picked) if picked else find_client(db, job.agency_id, request.client, request.contact)
-            record.client_id = found.id if found is not None and found.agency_id == job.agency_id else None
-            db.add(record)
-            db.flush()
-            key = storage.archive_pack(self.site.storage, record.id, pack.pdf, pack.docx)
-            record.storage_key = key
-            audit(db, agent, "pack.built", f"pack {record.id}", {"client": request.client, "quote_number": pack.quote_number,
-                                                                 "content_hash": record.content_hash, "draft": record.draft, "job": job.id})
+            record = self._enter(db, job_id, product, request, pack)
             try:
                 db.commit()
             except BaseException:
-                storage.remove(self.site.storage, key)
+                storage.remove(self.site.storage, record.storage_key)
                 raise
             return record.id
+
+    def _enter(self, db: Session, job_id: int, product: Product, request: ClientRequest, pack: api.Pack) -> PackRecord:
+        """Archive a built pack and add its ledger row and audit entry to ``db``'s transaction (the caller commits, or
+        removes the archived files when it cannot)."""
+        job = db.get(Job, job_id)
+        agent = db.get(User, job.user_id) if job else None
+        if job is None or agent is None:
+            raise DocgenError("the job or its agent was deleted while it ran")
+        prov = provenance(pack)
+        number = approval(prov)
+        record = PackRecord(
+            agency_id=job.agency_id, agent_id=agent.id, job_id=job.id, client=request.client, contact=request.contact,
+            industry=request.industry, revenue=request.revenue, limit=request.limit, product=product.key,
+            content_version=prov.get("/DocgenContentVersion") or product.meta.content_version,
+            content_hash=prov.get("/DocgenContentHash") or product.digest(), approval_number=number,
+            draft=number is None or prov.get("/DocgenDraft") == "true", quote_number=pack.quote_number,
+            premium=int(pack.premium), pdf_sha256=storage.sha256(pack.pdf), clauses=clauses(prov), created_at=utcnow(),
+        )
+        # the client on file: the one picked on the form, else the agency's record with this name and contact person
+        picked = (job.params or {}).get("client_id")
+        found = db.get(Client, picked) if picked else find_client(db, job.agency_id, request.client, request.contact)
+        record.client_id = found.id if found is not None and found.agency_id == job.agency_id else None
+        db.add(record)
+        db.flush()
+        record.storage_key = storage.archive_pack(self.site.storage, record.id, pack.pdf, pack.docx)
+        try:
+            audit(db, agent, "pack.built", f"pack {record.id}", {"client": request.client, "quote_number": pack.quote_number,
+                                                                 "content_hash": record.content_hash, "draft": record.draft, "job": job.id})
+        except BaseException:
+            storage.remove(self.site.storage, record.storage_key)
+            raise
+        return record
 
 
 def errors_csv(errors: list[dict[str, Any]]) -> bytes:

@@ -9,10 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from generator.batch.coalesce import Coalescer
 from generator.documents.proposal import pack_folder
+from generator.store import audit
+from generator.store.audit import AuditEntry
 from generator.store.ledger import Job, PackRecord
 from tests.web.conftest import Portal, wait_for_job
 
@@ -111,3 +114,55 @@ def test_a_pack_refused_at_planning_fails_alone_and_never_reaches_a_run(live_por
     release.set()
     assert wait_for_job(live_portal, good).state == "done"
     assert coalescer.runs == [1, 1]
+
+
+def test_a_runs_packs_enter_the_ledger_in_one_commit(live_portal: Portal, held) -> None:  # type: ignore[no-untyped-def]
+    release, coalescer = held
+    worker = live_portal.app.state.worker  # type: ignore[attr-defined]
+    clients = ["株式会社 台帳一", "株式会社 台帳二", "株式会社 台帳三"]
+    jobs = [pack_job(live_portal, c) for c in clients]
+    for job_id in jobs:
+        worker.submit(job_id)
+    wait_queued(coalescer, len(jobs))
+    with live_portal.sessions() as s:
+        before = s.scalar(select(func.max(AuditEntry.seq))) or 0
+    commits: list[Session] = []
+    count = commits.append  # after_commit hands over the session
+    event.listen(Session, "after_commit", count)
+    try:
+        release.set()
+        first = [wait_for_job(live_portal, job_id) for job_id in jobs]
+    finally:
+        event.remove(Session, "after_commit", count)
+    assert coalescer.runs == [1, 3] and [j.state for j in first] == ["done"] * 3
+    with live_portal.sessions() as s:
+        entries = list(s.scalars(select(AuditEntry).where(AuditEntry.seq > before).order_by(AuditEntry.seq)))
+        records = list(s.scalars(select(PackRecord).where(PackRecord.job_id.in_(jobs))))
+        assert audit.verify(s) == []  # chained in one transaction, the checkpoint on its newest entry
+    assert [e.action for e in entries] == ["pack.built"] * 3 and {r.job_id for r in records} == set(jobs)
+    # three packs and their jobs in one commit; with a commit per pack and one per job it took six
+    assert len(commits) == 1, commits
+
+
+
+def test_a_ledger_entry_that_cannot_be_made_fails_its_job_alone(live_portal: Portal, held) -> None:  # type: ignore[no-untyped-def]
+    release, coalescer = held
+    worker = live_portal.app.state.worker  # type: ignore[attr-defined]
+    jobs = [pack_job(live_portal, c) for c in ("株式会社 台帳四", "株式会社 台帳五", "株式会社 台帳六")]
+    for job_id in jobs:
+        worker.submit(job_id)
+    wait_queued(coalescer, len(jobs))
+    with live_portal.sessions() as s:  # the second job is gone by the time its pack is built: the run's one commit fails
+        s.delete(s.get(Job, jobs[1]))
+        s.commit()
+    release.set()
+    done = [wait_for_job(live_portal, job_id) for job_id in (jobs[0], jobs[2])]
+    assert coalescer.runs == [1, 3]
+    assert [j.state for j in done] == ["done", "done"], [j.reason for j in done]
+    with live_portal.sessions() as s:
+        kept = {r.job_id for r in s.scalars(select(PackRecord).where(PackRecord.job_id.in_(jobs)))}
+        keys = {r.storage_key for r in s.scalars(select(PackRecord))}
+        assert audit.verify(s) == []  # the rolled-back entries left no gap in the chain
+    assert kept == {jobs[0], jobs[2]}
+    # the files archived for the failed attempt are gone: every pack folder in storage is a ledger row's
+    assert {f"packs/{p.name}" for p in (live_portal.site.storage / "packs").iterdir()} == keys
