@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
@@ -47,13 +47,15 @@ def optional_session(request: Request, db: Db) -> WebSession | None:
     return found
 
 
-def current_session(found: Annotated[WebSession | None, Depends(optional_session)]) -> WebSession:
+# The dependencies below read only what optional_session loaded (the session and its user, joined): ``async def``, they
+# run on the event loop; as plain ``def`` each was a hop to the threadpool and back, several per request, every poll
+async def current_session(found: Annotated[WebSession | None, Depends(optional_session)]) -> WebSession:
     if found is None:
         raise LoginRequired()
     return found
 
 
-def current_user(found: Annotated[WebSession, Depends(current_session)]) -> User:
+async def current_user(found: Annotated[WebSession, Depends(current_session)]) -> User:
     return found.user
 
 
@@ -106,10 +108,10 @@ def check_csrf(request: Request, db: Db, given: Annotated[str | None, Depends(cs
         raise CsrfFailed()
 
 
-def require_role(*roles: str) -> Callable[..., User]:
+def require_role(*roles: str) -> Callable[..., Awaitable[User]]:
     """A dependency letting only these roles through (403 for the others; login first for nobody)."""
 
-    def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser) -> User:  # no database: on the event loop
         if user.role not in roles:
             raise HTTPException(403, N_("Your role may not open this page."))
         return user
@@ -117,7 +119,7 @@ def require_role(*roles: str) -> Callable[..., User]:
     return dependency
 
 
-def scoped_db(db: Db, user: CurrentUser) -> Session:
+async def scoped_db(db: Db, user: CurrentUser) -> Session:  # marks the session, no query: on the event loop
     """The request's session limited to the user's agency (compliance and admin: every agency)."""
     return tenancy.scope(db, None if user.sees_all_agencies else user.agency_id)
 

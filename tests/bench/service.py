@@ -177,7 +177,7 @@ class Server:
             time.sleep(0.2)
 
     def cpu(self) -> tuple[float, float]:
-        """CPU seconds so far (user + system) of the server process and of the LibreOffice processes under it.
+        """CPU seconds so far (user + system) of the server process and of the processes under it (LibreOffice, warm lanes).
 
         The load-robust figure: a busy machine stretches the wall clock, much less the CPU a pack costs.
         """
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
                     cpu1 = server.cpu()
                     if got:
                         print(line(f"service (HTTP: submit, poll, download), one pack at a time [{label}]", got)
-                              + f"; CPU/pack server {(cpu1[0] - cpu0[0]) / len(got):.3f}s, LibreOffice {(cpu1[1] - cpu0[1]) / len(got):.3f}s", flush=True)
+                              + f"; CPU/pack server {(cpu1[0] - cpu0[0]) / len(got):.3f}s, workers {(cpu1[1] - cpu0[1]) / len(got):.3f}s", flush=True)
                     done, failed_load, wall = load_test(server, users[: args.agents], args.per_agent, premiums, args.limit, args.request_timeout)
                     cpu2 = server.cpu()
                 finally:
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"load [{label}]: {args.agents} agents x {args.per_agent} packs, {len(done)} ok, {len(failed_load)} errors, {wall:.1f}s, "
                       f"throughput={len(done) / wall:.2f} packs/s, p50={statistics.median(done) if done else 0:.3f}s "
                       f"p95={percentile(done, 95) if done else 0:.3f}s; CPU/pack server {(cpu2[0] - cpu1[0]) / per:.3f}s, "
-                      f"LibreOffice {(cpu2[1] - cpu1[1]) / per:.3f}s; load average {os.getloadavg()[0]:.1f}", flush=True)
+                      f"workers (LibreOffice, lanes) {(cpu2[1] - cpu1[1]) / per:.3f}s; load average {os.getloadavg()[0]:.1f}", flush=True)
                 times += got
                 errors += bad
                 load += done
