@@ -40,6 +40,7 @@ class Source:
     outline: list[tuple[str, int, list]] = field(default_factory=list)
     hashes: dict[tuple[int, bool], str] = field(default_factory=dict)  # page hashes as merged (generator.documents.pack)
     _taken: dict[tuple[int, int], Array] = field(default_factory=dict)
+    _starting: dict[int, list[int]] | None = None  # indexes into ``elements`` by an element's first page
 
     @property
     def name(self) -> str:
@@ -80,15 +81,19 @@ class Source:
         key = (pages.start, pages.stop)
         if key not in self._taken:
             group = self.pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Part, K=Array()))
-            for elem, used in self.elements:
-                if used and min(used) in pages:
-                    if max(used) not in pages:  # it would take another document's pages along (another client's)
-                        raise ConversionError(f"{self.name}: a structure element spans pages {min(used) + 1}-{max(used) + 1}, beyond pages "
-                                         f"{pages.start + 1}-{pages.stop} of its document")
-                    if "/P" in elem:  # its parent is one group: its MCIDs point at it from the ParentTree
-                        raise ConversionError(f"{self.name}: pages {pages.start + 1}-{pages.stop} overlap pages taken before from the same prepared PDF")
-                    elem.P = group
-                    group.K.append(elem)
+            if self._starting is None:  # a batch's layout PDF holds a hundred clients' elements: each pack takes its own
+                self._starting = {}
+                for i, (_, used) in enumerate(self.elements):
+                    if used:
+                        self._starting.setdefault(min(used), []).append(i)
+            for elem, used in (self.elements[i] for i in sorted(i for n in pages for i in self._starting.get(n, ()))):
+                if max(used) not in pages:  # it would take another document's pages along (another client's)
+                    raise ConversionError(f"{self.name}: a structure element spans pages {min(used) + 1}-{max(used) + 1}, beyond pages "
+                                          f"{pages.start + 1}-{pages.stop} of its document")
+                if "/P" in elem:  # its parent is one group: its MCIDs point at it from the ParentTree
+                    raise ConversionError(f"{self.name}: pages {pages.start + 1}-{pages.stop} overlap pages taken before from the same prepared PDF")
+                elem.P = group
+                group.K.append(elem)
             self._taken[key] = self.pdf.make_indirect(Array([group, Array([self.marks[n] for n in pages])]))
         return self._taken[key]
 
@@ -366,9 +371,10 @@ def save(pdf: Pdf) -> bytes:
     """The file's bytes: /ID from its content (same inputs, same bytes), PDF 1.7.
 
     Object streams: the structure tree is thousands of small dictionaries; packed, a pack is a quarter smaller and
-    written in half the time (PDF/A-2 allows them; the XMP stream is a stream, never inside one).
+    written in half the time (PDF/A-2 allows them; the XMP stream is a stream, never inside one). Streams are
+    written as they are (no decode level): qpdf's default decodes every Flate stream only to find it needs no change.
     """
     buf = io.BytesIO()
-    pdf.save(buf, deterministic_id=True, force_version="1.7", compress_streams=True,
+    pdf.save(buf, deterministic_id=True, force_version="1.7", compress_streams=True, stream_decode_level=pikepdf.StreamDecodeLevel.none,
              object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return buf.getvalue()
