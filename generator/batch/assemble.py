@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pikepdf
 from pypdf import PdfReader
 
 from generator.batch.typeset import Converter, Job, Layout, Typeset, typeset
@@ -164,7 +163,7 @@ def merge_pack(spec: MergeSpec, done: Typeset, readers: dict[Path, Source], new:
     for doc, pieces in zip(PERSONALISED, done.parts, strict=True):
         for n, piece in enumerate(pieces):
             if piece.pdf not in readers:
-                readers[piece.pdf] = Source.of(pikepdf.open(piece.pdf))
+                readers[piece.pdf] = Source.open(piece.pdf)
             parts.append(Part(doc.part_title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages, shared=piece.shared))
     parts.append(Part(BROCHURE.part_title, spec.brochure, nested=True, shared=True))
     new.mkdir(parents=True)

@@ -43,7 +43,7 @@ def shared_source(path: Path) -> Source:
     if key not in cache:
         if len(cache) > 32:
             cache.clear()
-        cache[key] = Source.of(pikepdf.open(path))
+        cache[key] = Source.open(path)
     return cache[key]
 
 
@@ -88,7 +88,7 @@ def _hash(page: pikepdf.Page, source: Source, n: int, stamped: bool, shared: boo
 
 def _read(path: Path) -> Source:
     try:
-        return Source.of(pikepdf.open(path))
+        return Source.open(path)
     except FileNotFoundError:
         raise
     except pikepdf.PdfError as exc:
