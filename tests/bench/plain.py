@@ -27,8 +27,7 @@ def _merge(pieces: Sequence[pdfa.Piece]) -> pikepdf.Pdf:
         dest.pages.extend(piece.source.pdf.pages[n] for n in piece.pages)
         own = [pdfa._shift(i, start - piece.pages.start) for i in piece.source.outline if i[1] in piece.pages] if piece.nested else []
         outline += [(piece.title, start, own)] if piece.title else own
-    with dest.open_outline() as root:
-        root.root.extend(pdfa._item(dest, *entry) for entry in outline)
+    pdfa.write_outline(dest, outline)
     return dest
 
 
