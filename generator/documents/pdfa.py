@@ -54,10 +54,11 @@ class Source:
 
     @classmethod
     def of(cls, pdf: Pdf) -> Source:
+        """``pdf`` prepared; its structure elements are taken over in place (the file is this source's alone)."""
         source = cls(pdf)
         rename_subsets(pdf)
         index = {page.objgen: n for n, page in enumerate(pdf.pages)}
-        source.marks = [pdf.make_indirect(Array()) for _ in pdf.pages]
+        marks: list[list] = [[] for _ in pdf.pages]  # Python lists while the tree is walked: one pikepdf array each at the end
         source.annots = [[] for _ in pdf.pages]
         annot_at = {a.objgen: (n, j) for n, page in enumerate(pdf.pages) for j, a in enumerate(page.obj.get("/Annots", ()))}
         root = pdf.Root.get("/StructTreeRoot")
@@ -71,9 +72,12 @@ class Source:
             for top in tops:
                 if isinstance(top, Dictionary) and "/S" in top:
                     pages: set[int] = set()
-                    copy = source._copy(top, index, annot_at, pages)
-                    if copy is not None:
-                        source.elements.append((copy, frozenset(pages)))
+                    taken = source._take(top, index, annot_at, pages, marks)
+                    if taken is not None:
+                        if "/P" in taken:
+                            del taken["/P"]  # no parent until a pack takes it (taken())
+                        source.elements.append((taken, frozenset(pages)))
+        source.marks = [pdf.make_indirect(Array(m)) for m in marks]
         source.outline = _outline(pdf, index)
         return source
 
@@ -102,63 +106,75 @@ class Source:
             self._taken[key] = self.pdf.make_indirect(Array([group, Array([self.marks[n] for n in pages])]))
         return self._taken[key]
 
-    def _copy(self, elem: Dictionary, index: dict, annot_at: dict, pages: set[int]) -> Dictionary | None:
-        """A copy of ``elem`` and its subtree in the same file, without its parent; records MCIDs and annotations."""
-        new = self.pdf.make_indirect(Dictionary({k: v for k, v in elem.items() if k not in ("/K", "/P")}))
-        page = index.get(elem.Pg.objgen) if "/Pg" in elem else None
-        kids = Array()
+    def _take(self, elem: Dictionary, index: dict, annot_at: dict, pages: set[int], marks: list[list]) -> Dictionary | None:
+        """``elem`` with its subtree made ready to copy into packs, in place: bare spans folded into their parents, MCIDs
+        and annotations recorded; None when nothing of it is on a page.
+
+        In place, not copied: a batch's layout PDF holds ~300 elements per client, and a copy per element (a new
+        indirect object and every key converted twice) cost more than the walk itself. The parent is set by the caller.
+        """
+        pg = elem.get("/Pg")
+        page = index.get(pg.objgen) if pg is not None else None
+        kids: list = []
         for kid in _kids(elem):
-            if isinstance(kid, int) and page is not None:
-                self._mark(page, int(kid), new)
-                pages.add(page)
-                kids.append(kid)
-            elif isinstance(kid, Dictionary) and kid.get("/Type") == "/MCR":
-                where = index.get(kid.Pg.objgen) if "/Pg" in kid else page
+            if isinstance(kid, int):
+                if page is not None:
+                    _mark(marks[page], int(kid), elem)
+                    pages.add(page)
+                    kids.append(kid)
+                continue
+            if not isinstance(kid, Dictionary):
+                continue
+            kind, role = kid.get("/Type"), kid.get("/S")
+            if kind == "/MCR":
+                kid_pg = kid.get("/Pg")
+                where = index.get(kid_pg.objgen) if kid_pg is not None else page
                 if where is not None and "/Stm" not in kid:
-                    self._mark(where, int(kid.MCID), new)
+                    _mark(marks[where], int(kid.MCID), elem)
                     pages.add(where)
                 kids.append(kid)
-            elif isinstance(kid, Dictionary) and kid.get("/Type") == "/OBJR":
+            elif kind == "/OBJR":
                 found = annot_at.get(kid.Obj.objgen)
                 if found is not None:
-                    self.annots[found[0]].append((found[1], new))
+                    self.annots[found[0]].append((found[1], elem))
                     pages.add(found[0])
                 kids.append(kid)
-            elif isinstance(kid, Dictionary) and kid.get("/S") == "/Span" and set(kid.keys()) <= _BARE_SPAN:
+            elif role == "/Span" and set(kid.keys()) <= _BARE_SPAN:
                 # LibreOffice's span per text portion says nothing (no attributes, language or alternate text): its
                 # content goes to the parent, and a pack copies half as many structure elements
-                where = index.get(kid.Pg.objgen) if "/Pg" in kid else page
+                span_pg = kid.get("/Pg")
+                where = index.get(span_pg.objgen) if span_pg is not None else page
                 for mcid in _kids(kid):
                     if isinstance(mcid, int) and where is not None:
-                        self._mark(where, int(mcid), new)
+                        _mark(marks[where], int(mcid), elem)
                         pages.add(where)
-                        kids.append(mcid if where == page else Dictionary(Type=Name.MCR, Pg=kid.Pg, MCID=mcid))
+                        kids.append(mcid if where == page else Dictionary(Type=Name.MCR, Pg=span_pg, MCID=mcid))
                     elif isinstance(mcid, Dictionary) and "/S" in mcid:
-                        child = self._copy(mcid, index, annot_at, pages)
+                        child = self._take(mcid, index, annot_at, pages, marks)
                         if child is not None:
-                            child.P = new
+                            child.P = elem
                             kids.append(child)
                     else:  # a marked-content or object reference of its own: keep the span as it is
-                        child = self._copy(kid, index, annot_at, pages)
+                        child = self._take(kid, index, annot_at, pages, marks)
                         if child is not None:
-                            child.P = new
+                            child.P = elem
                             kids.append(child)
                         break
-            elif isinstance(kid, Dictionary) and "/S" in kid:
-                child = self._copy(kid, index, annot_at, pages)
+            elif role is not None:
+                child = self._take(kid, index, annot_at, pages, marks)
                 if child is not None:
-                    child.P = new
+                    child.P = elem
                     kids.append(child)
         if not kids and page is None:
             return None
-        new.K = kids
-        return new
+        elem.K = Array(kids)
+        return elem
 
-    def _mark(self, page: int, mcid: int, elem: Dictionary) -> None:
-        marks = self.marks[page]
-        while len(marks) <= mcid:
-            marks.append(None)
-        marks[mcid] = elem
+
+def _mark(marks: list, mcid: int, elem: Dictionary) -> None:
+    if len(marks) <= mcid:
+        marks += [None] * (mcid + 1 - len(marks))
+    marks[mcid] = elem
 
 
 _INHERITABLE = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
