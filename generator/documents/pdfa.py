@@ -286,9 +286,95 @@ class Piece:
     nested: bool = False
 
 
-def merge(pieces: Sequence[Piece]) -> Pdf:
-    """One tagged PDF of ``pieces`` in order: their pages, a /Part per bookmarked piece under one /Document, outline."""
-    dest = Pdf.new()
+@dataclass
+class Tail:
+    """The file a run of packs is written from, whose last pieces are the same in each (brochure, static pages).
+
+    Their pages, fonts, structure elements (and watermark) are copied in once; each pack then puts its own pages in
+    front of them, and what the pack before built (its pages, structure root, outline, metadata) stays behind
+    unreferenced: a save writes only what the file's root reaches. qpdf orders the objects in an object stream by
+    their number in this file, so every object two packs share is made before any pack's own (:meth:`prime`, and the
+    resources of each part PDF the first time a pack takes pages from it): a pack's bytes are the same whichever
+    pack came before it (tests/documents/test_pack.py).
+    """
+
+    pieces: tuple[tuple[Source, range, str, bool], ...]
+    stamp: tuple[int, ...] = ()  # the tail's pages (0-based within it) that carry the draft watermark
+    draft: bool = False
+    pdf: Pdf = field(default_factory=Pdf.new)
+    lead: int = 0  # pages in front of the tail now (the last pack's own)
+    stamped: bool = False  # the watermark is drawn on the tail's pages already
+    stamps: dict = field(default_factory=dict)  # the watermark's objects in this file (generator.compliance.watermark)
+    uses: int = 0
+    _primed: list[Source] = field(default_factory=list)
+    _taken: set[tuple[int, int]] = field(default_factory=set)  # (id of a primed source, page) put in front before
+
+    def took(self, pieces: Sequence[Piece]) -> bool:
+        """True when a page of ``pieces`` was in front of the tail before: the pack before changed it, so this pack
+        needs a new tail (a pack is built once per batch; the same client twice only when asked twice)."""
+        return any((id(p.source), n) in self._taken for p in pieces for n in p.pages)
+
+    def fits(self, pieces: Sequence[Piece]) -> bool:
+        """True when ``pieces`` are this tail's, the very same prepared sources."""
+        return len(pieces) == len(self.pieces) and all(
+            a.source is b[0] and (a.pages, a.title, a.nested) == b[1:] for a, b in zip(pieces, self.pieces, strict=True))
+
+    def prime(self) -> None:
+        """Copy the tail's pages and structure elements into the file, before anything of a pack is."""
+        if self.uses == 0 and not self._primed:
+            for source, pages, _, _ in self.pieces:
+                for n in pages:
+                    self.pdf.pages.append(source.pdf.pages[n])
+                self.pdf.copy_foreign(source.taken(pages))
+                self._primed.append(source)
+
+    def share(self, source: Source) -> None:
+        """Copy the resources the pages of ``source`` share (LibreOffice's fonts) the first time a pack takes its pages."""
+        if any(seen is source for seen in self._primed):
+            return
+        self._primed.append(source)
+        for page in source.pdf.pages:
+            res = page.obj.get("/Resources")
+            if res is None:
+                continue
+            if res.is_indirect:
+                self.pdf.copy_foreign(res)
+                continue
+            for kind in sorted(res.keys()):
+                values = res[kind]
+                if isinstance(values, Dictionary):
+                    for key in sorted(values.keys()):
+                        if values[key].is_indirect:
+                            self.pdf.copy_foreign(values[key])
+
+
+def merge(pieces: Sequence[Piece], tail: Tail | None = None) -> Pdf:
+    """One tagged PDF of ``pieces`` in order: their pages, a /Part per bookmarked piece under one /Document, outline.
+
+    With ``tail``, whose pieces end ``pieces``: written from the tail's file (:class:`Tail`), the pieces before it
+    put in front of its pages.
+    """
+    if tail is None:
+        dest = Pdf.new()
+        for piece in pieces:
+            for n in piece.pages:
+                dest.pages.append(piece.source.pdf.pages[n])
+    else:
+        lead = pieces[: len(pieces) - len(tail.pieces)]
+        assert tail.fits(pieces[len(lead) :]), "merge: the pieces do not end with the tail's"
+        dest = tail.pdf
+        tail.prime()
+        del dest.pages[: tail.lead]
+        assert not tail.took(lead), "merge: pages already taken into the tail's file"
+        for piece in lead:
+            tail.share(piece.source)
+        at = 0
+        for piece in lead:
+            for n in piece.pages:
+                dest.pages.insert(at, piece.source.pdf.pages[n])
+                tail._taken.add((id(piece.source), n))  # its source stays in _primed: the id is not reused
+                at += 1
+        tail.lead, tail.uses = at, tail.uses + 1
     tree = dest.make_indirect(Dictionary(Type=Name.StructTreeRoot))
     document = dest.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document, P=tree, K=Array()))
     tree.K = Array([document])
@@ -298,10 +384,9 @@ def merge(pieces: Sequence[Piece]) -> Pdf:
     annots_by_page: list = []
     outline: list = []
     part = None
+    start = 0
     for piece in pieces:
-        src, start = piece.source, len(dest.pages)
-        for n in piece.pages:
-            dest.pages.append(src.pdf.pages[n])
+        src = piece.source
         group, marks = dest.copy_foreign(src.taken(piece.pages))  # the pages' elements under one group, their MCIDs
         if piece.title or part is None:
             part = group  # a bookmarked document: its own /Part of the pack's /Document
@@ -320,6 +405,7 @@ def merge(pieces: Sequence[Piece]) -> Pdf:
             outline.append((piece.title, start, own))
         else:  # a document of its own (brochure, wording): its bookmarks are the outline
             outline += own
+        start += len(piece.pages)
     for n, (page, marks) in enumerate(zip(dest.pages, marks_by_page, strict=True)):
         page.obj.StructParents = n
         nums += [n, marks]
