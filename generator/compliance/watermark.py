@@ -101,13 +101,22 @@ def prepare(pdf: pikepdf.Pdf, pages: Iterable[pikepdf.Page], made: dict) -> None
         _drawn(pdf, page, made)
 
 
+def covers(made: dict, pages: Iterable[pikepdf.Page]) -> bool:
+    """True when ``made`` (:func:`prepare`) holds the form and drawing for every one of ``pages``."""
+    return all(size in made.get("forms", {}) and origin in made.get("draws", {}) for size, origin in map(_box, pages))
+
+
+def _box(page: pikepdf.Page) -> tuple[tuple[float, float], tuple[float, float]]:
+    box = page.mediabox
+    left, bottom = float(box[0]), float(box[1])
+    return (round(float(box[2]) - left, 2), round(float(box[3]) - bottom, 2)), (left, bottom)
+
+
 def _drawn(pdf: pikepdf.Pdf, page: pikepdf.Page, made: dict) -> tuple[pikepdf.Object, pikepdf.Object]:
     """The overlay form for ``page``'s size and the content stream drawing it at its origin, in ``pdf``: made once."""
     forms: dict[tuple[float, float], pikepdf.Object] = made.setdefault("forms", {})
     draws: dict[tuple[float, float], pikepdf.Object] = made.setdefault("draws", {})
-    box = page.mediabox
-    left, bottom = float(box[0]), float(box[1])
-    size = (round(float(box[2]) - left, 2), round(float(box[3]) - bottom, 2))
+    size, (left, bottom) = _box(page)
     if size not in forms:
         forms[size] = pdf.copy_foreign(_form(*size))
     if (left, bottom) not in draws:

@@ -11,7 +11,7 @@ import pikepdf
 from pypdf import PdfReader
 
 from generator.compliance.provenance import PAGE_HASHES, pike_page_hash
-from generator.compliance.watermark import prepare, stamp_pages
+from generator.compliance.watermark import covers, prepare, stamp_pages
 from generator.documents.pdfa import Piece, Source, Tail, finish, merge, save
 from generator.documents.render import write_atomic
 from generator.errors import ConversionError
@@ -101,7 +101,10 @@ def _tail(ending: Sequence[Piece], lead: Sequence[Piece], stamp: tuple[int, ...]
     the draft watermark goes on."""
     tail = getattr(_TAILS, "tail", None)
     if (tail is None or not tail.fits(ending) or (tail.stamp, tail.draft) != (stamp, draft) or tail.uses >= _TAIL_USES
-            or tail.took(lead)):
+            or tail.took(lead)
+            # a page size (or origin) the watermark was not prepared for when the tail was new: made now, its objects
+            # would be numbered after the packs' before, and this pack's bytes would depend on them
+            or draft and tail.uses and not covers(tail.stamps, [p.source.pdf.pages[n] for p in lead for n in p.pages])):
         tail = Tail(tuple((p.source, p.pages, p.title, p.nested) for p in ending), stamp, draft)
         _TAILS.tail = tail
     return tail
