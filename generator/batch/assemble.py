@@ -169,7 +169,7 @@ def merge_pack(spec: MergeSpec, done: Typeset, readers: dict[Path, Source], new:
     for doc, pieces in zip(PERSONALISED, done.parts, strict=True):
         for n, piece in enumerate(pieces):
             if piece.pdf not in readers:
-                readers[piece.pdf] = Source.of(pikepdf.open(piece.pdf))
+                readers[piece.pdf] = Source.open(piece.pdf)
             parts.append(Part(doc.part_title if n == 0 else "", piece.pdf, nested=False, pages=piece.pages, shared=piece.shared))
     parts.append(Part(BROCHURE.part_title, spec.brochure, nested=True, shared=True))
     new.mkdir(parents=True)

@@ -144,8 +144,9 @@ def locate(pdf: Path, names: Sequence[str]) -> dict[str, range]:
     """Page indices of each piece in the laid-out PDF, from the named destinations of their bookmarks.
 
     Read with qpdf (pikepdf), which reads the tagged layout PDF lazily: pypdf parses every object of it first.
+    Pages are only told apart (no inherited attributes pushed down to them: a fifth of a second per layout PDF).
     """
-    with pikepdf.open(pdf) as opened:
+    with pikepdf.open(pdf, inherit_page_attributes=False) as opened:
         index = {page.obj.objgen: n for n, page in enumerate(opened.pages)}
         found: dict[str, int] = {}
         tree = opened.Root.get("/Names")

@@ -38,9 +38,11 @@ def pdf_fonts(pdf: Path) -> list[FontUse]:
     """Return every font used by the pages of ``pdf`` (Form XObjects, patterns, appearances included).
 
     Read with qpdf (pikepdf), which reads what it walks: pypdf parses every object of a tagged layout PDF first.
+    Inherited resources are looked up the page tree here (``_inherited``), so qpdf need not push them down to every
+    page first (a fifth of a second per layout PDF).
     """
     found: dict[tuple[str, str, bool], set[int]] = {}
-    with pikepdf.open(pdf) as opened:
+    with pikepdf.open(pdf, inherit_page_attributes=False) as opened:
         for number, page in enumerate(opened.pages, start=1):
             seen: set[Any] = set()
             for font in _page_fonts(page.obj, seen):

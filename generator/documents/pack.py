@@ -11,10 +11,10 @@ import pikepdf
 from pypdf import PdfReader
 from pypdf.generic import Destination
 
-from generator.documents.pdfa import Piece, Source, finish, merge, save
+from generator.documents.pdfa import Piece, Source, Tail, finish, merge, save
 from generator.documents.provenance import PAGE_HASHES, pike_page_hash
 from generator.documents.render import write_atomic
-from generator.documents.watermark import stamp_pages
+from generator.documents.watermark import covers, prepare, stamp_pages
 from generator.errors import ConversionError
 
 
@@ -34,6 +34,8 @@ class Part:
 
 
 _SOURCES = threading.local()  # per thread: pikepdf files are not shared between the portal's job threads
+_TAILS = threading.local()  # per thread likewise: the pack tail written last (pdfa.Tail)
+_TAIL_USES = 100  # packs written from one tail's file before a new one: what each leaves behind is dropped with it
 
 
 def shared_source(path: Path) -> Source:
@@ -44,7 +46,7 @@ def shared_source(path: Path) -> Source:
     if key not in cache:
         if len(cache) > 32:
             cache.clear()
-        cache[key] = Source.of(pikepdf.open(path))
+        cache[key] = Source.open(path)
     return cache[key]
 
 
@@ -70,13 +72,45 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
             unstamped += range(start, start + len(pages))
         origins += [(source, n, stamp, part.shared) for n in pages]
         start += len(pages)
-    pdf = merge(pieces)
-    if unstamped:
-        stamp_pages(pdf, unstamped)
+    # the parts every pack ends with (static pages, brochure), read through the caller's prepared sources
+    count = next((i for i, part in enumerate(reversed(parts)) if not (part.shared and part.pdf in readers)), len(parts))
+    ending = pieces[len(pieces) - count :] if count < len(parts) else []  # a pack of nothing else: a new file
+    first = start - sum(len(piece.pages) for piece in ending)
+    tail = _tail(ending, pieces[: len(pieces) - count], tuple(n - first for n in unstamped if n >= first), draft) if ending else None
+    try:
+        if tail is not None and tail.uses == 0:  # what every pack from it shares first (pdfa.Tail)
+            tail.prime()
+            if draft:
+                prepare(tail.pdf, [page for piece in pieces for page in piece.source.pdf.pages], tail.stamps)
+        pdf = merge(pieces, tail)
+        if tail is not None and tail.stamped:  # its pages were stamped with the first pack written from it
+            unstamped = [n for n in unstamped if n < first]
+        if unstamped:
+            stamp_pages(pdf, unstamped, tail.stamps if tail is not None else None)
+    except BaseException:
+        _TAILS.tail = None  # half changed: the next pack starts a new one
+        raise
+    if tail is not None:
+        tail.stamped = True
     hashes = [_hash(page, *origin) for page, origin in zip(pdf.pages, origins, strict=True)]
     finish(pdf, metadata | {PAGE_HASHES: " ".join(hashes)})  # last: the pages as they are written
     write_atomic(out, save(pdf))
     return len(pdf.pages)
+
+
+def _tail(ending: Sequence[Piece], lead: Sequence[Piece], stamp: tuple[int, ...], draft: bool) -> Tail:
+    """This thread's tail of the pieces ``ending`` a pack, the pack's own ``lead`` put in front of it; a new one when
+    they differ from the last one's or a page of ``lead`` was in it before. ``stamp``: its pages (0-based within it)
+    the draft watermark goes on."""
+    tail = getattr(_TAILS, "tail", None)
+    if (tail is None or not tail.fits(ending) or (tail.stamp, tail.draft) != (stamp, draft) or tail.uses >= _TAIL_USES
+            or tail.took(lead)
+            # a page size (or origin) the watermark was not prepared for when the tail was new: made now, its objects
+            # would be numbered after the packs' before, and this pack's bytes would depend on them
+            or draft and tail.uses and not covers(tail.stamps, [p.source.pdf.pages[n] for p in lead for n in p.pages])):
+        tail = Tail(tuple((p.source, p.pages, p.title, p.nested) for p in ending), stamp, draft)
+        _TAILS.tail = tail
+    return tail
 
 
 def _hash(page: pikepdf.Page, source: Source, n: int, stamped: bool, shared: bool) -> str:
@@ -91,7 +125,7 @@ def _hash(page: pikepdf.Page, source: Source, n: int, stamped: bool, shared: boo
 
 def _read(path: Path) -> Source:
     try:
-        return Source.of(pikepdf.open(path))
+        return Source.open(path)
     except FileNotFoundError:
         raise
     except pikepdf.PdfError as exc:

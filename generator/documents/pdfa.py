@@ -24,6 +24,7 @@ _BARE_SPAN = {"/K", "/P", "/Pg", "/S", "/Type"}
 _XMP_KEYS = ("/Title", "/Author", "/Subject", "/Keywords", "/Creator", "/Producer")
 OutlineEntry = tuple[str, int, list["OutlineEntry"]]  # (title, page index, the entries under it)
 ObjGen = tuple[int, int]  # a PDF object's (number, generation)
+Stamps = dict[str, dict[tuple[float, float], Object]]  # the watermark's forms and drawings in one file, by size and origin
 
 
 @dataclass
@@ -42,6 +43,7 @@ class Source:
     outline: list[OutlineEntry] = field(default_factory=list)
     hashes: dict[tuple[int, bool], str] = field(default_factory=dict)  # page hashes as merged (generator.documents.pack)
     _taken: dict[tuple[int, int], Array] = field(default_factory=dict)
+    _starting: dict[int, list[int]] | None = None  # indexes into ``elements`` by an element's first page
 
     @property
     def name(self) -> str:
@@ -49,11 +51,17 @@ class Source:
         return Path(self.pdf.filename).name
 
     @classmethod
+    def open(cls, path: Path) -> Source:
+        """The PDF at ``path``, opened (:func:`open_part`) and prepared."""
+        return cls.of(open_part(path))
+
+    @classmethod
     def of(cls, pdf: Pdf) -> Source:
+        """``pdf`` prepared; its structure elements are taken over in place (the file is this source's alone)."""
         source = cls(pdf)
         rename_subsets(pdf)
         index = {page.obj.objgen: n for n, page in enumerate(pdf.pages)}
-        source.marks = [pdf.make_indirect(Array()) for _ in pdf.pages]
+        marks: list[list[Dictionary | None]] = [[] for _ in pdf.pages]  # Python lists while the tree is walked: one pikepdf array each at the end
         source.annots = [[] for _ in pdf.pages]
         annot_at = {a.objgen: (n, j) for n, page in enumerate(pdf.pages) for j, a in enumerate(page.obj.get("/Annots", ()))}
         root = pdf.Root.get("/StructTreeRoot")
@@ -67,9 +75,12 @@ class Source:
             for top in tops:
                 if isinstance(top, Dictionary) and "/S" in top:
                     pages: set[int] = set()
-                    copy = source._copy(top, index, annot_at, pages)
-                    if copy is not None:
-                        source.elements.append((copy, frozenset(pages)))
+                    taken = source._take(top, index, annot_at, pages, marks)
+                    if taken is not None:
+                        if "/P" in taken:
+                            del taken["/P"]  # no parent until a pack takes it (taken())
+                        source.elements.append((taken, frozenset(pages)))
+        source.marks = [pdf.make_indirect(Array(m)) for m in marks]
         source.outline = _outline(pdf, index)
         return source
 
@@ -82,75 +93,122 @@ class Source:
         key = (pages.start, pages.stop)
         if key not in self._taken:
             group = self.pdf.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Part, K=Array()))
-            for elem, used in self.elements:
-                if used and min(used) in pages:
-                    if max(used) not in pages:  # it would take another document's pages along (another client's)
-                        raise ConversionError(f"{self.name}: a structure element spans pages {min(used) + 1}-{max(used) + 1}, beyond pages "
-                                         f"{pages.start + 1}-{pages.stop} of its document")
-                    if "/P" in elem:  # its parent is one group: its MCIDs point at it from the ParentTree
-                        raise ConversionError(f"{self.name}: pages {pages.start + 1}-{pages.stop} overlap pages taken before from the same prepared PDF")
-                    elem.P = group
-                    group.K.append(elem)
+            if self._starting is None:  # a batch's layout PDF holds a hundred clients' elements: each pack takes its own
+                self._starting = {}
+                for i, (_, used) in enumerate(self.elements):
+                    if used:
+                        self._starting.setdefault(min(used), []).append(i)
+            for elem, used in (self.elements[i] for i in sorted(i for n in pages for i in self._starting.get(n, ()))):
+                if max(used) not in pages:  # it would take another document's pages along (another client's)
+                    raise ConversionError(f"{self.name}: a structure element spans pages {min(used) + 1}-{max(used) + 1}, beyond pages "
+                                          f"{pages.start + 1}-{pages.stop} of its document")
+                if "/P" in elem:  # its parent is one group: its MCIDs point at it from the ParentTree
+                    raise ConversionError(f"{self.name}: pages {pages.start + 1}-{pages.stop} overlap pages taken before from the same prepared PDF")
+                elem.P = group
+                group.K.append(elem)
             self._taken[key] = self.pdf.make_indirect(Array([group, Array([self.marks[n] for n in pages])]))
         return self._taken[key]
 
-    def _copy(self, elem: Dictionary, index: dict[ObjGen, int], annot_at: dict[ObjGen, tuple[int, int]], pages: set[int]) -> Dictionary | None:
-        """A copy of ``elem`` and its subtree in the same file, without its parent; records MCIDs and annotations."""
-        new = self.pdf.make_indirect(Dictionary({k: v for k, v in elem.items() if k not in ("/K", "/P")}))
-        page = index.get(elem.Pg.objgen) if "/Pg" in elem else None
-        kids = Array()
+    def _take(self, elem: Dictionary, index: dict[ObjGen, int], annot_at: dict[ObjGen, tuple[int, int]], pages: set[int],
+              marks: list[list[Dictionary | None]]) -> Dictionary | None:
+        """``elem`` with its subtree made ready to copy into packs, in place: bare spans folded into their parents, MCIDs
+        and annotations recorded; None when nothing of it is on a page.
+
+        In place, not copied: a batch's layout PDF holds ~300 elements per client, and a copy per element (a new
+        indirect object and every key converted twice) cost more than the walk itself. The parent is set by the caller.
+        """
+        pg = elem.get("/Pg")
+        page = index.get(pg.objgen) if pg is not None else None
+        kids: list[Object | int] = []
         for kid in _kids(elem):
-            if isinstance(kid, int) and page is not None:
-                self._mark(page, int(kid), new)
-                pages.add(page)
-                kids.append(kid)
-            elif isinstance(kid, Dictionary) and kid.get("/Type") == "/MCR":
-                where = index.get(kid.Pg.objgen) if "/Pg" in kid else page
+            if isinstance(kid, int):
+                if page is not None:
+                    _mark(marks[page], int(kid), elem)
+                    pages.add(page)
+                    kids.append(kid)
+                continue
+            if not isinstance(kid, Dictionary):
+                continue
+            kind, role = kid.get("/Type"), kid.get("/S")
+            if kind == "/MCR":
+                kid_pg = kid.get("/Pg")
+                where = index.get(kid_pg.objgen) if kid_pg is not None else page
                 if where is not None and "/Stm" not in kid:
-                    self._mark(where, int(kid.MCID), new)
+                    _mark(marks[where], int(kid.MCID), elem)
                     pages.add(where)
                 kids.append(kid)
-            elif isinstance(kid, Dictionary) and kid.get("/Type") == "/OBJR":
+            elif kind == "/OBJR":
                 found = annot_at.get(kid.Obj.objgen)
                 if found is not None:
-                    self.annots[found[0]].append((found[1], new))
+                    self.annots[found[0]].append((found[1], elem))
                     pages.add(found[0])
                 kids.append(kid)
-            elif isinstance(kid, Dictionary) and kid.get("/S") == "/Span" and set(kid.keys()) <= _BARE_SPAN:
+            elif role == "/Span" and set(kid.keys()) <= _BARE_SPAN:
                 # LibreOffice's span per text portion says nothing (no attributes, language or alternate text): its
                 # content goes to the parent, and a pack copies half as many structure elements
-                where = index.get(kid.Pg.objgen) if "/Pg" in kid else page
+                span_pg = kid.get("/Pg")
+                where = index.get(span_pg.objgen) if span_pg is not None else page
                 for mcid in _kids(kid):
                     if isinstance(mcid, int) and where is not None:
-                        self._mark(where, int(mcid), new)
+                        _mark(marks[where], int(mcid), elem)
                         pages.add(where)
-                        kids.append(mcid if where == page else Dictionary(Type=Name.MCR, Pg=kid.Pg, MCID=mcid))
+                        kids.append(mcid if where == page else Dictionary(Type=Name.MCR, Pg=span_pg, MCID=mcid))
                     elif isinstance(mcid, Dictionary) and "/S" in mcid:
-                        child = self._copy(mcid, index, annot_at, pages)
+                        child = self._take(mcid, index, annot_at, pages, marks)
                         if child is not None:
-                            child.P = new
+                            child.P = elem
                             kids.append(child)
                     else:  # a marked-content or object reference of its own: keep the span as it is
-                        child = self._copy(kid, index, annot_at, pages)
+                        child = self._take(kid, index, annot_at, pages, marks)
                         if child is not None:
-                            child.P = new
+                            child.P = elem
                             kids.append(child)
                         break
-            elif isinstance(kid, Dictionary) and "/S" in kid:
-                child = self._copy(kid, index, annot_at, pages)
+            elif role is not None:
+                child = self._take(kid, index, annot_at, pages, marks)
                 if child is not None:
-                    child.P = new
+                    child.P = elem
                     kids.append(child)
         if not kids and page is None:
             return None
-        new.K = kids
-        return new
+        elem.K = Array(kids)
+        return elem
 
-    def _mark(self, page: int, mcid: int, elem: Dictionary) -> None:
-        marks = self.marks[page]
-        while len(marks) <= mcid:
-            marks.append(None)
-        marks[mcid] = elem
+
+def _mark(marks: list[Dictionary | None], mcid: int, elem: Dictionary) -> None:
+    if len(marks) <= mcid:
+        marks += [None] * (mcid + 1 - len(marks))
+    marks[mcid] = elem
+
+
+_INHERITABLE = ("/Resources", "/MediaBox", "/CropBox", "/Rotate")
+
+
+def open_part(path: Path) -> Pdf:
+    """``path`` opened to take pages from, each page holding the attributes it inherits (as qpdf leaves them).
+
+    qpdf pushes inherited attributes down to every page before it copies one into another file; on a layout PDF of a
+    hundred clients, whose page-tree root has /Resources and /MediaBox that every page overrides, that takes a fifth of
+    a second. Here a page gets what it lacks, and the tree's nodes lose what no page reads any more.
+    """
+    pdf = pikepdf.open(path, inherit_page_attributes=False)
+    for page in pdf.pages:
+        for key in _INHERITABLE:
+            if key not in page.obj:
+                node, hops = page.obj.get("/Parent"), 0
+                while isinstance(node, Dictionary) and key not in node and hops < 64:
+                    node, hops = node.get("/Parent"), hops + 1
+                if isinstance(node, Dictionary):
+                    value = node[key]
+                    page.obj[key] = value if value.is_indirect else value.__copy__()  # a direct value: each page its own
+    todo = [pdf.Root.Pages]
+    while todo:
+        node = todo.pop()
+        for key in _INHERITABLE:
+            if key in node:
+                del node[key]
+        todo += [kid for kid in node.get("/Kids", ()) if isinstance(kid, Dictionary) and kid.get("/Type") == "/Pages"]
+    return pdf
 
 
 def _kids(elem: Object) -> list[Object]:
@@ -232,9 +290,95 @@ class Piece:
     nested: bool = False
 
 
-def merge(pieces: Sequence[Piece]) -> Pdf:
-    """One tagged PDF of ``pieces`` in order: their pages, a /Part per bookmarked piece under one /Document, outline."""
-    dest = Pdf.new()
+@dataclass
+class Tail:
+    """The file a run of packs is written from, whose last pieces are the same in each (brochure, static pages).
+
+    Their pages, fonts, structure elements (and watermark) are copied in once; each pack then puts its own pages in
+    front of them, and what the pack before built (its pages, structure root, outline, metadata) stays behind
+    unreferenced: a save writes only what the file's root reaches. qpdf orders the objects in an object stream by
+    their number in this file, so every object two packs share is made before any pack's own (:meth:`prime`, and the
+    resources of each part PDF the first time a pack takes pages from it): a pack's bytes are the same whichever
+    pack came before it (tests/documents/test_pack.py).
+    """
+
+    pieces: tuple[tuple[Source, range, str, bool], ...]
+    stamp: tuple[int, ...] = ()  # the tail's pages (0-based within it) that carry the draft watermark
+    draft: bool = False
+    pdf: Pdf = field(default_factory=Pdf.new)
+    lead: int = 0  # pages in front of the tail now (the last pack's own)
+    stamped: bool = False  # the watermark is drawn on the tail's pages already
+    stamps: Stamps = field(default_factory=dict)  # the watermark's objects in this file (generator.documents.watermark)
+    uses: int = 0
+    _primed: list[Source] = field(default_factory=list)
+    _taken: set[tuple[int, int]] = field(default_factory=set)  # (id of a primed source, page) put in front before
+
+    def took(self, pieces: Sequence[Piece]) -> bool:
+        """True when a page of ``pieces`` was in front of the tail before: the pack before changed it, so this pack
+        needs a new tail (a pack is built once per batch; the same client twice only when asked twice)."""
+        return any((id(p.source), n) in self._taken for p in pieces for n in p.pages)
+
+    def fits(self, pieces: Sequence[Piece]) -> bool:
+        """True when ``pieces`` are this tail's, the very same prepared sources."""
+        return len(pieces) == len(self.pieces) and all(
+            a.source is b[0] and (a.pages, a.title, a.nested) == b[1:] for a, b in zip(pieces, self.pieces, strict=True))
+
+    def prime(self) -> None:
+        """Copy the tail's pages and structure elements into the file, before anything of a pack is."""
+        if self.uses == 0 and not self._primed:
+            for source, pages, _, _ in self.pieces:
+                for n in pages:
+                    self.pdf.pages.append(source.pdf.pages[n])
+                self.pdf.copy_foreign(source.taken(pages))
+                self._primed.append(source)
+
+    def share(self, source: Source) -> None:
+        """Copy the resources the pages of ``source`` share (LibreOffice's fonts) the first time a pack takes its pages."""
+        if any(seen is source for seen in self._primed):
+            return
+        self._primed.append(source)
+        for page in source.pdf.pages:
+            res = page.obj.get("/Resources")
+            if res is None:
+                continue
+            if res.is_indirect:
+                self.pdf.copy_foreign(res)
+                continue
+            for kind in sorted(res.keys()):
+                values = res[kind]
+                if isinstance(values, Dictionary):
+                    for key in sorted(values.keys()):
+                        if values[key].is_indirect:
+                            self.pdf.copy_foreign(values[key])
+
+
+def merge(pieces: Sequence[Piece], tail: Tail | None = None) -> Pdf:
+    """One tagged PDF of ``pieces`` in order: their pages, a /Part per bookmarked piece under one /Document, outline.
+
+    With ``tail``, whose pieces end ``pieces``: written from the tail's file (:class:`Tail`), the pieces before it
+    put in front of its pages.
+    """
+    if tail is None:
+        dest = Pdf.new()
+        for piece in pieces:
+            for n in piece.pages:
+                dest.pages.append(piece.source.pdf.pages[n])
+    else:
+        lead = pieces[: len(pieces) - len(tail.pieces)]
+        assert tail.fits(pieces[len(lead) :]), "merge: the pieces do not end with the tail's"
+        dest = tail.pdf
+        tail.prime()
+        del dest.pages[: tail.lead]
+        assert not tail.took(lead), "merge: pages already taken into the tail's file"
+        for piece in lead:
+            tail.share(piece.source)
+        at = 0
+        for piece in lead:
+            for n in piece.pages:
+                dest.pages.insert(at, piece.source.pdf.pages[n])
+                tail._taken.add((id(piece.source), n))  # its source stays in _primed: the id is not reused
+                at += 1
+        tail.lead, tail.uses = at, tail.uses + 1
     tree = dest.make_indirect(Dictionary(Type=Name.StructTreeRoot))
     document = dest.make_indirect(Dictionary(Type=Name.StructElem, S=Name.Document, P=tree, K=Array()))
     tree.K = Array([document])
@@ -243,11 +387,10 @@ def merge(pieces: Sequence[Piece]) -> Pdf:
     marks_by_page: list[Object] = []
     annots_by_page: list[list[tuple[int, Dictionary]]] = []
     outline: list[OutlineEntry] = []
-    part: Object | None = None
+    part = None
+    start = 0
     for piece in pieces:
-        src, start = piece.source, len(dest.pages)
-        for n in piece.pages:
-            dest.pages.append(src.pdf.pages[n])
+        src = piece.source
         group, marks = dest.copy_foreign(src.taken(piece.pages))  # the pages' elements under one group, their MCIDs
         if piece.title or part is None:
             part = group  # a bookmarked document: its own /Part of the pack's /Document
@@ -266,6 +409,7 @@ def merge(pieces: Sequence[Piece]) -> Pdf:
             outline.append((piece.title, start, own))
         else:  # a document of its own (brochure, wording): its bookmarks are the outline
             outline += own
+        start += len(piece.pages)
     for n, (page, marks) in enumerate(zip(dest.pages, marks_by_page, strict=True)):
         page.obj.StructParents = n
         nums += [n, marks]
@@ -280,8 +424,7 @@ def merge(pieces: Sequence[Piece]) -> Pdf:
     if roles:
         tree.RoleMap = Dictionary({k: v for k, v in sorted(roles.items())})
     dest.Root.StructTreeRoot = tree
-    with dest.open_outline() as root:
-        root.root.extend(_item(dest, *entry) for entry in outline)
+    write_outline(dest, outline)
     return dest
 
 
@@ -290,10 +433,31 @@ def _shift(entry: OutlineEntry, by: int) -> OutlineEntry:
     return title, page + by, [_shift(c, by) for c in children]
 
 
-def _item(pdf: Pdf, title: str, page: int, children: list[OutlineEntry]) -> OutlineItem:
-    item = OutlineItem(title, page)
-    item.children.extend(_item(pdf, *c) for c in children if c[1] < len(pdf.pages))
-    return item
+def write_outline(pdf: Pdf, entries: list[OutlineEntry]) -> None:
+    """The outline of (title, page, children) entries, open, each opening its page (/Fit), as pikepdf's outline model
+    writes it (the same objects: the same bytes) without its Python objects per item: a brochure's thirty bookmarks
+    in every pack cost 3 ms through it.
+    """
+    outlines = pdf.make_indirect(Dictionary(Type=Name.Outlines))
+    pdf.Root.Outlines = outlines
+    if _outline_level(pdf, outlines, entries, [p.obj for p in pdf.pages]) == 0:
+        del outlines.Count
+
+
+def _outline_level(pdf: Pdf, parent: Dictionary, entries: list[OutlineEntry], pages: list[Object]) -> int:
+    count, first, prev = 0, None, None
+    for title, page, children in entries:
+        item = pdf.make_indirect(Dictionary(Title=pikepdf.String(title), Dest=Array([pages[page], Name.Fit]), Parent=parent))
+        if prev is None:
+            first = item
+        else:
+            prev.Next, item.Prev = item, prev
+        prev = item
+        count += 1 + _outline_level(pdf, item, [c for c in children if c[1] < len(pages)], pages)
+    if first is not None:
+        parent.First, parent.Last = first, prev
+    parent.Count = count
+    return count
 
 
 def _xmp(info: dict[str, str], document_id: str) -> bytes:
@@ -372,9 +536,10 @@ def save(pdf: Pdf) -> bytes:
     """The file's bytes: /ID from its content (same inputs, same bytes), PDF 1.7.
 
     Object streams: the structure tree is thousands of small dictionaries; packed, a pack is a quarter smaller and
-    written in half the time (PDF/A-2 allows them; the XMP stream is a stream, never inside one).
+    written in half the time (PDF/A-2 allows them; the XMP stream is a stream, never inside one). Streams are
+    written as they are (no decode level): qpdf's default decodes every Flate stream only to find it needs no change.
     """
     buf = io.BytesIO()
-    pdf.save(buf, deterministic_id=True, force_version="1.7", compress_streams=True,
+    pdf.save(buf, deterministic_id=True, force_version="1.7", compress_streams=True, stream_decode_level=pikepdf.StreamDecodeLevel.none,
              object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return buf.getvalue()

@@ -16,7 +16,7 @@ import pikepdf
 from pikepdf import Array, Dictionary
 
 from generator.documents.fonts import font_file
-from generator.documents.pdfa import rename_subsets
+from generator.documents.pdfa import Stamps, rename_subsets
 
 DRAFT_TEXT = "社内検討用・未承認 ─ お客さまへの提示不可"
 BANNER_TEXT = "【ドラフト・未承認】" + DRAFT_TEXT + "（承認番号なし）"
@@ -70,31 +70,55 @@ def _form(width: float, height: float) -> pikepdf.Object:
     return forms[(width, height)][1]
 
 
-def stamp_pages(pdf: pikepdf.Pdf, pages: Iterable[int] | None = None) -> None:
+def stamp_pages(pdf: pikepdf.Pdf, pages: Iterable[int] | None = None, made: Stamps | None = None) -> None:
     """Draw the draft watermark on ``pages`` (0-based; default: every page) of ``pdf``, in place, before it is written.
 
     Drawn under the page's own content: the text stays readable for review and reads before it in text extraction, so
     a page's body and footer text come out as they would without the watermark. The overlay is one Form XObject per
     page size, drawn by a short content stream put before the page's own, marked as an artifact so that screen readers
-    skip it (it is not part of the document's structure): nothing of the page is parsed or rewritten.
+    skip it (it is not part of the document's structure): nothing of the page is parsed or rewritten. ``made`` keeps
+    the objects drawn into ``pdf`` for a later call on the same file (a pack tail's: generator.documents.pdfa.Tail), so
+    that every stamped page of it shares one form and one drawing as if stamped in one call.
     """
-    forms: dict[tuple[float, float], pikepdf.Object] = {}
-    draws: dict[tuple[float, float], pikepdf.Object] = {}
+    made = {} if made is None else made
     for index in pages if pages is not None else range(len(pdf.pages)):
         page = pdf.pages[index]
-        box = page.mediabox
-        left, bottom = float(box[0]), float(box[1])
-        size = (round(float(box[2]) - left, 2), round(float(box[3]) - bottom, 2))
-        if size not in forms:
-            forms[size] = pdf.copy_foreign(_form(*size))
+        form, draw = _drawn(pdf, page, made)
         # a page of its own resources: pages of one LibreOffice document share one resource dictionary
         resources = Dictionary(dict(page.obj.get("/Resources", Dictionary()).items()))
         xobjects = Dictionary(dict(resources.get("/XObject", Dictionary()).items()))
-        xobjects[MARK] = forms[size]
+        xobjects[MARK] = form
         resources.XObject = xobjects
         page.obj.Resources = resources
-        if (left, bottom) not in draws:
-            draws[(left, bottom)] = pdf.make_stream(f"/Artifact BMC q 1 0 0 1 {left:g} {bottom:g} cm {MARK} Do Q EMC\n".encode())
         contents = page.obj.get("/Contents")
         own = list(contents) if isinstance(contents, Array) else [] if contents is None else [contents]
-        page.obj.Contents = Array([draws[(left, bottom)], *own])
+        page.obj.Contents = Array([draw, *own])
+
+
+def prepare(pdf: pikepdf.Pdf, pages: Iterable[pikepdf.Page], made: Stamps) -> None:
+    """Make the objects :func:`stamp_pages` draws ``pages`` (of any file) with in ``pdf`` now, into ``made``."""
+    for page in pages:
+        _drawn(pdf, page, made)
+
+
+def covers(made: Stamps, pages: Iterable[pikepdf.Page]) -> bool:
+    """True when ``made`` (:func:`prepare`) holds the form and drawing for every one of ``pages``."""
+    return all(size in made.get("forms", {}) and origin in made.get("draws", {}) for size, origin in map(_box, pages))
+
+
+def _box(page: pikepdf.Page) -> tuple[tuple[float, float], tuple[float, float]]:
+    box = page.mediabox
+    left, bottom = float(box[0]), float(box[1])
+    return (round(float(box[2]) - left, 2), round(float(box[3]) - bottom, 2)), (left, bottom)
+
+
+def _drawn(pdf: pikepdf.Pdf, page: pikepdf.Page, made: Stamps) -> tuple[pikepdf.Object, pikepdf.Object]:
+    """The overlay form for ``page``'s size and the content stream drawing it at its origin, in ``pdf``: made once."""
+    forms = made.setdefault("forms", {})
+    draws = made.setdefault("draws", {})
+    size, (left, bottom) = _box(page)
+    if size not in forms:
+        forms[size] = pdf.copy_foreign(_form(*size))
+    if (left, bottom) not in draws:
+        draws[(left, bottom)] = pdf.make_stream(f"/Artifact BMC q 1 0 0 1 {left:g} {bottom:g} cm {MARK} Do Q EMC\n".encode())
+    return forms[size], draws[(left, bottom)]

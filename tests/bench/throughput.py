@@ -7,6 +7,8 @@ import csv
 import datetime as dt
 import os
 import random
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import tempfile
 import threading
 import time
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
@@ -129,10 +132,12 @@ class TreeMemory(threading.Thread):
             self.stop.wait(0.05)
 
 
-def run_docgen(clients: Path, out: Path, jobs: int, sample: bool = False) -> tuple[float, TreeMemory | None, subprocess.CompletedProcess]:
+def run_docgen(clients: Path, out: Path, jobs: int, sample: bool = False,
+               module: str = "generator") -> tuple[float, TreeMemory | None, subprocess.CompletedProcess]:
     """One `docgen proposals` run; ``sample`` samples its process tree's memory (every 50 ms: a quarter of the CPU of a run,
-    reading /proc/*/smaps_rollup of every process, so a sampled run is not a timed one)."""
-    cmd = [sys.executable, "-m", "generator", "proposals", str(clients), "--out", str(out), "--jobs", str(jobs)]
+    reading /proc/*/smaps_rollup of every process, so a sampled run is not a timed one). ``module``: tests.bench.plain
+    runs it without PDF/A and tags."""
+    cmd = [sys.executable, "-m", module, "proposals", str(clients), "--out", str(out), "--jobs", str(jobs)]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -145,6 +150,32 @@ def run_docgen(clients: Path, out: Path, jobs: int, sample: bool = False) -> tup
         sampler.stop.set()
         sampler.join()
     return took, sampler, subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+def tree_cpu(run: Callable[[], tuple[float, TreeMemory | None, subprocess.CompletedProcess]]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run's whole process tree: docgen, its workers and every LibreOffice it waited for."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    took, _, done = run()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(done.args)} failed:\n{done.stdout}\n{done.stderr}")
+    return took, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def pdfa_cost(rows: list[list[str]], work: Path, jobs: int, rounds: int = 2) -> tuple[float, float]:
+    """CPU seconds per pack of the same clients built as docgen builds them (PDF/A-2b, tagged) and without PDF/A and tags
+    (tests/bench/plain.py: untagged LibreOffice export, the pre-issue-26 merge); rounds alternate, the least of each kept.
+
+    CPU of the process tree rather than wall time: on a shared machine it is what the two runs can be compared by.
+    """
+    clients = write_list(work / "pdfa-sample.csv", rows)
+    cpu: dict[str, list[float]] = {"generator": [], "tests.bench.plain": []}
+    for n in range(rounds):
+        for module in cpu:
+            out = work / f"pdfa-{module}-{n}"
+            cpu[module].append(tree_cpu(lambda module=module, out=out: run_docgen(clients, out, jobs, module=module))[1] / len(rows))
+            shutil.rmtree(out, ignore_errors=True)
+    return min(cpu["generator"]), min(cpu["tests.bench.plain"])
 
 
 # --- the naive pipeline -----------------------------------------------------------------------------
@@ -182,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="docgen --jobs (default: %(default)s)")
     parser.add_argument("--runs", type=int, default=1, help="docgen runs; the median rate is reported (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--pdfa-sample", type=int, default=100,
+                        help="clients built with and without PDF/A + tags for the cost ratio; 0: skip (default: %(default)s)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     product = api.load(SITE, "cyber_lite")
@@ -196,21 +229,28 @@ def main(argv: list[str] | None = None) -> int:
         assert done.returncode == 0, done.stderr
         print(f"warm-up (1 client; fills the per-content-version caches if empty): {took:.1f}s", flush=True)
 
-        rates = []
+        rates, cpus = [], []
         for run in range(args.runs):
             out = work / f"docgen-{run}"
-            took, _, done = run_docgen(clients, out, args.jobs)
-            if done.returncode != 0:
-                print(done.stdout, done.stderr, sep="\n", file=sys.stderr)
-                return 1
+            took, cpu = tree_cpu(lambda out=out: run_docgen(clients, out, args.jobs))
             packs = [p for p in out.iterdir() if (p / "pack.json").is_file()]
             assert len(packs) == args.n, f"{len(packs)} packs for {args.n} clients"
             rates.append(args.n / took)
-            print(f"docgen run {run + 1}: {args.n} packs in {took:.2f}s = {args.n / took:.1f} packs/s", flush=True)
+            cpus.append(cpu / args.n)
+            print(f"docgen run {run + 1}: {args.n} packs in {took:.2f}s = {args.n / took:.1f} packs/s; "
+                  f"CPU of the process tree {cpu:.1f}s = {cpu / args.n:.3f} CPU-s per pack", flush=True)
         _, sampler, done = run_docgen(clients, work / "docgen-memory", args.jobs, sample=True)
         assert done.returncode == 0, done.stderr
         print(f"memory run (sampled every 50 ms, not timed): peak of the process tree (docgen, workers, LibreOffice): "
               f"RSS {sampler.peak_rss // 1024} MB, PSS {sampler.peak_pss // 1024} MB", flush=True)
+
+        pdfa_ratio = None
+        if args.pdfa_sample:
+            tagged, plain = pdfa_cost(rows[: args.pdfa_sample], work, args.jobs)
+            pdfa_ratio = tagged / plain
+            print(f"PDF/A-2b + tags, {min(args.n, args.pdfa_sample)} clients built both ways (least CPU of 2 alternating rounds): "
+                  f"{tagged:.3f} CPU-s per pack against {plain:.3f} without (untagged export, pre-PDF/A merge: "
+                  f"tests/bench/plain.py) = {pdfa_ratio:.2f}x the CPU", flush=True)
 
         sample = args.naive if args.naive is not None else min(args.n, 8)
         picks = sorted({round(i * (args.n - 1) / max(1, sample - 1)) for i in range(sample)})
@@ -247,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         rate = statistics.median(rates)
         peak = sampler.peak_rss // 1024
         print(f"packs={args.n} docgen={rate:.1f}/s naive={naive_rate:.2f}/s speedup={rate / naive_rate:.1f}x "
-              f"(naive with docgen's allocator setting {rates_naive['tuned']:.2f}/s: {rate / rates_naive['tuned']:.1f}x) peak_rss={peak}MB")
+              f"(naive with docgen's allocator setting {rates_naive['tuned']:.2f}/s: {rate / rates_naive['tuned']:.1f}x) peak_rss={peak}MB "
+              f"cpu_per_pack={statistics.median(cpus):.3f}s" + (f" pdfa_cost={pdfa_ratio:.2f}x" if pdfa_ratio else ""))
         return 1 if differ else 0
     finally:
         finish_work(work, args.keep)

@@ -229,3 +229,17 @@ def test_a_tail_only_for_trailing_parts_read_by_a_shared_reader(tailed: tuple, t
     reordered = [parts[3], parts[0], parts[1], parts[2]]
     merge_pdfs(reordered, tmp_path / "a.pdf", METADATA, readers={p: r for p, r in readers.items() if p != parts[2].pdf})
     assert described(tmp_path / "a.pdf")["widths"] == [301, 302, 303, 101, 252, 252, 253]
+
+
+def test_a_packs_bytes_do_not_depend_on_the_packs_written_before_it_from_the_same_tail(tailed: tuple, tmp_path: Path) -> None:
+    parts, readers = tailed
+    other = blank_pdf(tmp_path / "other.pdf", [102, 252])  # another client: a letter and its disclosure in one PDF
+    others = [Part("ご案内状", other, nested=False, pages=range(0, 1)), Part("重要事項説明書", other, nested=False, pages=range(1, 2)), *parts[2:]]
+    readers = readers | {other: Source.of(pikepdf.open(other))}
+    merge_pdfs(parts, tmp_path / "a.pdf", DRAFT, readers=readers)
+    merge_pdfs(others, tmp_path / "b-after-a.pdf", DRAFT, readers=readers)  # the tail copied in for the pack before
+    fresh = {path: Source.of(pikepdf.open(path)) for path in readers}  # new sources: a new tail, the same pages in front
+    merge_pdfs(others, tmp_path / "b-alone.pdf", DRAFT, readers=fresh)
+    assert (tmp_path / "b-after-a.pdf").read_bytes() == (tmp_path / "b-alone.pdf").read_bytes()
+    assert described(tmp_path / "b-alone.pdf")["widths"] == [102, 252, 252, 253, 301, 302, 303]
+    assert described(tmp_path / "b-alone.pdf")["stamped"] == list(range(7))

@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from generator.documents.pack import Part, merge_pdfs
-from generator.documents.pdfa import Source, icc_profile
+from generator.documents.pdfa import Source, icc_profile, write_outline
 from generator.documents.pdfa_check import check
 from generator.documents.provenance import page_hash
 from generator.errors import ConversionError
@@ -192,3 +192,51 @@ def test_pages_cut_through_a_structure_element_are_an_error_not_a_leak() -> None
     with pytest.raises(ConversionError, match="spans pages"):
         source.taken(range(min(pages), max(pages) + 1))
     assert source.taken(range(min(pages), max(pages) + 2))  # the whole of it: taken
+
+
+def test_a_page_that_inherits_its_resources_and_box_keeps_them_in_the_pack(tmp_path: Path) -> None:
+    # LibreOffice's layout PDFs put /Resources and /MediaBox on the page-tree root as well; open_part hands a page what
+    # it inherits instead of qpdf pushing it down: a page without its own must still draw with them in the pack
+    source = pikepdf.open(WORDING)
+    first = source.pages[0].obj
+    root = source.Root.Pages
+    root.Resources, root.MediaBox = first.Resources, pikepdf.Array([0, 0, 300, 400])
+    del first.Resources, first.MediaBox
+    source.save(tmp_path / "inherits.pdf")
+    with pikepdf.open(WORDING) as original:
+        own = set(original.pages[0].obj.Resources.Font.keys())
+
+    out = tmp_path / "pack.pdf"
+    merge_pdfs([Part("約款", tmp_path / "inherits.pdf", pages=range(0, 2))], out, METADATA)
+    with pikepdf.open(out) as pack:
+        page = pack.pages[0].obj
+        assert "/Resources" in page and set(page.Resources.Font.keys()) == own
+        assert [float(v) for v in page.MediaBox] == [0, 0, 300, 400]
+    assert check(out) == []
+
+
+def test_the_outline_is_written_as_pikepdfs_outline_model_writes_it(merged: Path) -> None:
+    # write_outline replaces the model for speed: the same bookmarks, nesting, counts and destinations
+    def items(pdf: pikepdf.Pdf) -> list:
+        def walk(level: list) -> list:
+            return [(str(i.title), pdf.pages.index(pikepdf.Page(i.destination[0])), str(i.destination[1]), walk(i.children)) for i in level]
+
+        with pdf.open_outline() as outline:
+            return walk(outline.root)
+
+    entries = [("A", 0, [("A1", 0, []), ("A2", 1, [("A2a", 2, [])])]), ("B", 2, []), ("C", 1, [("gone", 99, [])])]
+    ours, model = pikepdf.open(merged), pikepdf.open(merged)
+    for pdf in (ours, model):
+        del pdf.Root.Outlines
+    write_outline(ours, entries)
+    with model.open_outline() as outline:
+        def item(title: str, page: int, children: list) -> pikepdf.OutlineItem:
+            made = pikepdf.OutlineItem(title, page)
+            made.children.extend(item(*c) for c in children if c[1] < len(model.pages))
+            return made
+
+        outline.root.extend(item(*e) for e in entries)
+    assert items(ours) == items(model) == [("A", 0, "/Fit", [("A1", 0, "/Fit", []), ("A2", 1, "/Fit", [("A2a", 2, "/Fit", [])])]),
+                                           ("B", 2, "/Fit", []), ("C", 1, "/Fit", [])]
+    assert ours.Root.Outlines.Count == model.Root.Outlines.Count == 6
+    assert [int(i.Count) for i in (ours.Root.Outlines.First, ours.Root.Outlines.First.First)] == [3, 0]
