@@ -18,8 +18,9 @@ import pikepdf
 from generator.documents import pack, pdfa, soffice
 
 
-def _merge(pieces: Sequence[pdfa.Piece]) -> pikepdf.Pdf:
-    """Pages in order, a bookmark per titled piece with the piece's own bookmarks under it when nested."""
+def _merge(pieces: Sequence[pdfa.Piece], tail: object = None) -> pikepdf.Pdf:
+    """Pages in order, a bookmark per titled piece with the piece's own bookmarks under it when nested (each pack a new
+    file, as before PDF/A: no shared tail, see the patch of pack._tail)."""
     dest = pikepdf.new()
     outline: list = []
     for piece in pieces:
@@ -52,7 +53,7 @@ def _save(pdf: pikepdf.Pdf) -> bytes:
 def main(argv: list[str]) -> int:
     untagged = {**soffice.FILTER_OPTIONS, "UseTaggedPDF": False, "SelectPdfVersion": 0, "PDFUACompliance": False}
     with (mock.patch.dict(soffice.FILTER_OPTIONS, untagged), mock.patch.object(pdfa.Source, "of", staticmethod(_of)),
-          mock.patch.object(pack, "merge", _merge), mock.patch.object(pack, "finish", _finish), mock.patch.object(pack, "save", _save)):
+          mock.patch.object(pack, "merge", _merge), mock.patch.object(pack, "_tail", lambda *_: None), mock.patch.object(pack, "finish", _finish), mock.patch.object(pack, "save", _save)):
         from generator import __main__ as entry
 
         sys.argv = ["docgen", *argv]
