@@ -53,7 +53,8 @@ def _save(pdf: pikepdf.Pdf) -> bytes:
 def main(argv: list[str]) -> int:
     untagged = {**soffice.FILTER_OPTIONS, "UseTaggedPDF": False, "SelectPdfVersion": 0, "PDFUACompliance": False}
     with (mock.patch.dict(soffice.FILTER_OPTIONS, untagged), mock.patch.object(pdfa.Source, "of", staticmethod(_of)),
-          mock.patch.object(pack, "merge", _merge), mock.patch.object(pack, "_tail", lambda *_: None), mock.patch.object(pack, "finish", _finish), mock.patch.object(pack, "save", _save)):
+          mock.patch.object(pack, "merge", _merge), mock.patch.object(pack, "_tail", lambda *_: None),
+          mock.patch.object(pack, "finish", _finish), mock.patch.object(pack, "save", _save)):
         from generator import __main__ as entry
 
         sys.argv = ["docgen", *argv]
