@@ -183,19 +183,23 @@ def start_revision(site: Site, effective: dt.date, *, renewal_effective: dt.date
 
 def load_all(site: Site, *, lint: bool = True) -> list[Product]:
     """Every product of the site, all problems of all of them reported at once."""
-    keys = products(site)
+    return _each_product(site, products(site), lambda key: [load(site, key, lint=lint)])
+
+
+def _each_product(site: Site, keys: list[str], one: Callable[[str], list[Product]]) -> list[Product]:
+    """What ``one`` gives for every product key, the problems of all of them reported at once (ContentError)."""
     if not keys:
         raise InputError("--content", str(site.content), "holds no product (a product is a folder with product.yaml)")
     problems: list[Problem] = []
-    loaded: list[Product] = []
+    found: list[Product] = []
     for key in keys:
         try:
-            loaded.append(load(site, key, lint=lint))
+            found += one(key)
         except ContentError as exc:
             problems += exc.problems
     if problems:
         raise ContentError(problems)
-    return loaded
+    return found
 
 
 # --- quotes and packs -------------------------------------------------------------------------
@@ -373,27 +377,18 @@ def published(site: Site, product: str | None = None, *, today: dt.date | None =
 
     path = site.outputs / MANIFEST
     manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    keys = [product] if product else products(site)
-    if not keys:
-        raise InputError("--content", str(site.content), "holds no product (a product is a folder with product.yaml)")
-    found: list[Product] = []
-    problems: list[Problem] = []
-    for key in keys:
-        try:
-            sched = schedule(site, key, today=today)
-        except ContentError as exc:
-            problems += exc.problems
-            continue
+    known = manifest.get("facts", {})
+
+    def of(key: str) -> list[Product]:
+        sched = schedule(site, key, today=today)
         in_db = approvals(site, sched, today=today)
         current = revision_for(sched, today=today)
         later = [r.product for r in sched.revisions[sched.revisions.index(current) + 1 :]]
         # a later revision once published stays in the check after a change, so the drift is named, not just dropped
-        known = manifest.get("facts", {})
         either = in_db.merged(from_manifest(later, manifest))
-        found += [in_db.printed(current.product)] + [p for p in map(either.printed, later) if not is_draft(p) or p.manifest_key in known]
-    if problems:
-        raise ContentError(problems)
-    return found
+        return [in_db.printed(current.product)] + [p for p in map(either.printed, later) if not is_draft(p) or p.manifest_key in known]
+
+    return _each_product(site, [product] if product else products(site), of)
 
 
 def build(site: Site, products: list[Product]) -> tuple[list[Published], Path]:

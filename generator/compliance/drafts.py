@@ -63,11 +63,18 @@ class ContentRepo:
         self.root, self.inside = _git_location(self.content)
 
     def git(self, *args: str, env: dict[str, str] | None = None, data: bytes | None = None, check: bool = True) -> str:
-        done = subprocess.run(["git", "-C", str(self.root), *args], input=data, capture_output=True, timeout=60,
-                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})})
+        done = self._run(args, env, data)
         if check and done.returncode:
             raise DraftError("draft", args[0], N_("git refused: {detail}"), params={"detail": done.stderr.decode(errors="replace").strip()[:300]})
         return done.stdout.decode("utf-8", "replace")
+
+    def succeeds(self, *args: str) -> bool:
+        """True when ``git args`` exits 0 (a yes/no question to git: an object exists, one commit precedes another)."""
+        return self._run(args).returncode == 0
+
+    def _run(self, args: tuple[str, ...], env: dict[str, str] | None = None, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", "-C", str(self.root), *args], input=data, capture_output=True, timeout=60,
+                              env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})})
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
@@ -97,7 +104,7 @@ class ContentRepo:
                      base.split(" ")[0])
 
     def _exists(self, rev: str, path: str) -> bool:
-        return subprocess.run(["git", "-C", str(self.root), "cat-file", "-e", f"{rev}:{path}"], capture_output=True, timeout=60).returncode == 0
+        return self.succeeds("cat-file", "-e", f"{rev}:{path}")
 
     def draft(self, number: int) -> Draft:
         """The draft numbered ``number``; DraftError when there is none (the portal answers 404)."""
@@ -134,8 +141,7 @@ class ContentRepo:
         return commit
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        return subprocess.run(["git", "-C", str(self.root), "merge-base", "--is-ancestor", older, newer], capture_output=True,
-                              timeout=60).returncode == 0
+        return self.succeeds("merge-base", "--is-ancestor", older, newer)
 
     def merge(self, draft: Draft) -> None:
         """Fast-forward HEAD (and the working tree the portal builds from) to the draft."""

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import tempfile
-import unicodedata
 from pathlib import Path
 from typing import Protocol
-
-from pypdf import PdfReader
 
 from generator.content.model import Product
 from generator.documents.brochure import doc_properties
 from generator.documents.context import brochure_context
-from generator.documents.convert import convert_to_pdf
+from generator.documents.convert import convert_to_pdf, pdf_text
 from generator.documents.registry import BROCHURE
 from generator.documents.render import render_docx, write_atomic
 from generator.errors import ConversionError
+from generator.jptext import fold
 
 PNG_DPI = 60  # a page at 60 dpi is ~500 px wide: legible beside the form, small to send
 
@@ -36,17 +33,12 @@ def brochure_pdf(product: Product, templates: Path, target: Path, converter: Con
     return target
 
 
-def _fold(text: str) -> str:
-    """Text for finding wording on a page: NFKC, no white space (line breaks fall anywhere in Japanese)."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-
 def pages_with(pdf: Path, needles: dict[str, str]) -> dict[str, list[int]]:
     """For each key, the 1-based pages whose text holds its needle (a changed clause's new wording, a premium as printed)."""
-    pages = [_fold(page.extract_text() or "") for page in PdfReader(pdf).pages]
+    pages = [fold(text) for text in pdf_text(pdf)]  # search keys: line breaks fall anywhere in Japanese
     found: dict[str, list[int]] = {}
     for key, needle in needles.items():
-        folded = _fold(needle)[:24]  # the start of a clause: long wording wraps into tables and columns
+        folded = fold(needle)[:24]  # the start of a clause: long wording wraps into tables and columns
         found[key] = [i + 1 for i, text in enumerate(pages) if folded and folded in text]
     return found
 

@@ -72,14 +72,20 @@ def wait_queued(coalescer: Coalescer, count: int) -> None:
         time.sleep(0.05)
 
 
-def test_queued_packs_share_one_run_and_a_bad_one_leaves_the_others_built(live_portal: Portal, held) -> None:  # type: ignore[no-untyped-def]
-    release, coalescer = held
+def queue_packs(live_portal: Portal, coalescer: Coalescer, clients: list[str]) -> list[int]:
+    """A pack job per client, submitted and waited for until each is planned and queued behind the held run."""
     worker = live_portal.app.state.worker  # type: ignore[attr-defined]
-    clients = ["株式会社 合同一", "株式会社 合同二", "株式会社 合同三"]
     jobs = [pack_job(live_portal, c) for c in clients]
     for job_id in jobs:
         worker.submit(job_id)
     wait_queued(coalescer, len(jobs))  # planned, each in its job's folder, waiting for the busy lane
+    return jobs
+
+
+def test_queued_packs_share_one_run_and_a_bad_one_leaves_the_others_built(live_portal: Portal, held) -> None:  # type: ignore[no-untyped-def]
+    release, coalescer = held
+    clients = ["株式会社 合同一", "株式会社 合同二", "株式会社 合同三"]
+    jobs = queue_packs(live_portal, coalescer, clients)
     # the second pack cannot be installed: its folder already holds files docgen did not make (never replaced)
     squatter = live_portal.site.storage / "tmp" / f"job-{jobs[1]}" / pack_folder(clients[1], "")
     squatter.mkdir(parents=True)
@@ -118,12 +124,7 @@ def test_a_pack_refused_at_planning_fails_alone_and_never_reaches_a_run(live_por
 
 def test_a_runs_packs_enter_the_ledger_in_one_commit(live_portal: Portal, held) -> None:  # type: ignore[no-untyped-def]
     release, coalescer = held
-    worker = live_portal.app.state.worker  # type: ignore[attr-defined]
-    clients = ["株式会社 台帳一", "株式会社 台帳二", "株式会社 台帳三"]
-    jobs = [pack_job(live_portal, c) for c in clients]
-    for job_id in jobs:
-        worker.submit(job_id)
-    wait_queued(coalescer, len(jobs))
+    jobs = queue_packs(live_portal, coalescer, ["株式会社 台帳一", "株式会社 台帳二", "株式会社 台帳三"])
     with live_portal.sessions() as s:
         before = s.scalar(select(func.max(AuditEntry.seq))) or 0
     commits: list[Session] = []
