@@ -7,7 +7,8 @@ SPEC is JSON: ``{"cmd": [soffice, ...], "pipe": name, "log": path, "start_timeou
 Protocol, one JSON object per line. The helper says ``{"ready": true}`` once soffice answers; then per request
 ``{"jobs": [[docx, pdf], ...], "filter": {name: bool}, "in_filter": name}`` it converts each file and answers
 ``{"ok": true}`` or ``{"ok": false, "error": text, "crashed": bool}``. ``crashed`` means soffice is gone: the
-helper exits and the parent starts a new one. End of stdin makes it close soffice and exit.
+helper exits and the parent starts a new one. End of stdin makes it close soffice and exit; so does SIGTERM, and so
+does a parent that went away (a reply that cannot be written): soffice never outlives its helper.
 
 This file imports only the standard library at module level: it must run under /usr/bin/python3, outside our venv,
 and pytest's doctest collection imports it where ``uno`` does not exist.
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -98,24 +101,49 @@ def main() -> int:
     except Exception as exc:
         _reply({"ready": False, "error": str(exc)})
         return 1
-    _reply({"ready": True, "soffice": proc.pid})
+    # SIGTERM (a supervisor stopping this helper alone) unwinds through the finally below like the end of stdin does
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        _reply({"ready": True, "soffice": proc.pid})
+        return _serve(uno, desktop)
+    except BrokenPipeError:  # the parent died (killed mid-conversion or while this started): nobody reads replies
+        return 1
+    finally:
+        _close(proc, desktop)
+
+
+def _serve(uno: Any, desktop: Any) -> int:
     for line in sys.stdin:
         request = json.loads(line)
         try:
             _convert(uno, desktop, request["jobs"], request["filter"], request["in_filter"])
-            _reply({"ok": True})
         except Exception as exc:
             crashed = not _alive(desktop)
             _reply({"ok": False, "error": f"{type(exc).__name__}: {exc}".strip(), "crashed": crashed})
             if crashed:
                 return 1
-    with contextlib.suppress(Exception):  # already going away: the parent kills the process group anyway
-        desktop.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        else:
+            _reply({"ok": True})
     return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _close(proc: subprocess.Popen[bytes], desktop: Any) -> None:
+    """Close soffice, then stop whatever of this helper's process group is left.
+
+    The parent kills the group when it closes an instance, but a parent that died (SIGKILL, a test server torn down)
+    never does: soffice.bin, under oosplash, would be re-parented to init and run on with its profile.
+    """
+    with contextlib.suppress(Exception):  # already going away
+        desktop.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(os.getpgrp(), signal.SIGTERM)  # this helper leads its own session (warm.py starts it so)
 
 
 if __name__ == "__main__":

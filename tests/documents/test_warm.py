@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -287,3 +289,51 @@ def test_build_pack_with_the_pool_is_the_cold_pack(site, tmp_path: Path) -> None
     assert pdf_text(warm.pdf) == pdf_text(cold.pdf)
     assert pdfa_check(warm.pdf) == [] and pdfa_check(cold.pdf) == []  # the portal's pack and `docgen proposal`'s: PDF/A-2b, tagged
     assert _has(warm.pdf, "有限会社 伸和企画 上 様") and _has(warm.pdf, "149,000円")
+
+
+_ORPHAN_PARENT = """
+import sys, time
+from pathlib import Path
+from generator.documents.warm import ConverterPool
+from tests.documents.test_convert import BODY, HEADING, make_docx
+work = Path(sys.argv[1])
+docs = [make_docx(work / f"doc{i}.docx", f"{HEADING} {i}", f"{BODY} 第{i}号") for i in range(12)]
+pool = ConverterPool(1)
+print(pool.instances()[0].pgid if pool.instances() else "", flush=True)
+pool.convert(docs[:1], work / "first")
+print(pool.instances()[0].pgid, flush=True)
+while True:  # killed from outside in the middle of one of these
+    pool.convert(docs, work / "loop")
+"""
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("moment", ["converting", "idle"])
+def test_a_parent_killed_outright_leaves_no_libreoffice_behind(tmp_path: Path, moment: str) -> None:
+    """A server or test process SIGKILLed never closes its pool: its helpers must still take soffice down with them."""
+    script = _ORPHAN_PARENT if moment == "converting" else _ORPHAN_PARENT.replace("while True:", "while False:") + "time.sleep(60)\n"
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])
+    assert parent.stdout is not None
+    parent.stdout.readline()
+    pgid = int(parent.stdout.readline())
+    assert any(_comm(pid) == "soffice.bin" for pid in group_members(pgid))
+    if moment == "converting":
+        time.sleep(0.5)  # twelve documents take seconds: the kill lands while soffice works and the helper waits on it
+    parent.kill()
+    parent.wait()
+    parent.stdout.close()
+    deadline = time.monotonic() + 20
+    while group_members(pgid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [(pid, _comm(pid)) for pid in group_members(pgid)]
+    if left:
+        os.killpg(pgid, signal.SIGKILL)
+    assert left == []
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return "?"
