@@ -166,12 +166,13 @@ def approve_draft(site: Site, session: Session, draft: Draft, user: User, *, num
     if sub is None or sub.state != "pending" or not sub.revision.endswith("@" + draft.head):
         raise DraftError("draft", draft.number, NOT_PENDING)
     repo = content_repo(site)
-    if not repo.is_ancestor("HEAD", draft.head):  # checked before approving: the merge below cannot then be refused
-        raise DraftError("draft", draft.number, MOVED)
-    approval = approve(session, draft_diff(site, draft).new, user, number=number, note=note)
-    repo.merge(draft)
-    record(session, user, "draft.merge", draft.branch, {"commit": draft.head, "approval": approval.approval_number})
-    session.commit()
+    with repo.exclusive():  # nobody merges between the check and the merge
+        if not repo.is_ancestor("HEAD", draft.head):  # checked before approving: the merge below cannot then be refused
+            raise DraftError("draft", draft.number, MOVED)
+        approval = approve(session, draft_diff(site, draft).new, user, number=number, note=note)
+        repo.merge(draft)
+        record(session, user, "draft.merge", draft.branch, {"commit": draft.head, "approval": approval.approval_number})
+        session.commit()
     return approval
 
 

@@ -10,10 +10,13 @@ fast-forward into HEAD, so the approved content hash is exactly what then builds
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +142,15 @@ class ContentRepo:
         if self.git("rev-parse", f"refs/heads/{draft.branch}").strip() != commit:
             raise DraftError("draft", draft.number, N_("was saved by someone else at the same moment; save again"))
         return commit
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Held from checking that a draft can merge until it has merged: of two approvals at once (threads or processes
+        of the portal), the second sees the first's merge, so no approval is ever recorded for content that did not merge."""
+        common = Path(self.git("rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+        with (common / "docgen-merge.lock").open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)  # released when the file closes, also if this process dies
+            yield
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.succeeds("merge-base", "--is-ancestor", older, newer)

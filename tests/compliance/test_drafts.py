@@ -4,8 +4,11 @@ same field: the second is told which field and by whom, and nothing either of th
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import shutil
 import subprocess
+import threading
+import types
 from pathlib import Path
 
 import pytest
@@ -100,3 +103,59 @@ def test_a_new_clause_gets_the_next_id_never_reusing_a_retired_one(site) -> None
     other = draft_api.start_draft(site, "2026-12", "もう一つ", TARO)  # the first draft's ID is taken in history: never given twice
     _, second = drafts.add_clause(repo, other, "exclusions.yaml", "exclusions.groups[0].items", TARO)
     assert second == f"EXC-LIA-{highest + 2:02d}"
+
+
+def _merge_lock_free(site) -> bool:  # type: ignore[no-untyped-def]
+    """Whether another open of the merge lock (another portal process) could take it now."""
+    common = Path(git(site, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+    with (common / "docgen-merge.lock").open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def test_approving_holds_the_merge_lock_from_the_check_to_the_merge(site, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Two compliance officers approving two drafts at once: the second must see the first's merge before it approves,
+    or an approval is recorded for content that then cannot merge."""
+    draft = draft_api.start_draft(site, "2026-12", "同時承認", HANAKO)
+    pending = types.SimpleNamespace(state="pending", revision=f"{draft.branch}@{draft.head}")
+    monkeypatch.setattr(drafts, "submission_of", lambda session, d: pending)
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def approving(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(_merge_lock_free(site))
+        raise Stop
+
+    monkeypatch.setattr(draft_api, "approve", approving)
+    monkeypatch.setattr(draft_api, "draft_diff", lambda site, d: types.SimpleNamespace(new=None))
+    with pytest.raises(Stop):
+        draft_api.approve_draft(site, None, draft, None)  # type: ignore[arg-type]
+    assert seen == [False]
+    assert _merge_lock_free(site)  # and released when it fails
+
+
+def test_the_merge_lock_admits_one_holder_at_a_time(site) -> None:  # type: ignore[no-untyped-def]
+    repo = draft_api.content_repo(site)
+    order: list[str] = []
+    held, tried = threading.Event(), threading.Event()
+
+    def second() -> None:
+        held.wait()
+        tried.set()
+        with repo.exclusive():
+            order.append("second in")
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with repo.exclusive():
+        held.set()
+        tried.wait()
+        assert not _merge_lock_free(site)
+        order.append("first out")
+    thread.join(timeout=10)
+    assert order == ["first out", "second in"]
