@@ -116,12 +116,21 @@ def remove_dead_staging(root: Path, prefix: str) -> None:
             continue
 
 
+# A warm LibreOffice (generator.documents.warm) saves a one-shot run's start, about 0.8 CPU-s, but lays a long run out
+# dearer: 100-pack runs cost 0.100-0.106 CPU-s per pack on a warm instance against 0.088-0.097 one-shot (alternated in
+# one process, 2026-12-06; it also closes every document it opened, which a one-shot run leaves to its exit). From
+# this many packs a run is one-shot, as the local runner's batches are: the Dask bench's cluster overhead went from
+# +17.7 % to +5.2 % (2,000 packs, chunks of 100). A portal's coalesced run (a dozen packs) stays warm.
+ONE_SHOT_FROM = 50
+
+
 def in_one_run(timeout: float | None, converter: Converter | None) -> Typesetter:
-    """All jobs in one LibreOffice run in this process (a Dask task's chunk, a portal's coalesced packs)."""
+    """All jobs in one LibreOffice run in this process (a Dask task's chunk, a portal's coalesced packs): on the warm
+    ``converter`` when there is one and the run is shorter than ONE_SHOT_FROM packs, else a one-shot LibreOffice."""
 
     def run(jobs: list[Job], work: Path, layout: Layout, specs: dict[int, MergeSpec]) -> Batches:
         folder = work / "batch-0"
-        yield folder, typeset_and_merge(jobs, folder, layout, timeout, specs, converter)
+        yield folder, typeset_and_merge(jobs, folder, layout, timeout, specs, converter if len(jobs) < ONE_SHOT_FROM else None)
 
     return run
 
