@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import io
 import os
 import re
@@ -85,6 +86,13 @@ def render_docx(template: Path, context: dict[str, Any], out: Path, *, propertie
     Raises TemplateError naming the template for undefined variables, sandbox violations,
     Jinja errors, XML-illegal characters in the context and any malformed rendered part.
     """
+    render_parts(template, context, out, properties=properties)
+    return out
+
+
+def render_parts(template: Path, context: dict[str, Any], out: Path, *, properties: DocProperties | None = None) -> dict[str, bytes]:
+    """:func:`render_docx`, returning the package's parts by name in the order written (what reading ``out`` back gives):
+    the batch lays out the documents it has just written without unzipping them again."""
     template, out = Path(template), Path(out)
     shown = display_path(template)
     problems = list(illegal_values(context))
@@ -119,8 +127,9 @@ def render_docx(template: Path, context: dict[str, Any], out: Path, *, propertie
         raise TemplateError(shown, f"cannot read the template as .docx: {exc}") from exc
     except Exception as exc:  # template code can raise anything Python can (TypeError on a bad loop, ...)
         raise TemplateError(shown, f"{type(exc).__name__} while rendering: {exc}{_near(exc)}") from exc
-    write_atomic(out, _package(parts, properties or DocProperties(), shown, checked=template_parts.checked))
-    return out
+    data = _package(parts, properties or DocProperties(), shown, checked=template_parts.checked)
+    write_atomic(out, data)
+    return {name: parts[name] for name in _order(parts)}
 
 
 def reproducible_docx(data: bytes, out: Path, properties: DocProperties | None = None) -> Path:
@@ -155,11 +164,9 @@ def _package(parts: dict[str, bytes], props: DocProperties, shown: str, checked:
                 etree.fromstring(blob, etree.XMLParser(**STRICT))
             except etree.XMLSyntaxError as exc:
                 raise TemplateError(shown, f"rendered part {name} is not well-formed XML: {exc}") from exc
-    # Word expects [Content_Types].xml first; the rest in a fixed order so bytes never depend on dict history.
-    order = sorted(parts, key=lambda n: (n != "[Content_Types].xml", n))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as dst:
-        for name in order:
+        for name in _order(parts):
             info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3
@@ -168,7 +175,13 @@ def _package(parts: dict[str, bytes], props: DocProperties, shown: str, checked:
     return out.getvalue()
 
 
-def _core_part_name(rels: bytes) -> str:
+def _order(parts: dict[str, bytes]) -> list[str]:
+    """Word expects [Content_Types].xml first; the rest in a fixed order so bytes never depend on dict history."""
+    return sorted(parts, key=lambda n: (n != "[Content_Types].xml", n))
+
+
+@functools.lru_cache(maxsize=64)
+def _core_part_name(rels: bytes) -> str:  # the same template's package relationships on every render: parsed once
     if not rels:
         return ""
     root = etree.fromstring(rels, etree.XMLParser(**STRICT))
