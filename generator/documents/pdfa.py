@@ -43,6 +43,7 @@ class Source:
     outline: list[OutlineEntry] = field(default_factory=list)
     hashes: dict[tuple[int, bool], str] = field(default_factory=dict)  # page hashes as merged (generator.documents.pack)
     _taken: dict[tuple[int, int], Array] = field(default_factory=dict)
+    attributes: dict[bytes, Dictionary] = field(default_factory=dict)  # its structure attribute objects by content (_take)
     _starting: dict[int, list[int]] | None = None  # indexes into ``elements`` by an element's first page
 
     @property
@@ -119,6 +120,13 @@ class Source:
         """
         pg = elem.get("/Pg")
         page = index.get(pg.objgen) if pg is not None else None
+        attrs = elem.get("/A")
+        if isinstance(attrs, Dictionary) and attrs.is_indirect:
+            # LibreOffice writes each element's layout attributes as an object of its own, most of them alike: one
+            # object for each distinct set, and a pack copies and writes a third fewer objects
+            same = self.attributes.setdefault(attrs.unparse(resolved=True), attrs)
+            if same.objgen != attrs.objgen:
+                elem.A = same
         kids: list[Object | int] = []
         for kid in _kids(elem):
             if isinstance(kid, int):
@@ -333,10 +341,13 @@ class Tail:
                 self._primed.append(source)
 
     def share(self, source: Source) -> None:
-        """Copy the resources the pages of ``source`` share (LibreOffice's fonts) the first time a pack takes its pages."""
+        """Copy the resources the pages of ``source`` share (LibreOffice's fonts) and its structure attribute objects
+        (shared by its clients' elements) the first time a pack takes its pages."""
         if any(seen is source for seen in self._primed):
             return
         self._primed.append(source)
+        for attributes in source.attributes.values():
+            self.pdf.copy_foreign(attributes)
         for page in source.pdf.pages:
             res = page.obj.get("/Resources")
             if res is None:
