@@ -130,7 +130,7 @@ class Source:
             # LibreOffice writes each element's layout attributes as an object of its own, most of them alike: one
             # object for each distinct set, and a pack copies and writes a third fewer objects
             same = self.attributes.setdefault(attrs.unparse(resolved=True), attrs)
-            if same.objgen != attrs.objgen:
+            if same is not attrs:  # an equal set seen before: that object
                 elem.A = same
         kids: list[Object | int] = []
         for kid in _kids(elem):
