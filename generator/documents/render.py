@@ -195,7 +195,7 @@ def _zip_info(name: str) -> zipfile.ZipInfo:
 
 def _zip(parts: dict[str, bytes], same: Mapping[str, bytes]) -> bytes:
     """The bytes zipfile writes for ``parts`` (:func:`_zip_info`, level ZIP_LEVEL, to a seekable file: no data
-    descriptors; tests/documents/test_render.py compares the two), the parts in ``same`` deflated once per process.
+    descriptors; tests/documents/test_compiled.py compares the two), the parts in ``same`` deflated once per process.
 
     Deflating the template's own parts again for every client was half of a batch document's packaging time.
     """
