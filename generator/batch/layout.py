@@ -48,6 +48,11 @@ class Source:
     def read(cls, path: Path) -> Source:
         with zipfile.ZipFile(path) as z:
             parts = {name: z.read(name) for name in z.namelist()}
+        return cls.of(path, parts)
+
+    @classmethod
+    def of(cls, path: Path, parts: dict[str, bytes]) -> Source:
+        """The document at ``path`` from its ``parts`` in the package's order (render.render_parts: as just written)."""
         xml = parts["word/document.xml"]
         root = etree.fromstring(xml, _STRICT)
         body = root.find(_w("body"))

@@ -24,7 +24,7 @@ from generator.documents.fonts import check_fonts, gate, pdf_fonts
 from generator.documents.pdfa import Piece as PdfPiece
 from generator.documents.pdfa import Source as PdfSource
 from generator.documents.pdfa import merge
-from generator.documents.render import DocProperties, render_docx
+from generator.documents.render import DocProperties, render_parts
 from generator.documents.soffice import find_soffice
 from generator.errors import ConversionError, ConversionTimeout, DocgenError, FontError, TemplateError
 
@@ -130,9 +130,12 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float | No
     work.mkdir(parents=True, exist_ok=True)
     out = {job.index: Typeset(job.index) for job in jobs}
     entries: list[_Entry] = []
+    written: dict[Path, dict[str, bytes]] = {}  # each document's parts as rendered: laid out without reading it back
     for job in jobs:
         try:
-            paths = [render_docx(d.template, d.context, work / f"{job.index}-{d.key}.docx", properties=d.props) for d in job.docs]
+            paths = [work / f"{job.index}-{d.key}.docx" for d in job.docs]
+            for d, path in zip(job.docs, paths, strict=True):
+                written[path] = render_parts(d.template, d.context, path, properties=d.props)
         except TemplateError as exc:
             out[job.index].error, out[job.index].stage = exc, "render"
             continue
@@ -142,7 +145,7 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float | No
     groups: dict[tuple[str, int], _Group] = {}
     alone: list[_Entry] = []
     for entry in entries:
-        source = Source.read(entry.path)
+        source = Source.of(entry.path, written.pop(entry.path))
         if layout.hung or not source.combinable():  # after a hang on the same templates, no run of everything at once
             alone.append(entry)
             continue
@@ -335,10 +338,10 @@ def _learn_layout(job: Job, cache_root: Path, timeout: float | None, converter: 
     with tempfile.TemporaryDirectory(prefix="docgen-learn-") as tmp:
         work = Path(tmp)
         try:
-            paths = [render_docx(d.template, d.context, work / f"{d.key}.docx", properties=d.props) for d in job.docs]
+            paths = [work / f"{d.key}.docx" for d in job.docs]
+            sources = [Source.of(p, render_parts(d.template, d.context, p, properties=d.props)) for d, p in zip(job.docs, paths, strict=True)]
         except TemplateError:
             return Layout()
-        sources = [Source.read(p) for p in paths]
         splits = [s.split_static() if s.combinable() else None for s in sources]
         prints = [s.fingerprint(split[1]) if split else "" for s, split in zip(sources, splits, strict=True)]
         parts = [(d.key, s.shell, f) for d, s, f in zip(job.docs, sources, prints, strict=True)]

@@ -52,6 +52,29 @@ def test_every_template_renders_the_bytes_docxtpl_writes(doc_id: str, template: 
         assert got == expected, f"{doc_id}: render {attempt + 1} differs from docxtpl's"
 
 
+def zipfile_package(docx: Path) -> bytes:
+    """The reference for the zip itself: the package's parts written by zipfile as docgen always wrote them (fixed
+    stamps, Unix, deflate level 6)."""
+    with zipfile.ZipFile(docx) as z:
+        parts = {name: z.read(name) for name in z.namelist()}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name, data in parts.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type, info.create_system, info.external_attr = zipfile.ZIP_DEFLATED, 3, 0o644 << 16
+            dst.writestr(info, data, compresslevel=6)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("doc_id", "template", "context"), real_documents(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_rendered_package_has_the_bytes_zipfile_writes(doc_id: str, template: Path, context: dict, tmp_path: Path) -> None:
+    # render writes the zip itself and deflates a template's unchanged parts once: the first render may deflate them,
+    # the second reuses them, and both must be the bytes zipfile writes
+    for attempt in range(2):
+        got = render_docx(template, context, tmp_path / f"{attempt}.docx", properties=PROPS)
+        assert got.read_bytes() == zipfile_package(got), f"{doc_id}: render {attempt + 1} differs from zipfile's package"
+
+
 def footnoted(path: Path) -> Path:
     """A template with a footnotes part and two sections: docxtpl renders footnotes once per section."""
     doc = Document()

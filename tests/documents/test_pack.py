@@ -243,3 +243,42 @@ def test_a_packs_bytes_do_not_depend_on_the_packs_written_before_it_from_the_sam
     assert (tmp_path / "b-after-a.pdf").read_bytes() == (tmp_path / "b-alone.pdf").read_bytes()
     assert described(tmp_path / "b-alone.pdf")["widths"] == [102, 252, 252, 253, 301, 302, 303]
     assert described(tmp_path / "b-alone.pdf")["stamped"] == list(range(7))
+
+
+def tagged_pdf(path: Path, widths: list[int], attributes: list[dict]) -> Path:
+    """Pages of these widths, each with one tagged paragraph whose layout attributes are an object of its own (as
+    LibreOffice writes them): ``attributes[i]`` the content of page i's."""
+    pdf = pikepdf.new()
+    root = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.StructTreeRoot))
+    document = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.StructElem, S=pikepdf.Name.Document, P=root, K=pikepdf.Array()))
+    root.K = document
+    pdf.Root.StructTreeRoot = root
+    for width, attrs in zip(widths, attributes, strict=True):
+        pdf.add_blank_page(page_size=(width, 400))
+        page = pdf.pages[-1]
+        page.Contents = pdf.make_stream(b"/P <</MCID 0>> BDC EMC")
+        a = pdf.make_indirect(pikepdf.Dictionary({k: pikepdf.Name(v) for k, v in attrs.items()}))
+        document.K.append(pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.StructElem, S=pikepdf.Name.P, P=document, Pg=page.obj,
+                                                               K=pikepdf.Array([0]), A=a)))
+    pdf.save(path)
+    return path
+
+
+def test_a_packs_bytes_do_not_depend_on_which_client_of_a_layout_pdf_came_first(tailed: tuple, tmp_path: Path) -> None:
+    # the merge keeps one attribute object per distinct set in a part: clients 0 and 2 share theirs, and the pack of
+    # client 2 must be the same file whether client 0's pack was written from the tail before it or not
+    layout = tagged_pdf(tmp_path / "layout.pdf", [111, 112, 113], [{"/O": "/Layout", "/Placement": "/Block"},
+                                                                   {"/O": "/Layout", "/Placement": "/Inline"},
+                                                                   {"/O": "/Layout", "/Placement": "/Block"}])
+    parts, readers = tailed
+    pack = {n: [Part("ご案内状", layout, nested=False, pages=range(n, n + 1)), *parts[2:]] for n in (0, 2)}
+    shared = readers | {layout: Source.open(layout)}
+    assert len(shared[layout].attributes) == 2  # three attribute objects, two distinct sets
+    merge_pdfs(pack[0], tmp_path / "a.pdf", METADATA, readers=shared)
+    merge_pdfs(pack[2], tmp_path / "b-after-a.pdf", METADATA, readers=shared)
+    fresh = {path: Source.of(pikepdf.open(path)) for path in shared}
+    merge_pdfs(pack[2], tmp_path / "b-alone.pdf", METADATA, readers=fresh)
+    assert (tmp_path / "b-after-a.pdf").read_bytes() == (tmp_path / "b-alone.pdf").read_bytes()
+    with pikepdf.open(tmp_path / "b-alone.pdf") as pdf:  # the attributes travel with the paragraph
+        (paragraph,) = [e for e in pdf.objects if isinstance(e, pikepdf.Dictionary) and e.get("/S") == "/P"]
+        assert paragraph.A.Placement == "/Block" and paragraph.Pg.objgen == pdf.pages[0].obj.objgen

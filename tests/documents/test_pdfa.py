@@ -5,6 +5,8 @@ The parts are the published brochure and wording (LibreOffice's PDF/A-2 + PDF/UA
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from generator.documents.pack import Part, merge_pdfs
-from generator.documents.pdfa import Source, icc_profile, write_outline
+from generator.documents.pdfa import Source, icc_profile, save, write_outline
 from generator.documents.pdfa_check import check
 from generator.documents.provenance import page_hash
 from generator.errors import ConversionError
@@ -240,3 +242,21 @@ def test_the_outline_is_written_as_pikepdfs_outline_model_writes_it(merged: Path
                                            ("B", 2, "/Fit", []), ("C", 1, "/Fit", [])]
     assert ours.Root.Outlines.Count == model.Root.Outlines.Count == 6
     assert [int(i.Count) for i in (ours.Root.Outlines.First, ours.Root.Outlines.First.First)] == [3, 0]
+
+
+def test_the_file_id_is_the_sha256_of_the_file_as_written_with_the_placeholder_in_its_place() -> None:
+    def written(width: int) -> tuple[bytes, bytes]:
+        pdf = pikepdf.new()
+        pdf.add_blank_page(page_size=(width, 400))
+        data = save(pdf)
+        with pikepdf.open(io.BytesIO(data)) as opened:
+            first, second = (bytes(half) for half in opened.trailer.ID)
+        assert first == second  # a new file: both halves the same, as PDF 14.4 has it for a file never updated
+        return data, first
+
+    data, found = written(300)
+    placeholder = b"[<31415926535897932384626433832795><31415926535897932384626433832795>]"  # qpdf's static ID
+    before = data.replace(b"[<" + found.hex().encode() + b"><" + found.hex().encode() + b">]", placeholder)
+    assert before != data and hashlib.sha256(before).digest()[:16] == found
+    assert written(300) == (data, found)  # same content, same bytes
+    assert written(301)[1] != found

@@ -259,7 +259,7 @@ def test_a_learnt_layout_is_remembered_in_process_until_its_files_go(product, tm
     def no_render(*_a, **_k):
         raise AssertionError("rendered again although this process learnt the layout already")
 
-    monkeypatch.setattr(ts, "render_docx", no_render)
+    monkeypatch.setattr(ts, "render_parts", no_render)
     assert ts.learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", 120) is first
     # the cache folder deleted under us (its static PDFs gone): learnt again
     monkeypatch.undo()
