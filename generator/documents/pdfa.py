@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Final
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, Object, OutlineItem, Pdf
@@ -21,7 +22,7 @@ ICC_PROFILE = "sRGB IEC61966-2.1"
 # zlib level of every stream qpdf deflates in a PDF docgen writes, object streams above all: level 1 saves a pack in a
 # fifth less time than qpdf's default (6), the file ~1% bigger. A process-wide qpdf setting, made when this module is
 # first imported (every module that writes a PDF imports it): every PDF of a process is deflated alike, whatever ran first.
-FLATE_LEVEL = 1
+FLATE_LEVEL: Final = 1
 pikepdf.settings.set_flate_compression_level(FLATE_LEVEL)
 _SUBSET = re.compile(r"^/?[A-Z]{6}\+")
 # what PDF/A-2 and PDF/UA want of the document info keys that have XMP equivalents (ISO 19005-2 6.6.2.3)
