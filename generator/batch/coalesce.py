@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+SMOOTHING = 0.3  # weight of the newest run in the expected run time: a few runs follow a change of load, one odd run does not
 
 
 class Coalescer(Generic[T]):
@@ -23,9 +25,13 @@ class Coalescer(Generic[T]):
 
     ``run`` settles every item it is given (each item's own success or failure); an exception out of it is a defect,
     logged with the items' count, and the lane goes on with the next run.
+
+    With a ``key`` (an item's identity, e.g. its job id), :meth:`expected_in` says when an item's run should be over,
+    from how long recent runs took: what a waiting page needs to know to ask again when its result is there.
     """
 
-    def __init__(self, run: Callable[[list[T]], None], *, lanes: int = 1, bound: int = 16, name: str = "docgen-coalesce") -> None:
+    def __init__(self, run: Callable[[list[T]], None], *, lanes: int = 1, bound: int = 16, name: str = "docgen-coalesce",
+                 key: Callable[[T], Hashable] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         if lanes < 1 or bound < 1:
             raise ValueError("lanes and bound must be at least 1")
         self.bound = bound
@@ -34,6 +40,9 @@ class Coalescer(Generic[T]):
         self._queue: deque[T] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        self._key, self._clock = key, clock
+        self._run_time: float | None = None  # seconds a run takes (smoothed over the recent ones); None before the first
+        self._ends: dict[Hashable, float] = {}  # key of each item in a run under way -> when that run should be over
         self._threads = [threading.Thread(target=self._lane, name=f"{name}-{i}", daemon=True) for i in range(lanes)]
         for thread in self._threads:
             thread.start()
@@ -49,6 +58,13 @@ class Coalescer(Generic[T]):
     def queued(self) -> int:
         with self._cond:
             return len(self._queue)
+
+    def expected_in(self, key: Hashable) -> float | None:
+        """Seconds until the run holding the item ``key`` should be over (0 once that time has passed); None while the
+        item is queued or unknown, or before any run has finished (nothing to go by)."""
+        with self._cond:
+            end = self._ends.get(key)
+            return None if end is None else max(0.0, end - self._clock())
 
     def close(self, wait: bool = False) -> list[T]:
         """Stop taking work; what was still queued is returned (not run). ``wait``: until the runs under way end."""
@@ -70,11 +86,23 @@ class Coalescer(Generic[T]):
                 return None
             items = [self._queue.popleft() for _ in range(min(self.bound, len(self._queue)))]
             self.runs.append(len(items))
+            if self._key is not None and self._run_time is not None:
+                end = self._clock() + self._run_time
+                self._ends.update((self._key(item), end) for item in items)
             return items
+
+    def _done(self, items: list[T], took: float) -> None:
+        with self._cond:
+            self._run_time = took if self._run_time is None else SMOOTHING * took + (1 - SMOOTHING) * self._run_time
+            if self._key is not None:
+                for item in items:
+                    self._ends.pop(self._key(item), None)
 
     def _lane(self) -> None:
         while (items := self._take()) is not None:
+            began = self._clock()
             try:
                 self._run(items)
             except Exception:  # a defect in run: its items are its to settle; this lane must keep serving the others
                 log.exception("a coalesced run of %d item(s) failed", len(items))
+            self._done(items, self._clock() - began)

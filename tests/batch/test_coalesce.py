@@ -110,3 +110,48 @@ def test_a_bound_or_lane_count_below_one_is_refused() -> None:
         Coalescer(lambda items: None, lanes=0)
     with pytest.raises(ValueError):
         Coalescer(lambda items: None, bound=0)
+
+
+class FakeClock:
+    """Seconds that pass only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_item_in_a_run_is_expected_when_runs_have_taken_so_far_and_a_queued_one_is_not_estimated() -> None:
+    clock = FakeClock()
+    seen: list[float | None] = []
+    release, started = threading.Event(), threading.Event()
+    coalescer: Coalescer[str]
+
+    def run(items: list[str]) -> None:
+        if items == ["first"]:
+            seen.append(coalescer.expected_in("first"))  # no run has ended yet: nothing to go by
+            clock.now += 2.0  # the first run takes two seconds
+        else:
+            clock.now += 0.5
+            seen.append(coalescer.expected_in(items[0]))  # half a second into a run expected to take two
+            started.set()
+            assert release.wait(WAIT)
+
+    coalescer = Coalescer(run, lanes=1, bound=8, key=lambda item: item, clock=clock)
+    try:
+        coalescer.submit("first")
+        deadline = time.monotonic() + WAIT
+        while coalescer.runs != [1] and time.monotonic() < deadline:  # the first run alone (the lane times it before its next)
+            time.sleep(0.01)
+        coalescer.submit("second")
+        assert started.wait(WAIT)
+        coalescer.submit("third")  # queued behind the run under way: no estimate until its run begins
+        assert coalescer.expected_in("third") is None
+        assert coalescer.expected_in("unknown") is None
+        clock.now += 5.0
+        assert coalescer.expected_in("second") == 0.0  # overdue: never a negative wait
+        release.set()
+    finally:
+        coalescer.close(wait=True)
+    assert seen == [None, 1.5]
