@@ -104,7 +104,11 @@ class Worker:
         lanes = lanes or getattr(converter, "size", None) or threads
         self.coalescer: Coalescer[_PackJob] | None = None
         if coalesce > 1:
-            self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs")
+            self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs", key=lambda item: item.job_id)
+
+    def expected_in(self, job_id: int) -> float | None:
+        """Seconds until a pack job's coalesced run should be over (generator.batch.coalesce); None when unknown."""
+        return self.coalescer.expected_in(job_id) if self.coalescer is not None else None
 
     # --- queue -------------------------------------------------------------------------------
 
@@ -149,18 +153,21 @@ class Worker:
     def _run(self, job_id: int) -> None:
         queued = False  # a pack handed to the coalescer is settled (and leaves _active) when its run reaches it
         try:
-            with self.sessions() as db:
+            with self.sessions() as db:  # one transaction: the job marked running, and who asked (their issuing policy)
                 job = db.get(Job, job_id)
                 if job is None or job.state not in ("queued", "running"):
                     return
+                agent = db.get(User, job.user_id)
+                if agent is None:
+                    raise DocgenError("the job or its agent was deleted while it ran")
                 job.state, job.updated_at = "running", utcnow()
+                kind, params, asker = job.kind, dict(job.params), (agent.agency.name, agent.name or "")
                 db.commit()
-                kind, params = job.kind, dict(job.params)
             product = self.product()
             if kind == "pack":
-                queued = self._run_pack(job_id, product, params)
+                queued = self._run_pack(job_id, product, params, asker)
             else:
-                self._run_list(job_id, product, params)
+                self._run_list(job_id, product, params, asker)
         except DocgenError as exc:
             self._fail(job_id, exc)
         except Exception:
@@ -188,22 +195,18 @@ class Worker:
     def _progress(self, job_id: int) -> Callable[[int, int], None]:
         return lambda done, total: self._update(job_id, done=done, total=total)
 
-    def _policy(self, job_id: int, today: dt.date) -> api.IssuingPolicy:
-        """The issuing policy of the agent who asked: their agency and name, dated the day they asked."""
-        with self.sessions() as db:
-            job = db.get(Job, job_id)
-            agent = db.get(User, job.user_id) if job else None
-            if job is None or agent is None:
-                raise DocgenError("the job or its agent was deleted while it ran")
-            return api.issuing_policy(agency=agent.agency.name, agent=agent.name or "", today=today)
+    @staticmethod
+    def _policy(asker: tuple[str, str], today: dt.date) -> api.IssuingPolicy:
+        """The issuing policy of the agent who asked (their agency's and their own name), dated the day they asked."""
+        return api.issuing_policy(agency=asker[0], agent=asker[1], today=today)
 
-    def _run_pack(self, job_id: int, product: Product, params: dict[str, Any]) -> bool:
-        """Plan the pack; queue it for a coalesced run (True), or build it in a run of its own here (False)."""
+    def _run_pack(self, job_id: int, product: Product, params: dict[str, Any], asker: tuple[str, str]) -> bool:
+        """Plan the pack (its job has total 1 from the start); queue it for a coalesced run (True), or build it in a run
+        of its own here (False)."""
         today = dt.date.fromisoformat(params["today"])
-        policy = self._policy(job_id, today)
+        policy = self._policy(asker, today)
         # agency, contact and date come from the policy alone (older jobs stored the agency's name beside the client's)
         request = api.client_request(**{k: v for k, v in params["request"].items() if k not in ISSUED_BY_POLICY})
-        self._update(job_id, total=1)
         schedule, approvals = self._decided()
         planner = api.planner(self.site, product, today=today, policy=policy, schedule=schedule, approvals=approvals)
         plans, refused = planner.plan_rows([(None, request)])
@@ -305,7 +308,7 @@ class Worker:
         finally:
             self._release(item.job_id)
 
-    def _run_list(self, job_id: int, product: Product, params: dict[str, Any]) -> None:
+    def _run_list(self, job_id: int, product: Product, params: dict[str, Any], asker: tuple[str, str]) -> None:
         with self.sessions() as db:
             upload = db.get(Upload, params["upload_id"])
             if upload is None:
@@ -313,7 +316,7 @@ class Worker:
             path, name = self.site.storage / upload.storage_key, upload.filename
         today = dt.date.fromisoformat(params["today"])
         schedule, approvals = self._decided()  # once per list: each row's revision is then a lookup
-        planner = api.planner(self.site, product, today=today, policy=self._policy(job_id, today), schedule=schedule, approvals=approvals)
+        planner = api.planner(self.site, product, today=today, policy=self._policy(asker, today), schedule=schedule, approvals=approvals)
         plans, refused = planner.plan_rows(list_rows(path, name))
         self._update(job_id, total=len(plans))
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")
