@@ -271,7 +271,7 @@ def poll_soon(request: Request, job: Job) -> int | None:
     poll once a second (the job is queued, its run is overdue, or nothing is known yet)."""
     if job.state not in ("queued", "running"):
         return None
-    left = request.app.state.worker.expected_in(job.id)
+    left: float | None = request.app.state.worker.expected_in(job.id)
     if left is None or left <= 0 or left >= 1.0:  # unknown, overdue (no faster polling of a slow run) or a second away
         return None
     return round(max(SOONEST_POLL, left + POLL_MARGIN) * 1000)
