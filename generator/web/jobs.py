@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +26,7 @@ from generator.compliance.clients import find_client
 from generator.content.model import Product
 from generator.content.request import ClientRequest, RowError
 from generator.content.revisions import Schedule
+from generator.documents.convert import given_timeout
 from generator.documents.proposal import PackPlan
 from generator.errors import DocgenError
 from generator.i18n import N_
@@ -37,6 +38,9 @@ from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
 from generator.web.messages import describe, row_error, t
 from generator.web.uploads import list_rows
+
+if TYPE_CHECKING:  # the lanes module loads the pack pipeline: the portal imports it when `docgen serve` starts lanes
+    from generator.batch.lanes import WarmLanes
 
 log = logging.getLogger("docgen.web.jobs")
 ISSUED_BY_POLICY = ("agent_name", "agent_contact", "date")
@@ -90,18 +94,22 @@ class Worker:
     ``lanes`` (default: one per warm LibreOffice) is free, it builds everything queued, at most ``coalesce`` packs, in
     one run of the building step, and each job is settled the moment its own pack is installed or has failed.
     ``coalesce`` 1 builds each pack in a run of its own (the bench's baseline). A list job builds on its job thread.
+    ``warm_lanes``: coalesced runs of several packs are laid out and merged in those worker processes
+    (generator.batch.lanes), not under this process's GIL beside the HTTP requests; the caller closes them. A run of one
+    pack (a quiet portal) stays here, its documents side by side on the app's warm pool.
     """
 
     def __init__(self, site: api.Site, sessions: sessionmaker[Session], product: Callable[[], Product], *, threads: int = 2,
                  build_jobs: int = 1, timeout: float | None = None, converter: api.Converter | None = None, coalesce: int = COALESCE,
-                 lanes: int | None = None):
+                 lanes: int | None = None, warm_lanes: WarmLanes | None = None):
         self.site, self.sessions, self.product = site, sessions, product
         self.build_jobs, self.timeout = build_jobs, timeout
         self.converter = converter  # the app's warm LibreOffice pool (generator.documents.warm), or None: cold runs
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="docgen-job")
         self._lock = threading.Lock()
         self._active: set[int] = set()
-        lanes = lanes or getattr(converter, "size", None) or threads
+        lanes = lanes or (warm_lanes.count if warm_lanes else None) or getattr(converter, "size", None) or threads
+        self.typesetter = warm_lanes.typesetter(given_timeout(timeout)) if warm_lanes else None
         self.coalescer: Coalescer[_PackJob] | None = None
         if coalesce > 1:
             self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs", key=lambda item: item.job_id)
@@ -237,7 +245,7 @@ class Worker:
             try:
                 api.build_planned(self.site, group[0].product, [i.plan for i in group], outs=[i.out for i in group],
                                   work=self.site.storage / "tmp", schedule=group[0].schedule, timeout=self.timeout, converter=self.converter,
-                                  on_done=settle, approvals=group[0].approvals)
+                                  on_done=settle, approvals=group[0].approvals, typesetter=self.typesetter if len(group) > 1 else None)
             except DocgenError as exc:  # the run as a whole (the brochure, the signing key): every pack not yet settled
                 failure = functools.partial(self._failure, exc)
             except Exception:
