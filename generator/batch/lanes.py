@@ -1,8 +1,9 @@
 """Warm lanes: worker processes that each own a warm LibreOffice and typeset and merge a coalesced run off the caller.
 
 The portal builds every agent's pack in its one server process. Rendering the Word files (docxtpl) and merging and
-stamping the pack PDFs (pikepdf) are Python under the GIL there, beside the HTTP requests and the database: about
-half of the server's ~0.2 CPU-s per pack went to them, and two lanes could not use two cores. A lane here is a
+stamping the pack PDFs (pikepdf) are Python under the GIL there, beside the HTTP requests and the database: the
+server's process used a whole core at ~7 packs/s, and two lanes could not use two cores. With lanes its CPU per pack
+went from ~0.12 to ~0.07 s and the lanes' (LibreOffice included) from ~0.09 to ~0.14 (service bench, 20x5). A lane is a
 process of its own (spawned: the server's threads are not forked) with a warm LibreOffice of its own, so a run's
 render, layout and merge happen there and the server only plans, installs and records.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import queue
+import signal
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,11 +29,17 @@ _converter: Converter | None = None  # in a lane's process: its warm LibreOffice
 
 
 def _start_lane() -> None:
-    """Initialiser of a lane's process: quiet signals (generator.crash), one warm LibreOffice started now."""
+    """Initialiser of a lane's process: quiet signals (generator.crash), one warm LibreOffice started now.
+
+    SIGTERM is ignored: stopping ``docgen serve`` sends it to the server's whole process group, and quiet_worker's
+    handler would end the lane at once, past the atexit hook that stops its LibreOffice (which runs in a session of its
+    own and outlived the portal). The server closes its lanes as it stops (:meth:`WarmLanes.close`); they end normally.
+    """
     from generator.documents.warm import ConverterPool
 
     global _converter
     quiet_worker()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _converter = ConverterPool(1)  # closed by its atexit hook when the lane's process ends
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,3 +79,24 @@ def test_a_lane_whose_process_died_is_replaced_and_its_run_still_built(site: Sit
     assert not failed and len(built) == 1
     after = lane_pids(lanes)
     assert after and not after & before  # a new lane process took the next run
+
+
+def test_a_lane_outlives_the_servers_sigterm_and_its_libreoffice_stops_when_the_lanes_close() -> None:
+    import psutil
+
+    # docgen serve's process group gets SIGTERM when it is stopped, its lanes with it: a lane that ended at once left its
+    # LibreOffice (a session of its own) running; the server closes its lanes as it stops, and their LibreOffice goes then
+    made = WarmLanes(1)
+    try:
+        assert made._all[0].submit(lanes_module._ready).result(timeout=120)  # type: ignore[attr-defined]  # started
+        pids = lane_pids(made)
+        below = [c for pid in pids for c in psutil.Process(pid).children(recursive=True)]
+        assert any("soffice" in " ".join(p.cmdline()) for p in below), "the lane started no LibreOffice"
+        for pid in pids:
+            os.kill(pid, signal.SIGTERM)
+        time.sleep(1)
+        assert all(psutil.pid_exists(pid) for pid in pids)  # ignored: the server decides when its lanes stop
+    finally:
+        made.close()
+    gone, alive = psutil.wait_procs(below, timeout=60)
+    assert not alive, [p.cmdline()[:2] for p in alive]
