@@ -23,6 +23,10 @@ SMOOTHING = 0.3  # weight of the newest run in the expected run time: a few runs
 class Coalescer(Generic[T]):
     """``lanes`` builder threads; each takes everything queued (at most ``bound`` items) and calls ``run`` with it.
 
+    While every lane is idle, the first item is taken the moment it comes (a quiet queue never waits). While another
+    lane is in a run, a free lane starts one only for ``company`` items or more: fewer wait for the next lane to free
+    up, with whatever came meanwhile (a run's fixed cost, a LibreOffice start-up of the documents, is then shared).
+
     ``run`` settles every item it is given (each item's own success or failure); an exception out of it is a defect,
     logged with the items' count, and the lane goes on with the next run.
 
@@ -31,10 +35,11 @@ class Coalescer(Generic[T]):
     """
 
     def __init__(self, run: Callable[[list[T]], None], *, lanes: int = 1, bound: int = 16, name: str = "docgen-coalesce",
-                 key: Callable[[T], Hashable] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
-        if lanes < 1 or bound < 1:
-            raise ValueError("lanes and bound must be at least 1")
-        self.bound = bound
+                 key: Callable[[T], Hashable] | None = None, clock: Callable[[], float] = time.monotonic, company: int = 1) -> None:
+        if lanes < 1 or bound < 1 or not 1 <= company <= bound:
+            raise ValueError("lanes and bound must be at least 1, company from 1 to the bound")
+        self.bound, self.company = bound, company
+        self._busy = 0  # lanes in a run
         self.runs: list[int] = []  # items per run, in the order runs began (for tests and the log)
         self._run = run
         self._queue: deque[T] = deque()
@@ -53,7 +58,7 @@ class Coalescer(Generic[T]):
             if self._closed:
                 raise RuntimeError("the coalescer is closed")
             self._queue.append(item)
-            self._cond.notify()
+            self._cond.notify_all()  # whether a lane may take the queue depends on the others: each looks again
 
     def queued(self) -> int:
         with self._cond:
@@ -80,10 +85,11 @@ class Coalescer(Generic[T]):
 
     def _take(self) -> list[T] | None:
         with self._cond:
-            while not self._queue and not self._closed:
+            while not self._closed and not (self._queue and (self._busy == 0 or len(self._queue) >= self.company)):
                 self._cond.wait()
             if self._closed:
                 return None
+            self._busy += 1
             items = [self._queue.popleft() for _ in range(min(self.bound, len(self._queue)))]
             self.runs.append(len(items))
             if self._key is not None and self._run_time is not None:
@@ -93,6 +99,8 @@ class Coalescer(Generic[T]):
 
     def _done(self, items: list[T], took: float) -> None:
         with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()  # what waited for company may now go to this lane
             self._run_time = took if self._run_time is None else SMOOTHING * took + (1 - SMOOTHING) * self._run_time
             if self._key is not None:
                 for item in items:

@@ -46,6 +46,7 @@ log = logging.getLogger("docgen.web.jobs")
 ISSUED_BY_POLICY = ("agent_name", "agent_contact", "date")
 RESUMED = t(N_("Stopped by a server restart and started again from the beginning; no half-written pack was kept."))
 COALESCE = 12  # packs at most in one coalesced run (the bench's 20 agents: two lanes, about ten packs each)
+COMPANY = 4  # packs a lane waits for while another is in a run: under load, runs of one or two cost LibreOffice's per-run start each
 INTERNAL = t(N_("Internal error: the pack could not be made. The administrator can see the details in the server log."))
 
 
@@ -112,7 +113,8 @@ class Worker:
         self.typesetter = warm_lanes.typesetter(given_timeout(timeout)) if warm_lanes else None
         self.coalescer: Coalescer[_PackJob] | None = None
         if coalesce > 1:
-            self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs", key=lambda item: item.job_id)
+            self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs", key=lambda item: item.job_id,
+                                       company=min(COMPANY, coalesce))
 
     def expected_in(self, job_id: int) -> float | None:
         """Seconds until a pack job's coalesced run should be over (generator.batch.coalesce); None when unknown."""

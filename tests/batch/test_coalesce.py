@@ -77,6 +77,27 @@ def test_a_free_lane_serves_while_the_other_is_busy() -> None:
         coalescer.close(wait=True)
 
 
+def test_while_a_lane_is_busy_a_free_one_waits_for_company_and_the_busy_one_takes_fewer_when_it_frees() -> None:
+    run = Recorder()
+    coalescer = Coalescer(run, lanes=2, bound=8, company=3)
+    try:
+        coalescer.submit("hold")  # every lane idle: taken alone, at once
+        assert run.started.wait(WAIT)
+        coalescer.submit("a")
+        coalescer.submit("b")
+        time.sleep(0.2)  # room for a wrong lane to take them: two are not company enough beside a busy lane
+        assert coalescer.queued() == 2 and run.runs == []
+        coalescer.submit("c")
+        assert run.wait_for(1) == [["a", "b", "c"]]  # three are: the free lane takes them
+        coalescer.submit("d")  # alone again beside the held run: it waits ...
+        time.sleep(0.2)
+        assert coalescer.queued() == 1
+        run.release.set()  # ... until a lane frees up and takes it, company or not
+        assert sorted(map(tuple, run.wait_for(3))) == [("a", "b", "c"), ("d",), ("hold",)]
+    finally:
+        coalescer.close(wait=True)
+
+
 def test_a_run_that_raises_leaves_the_lane_serving() -> None:
     run = Recorder()
     coalescer = Coalescer(run, lanes=1, bound=8)
