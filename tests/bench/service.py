@@ -177,18 +177,21 @@ class Server:
                 raise SystemExit(f"docgen serve did not answer within {start_timeout:g}s")
             time.sleep(0.2)
 
-    def cpu(self) -> tuple[float, float]:
-        """CPU seconds so far (user + system) of the server process and of the processes under it (LibreOffice, warm lanes).
+    def cpu(self) -> tuple[float, float, float]:
+        """CPU seconds so far (user + system) of the server process, of the processes under it (LibreOffice, warm lanes),
+        and of the LibreOffice ones among them (soffice.bin).
 
         The load-robust figure: a busy machine stretches the wall clock, much less the CPU a pack costs.
         """
         server = psutil.Process(self.proc.pid)
         own = sum(server.cpu_times()[:2])
-        below = 0.0
+        below = office = 0.0
         for child in server.children(recursive=True):
             with contextlib.suppress(psutil.Error):
-                below += sum(child.cpu_times()[:2])
-        return own, below
+                spent = sum(child.cpu_times()[:2])
+                below += spent
+                office += spent if child.name().startswith("soffice") else 0.0
+        return own, below, office
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -314,6 +317,7 @@ class Clocked:
     server: float = 0.0
     workers: float = 0.0
     client: float = 0.0
+    office: float = 0.0  # of the workers': LibreOffice's own processes
     polls: int = 0  # progress requests in the clock
 
 
@@ -366,7 +370,7 @@ def load_test(server: Server, users: list[tuple[str, str]], per_agent: int, prem
         t.join(timeout=max(0.0, deadline - time.monotonic()) + 5)
     wall = time.monotonic() - start
     cpu1, client1 = server.cpu(), time.process_time()
-    clocked = Clocked(cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], client1 - client0, sum(a.polls for a in agents))
+    clocked = Clocked(cpu1[0] - cpu0[0], cpu1[1] - cpu0[1], client1 - client0, cpu1[2] - cpu0[2], sum(a.polls for a in agents))
     if any(t.is_alive() for t in threads):
         errors.append("the time limit stopped the load test")
     with lock:
@@ -454,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"load [{label}]: {args.agents} agents x {args.per_agent} packs, {len(done)} ok, {len(failed_load)} errors, {wall:.1f}s, "
                       f"throughput={len(done) / wall:.2f} packs/s, p50={statistics.median(done) if done else 0:.3f}s "
                       f"p95={percentile(done, 95) if done else 0:.3f}s; CPU/pack while the clock ran: server {clocked.server / per:.3f}s, "
-                      f"workers (LibreOffice, lanes) {clocked.workers / per:.3f}s, bench client {clocked.client / per:.3f}s; "
+                      f"workers (LibreOffice, lanes) {clocked.workers / per:.3f}s (LibreOffice {clocked.office / per:.3f}s), bench client {clocked.client / per:.3f}s; "
                       f"{clocked.polls / per:.1f} polls/pack; "
                       f"load average {os.getloadavg()[0]:.1f}", flush=True)
                 times += got
