@@ -46,7 +46,7 @@ log = logging.getLogger("docgen.web.jobs")
 ISSUED_BY_POLICY = ("agent_name", "agent_contact", "date")
 RESUMED = t(N_("Stopped by a server restart and started again from the beginning; no half-written pack was kept."))
 COALESCE = 12  # packs at most in one coalesced run (the bench's 20 agents: two lanes, about ten packs each)
-COMPANY = 4  # packs a lane waits for while another is in a run: under load, runs of one or two cost LibreOffice's per-run start each
+COMPANY = 8  # packs a lane waits for while another is in a run: small runs each pay LibreOffice's per-run start (service bench: 4, 6, 8 tried)
 INTERNAL = t(N_("Internal error: the pack could not be made. The administrator can see the details in the server log."))
 
 
