@@ -458,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"load [{label}]: {args.agents} agents x {args.per_agent} packs, {len(done)} ok, {len(failed_load)} errors, {wall:.1f}s, "
                       f"throughput={len(done) / wall:.2f} packs/s, p50={statistics.median(done) if done else 0:.3f}s "
                       f"p95={percentile(done, 95) if done else 0:.3f}s; CPU/pack while the clock ran: server {clocked.server / per:.3f}s, "
-                      f"workers (LibreOffice, lanes) {clocked.workers / per:.3f}s (LibreOffice {clocked.office / per:.3f}s), bench client {clocked.client / per:.3f}s; "
+                      f"workers (LibreOffice, lanes) {clocked.workers / per:.3f}s (LibreOffice {clocked.office / per:.3f}s), "
+                      f"bench client {clocked.client / per:.3f}s; "
                       f"{clocked.polls / per:.1f} polls/pack; "
                       f"load average {os.getloadavg()[0]:.1f}", flush=True)
                 times += got
