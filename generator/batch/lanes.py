@@ -15,7 +15,7 @@ import multiprocessing
 import queue
 import signal
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -64,14 +64,25 @@ class WarmLanes:
         self.count, self.fallback = count, fallback
         self._free: queue.SimpleQueue[ProcessPoolExecutor] = queue.SimpleQueue()
         self._all: list[ProcessPoolExecutor] = []
+        self._starting: list[Future[bool]] = []
         for _ in range(count):
             self._free.put(self._start())
 
     def _start(self) -> ProcessPoolExecutor:
         lane = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_lane)
-        lane.submit(_ready)  # the process and its LibreOffice start now, not with the first pack
+        self._starting.append(lane.submit(_ready))  # the process and its LibreOffice start now, not with the first pack
         self._all.append(lane)
         return lane
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Until every lane started now has its process and LibreOffice up (``docgen serve`` answers only then: a lane
+        still starting takes the CPU the first packs are built with)."""
+        for started in self._starting:
+            try:
+                started.result(timeout=timeout)
+            except (BrokenProcessPool, TimeoutError) as exc:  # replaced when a run finds it broken; its runs built here meanwhile
+                log.warning("a warm lane did not start (%s); the portal opens without it", type(exc).__name__)
+        self._starting.clear()
 
     def typesetter(self, timeout: float | None) -> Typesetter:
         """A building step typesetter (generator.batch.building) that lays out and merges all its jobs in one lane."""

@@ -37,6 +37,9 @@ def _port(text: str) -> int:
     return int(text)
 
 
+LANE_START = 120.0  # seconds docgen serve waits for its warm lanes (a process and a LibreOffice each) before it answers
+
+
 def cmd_serve(args: argparse.Namespace, out: Output | None = None) -> int:
     import uvicorn
 
@@ -55,6 +58,8 @@ def cmd_serve(args: argparse.Namespace, out: Output | None = None) -> int:
     # coalesced runs are laid out and merged in lane processes with a warm LibreOffice each: not under this process's GIL
     lanes = WarmLanes(pool.size, fallback=pool) if coalesce != 1 else None
     try:
+        if lanes is not None:
+            lanes.wait_ready(timeout=LANE_START)
         app = create_app(site, args.database, converter=pool, delivery=delivery, coalesce=coalesce, warm_lanes=lanes)
         print(f"docgen portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
         # X-Forwarded-Proto/For are believed from these addresses only (uvicorn's proxy headers): the proxy that ends TLS

@@ -100,3 +100,13 @@ def test_a_lane_outlives_the_servers_sigterm_and_its_libreoffice_stops_when_the_
         made.close()
     gone, alive = psutil.wait_procs(below, timeout=60)
     assert not alive, [p.cmdline()[:2] for p in alive]
+
+
+def test_wait_ready_returns_once_every_lane_has_its_libreoffice() -> None:
+    made = WarmLanes(1)
+    try:
+        made.wait_ready(timeout=120)
+        started = made._all[0].submit(lanes_module._ready)  # type: ignore[attr-defined]
+        assert started.result(timeout=5)  # already up: answered at once, no LibreOffice start left to wait for
+    finally:
+        made.close()
