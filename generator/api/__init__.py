@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from generator.batch.assemble import Pack
-    from generator.batch.building import OnDone
+    from generator.batch.building import OnDone, Typesetter
     from generator.batch.planning import Planner
     from generator.batch.runner import Summary
     from generator.batch.typeset import Converter
@@ -274,13 +274,14 @@ def planner(site: Site | None, product: Product, *, today: dt.date | None = None
 
 def build_planned(site: Site, product: Product, plans: Sequence[PackPlan], *, outs: Sequence[Path], work: Path,
                   schedule: Schedule | None = None, jobs: int = 1, timeout: float | None = None, converter: Converter | None = None,
-                  progress: Progress | None = None, on_done: OnDone | None = None,
-                  approvals: Approvals | None = None) -> tuple[list[Pack], list[tuple[PackPlan, RowError]]]:
+                  progress: Progress | None = None, on_done: OnDone | None = None, approvals: Approvals | None = None,
+                  typesetter: Typesetter | None = None) -> tuple[list[Pack], list[tuple[PackPlan, RowError]]]:
     """The one building step for plans (:func:`planner`) that go to different folders: each plan's pack into its
     ``outs`` folder, all of them laid out in one LibreOffice run per revision; ``work`` is on the same file system.
     ``on_done`` gets each plan's pack or error as soon as it is installed or failed; one failure never stops the others.
     ``jobs`` above 1: a long list in batches, that many at once (generator.batch.runner.local_pool). ``approvals``: the
-    same the plans were made with (:func:`planner`), for the pages every pack shares (the brochure)."""
+    same the plans were made with (:func:`planner`), for the pages every pack shares (the brochure). ``typesetter``:
+    where the run is laid out and merged instead (e.g. a warm lane's process, generator.batch.lanes)."""
     from generator.batch.building import Folders, build_revisions
     from generator.batch.runner import DEFAULT_CHUNK, local_pool
 
@@ -288,7 +289,7 @@ def build_planned(site: Site, product: Product, plans: Sequence[PackPlan], *, ou
 
     place = Folders(work, {id(p): Path(o) for p, o in zip(plans, outs, strict=True)})
     pool = local_pool(DEFAULT_CHUNK, jobs, timeout, None, converter) if jobs > 1 else None
-    return build_revisions(site, product, plans, place, schedule=schedule, timeout=timeout, converter=converter, typesetter=pool,
+    return build_revisions(site, product, plans, place, schedule=schedule, timeout=timeout, converter=converter, typesetter=typesetter or pool,
                            progress=progress, on_done=on_done)
 
 

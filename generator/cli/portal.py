@@ -37,9 +37,13 @@ def _port(text: str) -> int:
     return int(text)
 
 
+LANE_START = 120.0  # seconds docgen serve waits for its warm lanes (a process and a LibreOffice each) before it answers
+
+
 def cmd_serve(args: argparse.Namespace, out: Output | None = None) -> int:
     import uvicorn
 
+    from generator.batch.lanes import WarmLanes
     from generator.compliance.delivery import DeliverySettings
     from generator.documents.warm import ConverterPool
     from generator.store import db
@@ -50,14 +54,21 @@ def cmd_serve(args: argparse.Namespace, out: Output | None = None) -> int:
     db.check_database(args.database or db.database_url(site), db.setting_name(args.database))  # before LibreOffice starts
     # one warm LibreOffice per core for the portal's jobs (an agent waits for the pack): pre-started here, closed on exit
     pool = ConverterPool()
+    coalesce = getattr(args, "coalesce", None)
+    # coalesced runs are laid out and merged in lane processes with a warm LibreOffice each: not under this process's GIL
+    lanes = WarmLanes(pool.size, fallback=pool) if coalesce != 1 else None
     try:
-        app = create_app(site, args.database, converter=pool, delivery=delivery, coalesce=getattr(args, "coalesce", None))
+        if lanes is not None:
+            lanes.wait_ready(timeout=LANE_START)
+        app = create_app(site, args.database, converter=pool, delivery=delivery, coalesce=coalesce, warm_lanes=lanes)
         print(f"docgen portal on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
         # X-Forwarded-Proto/For are believed from these addresses only (uvicorn's proxy headers): the proxy that ends TLS
         trusted = settings.current().forwarded_allow_ips  # DOCGEN_FORWARDED_ALLOW_IPS
         uvicorn.run(app, host=args.host, port=args.port, log_level="warning" if getattr(args, "quiet", False) else "info",
                     proxy_headers=True, forwarded_allow_ips=trusted)
     finally:
+        if lanes is not None:
+            lanes.close()
         pool.close()
     return 0
 

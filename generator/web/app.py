@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote as urlquote
 
 from fastapi import Depends, FastAPI, Request
@@ -37,6 +37,9 @@ from generator.web.jobs import Worker
 from generator.web.messages import describe, detail_text, label, status_text, status_title, t
 from generator.web.pages import render
 from generator.web.settings import portal_settings
+
+if TYPE_CHECKING:  # the lanes module loads the pack pipeline: the portal imports it when `docgen serve` starts lanes
+    from generator.batch.lanes import WarmLanes
 
 log = logging.getLogger("docgen.web")
 _SECRET_IN_PATH = re.compile(r"^(/d/)[^/?#]+|([?&]token=)[^&#]+")
@@ -115,11 +118,12 @@ class ProductCache:
 
 def create_app(site: api.Site | None = None, database_url: str | None = None, *, threads: int = 2, build_jobs: int = 1,
                timeout: float | None = None, recover: bool = True, converter: api.Converter | None = None,
-               delivery: DeliverySettings | None = None, coalesce: int | None = None) -> FastAPI:
+               delivery: DeliverySettings | None = None, coalesce: int | None = None, warm_lanes: WarmLanes | None = None) -> FastAPI:
     """The portal for ``site`` on ``database_url`` (default: ``DOCGEN_DATABASE_URL`` or SQLite under storage).
 
     ``converter``: the warm LibreOffice pool the jobs share (``docgen serve`` starts one; its caller closes it).
     ``coalesce``: packs at most in one run when agents' packs queue up (generator.web.jobs.COALESCE; 1: one pack a run).
+    ``warm_lanes``: worker processes that lay out and merge the coalesced runs (generator.batch.lanes; its caller closes them).
     ``delivery``: the SMTP relay and link settings (default: ``DOCGEN_SMTP_URL`` and friends, read now; a bad one stops here).
     """
     from generator.web.routers import account, admin, agents, auth, clients, compliance, download, editor, marketing, verify
@@ -136,7 +140,7 @@ def create_app(site: api.Site | None = None, database_url: str | None = None, *,
     # documents print the approval in force in this database
     products = ProductCache(site, lint=False, sessions=sessions)  # quotes and list checks read no template (as `docgen quote`)
     worker = Worker(site, sessions, ProductCache(site, lint=True, sessions=sessions), threads=threads, build_jobs=build_jobs, timeout=timeout,
-                    converter=converter, **({} if coalesce is None else {"coalesce": coalesce}))
+                    converter=converter, warm_lanes=warm_lanes, **({} if coalesce is None else {"coalesce": coalesce}))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +26,7 @@ from generator.compliance.clients import find_client
 from generator.content.model import Product
 from generator.content.request import ClientRequest, RowError
 from generator.content.revisions import Schedule
+from generator.documents.convert import given_timeout
 from generator.documents.proposal import PackPlan
 from generator.errors import DocgenError
 from generator.i18n import N_
@@ -38,10 +39,14 @@ from generator.web import storage
 from generator.web.messages import describe, row_error, t
 from generator.web.uploads import list_rows
 
+if TYPE_CHECKING:  # the lanes module loads the pack pipeline: the portal imports it when `docgen serve` starts lanes
+    from generator.batch.lanes import WarmLanes
+
 log = logging.getLogger("docgen.web.jobs")
 ISSUED_BY_POLICY = ("agent_name", "agent_contact", "date")
 RESUMED = t(N_("Stopped by a server restart and started again from the beginning; no half-written pack was kept."))
 COALESCE = 12  # packs at most in one coalesced run (the bench's 20 agents: two lanes, about ten packs each)
+COMPANY = 8  # packs a lane waits for while another is in a run: small runs each pay LibreOffice's per-run start (service bench: 4, 6, 8 tried)
 INTERNAL = t(N_("Internal error: the pack could not be made. The administrator can see the details in the server log."))
 
 
@@ -90,21 +95,30 @@ class Worker:
     ``lanes`` (default: one per warm LibreOffice) is free, it builds everything queued, at most ``coalesce`` packs, in
     one run of the building step, and each job is settled the moment its own pack is installed or has failed.
     ``coalesce`` 1 builds each pack in a run of its own (the bench's baseline). A list job builds on its job thread.
+    ``warm_lanes``: coalesced runs of several packs are laid out and merged in those worker processes
+    (generator.batch.lanes), not under this process's GIL beside the HTTP requests; the caller closes them. A run of one
+    pack (a quiet portal) stays here, its documents side by side on the app's warm pool.
     """
 
     def __init__(self, site: api.Site, sessions: sessionmaker[Session], product: Callable[[], Product], *, threads: int = 2,
                  build_jobs: int = 1, timeout: float | None = None, converter: api.Converter | None = None, coalesce: int = COALESCE,
-                 lanes: int | None = None):
+                 lanes: int | None = None, warm_lanes: WarmLanes | None = None):
         self.site, self.sessions, self.product = site, sessions, product
         self.build_jobs, self.timeout = build_jobs, timeout
         self.converter = converter  # the app's warm LibreOffice pool (generator.documents.warm), or None: cold runs
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="docgen-job")
         self._lock = threading.Lock()
         self._active: set[int] = set()
-        lanes = lanes or getattr(converter, "size", None) or threads
+        lanes = lanes or (warm_lanes.count if warm_lanes else None) or getattr(converter, "size", None) or threads
+        self.typesetter = warm_lanes.typesetter(given_timeout(timeout)) if warm_lanes else None
         self.coalescer: Coalescer[_PackJob] | None = None
         if coalesce > 1:
-            self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs")
+            self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs", key=lambda item: item.job_id,
+                                       company=min(COMPANY, coalesce))
+
+    def expected_in(self, job_id: int) -> float | None:
+        """Seconds until a pack job's coalesced run should be over (generator.batch.coalesce); None when unknown."""
+        return self.coalescer.expected_in(job_id) if self.coalescer is not None else None
 
     # --- queue -------------------------------------------------------------------------------
 
@@ -149,18 +163,21 @@ class Worker:
     def _run(self, job_id: int) -> None:
         queued = False  # a pack handed to the coalescer is settled (and leaves _active) when its run reaches it
         try:
-            with self.sessions() as db:
+            with self.sessions() as db:  # one transaction: the job marked running, and who asked (their issuing policy)
                 job = db.get(Job, job_id)
                 if job is None or job.state not in ("queued", "running"):
                     return
+                agent = db.get(User, job.user_id)
+                if agent is None:
+                    raise DocgenError("the job or its agent was deleted while it ran")
                 job.state, job.updated_at = "running", utcnow()
+                kind, params, asker = job.kind, dict(job.params), (agent.agency.name, agent.name or "")
                 db.commit()
-                kind, params = job.kind, dict(job.params)
             product = self.product()
             if kind == "pack":
-                queued = self._run_pack(job_id, product, params)
+                queued = self._run_pack(job_id, product, params, asker)
             else:
-                self._run_list(job_id, product, params)
+                self._run_list(job_id, product, params, asker)
         except DocgenError as exc:
             self._fail(job_id, exc)
         except Exception:
@@ -188,22 +205,18 @@ class Worker:
     def _progress(self, job_id: int) -> Callable[[int, int], None]:
         return lambda done, total: self._update(job_id, done=done, total=total)
 
-    def _policy(self, job_id: int, today: dt.date) -> api.IssuingPolicy:
-        """The issuing policy of the agent who asked: their agency and name, dated the day they asked."""
-        with self.sessions() as db:
-            job = db.get(Job, job_id)
-            agent = db.get(User, job.user_id) if job else None
-            if job is None or agent is None:
-                raise DocgenError("the job or its agent was deleted while it ran")
-            return api.issuing_policy(agency=agent.agency.name, agent=agent.name or "", today=today)
+    @staticmethod
+    def _policy(asker: tuple[str, str], today: dt.date) -> api.IssuingPolicy:
+        """The issuing policy of the agent who asked (their agency's and their own name), dated the day they asked."""
+        return api.issuing_policy(agency=asker[0], agent=asker[1], today=today)
 
-    def _run_pack(self, job_id: int, product: Product, params: dict[str, Any]) -> bool:
-        """Plan the pack; queue it for a coalesced run (True), or build it in a run of its own here (False)."""
+    def _run_pack(self, job_id: int, product: Product, params: dict[str, Any], asker: tuple[str, str]) -> bool:
+        """Plan the pack (its job has total 1 from the start); queue it for a coalesced run (True), or build it in a run
+        of its own here (False)."""
         today = dt.date.fromisoformat(params["today"])
-        policy = self._policy(job_id, today)
+        policy = self._policy(asker, today)
         # agency, contact and date come from the policy alone (older jobs stored the agency's name beside the client's)
         request = api.client_request(**{k: v for k, v in params["request"].items() if k not in ISSUED_BY_POLICY})
-        self._update(job_id, total=1)
         schedule, approvals = self._decided()
         planner = api.planner(self.site, product, today=today, policy=policy, schedule=schedule, approvals=approvals)
         plans, refused = planner.plan_rows([(None, request)])
@@ -234,7 +247,7 @@ class Worker:
             try:
                 api.build_planned(self.site, group[0].product, [i.plan for i in group], outs=[i.out for i in group],
                                   work=self.site.storage / "tmp", schedule=group[0].schedule, timeout=self.timeout, converter=self.converter,
-                                  on_done=settle, approvals=group[0].approvals)
+                                  on_done=settle, approvals=group[0].approvals, typesetter=self.typesetter if len(group) > 1 else None)
             except DocgenError as exc:  # the run as a whole (the brochure, the signing key): every pack not yet settled
                 failure = functools.partial(self._failure, exc)
             except Exception:
@@ -305,7 +318,7 @@ class Worker:
         finally:
             self._release(item.job_id)
 
-    def _run_list(self, job_id: int, product: Product, params: dict[str, Any]) -> None:
+    def _run_list(self, job_id: int, product: Product, params: dict[str, Any], asker: tuple[str, str]) -> None:
         with self.sessions() as db:
             upload = db.get(Upload, params["upload_id"])
             if upload is None:
@@ -313,7 +326,7 @@ class Worker:
             path, name = self.site.storage / upload.storage_key, upload.filename
         today = dt.date.fromisoformat(params["today"])
         schedule, approvals = self._decided()  # once per list: each row's revision is then a lookup
-        planner = api.planner(self.site, product, today=today, policy=self._policy(job_id, today), schedule=schedule, approvals=approvals)
+        planner = api.planner(self.site, product, today=today, policy=self._policy(asker, today), schedule=schedule, approvals=approvals)
         plans, refused = planner.plan_rows(list_rows(path, name))
         self._update(job_id, total=len(plans))
         out = storage.staging_dir(self.site.storage, f"job-{job_id}")

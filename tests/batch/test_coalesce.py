@@ -77,6 +77,27 @@ def test_a_free_lane_serves_while_the_other_is_busy() -> None:
         coalescer.close(wait=True)
 
 
+def test_while_a_lane_is_busy_a_free_one_waits_for_company_and_the_busy_one_takes_fewer_when_it_frees() -> None:
+    run = Recorder()
+    coalescer = Coalescer(run, lanes=2, bound=8, company=3)
+    try:
+        coalescer.submit("hold")  # every lane idle: taken alone, at once
+        assert run.started.wait(WAIT)
+        coalescer.submit("a")
+        coalescer.submit("b")
+        time.sleep(0.2)  # room for a wrong lane to take them: two are not company enough beside a busy lane
+        assert coalescer.queued() == 2 and run.runs == []
+        coalescer.submit("c")
+        assert run.wait_for(1) == [["a", "b", "c"]]  # three are: the free lane takes them
+        coalescer.submit("d")  # alone again beside the held run: it waits ...
+        time.sleep(0.2)
+        assert coalescer.queued() == 1
+        run.release.set()  # ... until a lane frees up and takes it, company or not
+        assert sorted(map(tuple, run.wait_for(3))) == [("a", "b", "c"), ("d",), ("hold",)]
+    finally:
+        coalescer.close(wait=True)
+
+
 def test_a_run_that_raises_leaves_the_lane_serving() -> None:
     run = Recorder()
     coalescer = Coalescer(run, lanes=1, bound=8)
@@ -110,3 +131,48 @@ def test_a_bound_or_lane_count_below_one_is_refused() -> None:
         Coalescer(lambda items: None, lanes=0)
     with pytest.raises(ValueError):
         Coalescer(lambda items: None, bound=0)
+
+
+class FakeClock:
+    """Seconds that pass only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_item_in_a_run_is_expected_when_runs_have_taken_so_far_and_a_queued_one_is_not_estimated() -> None:
+    clock = FakeClock()
+    seen: list[float | None] = []
+    release, started = threading.Event(), threading.Event()
+    coalescer: Coalescer[str]
+
+    def run(items: list[str]) -> None:
+        if items == ["first"]:
+            seen.append(coalescer.expected_in("first"))  # no run has ended yet: nothing to go by
+            clock.now += 2.0  # the first run takes two seconds
+        else:
+            clock.now += 0.5
+            seen.append(coalescer.expected_in(items[0]))  # half a second into a run expected to take two
+            started.set()
+            assert release.wait(WAIT)
+
+    coalescer = Coalescer(run, lanes=1, bound=8, key=lambda item: item, clock=clock)
+    try:
+        coalescer.submit("first")
+        deadline = time.monotonic() + WAIT
+        while coalescer.runs != [1] and time.monotonic() < deadline:  # the first run alone (the lane times it before its next)
+            time.sleep(0.01)
+        coalescer.submit("second")
+        assert started.wait(WAIT)
+        coalescer.submit("third")  # queued behind the run under way: no estimate until its run begins
+        assert coalescer.expected_in("third") is None
+        assert coalescer.expected_in("unknown") is None
+        clock.now += 5.0
+        assert coalescer.expected_in("second") == 0.0  # overdue: never a negative wait
+        release.set()
+    finally:
+        coalescer.close(wait=True)
+    assert seen == [None, 1.5]

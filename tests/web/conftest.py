@@ -51,9 +51,13 @@ class NullWorker:
 
     def __init__(self) -> None:
         self.submitted: list[int] = []
+        self.expected: dict[int, float] = {}  # job id -> seconds until its run should end, as a test sets it
 
     def submit(self, job_id: int) -> None:
         self.submitted.append(job_id)
+
+    def expected_in(self, job_id: int) -> float | None:
+        return self.expected.get(job_id)
 
     def recover(self) -> list[int]:
         return []

@@ -12,12 +12,14 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from generator.batch import building
 from generator.batch.coalesce import Coalescer
+from generator.batch.lanes import WarmLanes
 from generator.documents.proposal import pack_folder
 from generator.store import audit
 from generator.store.audit import AuditEntry
 from generator.store.ledger import Job, PackRecord
-from tests.web.conftest import Portal, wait_for_job
+from tests.web.conftest import Portal, fresh_portal, portal_site, wait_for_job
 
 pytestmark = pytest.mark.libreoffice
 WAIT = 60.0
@@ -38,6 +40,21 @@ def pack_job(portal: Portal, client: str, limit: str = "1億") -> int:
         s.add(job)
         s.commit()
         return job.id
+
+
+@pytest.fixture(scope="module")
+def lane_portal(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """A live portal whose coalesced runs go to a warm lane's process (as ``docgen serve`` makes it)."""
+    folder = tmp_path_factory.mktemp(f"lanes-{db_kind}")
+    lanes = WarmLanes(1)
+    try:
+        with fresh_portal(db_kind, folder, portal_site(folder), threads=1, build_jobs=1, warm_lanes=lanes) as made:
+            try:
+                yield made
+            finally:
+                made.app.state.worker.shutdown(wait=True)  # type: ignore[attr-defined]
+    finally:
+        lanes.close()
 
 
 @pytest.fixture
@@ -173,3 +190,41 @@ def test_a_ledger_entry_that_cannot_be_made_fails_its_job_alone(live_portal: Por
     assert kept == {jobs[0], jobs[2]}
     # the files archived for the failed attempt are gone: every pack folder in storage is a ledger row's
     assert {f"packs/{p.name}" for p in (live_portal.site.storage / "packs").iterdir()} == keys
+
+
+def test_a_run_of_several_packs_is_laid_out_in_a_lane_and_a_lone_pack_here(lane_portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = lane_portal.app.state.worker  # type: ignore[attr-defined]
+    lone = pack_job(lane_portal, "株式会社 車線五")
+    worker.submit(lone)  # the portal is quiet: a run of one, its documents side by side on this process's converter
+    assert wait_for_job(lane_portal, lone).state == "done"
+    # from now on nothing is laid out in this process: a run of several packs must go to the lane's own process
+    monkeypatch.setattr(building, "typeset_and_merge", lambda *a, **k: pytest.fail("typeset in the server's process"))
+    jobs = [pack_job(lane_portal, c) for c in ("株式会社 車線六", "株式会社 車線七")]
+    release, busy = threading.Event(), threading.Event()
+    original = worker.coalescer
+
+    def run(items: list) -> None:
+        if items == [HOLD]:
+            busy.set()
+            assert release.wait(WAIT)
+            return
+        worker._build_together(items)
+
+    worker.coalescer = gated = Coalescer(run, lanes=1, bound=original.bound, name="test-lanes")
+    try:
+        gated.submit(HOLD)
+        assert busy.wait(WAIT)
+        for job_id in jobs:
+            worker.submit(job_id)
+        wait_queued(gated, len(jobs))
+        release.set()
+        done = [wait_for_job(lane_portal, job_id) for job_id in jobs]
+    finally:
+        release.set()
+        gated.close(wait=True)
+        worker.coalescer = original
+    assert gated.runs == [1, 2] and [j.state for j in done] == ["done", "done"], [j.reason for j in done]
+    with lane_portal.sessions() as s:
+        records = {r.job_id: r for r in s.scalars(select(PackRecord).where(PackRecord.job_id.in_(jobs)))}
+    for job_id, client in zip(jobs, ("株式会社 車線六", "株式会社 車線七"), strict=True):
+        assert "".join(f"{client} 御中".split()) in pdf_text(lane_portal.site.storage / records[job_id].storage_key / "pack.pdf")

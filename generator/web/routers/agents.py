@@ -44,6 +44,9 @@ LIMITS = {"client": ("お客様名（会社名）", 200), "contact": ("ご担当
           "revenue": ("売上高", MAX_YEN_TEXT), "limit": ("賠償保険金額", MAX_YEN_TEXT), "start": ("保険始期日", 40)}
 FIRST_DAY = dt.date(2000, 1, 1)  # history search: no pack is older; later than LAST_DAY is no date anyone means
 LAST_DAY = dt.date(2099, 12, 31)
+# a waiting page polls every second, and sooner once when its pack's run should end before that: the run's expected end
+# plus a margin for the ledger commit after it, never more often than every SOONEST_POLL seconds
+SOONEST_POLL, POLL_MARGIN = 0.2, 0.05
 
 
 def too_long(values: dict[str, str]) -> dict[str, str]:
@@ -259,14 +262,26 @@ def job_page(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Respo
     packs = _job_packs(db, job, user) if job.state == "done" else []
     if job.kind == "pack" and job.state == "done" and packs:
         return RedirectResponse(f"/packs/{packs[0].public_id}", status_code=303)
-    return render(request, "job.html", job=job, packs=packs, errors=(job.result or {}).get("errors", []))
+    return render(request, "job.html", job=job, packs=packs, errors=(job.result or {}).get("errors", []), soon=poll_soon(request, job))
+
+
+def poll_soon(request: Request, job: Job) -> int | None:
+    """Milliseconds after which the progress fragment asks again, once, when the run building the job's pack should be
+    over before the page's regular second (the coalescer's estimate, never sooner than SOONEST_POLL); None: the regular
+    poll once a second (the job is queued, its run is overdue, or nothing is known yet)."""
+    if job.state not in ("queued", "running"):
+        return None
+    left: float | None = request.app.state.worker.expected_in(job.id)
+    if left is None or left <= 0 or left >= 1.0:  # unknown, overdue (no faster polling of a slow run) or a second away
+        return None
+    return round(max(SOONEST_POLL, left + POLL_MARGIN) * 1000)
 
 
 @router.get("/jobs/{job_id}/progress")
 def job_progress(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
     job = visible_one(db, Job, job_id, user)
     headers = {"HX-Redirect": f"/jobs/{job.public_id}"} if job.state in ("done", "failed") else None
-    return render(request, "_progress.html", headers=headers, job=job)
+    return render(request, "_progress.html", headers=headers, job=job, soon=poll_soon(request, job))
 
 
 def _job_file(request: Request, job: Job, name: str) -> Path:
