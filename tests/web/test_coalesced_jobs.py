@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 import time
@@ -57,10 +58,10 @@ def lane_portal(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         lanes.close()
 
 
-@pytest.fixture
-def held(live_portal: Portal) -> Iterator[tuple[threading.Event, Coalescer]]:
+@contextlib.contextmanager
+def holding(portal: Portal, name: str) -> Iterator[tuple[threading.Event, Coalescer]]:
     """The portal's coalescer with its one lane busy until the test sets the event (then it builds as the portal does)."""
-    worker = live_portal.app.state.worker  # type: ignore[attr-defined]
+    worker = portal.app.state.worker  # type: ignore[attr-defined]
     original, release, busy = worker.coalescer, threading.Event(), threading.Event()
     assert original is not None, "the portal coalesces by default"
 
@@ -71,7 +72,7 @@ def held(live_portal: Portal) -> Iterator[tuple[threading.Event, Coalescer]]:
             return
         worker._build_together(items)
 
-    worker.coalescer = gated = Coalescer(run, lanes=1, bound=original.bound, name="test-held")
+    worker.coalescer = gated = Coalescer(run, lanes=1, bound=original.bound, name=name)
     gated.submit(HOLD)
     assert busy.wait(WAIT)
     try:
@@ -80,6 +81,12 @@ def held(live_portal: Portal) -> Iterator[tuple[threading.Event, Coalescer]]:
         release.set()
         gated.close(wait=True)
         worker.coalescer = original
+
+
+@pytest.fixture
+def held(live_portal: Portal) -> Iterator[tuple[threading.Event, Coalescer]]:
+    with holding(live_portal, "test-held") as found:
+        yield found
 
 
 def wait_queued(coalescer: Coalescer, count: int) -> None:
@@ -200,29 +207,12 @@ def test_a_run_of_several_packs_is_laid_out_in_a_lane_and_a_lone_pack_here(lane_
     # from now on nothing is laid out in this process: a run of several packs must go to the lane's own process
     monkeypatch.setattr(building, "typeset_and_merge", lambda *a, **k: pytest.fail("typeset in the server's process"))
     jobs = [pack_job(lane_portal, c) for c in ("株式会社 車線六", "株式会社 車線七")]
-    release, busy = threading.Event(), threading.Event()
-    original = worker.coalescer
-
-    def run(items: list) -> None:
-        if items == [HOLD]:
-            busy.set()
-            assert release.wait(WAIT)
-            return
-        worker._build_together(items)
-
-    worker.coalescer = gated = Coalescer(run, lanes=1, bound=original.bound, name="test-lanes")
-    try:
-        gated.submit(HOLD)
-        assert busy.wait(WAIT)
+    with holding(lane_portal, "test-lanes") as (release, gated):
         for job_id in jobs:
             worker.submit(job_id)
         wait_queued(gated, len(jobs))
         release.set()
         done = [wait_for_job(lane_portal, job_id) for job_id in jobs]
-    finally:
-        release.set()
-        gated.close(wait=True)
-        worker.coalescer = original
     assert gated.runs == [1, 2] and [j.state for j in done] == ["done", "done"], [j.reason for j in done]
     with lane_portal.sessions() as s:
         records = {r.job_id: r for r in s.scalars(select(PackRecord).where(PackRecord.job_id.in_(jobs)))}
