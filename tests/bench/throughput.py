@@ -151,7 +151,7 @@ def run_docgen(clients: Path, out: Path, jobs: int, sample: bool = False, module
                pss: bool = True) -> tuple[float, TreeMemory | None, subprocess.CompletedProcess]:
     """One `docgen proposals` run; ``sample`` samples its process tree's memory every 50 ms. With ``pss`` (RSS and PSS,
     reading /proc/*/smaps_rollup of every process) that costs a sixth of the machine's CPU on 2 cores, so such a run
-    is not a timed one; without, RSS alone is sampled at a cost of about 1 %. ``module``: tests.bench.plain runs it
+    is not a timed one; without, RSS alone is sampled at a cost of about 2 %. ``module``: tests.bench.plain runs it
     without PDF/A and tags."""
     cmd = [sys.executable, "-m", module, "proposals", str(clients), "--out", str(out), "--jobs", str(jobs)]
     started = time.perf_counter()
