@@ -124,11 +124,13 @@ def main(argv: list[str] | None = None) -> int:
                 assert done.returncode == 0, done.stderr
             print("warm-up (1 client each way): done", flush=True)
 
-            local_s, tree, done = run_docgen(small, work / "local", args.workers, sample=True)  # sampled like the cluster run
+            # both runs timed while their RSS is sampled alike, from statm: PSS (smaps_rollup) took the 2 cores a sixth of
+            # their CPU and made the local run of 2,000 clients 16 packs/s against 19 unsampled (2026-12-06)
+            local_s, tree, done = run_docgen(small, work / "local", args.workers, sample=True, pss=False)
             assert done.returncode == 0, done.stderr[-2000:]
             print(f"local run (--jobs {args.workers}): {args.n} packs in {local_s:.1f}s = {args.n / local_s:.1f} packs/s; "
                   f"peak RSS of its process tree {tree.peak_rss // 1024} MB", flush=True)
-            sampler = TreeMemory(os.getpid())  # this process holds the scheduler and the workers' nannies
+            sampler = TreeMemory(os.getpid(), pss=False)  # this process holds the scheduler and the workers' nannies
             sampler.start()
             dask_s, client_kb, done = timed(proposals(small, work / "dask", "--scheduler", address, "--chunk", str(args.chunk)))
             sampler.stop.set()
