@@ -119,8 +119,8 @@ def remove_dead_staging(root: Path, prefix: str) -> None:
 # A warm LibreOffice (generator.documents.warm) saves a one-shot run's start, about 0.8 CPU-s, but lays a long run out
 # dearer: 100-pack runs cost 0.100-0.106 CPU-s per pack on a warm instance against 0.088-0.097 one-shot (alternated in
 # one process, 2026-12-06; it also closes every document it opened, which a one-shot run leaves to its exit). From
-# this many packs a run is one-shot, as the local runner's batches are: the Dask bench's cluster overhead went from
-# +17.7 % to +5.2 % (2,000 packs, chunks of 100). A portal's coalesced run (a dozen packs) stays warm.
+# this many packs a run is one-shot, as the local runner's batches are, so a Dask chunk of 100 costs what a local
+# batch does. A portal's coalesced run (a dozen packs) stays warm.
 ONE_SHOT_FROM = 50
 
 
