@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -37,20 +40,26 @@ class Recorder:
             return list(self.runs)
 
 
-def test_an_idle_lane_takes_one_item_at_once_without_waiting_for_company() -> None:
-    run = Recorder()
-    coalescer = Coalescer(run, lanes=1, bound=8)
+@contextlib.contextmanager
+def serving(run: Any, **options: Any) -> Iterator[Coalescer]:
+    """A coalescer over ``run``, closed (its lanes ended) when the test is done, passed or failed."""
+    coalescer = Coalescer(run, **options)
     try:
-        coalescer.submit("a")
-        assert run.wait_for(1) == [["a"]]  # nothing else came: the run did not wait for more
+        yield coalescer
     finally:
         coalescer.close(wait=True)
 
 
+def test_an_idle_lane_takes_one_item_at_once_without_waiting_for_company() -> None:
+    run = Recorder()
+    with serving(run, lanes=1, bound=8) as coalescer:
+        coalescer.submit("a")
+        assert run.wait_for(1) == [["a"]]  # nothing else came: the run did not wait for more
+
+
 def test_what_queues_while_the_lane_is_busy_is_built_in_one_run_up_to_the_bound() -> None:
     run = Recorder()
-    coalescer = Coalescer(run, lanes=1, bound=3)
-    try:
+    with serving(run, lanes=1, bound=3) as coalescer:
         coalescer.submit("hold")
         assert run.started.wait(WAIT)
         for name in "bcde":
@@ -59,28 +68,22 @@ def test_what_queues_while_the_lane_is_busy_is_built_in_one_run_up_to_the_bound(
         run.release.set()
         assert run.wait_for(3) == [["hold"], ["b", "c", "d"], ["e"]]  # in the order they came, at most three a run
         assert coalescer.runs == [1, 3, 1]
-    finally:
-        coalescer.close(wait=True)
 
 
 def test_a_free_lane_serves_while_the_other_is_busy() -> None:
     run = Recorder()
-    coalescer = Coalescer(run, lanes=2, bound=8)
-    try:
+    with serving(run, lanes=2, bound=8) as coalescer:
         coalescer.submit("hold")
         assert run.started.wait(WAIT)
         coalescer.submit("x")
         assert run.wait_for(1) == [["x"]]  # not stuck behind the held run
         run.release.set()
         assert sorted(map(tuple, run.wait_for(2))) == [("hold",), ("x",)]
-    finally:
-        coalescer.close(wait=True)
 
 
 def test_while_a_lane_is_busy_a_free_one_waits_for_company_and_the_busy_one_takes_fewer_when_it_frees() -> None:
     run = Recorder()
-    coalescer = Coalescer(run, lanes=2, bound=8, company=3)
-    try:
+    with serving(run, lanes=2, bound=8, company=3) as coalescer:
         coalescer.submit("hold")  # every lane idle: taken alone, at once
         assert run.started.wait(WAIT)
         coalescer.submit("a")
@@ -94,22 +97,17 @@ def test_while_a_lane_is_busy_a_free_one_waits_for_company_and_the_busy_one_take
         assert coalescer.queued() == 1
         run.release.set()  # ... until a lane frees up and takes it, company or not
         assert sorted(map(tuple, run.wait_for(3))) == [("a", "b", "c"), ("d",), ("hold",)]
-    finally:
-        coalescer.close(wait=True)
 
 
 def test_a_run_that_raises_leaves_the_lane_serving() -> None:
     run = Recorder()
-    coalescer = Coalescer(run, lanes=1, bound=8)
-    try:
+    with serving(run, lanes=1, bound=8) as coalescer:
         coalescer.submit("boom")
         deadline = time.monotonic() + WAIT
         while coalescer.runs != [1] and time.monotonic() < deadline:  # taken alone: the lane has it
             time.sleep(0.01)
         coalescer.submit("after")
         assert run.wait_for(1) == [["after"]] and coalescer.runs == [1, 1]
-    finally:
-        coalescer.close(wait=True)
 
 
 def test_close_hands_back_what_was_queued_and_refuses_more() -> None:
@@ -159,8 +157,7 @@ def test_an_item_in_a_run_is_expected_when_runs_have_taken_so_far_and_a_queued_o
             started.set()
             assert release.wait(WAIT)
 
-    coalescer = Coalescer(run, lanes=1, bound=8, key=lambda item: item, clock=clock)
-    try:
+    with serving(run, lanes=1, bound=8, key=lambda item: item, clock=clock) as coalescer:
         coalescer.submit("first")
         deadline = time.monotonic() + WAIT
         while coalescer.runs != [1] and time.monotonic() < deadline:  # the first run alone (the lane times it before its next)
@@ -173,6 +170,4 @@ def test_an_item_in_a_run_is_expected_when_runs_have_taken_so_far_and_a_queued_o
         clock.now += 5.0
         assert coalescer.expected_in("second") == 0.0  # overdue: never a negative wait
         release.set()
-    finally:
-        coalescer.close(wait=True)
     assert seen == [None, 1.5]
