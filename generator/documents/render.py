@@ -182,7 +182,6 @@ def _package(parts: dict[str, bytes], props: DocProperties, shown: str, checked:
 
 ZIP_LEVEL = 6
 _SMALL_ZIP = 1 << 30  # well below where zipfile would write ZIP64 records
-_DEFLATED: dict[bytes, tuple[bytes, int]] = {}  # a template part's deflated bytes and CRC-32, by its content
 
 
 def _zip_info(name: str) -> zipfile.ZipInfo:
@@ -205,16 +204,7 @@ def _zip(parts: dict[str, bytes], same: Mapping[str, bytes]) -> bytes:
     order = _order(parts)
     for name in order:
         data = parts[name]
-        reused = same.get(name) is data
-        found = _DEFLATED.get(data) if reused else None
-        if found is None:
-            packer = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
-            found = packer.compress(data) + packer.flush(), zlib.crc32(data)
-            if reused:
-                if len(_DEFLATED) >= 256:
-                    _DEFLATED.clear()
-                _DEFLATED[data] = found
-        deflated, crc = found
+        deflated, crc = _deflated_once(data) if same.get(name) is data else _deflate(data)
         try:
             encoded, flags = name.encode("ascii"), 0
         except UnicodeEncodeError:
@@ -228,6 +218,15 @@ def _zip(parts: dict[str, bytes], same: Mapping[str, bytes]) -> bytes:
         central += encoded
     end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(order), len(order), len(central), len(body), 0)
     return bytes(body + central + end)
+
+
+def _deflate(data: bytes) -> tuple[bytes, int]:
+    """Raw deflate at ZIP_LEVEL (as zipfile's ZIP_DEFLATED) and the CRC-32 of ``data``."""
+    packer = zlib.compressobj(ZIP_LEVEL, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush(), zlib.crc32(data)
+
+
+_deflated_once = functools.lru_cache(maxsize=256)(_deflate)  # a template's own parts: the same bytes in every render
 
 
 def _order(parts: dict[str, bytes]) -> list[str]:
