@@ -96,7 +96,18 @@ def stamp_pages(pdf: pikepdf.Pdf, pages: Iterable[int] | None = None, made: Stam
 
 
 def prepare(pdf: pikepdf.Pdf, pages: Iterable[pikepdf.Page], made: Stamps) -> None:
-    """Make the objects :func:`stamp_pages` draws ``pages`` (of any file) with in ``pdf`` now, into ``made``."""
+    """Make the objects :func:`stamp_pages` draws ``pages`` (of any file) with in ``pdf`` now, into ``made``.
+
+    A page of ``pdf`` stamped already (a draft brochure's, copied into a pack's tail) lends its form to every page of
+    its size: drawn by this module from the same code (cached PDFs are keyed by it), it is the overlay ReportLab would
+    draw again. A pack then holds one copy of it, and a batch worker skips ReportLab, a tenth of a second to import and
+    lay out the font in every worker process.
+    """
+    forms = made.setdefault("forms", {})
+    for page in pdf.pages:
+        form = page.obj.get("/Resources", Dictionary()).get("/XObject", Dictionary()).get(MARK)
+        if isinstance(form, pikepdf.Stream):
+            forms.setdefault(_box(page)[0], form)
     for page in pages:
         _drawn(pdf, page, made)
 

@@ -12,6 +12,7 @@ from pypdf.generic import NameObject, NumberObject
 
 from generator.documents.pack import Part, merge_pdfs, outline_titles
 from generator.documents.pdfa import Source
+from generator.documents.watermark import stamp_pages
 
 
 def blank_pdf(path: Path, widths: list[int], outline: list[tuple[str, int, list[tuple[str, int]]]] = ()) -> Path:
@@ -243,6 +244,23 @@ def test_a_packs_bytes_do_not_depend_on_the_packs_written_before_it_from_the_sam
     assert (tmp_path / "b-after-a.pdf").read_bytes() == (tmp_path / "b-alone.pdf").read_bytes()
     assert described(tmp_path / "b-alone.pdf")["widths"] == [102, 252, 252, 253, 301, 302, 303]
     assert described(tmp_path / "b-alone.pdf")["stamped"] == list(range(7))
+
+
+def test_a_draft_packs_pages_share_the_overlay_its_stamped_brochure_brings_along(tmp_path: Path) -> None:
+    brochure = blank_pdf(tmp_path / "brochure.pdf", [301, 302])
+    with pikepdf.open(brochure, allow_overwriting_input=True) as pdf:  # a cached draft brochure: stamped when published
+        stamp_pages(pdf)
+        pdf.docinfo["/DocgenDraft"] = "true"
+        pdf.save(brochure)
+    letter = blank_pdf(tmp_path / "letter.pdf", [301, 150])  # a page of the brochure's first size, and one of its own
+    parts = [Part("ご案内状", letter, nested=False), Part("パンフレット", brochure, nested=True, shared=True)]
+    readers = {p.pdf: Source.of(pikepdf.open(p.pdf)) for p in parts}
+    merge_pdfs(parts, tmp_path / "pack.pdf", DRAFT, readers=readers)
+    pack = described(tmp_path / "pack.pdf")
+    assert pack["widths"] == [301, 150, 301, 302] and pack["stamped"] == [0, 1, 2, 3]
+    assert pack["overlays"] == 3  # one per page size: the letter's first page is drawn with the brochure's overlay
+    forms = [p["/Resources"]["/XObject"].raw_get("/DocgenDraftMark").idnum for p in PdfReader(tmp_path / "pack.pdf").pages]
+    assert forms[0] == forms[2] and len({forms[1], forms[2], forms[3]}) == 3
 
 
 def tagged_pdf(path: Path, widths: list[int], attributes: list[dict]) -> Path:
