@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -14,7 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import docx
+import docxtpl
+import jinja2
 import pikepdf
+from lxml import etree
 from pypdf import PdfReader
 
 from generator import code_stamp
@@ -24,7 +29,7 @@ from generator.documents.fonts import check_fonts, gate, pdf_fonts
 from generator.documents.pdfa import Piece as PdfPiece
 from generator.documents.pdfa import Source as PdfSource
 from generator.documents.pdfa import merge
-from generator.documents.render import DocProperties, render_parts
+from generator.documents.render import DocProperties, render_parts, write_atomic
 from generator.documents.soffice import find_soffice
 from generator.errors import ConversionError, ConversionTimeout, DocgenError, FontError, TemplateError
 
@@ -95,6 +100,7 @@ class Layout:
     pages: dict[str, int] = field(default_factory=dict)
     statics: dict[str, Static] = field(default_factory=dict)
     hung: bool = False  # LibreOffice timed out on the made-up client's documents: that was a document's first timeout
+    folder: str = field(default="", compare=False)  # its entry in the cache, by name (:func:`learn_layout`)
 
 
 @dataclass
@@ -322,16 +328,38 @@ def learn_layout(job: Job, cache_root: Path, timeout: float | None, converter: C
 
     A failure here only costs speed: without a layout every document is checked and, if need be, laid out alone.
     """
-    memo = hashlib.sha256(json.dumps([str(Path(cache_root).resolve()), code_stamp(), _soffice_stamp()] + [
+    memo = hashlib.sha256(json.dumps([str(Path(cache_root).resolve()), code_stamp(), _soffice_stamp(), _RENDERERS] + [
         [d.key, hashlib.sha256(d.template.read_bytes()).hexdigest(), d.context, d.props] for d in job.docs
     ], sort_keys=True, default=repr, ensure_ascii=False).encode()).hexdigest()
     found = _LEARNT.get(memo)
     if found is not None and all(s.pdf.is_file() for s in found.statics.values()):
         return found
-    layout = _learn_layout(job, cache_root, timeout, converter)
+    # another process learnt it from the same inputs: its entry is found without rendering the documents again (a
+    # tenth of a second of a list run's planning, when the other core waits for the first batch)
+    layout = _recalled(Path(cache_root), memo) or _learn_layout(job, cache_root, timeout, converter)
     if layout.pages:  # a failed run is tried again next time
         _LEARNT[memo] = layout
+        _note(Path(cache_root), memo, layout)
     return layout
+
+
+# what else makes a layout job's .docx bytes (the entry's key): the same inputs, rendered by other versions, may differ
+_RENDERERS = [docxtpl.__version__, docx.__version__, jinja2.__version__, etree.__version__]
+
+
+def _recalled(cache_root: Path, memo: str) -> Layout | None:
+    try:
+        name = (cache_root / "layout-memo" / memo).read_text(encoding="utf-8").strip()
+        return _load(cache_root / name) if re.fullmatch(r"layout-[0-9a-f]{16}", name) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _note(cache_root: Path, memo: str, layout: Layout) -> None:
+    if not layout.folder:
+        return
+    with contextlib.suppress(OSError, DocgenError):  # only a later run's speed depends on it
+        write_atomic(cache_root / "layout-memo" / memo, layout.folder.encode())
 
 
 def _learn_layout(job: Job, cache_root: Path, timeout: float | None, converter: Converter | None) -> Layout:
@@ -402,7 +430,7 @@ def _load(folder: Path) -> Layout:
     statics = {mark: Static(folder / s["pdf"], int(s["personal"]), int(s["total"])) for mark, s in saved["statics"].items()}
     if not all(s.pdf.is_file() for s in statics.values()):
         raise OSError(f"{folder}: a static part is missing")
-    return Layout({k: int(v) for k, v in saved["pages"].items()}, statics)
+    return Layout({k: int(v) for k, v in saved["pages"].items()}, statics, folder=folder.name)
 
 
 def _soffice_stamp() -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from generator.batch import typeset as ts
 from generator.batch.layout import STATIC_MARK, Piece, Source, compose
 from generator.batch.typeset import Doc, Job, Layout, learn_layout, typeset
 from generator.content.model import Product
@@ -134,3 +135,29 @@ def test_learned_layout_puts_the_static_tail_in_once(product: Product, tmp_path:
         (letter,), (personal, tail) = result.parts
         assert footers(personal.pdf, personal.pages) == [f"{k}/{n}" for k in range(1, static.personal + 1)] and tail.pdf == static.pdf
     assert learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", timeout=120) == layout  # cached: no LibreOffice run
+
+
+@pytest.mark.libreoffice
+def test_a_layout_learnt_by_another_process_is_found_without_rendering(product: Product, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", 120)
+    assert first.pages and first.statics
+    monkeypatch.setattr(ts, "_LEARNT", {})  # a new process: nothing learnt in memory
+
+    def no_render(*_a, **_k):
+        raise AssertionError("rendered again although the cache names the layout learnt from these inputs")
+
+    monkeypatch.setattr(ts, "render_parts", no_render)
+    assert learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", 120) == first
+    # other inputs (the letter's context) are another entry: rendered, never served the old one
+    other = jobs(product, tmp_path)[0]
+    letter = other.docs[0]
+    other = Job(other.index, (Doc(letter.key, letter.title, letter.file_name, letter.template, {**letter.context, "note": "x"},
+                          letter.props), *other.docs[1:]))
+    with pytest.raises(AssertionError, match="rendered again"):
+        learn_layout(other, tmp_path / "cache", 120)
+    # a memo naming something that is not a layout entry is ignored
+    monkeypatch.setattr(ts, "_LEARNT", {})
+    for memo in (tmp_path / "cache" / "layout-memo").iterdir():
+        memo.write_text("../../etc")
+    with pytest.raises(AssertionError, match="rendered again"):
+        learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", 120)
