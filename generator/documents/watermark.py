@@ -81,6 +81,7 @@ def stamp_pages(pdf: pikepdf.Pdf, pages: Iterable[int] | None = None, made: Stam
     that every stamped page of it shares one form and one drawing as if stamped in one call.
     """
     made = {} if made is None else made
+    _lend(pdf, made)
     for index in pages if pages is not None else range(len(pdf.pages)):
         page = pdf.pages[index]
         form, draw = _drawn(pdf, page, made)
@@ -96,20 +97,24 @@ def stamp_pages(pdf: pikepdf.Pdf, pages: Iterable[int] | None = None, made: Stam
 
 
 def prepare(pdf: pikepdf.Pdf, pages: Iterable[pikepdf.Page], made: Stamps) -> None:
-    """Make the objects :func:`stamp_pages` draws ``pages`` (of any file) with in ``pdf`` now, into ``made``.
+    """Make the objects :func:`stamp_pages` draws ``pages`` (of any file) with in ``pdf`` now, into ``made``."""
+    _lend(pdf, made)
+    for page in pages:
+        _drawn(pdf, page, made)
 
-    A page of ``pdf`` stamped already (a draft brochure's, copied into a pack's tail) lends its form to every page of
-    its size: drawn by this module from the same code (cached PDFs are keyed by it), it is the overlay ReportLab would
-    draw again. A pack then holds one copy of it, and a batch worker skips ReportLab, a tenth of a second to import and
-    lay out the font in every worker process.
+
+def _lend(pdf: pikepdf.Pdf, made: Stamps) -> None:
+    """A page of ``pdf`` stamped already (a draft brochure's, merged into a pack) lends its form to every page of its size.
+
+    Drawn by this module from the same code (cached PDFs are keyed by it), it is the overlay ReportLab would draw again:
+    a pack then holds one copy of it, and a batch worker skips ReportLab, a tenth of a second to import and lay out the
+    font in every worker process.
     """
     forms = made.setdefault("forms", {})
     for page in pdf.pages:
         form = page.obj.get("/Resources", Dictionary()).get("/XObject", Dictionary()).get(MARK)
         if isinstance(form, pikepdf.Stream):
             forms.setdefault(_box(page)[0], form)
-    for page in pages:
-        _drawn(pdf, page, made)
 
 
 def covers(made: Stamps, pages: Iterable[pikepdf.Page]) -> bool:

@@ -261,6 +261,8 @@ def test_a_draft_packs_pages_share_the_overlay_its_stamped_brochure_brings_along
     assert pack["overlays"] == 3  # one per page size: the letter's first page is drawn with the brochure's overlay
     forms = [p["/Resources"]["/XObject"].raw_get("/DocgenDraftMark").idnum for p in PdfReader(tmp_path / "pack.pdf").pages]
     assert forms[0] == forms[2] and len({forms[1], forms[2], forms[3]}) == 3
+    merge_pdfs(parts, tmp_path / "alone.pdf", DRAFT)  # merged without a shared tail: the same
+    assert described(tmp_path / "alone.pdf")["overlays"] == 3
 
 
 def tagged_pdf(path: Path, widths: list[int], attributes: list[dict]) -> Path:
