@@ -16,12 +16,12 @@ import pikepdf
 from generator.batch.typeset import Converter, Job, Layout, Typeset, typeset
 from generator.content.model import Product
 from generator.documents.pack import Part, merge_pdfs, shared_source
-from generator.documents.pdfa import Source
 from generator.documents.proposal import PackPlan
 from generator.documents.provenance import pdf_metadata
 from generator.documents.registry import BROCHURE, PACK_KINDS, PERSONALISED
 from generator.documents.render import write_atomic
 from generator.documents.signing import sign_issued
+from generator.documents.structure import Source
 from generator.errors import DocgenError, OutputConflict
 
 MANIFEST = "pack.json"

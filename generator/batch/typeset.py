@@ -26,15 +26,15 @@ from generator import code_stamp
 from generator.batch.layout import STATIC_MARK, Piece, Source, compose, destination_pages, locate
 from generator.documents.convert import convert_to_pdf, run_timeout
 from generator.documents.fonts import check_fonts, gate, pdf_fonts
-from generator.documents.pdfa import Piece as PdfPiece
-from generator.documents.pdfa import Source as PdfSource
-from generator.documents.pdfa import merge
 from generator.documents.render import DocProperties, render_parts, write_atomic
 from generator.documents.soffice import find_soffice
+from generator.documents.structure import Piece as PdfPiece
+from generator.documents.structure import Source as PdfSource
+from generator.documents.structure import merge
 from generator.errors import ConversionError, ConversionTimeout, DocgenError, FontError, TemplateError
 
 # Word bookmarks become named destinations, how each document is found again. Headings need no outline here (a
-# personal part's bookmark is its title); the pages keep their tags, which the PDF/A merge (documents/pdfa.py) carries
+# personal part's bookmark is its title); the pages keep their tags, which the tagged merge (documents/structure.py) carries
 # into each client's pack.
 LAYOUT_OPTIONS = {"ExportBookmarksToPDFDestination": True, "ExportBookmarks": False}
 # ``convert_to_pdf``'s signature and contract (files, out_dir, *, timeout, options) -> PDFs in input order; the default

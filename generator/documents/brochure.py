@@ -18,11 +18,12 @@ from generator.documents.convert import convert_to_pdf, env_timeout
 from generator.documents.fonts import check_fonts
 from generator.documents.lint import lint_template
 from generator.documents.pagerefs import check_page_refs, section_pages, with_pages
-from generator.documents.pdfa import Piece, Source, finish, merge, save
+from generator.documents.pdfa import finish, save
 from generator.documents.provenance import PAGE_HASHES, pike_page_hash
 from generator.documents.provenance import pdf_metadata as document_pdf_metadata
 from generator.documents.registry import BROCHURE
 from generator.documents.render import DocProperties, render_docx, write_atomic
+from generator.documents.structure import Piece, Source, merge
 from generator.documents.watermark import stamp_pages
 from generator.errors import ConversionError
 

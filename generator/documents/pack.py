@@ -11,9 +11,10 @@ import pikepdf
 from pypdf import PdfReader
 from pypdf.generic import Destination
 
-from generator.documents.pdfa import Piece, Source, Tail, finish, merge, save
+from generator.documents.pdfa import finish, save
 from generator.documents.provenance import PAGE_HASHES, pike_page_hash
 from generator.documents.render import write_atomic
+from generator.documents.structure import Piece, Source, Tail, merge
 from generator.documents.watermark import covers, prepare, stamp_pages
 from generator.errors import ConversionError
 
@@ -34,7 +35,7 @@ class Part:
 
 
 _SOURCES = threading.local()  # per thread: pikepdf files are not shared between the portal's job threads
-_TAILS = threading.local()  # per thread likewise: the pack tail written last (pdfa.Tail)
+_TAILS = threading.local()  # per thread likewise: the pack tail written last (structure.Tail)
 _TAIL_USES = 100  # packs written from one tail's file before a new one: what each leaves behind is dropped with it
 
 
@@ -51,7 +52,7 @@ def shared_source(path: Path) -> Source:
 
 
 def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], readers: dict[Path, Source] | None = None) -> int:
-    """Merge ``parts`` in order into ``out`` as one tagged PDF/A-2b file (documents/pdfa.py); return the page count.
+    """Merge ``parts`` in order into ``out`` as one tagged PDF/A-2b file (documents/structure.py, pdfa.py); return the page count.
 
     ``readers`` lets a caller reuse one prepared source for a part every pack shares (the brochure, the static pages,
     a batch's layout PDF). A draft's pages are stamped with the watermark unless their PDF is a stamped draft already.
@@ -78,7 +79,7 @@ def merge_pdfs(parts: Sequence[Part], out: Path, metadata: dict[str, str], reade
     first = start - sum(len(piece.pages) for piece in ending)
     tail = _tail(ending, pieces[: len(pieces) - count], tuple(n - first for n in unstamped if n >= first), draft) if ending else None
     try:
-        if tail is not None and tail.uses == 0:  # what every pack from it shares first (pdfa.Tail)
+        if tail is not None and tail.uses == 0:  # what every pack from it shares first (structure.Tail)
             tail.prime()
             if draft:
                 prepare(tail.pdf, [page for piece in pieces for page in piece.source.pdf.pages], tail.stamps)

@@ -22,7 +22,7 @@ FILTER_OPTIONS: dict[str, bool | int] = {
     "UseTaggedPDF": True,
     "EmbedStandardFonts": True,
     # PDF/A-2b and PDF/UA-1 (issue 26): a structure tree, /Lang from the templates' default language (ja-JP), every
-    # font embedded, no encryption. generator/documents/pdfa.py keeps both through the merge and fixes what 7.4 misses.
+    # font embedded, no encryption. generator/documents/structure.py keeps both through the merge, pdfa.py fixes what 7.4 misses.
     "SelectPdfVersion": 2,
     "PDFUACompliance": True,
 }

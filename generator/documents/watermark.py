@@ -77,7 +77,7 @@ def stamp_pages(pdf: pikepdf.Pdf, pages: Iterable[int] | None = None, made: Stam
     a page's body and footer text come out as they would without the watermark. The overlay is one Form XObject per
     page size, drawn by a short content stream put before the page's own, marked as an artifact so that screen readers
     skip it (it is not part of the document's structure): nothing of the page is parsed or rewritten. ``made`` keeps
-    the objects drawn into ``pdf`` for a later call on the same file (a pack tail's: generator.documents.pdfa.Tail), so
+    the objects drawn into ``pdf`` for a later call on the same file (a pack tail's: generator.documents.structure.Tail), so
     that every stamped page of it shares one form and one drawing as if stamped in one call.
     """
     made = {} if made is None else made

@@ -15,7 +15,8 @@ from unittest import mock
 
 import pikepdf
 
-from generator.documents import pack, pdfa, soffice
+from generator.documents import pack, soffice
+from generator.documents import structure as pdfa  # the merge lives in structure.py (pdfa.py finishes and saves)
 
 
 def _merge(pieces: Sequence[pdfa.Piece], tail: object = None) -> pikepdf.Pdf:

@@ -11,7 +11,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import NameObject, NumberObject
 
 from generator.documents.pack import Part, merge_pdfs, outline_titles
-from generator.documents.pdfa import Source
+from generator.documents.structure import Source
 from generator.documents.watermark import stamp_pages
 
 

@@ -15,9 +15,10 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from generator.documents.pack import Part, merge_pdfs
-from generator.documents.pdfa import Source, icc_profile, save, write_outline
+from generator.documents.pdfa import icc_profile, save
 from generator.documents.pdfa_check import check
 from generator.documents.provenance import page_hash
+from generator.documents.structure import Source, write_outline
 from generator.errors import ConversionError
 
 REPO = Path(__file__).resolve().parents[2]
