@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 CHECKPOINT_NAME = "audit-head.json"  # in DOCGEN_STORAGE, beside the files the ledger names
 CHECKPOINT_OPTION = "docgen_audit_checkpoint"  # the engine's execution option naming the checkpoint file (db.engine)
-_PENDING = "docgen_audit_head"  # session.info key: the newest entry this transaction appended
+_PENDING = "docgen_audit_head"  # session.info key: the newest entry this transaction appended (seq, hash, prev_hash)
 ACTIONS = ("login", "logout", "submit", "approve", "reject", "pack.built", "pack.downloaded", "pack.sent", "reissue", "brochure.built",
            "agency.created", "user.created", "user.deactivated", "user.reactivated", "user.role_changed", "password.link_issued",
            "password.reset", "password.changed", "verify",
@@ -103,14 +103,14 @@ def record(session: Session, actor: User | str | None, action: str, target: str 
             # pysqlite would COMMIT on a savepoint's RELEASE; a racing writer here fails on the unique seq instead of forking the chain
             session.add(entry)
             session.flush()
-            session.info[_PENDING] = (seq, entry.hash)
+            session.info[_PENDING] = (seq, entry.hash, prev)
             return entry
         try:
             with session.begin_nested():
                 session.add(entry)
         except IntegrityError:
             continue
-        session.info[_PENDING] = (seq, entry.hash)
+        session.info[_PENDING] = (seq, entry.hash, prev)
         return entry
     raise RuntimeError("audit log: could not append after 5 tries (concurrent writers)")
 
@@ -174,12 +174,17 @@ def _anchor_head(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     path = checkpoint_of(session) if pending else None
     if pending and path is not None:
-        def hash_at(seq: int) -> str | None:
+        seq, digest, prev = pending
+
+        def hash_at(at: int) -> str | None:
+            if at == seq - 1:
+                # the entry just committed was appended on this head, read in its own transaction: the log holds it
+                # (the common case, one entry after another: no second connection and query per audited commit)
+                return str(prev)
             # a new transaction of its own: this session's has just ended (after_commit)
             with Session(session.get_bind()) as reader:
-                return reader.scalar(select(AuditEntry.hash).where(AuditEntry.seq == seq))
+                return reader.scalar(select(AuditEntry.hash).where(AuditEntry.seq == at))
 
-        seq, digest = pending
         try:
             written = write_checkpoint(path, seq, digest, hash_at=hash_at)
         except OSError as exc:  # the entry is committed; a checkpoint left behind only weakens the anchor, so say so and go on

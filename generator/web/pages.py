@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from generator.jpformat import format_date, format_yen, format_yen_units
@@ -71,3 +71,11 @@ def render(request: Request, name: str, status_code: int = 200, headers: dict[st
     context.setdefault("notice", "")  # a success, said plainly (a message is a refusal)
     html = env.get_template(name).render(request=request, csrf_token=csrf_token(request), path=request.url.path, **context)
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+class StoredFile(FileResponse):
+    """A stored file (a pack's PDF or zip, a brochure) read in 1 MiB chunks: Starlette reads 64 KiB at a time, each read a
+    hop to the threadpool and a message down the middleware, ~20 for a 1 MB pack (a download cost the server ~1.5 ms
+    more CPU than with a chunk this size)."""
+
+    chunk_size = 2**20

@@ -171,3 +171,36 @@ def test_an_item_in_a_run_is_expected_when_runs_have_taken_so_far_and_a_queued_o
         assert coalescer.expected_in("second") == 0.0  # overdue: never a negative wait
         release.set()
     assert seen == [None, 1.5]
+
+
+def test_a_run_is_expected_to_take_per_item_what_runs_of_several_took_and_a_run_of_one_what_runs_of_one_took() -> None:
+    clock = FakeClock()
+    seen: list[float | None] = []
+    started = {name: threading.Event() for name in ("hold1", "a", "hold2", "p0")}
+    release = {name: threading.Event() for name in ("hold1", "hold2")}
+    coalescer: Coalescer[str]
+
+    def run(items: list[str]) -> None:
+        seen.append(coalescer.expected_in(items[0]))  # as the run begins: its whole length ahead
+        if items[0] in started:
+            started[items[0]].set()
+        if items[0] in release:
+            assert release[items[0]].wait(WAIT)
+        clock.now += 0.3 if len(items) == 1 else 0.5 * len(items)  # one alone: 0.3 s; several: half a second each
+
+    with serving(run, lanes=1, bound=8, key=lambda item: item, clock=clock) as coalescer:
+        coalescer.submit("hold1")
+        assert started["hold1"].wait(WAIT)
+        for name in "abcd":
+            coalescer.submit(name)
+        release["hold1"].set()
+        assert started["a"].wait(WAIT)  # four in one run: only a run of one has ended, so each of them is taken as one
+        coalescer.submit("hold2")  # queued behind them, then alone
+        assert started["hold2"].wait(WAIT)
+        for n in range(8):
+            coalescer.submit(f"p{n}")
+        release["hold2"].set()
+        assert started["p0"].wait(WAIT)
+    assert coalescer.runs == [1, 4, 1, 8]
+    # nothing ended yet; four as four runs of one (0.3 s); one as the run of one; eight at the half second each of the four
+    assert seen == [None, pytest.approx(1.2), pytest.approx(0.3), pytest.approx(4.0)]

@@ -138,3 +138,21 @@ def test_every_bomb_together_stays_within_modest_memory(tmp_path):
     assert {k: v for k, v in results.items() if k != "peak_mb"} == dict.fromkeys(HOSTILE, "refused")
     # a bomb may grow up to the budget (tens of MB, copied a few times by Jinja) before it is refused; any one built would need gigabytes
     assert results["peak_mb"] < 640
+
+
+def test_one_thread_keeps_every_time_budget_and_a_sooner_one_is_not_kept_waiting():
+    from generator.documents.budget import OverTime, time_budget
+
+    before = set(threading.enumerate())
+    watchers: set[threading.Thread] = set()  # the thread objects themselves: no id is reused while they are held
+    for _ in range(200):  # budgets that end in time fire nothing later
+        with time_budget(60):
+            watchers.update(set(threading.enumerate()) - before)
+    assert len(watchers) <= 1, watchers  # one thread watches them all (a threading.Timer each started 200)
+    threads = threading.active_count()
+    start = time.monotonic()
+    with pytest.raises(OverTime), time_budget(60), time_budget(0.3):  # the watching thread waits for the minute: told of the sooner one
+        while True:
+            pass
+    assert 0.3 <= time.monotonic() - start < 5
+    assert threading.active_count() == threads

@@ -132,6 +132,10 @@ def test_tenancy_filter_hides_other_agencies_rows(database_url: str) -> None:
             assert [r.client for r in s.scalars(select(PackRecord))] == ["A社"]
             # even a query that asks for the other agency by name gets nothing
             assert s.scalars(select(PackRecord).where(PackRecord.agency_id == b_id)).all() == []
+            # each agency its own criteria, however often and in whichever order they are asked for (one option per agency is kept)
+            for agency, client in ((b_id, "B社"), (a_id, "A社"), (b_id, "B社")):
+                tenancy.scope(s, agency)
+                assert [r.client for r in s.scalars(select(PackRecord))] == [client]
             tenancy.scope(s, None)
             assert sorted(r.client for r in s.scalars(select(PackRecord))) == ["A社", "B社"]
     finally:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from generator.store.ledger import PUBLIC_ID, SEPARATOR, Job, PackRecord, Upload
 from generator.web import packview, security, storage
 from generator.web.deps import CurrentUser, ScopedDb, require_role, visible, visible_one
 from generator.web.messages import describe, t
-from generator.web.pages import render
+from generator.web.pages import StoredFile, render
 from generator.web.routers.clients import agency_clients
 from generator.web.uploads import MAX_BYTES, check_list, policy_for, safe_suffix
 
@@ -234,7 +234,7 @@ def pack_pdf(request: Request, pack_id: str, db: ScopedDb, user: Viewer, downloa
     if download:
         audit(db, user, "pack.downloaded", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number, "file": "pdf"})
         db.commit()
-    return FileResponse(path, media_type="application/pdf",
+    return StoredFile(path, media_type="application/pdf",
                         filename=f"{record.quote_number}_ご提案書.pdf", content_disposition_type="attachment" if download else "inline",
                         headers={"Content-Security-Policy": security.CSP_FRAMEABLE, "X-Frame-Options": "SAMEORIGIN"})
 
@@ -245,7 +245,7 @@ def pack_zip(request: Request, pack_id: str, db: ScopedDb, user: Viewer) -> Resp
     path = _pack_file(request, record, storage.PACK_ZIP)
     audit(db, user, "pack.downloaded", f"pack {record.id}", {"client": record.client, "quote_number": record.quote_number, "file": "zip"})
     db.commit()
-    return FileResponse(path, media_type="application/zip", filename=f"{record.quote_number}_ご提案書.zip")
+    return StoredFile(path, media_type="application/zip", filename=f"{record.quote_number}_ご提案書.zip")
 
 
 # --- jobs --------------------------------------------------------------------------------------
@@ -294,13 +294,13 @@ def _job_file(request: Request, job: Job, name: str) -> Path:
 @router.get("/jobs/{job_id}/zip")
 def job_zip(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
     job = visible_one(db, Job, job_id, user)
-    return FileResponse(_job_file(request, job, "packs.zip"), media_type="application/zip", filename=f"packs_{job.public_id[:12]}.zip")
+    return StoredFile(_job_file(request, job, "packs.zip"), media_type="application/zip", filename=f"packs_{job.public_id[:12]}.zip")
 
 
 @router.get("/jobs/{job_id}/errors.csv")
 def job_errors(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
     job = visible_one(db, Job, job_id, user)
-    return FileResponse(_job_file(request, job, "errors.csv"), media_type="text/csv; charset=utf-8", filename=f"errors_{job.public_id[:12]}.csv")
+    return StoredFile(_job_file(request, job, "errors.csv"), media_type="text/csv; charset=utf-8", filename=f"errors_{job.public_id[:12]}.csv")
 
 
 # --- client lists ------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ answers 404, an expired one 410, both with a Japanese page saying so and nothing
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from generator.compliance import delivery as dl
 from generator.errors import DeliveryError, LinkError
 from generator.store.accounts import Agency
 from generator.web.deps import Db
-from generator.web.pages import JST, render
+from generator.web.pages import JST, StoredFile, render
 
 router = APIRouter(prefix="/d", tags=["download"])
 # the token must not travel further than this page: no referrer, no search engine, no cache
@@ -47,7 +47,7 @@ def download_pdf(request: Request, token: str, db: Db) -> Response:
         return _refused(request, exc)
     dl.record_download(db, delivery, pack, ip=request.client.host if request.client else "", user_agent=request.headers.get("user-agent", ""))
     db.commit()
-    return FileResponse(path, media_type="application/pdf", filename=f"{pack.quote_number}_ご提案書.pdf", headers=PRIVATE)
+    return StoredFile(path, media_type="application/pdf", filename=f"{pack.quote_number}_ご提案書.pdf", headers=PRIVATE)
 
 
 @router.get("/{rest:path}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import escape
 from starlette.datastructures import FormData
 
@@ -30,7 +30,7 @@ from generator.store.audit import record
 from generator.web.deps import CurrentUser, Db, FormFields
 from generator.web.editor_forms import SECTIONS, field_label, key_label, paths, problem_text, slot
 from generator.web.messages import cell_change, describe, t
-from generator.web.pages import render
+from generator.web.pages import StoredFile, render
 from generator.web.routers.compliance import refresh_products
 
 if TYPE_CHECKING:
@@ -292,7 +292,7 @@ def page_png(request: Request, user: Reader, number: int, page: int) -> Response
             draw(pdf, page, png)
         except DocgenError:
             raise HTTPException(404) from None
-    return FileResponse(png, media_type="image/png")
+    return StoredFile(png, media_type="image/png")
 
 
 @router.get("/drafts/{number}/redline.docx")
@@ -303,7 +303,7 @@ def redline_docx(request: Request, db: Db, user: Reader, number: int) -> Respons
     path = Path(request.app.state.site.storage) / sub.redline_key if sub is not None and sub.redline_key else None
     if path is None or not path.is_file():
         raise HTTPException(404)
-    return FileResponse(path, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    return StoredFile(path, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                         filename=f"下書き{d.number}_見え消し.docx")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from generator.compliance import approval as ap
 from generator.compliance.in_force import is_draft
@@ -21,7 +21,7 @@ from generator.store.accounts import User
 from generator.store.audit import record
 from generator.web import security
 from generator.web.deps import Db, require_role
-from generator.web.pages import render
+from generator.web.pages import StoredFile, render
 
 router = APIRouter(prefix="/marketing", tags=["marketing"])
 Marketer = Annotated[User, Depends(require_role("marketing", "admin"))]
@@ -70,7 +70,7 @@ def current_pdf(request: Request, user: Marketer, download: bool = False) -> Res
     if pdf is None or not pdf.is_file():
         raise HTTPException(404, N_("The brochure of the current content has not been built yet: build it first."))
     name = f"{product.meta.slug}_brochure_{product.digest()}{'' if product.meta.approval_number else '_DRAFT'}.pdf"
-    return FileResponse(pdf, media_type="application/pdf", filename=name, content_disposition_type="attachment" if download else "inline",
+    return StoredFile(pdf, media_type="application/pdf", filename=name, content_disposition_type="attachment" if download else "inline",
                         headers={"Content-Security-Policy": security.CSP_FRAMEABLE, "X-Frame-Options": "SAMEORIGIN"})
 
 
@@ -79,4 +79,4 @@ def brochure_pdf(request: Request, user: Marketer) -> Response:
     pdf = _brochure(request)
     if pdf is None:
         raise HTTPException(404)
-    return FileResponse(pdf, media_type="application/pdf", content_disposition_type="inline", filename=pdf.name)
+    return StoredFile(pdf, media_type="application/pdf", content_disposition_type="inline", filename=pdf.name)
