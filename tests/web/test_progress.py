@@ -1,4 +1,4 @@
-"""The progress fragment's polling: once a second, and once sooner when the pack's run should be over before that."""
+"""The progress fragment's polling: every half second, and once sooner when the pack's run should be over before that."""
 
 from __future__ import annotations
 
@@ -29,36 +29,36 @@ def trigger(portal, public: str, page: str = "/progress") -> str | None:  # type
 
 
 def sooner(value: str | None) -> int | None:
-    """The one-off delay (ms) before the regular second, as htmx reads ``load delay:Nms, every 1s``."""
-    assert value is not None and value.endswith("every 1s"), value  # the regular second always stays
-    found = re.fullmatch(r"load delay:(\d+)ms, every 1s", value)
+    """The one-off delay (ms) before the regular poll, as htmx reads ``load delay:Nms, every 500ms``."""
+    assert value is not None and value.endswith("every 500ms"), value  # the regular poll always stays
+    found = re.fullmatch(r"load delay:(\d+)ms, every 500ms", value)
     return int(found.group(1)) if found else None
 
 
-def test_a_job_with_no_estimate_polls_once_a_second(portal) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_with_no_estimate_polls_every_half_second(portal) -> None:  # type: ignore[no-untyped-def]
     _, public = job(portal)
-    assert trigger(portal, public) == "every 1s"
-    assert trigger(portal, public, "") == "every 1s"  # the job page the form redirects to polls the same way
+    assert trigger(portal, public) == "every 500ms"
+    assert trigger(portal, public, "") == "every 500ms"  # the job page the form redirects to polls the same way
 
 
-@pytest.mark.parametrize("left", [0.4, 0.8])
-def test_a_run_ending_within_the_second_is_polled_just_after_its_expected_end(portal, left: float) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("left", [0.25, 0.4])
+def test_a_run_ending_before_the_regular_poll_is_polled_just_after_its_expected_end(portal, left: float) -> None:  # type: ignore[no-untyped-def]
     job_id, public = job(portal)
     portal.app.state.worker.expected[job_id] = left
     for page in ("/progress", ""):
         delay = sooner(trigger(portal, public, page))
-        assert delay is not None and left * 1000 <= delay < 1000  # after the run's expected end, before the regular poll
+        assert delay is not None and left * 1000 <= delay < 500  # after the run's expected end, before the regular poll
 
 
 def test_the_sooner_poll_is_never_more_often_than_five_a_second(portal) -> None:  # type: ignore[no-untyped-def]
     job_id, public = job(portal)
     portal.app.state.worker.expected[job_id] = 0.01
     delay = sooner(trigger(portal, public))
-    assert delay is not None and 200 <= delay < 1000
+    assert delay is not None and 200 <= delay < 500
 
 
-@pytest.mark.parametrize("left", [0.0, 1.0, 3.5])
-def test_an_overdue_or_distant_run_keeps_the_regular_second(portal, left: float) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("left", [0.0, 0.5, 3.5])
+def test_an_overdue_or_distant_run_keeps_the_regular_poll(portal, left: float) -> None:  # type: ignore[no-untyped-def]
     job_id, public = job(portal)
     portal.app.state.worker.expected[job_id] = left  # 0: overdue, its run is slower than expected: no faster polling
     assert sooner(trigger(portal, public)) is None
