@@ -9,7 +9,8 @@ Same machine, same run, same caches:
    through the store's models; an agent logs in over HTTP (httpx) and builds ``--packs`` packs one after another
    (submit the form, poll the job, download the PDF): p50/p95 against the cold CLI's;
 4. a bounded load test: ``--agents`` simulated agents (threads), ``--per-agent`` packs each (polling as the page's
-   hx-trigger says: its regular interval, and once sooner when the server expects the run to end), a fixed number of requests and an overall time limit; it reports errors, throughput and p95 and stops by itself.
+   hx-trigger says: its regular interval, and once sooner when the server expects the run to end), a fixed number of
+   requests and an overall time limit; it reports errors, throughput and p95 and stops by itself.
 
 Every downloaded PDF must start with ``%PDF``; a sample is read back for the client's name and premium. The exit code
 is 1 when a request failed or a PDF was wrong; the latency goal (p50 <= 0.6 s, p95 <= 1.2 s) is reported, not enforced.
