@@ -54,8 +54,8 @@ TODAY = "2026-11-26"
 RISKS = [("製造業", "4.5億", "1億"), ("小売業", "8000万", "5000万"), ("建設業", "2億", "3億"), ("学校", "12億", "1億")]
 GOAL_P50, GOAL_P95 = 0.6, 1.2
 POLL = 0.03  # seconds between progress polls when timing one pack: what the page's htmx polling does, only faster
-# the load test's agents poll as the page does (_progress.html: hx-trigger="every 500ms", read from each fragment; this
-# when a fragment says none): twenty agents polling every 0.03 s are 660 requests a second, and the bench then measured
+# the load test's agents poll as the page does (_progress.html: hx-trigger="every 500ms", read from each fragment;
+# BROWSER_POLL when a fragment says none): twenty agents polling every 0.03 s are 660 requests a second, and the bench then measured
 # the server answering polls instead of building packs
 BROWSER_POLL = 1.0
 SOONER = re.compile(r'hx-trigger="load delay:(\d+)ms')
@@ -233,8 +233,9 @@ class Agent:
             raise RuntimeError(f"/packs/new answered {form.status_code} without a CSRF token")
         self.token = found.group(1)
 
-    def build(self, client: str, risk: tuple[str, str, str], deadline: float, poll: float = POLL) -> bytes:
-        """Submit one pack, poll its job until it is done, download the PDF; raises on any failure."""
+    def build(self, client: str, risk: tuple[str, str, str], deadline: float, poll: float | None = POLL) -> bytes:
+        """Submit one pack, poll its job until it is done (every ``poll`` seconds; None: as the page says), download the
+        PDF; raises on any failure."""
         industry, revenue, limit = risk
         r = self.client.post("/packs", data={"client": client, "contact": "", "industry": industry, "revenue": revenue, "limit": limit,
                                              "csrf_token": self.token})
@@ -260,16 +261,19 @@ class Agent:
         return pdf.content
 
 
-def next_poll(fragment: str, every: float) -> float:
-    """Seconds until the next progress request, as htmx decides from the fragment it swapped in: its ``every`` second,
-    or sooner once when the fragment's hx-trigger says ``load delay:…ms`` (the server expects the pack's run to end).
+def next_poll(fragment: str, every: float | None) -> float:
+    """Seconds until the next progress request, as htmx decides from the fragment it swapped in: ``every`` seconds (None:
+    the fragment's own ``every …``, as a browser does), or sooner once when the fragment's hx-trigger says ``load
+    delay:…ms`` (the server expects the pack's run to end).
 
-    >>> next_poll('hx-trigger="load delay:350ms, every 1s"', 1.0), next_poll('hx-trigger="every 1s"', 1.0)
-    (0.35, 1.0)
+    >>> next_poll('hx-trigger="load delay:350ms, every 1s"', None), next_poll('hx-trigger="every 500ms"', None)
+    (0.35, 0.5)
+    >>> next_poll('hx-trigger="every 500ms"', 0.03), next_poll('hx-trigger="load delay:200ms, every 500ms"', 0.03)
+    (0.03, 0.03)
     """
-    regular = EVERY.search(fragment)
-    if regular:  # the fragment's own cadence (hx-trigger="… every 1s" or "every 500ms")
-        every = int(regular.group(1)) / (1000 if regular.group(2) == "ms" else 1)
+    if every is None:
+        regular = EVERY.search(fragment)
+        every = int(regular.group(1)) / (1000 if regular.group(2) == "ms" else 1) if regular else BROWSER_POLL
     found = SOONER.search(fragment)
     return min(every, int(found.group(1)) / 1000) if found else every
 
@@ -353,7 +357,7 @@ def load_test(server: Server, users: list[tuple[str, str]], per_agent: int, prem
             risk, client = RISKS[(n + k) % len(RISKS)], f"株式会社 ロード{n:02d}-{k}"
             start = time.monotonic()
             try:
-                content = agent.build(client, risk, deadline, poll=BROWSER_POLL)
+                content = agent.build(client, risk, deadline, poll=None)
                 took = time.monotonic() - start
             except Exception as exc:
                 with lock:
