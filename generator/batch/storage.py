@@ -8,8 +8,11 @@ before any of its files is overwritten. Readers therefore never take a half-writ
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import posixpath
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,7 @@ class Destination:
         """Whole or not at all: temp file and rename in a folder, one object PUT in a store."""
         if self.is_folder:
             write_atomic(self.local(rel), data)
+            remove_dead_temps(self.local(rel))
         else:
             self.fs.makedirs(posixpath.dirname(self.path(rel)), exist_ok=True)
             self.fs.pipe_file(self.path(rel), data)
@@ -111,3 +115,21 @@ class Destination:
             if path.name != PACK_MANIFEST:
                 self.fs.put_file(str(path), posixpath.join(target, path.name))
         self.fs.put_file(str(built / PACK_MANIFEST), marker)
+
+
+def remove_dead_temps(path: Path) -> None:
+    """The temp files of ``path`` that a writer on this host left when it was killed mid-write (its process is gone).
+
+    A worker killed while it wrote a chunk's record (generator.batch.manifest) left one; the next writer of the same
+    record, the chunk's retry, removes it. A writer on another host, or one still alive, is left alone.
+    """
+    mine = f".{path.name}.{socket.gethostname()}@"
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
+        if not temp.name.startswith(mine):
+            continue
+        try:
+            os.kill(int(temp.name[len(mine) :].split(".")[0]), 0)
+        except ProcessLookupError:
+            temp.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue

@@ -8,6 +8,7 @@ import functools
 import io
 import os
 import re
+import socket
 import struct
 import tempfile
 import zipfile
@@ -275,12 +276,16 @@ def _core_xml(props: DocProperties) -> bytes:
 
 
 def write_atomic(out: Path, data: bytes) -> Path:
-    """Write ``data`` through a temp file in the destination folder, then rename: readers never see half a file."""
+    """Write ``data`` through a temp file in the destination folder, then rename: readers never see half a file.
+
+    The temp file is ``.<name>.<host>@<pid>.<random>.part``: one a killed writer left behind can be told by the next
+    writer on its host (generator.batch.storage).
+    """
     from generator.crash import output_error
 
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.{socket.gethostname()}@{os.getpid()}.", suffix=".part")
     except OSError as exc:  # read-only or unwritable folder, a file where the folder should be
         raise output_error(exc, out) from None
     try:
