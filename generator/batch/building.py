@@ -9,6 +9,7 @@ typesetter that runs the LibreOffice batches (in this process, a pool of workers
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ from pypdf import PdfReader
 
 from generator import code_stamp
 from generator.batch.assemble import MergeSpec, Pack, install_pack, is_up_to_date, merge_spec, pack_metadata, typeset_and_merge
+from generator.batch.storage import left_by_the_dead
 from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout
 from generator.content.model import Product
 from generator.content.request import ClientRequest, RowError
@@ -107,13 +109,8 @@ def _staging(root: Path) -> Iterator[Path]:
 
 def remove_dead_staging(root: Path, prefix: str) -> None:
     """Staging folders ``<prefix><pid>-…`` in ``root`` of runs that were killed (that pid is gone on this host)."""
-    for path in root.glob(f"{prefix}*") if root.is_dir() else []:
-        try:
-            os.kill(int(path.name[len(prefix) :].split("-")[0]), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-        except (ValueError, PermissionError):
-            continue
+    for path in left_by_the_dead(root, f"{glob.escape(prefix)}*", prefix, "-"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 # A warm LibreOffice (generator.documents.warm) saves a one-shot run's start, about 0.8 CPU-s, but lays a long run out

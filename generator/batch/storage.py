@@ -117,19 +117,26 @@ class Destination:
         self.fs.put_file(str(built / PACK_MANIFEST), marker)
 
 
+def left_by_the_dead(folder: Path, pattern: str, prefix: str, sep: str) -> list[Path]:
+    """Entries of ``folder`` matching ``pattern`` named ``<prefix><pid><sep>…`` whose process is gone on this host."""
+    found = []
+    for path in folder.glob(pattern) if folder.is_dir() else []:
+        if not path.name.startswith(prefix):
+            continue
+        try:
+            os.kill(int(path.name[len(prefix) :].split(sep)[0]), 0)
+        except ProcessLookupError:
+            found.append(path)
+        except (ValueError, PermissionError):
+            continue
+    return found
+
+
 def remove_dead_temps(path: Path) -> None:
     """The temp files of ``path`` that a writer on this host left when it was killed mid-write (its process is gone).
 
     A worker killed while it wrote a chunk's record (generator.batch.manifest) left one; the next writer of the same
     record, the chunk's retry, removes it. A writer on another host, or one still alive, is left alone.
     """
-    mine = f".{path.name}.{socket.gethostname()}@"
-    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
-        if not temp.name.startswith(mine):
-            continue
-        try:
-            os.kill(int(temp.name[len(mine) :].split(".")[0]), 0)
-        except ProcessLookupError:
-            temp.unlink(missing_ok=True)
-        except (ValueError, PermissionError):
-            continue
+    for temp in left_by_the_dead(path.parent, f".{glob.escape(path.name)}.*.part", f".{path.name}.{socket.gethostname()}@", "."):
+        temp.unlink(missing_ok=True)

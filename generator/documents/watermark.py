@@ -80,8 +80,9 @@ def stamp_pages(pdf: pikepdf.Pdf, pages: Iterable[int] | None = None, made: Stam
     the objects drawn into ``pdf`` for a later call on the same file (a pack tail's: generator.documents.structure.Tail), so
     that every stamped page of it shares one form and one drawing as if stamped in one call.
     """
-    made = {} if made is None else made
-    _lend(pdf, made)
+    if made is None:  # a tail's objects (``made``) were lent what its pages have when prepared (:func:`prepare`)
+        made = {}
+        _lend(pdf, made)
     for index in pages if pages is not None else range(len(pdf.pages)):
         page = pdf.pages[index]
         form, draw = _drawn(pdf, page, made)

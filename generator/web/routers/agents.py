@@ -44,11 +44,11 @@ LIMITS = {"client": ("お客様名（会社名）", 200), "contact": ("ご担当
           "revenue": ("売上高", MAX_YEN_TEXT), "limit": ("賠償保険金額", MAX_YEN_TEXT), "start": ("保険始期日", 40)}
 FIRST_DAY = dt.date(2000, 1, 1)  # history search: no pack is older; later than LAST_DAY is no date anyone means
 LAST_DAY = dt.date(2099, 12, 31)
-# a waiting page polls every POLL_EVERY seconds (_progress.html's hx-trigger "every 500ms"), and sooner once when its
-# pack's run should end before that: the run's expected end plus a margin for the ledger commit after it, never more
-# often than every SOONEST_POLL seconds. Every second, an agent learnt of a finished pack half a second late on average,
-# and twenty agents waiting so left the lanes idle: the 20x5 load test built 9.5 and 8.9 packs/s polling every second
-# against 11.0 and 11.2 every half second (alternated, one sitting, 2026-12-06), for one poll more per pack (~2 ms).
+# a waiting page polls every POLL_EVERY seconds (_progress.html's hx-trigger), and sooner once when its pack's run should
+# end before that: the run's expected end plus a margin for the ledger commit after it, never more often than every
+# SOONEST_POLL seconds. Every second, an agent learnt of a finished pack half a second late on average: the 20x5 load
+# test built 9.5 and 8.9 packs/s polling every second against 11.0 and 11.2 every half second (alternated in one sitting
+# at load 1.6-1.8, 2026-12-06; two idle runs, one each way, gave 10.5 and 10.3), for one poll more per pack (~2 ms).
 POLL_EVERY, SOONEST_POLL, POLL_MARGIN = 0.5, 0.2, 0.05
 
 
@@ -265,7 +265,8 @@ def job_page(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Respo
     packs = _job_packs(db, job, user) if job.state == "done" else []
     if job.kind == "pack" and job.state == "done" and packs:
         return RedirectResponse(f"/packs/{packs[0].public_id}", status_code=303)
-    return render(request, "job.html", job=job, packs=packs, errors=(job.result or {}).get("errors", []), soon=poll_soon(request, job))
+    return render(request, "job.html", job=job, packs=packs, errors=(job.result or {}).get("errors", []), soon=poll_soon(request, job),
+                  every=round(POLL_EVERY * 1000))
 
 
 def poll_soon(request: Request, job: Job) -> int | None:
@@ -284,7 +285,7 @@ def poll_soon(request: Request, job: Job) -> int | None:
 def job_progress(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
     job = visible_one(db, Job, job_id, user)
     headers = {"HX-Redirect": f"/jobs/{job.public_id}"} if job.state in ("done", "failed") else None
-    return render(request, "_progress.html", headers=headers, job=job, soon=poll_soon(request, job))
+    return render(request, "_progress.html", headers=headers, job=job, soon=poll_soon(request, job), every=round(POLL_EVERY * 1000))
 
 
 def _job_file(request: Request, job: Job, name: str) -> Path:
