@@ -291,3 +291,18 @@ def output_error(exc: OSError, path: Path) -> OutputError:
     reason = _REASONS.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
     cls = DiskFullError if exc.errno in (errno.ENOSPC, errno.EDQUOT) else OutputError
     return cls(f"{path}: cannot write: {reason}")
+
+
+def left_by_the_dead(folder: Path, pattern: str, prefix: str, sep: str) -> list[Path]:
+    """Entries of ``folder`` matching ``pattern`` named ``<prefix><pid><sep>…`` whose process is gone on this host."""
+    found = []
+    for path in folder.glob(pattern) if folder.is_dir() else []:
+        if not path.name.startswith(prefix):
+            continue
+        try:
+            os.kill(int(path.name[len(prefix) :].split(sep)[0]), 0)
+        except ProcessLookupError:
+            found.append(path)
+        except (ValueError, PermissionError):
+            continue
+    return found

@@ -23,11 +23,11 @@ from pypdf import PdfReader
 
 from generator import code_stamp
 from generator.batch.assemble import MergeSpec, Pack, install_pack, is_up_to_date, merge_spec, pack_metadata, typeset_and_merge
-from generator.batch.storage import left_by_the_dead
 from generator.batch.typeset import Converter, Doc, Job, Layout, Typeset, learn_layout
 from generator.content.model import Product
 from generator.content.request import ClientRequest, RowError
 from generator.content.revisions import Schedule
+from generator.crash import left_by_the_dead
 from generator.documents.convert import given_timeout
 from generator.documents.proposal import PackPlan, plan_pack
 from generator.documents.registry import BROCHURE, PERSONALISED

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import posixpath
 import socket
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from generator.crash import left_by_the_dead
 from generator.documents.render import write_atomic
 
 PACK_MANIFEST = "pack.json"  # the runner's MANIFEST: written last, read first
@@ -115,21 +115,6 @@ class Destination:
             if path.name != PACK_MANIFEST:
                 self.fs.put_file(str(path), posixpath.join(target, path.name))
         self.fs.put_file(str(built / PACK_MANIFEST), marker)
-
-
-def left_by_the_dead(folder: Path, pattern: str, prefix: str, sep: str) -> list[Path]:
-    """Entries of ``folder`` matching ``pattern`` named ``<prefix><pid><sep>…`` whose process is gone on this host."""
-    found = []
-    for path in folder.glob(pattern) if folder.is_dir() else []:
-        if not path.name.startswith(prefix):
-            continue
-        try:
-            os.kill(int(path.name[len(prefix) :].split(sep)[0]), 0)
-        except ProcessLookupError:
-            found.append(path)
-        except (ValueError, PermissionError):
-            continue
-    return found
 
 
 def remove_dead_temps(path: Path) -> None:
