@@ -38,6 +38,7 @@ from generator.store.ledger import Job, PackRecord, Upload
 from generator.web import storage
 from generator.web.messages import describe, row_error, t
 from generator.web.uploads import list_rows
+from generator.web.waiting import Changes
 
 if TYPE_CHECKING:  # the lanes module loads the pack pipeline: the portal imports it when `docgen serve` starts lanes
     from generator.batch.lanes import WarmLanes
@@ -109,16 +110,12 @@ class Worker:
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="docgen-job")
         self._lock = threading.Lock()
         self._active: set[int] = set()
+        self.changes = Changes()  # wakes the progress requests held on a job once its change is committed
         lanes = lanes or (warm_lanes.count if warm_lanes else None) or getattr(converter, "size", None) or threads
         self.typesetter = warm_lanes.typesetter(given_timeout(timeout)) if warm_lanes else None
         self.coalescer: Coalescer[_PackJob] | None = None
         if coalesce > 1:
-            self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs", key=lambda item: item.job_id,
-                                       company=min(COMPANY, coalesce))
-
-    def expected_in(self, job_id: int) -> float | None:
-        """Seconds until a pack job's coalesced run should be over (generator.batch.coalesce); None when unknown."""
-        return self.coalescer.expected_in(job_id) if self.coalescer is not None else None
+            self.coalescer = Coalescer(self._build_together, lanes=lanes, bound=coalesce, name="docgen-packs", company=min(COMPANY, coalesce))
 
     # --- queue -------------------------------------------------------------------------------
 
@@ -159,6 +156,7 @@ class Worker:
                     setattr(job, k, v)
                 job.updated_at = utcnow()
                 db.commit()
+                self.changes.notify(job.public_id)
 
     def _run(self, job_id: int) -> None:
         queued = False  # a pack handed to the coalescer is settled (and leaves _active) when its run reaches it
@@ -173,6 +171,7 @@ class Worker:
                 job.state, job.updated_at = "running", utcnow()
                 kind, params, asker = job.kind, dict(job.params), (agent.agency.name, agent.name or "")
                 db.commit()
+                self.changes.notify(job.public_id)
             product = self.product()
             if kind == "pack":
                 queued = self._run_pack(job_id, product, params, asker)
@@ -280,11 +279,13 @@ class Worker:
         keys: list[str] = []
         try:
             with self.sessions() as db:
+                jobs = []
                 for item, pack in built:
                     record = self._enter(db, item.job_id, item.product, item.plan.request, pack)
                     keys.append(record.storage_key)
-                    self._done(db, item.job_id, record.id)
+                    jobs.append(self._done(db, item.job_id, record.id))
                 db.commit()
+                self.changes.notify(*jobs)
         except Exception:
             for key in keys:
                 storage.remove(self.site.storage, key)
@@ -301,10 +302,12 @@ class Worker:
         self._update(item.job_id, state="done", done=1, result={"packs": [record_id], "errors": []})
 
     @staticmethod
-    def _done(db: Session, job_id: int, record_id: int) -> None:
+    def _done(db: Session, job_id: int, record_id: int) -> str:
+        """The job done with its pack, in ``db``'s transaction; its public id (to notify once committed)."""
         job = db.get(Job, job_id)
         assert job is not None  # _enter found it in this transaction
         job.state, job.done, job.result, job.updated_at = "done", 1, {"packs": [record_id], "errors": []}, utcnow()
+        return job.public_id
 
     def _finish(self, waiting: dict[int, _PackJob], item: _PackJob, step: Callable[[], None]) -> None:
         waiting.pop(id(item.plan), None)

@@ -8,9 +8,9 @@ Same machine, same run, same caches:
 3. the portal: ``docgen serve`` on 127.0.0.1 with a temp SQLite database and temp storage, throwaway users made
    through the store's models; an agent logs in over HTTP (httpx) and builds ``--packs`` packs one after another
    (submit the form, poll the job, download the PDF): p50/p95 against the cold CLI's;
-4. a bounded load test: ``--agents`` simulated agents (threads), ``--per-agent`` packs each (polling as the page's
-   hx-trigger says: its regular interval, and once sooner when the server expects the run to end), a fixed number of
-   requests and an overall time limit; it reports errors, throughput and p95 and stops by itself.
+4. a bounded load test: ``--agents`` simulated agents (threads), ``--per-agent`` packs each (asking for progress as the
+   page does: the fragment's hx-get, when its hx-trigger says; the server holds it until the job changes), a fixed
+   number of requests and an overall time limit; it reports errors, throughput and p95 and stops by itself.
 
 Every downloaded PDF must start with ``%PDF``; a sample is read back for the client's name and premium. The exit code
 is 1 when a request failed or a PDF was wrong; the latency goal (p50 <= 0.6 s, p95 <= 1.2 s) is reported, not enforced.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import html
 import io
 import os
 import re
@@ -53,12 +54,11 @@ TODAY = "2026-11-26"
 # (industry, revenue, limit) as an agent types them; the premium each must print comes from the published table
 RISKS = [("製造業", "4.5億", "1億"), ("小売業", "8000万", "5000万"), ("建設業", "2億", "3億"), ("学校", "12億", "1億")]
 GOAL_P50, GOAL_P95 = 0.6, 1.2
-POLL = 0.03  # seconds between progress polls when timing one pack: what the page's htmx polling does, only faster
-# the load test's agents poll as the page does (_progress.html: hx-trigger="every 500ms", read from each fragment;
-# BROWSER_POLL when a fragment says none): twenty agents polling every 0.03 s are 660 requests a second, and the bench then measured
-# the server answering polls instead of building packs
+# an agent asks for progress as the page's htmx does: the URL in the fragment's hx-get, when its hx-trigger says ("load":
+# at once; "load delay:…", "every …"); BROWSER_POLL when a fragment says neither
 BROWSER_POLL = 1.0
-SOONER = re.compile(r'hx-trigger="load delay:(\d+)ms')
+ASKS = re.compile(r'hx-get="([^"]+)"')
+LOAD = re.compile(r'hx-trigger="load(?: delay:(\d+)ms)?[,"]')
 EVERY = re.compile(r'hx-trigger="[^"]*every (\d+)(ms|s)"')
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # every request is small (a form post, a poll, one PDF): a stalled server fails the run in seconds, not minutes
@@ -233,25 +233,27 @@ class Agent:
             raise RuntimeError(f"/packs/new answered {form.status_code} without a CSRF token")
         self.token = found.group(1)
 
-    def build(self, client: str, risk: tuple[str, str, str], deadline: float, poll: float | None = POLL) -> bytes:
-        """Submit one pack, poll its job until it is done (every ``poll`` seconds; None: as the page says), download the
-        PDF; raises on any failure."""
+    def build(self, client: str, risk: tuple[str, str, str], deadline: float) -> bytes:
+        """Submit one pack, ask for its progress as the page does until the job is done, download the PDF; raises on any
+        failure."""
         industry, revenue, limit = risk
         r = self.client.post("/packs", data={"client": client, "contact": "", "industry": industry, "revenue": revenue, "limit": limit,
                                              "csrf_token": self.token})
         if r.status_code != 303 or not r.headers.get("location", "").startswith("/jobs/"):
             raise RuntimeError(f"POST /packs answered {r.status_code}: {_message(r)}")
         job = r.headers["location"]
+        asking = job + "/progress"  # what the job page the form redirects to shows (the bench does not load the page)
         while True:
-            p = self.client.get(job + "/progress")
+            p = self.client.get(asking)
             self.polls += 1
             if p.status_code != 200:
-                raise RuntimeError(f"GET {job}/progress answered {p.status_code}")
+                raise RuntimeError(f"GET {asking} answered {p.status_code}")
             if p.headers.get("hx-redirect"):
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{job} not done before the time limit")
-            time.sleep(next_poll(p.text, poll))
+            asking, after = next_request(p.text, asking)
+            time.sleep(after)
         page = self.client.get(job)
         if page.status_code != 303 or not page.headers.get("location", "").startswith("/packs/"):
             raise RuntimeError(f"{job} did not produce a pack: {_message(page)}")
@@ -261,21 +263,21 @@ class Agent:
         return pdf.content
 
 
-def next_poll(fragment: str, every: float | None) -> float:
-    """Seconds until the next progress request, as htmx decides from the fragment it swapped in: ``every`` seconds (None:
-    the fragment's own ``every …``, as a browser does), or sooner once when the fragment's hx-trigger says ``load
-    delay:…ms`` (the server expects the pack's run to end).
+def next_request(fragment: str, asked: str) -> tuple[str, float]:
+    """The next progress request, as htmx makes it from the fragment it swapped in: the fragment's hx-get (``asked``
+    again without one), and the seconds before it: none for ``load``, its delay for ``load delay:…ms``, else the regular
+    ``every …`` (BROWSER_POLL when the fragment says nothing).
 
-    >>> next_poll('hx-trigger="load delay:350ms, every 1s"', None), next_poll('hx-trigger="every 500ms"', None)
-    (0.35, 0.5)
-    >>> next_poll('hx-trigger="every 500ms"', 0.03), next_poll('hx-trigger="load delay:200ms, every 500ms"', 0.03)
-    (0.03, 0.03)
+    >>> next_request('hx-get="/jobs/a/progress?seen=running.0" hx-trigger="load, every 10000ms"', "/jobs/a/progress")
+    ('/jobs/a/progress?seen=running.0', 0.0)
+    >>> next_request('hx-trigger="load delay:350ms, every 1s"', "/p"), next_request('hx-trigger="every 500ms"', "/p")
+    (('/p', 0.35), ('/p', 0.5))
     """
-    if every is None:
-        regular = EVERY.search(fragment)
-        every = int(regular.group(1)) / (1000 if regular.group(2) == "ms" else 1) if regular else BROWSER_POLL
-    found = SOONER.search(fragment)
-    return min(every, int(found.group(1)) / 1000) if found else every
+    url = html.unescape(found.group(1)) if (found := ASKS.search(fragment)) else asked
+    if (load := LOAD.search(fragment)) is not None:
+        return url, int(load.group(1) or 0) / 1000
+    regular = EVERY.search(fragment)
+    return url, int(regular.group(1)) / (1000 if regular.group(2) == "ms" else 1) if regular else BROWSER_POLL
 
 
 def _message(r: httpx.Response) -> str:
@@ -357,7 +359,7 @@ def load_test(server: Server, users: list[tuple[str, str]], per_agent: int, prem
             risk, client = RISKS[(n + k) % len(RISKS)], f"株式会社 ロード{n:02d}-{k}"
             start = time.monotonic()
             try:
-                content = agent.build(client, risk, deadline, poll=None)
+                content = agent.build(client, risk, deadline)
                 took = time.monotonic() - start
             except Exception as exc:
                 with lock:

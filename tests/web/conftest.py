@@ -26,6 +26,7 @@ from generator.site import Site
 from generator.store.accounts import Agency, User
 from generator.store.ledger import PackRecord
 from generator.web.security import hash_password
+from generator.web.waiting import Changes
 from tests.dbkit import backends, fresh_database
 from tests.netkit import free_port
 
@@ -51,13 +52,10 @@ class NullWorker:
 
     def __init__(self) -> None:
         self.submitted: list[int] = []
-        self.expected: dict[int, float] = {}  # job id -> seconds until its run should end, as a test sets it
+        self.changes = Changes()  # a test commits a job's change and notifies, as the worker's threads do
 
     def submit(self, job_id: int) -> None:
         self.submitted.append(job_id)
-
-    def expected_in(self, job_id: int) -> float | None:
-        return self.expected.get(job_id)
 
     def recover(self) -> list[int]:
         return []
@@ -232,22 +230,28 @@ CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-b
 def served_portal(db_kind: str, folder: Path, site: Site, thread_name: str) -> Iterator[tuple[str, Portal]]:
     """A portal with its real job worker on a fresh database in ``folder``, served by uvicorn on 127.0.0.1:<free port> in
     a thread; yields its base URL and the portal, and stops the server, then the database, after."""
+    with fresh_portal(db_kind, folder, site, threads=1, build_jobs=1) as portal, served(portal.app, thread_name) as base:
+        yield base, portal
+
+
+@contextlib.contextmanager
+def served(app: object, thread_name: str) -> Iterator[str]:
+    """``app`` served by uvicorn on 127.0.0.1:<free port> in a thread (its base URL); the server stopped after."""
     import uvicorn
 
-    with fresh_portal(db_kind, folder, site, threads=1, build_jobs=1) as portal:
-        port = free_port()
-        srv = uvicorn.Server(uvicorn.Config(portal.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-        thread = threading.Thread(target=srv.run, name=thread_name, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not srv.started:
-                assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-                time.sleep(0.05)
-            yield f"http://127.0.0.1:{port}", portal
-        finally:
-            srv.should_exit = True
-            thread.join(timeout=30)
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=srv.run, name=thread_name, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not srv.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
 
 
 def start_chromium(profile: Path, prefs: dict[str, object], *args: str) -> webdriver.Chrome:

@@ -6,6 +6,7 @@ import hashlib
 import io
 import re
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -216,3 +217,28 @@ def test_a_failed_job_shows_its_reason_and_leaves_no_pack(live_portal) -> None: 
     # the agent finds it again from the history page, another agency does not
     assert f'href="/jobs/{public}"' in live_portal.client("agent").get("/history").text
     assert f'href="/jobs/{public}"' not in live_portal.client("other_agent").get("/history").text
+
+
+def test_the_page_waiting_on_a_pack_is_answered_the_moment_it_is_in_the_ledger(live_portal, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The job worker wakes the held progress request itself: the page asks as htmx does (the fragment's hx-get, at
+    once) and learns of the pack in a few requests, with a hold far longer than the build."""
+    from generator.web.routers import agents
+
+    monkeypatch.setattr(agents, "HOLD", 90.0)  # a request not woken answers only after this: the test fails on time
+    client = live_portal.client("agent")
+    form = {"client": "株式会社 待機", "industry": "製造業", "revenue": "4.5億", "limit": "1億", "csrf_token": client.csrf}
+    job_url = client.post("/packs", data=form).headers["location"]
+    page = client.get(job_url)
+    asks = re.compile(r'hx-get="([^"]+)"')
+    requests, began = 0, time.monotonic()
+    while not page.headers.get("hx-redirect"):
+        assert page.status_code == 200 and 'hx-trigger="load' in page.text, page.text
+        requests += 1
+        assert requests <= 3, "asked again and again: the request was not held until the job changed"
+        page = client.get(asks.search(page.text).group(1).replace("&amp;", "&"))
+    assert time.monotonic() - began < agents.HOLD, "the pack was there long before the held request was answered"
+    assert page.headers["hx-redirect"] == job_url
+    with live_portal.sessions() as s:
+        job = s.scalar(select(Job).where(Job.public_id == job_url.rsplit("/", 1)[1]))
+        assert job.state == "done", job.reason
+        assert s.scalar(select(PackRecord).where(PackRecord.job_id == job.id)) is not None

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from generator import api
 from generator.content.revisions import Revision, Schedule
@@ -33,6 +34,7 @@ from generator.web.messages import describe, t
 from generator.web.pages import StoredFile, render
 from generator.web.routers.clients import agency_clients
 from generator.web.uploads import MAX_BYTES, check_list, policy_for, safe_suffix
+from generator.web.waiting import Changes, changed
 
 router = APIRouter(tags=["agents"])
 JST = ZoneInfo("Asia/Tokyo")
@@ -44,12 +46,11 @@ LIMITS = {"client": ("お客様名（会社名）", 200), "contact": ("ご担当
           "revenue": ("売上高", MAX_YEN_TEXT), "limit": ("賠償保険金額", MAX_YEN_TEXT), "start": ("保険始期日", 40)}
 FIRST_DAY = dt.date(2000, 1, 1)  # history search: no pack is older; later than LAST_DAY is no date anyone means
 LAST_DAY = dt.date(2099, 12, 31)
-# a waiting page polls every POLL_EVERY seconds (_progress.html's hx-trigger), and sooner once when its pack's run should
-# end before that: the run's expected end plus a margin for the ledger commit after it, never more often than every
-# SOONEST_POLL seconds. Every second, an agent learnt of a finished pack half a second late on average: the 20x5 load
-# test built 9.5 and 8.9 packs/s polling every second against 11.0 and 11.2 every half second (alternated in one sitting
-# at load 1.6-1.8, 2026-12-06; two idle runs, one each way, gave 10.5 and 10.3), for one poll more per pack (~2 ms).
-POLL_EVERY, SOONEST_POLL, POLL_MARGIN = 0.5, 0.2, 0.05
+# a waiting page asks for its progress once and the server holds the request until the job changes (HOLD seconds at
+# most), then the page asks again at once: an agent learns of a finished pack the moment it is in the ledger. Polled
+# every half second, an agent learnt of it 0.25 s late on average, for 3-4 requests a pack. RETRY: the page asks again
+# by itself only when a held request came to nothing (the server restarting): never while one is held.
+HOLD, RETRY = 5.0, 10.0
 
 
 def too_long(values: dict[str, str]) -> dict[str, str]:
@@ -265,27 +266,29 @@ def job_page(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Respo
     packs = _job_packs(db, job, user) if job.state == "done" else []
     if job.kind == "pack" and job.state == "done" and packs:
         return RedirectResponse(f"/packs/{packs[0].public_id}", status_code=303)
-    return render(request, "job.html", job=job, packs=packs, errors=(job.result or {}).get("errors", []), soon=poll_soon(request, job),
-                  every=round(POLL_EVERY * 1000))
+    return render(request, "job.html", job=job, packs=packs, errors=(job.result or {}).get("errors", []), seen=shown(job),
+                  retry=round(RETRY * 1000))
 
 
-def poll_soon(request: Request, job: Job) -> int | None:
-    """Milliseconds after which the progress fragment asks again, once, when the run building the job's pack should be
-    over before the page's regular poll (the coalescer's estimate, never sooner than SOONEST_POLL); None: the regular
-    poll every POLL_EVERY seconds (the job is queued, its run is overdue, or nothing is known yet)."""
-    if job.state not in ("queued", "running"):
-        return None
-    left: float | None = request.app.state.worker.expected_in(job.id)
-    if left is None or left <= 0 or left >= POLL_EVERY:  # unknown, overdue (no faster polling of a slow run), or the regular poll comes first
-        return None
-    return round(max(SOONEST_POLL, left + POLL_MARGIN) * 1000)
+def shown(job: Job) -> str:
+    """What a progress fragment shows of a job, as its next request says it saw it (``seen``): state and packs done."""
+    return f"{job.state}.{job.done}"
 
 
 @router.get("/jobs/{job_id}/progress")
-def job_progress(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Response:
-    job = visible_one(db, Job, job_id, user)
+async def job_progress(request: Request, job_id: str, db: ScopedDb, user: Viewer, seen: str = "") -> Response:
+    """The progress fragment; asked with ``seen`` (what the page shows), held until the job differs from it, at most
+    HOLD seconds (generator.web.waiting). The queries run in the threadpool; the request holds neither a thread nor a
+    pooled connection while it waits."""
+    changes: Changes = request.app.state.worker.changes
+    with changes.watch(job_id) as change:  # before the job is read: a change committed after the read still wakes it
+        job = await run_in_threadpool(visible_one, db, Job, job_id, user)
+        if job.state in ("queued", "running") and seen == shown(job):
+            await run_in_threadpool(db.close)  # the job stays as read; the connection goes back to the pool
+            if await changed(change, HOLD):
+                job = await run_in_threadpool(visible_one, db, Job, job_id, user)
     headers = {"HX-Redirect": f"/jobs/{job.public_id}"} if job.state in ("done", "failed") else None
-    return render(request, "_progress.html", headers=headers, job=job, soon=poll_soon(request, job), every=round(POLL_EVERY * 1000))
+    return render(request, "_progress.html", headers=headers, job=job, seen=shown(job), retry=round(RETRY * 1000))
 
 
 def _job_file(request: Request, job: Job, name: str) -> Path:
