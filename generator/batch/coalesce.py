@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -22,18 +23,19 @@ class Coalescer(Generic[T]):
     """``lanes`` builder threads; each takes everything queued (at most ``bound`` items) and calls ``run`` with it.
 
     While every lane is idle, the first item is taken the moment it comes (a quiet queue never waits). While another
-    lane is in a run, a free lane starts one only for ``company`` items or more: fewer wait for the next lane to free
-    up, with whatever came meanwhile (a run's fixed cost, a LibreOffice start-up of the documents, is then shared).
+    lane is in a run, a free lane starts one only for ``company`` items or more (a run's fixed cost, a LibreOffice
+    start-up of the documents, is then shared), or once it has waited ``patience`` seconds (None: until a lane frees up
+    or company comes): the callers whose run just ended come back within that time, the others are in the busy run.
 
     ``run`` settles every item it is given (each item's own success or failure); an exception out of it is a defect,
     logged with the items' count, and the lane goes on with the next run.
     """
 
     def __init__(self, run: Callable[[list[T]], None], *, lanes: int = 1, bound: int = 16, name: str = "docgen-coalesce",
-                 company: int = 1) -> None:
-        if lanes < 1 or bound < 1 or not 1 <= company <= bound:
-            raise ValueError("lanes and bound must be at least 1, company from 1 to the bound")
-        self.bound, self.company = bound, company
+                 company: int = 1, patience: float | None = None) -> None:
+        if lanes < 1 or bound < 1 or not 1 <= company <= bound or (patience is not None and patience < 0):
+            raise ValueError("lanes and bound must be at least 1, company from 1 to the bound, patience not negative")
+        self.bound, self.company, self.patience = bound, company, patience
         self._busy = 0  # lanes in a run
         self.runs: list[int] = []  # items per run, in the order runs began (for tests and the log)
         self._run = run
@@ -70,8 +72,12 @@ class Coalescer(Generic[T]):
 
     def _take(self) -> list[T] | None:
         with self._cond:
+            until = None if self.patience is None else time.monotonic() + self.patience
             while not self._closed and not (self._queue and (self._busy == 0 or len(self._queue) >= self.company)):
-                self._cond.wait()
+                if not self._queue or until is None:
+                    self._cond.wait()
+                elif not self._cond.wait(until - time.monotonic()):
+                    break  # waited long enough for company: what is queued goes now
             if self._closed:
                 return None
             self._busy += 1

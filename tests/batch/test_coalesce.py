@@ -129,3 +129,26 @@ def test_a_bound_or_lane_count_below_one_is_refused() -> None:
         Coalescer(lambda items: None, lanes=0)
     with pytest.raises(ValueError):
         Coalescer(lambda items: None, bound=0)
+
+
+def test_with_patience_a_free_lane_waits_that_long_for_company_then_starts_with_what_is_queued() -> None:
+    run = Recorder()
+    with serving(run, lanes=2, bound=8, company=3, patience=0.5) as coalescer:
+        coalescer.submit("hold")  # the other lane busy from here on
+        assert run.started.wait(WAIT)
+        time.sleep(0.6)  # the free lane has waited its patience already, for nothing
+        began = time.monotonic()
+        coalescer.submit("a")  # a lane that stood idle that long takes it at once: nobody else is coming soon
+        assert run.wait_for(1) == [["a"]] and time.monotonic() - began < 0.4
+        coalescer.submit("b")  # the lane is free again: its patience starts now
+        coalescer.submit("c")
+        time.sleep(0.2)
+        assert coalescer.queued() == 2  # two are not company enough, and half a second has not passed
+        assert run.wait_for(2)[1] == ["b", "c"]  # then they go, company or not, beside the busy lane
+        assert time.monotonic() - began >= 0.5
+        run.release.set()
+
+
+def test_patience_below_zero_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Coalescer(lambda items: None, patience=-1.0)
