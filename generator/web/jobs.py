@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from generator import api
 from generator.batch.coalesce import Coalescer
-from generator.compliance.clients import find_client
 from generator.content.model import Product
 from generator.content.request import ClientRequest, RowError
 from generator.content.revisions import Schedule
@@ -31,11 +30,9 @@ from generator.documents.proposal import PackPlan
 from generator.errors import DocgenError
 from generator.i18n import N_
 from generator.store.accounts import User
-from generator.store.audit import record as audit
 from generator.store.base import utcnow
-from generator.store.clients import Client
 from generator.store.ledger import Job, PackRecord, Upload
-from generator.web import storage
+from generator.web import ledger, storage
 from generator.web.messages import describe, row_error, t
 from generator.web.uploads import list_rows
 from generator.web.waiting import Changes
@@ -54,32 +51,6 @@ COMPANY = 8  # packs a lane waits for while another is in a run: small runs each
 # alternated pairs, 2026-12-07: the two cores were used 85-88 % of the load test's clock without it, 91 % with it)
 PATIENCE = 0.3
 INTERNAL = t(N_("Internal error: the pack could not be made. The administrator can see the details in the server log."))
-
-
-def clauses(provenance: dict[str, str]) -> dict[str, str]:
-    """``/DocgenClauses`` ("ID=hash ID=hash") as a mapping.
-
-    >>> clauses({"/DocgenClauses": "EX-01=ab12 EX-02=cd34"})
-    {'EX-01': 'ab12', 'EX-02': 'cd34'}
-    """
-    pairs = (item.partition("=") for item in str(provenance.get("/DocgenClauses", "")).split())
-    return {k: v for k, _, v in pairs if k}
-
-
-def provenance(pack: api.Pack) -> dict[str, str]:
-    """The document info the pack's PDF carries (a mapping, or a method reading it from the PDF)."""
-    found = pack.provenance
-    return dict(found() if callable(found) else found)
-
-
-def approval(prov: dict[str, str]) -> str | None:
-    """The approval number stamped in the PDF, None while the content is unapproved (未取得).
-
-    >>> approval({"/DocgenApprovalNumber": "未取得"}), approval({"/DocgenApprovalNumber": "SJ26-01234"})
-    (None, 'SJ26-01234')
-    """
-    number = str(prov.get("/DocgenApprovalNumber", "")).strip()
-    return None if number in ("", "未取得") else number
 
 
 @dataclass
@@ -283,11 +254,14 @@ class Worker:
         if not built:
             return
         keys: list[str] = []
+        ready: list[tuple[_PackJob, ledger.Ready]] = []
         try:
+            for item, pack in built:  # before the transaction (generator.web.ledger.Ready)
+                ready.append((item, ledger.ready(self.site.storage, pack)))
             with self.sessions() as db:
                 jobs = []
-                for item, pack in built:
-                    record = self._enter(db, item.job_id, item.product, item.plan.request, pack)
+                for item, made in ready:
+                    record = ledger.enter(db, self.site.storage, item.job_id, item.product, item.plan.request, made)
                     keys.append(record.storage_key)
                     jobs.append(self._done(db, item.job_id, record.id))
                 db.commit()
@@ -295,6 +269,8 @@ class Worker:
         except Exception:
             for key in keys:
                 storage.remove(self.site.storage, key)
+            for _item, made in ready:
+                storage.discard(made.staging)
             log.warning("the ledger entries of a run of %d pack(s) failed together; entering them one by one", len(built), exc_info=True)
             for item, pack in built:
                 self._finish(waiting, item, functools.partial(self._record_one, item, pack))
@@ -359,46 +335,18 @@ class Worker:
 
     def _record(self, job_id: int, product: Product, request: ClientRequest, pack: api.Pack) -> int:
         """Archive a built pack and enter it in the ledger; the files exist before the row does."""
-        with self.sessions() as db:
-            record = self._enter(db, job_id, product, request, pack)
-            try:
-                db.commit()
-            except BaseException:
-                storage.remove(self.site.storage, record.storage_key)
-                raise
-            return record.id
-
-    def _enter(self, db: Session, job_id: int, product: Product, request: ClientRequest, pack: api.Pack) -> PackRecord:
-        """Archive a built pack and add its ledger row and audit entry to ``db``'s transaction (the caller commits, or
-        removes the archived files when it cannot)."""
-        job = db.get(Job, job_id)
-        agent = db.get(User, job.user_id) if job else None
-        if job is None or agent is None:
-            raise DocgenError("the job or its agent was deleted while it ran")
-        prov = provenance(pack)
-        number = approval(prov)
-        record = PackRecord(
-            agency_id=job.agency_id, agent_id=agent.id, job_id=job.id, client=request.client, contact=request.contact,
-            industry=request.industry, revenue=request.revenue, limit=request.limit, product=product.key,
-            content_version=prov.get("/DocgenContentVersion") or product.meta.content_version,
-            content_hash=prov.get("/DocgenContentHash") or product.digest(), approval_number=number,
-            draft=number is None or prov.get("/DocgenDraft") == "true", quote_number=pack.quote_number,
-            premium=int(pack.premium), pdf_sha256=storage.sha256(pack.pdf), clauses=clauses(prov), created_at=utcnow(),
-        )
-        # the client on file: the one picked on the form, else the agency's record with this name and contact person
-        picked = (job.params or {}).get("client_id")
-        found = db.get(Client, picked) if picked else find_client(db, job.agency_id, request.client, request.contact)
-        record.client_id = found.id if found is not None and found.agency_id == job.agency_id else None
-        db.add(record)
-        db.flush()
-        record.storage_key = storage.archive_pack(self.site.storage, record.id, pack.pdf, pack.docx)
+        made = ledger.ready(self.site.storage, pack)
         try:
-            audit(db, agent, "pack.built", f"pack {record.id}", {"client": request.client, "quote_number": pack.quote_number,
-                                                                 "content_hash": record.content_hash, "draft": record.draft, "job": job.id})
-        except BaseException:
-            storage.remove(self.site.storage, record.storage_key)
-            raise
-        return record
+            with self.sessions() as db:
+                record = ledger.enter(db, self.site.storage, job_id, product, request, made)
+                try:
+                    db.commit()
+                except BaseException:
+                    storage.remove(self.site.storage, record.storage_key)
+                    raise
+                return record.id
+        finally:
+            storage.discard(made.staging)  # left only when the entry failed before its archive was installed
 
 
 def errors_csv(errors: list[dict[str, Any]]) -> bytes:

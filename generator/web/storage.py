@@ -155,12 +155,33 @@ def pack_key(record_id: int) -> str:
 
 def archive_pack(root: Path, record_id: int, pdf: Path, docx: Iterable[Path]) -> str:
     """Archive a built pack in ``packs/<record_id>/`` (PDF + zip of PDF and Word files) in one rename; its key."""
-    key = pack_key(record_id)
-    final = root / key
-    staging = Path(tempfile.mkdtemp(prefix=f"pack-{record_id}-", dir=_tmp(root)))
+    return install_pack(root, stage_pack(root, pdf, docx), record_id)
+
+
+def stage_pack(root: Path, pdf: Path, docx: Iterable[Path]) -> Path:
+    """A built pack's archive folder (PDF + zip of PDF and Word files), made in storage's temp folder: the slow part of
+    archiving, done before the ledger's transaction (generator.web.jobs), which then only renames it."""
+    staging = Path(tempfile.mkdtemp(prefix="pack-", dir=_tmp(root)))
     try:
         _link_or_copy(pdf, staging / PACK_PDF)
         write_zip(staging / PACK_ZIP, [(pdf.name, pdf), *((d.name, d) for d in docx)])
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging
+
+
+def discard(staging: Path) -> None:
+    """A staged archive folder that was never installed (its ledger entry failed); nothing when it was."""
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def install_pack(root: Path, staging: Path, record_id: int) -> str:
+    """A staged archive folder moved to ``packs/<record_id>/`` in one rename; its key (the staging folder is gone
+    either way)."""
+    key = pack_key(record_id)
+    final = root / key
+    try:
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():  # left by a run that died before its ledger row was committed: no record points at it
             shutil.rmtree(final)

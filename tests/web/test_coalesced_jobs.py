@@ -195,8 +195,10 @@ def test_a_ledger_entry_that_cannot_be_made_fails_its_job_alone(live_portal: Por
         keys = {r.storage_key for r in s.scalars(select(PackRecord))}
         assert audit.verify(s) == []  # the rolled-back entries left no gap in the chain
     assert kept == {jobs[0], jobs[2]}
-    # the files archived for the failed attempt are gone: every pack folder in storage is a ledger row's
+    # the files archived for the failed attempt are gone: every pack folder in storage is a ledger row's, and no archive
+    # staged before the failed transaction is left behind
     assert {f"packs/{p.name}" for p in (live_portal.site.storage / "packs").iterdir()} == keys
+    assert list((live_portal.site.storage / "tmp").glob("pack-*")) == []
 
 
 def test_a_run_of_several_packs_is_laid_out_in_a_lane_and_a_lone_pack_here(lane_portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
