@@ -287,7 +287,7 @@ class Worker:
     def _done(db: Session, job_id: int, record_id: int) -> str:
         """The job done with its pack, in ``db``'s transaction; its public id (to notify once committed)."""
         job = db.get(Job, job_id)
-        assert job is not None  # _enter found it in this transaction
+        assert job is not None  # ledger.enter found it in this transaction
         job.state, job.done, job.result, job.updated_at = "done", 1, {"packs": [record_id], "errors": []}, utcnow()
         return job.public_id
 

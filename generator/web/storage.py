@@ -153,14 +153,9 @@ def pack_key(record_id: int) -> str:
     return f"packs/{record_id}"
 
 
-def archive_pack(root: Path, record_id: int, pdf: Path, docx: Iterable[Path]) -> str:
-    """Archive a built pack in ``packs/<record_id>/`` (PDF + zip of PDF and Word files) in one rename; its key."""
-    return install_pack(root, stage_pack(root, pdf, docx), record_id)
-
-
 def stage_pack(root: Path, pdf: Path, docx: Iterable[Path]) -> Path:
     """A built pack's archive folder (PDF + zip of PDF and Word files), made in storage's temp folder: the slow part of
-    archiving, done before the ledger's transaction (generator.web.jobs), which then only renames it."""
+    archiving, done before the ledger's transaction (generator.web.ledger), which then only renames it (:func:`install_pack`)."""
     staging = Path(tempfile.mkdtemp(prefix="pack-", dir=_tmp(root)))
     try:
         _link_or_copy(pdf, staging / PACK_PDF)

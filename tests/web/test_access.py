@@ -189,7 +189,7 @@ def objects(portal) -> dict[str, str]:  # type: ignore[no-untyped-def]
                             pdf_sha256=hashlib.sha256(pdf.read_bytes()).hexdigest(), clauses={})
         s.add(record)
         s.flush()
-        record.storage_key = storage.archive_pack(root, record.id, pdf, [])
+        record.storage_key = storage.install_pack(root, storage.stage_pack(root, pdf, []), record.id)
         storage.write_zip(root / f"jobs/{job.id}/packs.zip", [("a.pdf", pdf)])
         storage.write_bytes(root, f"jobs/{job.id}/errors.csv", b"row,column,value,reason\n")
         spare = User(email="spare@example.jp", name="spare", password_hash="x", role="agent", agency_id=agency.id)  # what admin routes act on

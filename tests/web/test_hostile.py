@@ -205,7 +205,7 @@ def test_all_packs_zip_has_safe_unique_member_names_and_no_zip_inside(portal, tm
                              pdf_sha256="0" * 64, clauses={})
             s.add(rec)
             s.flush()
-            rec.storage_key = storage.archive_pack(root, rec.id, pdf, [docx])
+            rec.storage_key = storage.install_pack(root, storage.stage_pack(root, pdf, [docx]), rec.id)
             ids.append(rec.id)
         s.commit()
         job_id = job.id

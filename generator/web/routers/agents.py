@@ -266,13 +266,17 @@ def job_page(request: Request, job_id: str, db: ScopedDb, user: Viewer) -> Respo
     packs = _job_packs(db, job, user) if job.state == "done" else []
     if job.kind == "pack" and job.state == "done" and packs:
         return RedirectResponse(f"/packs/{packs[0].public_id}", status_code=303)
-    return render(request, "job.html", job=job, packs=packs, errors=(job.result or {}).get("errors", []), seen=shown(job),
-                  retry=round(RETRY * 1000))
+    return render(request, "job.html", packs=packs, errors=(job.result or {}).get("errors", []), **progress(job))
 
 
 def shown(job: Job) -> str:
     """What a progress fragment shows of a job, as its next request says it saw it (``seen``): state and packs done."""
     return f"{job.state}.{job.done}"
+
+
+def progress(job: Job) -> dict[str, Any]:
+    """What _progress.html needs, on the job page and in the fragment alike: the job, what it shows, the retry (ms)."""
+    return {"job": job, "seen": shown(job), "retry": round(RETRY * 1000)}
 
 
 @router.get("/jobs/{job_id}/progress")
@@ -288,7 +292,7 @@ async def job_progress(request: Request, job_id: str, db: ScopedDb, user: Viewer
             if await changed(change, HOLD):
                 job = await run_in_threadpool(visible_one, db, Job, job_id, user)
     headers = {"HX-Redirect": f"/jobs/{job.public_id}"} if job.state in ("done", "failed") else None
-    return render(request, "_progress.html", headers=headers, job=job, seen=shown(job), retry=round(RETRY * 1000))
+    return render(request, "_progress.html", headers=headers, **progress(job))
 
 
 def _job_file(request: Request, job: Job, name: str) -> Path:
