@@ -108,7 +108,9 @@ class Compiled:
     def __init__(self, data: bytes) -> None:
         self.tpl = tpl = StrictTemplate(io.BytesIO(data))
         doc = tpl.get_docx()
-        self.properties = [getattr(doc.core_properties, name) for name in _RENDERED_PROPERTIES]  # made when missing, as by docxtpl
+        # made when missing, as by docxtpl; one without "{" holds no Jinja and renders as it is (core.xml is replaced anyway)
+        self.properties = [value for value in (getattr(doc.core_properties, name) for name in _RENDERED_PROPERTIES)
+                           if not isinstance(value, str) or "{" in value]
         self.body = tpl.patch_xml(tpl.get_xml())
         self.document = doc.part.partname.lstrip("/")
         self.headers = []  # (part name, encoding, patched source)

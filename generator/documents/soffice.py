@@ -40,6 +40,12 @@ _HARDENING = [
     ("/org.openoffice.Office.Common/Misc", "FirstRun", "false"),
     ("/org.openoffice.Office.Common/Misc", "ShowTipOfTheDay", "false"),
     ("/org.openoffice.Setup/Office", "ooSetupInstCompleted", "true"),
+    # Writer's idle jobs (online spelling and grammar, collecting words for completion) print nothing, and LibreOffice ran
+    # them on its main thread between the loading and the export of every document
+    ("/org.openoffice.Office.Linguistic/SpellChecking", "IsSpellAuto", "false"),
+    ("/org.openoffice.Office.Linguistic/GrammarChecking", "IsAutoCheck", "false"),
+    ("/org.openoffice.Office.Writer/AutoFunction/Completion", "Enable", "false"),
+    ("/org.openoffice.Office.Writer/AutoFunction/Completion", "CollectWords", "false"),
 ]
 
 

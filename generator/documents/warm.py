@@ -33,11 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pikepdf
-
 from generator import settings
 from generator.documents.convert import env_timeout
-from generator.documents.soffice import FILTER_OPTIONS, FLAGS, IN_FILTER, check_inputs, child_env, find_soffice, publish, salvage, write_profile
+from generator.documents.soffice import FILTER_OPTIONS, FLAGS, IN_FILTER, check_inputs, child_env, find_soffice, page_count, publish, salvage, write_profile
 from generator.errors import ConversionError, ConversionTimeout, SetupError
 
 PYTHON_ENV = "DOCGEN_UNO_PYTHON"
@@ -399,9 +397,8 @@ class ConverterPool:
 def _verified(pdf: Path, source: Path) -> Path:
     if not pdf.is_file():
         raise ConversionError(f"{source}: warm LibreOffice wrote no PDF (expected {pdf.name})")
-    try:  # pikepdf: ~5 ms for a combined run's PDF of a dozen packs, pypdf parsed every object first (~80 ms, under the GIL)
-        with pikepdf.open(pdf) as opened:
-            pages = len(opened.pages)
+    try:
+        pages = page_count(pdf)
     except Exception as exc:  # garbage input raises more than PdfError
         raise ConversionError(f"{source}: warm LibreOffice wrote an unreadable PDF: {exc}") from exc
     if pages < 1:

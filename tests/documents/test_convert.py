@@ -239,6 +239,10 @@ def test_child_gets_hardened_profile_and_private_env(tmp_path: Path, monkeypatch
     for fragment in ('"MacroSecurityLevel" oor:op="fuse"><value>3<', '"DisableMacrosExecution" oor:op="fuse"><value>true<'):
         assert fragment in xcu
     assert '<item oor:path="/org.openoffice.Office.Writer/Content/Update"><prop oor:name="Link" oor:op="fuse"><value>2<' in xcu
+    # Writer's idle jobs (online spelling, grammar, word completion) print nothing: off
+    for path, name in (("Linguistic/SpellChecking", "IsSpellAuto"), ("Linguistic/GrammarChecking", "IsAutoCheck"),
+                       ("Writer/AutoFunction/Completion", "Enable"), ("Writer/AutoFunction/Completion", "CollectWords")):
+        assert f'<item oor:path="/org.openoffice.Office.{path}"><prop oor:name="{name}" oor:op="fuse"><value>false<' in xcu
     args = (dump / "args").read_text().splitlines()
     assert {"--headless", "--norestore", "--nolockcheck", "--nofirststartwizard"} <= set(args)
     assert any(a.startswith('pdf:writer_pdf_Export:{"ExportBookmarks":{"type":"boolean","value":"true"}') for a in args)
