@@ -7,8 +7,9 @@ import hashlib
 import io
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import pikepdf
 from lxml import etree
@@ -26,7 +27,10 @@ STATIC_MARK = "DocgenStatic"
 _COUNT_FIELDS = frozenset({"NUMPAGES", "SECTIONPAGES"})
 # Parts that differ from client to client without changing the layout's frame (styles, headers, footers).
 _OWN_PARTS = frozenset({"word/document.xml", "docProps/core.xml", "docProps/app.xml"})
+_STYLES = "word/styles.xml"
 _STRICT = etree.XMLParser(recover=False, resolve_entities=False, no_network=True, huge_tree=True)
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
 
 
 def _w(tag: str) -> str:
@@ -42,7 +46,10 @@ class Source:
     root: etree._Element
     blocks: list[etree._Element]
     sect: etree._Element
-    shell: str  # hash of everything but the body: documents sharing it can share one layout document
+    shell: str  # hash of everything but the body: documents sharing it print alike
+    # hash of everything but the body and the styles' definitions: documents of one family can share a layout document,
+    # with the styles of all of them (the templates of a pack define the same styles, each adding those it uses)
+    family: str
 
     @classmethod
     def read(cls, path: Path) -> Source:
@@ -60,9 +67,22 @@ class Source:
         if not blocks or blocks[-1].tag != _w("sectPr"):
             raise ConversionError(f"{path.name}: the document has no final section properties")
         digest = hashlib.sha256(xml[: xml.find(b"<w:body")])
+        family = digest.copy()
         for name in sorted(set(parts) - _OWN_PARTS):
-            digest.update(name.encode() + b"\0" + hashlib.sha256(parts[name]).digest())
-        return cls(Path(path), parts, root, blocks[:-1], blocks[-1], digest.hexdigest())
+            part = hashlib.sha256(parts[name]).digest()
+            digest.update(name.encode() + b"\0" + part)
+            family.update(name.encode() + b"\0" + (_styles(parts[name], part)[0] if name == _STYLES else part))
+        return cls(Path(path), parts, root, blocks[:-1], blocks[-1], digest.hexdigest(), family.hexdigest())
+
+    @property
+    def styles(self) -> dict[str, etree._Element]:
+        """Its style definitions by style id."""
+        data = self.parts.get(_STYLES)
+        return _styles(data, hashlib.sha256(data).digest())[1] if data is not None else {}
+
+    def margins_named(self) -> bool:
+        """Whether its section names its own headers and footers (one without would show the section's before it)."""
+        return self.sect.find(_w("headerReference")) is not None and self.sect.find(_w("footerReference")) is not None
 
     def combinable(self) -> bool:
         """Whether this document can share a layout document with others without changing how it prints.
@@ -94,22 +114,94 @@ class Source:
         return digest.hexdigest()
 
 
+_STYLE_CACHE: dict[bytes, tuple[bytes, dict[str, etree._Element]]] = {}
+
+
+def _styles(data: bytes, digest: bytes) -> tuple[bytes, dict[str, etree._Element]]:
+    """A styles part (``digest``: its SHA-256) as the hash of all but its style definitions, and those by style id;
+    worked out once per part (every pack's documents bring the same few)."""
+    found = _STYLE_CACHE.get(digest)
+    if found is None:
+        root = etree.fromstring(data, _STRICT)
+        styles = {}
+        for style in root.findall(_w("style")):
+            styles[style.get(_w("styleId"), "")] = style
+            root.remove(style)
+        found = (hashlib.sha256(etree.tostring(root)).digest(), styles)
+        if len(_STYLE_CACHE) >= 64:
+            _STYLE_CACHE.clear()
+        _STYLE_CACHE[digest] = found
+    return found
+
+
+def same_styles(have: dict[str, bytes], source: Source) -> bool:
+    """Whether ``source`` defines no style of ``have`` (style id -> definition) differently; if so, ``have`` takes its others."""
+    theirs = {key: etree.tostring(style) for key, style in source.styles.items()}
+    if any(have.get(key, xml) != xml for key, xml in theirs.items()):
+        return False
+    for key, xml in theirs.items():
+        have.setdefault(key, xml)
+    return True
+
+
 @dataclass(frozen=True)
 class Piece:
     """One document's blocks in a layout document: ``name`` (letters and digits: LibreOffice escapes the rest)
-    becomes a PDF named destination on its first page."""
+    becomes a PDF named destination on its first page; ``total`` its page count, printed in its headers and footers."""
 
     name: str
     blocks: Sequence[etree._Element]
     sect: etree._Element
+    total: int = 1
 
 
-def compose(frame: Source, pieces: Sequence[Piece], total: int, out: Path) -> Path:
+Member = TypeVar("Member")
+
+
+@dataclass
+class Group(Generic[Member]):
+    """Documents laid out together in one layout document: of one family (:attr:`Source.family`), no style defined two
+    ways; ``others``: its members' sources of other shells than the frame's, whose styles it takes in."""
+
+    frame: Source
+    members: list[tuple[Member, Piece]]
+    others: list[Source] = field(default_factory=list)
+    styles: dict[str, bytes] = field(default_factory=dict)
+    totals: set[int] = field(default_factory=set)
+    named: bool = True  # every section names its own headers and footers (Source.margins_named)
+
+    @classmethod
+    def starting(cls, frame: Source, total: int) -> Group[Member]:
+        """A group of ``frame``'s document (of ``total`` pages), its first member to be added."""
+        return cls(frame, [], totals={total}, named=frame.margins_named())
+
+    def admits(self, source: Source, total: int) -> bool:
+        """Whether ``source``'s document (of ``total`` pages) can join; if so its styles are taken in."""
+        named = self.named and source.margins_named()
+        if self.totals - {total} and not named:
+            return False  # a section without its own footers shows the one before it: another document's count
+        if source.shell != self.frame.shell and all(o.shell != source.shell for o in self.others):
+            if not self.styles:
+                same_styles(self.styles, self.frame)
+            if not same_styles(self.styles, source):
+                return False
+            self.others.append(source)
+        self.totals.add(total)
+        self.named = named
+        return True
+
+
+def compose(frame: Source, pieces: Sequence[Piece], out: Path, others: Sequence[Source] = ()) -> Path:
     """Write one .docx holding every piece as its own section starting on a new page, page numbers restarting at 1.
 
-    ``total`` replaces the page-count fields of the headers and footers: LibreOffice counts the pages of the
-    whole layout document, the reader of each part must see its own count.
+    Each piece's ``total`` replaces the page-count fields of its headers and footers: LibreOffice counts the pages of
+    the whole layout document, the reader of each part must see its own count. ``others``: documents of the frame's
+    family whose pieces are here too; their styles join the frame's (:func:`same_styles` said none differs).
     """
+    parts = dict(frame.parts)
+    renamed = _margins(parts, [p.total for p in pieces])
+    if others:
+        parts[_STYLES] = _merged_styles(frame, others)
     root = copy.deepcopy(frame.root)
     body = root.find(_w("body"))
     for child in list(body):
@@ -122,6 +214,8 @@ def compose(frame: Source, pieces: Sequence[Piece], total: int, out: Path) -> Pa
         _mark_first_paragraph(blocks, piece.name, i + 1)
         sect = copy.deepcopy(piece.sect)
         _restart_numbering(sect)
+        for ref in [*sect.iter(_w("headerReference")), *sect.iter(_w("footerReference"))]:
+            ref.set(f"{{{_R}}}id", renamed[piece.total].get(ref.get(f"{{{_R}}}id", ""), ref.get(f"{{{_R}}}id", "")))
         if i == len(pieces) - 1:
             body.extend([*blocks, sect])
             continue
@@ -133,10 +227,7 @@ def compose(frame: Source, pieces: Sequence[Piece], total: int, out: Path) -> Pa
             ppr = etree.Element(_w("pPr"))
             blocks[-1].insert(0, ppr)
         ppr.append(sect)  # a paragraph's sectPr ends its section there: no extra paragraph is printed
-    parts = dict(frame.parts)
     parts["word/document.xml"] = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
-    for name in _margin_parts(parts):
-        parts[name] = _print_count(parts[name], total)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         for name, data in parts.items():
@@ -217,11 +308,54 @@ def _restart_numbering(sect: etree._Element) -> None:
     numbering.set(_w("start"), "1")
 
 
-def _margin_parts(parts: dict[str, bytes]) -> list[str]:
-    rels = etree.fromstring(parts.get("word/_rels/document.xml.rels", b"<Relationships/>"), _STRICT)
-    targets = [r.get("Target", "") for r in rels if r.tag == f"{{{_RELS}}}Relationship" and r.get("Type", "").endswith(("/header", "/footer"))]
-    names = [t.lstrip("/") if t.startswith("/") else f"word/{t}" for t in targets]
-    return [n for n in names if n in parts]
+def _merged_styles(frame: Source, others: Sequence[Source]) -> bytes:
+    root = etree.fromstring(frame.parts[_STYLES], _STRICT)
+    have = {style.get(_w("styleId"), "") for style in root.findall(_w("style"))}
+    for other in others:
+        for key, style in other.styles.items():
+            if key not in have:
+                have.add(key)
+                root.append(copy.deepcopy(style))
+    data: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return data
+
+
+def _margins(parts: dict[str, bytes], totals: Sequence[int]) -> dict[int, dict[str, str]]:
+    """Print each of ``totals`` in a set of the headers and footers of ``parts`` (changed in place): the first total in
+    the frame's own, every other in copies of them; for each total, the relationship id of its copy by the frame's."""
+    rels_name = "word/_rels/document.xml.rels"
+    rels = etree.fromstring(parts.get(rels_name, b"<Relationships/>"), _STRICT)
+    margins = [(r, r.get("Target", "")) for r in rels if r.tag == f"{{{_RELS}}}Relationship" and r.get("Type", "").endswith(("/header", "/footer"))]
+    margins = [(r, t.lstrip("/") if t.startswith("/") else f"word/{t}") for r, t in margins]
+    margins = [(r, name) for r, name in margins if name in parts]
+    originals = {name: parts[name] for _, name in margins}
+    renamed: dict[int, dict[str, str]] = {}
+    types = etree.fromstring(parts["[Content_Types].xml"], _STRICT) if len(set(totals)) > 1 else None
+    for total in dict.fromkeys(totals):
+        if not renamed:
+            renamed[total] = {}
+            for _, name in margins:
+                parts[name] = _print_count(originals[name], total)
+            continue
+        renamed[total] = {}
+        for rel, name in margins:
+            stem, _, ext = name.rpartition(".")
+            copy_name = f"{stem}-{total}.{ext}"
+            parts[copy_name] = _print_count(originals[name], total)
+            own_rels = f"{name.rpartition('/')[0]}/_rels/{name.rpartition('/')[2]}.rels"
+            if own_rels in parts:  # its pictures and links
+                parts[f"{copy_name.rpartition('/')[0]}/_rels/{copy_name.rpartition('/')[2]}.rels"] = parts[own_rels]
+            new_id = f"{rel.get('Id')}p{total}"
+            etree.SubElement(rels, rel.tag, {"Id": new_id, "Type": rel.get("Type", ""), "Target": copy_name.removeprefix("word/")})
+            renamed[total][rel.get("Id", "")] = new_id
+            if types is not None:
+                kind = next((o.get("ContentType") for o in types if o.get("PartName") == f"/{name}"), None)
+                if kind is not None:
+                    etree.SubElement(types, f"{{{_TYPES}}}Override", {"PartName": f"/{copy_name}", "ContentType": kind})
+    if types is not None:
+        parts["[Content_Types].xml"] = etree.tostring(types, xml_declaration=True, encoding="UTF-8", standalone=True)
+        parts[rels_name] = etree.tostring(rels, xml_declaration=True, encoding="UTF-8", standalone=True)
+    return renamed
 
 
 def _print_count(xml: bytes, total: int) -> bytes:

@@ -23,7 +23,7 @@ from lxml import etree
 from pypdf import PdfReader
 
 from generator import code_stamp
-from generator.batch.layout import STATIC_MARK, Piece, Source, compose, destination_pages, locate
+from generator.batch.layout import STATIC_MARK, Group, Piece, Source, compose, destination_pages, locate
 from generator.documents.convert import convert_to_pdf, run_timeout
 from generator.documents.fonts import check_fonts, gate, pdf_fonts
 from generator.documents.render import DocProperties, render_parts, write_atomic
@@ -120,13 +120,6 @@ class _Entry:
 STUCK_AFTER = 2
 
 
-@dataclass
-class _Group:
-    frame: Source
-    total: int
-    members: list[tuple[_Entry, Piece]]
-
-
 def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float | None, converter: Converter | None = None) -> list[Typeset]:
     """Typeset every job in ``work``: a client's failure is its own, the others' documents still come back.
 
@@ -148,7 +141,7 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float | No
         out[job.index].docx = paths
         entries += [_Entry(job.index, d, p) for d, p in zip(job.docs, paths, strict=True)]
     names = itertools.count()
-    groups: dict[tuple[str, int], _Group] = {}
+    groups: list[Group[_Entry]] = []
     alone: list[_Entry] = []
     for entry in entries:
         source = Source.of(entry.path, written.pop(entry.path))
@@ -159,11 +152,14 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float | No
         entry.static = layout.statics.get(source.fingerprint(split[1])) if split else None
         blocks, total = (split[0], entry.static.total) if entry.static and split else (source.blocks, layout.pages.get(entry.doc.key, 1))
         entry.expected = entry.static.personal if entry.static else total
-        group = groups.setdefault((source.shell, total), _Group(source, total, []))
-        group.members.append((entry, Piece(f"DocgenPiece{next(names)}", blocks, source.sect)))
+        group = next((g for g in groups if g.frame.family == source.family and g.admits(source, total)), None)
+        if group is None:
+            group = Group[_Entry].starting(source, total)
+            groups.append(group)
+        group.members.append((entry, Piece(f"DocgenPiece{next(names)}", blocks, source.sect, total)))
     counter = itertools.count()
     clean: dict[Path, bool] = {}
-    for entry, found in _lay_out(list(groups.values()), work, timeout, counter, alone, converter):
+    for entry, found in _lay_out(groups, work, timeout, counter, alone, converter):
         # a wrong page count, or a font the gate refuses somewhere in the run (LibreOffice shares one font list
         # between all pages, so whose page uses it cannot be told): that document is laid out on its own
         if found.pdf not in clean:
@@ -186,12 +182,12 @@ def typeset(jobs: Sequence[Job], work: Path, layout: Layout, timeout: float | No
     return [out[job.index] for job in jobs]
 
 
-def _lay_out(groups: list[_Group], work: Path, timeout: float | None, counter: itertools.count[int], alone: list[_Entry],
+def _lay_out(groups: list[Group[_Entry]], work: Path, timeout: float | None, counter: itertools.count[int], alone: list[_Entry],
              converter: Converter | None = None) -> list[tuple[_Entry, Pages]]:
     """Convert the groups in one LibreOffice run; on failure narrow it down, down to documents laid out on their own."""
     if not groups:
         return []
-    docs = [compose(g.frame, [p for _, p in g.members], g.total, work / f"layout-{next(counter)}.docx") for g in groups]
+    docs = [compose(g.frame, [p for _, p in g.members], work / f"layout-{next(counter)}.docx", g.others) for g in groups]
     try:
         pdfs = _convert(docs, work / "pdf", timeout, LAYOUT_OPTIONS, converter, documents=sum(len(g.members) for g in groups))
         found = []
@@ -215,9 +211,9 @@ def _lay_out(groups: list[_Group], work: Path, timeout: float | None, counter: i
         halves = [[], []]
         for g in groups:
             cut = (len(g.members) + 1) // 2
-            halves[0].append(_Group(g.frame, g.total, g.members[:cut]))
+            halves[0].append(Group(g.frame, g.members[:cut], g.others))
             if g.members[cut:]:
-                halves[1].append(_Group(g.frame, g.total, g.members[cut:]))
+                halves[1].append(Group(g.frame, g.members[cut:], g.others))
     return [hit for half in halves for hit in _lay_out(half, work, timeout, counter, alone, converter)]
 
 

@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 
 from generator.batch import typeset as ts
-from generator.batch.layout import STATIC_MARK, Piece, Source, compose
+from generator.batch.layout import STATIC_MARK, Group, Piece, Source, compose, same_styles
 from generator.batch.typeset import Doc, Job, Layout, learn_layout, typeset
 from generator.content.model import Product
 from generator.content.request import parse_client
@@ -41,7 +41,7 @@ def xml(docx: Path, name: str) -> str:
 def test_compose_gives_each_document_a_section_a_bookmark_and_its_own_page_count(product: Product, tmp_path: Path) -> None:
     sources = [Source.read(p) for p in rendered(product, tmp_path, "quote")]
     assert sources[0].shell == sources[1].shell and sources[0].combinable()
-    out = compose(sources[0], [Piece(f"DocgenPiece{i}", s.blocks, s.sect) for i, s in enumerate(sources)], 3, tmp_path / "layout.docx")
+    out = compose(sources[0], [Piece(f"DocgenPiece{i}", s.blocks, s.sect, 3) for i, s in enumerate(sources)], tmp_path / "layout.docx")
     body = xml(out, "word/document.xml")
     assert body.count("<w:sectPr") == 2 and body.count('w:start="1"') == 2  # numbering restarts for every document
     assert re.findall(r'w:name="(DocgenPiece\d)"', body) == ["DocgenPiece0", "DocgenPiece1"]
@@ -50,6 +50,60 @@ def test_compose_gives_each_document_a_section_a_bookmark_and_its_own_page_count
     assert "NUMPAGES" not in footer and " PAGE " in footer  # the page number stays a field, the count is printed
     assert re.search(r"<w:t[^>]*>3</w:t>", footer)
     assert "NUMPAGES" in xml(sources[0].path, "word/footer1.xml")  # the client's own Word file keeps its field
+
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+def style_ids(xml_text: str) -> set[str]:
+    return set(re.findall(r'w:styleId="([^"]+)"', xml_text))
+
+
+def test_documents_of_one_family_share_a_layout_document_each_printing_its_own_count(product: Product, tmp_path: Path) -> None:
+    letter = Source.read(rendered(product, tmp_path, "letter")[0])
+    disclosure = Source.read(rendered(product, tmp_path, "disclosure")[0])
+    assert letter.family == disclosure.family  # the same package but for the body and the styles each defines
+    pieces = [Piece("DocgenPiece0", letter.blocks, letter.sect, 1), Piece("DocgenPiece1", disclosure.blocks, disclosure.sect, 5)]
+    out = compose(letter, pieces, tmp_path / "layout.docx", [disclosure])
+    # every style either document uses is defined
+    assert style_ids(xml(out, "word/styles.xml")) == style_ids(xml(letter.path, "word/styles.xml")) | style_ids(xml(disclosure.path, "word/styles.xml"))
+    rels = xml(out, "word/_rels/document.xml.rels")
+    footers_by_id = dict(re.findall(r'Id="([^"]+)" Type="[^"]+/footer" Target="([^"]+)"', rels))
+    assert len(footers_by_id) == 2
+    body = xml(out, "word/document.xml")
+    refs = re.findall(r'<w:footerReference w:type="default" r:id="([^"]+)"/>', body)
+    assert len(refs) == 2 and refs[0] != refs[1]
+    # the letter's section shows its count (1), the disclosure's its own (5): each in the footer its section names
+    for ref, count in zip(refs, (1, 5), strict=True):
+        footer = xml(out, f"word/{footers_by_id[ref]}")
+        assert "NUMPAGES" not in footer and re.search(rf"<w:t[^>]*>{count}</w:t>", footer)
+    types = xml(out, "[Content_Types].xml")
+    assert all(f'PartName="/word/{target}" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.footer+xml"' in types
+               for target in footers_by_id.values())
+
+
+def test_a_style_defined_two_ways_keeps_documents_apart(product: Product, tmp_path: Path) -> None:
+    letter, quote = (Source.read(rendered(product, tmp_path, key)[0]) for key in ("letter", "quote"))
+    have: dict[str, bytes] = {}
+    assert same_styles(have, letter) and same_styles(have, quote)
+    styles = xml(quote.path, "word/styles.xml")
+    changed = styles.replace('<w:name w:val="Normal"/>', '<w:name w:val="Normal"/><w:hidden/>', 1)
+    assert changed != styles
+    quote.parts["word/styles.xml"] = changed.encode()
+    assert not same_styles(have, quote)
+    assert not Group.starting(letter, 1).admits(Source.of(quote.path, quote.parts), 1)
+
+
+def test_a_section_without_its_own_footers_is_not_laid_out_beside_another_count(product: Product, tmp_path: Path) -> None:
+    letter, quote = (Source.read(rendered(product, tmp_path, key)[0]) for key in ("letter", "quote"))
+    for ref in quote.sect.findall(f"{W}footerReference"):
+        quote.sect.remove(ref)  # Word would show the footer of the section before it
+    assert not quote.margins_named()
+    assert Group.starting(letter, 1).admits(quote, 1) and not Group.starting(letter, 1).admits(quote, 2)
+    # nor beside it, the other way round
+    group = Group.starting(quote, 1)
+    assert group.admits(letter, 1) and not group.admits(letter, 2)
 
 
 def test_the_disclosure_splits_at_its_static_mark_and_the_tail_is_the_same_for_every_client(product: Product, tmp_path: Path) -> None:
@@ -134,6 +188,7 @@ def test_learned_layout_puts_the_static_tail_in_once(product: Product, tmp_path:
     for result in results:
         (letter,), (personal, tail) = result.parts
         assert footers(personal.pdf, personal.pages) == [f"{k}/{n}" for k in range(1, static.personal + 1)] and tail.pdf == static.pdf
+        assert letter.pdf == personal.pdf and footers(letter.pdf, letter.pages) == ["1/1"]  # one layout document, each its own count
     assert learn_layout(jobs(product, tmp_path)[0], tmp_path / "cache", timeout=120) == layout  # cached: no LibreOffice run
 
 
