@@ -87,7 +87,7 @@ def _plain(value: Any) -> bool:
     """Whether :func:`illegal_values` finds nothing in ``value``: the usual case, told without building a path for
     every item of a pack's context (three documents a pack, each with the whole product).
 
-    >>> _plain({"a": ["ok", 1, None]}), _plain({"a": ["bad\x01"]}), _plain({"items": []}), _plain({"a": b"x"})
+    >>> _plain({"a": ["ok", 1, None]}), _plain({"a": ["bad\\x01"]}), _plain({"items": []}), _plain({"a": b"x"})
     (True, False, False, False)
     """
     if isinstance(value, str):
