@@ -16,11 +16,10 @@ from lxml import etree
 from pypdf import PdfReader
 from pypdf.generic import IndirectObject
 
-from generator.batch.margins import print_counts
+from generator.batch.margins import W, print_counts
 from generator.documents.render import write_atomic
 from generator.errors import ConversionError
 
-W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 # A template marks where its client-independent part starts with this bookmark (see templates/README.md);
 # letters only, as LibreOffice escapes other characters in the named destination it exports.
 STATIC_MARK = "DocgenStatic"
@@ -28,7 +27,7 @@ STATIC_MARK = "DocgenStatic"
 _OWN_PARTS = frozenset({"word/document.xml", "docProps/core.xml", "docProps/app.xml"})
 _STYLES = "word/styles.xml"
 _STRICT = etree.XMLParser(recover=False, resolve_entities=False, no_network=True, huge_tree=True)
-_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
 def _w(tag: str) -> str:
@@ -213,7 +212,8 @@ def compose(frame: Source, pieces: Sequence[Piece], out: Path, others: Sequence[
         sect = copy.deepcopy(piece.sect)
         _restart_numbering(sect)
         for ref in [*sect.iter(_w("headerReference")), *sect.iter(_w("footerReference"))]:
-            ref.set(f"{{{_R}}}id", renamed[piece.total].get(ref.get(f"{{{_R}}}id", ""), ref.get(f"{{{_R}}}id", "")))
+            rid = ref.get(_R_ID, "")
+            ref.set(_R_ID, renamed[piece.total].get(rid, rid))
         if i == len(pieces) - 1:
             body.extend([*blocks, sect])
             continue

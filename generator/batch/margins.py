@@ -28,33 +28,41 @@ def print_counts(parts: dict[str, bytes], totals: Sequence[int]) -> dict[int, di
     margins = [(r, t.lstrip("/") if t.startswith("/") else f"word/{t}") for r, t in margins]
     margins = [(r, name) for r, name in margins if name in parts]
     originals = {name: parts[name] for _, name in margins}
-    renamed: dict[int, dict[str, str]] = {}
-    types = etree.fromstring(parts["[Content_Types].xml"], _STRICT) if len(set(totals)) > 1 else None
-    for total in dict.fromkeys(totals):
-        if not renamed:
-            renamed[total] = {}
-            for _, name in margins:
-                parts[name] = _print_count(originals[name], total)
-            continue
+    if not totals:
+        return {}
+    first, *others = dict.fromkeys(totals)
+    for _, name in margins:
+        parts[name] = _print_count(originals[name], first)
+    renamed: dict[int, dict[str, str]] = {first: {}}
+    if not others:
+        return renamed
+    types = etree.fromstring(parts["[Content_Types].xml"], _STRICT)
+    kinds = {o.get("PartName"): o.get("ContentType") for o in types}
+    for total in others:
         renamed[total] = {}
         for rel, name in margins:
             stem, _, ext = name.rpartition(".")
             copy_name = f"{stem}-{total}.{ext}"
             parts[copy_name] = _print_count(originals[name], total)
-            own_rels = f"{name.rpartition('/')[0]}/_rels/{name.rpartition('/')[2]}.rels"
-            if own_rels in parts:  # its pictures and links
-                parts[f"{copy_name.rpartition('/')[0]}/_rels/{copy_name.rpartition('/')[2]}.rels"] = parts[own_rels]
-            new_id = f"{rel.get('Id')}p{total}"
+            if _rels_of(name) in parts:  # its pictures and links
+                parts[_rels_of(copy_name)] = parts[_rels_of(name)]
+            renamed[total][rel.get("Id", "")] = new_id = f"{rel.get('Id')}p{total}"
             etree.SubElement(rels, rel.tag, {"Id": new_id, "Type": rel.get("Type", ""), "Target": copy_name.removeprefix("word/")})
-            renamed[total][rel.get("Id", "")] = new_id
-            if types is not None:
-                kind = next((o.get("ContentType") for o in types if o.get("PartName") == f"/{name}"), None)
-                if kind is not None:
-                    etree.SubElement(types, f"{{{_TYPES}}}Override", {"PartName": f"/{copy_name}", "ContentType": kind})
-    if types is not None:
-        parts["[Content_Types].xml"] = etree.tostring(types, xml_declaration=True, encoding="UTF-8", standalone=True)
-        parts[rels_name] = etree.tostring(rels, xml_declaration=True, encoding="UTF-8", standalone=True)
+            if kinds.get(f"/{name}") is not None:
+                etree.SubElement(types, f"{{{_TYPES}}}Override", {"PartName": f"/{copy_name}", "ContentType": kinds[f"/{name}"]})
+    parts["[Content_Types].xml"] = etree.tostring(types, xml_declaration=True, encoding="UTF-8", standalone=True)
+    parts[rels_name] = etree.tostring(rels, xml_declaration=True, encoding="UTF-8", standalone=True)
     return renamed
+
+
+def _rels_of(name: str) -> str:
+    """The relationships part of the part ``name``.
+
+    >>> _rels_of("word/footer1.xml")
+    'word/_rels/footer1.xml.rels'
+    """
+    folder, _, base = name.rpartition("/")
+    return f"{folder}/_rels/{base}.rels"
 
 
 def _print_count(xml: bytes, total: int) -> bytes:

@@ -83,22 +83,6 @@ def illegal_values(value: Any, path: str = "") -> Iterator[str]:
         yield f"{path or 'value'}: {type(value).__name__} is not plain data (str, int, list, dict)"
 
 
-def _plain(value: Any) -> bool:
-    """Whether :func:`illegal_values` finds nothing in ``value``: the usual case, told without building a path for
-    every item of a pack's context (three documents a pack, each with the whole product).
-
-    >>> _plain({"a": ["ok", 1, None]}), _plain({"a": ["bad\\x01"]}), _plain({"items": []}), _plain({"a": b"x"})
-    (True, False, False, False)
-    """
-    if isinstance(value, str):
-        return _ILLEGAL_XML.search(value) is None
-    if isinstance(value, Mapping):
-        return all(isinstance(key, str) and key not in _SHADOWED and _plain(item) for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return all(_plain(item) for item in value)
-    return value is None or isinstance(value, (bool, int, float))
-
-
 def render_docx(template: Path, context: dict[str, Any], out: Path, *, properties: DocProperties | None = None) -> Path:
     """Render ``template`` with ``context`` into ``out`` atomically; the same inputs give the same bytes.
 
@@ -114,8 +98,9 @@ def render_parts(template: Path, context: dict[str, Any], out: Path, *, properti
     the batch lays out the documents it has just written without unzipping them again."""
     template, out = Path(template), Path(out)
     shown = display_path(template)
-    if not _plain(context):
-        raise TemplateError(shown, "refused context: " + "; ".join(illegal_values(context)))
+    problems = list(illegal_values(context))
+    if problems:
+        raise TemplateError(shown, "refused context: " + "; ".join(problems))
     try:
         data = template.read_bytes()  # read once: checked here, compiled (or found compiled) from the same bytes
     except OSError:
